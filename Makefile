@@ -1,0 +1,200 @@
+# closehook - one non-recursive GNU Makefile.  See HACKING.md.
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARNINGS  = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wvla -Wimplicit-fallthrough \
+            -Wno-unused-parameter
+ALLCFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
+            -DCLOSEHOOK_VERSION='"$(VERSION)"' -Icommon $(WARNINGS) $(CFLAGS)
+LDLIBS_BASE =
+
+BUILD     = build
+ifeq ($(DEVELOPER),1)
+ALLCFLAGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+ALLCFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+             -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=$(SANITIZE)
+BUILD     = build-san
+endif
+
+# Libraries, resolved when a link runs (after .ci/deps installed them).
+pc = $(shell pkg-config --libs $(1) 2>/dev/null || echo $(2))
+LIB_crypto  = $(call pc,libcrypto,-lcrypto)
+LIB_sodium  = $(call pc,libsodium,-lsodium)
+LIB_curl    = $(call pc,libcurl,-lcurl)
+LIB_sqlite  = $(call pc,sqlite3,-lsqlite3)
+LIB_hiredis = $(call pc,hiredis,-lhiredis)
+LIB_mhd     = $(call pc,libmicrohttpd,-lmicrohttpd)
+# jq 1.6 on Debian ships no pkg-config file.
+LIB_jq      = $(call pc,libjq,-ljq)
+LIB_m       = -lm
+
+# Programs: cmd/closehook-NAME.c each; MODS_NAME lists the common modules
+# it links and LIBS_NAME the libraries.
+PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
+MODS_verify  = cli line out json keys hmac capture isotime
+LIBS_verify  = crypto sodium
+MODS_flatten = cli line out json jqr isotime evrec flat
+LIBS_flatten = jq m
+MODS_dedupe  = cli line out json jqr evrec store
+LIBS_dedupe  = jq sqlite hiredis sodium m
+
+# Unit tests of common/: tests/unit/test-NAME.c links UMODS_NAME and
+# ULIBS_NAME.
+UNITS = $(sort $(patsubst tests/unit/test-%.c,%,$(wildcard tests/unit/test-*.c)))
+UMODS_json    = json
+UMODS_line    = line out cli
+UMODS_cli     = cli
+UMODS_hmac    = hmac cli
+UMODS_keys    = keys hmac cli
+UMODS_capture = capture json cli
+UMODS_jqr     = jqr cli
+UMODS_isotime = isotime
+UMODS_evrec   = evrec json out cli
+UMODS_flat    = flat json isotime out cli
+UMODS_store   = store cli
+ULIBS_keys    = crypto sodium
+ULIBS_hmac    = crypto sodium
+ULIBS_capture = sodium
+ULIBS_jqr     = jq m
+ULIBS_store   = sqlite hiredis sodium
+
+# Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
+FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
+FMODS_json    = json
+FMODS_capture = capture json cli
+FMODS_flat    = flat json isotime out cli
+FLIBS_json    = jq
+FLIBS_capture = sodium
+
+BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
+MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
+UBIN  = $(UNITS:%=$(BUILD)/tests/test-%)
+FREPLAY = $(FUZZ:%=$(BUILD)/tests/replay-%)
+
+all: $(BIN)
+
+$(BUILD)/common/%.o: common/%.c common/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(BUILD)/cmd/%.o: cmd/%.c common/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/unit/%.c tests/unit/tap.h common/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/fuzz-%.o: tests/fuzz/fuzz-%.c common/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/replay.o: tests/fuzz/replay.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+define prog_rule
+$(BUILD)/bin/closehook-$(1): $(BUILD)/cmd/closehook-$(1).o $(MODS_$(1):%=$(BUILD)/common/%.o)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(LIBS_$(1)),$$(LIB_$$(l)))
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+
+define unit_rule
+$(BUILD)/tests/test-$(1): $(BUILD)/tests/test-$(1).o $(UMODS_$(1):%=$(BUILD)/common/%.o)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(ULIBS_$(1)),$$(LIB_$$(l)))
+endef
+$(foreach u,$(UNITS),$(eval $(call unit_rule,$(u))))
+
+define replay_rule
+$(BUILD)/tests/replay-$(1): $(BUILD)/tests/fuzz-$(1).o $(BUILD)/tests/replay.o $(FMODS_$(1):%=$(BUILD)/common/%.o)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(FLIBS_$(1)),$$(LIB_$$(l)))
+endef
+$(foreach f,$(FUZZ),$(eval $(call replay_rule,$(f))))
+
+# libFuzzer builds (clang), in their own directory.
+FUZZCC     ?= clang
+FUZZFLAGS   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon -g -O1 \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZTIME   ?= 60
+FUZZLONG   ?= 600
+define fuzz_rule
+build-fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(FMODS_$(1):%=common/%.c) common/*.h
+	@mkdir -p $$(@D)
+	$$(FUZZCC) $$(FUZZFLAGS) -o $$@ tests/fuzz/fuzz-$(1).c $(FMODS_$(1):%=common/%.c) $$(foreach l,$(FLIBS_$(1)),$$(LIB_$$(l)))
+endef
+$(foreach f,$(FUZZ),$(eval $(call fuzz_rule,$(f))))
+
+.PHONY: all deps check test-run tests fuzz fuzz-long bench demo lint \
+        install uninstall clean
+
+# Installs missing Debian packages (apt-get; sudo when not root).
+deps:
+	@sh .ci/deps
+
+tests: all $(UBIN) $(FREPLAY)
+
+# make check: set up, build, run everything a contributor needs.
+check: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: tests
+	CLOSEHOOK_BUILD=$(abspath $(BUILD)) prove -j2 $(UBIN) tests/*.t
+
+fuzz: $(FUZZ:%=build-fuzz/fuzz-%)
+	@sh tests/fuzz/run $(FUZZTIME) $(FUZZ)
+
+fuzz-long: $(FUZZ:%=build-fuzz/fuzz-%)
+	@sh tests/fuzz/run $(FUZZLONG) $(FUZZ)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@CLOSEHOOK_BUILD=$(abspath $(BUILD)) sh bench/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@CLOSEHOOK_BUILD=$(abspath $(BUILD)) sh bench/demo
+
+lint:
+	mandoc -Tlint -Wwarning $(MANS)
+	clang-format --dry-run --Werror common/*.c common/*.h cmd/*.c
+	shellcheck -s sh .ci/deps tests/lib.sh bench/run bench/demo tests/fuzz/run
+	shellcheck -s bash .ci/run tests/*.t completions/bash/*
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)
+	install -m 644 $(PROGS:%=man/closehook-%.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/closehook.7 $(DESTDIR)$(MANDIR)/man7
+	for p in $(PROGS); do \
+	    install -m 644 completions/bash/closehook-$$p $(DESTDIR)$(BASHCOMPDIR)/closehook-$$p && \
+	    install -m 644 completions/zsh/_closehook-$$p $(DESTDIR)$(ZSHCOMPDIR)/_closehook-$$p && \
+	    install -m 644 completions/fish/closehook-$$p.fish $(DESTDIR)$(FISHCOMPDIR)/closehook-$$p.fish || exit 1; \
+	done
+
+uninstall:
+	for p in $(PROGS); do \
+	    rm -f $(DESTDIR)$(BINDIR)/closehook-$$p \
+	        $(DESTDIR)$(MANDIR)/man1/closehook-$$p.1 \
+	        $(DESTDIR)$(BASHCOMPDIR)/closehook-$$p \
+	        $(DESTDIR)$(ZSHCOMPDIR)/_closehook-$$p \
+	        $(DESTDIR)$(FISHCOMPDIR)/closehook-$$p.fish; \
+	done
+	rm -f $(DESTDIR)$(MANDIR)/man7/closehook.7
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,555 @@
+/*
+ * closehook-verify - check Close webhook signatures.
+ *
+ * For each capture read (DESIGN.md section 2), take the close-sig-timestamp
+ * and close-sig-hash headers, check the timestamp against the replay window,
+ * and compare HMAC-SHA256(key, timestamp || raw body) in constant time with
+ * every key that applies to the subscription the body names.  A verified
+ * body is written unchanged as one event record (its literal CR and LF bytes,
+ * which valid JSON holds only as whitespace, become spaces).  Anything else
+ * is a reject: one stderr line, one --rejects line, and the stream goes on.
+ *
+ * Raw mode (--timestamp and --signature) checks one body read as raw bytes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "capture.h"
+#include "cli.h"
+#include "hmac.h"
+#include "isotime.h"
+#include "json.h"
+#include "keys.h"
+#include "line.h"
+#include "out.h"
+
+static const char synopsis[] =
+    "closehook-verify [-q] [--secret-file FILE]... [--max-age SECONDS] "
+    "[--now UNIX]\n"
+    "\t[--rejects FILE] [--max-line BYTES] [--fail-fast] [FILE...]\n"
+    "       closehook-verify --timestamp TS --signature HEX "
+    "[--secret-file FILE]...\n"
+    "\t[--max-age SECONDS] [--now UNIX] [--max-line BYTES] [-q] [FILE]\n";
+
+/* The reject reasons, exactly as documented in closehook-verify(1). */
+enum reason {
+	RS_OK = -1,
+	RS_MALFORMED,
+	RS_MISSING_SIG,
+	RS_MISSING_TS,
+	RS_BAD_TS,
+	RS_STALE,
+	RS_FUTURE,
+	RS_BAD_SIG,
+	RS_NO_KEY,
+	RS_MISMATCH,
+	RS_NOT_JSON,
+	RS_TOO_LONG,
+	RS_COUNT
+};
+
+static const char *const reason_name[RS_COUNT] = {
+	"malformed-capture",
+	"missing-signature",
+	"missing-timestamp",
+	"bad-timestamp",
+	"stale-timestamp",
+	"future-timestamp",
+	"bad-signature",
+	"no-key",
+	"signature-mismatch",
+	"body-not-json",
+	"line-too-long",
+};
+
+static struct keyring keys;
+static int64_t max_age = 300;
+static int64_t now;
+static int have_now;
+static int quiet;
+static int fail_fast;
+static struct out out, rej;
+static int have_rej;
+static unsigned long nrejected;
+
+static void
+usage(void)
+{
+	cli_usage(synopsis);
+}
+
+static void
+help(void)
+{
+	printf("usage: %s", synopsis);
+	printf("\n"
+"Check Close webhook signatures: read captures, write each verified body.\n"
+"\n"
+"  --secret-file FILE   key file: HEXKEY or SUBSCRIPTION_ID HEXKEY per line\n"
+"  --max-age SECONDS    replay window (default 300; 0: off), around each\n"
+"                       capture's received_at, or now when it has none\n"
+"  --now UNIX           check every timestamp against this time instead\n"
+"  --rejects FILE       append each reject as an NDJSON line\n"
+"  --max-line BYTES     longest capture line (default 16M)\n"
+"  --fail-fast          stop at the first reject\n"
+"  --timestamp TS       raw mode: the close-sig-timestamp header\n"
+"  --signature HEX      raw mode: the close-sig-hash header\n"
+"  -q, --quiet          no stderr line per reject\n"
+"  -h, --help           show this help\n"
+"      --version        show the version\n"
+"\n"
+"Keys also come from $CLOSEHOOK_SECRET and $CLOSEHOOK_SECRET_FILE.\n");
+	exit(CLI_EXIT_OK);
+}
+
+/* Parse the timestamp header: ASCII decimal seconds, nothing else. */
+static int
+parse_ts(const char *p, size_t n, int64_t *ts)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 15)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*ts = v;
+	return 0;
+}
+
+/*
+ * The subscription named in a body, to pick bound keys: the top-level
+ * "subscription_id" string.  Returns its length (0 when absent, not a
+ * string, or longer than any key file can name).
+ */
+static size_t
+body_subscription(struct json_span root, char *sub)
+{
+	struct json_span v;
+
+	if (!json_object_get(root, "subscription_id", 15, &v) ||
+	    v.type != JSON_STRING || v.n - 2 > KEYS_SUB_MAX)
+		return 0;
+	return json_str_unescape(v, sub);
+}
+
+/*
+ * Check one message: the header values and the decoded body.  The body is
+ * verified over its exact bytes; nothing is re-serialised.
+ */
+static enum reason
+check(int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
+    const char *body, size_t bodyn)
+{
+	unsigned char want[HMAC_LEN], got[HMAC_LEN];
+	char sub[KEYS_SUB_MAX + 2];
+	struct json_span root;
+	int64_t t;
+	size_t subn, i;
+	int tried = 0, match = 0;
+
+	if (parse_ts(ts, tsn, &t) != 0)
+		return RS_BAD_TS;
+	if (sign != 2 * HMAC_LEN ||
+	    hmac_hex_decode(sig, sign, want, sizeof(want)) != HMAC_LEN)
+		return RS_BAD_SIG;
+	if (max_age > 0) {
+		if (t < ref - max_age)
+			return RS_STALE;
+		if (t > ref + max_age)
+			return RS_FUTURE;
+	}
+	if (json_parse(body, bodyn, &root, NULL) != 0 ||
+	    root.type != JSON_OBJECT)
+		return RS_NOT_JSON;
+	subn = body_subscription(root, sub);
+	/* Try every applicable key; rotation means several may apply. */
+	for (i = keyring_next(&keys, 0, sub, subn); i < keys.n;
+	    i = keyring_next(&keys, i + 1, sub, subn)) {
+		hmac_close_sig(&keys.v[i].hk, ts, tsn, body, bodyn, got);
+		match |= hmac_equal(got, want, HMAC_LEN);
+		tried = 1;
+	}
+	if (!tried)
+		return RS_NO_KEY;
+	return match ? RS_OK : RS_MISMATCH;
+}
+
+/*
+ * The time a capture's timestamp is checked against: when it was received
+ * (its received_at), so a pipeline catching up on a spool after downtime
+ * judges each capture by when it arrived, not by when it is read.  --now
+ * overrides that; a capture without a readable received_at uses the clock.
+ */
+static int64_t
+reference_time(const struct capture *c)
+{
+	struct isotime t;
+	char buf[64];
+	size_t n;
+
+	if (have_now || c->received_at.type != JSON_STRING ||
+	    c->received_at.n > sizeof(buf))
+		return now;
+	n = json_str_unescape(c->received_at, buf);
+	if (isotime_parse(buf, n, &t) != 0)
+		return now;
+	return t.sec;
+}
+
+/* Write a verified body as one line: CR and LF become spaces. */
+static void
+emit(char *body, size_t n)
+{
+	char *p = body, *end = body + n;
+
+	while (p < end) {
+		size_t left = (size_t)(end - p);
+		char *cr = memchr(p, '\r', left), *lf = memchr(p, '\n', left);
+		char *q = cr == NULL ? lf : lf == NULL ? cr : cr < lf ? cr : lf;
+
+		if (q == NULL)
+			break;
+		*q = ' ';
+		p = q + 1;
+	}
+	out_write(&out, body, n);
+	out_putc(&out, '\n');
+}
+
+static void
+reject(const char *file, unsigned long lineno, enum reason r,
+    const char *detail, const char *line, size_t n, int line_is_json)
+{
+	char num[32];
+	static char *esc;
+	static size_t escn;
+	size_t fl = strlen(file);
+
+	nrejected++;
+	if (!quiet) {
+		if (detail != NULL)
+			cli_recwarnx(file, lineno, "rejected: %s (%s)",
+			    reason_name[r], detail);
+		else
+			cli_recwarnx(file, lineno, "rejected: %s",
+			    reason_name[r]);
+	}
+	if (!have_rej)
+		return;
+	snprintf(num, sizeof(num), "%lu", lineno);
+	out_write(&rej, "{\"line\":", 8);
+	out_write(&rej, num, strlen(num));
+	out_write(&rej, ",\"file\":\"", 9);
+	if (escn < 6 * fl + 1) {
+		escn = 6 * fl + 1;
+		if ((esc = realloc(esc, escn)) == NULL)
+			cli_fatal("out of memory");
+	}
+	out_write(&rej, esc, json_escape(file, fl, esc));
+	out_write(&rej, "\",\"reason\":\"", 12);
+	out_write(&rej, reason_name[r], strlen(reason_name[r]));
+	out_write(&rej, "\",\"capture\":", 12);
+	if (line_is_json)
+		out_write(&rej, line, n);
+	else
+		out_write(&rej, "null", 4);
+	out_write(&rej, "}\n", 2);
+	/* Rejects are rare: make each one durable in the file at once. */
+	if (out_flush(&rej) != 0)
+		cli_fatalx("%s: %s", rej.name, strerror(rej.err));
+}
+
+/* Verify one capture line; the line buffer is ours to modify. */
+static void
+verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
+{
+	struct capture c;
+	struct json_span ts, sig;
+	char tsbuf[64], sigbuf[256];
+	size_t tsn, sign;
+	const char *why;
+	enum reason r;
+	long bn;
+
+	if (capture_parse(l->p, l->n, &c, &why) != 0) {
+		reject(file, l->lineno, RS_MALFORMED, why, l->p, l->n,
+		    c.root.type != JSON_NONE);
+		return;
+	}
+	if (!capture_header(&c, "close-sig-hash", &sig)) {
+		reject(file, l->lineno, RS_MISSING_SIG, NULL, l->p, l->n, 1);
+		return;
+	}
+	if (!capture_header(&c, "close-sig-timestamp", &ts)) {
+		reject(file, l->lineno, RS_MISSING_TS, NULL, l->p, l->n, 1);
+		return;
+	}
+	if (*bodycap < c.body.n) {
+		free(*bodybuf);
+		*bodycap = c.body.n + 4096;
+		if ((*bodybuf = malloc(*bodycap)) == NULL)
+			cli_fatal("out of memory");
+	}
+	if ((bn = capture_body(&c, *bodybuf)) < 0) {
+		reject(file, l->lineno, RS_MALFORMED, "body_base64 is not base64",
+		    l->p, l->n, 1);
+		return;
+	}
+	/*
+	 * Header values are validated JSON strings: compare their decoded
+	 * contents.  Longer values than any valid one are bad already.
+	 */
+	if (ts.n > sizeof(tsbuf)) {
+		reject(file, l->lineno, RS_BAD_TS, NULL, l->p, l->n, 1);
+		return;
+	}
+	if (sig.n > sizeof(sigbuf)) {
+		reject(file, l->lineno, RS_BAD_SIG, NULL, l->p, l->n, 1);
+		return;
+	}
+	tsn = json_str_unescape(ts, tsbuf);
+	sign = json_str_unescape(sig, sigbuf);
+	r = check(reference_time(&c), tsbuf, tsn, sigbuf, sign, *bodybuf,
+	    (size_t)bn);
+	if (r != RS_OK) {
+		reject(file, l->lineno, r, NULL, l->p, l->n, 1);
+		return;
+	}
+	emit(*bodybuf, (size_t)bn);
+}
+
+/* Returns 0, or -1 after a read error (already reported). */
+static int
+verify_stream(const char *path, size_t max_line)
+{
+	struct lr r;
+	struct line l;
+	enum lr_status st;
+	char *body = NULL;
+	size_t bodycap = 0;
+	int rc = 0;
+
+	if (lr_open(&r, path, max_line, &out) != 0) {
+		cli_warn("%s", path);
+		return -1;
+	}
+	while ((st = lr_next(&r, &l)) != LR_EOF) {
+		if (st == LR_ERROR) {
+			cli_warn("%s: read error", r.name);
+			rc = -1;
+			break;
+		}
+		if (st == LR_TOOLONG)
+			reject(r.name, l.lineno, RS_TOO_LONG, NULL, NULL, 0, 0);
+		else
+			verify_line(r.name, &l, &body, &bodycap);
+		if (fail_fast && nrejected > 0)
+			break;
+		if (out.err != 0)
+			break;
+	}
+	free(body);
+	lr_close(&r);
+	return rc;
+}
+
+/* Raw mode: one body from FILE or stdin, bounded by max_body. */
+static int
+verify_raw(const char *path, const char *ts, const char *sig,
+    size_t max_body)
+{
+	const char *name = path == NULL || strcmp(path, "-") == 0 ? "stdin" :
+	    path;
+	size_t n = 0, cap = 64 * 1024;
+	char *buf;
+	ssize_t got;
+	enum reason r;
+	int fd;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		cli_fatal("%s", path);
+	if ((buf = malloc(cap)) == NULL)
+		cli_fatal("out of memory");
+	for (;;) {
+		if (n == cap) {
+			if (cap > max_body)
+				break;
+			cap *= 2;
+			if ((buf = realloc(buf, cap)) == NULL)
+				cli_fatal("out of memory");
+		}
+		got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			cli_fatal("%s", name);
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (n > max_body) {
+		nrejected++;
+		if (!quiet)
+			cli_warnx("%s: rejected: %s", name,
+			    reason_name[RS_TOO_LONG]);
+		free(buf);
+		return CLI_EXIT_REJECTS;
+	}
+	r = check(now, ts, strlen(ts), sig, strlen(sig), buf, n);
+	if (r != RS_OK) {
+		nrejected++;
+		if (!quiet)
+			cli_warnx("%s: rejected: %s", name, reason_name[r]);
+		free(buf);
+		return CLI_EXIT_REJECTS;
+	}
+	emit(buf, n);
+	free(buf);
+	return CLI_EXIT_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		O_SECRET = 256, O_MAXAGE, O_NOW, O_REJECTS, O_MAXLINE,
+		O_FAILFAST, O_TS, O_SIG, O_VERSION
+	};
+	static const struct option longopts[] = {
+		{ "secret-file", required_argument, NULL, O_SECRET },
+		{ "max-age", required_argument, NULL, O_MAXAGE },
+		{ "now", required_argument, NULL, O_NOW },
+		{ "rejects", required_argument, NULL, O_REJECTS },
+		{ "max-line", required_argument, NULL, O_MAXLINE },
+		{ "fail-fast", no_argument, NULL, O_FAILFAST },
+		{ "timestamp", required_argument, NULL, O_TS },
+		{ "signature", required_argument, NULL, O_SIG },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *rejpath = NULL, *raw_ts = NULL, *raw_sig = NULL;
+	size_t max_line = LR_DEFAULT_MAX_LINE;
+	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
+
+	cli_init("closehook-verify");
+	/* getopt's own messages name the program as STYLE.md wants. */
+	argv[0] = (char *)cli_prog;
+	keyring_init(&keys);
+	if (sodium_init() < 0)
+		cli_fatalx("cannot initialise libsodium");
+	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_SECRET:
+			if (keyring_load_file(&keys, optarg) != 0)
+				exit(CLI_EXIT_FATAL);
+			break;
+		case O_MAXAGE:
+			max_age = cli_opt_int("max-age", optarg, 0,
+			    100LL * 365 * 86400);
+			break;
+		case O_NOW:
+			now = cli_opt_int("now", optarg, 0, INT64_MAX / 4);
+			have_now = 1;
+			break;
+		case O_REJECTS:
+			rejpath = optarg;
+			break;
+		case O_MAXLINE:
+			max_line = cli_opt_size("max-line", optarg, 1,
+			    (uint64_t)1 << 32);
+			break;
+		case O_FAILFAST:
+			fail_fast = 1;
+			break;
+		case O_TS:
+			raw_ts = optarg;
+			break;
+		case O_SIG:
+			raw_sig = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			help();
+			break;
+		case O_VERSION:
+			cli_version();
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((raw_ts == NULL) != (raw_sig == NULL)) {
+		cli_warnx("--timestamp and --signature go together");
+		usage();
+	}
+	if (raw_ts != NULL && (argc > 1 || rejpath != NULL)) {
+		cli_warnx("raw mode takes at most one FILE and no --rejects");
+		usage();
+	}
+	if (keyring_load_env(&keys) != 0)
+		exit(CLI_EXIT_FATAL);
+	if (keys.n == 0)
+		cli_fatalx("no keys: give --secret-file, $CLOSEHOOK_SECRET or "
+		    "$CLOSEHOOK_SECRET_FILE");
+	if (!have_now)
+		now = cli_now();
+	out_init(&out, STDOUT_FILENO, "stdout");
+
+	if (raw_ts != NULL) {
+		rc = verify_raw(argc > 0 ? argv[0] : NULL, raw_ts, raw_sig,
+		    max_line);
+		goto done;
+	}
+	if (rejpath != NULL) {
+		int fd = open(rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+
+		if (fd < 0)
+			cli_fatal("%s", rejpath);
+		out_init(&rej, fd, rejpath);
+		have_rej = 1;
+	}
+	if (argc == 0)
+		ioerr |= verify_stream(NULL, max_line);
+	for (i = 0; i < argc && out.err == 0; i++) {
+		ioerr |= verify_stream(argv[i], max_line);
+		if (fail_fast && nrejected > 0)
+			break;
+	}
+	if (nrejected > 0)
+		rc = CLI_EXIT_REJECTS;
+	if (ioerr)
+		rc = CLI_EXIT_FATAL;
+	if (have_rej && out_close(&rej) != 0) {
+		cli_warn("%s", rejpath);
+		rc = CLI_EXIT_FATAL;
+	}
+done:
+	if (out_close(&out) != 0) {
+		cli_warn("stdout");
+		rc = CLI_EXIT_FATAL;
+	}
+	keyring_free(&keys);
+	return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * capture.h - reading capture records (DESIGN.md section 2): what arrived
+ * over HTTP, as closehook-receive writes it and closehook-verify reads it.
+ *
+ *   {"received_at":…, "remote_addr":…, "method":…, "path":…,
+ *    "headers":{"close-sig-hash":…, …}, "body":"…" | "body_base64":"…"}
+ *
+ * Only `headers` and one body field are required.  Header names match
+ * case-insensitively; a header value is a string, or an array whose first
+ * element is that string (some capture tools keep repeated headers as
+ * arrays).
+ * When a name occurs twice the last one wins, as for JSON keys in jq.
+ *
+ * All spans point into the caller's line buffer; nothing is allocated.
+ */
+#ifndef CLOSEHOOK_CAPTURE_H
+#define CLOSEHOOK_CAPTURE_H
+
+#include <stddef.h>
+
+#include "json.h"
+
+struct capture {
+	struct json_span	 root;		/* the whole capture object */
+	struct json_span	 headers;	/* the headers object */
+	struct json_span	 body;		/* string span of the body */
+	struct json_span	 received_at;	/* string span, or JSON_NONE */
+	int			 body_base64;	/* body came as body_base64 */
+};
+
+/*
+ * Parse one capture line.  Returns 0, or -1 with a short static reason in
+ * *why ("not valid JSON", "not an object", "missing headers object",
+ * "missing body", ...).
+ */
+int	capture_parse(const char *p, size_t n, struct capture *,
+	    const char **why);
+
+/*
+ * Look up a header by name (ASCII, matched case-insensitively).  Returns 1
+ * and sets *val to its string span, or 0 when absent or not a string.
+ */
+int	capture_header(const struct capture *, const char *name,
+	    struct json_span *val);
+
+/*
+ * Decode the body's bytes into buf, which must have room for
+ * c->body.n bytes.  Returns the length, or -1 when body_base64 is not valid
+ * base64 (standard alphabet, padded or not; CR and LF ignored).
+ */
+long	capture_body(const struct capture *, char *buf);
+
+#endif

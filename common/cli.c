@@ -1,0 +1,271 @@
+/*
+ * cli.c - shared command-line plumbing: messages, exit codes, strict number,
+ * size and duration parsing.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+const char *cli_prog = "closehook";
+
+void
+cli_init(const char *prog)
+{
+	cli_prog = prog;
+}
+
+static void
+vmsg(const char *file, unsigned long line, int errnum, const char *fmt,
+    va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	/* One write per message so concurrent writers do not interleave. */
+	if (file != NULL)
+		n = snprintf(buf, sizeof(buf), "%s: %s:%lu: ", cli_prog, file,
+		    line);
+	else
+		n = snprintf(buf, sizeof(buf), "%s: ", cli_prog);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		n = 0;
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	if (errnum != 0) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, sizeof(buf) - l, ": %s", strerror(errnum));
+	}
+	fprintf(stderr, "%s\n", buf);
+}
+
+void
+cli_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(NULL, 0, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	vmsg(NULL, 0, e, fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_recwarnx(const char *file, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(file, line, 0, fmt, ap);
+	va_end(ap);
+}
+
+noreturn void
+cli_fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(NULL, 0, 0, fmt, ap);
+	va_end(ap);
+	exit(CLI_EXIT_FATAL);
+}
+
+noreturn void
+cli_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	vmsg(NULL, 0, e, fmt, ap);
+	va_end(ap);
+	exit(CLI_EXIT_FATAL);
+}
+
+noreturn void
+cli_usage(const char *synopsis)
+{
+	fprintf(stderr, "usage: %s", synopsis);
+	exit(CLI_EXIT_FATAL);
+}
+
+noreturn void
+cli_version(void)
+{
+	printf("%s %s\n", cli_prog, CLOSEHOOK_VERSION);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		exit(CLI_EXIT_FATAL);
+	exit(CLI_EXIT_OK);
+}
+
+int
+cli_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cli_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	default:
+		return -1;
+	}
+	if (shift != 0) {
+		end++;
+		/* Accept "16M", "16MB" and "16MiB". */
+		if (*end == 'i')
+			end++;
+		if (*end == 'B')
+			end++;
+		if (*end != '\0')
+			return -1;
+		if (v > (UINT64_MAX >> shift))
+			return -1;
+		v <<= shift;
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cli_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms)
+{
+	char *end;
+	double v, unit;
+
+	if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.'))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || !isfinite(v) || v < 0)
+		return -1;
+	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+		unit = 1000;
+	else if (strcmp(end, "ms") == 0)
+		unit = 1;
+	else if (strcmp(end, "m") == 0)
+		unit = 60 * 1000.0;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600 * 1000.0;
+	else if (strcmp(end, "d") == 0)
+		unit = 86400 * 1000.0;
+	else
+		return -1;
+	v *= unit;
+	if (v > 9.2e18 || v < (double)min_ms || v > (double)max_ms)
+		return -1;
+	*out_ms = (int64_t)(v + 0.5);
+	return 0;
+}
+
+static noreturn void
+badopt(const char *opt, const char *s)
+{
+	/* Echo only a short prefix of the bad value. */
+	cli_warnx("invalid value '%.32s%s' for --%s", s,
+	    strlen(s) > 32 ? "..." : "", opt);
+	exit(CLI_EXIT_FATAL);
+}
+
+int64_t
+cli_opt_int(const char *opt, const char *s, int64_t min, int64_t max)
+{
+	int64_t v;
+
+	if (cli_int(s, min, max, &v) != 0)
+		badopt(opt, s);
+	return v;
+}
+
+uint64_t
+cli_opt_size(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (cli_size(s, min, max, &v) != 0)
+		badopt(opt, s);
+	return v;
+}
+
+int64_t
+cli_opt_duration(const char *opt, const char *s, int64_t min_ms,
+    int64_t max_ms)
+{
+	int64_t v;
+
+	if (cli_duration(s, min_ms, max_ms, &v) != 0)
+		badopt(opt, s);
+	return v;
+}
+
+int64_t
+cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+uint64_t
+cli_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,1413 @@
+/*
+ * json.c - the streaming JSON scanner of the data plane.
+ *
+ * json_parse() is one forward pass over the bytes: a state machine driven by
+ * gotos, with the kinds of the open containers kept in a bit stack, so that
+ * no input can make it recurse or allocate.  The bodies of strings, which
+ * are most of the bytes of an event, are scanned 16 bytes at a time with
+ * SSE2 where the compiler targets it (the x86-64 baseline) and 8 bytes at a
+ * time elsewhere; both stop at the first byte that needs a closer look.
+ *
+ * Everything that works on a validated span (iteration, lookup, paths,
+ * strings, numbers) trusts json_parse() and skips values without checking
+ * them again.
+ *
+ * Where RFC 8259 leaves a choice, the scanner agrees with jq 1.6 (libjq's
+ * jv_parse), because a user program run by libjq must see the same records
+ * as the data plane; those choices are marked "jq 1.6" below and checked by
+ * tests/fuzz/fuzz-json.c.
+ */
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__) && !defined(JSON_NO_SIMD)
+#include <emmintrin.h>
+#define JSON_SSE2 1
+#endif
+
+#include "json.h"
+
+#if defined(__GNUC__)
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+#else
+#define likely(x)	(x)
+#define unlikely(x)	(x)
+#endif
+
+typedef unsigned char uchar;
+
+/* The four whitespace bytes of RFC 8259; \f and \v are not among them. */
+static const uchar ws_tab[256] = {
+	['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1
+};
+
+/*
+ * String bytes that need no attention: printable ASCII except the quote and
+ * the backslash.  Control bytes, quote, backslash and every byte >= 0x80
+ * (the start of a UTF-8 sequence, or garbage) end a plain run.
+ */
+#define P1(c)	((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+#define P4(c)	P1(c), P1((c) + 1), P1((c) + 2), P1((c) + 3)
+#define P16(c)	P4(c), P4((c) + 4), P4((c) + 8), P4((c) + 12)
+#define P64(c)	P16(c), P16((c) + 16), P16((c) + 32), P16((c) + 48)
+static const uchar plain_tab[256] = {
+	P64(0), P64(64), P64(128), P64(192)
+};
+
+/* Bytes that may occur in a number literal, for skipping validated ones. */
+static const uchar num_tab[256] = {
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+	['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+	['9'] = 1, ['E'] = 1, ['e'] = 1
+};
+
+static inline const uchar *
+skip_ws(const uchar *s, const uchar *e)
+{
+	while (s < e && ws_tab[*s])
+		s++;
+	return s;
+}
+
+static inline unsigned
+ctz32(unsigned x)
+{
+#if defined(__GNUC__)
+	return (unsigned)__builtin_ctz(x);
+#else
+	unsigned n = 0;
+
+	while ((x & 1) == 0) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+#ifndef JSON_SSE2
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+static inline uint64_t
+load64(const uchar *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+/* Non-zero when some byte of w is zero (exact, see Hacker's Delight 6-1). */
+static inline uint64_t
+haszero(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+#endif
+
+/*
+ * Skip plain string bytes; return the first byte that is a quote, a
+ * backslash, a control byte or >= 0x80, or e.  Loads never reach past e.
+ */
+static inline const uchar *
+skip_plain(const uchar *s, const uchar *e)
+{
+#ifdef JSON_SSE2
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i b = _mm_set1_epi8('\\');
+	const __m128i sp = _mm_set1_epi8(0x20);
+	__m128i x;
+	unsigned m;
+
+	/*
+	 * A signed compare with 0x20 flags the control bytes and, as they are
+	 * negative, all bytes >= 0x80 in one instruction.
+	 */
+	while (e - s >= 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)s);
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, b)),
+		    _mm_cmplt_epi8(x, sp)));
+		if (m != 0)
+			return s + ctz32(m);
+		s += 16;
+	}
+#else
+	uint64_t w;
+
+	while (e - s >= 8) {
+		w = load64(s);
+		if ((haszero(w ^ (ONES * '"')) | haszero(w ^ (ONES * '\\')) |
+		    ((w - ONES * 0x20) & ~w & HIGHS) | (w & HIGHS)) != 0)
+			break;
+		s += 8;
+	}
+#endif
+	while (s < e && plain_tab[*s])
+		s++;
+	return s;
+}
+
+/* Skip to the next quote or backslash of a validated string, or e. */
+static inline const uchar *
+skip_to_qb(const uchar *s, const uchar *e)
+{
+#ifdef JSON_SSE2
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i b = _mm_set1_epi8('\\');
+	__m128i x;
+	unsigned m;
+
+	while (e - s >= 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)s);
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, b)));
+		if (m != 0)
+			return s + ctz32(m);
+		s += 16;
+	}
+#else
+	uint64_t w;
+
+	while (e - s >= 8) {
+		w = load64(s);
+		if ((haszero(w ^ (ONES * '"')) |
+		    haszero(w ^ (ONES * '\\'))) != 0)
+			break;
+		s += 8;
+	}
+#endif
+	while (s < e && *s != '"' && *s != '\\')
+		s++;
+	return s;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence that starts at s (s[0] >= 0x80),
+ * or 0.  The ranges are those of Unicode's table 3-7: they exclude
+ * overlongs (C0, C1, E0 80-9F, F0 80-8F), UTF-16 surrogates (ED A0-BF) and
+ * code points beyond U+10FFFF (F4 90-BF, F5-FF), and a truncated sequence
+ * fails on the length check or on its first non-continuation byte.
+ */
+static inline size_t
+utf8_seq(const uchar *s, const uchar *e)
+{
+	uchar c = s[0], lo = 0x80, hi = 0xbf;
+
+	if (c < 0xc2)
+		return 0;
+	if (c < 0xe0) {
+		if (e - s < 2 || (s[1] & 0xc0) != 0x80)
+			return 0;
+		return 2;
+	}
+	if (c < 0xf0) {
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		if (e - s < 3 || s[1] < lo || s[1] > hi ||
+		    (s[2] & 0xc0) != 0x80)
+			return 0;
+		return 3;
+	}
+	if (c < 0xf5) {
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		if (e - s < 4 || s[1] < lo || s[1] > hi ||
+		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* The value of 4 hex digits at s, or -1 (also when fewer than 4 remain). */
+static inline long
+hex4(const uchar *s, const uchar *e)
+{
+	long v = 0;
+	int i;
+	uchar c;
+
+	if (e - s < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		c = s[i];
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			v = v * 16 + ((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+	}
+	return v;
+}
+
+struct perr {
+	const uchar	*at;
+	const char	*msg;
+};
+
+/*
+ * Validate an escape; s is at the backslash.  Returns the byte after it,
+ * or NULL.
+ *
+ * \u escapes of UTF-16 surrogates follow jq 1.6, which RFC 8259 allows
+ * (its grammar accepts any \uXXXX and leaves lone surrogates' meaning open):
+ * - a high surrogate (D800-DBFF) must be followed at once by an escaped low
+ *   one (DC00-DFFF), else the text is rejected: "\ud800", "\ud800x",
+ *   "\ud800\u0041", "\ud800\ud800" and the reversed pair "\udc00\ud800"
+ *   (whose second half is a lone high surrogate) all fail in jq;
+ * - a lone low surrogate (DC00-DFFF) is accepted, and jq reads it as
+ *   U+FFFD, as json_str_unescape() does: "\udc00" and "\udc00\udc00" pass.
+ */
+static inline const uchar *
+scan_escape(const uchar *s, const uchar *e, struct perr *pe)
+{
+	long cp, lo;
+
+	if (unlikely(e - s < 2))
+		goto bad;
+	switch (s[1]) {
+	case '"':
+	case '\\':
+	case '/':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't':
+		return s + 2;
+	case 'u':
+		if ((cp = hex4(s + 2, e)) < 0) {
+			pe->at = s;
+			pe->msg = "invalid \\u escape";
+			return NULL;
+		}
+		if (cp < 0xd800 || cp > 0xdbff)
+			return s + 6;
+		if (e - s < 12 || s[6] != '\\' || s[7] != 'u' ||
+		    (lo = hex4(s + 8, e)) < 0xdc00 || lo > 0xdfff) {
+			pe->at = s;
+			pe->msg = "unpaired high surrogate escape";
+			return NULL;
+		}
+		return s + 12;
+	default:
+		break;
+	}
+bad:
+	pe->at = s;
+	pe->msg = "invalid escape";
+	return NULL;
+}
+
+/*
+ * Validate a string body; s is just after the opening quote.  Returns the
+ * byte after the closing quote, or NULL.
+ */
+static inline const uchar *
+scan_string(const uchar *s, const uchar *e, struct perr *pe)
+{
+	size_t k;
+
+	for (;;) {
+		s = skip_plain(s, e);
+		if (unlikely(s == e)) {
+			pe->at = s;
+			pe->msg = "unterminated string";
+			return NULL;
+		}
+		if (likely(*s == '"'))
+			return s + 1;
+		if (*s == '\\') {
+			if ((s = scan_escape(s, e, pe)) == NULL)
+				return NULL;
+		} else if (*s < 0x20) {
+			pe->at = s;
+			pe->msg = "control character in string";
+			return NULL;
+		} else {
+			if ((k = utf8_seq(s, e)) == 0) {
+				pe->at = s;
+				pe->msg = "invalid utf-8 in string";
+				return NULL;
+			}
+			s += k;
+		}
+	}
+}
+
+/*
+ * Validate a number by RFC 8259's grammar,
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.  jq 1.6 is laxer (01, 1.,
+ * .5, +1, nan, inf): those are differences the project accepts.  What
+ * follows the number is the caller's business: "01" fails there because a
+ * digit cannot follow a value.
+ */
+static inline const uchar *
+scan_number(const uchar *s, const uchar *e, struct perr *pe)
+{
+	const uchar *s0 = s;
+
+	if (*s == '-')
+		s++;
+	if (s < e && *s == '0')
+		s++;
+	else if (s < e && *s >= '1' && *s <= '9') {
+		s++;
+		while (s < e && *s >= '0' && *s <= '9')
+			s++;
+	} else
+		goto bad;
+	if (s < e && *s == '.') {
+		s++;
+		if (s == e || *s < '0' || *s > '9')
+			goto bad;
+		while (s < e && *s >= '0' && *s <= '9')
+			s++;
+	}
+	if (s < e && (*s == 'e' || *s == 'E')) {
+		s++;
+		if (s < e && (*s == '+' || *s == '-'))
+			s++;
+		if (s == e || *s < '0' || *s > '9')
+			goto bad;
+		while (s < e && *s >= '0' && *s <= '9')
+			s++;
+	}
+	return s;
+bad:
+	pe->at = s0;
+	pe->msg = "invalid number";
+	return NULL;
+}
+
+static enum json_type
+type_of(uchar c)
+{
+	switch (c) {
+	case '{':
+		return JSON_OBJECT;
+	case '[':
+		return JSON_ARRAY;
+	case '"':
+		return JSON_STRING;
+	case 't':
+		return JSON_TRUE;
+	case 'f':
+		return JSON_FALSE;
+	case 'n':
+		return JSON_NULL;
+	default:
+		return JSON_NUMBER;
+	}
+}
+
+/*
+ * The depth bound is jq 1.6's, measured as jq measures it: jq keeps a
+ * pending object key on its parse stack next to the open containers, and
+ * refuses to open a container when that stack already holds
+ * JSON_MAX_DEPTH entries.  An open array counts 1, an open object with a
+ * value in progress counts 2, so 256 nested arrays pass and 257 fail, but
+ * only 128 nested objects pass ({"a":{"a":...}}), and [{"a":[{"a":...
+ * allows 85 pairs plus one array.  The scanner counts the same way
+ * (lvl + nobj), so both agree on every nesting.  lvl never exceeds
+ * JSON_MAX_DEPTH, which sizes the bit stack.
+ */
+int
+json_parse(const char *p, size_t n, struct json_span *v,
+    struct json_error *err)
+{
+	const uchar *s = (const uchar *)p, *e = s + n, *start, *end;
+	uint64_t stk[(JSON_MAX_DEPTH + 63) / 64];
+	unsigned lvl = 0, nobj = 0;
+	int inobj = 0;
+	struct perr pe;
+
+	s = skip_ws(s, e);
+	if (s == e) {
+		pe.at = s;
+		pe.msg = n == 0 ? "empty input" : "no value";
+		goto fail;
+	}
+	start = s;
+
+value:
+	switch (*s) {
+	case '"':
+		if ((s = scan_string(s + 1, e, &pe)) == NULL)
+			goto fail;
+		break;
+	case '{':
+		if (lvl + nobj >= JSON_MAX_DEPTH)
+			goto deep;
+		stk[lvl >> 6] |= (uint64_t)1 << (lvl & 63);
+		lvl++;
+		nobj++;
+		inobj = 1;
+		s = skip_ws(s + 1, e);
+		if (s < e && *s == '}') {
+			s++;
+			goto close;
+		}
+		goto key;
+	case '[':
+		if (lvl + nobj >= JSON_MAX_DEPTH)
+			goto deep;
+		stk[lvl >> 6] &= ~((uint64_t)1 << (lvl & 63));
+		lvl++;
+		inobj = 0;
+		s = skip_ws(s + 1, e);
+		if (s == e)
+			goto eof;
+		if (*s == ']') {
+			s++;
+			goto close;
+		}
+		goto value;
+	case 't':
+		if (e - s < 4 || memcmp(s, "true", 4) != 0)
+			goto lit;
+		s += 4;
+		break;
+	case 'f':
+		if (e - s < 5 || memcmp(s, "false", 5) != 0)
+			goto lit;
+		s += 5;
+		break;
+	case 'n':
+		if (e - s < 4 || memcmp(s, "null", 4) != 0)
+			goto lit;
+		s += 4;
+		break;
+	case '-':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
+		if ((s = scan_number(s, e, &pe)) == NULL)
+			goto fail;
+		break;
+	default:
+		pe.at = s;
+		pe.msg = "unexpected character";
+		goto fail;
+	}
+
+next:
+	if (lvl == 0)
+		goto done;
+	s = skip_ws(s, e);
+	if (s == e)
+		goto eof;
+	if (*s == ',') {
+		s = skip_ws(s + 1, e);
+		if (inobj)
+			goto key;
+		if (s == e)
+			goto eof;
+		goto value;
+	}
+	if (*s == (inobj ? '}' : ']')) {
+		s++;
+		goto close;
+	}
+	pe.at = s;
+	pe.msg = inobj ? "expected ',' or '}'" : "expected ',' or ']'";
+	goto fail;
+
+close:
+	lvl--;
+	if (inobj)
+		nobj--;
+	if (lvl > 0)
+		inobj = (stk[(lvl - 1) >> 6] >> ((lvl - 1) & 63)) & 1;
+	goto next;
+
+key:
+	if (s == e)
+		goto eof;
+	if (*s != '"') {
+		pe.at = s;
+		pe.msg = "expected string key";
+		goto fail;
+	}
+	if ((s = scan_string(s + 1, e, &pe)) == NULL)
+		goto fail;
+	s = skip_ws(s, e);
+	if (s == e)
+		goto eof;
+	if (*s != ':') {
+		pe.at = s;
+		pe.msg = "expected ':'";
+		goto fail;
+	}
+	s = skip_ws(s + 1, e);
+	if (s == e)
+		goto eof;
+	goto value;
+
+done:
+	end = s;
+	s = skip_ws(s, e);
+	if (s != e) {
+		pe.at = s;
+		pe.msg = "trailing garbage after value";
+		goto fail;
+	}
+	if (v != NULL) {
+		v->p = (const char *)start;
+		v->n = (size_t)(end - start);
+		v->type = type_of(*start);
+	}
+	return 0;
+
+lit:
+	pe.at = s;
+	pe.msg = "invalid literal";
+	goto fail;
+deep:
+	pe.at = s;
+	pe.msg = "nesting too deep";
+	goto fail;
+eof:
+	pe.at = s;
+	pe.msg = "unexpected end of input";
+fail:
+	if (err != NULL) {
+		err->off = (size_t)(pe.at - (const uchar *)p);
+		err->msg = pe.msg;
+	}
+	return -1;
+}
+
+/* jq's names, so that messages read like jq's own. */
+const char *
+json_type_name(enum json_type t)
+{
+	switch (t) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_NUMBER:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	case JSON_NULL:
+		return "null";
+	default:
+		return "none";
+	}
+}
+
+/* Skip a validated string; s is at its opening quote. */
+static inline const uchar *
+skip_string(const uchar *s, const uchar *e)
+{
+	s++;
+	for (;;) {
+		s = skip_to_qb(s, e);
+		if (s >= e)
+			return e;
+		if (*s == '"')
+			return s + 1;
+		s += 2;
+	}
+}
+
+#ifdef JSON_SSE2
+static inline uint64_t
+mask16(__m128i x, __m128i c)
+{
+	return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, c));
+}
+
+static inline unsigned
+ctz64(uint64_t x)
+{
+#if defined(__GNUC__)
+	return (unsigned)__builtin_ctzll(x);
+#else
+	unsigned n = 0;
+
+	while ((x & 1) == 0) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+/* The x86-64 baseline has no POPCNT; this beats libgcc's call. */
+static inline uint64_t
+popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+/*
+ * The bytes of a 64-byte block that a backslash escapes, given the mask of
+ * backslashes; *carry says whether the previous block ended in an odd run
+ * of them.  This is simdjson's branchless method: runs of backslashes that
+ * start on an odd bit are told from even ones by an addition.
+ */
+static inline uint64_t
+escaped_mask(uint64_t bs, uint64_t *carry)
+{
+	const uint64_t even = 0x5555555555555555ULL;
+	uint64_t follows, odd_starts, seq;
+
+	bs &= ~*carry;
+	follows = bs << 1 | *carry;
+	odd_starts = bs & ~even & ~follows;
+	seq = odd_starts + bs;
+	*carry = seq < odd_starts;
+	return (even ^ (seq << 1)) & follows;
+}
+
+/*
+ * Skip a validated object or array; s is at its opening bracket.  The bytes
+ * are taken 64 at a time as bit masks, as simdjson does: escaped quotes are
+ * removed, the prefix XOR of the remaining quotes marks the bytes inside
+ * strings, brackets outside them are counted with popcount, and only a
+ * block that may close the container is walked bit by bit.  The last
+ * partial block is copied into a zero-padded buffer, so no load passes e.
+ */
+static const uchar *
+skip_container(const uchar *s, const uchar *e)
+{
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\');
+	const __m128i ob = _mm_set1_epi8('{');
+	const __m128i cb = _mm_set1_epi8('}');
+	const __m128i lc = _mm_set1_epi8(0x20);
+	uchar pad[64];
+	const uchar *b;
+	__m128i x, y;
+	uint64_t mq, mb, mo, mc, in, m, instr = 0, carry = 0, depth = 0;
+	int i;
+
+	for (; s < e; s += 64) {
+		b = s;
+		if (e - s < 64) {
+			memset(pad, 0, sizeof(pad));
+			memcpy(pad, s, (size_t)(e - s));
+			b = pad;
+		}
+		mq = mb = mo = mc = 0;
+		for (i = 0; i < 4; i++) {
+			x = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(b + 16 * i));
+			y = _mm_or_si128(x, lc);
+			mq |= mask16(x, q) << (16 * i);
+			mb |= mask16(x, bs) << (16 * i);
+			mo |= mask16(y, ob) << (16 * i);
+			mc |= mask16(y, cb) << (16 * i);
+		}
+		if ((mb | carry) != 0)
+			mq &= ~escaped_mask(mb, &carry);
+		in = mq;
+		in ^= in << 1;
+		in ^= in << 2;
+		in ^= in << 4;
+		in ^= in << 8;
+		in ^= in << 16;
+		in ^= in << 32;
+		in ^= instr;
+		instr = (uint64_t)0 - (in >> 63);
+		mo &= ~in;
+		mc &= ~in;
+		if (mc == 0) {
+			depth += popcount64(mo);
+			continue;
+		}
+		if (popcount64(mc) < depth) {
+			depth += popcount64(mo) - popcount64(mc);
+			continue;
+		}
+		for (m = mo | mc; m != 0; m &= m - 1) {
+			i = (int)ctz64(m);
+			if (mo >> i & 1)
+				depth++;
+			else if (--depth == 0)
+				return s + i + 1;
+		}
+	}
+	return e;
+}
+#else
+/*
+ * Skip a validated object or array; s is at its opening bracket.  Without
+ * SSE2 the bytes are walked one at a time: count brackets outside strings.
+ */
+static const uchar *
+skip_container(const uchar *s, const uchar *e)
+{
+	size_t depth = 0;
+	int instr = 0;
+	uchar c;
+
+	for (; s < e; s++) {
+		c = *s;
+		if (instr) {
+			if (c == '\\')
+				s++;
+			else if (c == '"')
+				instr = 0;
+		} else if (c == '"')
+			instr = 1;
+		else if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return s + 1;
+	}
+	return e;
+}
+#endif
+
+/* Skip a validated value that starts at s. */
+static inline const uchar *
+skip_value(const uchar *s, const uchar *e)
+{
+	switch (*s) {
+	case '"':
+		return skip_string(s, e);
+	case '{':
+	case '[':
+		return skip_container(s, e);
+	case 't':
+	case 'n':
+		return s + 4;
+	case 'f':
+		return s + 5;
+	default:
+		while (s < e && num_tab[*s])
+			s++;
+		return s;
+	}
+}
+
+static inline void
+set_span(struct json_span *v, const uchar *s, const uchar *t)
+{
+	v->p = (const char *)s;
+	v->n = (size_t)(t - s);
+	v->type = type_of(*s);
+}
+
+void
+json_iter_init(struct json_iter *it, struct json_span c)
+{
+	/* Inside the brackets; an empty or scalar span iterates nothing. */
+	if (c.n >= 2 && (c.type == JSON_OBJECT || c.type == JSON_ARRAY)) {
+		it->p = c.p + 1;
+		it->end = c.p + c.n - 1;
+	} else
+		it->p = it->end = c.p;
+}
+
+int
+json_iter_member(struct json_iter *it, struct json_span *key,
+    struct json_span *val)
+{
+	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
+	const uchar *t;
+
+	s = skip_ws(s, e);
+	if (s < e && *s == ',')
+		s = skip_ws(s + 1, e);
+	if (s >= e || *s != '"') {
+		it->p = it->end;
+		return 0;
+	}
+	t = skip_string(s, e);
+	set_span(key, s, t);
+	s = skip_ws(t, e);
+	s = skip_ws(s + 1, e);		/* the colon */
+	t = skip_value(s, e);
+	set_span(val, s, t);
+	it->p = (const char *)t;
+	return 1;
+}
+
+int
+json_iter_elem(struct json_iter *it, struct json_span *val)
+{
+	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
+	const uchar *t;
+
+	s = skip_ws(s, e);
+	if (s < e && *s == ',')
+		s = skip_ws(s + 1, e);
+	if (s >= e) {
+		it->p = it->end;
+		return 0;
+	}
+	t = skip_value(s, e);
+	set_span(val, s, t);
+	it->p = (const char *)t;
+	return 1;
+}
+
+int
+json_object_get(struct json_span obj, const char *key, size_t n,
+    struct json_span *val)
+{
+	struct json_iter it;
+	struct json_span k, v;
+	int found = 0;
+
+	if (obj.type != JSON_OBJECT)
+		return 0;
+	/* jq keeps the last of duplicate keys, so look at every member. */
+	json_iter_init(&it, obj);
+	while (json_iter_member(&it, &k, &v))
+		if (json_str_eq(k, key, n)) {
+			*val = v;
+			found = 1;
+		}
+	return found;
+}
+
+/*
+ * Paths.  The grammar is the part of jq 1.6's that a lookup can answer:
+ *	path	= "." [ name ] { "." name | "[" ( qkey | index ) "]" }
+ *	name	= ident | qkey
+ * with no blanks.  Anything else (.a.["b"], which 1.6 cannot parse, negative
+ * or huge indexes, \u or \( in quoted keys, ..) is left to libjq.
+ */
+static int
+path_qkey(const char **sp, struct json_path_step *st)
+{
+	const char *s = *sp + 1;
+	size_t n = 0;
+	char c;
+
+	for (;;) {
+		c = *s++;
+		if (c == '"')
+			break;
+		if ((unsigned char)c < 0x20)
+			return -1;	/* also the terminating NUL */
+		if (c == '\\') {
+			switch (*s++) {
+			case '"':
+				c = '"';
+				break;
+			case '\\':
+				c = '\\';
+				break;
+			case '/':
+				c = '/';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			default:
+				return -1;
+			}
+		}
+		if (n == JSON_PATH_KEYMAX)
+			return -1;
+		st->key[n++] = c;
+	}
+	if (!json_utf8_valid(st->key, n))
+		return -1;
+	st->is_index = 0;
+	st->keylen = n;
+	*sp = s;
+	return 0;
+}
+
+static int
+path_ident(const char **sp, struct json_path_step *st)
+{
+	const char *s = *sp;
+	size_t n = 0;
+
+	while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	    *s == '_' || (n > 0 && *s >= '0' && *s <= '9')) {
+		if (n == JSON_PATH_KEYMAX)
+			return -1;
+		st->key[n++] = *s++;
+	}
+	if (n == 0)
+		return -1;
+	st->is_index = 0;
+	st->keylen = n;
+	*sp = s;
+	return 0;
+}
+
+static int
+path_name(const char **sp, struct json_path_step *st)
+{
+	return **sp == '"' ? path_qkey(sp, st) : path_ident(sp, st);
+}
+
+int
+json_path_compile(const char *expr, struct json_path *path)
+{
+	const char *s = expr;
+	struct json_path_step *st;
+	size_t idx;
+	int nd;
+
+	path->nsteps = 0;
+	if (*s++ != '.')
+		return -1;
+	if (*s == '\0')
+		return 0;
+	if (*s != '[') {
+		if (path_name(&s, &path->step[0]) == -1)
+			return -1;
+		path->nsteps = 1;
+	}
+	while (*s != '\0') {
+		if (path->nsteps == JSON_PATH_MAX)
+			return -1;
+		st = &path->step[path->nsteps];
+		if (*s == '.') {
+			s++;
+			if (path_name(&s, st) == -1)
+				return -1;
+		} else if (*s == '[') {
+			s++;
+			if (*s == '"') {
+				if (path_qkey(&s, st) == -1)
+					return -1;
+			} else {
+				/*
+				 * jq reads 01 as 1 and would index past
+				 * INT_MAX oddly; such indexes go to libjq.
+				 */
+				idx = 0;
+				for (nd = 0; *s >= '0' && *s <= '9'; nd++)
+					idx = idx * 10 + (size_t)(*s++ - '0');
+				if (nd == 0 || nd > 9 ||
+				    (nd > 1 && s[-nd] == '0'))
+					return -1;
+				st->is_index = 1;
+				st->index = idx;
+				st->keylen = 0;
+			}
+			if (*s++ != ']')
+				return -1;
+		} else
+			return -1;
+		path->nsteps++;
+	}
+	return 0;
+}
+
+/*
+ * jq 1.6: null indexed by anything is null, a missing key is null, an index
+ * past the end is null; a key on a non-object or an index on a non-array
+ * is an error ("Cannot index object with number").  Once the answer is
+ * null it stays null, as null's every step is null.
+ */
+enum json_path_result
+json_path_get(const struct json_path *path, struct json_span root,
+    struct json_span *out)
+{
+	const struct json_path_step *st;
+	struct json_span cur = root, v;
+	struct json_iter it;
+	size_t i, k;
+	int found;
+
+	for (i = 0; i < path->nsteps; i++) {
+		st = &path->step[i];
+		if (cur.type == JSON_NULL)
+			return JSON_PATH_NULL;
+		if (st->is_index) {
+			if (cur.type != JSON_ARRAY)
+				return JSON_PATH_TYPE;
+			json_iter_init(&it, cur);
+			found = 0;
+			for (k = 0; json_iter_elem(&it, &v); k++)
+				if (k == st->index) {
+					found = 1;
+					break;
+				}
+			if (!found)
+				return JSON_PATH_NULL;
+		} else {
+			if (cur.type != JSON_OBJECT)
+				return JSON_PATH_TYPE;
+			if (!json_object_get(cur, st->key, st->keylen, &v))
+				return JSON_PATH_NULL;
+		}
+		cur = v;
+	}
+	*out = cur;
+	return JSON_PATH_FOUND;
+}
+
+/* Encode code point cp as UTF-8 at d; returns the bytes written. */
+static inline size_t
+utf8_put(uchar *d, unsigned long cp)
+{
+	if (cp < 0x80) {
+		d[0] = (uchar)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (uchar)(0xc0 | (cp >> 6));
+		d[1] = (uchar)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (uchar)(0xe0 | (cp >> 12));
+		d[1] = (uchar)(0x80 | ((cp >> 6) & 0x3f));
+		d[2] = (uchar)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	d[0] = (uchar)(0xf0 | (cp >> 18));
+	d[1] = (uchar)(0x80 | ((cp >> 12) & 0x3f));
+	d[2] = (uchar)(0x80 | ((cp >> 6) & 0x3f));
+	d[3] = (uchar)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * Decode the validated escape at s (the byte after the backslash) into d;
+ * returns the bytes written and advances *sp past the escape.  A lone low
+ * surrogate becomes U+FFFD, as in jq 1.6.
+ */
+static inline size_t
+unescape1(const uchar **sp, const uchar *e, uchar *d)
+{
+	const uchar *s = *sp;
+	unsigned long cp;
+
+	*sp = s + 1;
+	switch (*s) {
+	case 'b':
+		*d = '\b';
+		return 1;
+	case 'f':
+		*d = '\f';
+		return 1;
+	case 'n':
+		*d = '\n';
+		return 1;
+	case 'r':
+		*d = '\r';
+		return 1;
+	case 't':
+		*d = '\t';
+		return 1;
+	case 'u':
+		cp = (unsigned long)hex4(s + 1, e);
+		*sp = s + 5;
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) +
+			    ((unsigned long)hex4(s + 7, e) - 0xdc00);
+			*sp = s + 11;
+		} else if (cp >= 0xdc00 && cp <= 0xdfff)
+			cp = 0xfffd;
+		return utf8_put(d, cp);
+	default:
+		*d = *s;	/* " \ / */
+		return 1;
+	}
+}
+
+size_t
+json_str_unescape(struct json_span s, char *dst)
+{
+	const uchar *p = (const uchar *)s.p + 1, *e, *q;
+	uchar *d = (uchar *)dst;
+
+	if (s.n < 2)
+		return 0;
+	e = (const uchar *)s.p + s.n - 1;
+	while (p < e) {
+		q = memchr(p, '\\', (size_t)(e - p));
+		if (q == NULL)
+			q = e;
+		memcpy(d, p, (size_t)(q - p));
+		d += q - p;
+		if (q == e)
+			break;
+		p = q + 1;
+		d += unescape1(&p, e, d);
+	}
+	return (size_t)(d - (uchar *)dst);
+}
+
+static inline uchar
+lower(uchar c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static int
+memeq_nocase(const uchar *a, const uchar *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i] && lower(a[i]) != lower(b[i]))
+			return 0;
+	return 1;
+}
+
+static int
+str_eq(struct json_span s, const char *lit, size_t n, int nocase)
+{
+	const uchar *p = (const uchar *)s.p + 1, *e, *q;
+	const uchar *l = (const uchar *)lit, *le = l + n;
+	uchar buf[4];
+	size_t k;
+
+	if (s.n < 2)
+		return 0;
+	e = (const uchar *)s.p + s.n - 1;
+	/*
+	 * Decoding only shrinks: a shorter raw body never matches, an equal
+	 * one only without escapes, so most keys are settled by the length.
+	 */
+	if ((size_t)(e - p) < n)
+		return 0;
+	if ((size_t)(e - p) == n) {
+		if (memchr(p, '\\', n) != NULL)
+			return 0;
+		return nocase ? memeq_nocase(p, l, n) : memcmp(p, l, n) == 0;
+	}
+	while (p < e) {
+		q = memchr(p, '\\', (size_t)(e - p));
+		if (q == NULL)
+			q = e;
+		k = (size_t)(q - p);
+		if (k > (size_t)(le - l) || !(nocase ? memeq_nocase(p, l, k) :
+		    memcmp(p, l, k) == 0))
+			return 0;
+		l += k;
+		if (q == e)
+			break;
+		p = q + 1;
+		k = unescape1(&p, e, buf);
+		if (k > (size_t)(le - l) || !(nocase ? memeq_nocase(buf, l, k) :
+		    memcmp(buf, l, k) == 0))
+			return 0;
+		l += k;
+	}
+	return l == le;
+}
+
+int
+json_str_eq(struct json_span s, const char *lit, size_t n)
+{
+	return str_eq(s, lit, n, 0);
+}
+
+int
+json_str_eq_nocase(struct json_span s, const char *lit, size_t n)
+{
+	return str_eq(s, lit, n, 1);
+}
+
+int
+json_str_plain(struct json_span s)
+{
+	if (s.n < 2)
+		return 1;
+	return memchr(s.p + 1, '\\', s.n - 2) == NULL;
+}
+
+int
+json_num_i64(struct json_span s, int64_t *v)
+{
+	const uchar *p = (const uchar *)s.p, *e = p + s.n;
+	uint64_t acc = 0, lim;
+	int neg = 0;
+	unsigned d;
+
+	if (p < e && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p == e)
+		return -1;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; p < e; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;	/* a fraction or an exponent */
+		d = *p - '0';
+		if (acc > (lim - d) / 10)
+			return -1;
+		acc = acc * 10 + d;
+	}
+	if (neg)
+		*v = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
+	else
+		*v = (int64_t)acc;
+	return 0;
+}
+
+/*
+ * strtod wants a terminated string and the span is not one, so the literal
+ * is copied.  A long one is first reduced to at most NUM_SIG significant
+ * digits plus a sticky 1 when anything non-zero was dropped: a double's
+ * halfway points have at most 767 significant digits, so the reduced
+ * literal rounds exactly as the original does, and the buffer stays bounded.
+ */
+#define NUM_SIG		780
+#define NUM_SHORT	64
+
+double
+json_num_double(struct json_span s)
+{
+	char buf[NUM_SIG + 40];
+	const uchar *p = (const uchar *)s.p, *e = p + s.n;
+	size_t nd = 0;
+	long exp10 = 0, ex = 0;
+	int sticky = 0, seen = 0, frac = 0, eneg = 0;
+
+	if (s.n < NUM_SHORT) {
+		memcpy(buf, s.p, s.n);
+		buf[s.n] = '\0';
+		return strtod(buf, NULL);
+	}
+	if (p < e && *p == '-')
+		buf[nd++] = *p++;
+	buf[nd++] = '.';
+	for (; p < e; p++) {
+		if (*p == '.') {
+			frac = 1;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			break;
+		if (!seen && *p == '0') {
+			/* Leading zeros: only those after the point scale. */
+			if (frac)
+				exp10--;
+			continue;
+		}
+		seen = 1;
+		if (!frac)
+			exp10++;
+		if (nd < NUM_SIG + 2)
+			buf[nd++] = (char)*p;
+		else if (*p != '0')
+			sticky = 1;
+	}
+	if (sticky)
+		buf[nd++] = '1';
+	if (!seen)
+		buf[nd++] = '0';
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < e && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		/* Past a billion the result is 0 or infinity anyway. */
+		for (; p < e; p++)
+			if (ex < 1000000000L)
+				ex = ex * 10 + (*p - '0');
+	}
+	exp10 += eneg ? -ex : ex;
+	nd += (size_t)snprintf(buf + nd, sizeof(buf) - nd, "e%ld", exp10);
+	return strtod(buf, NULL);
+}
+
+/* Short escapes for output; 'u' means \u00XX, 0 means the byte passes. */
+static const char esc_tab[256] = {
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	['"'] = '"', ['\\'] = '\\'
+};
+
+size_t
+json_escape(const char *src, size_t n, char *dst)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uchar *s = (const uchar *)src, *e = s + n, *r;
+	char *d = dst;
+	char c;
+
+	while (s < e) {
+		r = s;
+		while (s < e && esc_tab[*s] == 0)
+			s++;
+		memcpy(d, r, (size_t)(s - r));
+		d += s - r;
+		if (s == e)
+			break;
+		c = esc_tab[*s];
+		*d++ = '\\';
+		*d++ = c;
+		if (c == 'u') {
+			*d++ = '0';
+			*d++ = '0';
+			*d++ = hex[*s >> 4];
+			*d++ = hex[*s & 15];
+		}
+		s++;
+	}
+	return (size_t)(d - dst);
+}
+
+int
+json_utf8_valid(const char *p, size_t n)
+{
+	const uchar *s = (const uchar *)p, *e = s + n;
+	size_t k;
+
+	for (;;) {
+#ifdef JSON_SSE2
+		while (e - s >= 16 && _mm_movemask_epi8(_mm_loadu_si128(
+		    (const __m128i *)(const void *)s)) == 0)
+			s += 16;
+#else
+		while (e - s >= 8 && (load64(s) & HIGHS) == 0)
+			s += 8;
+#endif
+		while (s < e && *s < 0x80)
+			s++;
+		if (s == e)
+			return 1;
+		if ((k = utf8_seq(s, e)) == 0)
+			return 0;
+		s += k;
+	}
+}

@@ -1,0 +1,200 @@
+/*
+ * line.c - the line reader; see line.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "line.h"
+
+#define LR_CHUNK (256 * 1024)
+
+void
+lr_fdopen(struct lr *r, int fd, const char *name, size_t max_line,
+    struct out *flush)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->name = name;
+	r->max_line = max_line;
+	r->flush = flush;
+	r->cap = LR_CHUNK;
+	if ((r->buf = malloc(r->cap)) == NULL)
+		cli_fatal("out of memory");
+}
+
+int
+lr_open(struct lr *r, const char *path, size_t max_line, struct out *flush)
+{
+	int fd;
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		lr_fdopen(r, STDIN_FILENO, "stdin", max_line, flush);
+		return 0;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	lr_fdopen(r, fd, path, max_line, flush);
+	r->owns_fd = 1;
+	return 0;
+}
+
+void
+lr_close(struct lr *r)
+{
+	if (r->owns_fd)
+		close(r->fd);
+	free(r->buf);
+	r->buf = NULL;
+}
+
+static int
+blank(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return 0;
+	return 1;
+}
+
+void
+lr_on_idle(struct lr *r, void (*fn)(void *), void *arg)
+{
+	r->idle = fn;
+	r->idle_arg = arg;
+}
+
+/*
+ * Flush the attached writer, then run the idle hook, when the next read may
+ * block: poll with a zero timeout says whether data is already there.
+ * Regular files always are.
+ */
+static void
+flush_if_blocking(struct lr *r)
+{
+	struct pollfd pfd;
+
+	if (r->idle == NULL &&
+	    (r->flush == NULL || out_pending(r->flush) == 0))
+		return;
+	pfd.fd = r->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+		return;
+	if (r->flush != NULL && out_pending(r->flush) > 0)
+		out_flush(r->flush);
+	if (r->idle != NULL)
+		r->idle(r->idle_arg);
+}
+
+/* Make room for at least one more chunk after end. */
+static void
+make_room(struct lr *r)
+{
+	size_t want;
+	char *nb;
+
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->scan -= r->start;
+		r->start = 0;
+	}
+	if (r->cap - r->end >= LR_CHUNK / 4)
+		return;
+	want = r->cap * 2;
+	if (want > r->max_line + LR_CHUNK)
+		want = r->max_line + LR_CHUNK;
+	if (want <= r->cap)
+		return;
+	if ((nb = realloc(r->buf, want)) == NULL)
+		cli_fatal("out of memory");
+	r->buf = nb;
+	r->cap = want;
+}
+
+enum lr_status
+lr_next(struct lr *r, struct line *l)
+{
+	char *nl;
+	size_t len;
+	ssize_t got;
+
+	for (;;) {
+		nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
+		if (nl != NULL) {
+			size_t at = (size_t)(nl - r->buf);
+
+			r->lineno++;
+			if (r->skipping) {
+				/* The tail of an over-long line. */
+				r->skipping = 0;
+				r->start = r->scan = at + 1;
+				l->lineno = r->lineno;
+				return LR_TOOLONG;
+			}
+			len = at - r->start;
+			l->p = r->buf + r->start;
+			r->start = r->scan = at + 1;
+			if (len > 0 && l->p[len - 1] == '\r')
+				len--;
+			if (len > r->max_line) {
+				l->lineno = r->lineno;
+				return LR_TOOLONG;
+			}
+			if (blank(l->p, len))
+				continue;
+			l->n = len;
+			l->lineno = r->lineno;
+			return LR_LINE;
+		}
+		r->scan = r->end;
+		/* max_line + 1 leaves room for a CR before the newline. */
+		if (r->skipping || r->end - r->start > r->max_line + 1) {
+			/* Drop what we hold and skip to the next newline. */
+			r->skipping = 1;
+			r->start = r->scan = r->end = 0;
+		}
+		if (r->eof) {
+			if (r->skipping) {
+				r->skipping = 0;
+				r->lineno++;
+				l->lineno = r->lineno;
+				return LR_TOOLONG;
+			}
+			if (r->end == r->start)
+				return LR_EOF;
+			len = r->end - r->start;
+			l->p = r->buf + r->start;
+			r->start = r->scan = r->end;
+			r->lineno++;
+			if (len > 0 && l->p[len - 1] == '\r')
+				len--;
+			if (blank(l->p, len))
+				continue;
+			l->n = len;
+			l->lineno = r->lineno;
+			return LR_LINE;
+		}
+		make_room(r);
+		flush_if_blocking(r);
+		got = read(r->fd, r->buf + r->end, r->cap - r->end);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return LR_AGAIN;
+			return LR_ERROR;
+		}
+		if (got == 0)
+			r->eof = 1;
+		r->end += (size_t)got;
+	}
+}

@@ -1,0 +1,143 @@
+# tests/lib.sh - shared TAP helpers for the shell tests (sourced by bash).
+#
+# Each tests/tNNNN-PROGRAM-topic.t sources this file, runs checks with the
+# helpers below and ends with `done_testing`.  Programs come from
+# $CLOSEHOOK_BUILD/bin (set by make); scratch files live in $TMP, removed on
+# exit.
+
+: "${CLOSEHOOK_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}"
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PATH="$CLOSEHOOK_BUILD/bin:$PATH"
+export PATH CLOSEHOOK_BUILD TOP
+# Keys must come from the test, never from the caller's environment.
+unset CLOSEHOOK_SECRET CLOSEHOOK_SECRET_FILE
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/closehook-test.XXXXXX")
+cleanup_hooks=()
+cleanup() {
+	local h
+	for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+# at_exit CMD: run CMD (a string) when the test ends, e.g. to stop a server.
+at_exit() { cleanup_hooks+=("$1"); }
+
+_n=0
+_failed=0
+
+# ok DESCRIPTION CMD...: passes when CMD exits 0.
+ok() {
+	local desc=$1
+	shift
+	_n=$((_n + 1))
+	if "$@" >/dev/null; then
+		echo "ok $_n - $desc"
+	else
+		echo "not ok $_n - $desc"
+		_failed=$((_failed + 1))
+	fi
+}
+
+# is GOT WANT DESCRIPTION: string equality, with a diff-like note.
+is() {
+	_n=$((_n + 1))
+	if [ "$1" == "$2" ]; then
+		echo "ok $_n - $3"
+	else
+		echo "not ok $_n - $3"
+		printf '#   got:  %s\n#   want: %s\n' "${1:0:300}" "${2:0:300}"
+		_failed=$((_failed + 1))
+	fi
+}
+
+# like GOT GLOB DESCRIPTION: GOT matches the bash glob pattern.
+like() {
+	_n=$((_n + 1))
+	# shellcheck disable=SC2053
+	if [[ $1 == $2 ]]; then
+		echo "ok $_n - $3"
+	else
+		echo "not ok $_n - $3"
+		printf '#   got:  %s\n#   want: %s\n' "${1:0:300}" "$2"
+		_failed=$((_failed + 1))
+	fi
+}
+
+# same_file A B DESCRIPTION: byte-identical files.
+same_file() {
+	_n=$((_n + 1))
+	if cmp -s "$1" "$2"; then
+		echo "ok $_n - $3"
+	else
+		echo "not ok $_n - $3"
+		cmp "$1" "$2" 2>&1 | sed 's/^/#   /' | head -5
+		_failed=$((_failed + 1))
+	fi
+}
+
+# run CMD...: runs CMD with stdout/stderr in $TMP/out, $TMP/err; sets $rc.
+run() {
+	local errexit=0
+	[[ $- == *e* ]] && errexit=1
+	set +e
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ "$errexit" -eq 1 ] && set -e
+	out=$(cat "$TMP/out")
+	err=$(cat "$TMP/err")
+}
+
+# must_fail DESCRIPTION CMD...: CMD must exit 1 or 2 (a failure the program
+# chose), never 0 and never a crash (status >= 128: a signal).
+must_fail() {
+	local desc=$1
+	shift
+	run "$@"
+	_n=$((_n + 1))
+	if [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ]; then
+		echo "ok $_n - $desc"
+	else
+		echo "not ok $_n - $desc (exit $rc)"
+		sed 's/^/#   /' "$TMP/err" | head -5
+		_failed=$((_failed + 1))
+	fi
+}
+
+# exit_is N DESCRIPTION CMD...: CMD exits with status N.
+exit_is() {
+	local want=$1 desc=$2
+	shift 2
+	run "$@"
+	is "$rc" "$want" "$desc (exit status)"
+}
+
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+done_testing() {
+	echo "1..$_n"
+	[ "$_failed" -eq 0 ]
+}
+
+# The CLOSE.md known-answer vector.
+KAV_KEY=b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4
+KAV_TS=1557751596
+KAV_BODY='{"event": {"id": "ev_4YUAT9G7PQNYEX0V7HpiZa", "date_created": "2019-01-01T13:33:00.842000", "data": {"object_type": "activity.note", "action": "created", "note": "test content"}}, "subscription_id": "whsub_mBTylJxRXaBOXcuQmgUdmL"}'
+KAV_SIG=e6cf27a55de463dc46d8b5c16d2afe74d766e8f0c9892422c93573521cd377ed
+KAV_SIG_ASCII_KEY=59913793034b5fd9c60cdc5599ce5461eb6900e7d8517946eafcf18aaf82568e
+KAV_SIG_SWAPPED=f127b50b433570aab1426b42f461c95bc6a932d0a76bdb726fc52cfe1b3405db
+export KAV_KEY KAV_TS KAV_BODY KAV_SIG
+
+# capture TS SIG BODY: a capture line with the body as a JSON string.
+capture() {
+	python3 -c 'import json,sys; print(json.dumps({"received_at":"2026-11-26T16:54:45.123456Z","remote_addr":"127.0.0.1","method":"POST","path":"/close","headers":{"close-sig-hash":sys.argv[2],"close-sig-timestamp":sys.argv[1],"content-type":"application/json"},"body":sys.argv[3]}, ensure_ascii=False))' "$1" "$2" "$3"
+}
+
+# sign KEYHEX TS BODY: Close's signature, computed by openssl for tests.
+sign() {
+	printf '%s%s' "$2" "$3" | openssl dgst -sha256 -mac HMAC \
+	    -macopt "hexkey:$1" -r | cut -d' ' -f1
+}

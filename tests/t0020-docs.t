@@ -1,0 +1,200 @@
+#!/bin/bash
+# t0020-docs.t - the documentation matches the programs.  For every built
+# closehook-* program: every option its --help lists has an item in its man
+# page and is offered by its bash, zsh and fish completions; the man page's
+# SYNOPSIS is the usage text and names every option but -h, --help and
+# --version; --help exits 0 with the help on stdout; a bad option exits 2
+# with the usage on stderr.  Every page in man/ is mandoc -Tlint clean.
+
+# shellcheck disable=SC1091
+. "$(dirname "$0")/lib.sh"
+
+shopt -s nullglob
+
+# help_lines PROG: the option column of each option line of PROG --help,
+# one line per option ("-q, --quiet", "--max-age SECONDS").
+help_lines() {
+	"$1" --help 2>/dev/null | sed -nE '/^[[:space:]]+-/{
+		s/^[[:space:]]+//
+		s/[[:space:]]{2,}.*//
+		p
+	}'
+}
+
+# opt_names TEXT: the option names (-q, --max-age) in TEXT, one a line.
+opt_names() {
+	grep -oE -- '(^|[][ ,|(])--?[[:alnum:]][[:alnum:]-]*' <<<"$1" |
+	    sed -E 's/^[][ ,|(]//' || true
+}
+
+# norm: collapse white space to single spaces, trim both ends.
+norm() {
+	tr -s ' \t\n' '   ' | sed -E 's/^ //; s/ $//'
+}
+
+# man_has_item PAGE OPT: an .It line of PAGE names OPT with Fl.
+man_has_item() {
+	grep -qE -- "^\.It .*Fl[[:space:]]+${2#-}([[:space:],]|$)" "$1"
+}
+
+# man_synopsis PAGE: the rendered SYNOPSIS section, normalised.
+man_synopsis() {
+	mandoc -Tascii -O width=1000 "$1" 2>/dev/null |
+	    sed -e 's/.\x08//g' |
+	    sed -n '/^SYNOPSIS$/,/^[A-Z]/{/^[A-Z]/d;p}' | norm
+}
+
+# bash_offers PROG FILE: what FILE's completion offers for "PROG -".
+bash_offers() {
+	bash --norc --noprofile -c '
+		. "$1" || exit 1
+		f=$(complete -p "$2" 2>/dev/null |
+		    sed -nE "s/.*-F ([^ ]+).*/\1/p")
+		[ -n "$f" ] || exit 1
+		COMP_WORDS=("$2" -)
+		COMP_CWORD=1
+		COMP_LINE="$2 -"
+		COMP_POINT=${#COMP_LINE}
+		"$f" "$2" - "$2"
+		printf "%s\n" "${COMPREPLY[@]}"' sh "$2" "$1" 2>/dev/null
+}
+
+# zsh_has FILE OPT: an _arguments spec in FILE defines OPT, as in
+# '--opt[...]', '--opt=[...]' or {-o,--opt}'[...]'.
+zsh_has() {
+	grep -qE -- "(^|[^[:alnum:]-])$2(=|\\+|-|=-)?(\\[|[,}])" "$1"
+}
+
+# fish_has FILE OPT: a complete line in FILE defines OPT (-l/-s/-o).
+fish_has() {
+	local o=$2 flag
+	case $o in
+	--*) o=${o#--} flag='(-l|--long-option)' ;;
+	-?) o=${o#-} flag='(-s|--short-option)' ;;
+	*) o=${o#-} flag='(-o|--old-option)' ;;
+	esac
+	grep -E '^[[:space:]]*complete[[:space:]]' "$1" |
+	    grep -qE -- "(^|[[:space:]])$flag([[:space:]]+|=)$o([[:space:]]|$)"
+}
+
+# fish_offers PROG FILE: what fish offers for "PROG -" after FILE is loaded.
+fish_offers() {
+	# shellcheck disable=SC2016
+	fish --no-config -c 'source $argv[1]; complete -C "$argv[2] -"' \
+	    "$2" "$1" 2>/dev/null | cut -f1
+}
+
+# missing_from LIST OPT...: the OPTs that are not lines of LIST.
+missing_from() {
+	local list=$1 o miss=
+	shift
+	for o; do
+		grep -qxF -- "$o" <<<"$list" || miss+="$o "
+	done
+	printf '%s' "${miss% }"
+}
+
+progs=()
+for p in "$CLOSEHOOK_BUILD"/bin/closehook-*; do
+	[ -f "$p" ] && [ -x "$p" ] && progs+=("$p")
+done
+ok "programs to check in $CLOSEHOOK_BUILD/bin" [ "${#progs[@]}" -gt 0 ]
+
+have_mandoc=0
+command -v mandoc >/dev/null 2>&1 && have_mandoc=1
+ok "mandoc is installed" [ "$have_mandoc" -eq 1 ]
+
+for p in "${progs[@]}"; do
+	name=${p##*/}
+	page=$TOP/man/$name.1
+	bashc=$TOP/completions/bash/$name
+	zshc=$TOP/completions/zsh/_$name
+	fishc=$TOP/completions/fish/$name.fish
+
+	# --help: exit 0, the help on stdout, nothing on stderr.
+	"$p" --help >"$TMP/out" 2>"$TMP/err"
+	is "$?" 0 "$name --help exits 0"
+	ok "$name --help writes the help to stdout" [ -s "$TMP/out" ]
+	ok "$name --help writes nothing to stderr" [ ! -s "$TMP/err" ]
+
+	# A bad option: exit 2, the usage on stderr, nothing on stdout.
+	"$p" --no-such-option-xyzzy >"$TMP/out" 2>"$TMP/err"
+	is "$?" 2 "$name with a bad option exits 2"
+	ok "$name with a bad option writes the usage to stderr" \
+	    grep -q "^usage: $name" "$TMP/err"
+	ok "$name with a bad option writes nothing to stdout" \
+	    [ ! -s "$TMP/out" ]
+	usage=$(sed -n '/^usage: /,$p' "$TMP/err" | sed '1s/^usage: //' | norm)
+
+	lines=$(help_lines "$p")
+	opts=$(opt_names "$lines")
+	ok "$name --help lists options" [ -n "$opts" ]
+	mapfile -t optv <<<"$opts"
+
+	# The man page: an item for every option, the usage as SYNOPSIS.
+	ok "$name has a man page" [ -f "$page" ]
+	miss=
+	for o in "${optv[@]}"; do
+		man_has_item "$page" "$o" 2>/dev/null || miss+="$o "
+	done
+	is "${miss% }" "" "$name.1 has an item for every --help option"
+	if [ "$have_mandoc" -eq 1 ] && [ -f "$page" ]; then
+		syn=$(man_synopsis "$page")
+		is "$syn" "$usage" "$name.1 SYNOPSIS is the usage text"
+		miss=
+		while IFS= read -r l; do
+			case " $(opt_names "$l" | tr '\n' ' ')" in
+			*" -h "* | *" --help "* | *" --version "*) continue ;;
+			esac
+			found=0
+			for o in $(opt_names "$l"); do
+				[[ " $syn " == *[[\ ]"$o"[]\ ]* ]] && found=1
+			done
+			[ "$found" -eq 1 ] || miss+="$l; "
+		done <<<"$lines"
+		is "${miss%; }" "" "$name.1 SYNOPSIS names every option"
+	fi
+
+	# Completions.
+	ok "$name has a bash completion" [ -f "$bashc" ]
+	got=$(bash_offers "$name" "$bashc")
+	is "$(missing_from "$got" "${optv[@]}")" "" \
+	    "$name bash completion offers every --help option"
+	ok "$name has a zsh completion" [ -f "$zshc" ]
+	miss=
+	for o in "${optv[@]}"; do
+		zsh_has "$zshc" "$o" 2>/dev/null || miss+="$o "
+	done
+	is "${miss% }" "" "$name zsh completion defines every --help option"
+	if command -v zsh >/dev/null 2>&1; then
+		ok "$name zsh completion parses" zsh -n "$zshc"
+	fi
+	ok "$name has a fish completion" [ -f "$fishc" ]
+	miss=
+	for o in "${optv[@]}"; do
+		fish_has "$fishc" "$o" 2>/dev/null || miss+="$o "
+	done
+	is "${miss% }" "" "$name fish completion defines every --help option"
+	if command -v fish >/dev/null 2>&1; then
+		got=$(fish_offers "$name" "$fishc")
+		is "$(missing_from "$got" "${optv[@]}")" "" \
+		    "$name fish completion offers every --help option"
+	fi
+
+	# The program list of closehook(7) refers to the program's page.
+	ok "closehook.7 refers to $name(1)" \
+	    grep -qE "^\.It Xr $name 1\$" "$TOP/man/closehook.7"
+done
+
+# Every page lints clean.
+pages=("$TOP"/man/*.[1-9])
+ok "there are man pages" [ "${#pages[@]}" -gt 0 ]
+if [ "$have_mandoc" -eq 1 ]; then
+	for m in "${pages[@]}"; do
+		l=$(mandoc -Tlint -Wwarning "$m" 2>&1)
+		st=$?
+		is "$st:$l" "0:" "${m#"$TOP"/} is mandoc -Tlint -Wwarning clean"
+	done
+fi
+
+done_testing

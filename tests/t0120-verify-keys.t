@@ -1,0 +1,65 @@
+#!/bin/bash
+# closehook-verify key handling: bound and unbound keys, rotation, several
+# key files, the permission warning, and no key bytes in any message.
+. "$(dirname "$0")/lib.sh"
+set -e
+
+k1=$KAV_KEY
+k2=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+k3=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100
+ts=1764000000
+body_a='{"subscription_id": "whsub_a", "event": {"id": "ev_1"}}'
+body_b='{"subscription_id": "whsub_b", "event": {"id": "ev_2"}}'
+body_none='{"event": {"id": "ev_3"}}'
+
+# whsub_a rotates from k1 to k2; whsub_b uses k3.
+printf 'whsub_a %s\nwhsub_a %s\n' "$k1" "$k2" >"$TMP/rot"
+printf 'whsub_b %s\n' "$k3" >"$TMP/b"
+chmod 600 "$TMP/rot" "$TMP/b"
+{
+	capture $ts "$(sign $k1 $ts "$body_a")" "$body_a"   # old key: ok
+	capture $ts "$(sign $k2 $ts "$body_a")" "$body_a"   # new key: ok
+	capture $ts "$(sign $k3 $ts "$body_a")" "$body_a"   # b's key on a: no
+	capture $ts "$(sign $k3 $ts "$body_b")" "$body_b"   # ok
+	capture $ts "$(sign $k1 $ts "$body_b")" "$body_b"   # a's key on b: no
+	capture $ts "$(sign $k1 $ts "$body_none")" "$body_none" # no sub: no key
+} >"$TMP/in"
+run closehook-verify --secret-file "$TMP/rot" --secret-file "$TMP/b" \
+    --now $ts "$TMP/in"
+is "$(printf '%s\n' "$body_a" "$body_a" "$body_b")" "$out" \
+    "both rotated keys verify; several key files combine"
+is "$(sed "s|.*in:||" "$TMP/err" | tr '\n' ' ')" \
+    "3: rejected: signature-mismatch 5: rejected: signature-mismatch 6: rejected: no-key " \
+    "a bound key never verifies another subscription's body"
+
+# An unbound key applies to every body, including one naming no
+# subscription.
+printf '%s\n' "$k1" >"$TMP/unbound"
+chmod 600 "$TMP/unbound"
+run closehook-verify --secret-file "$TMP/unbound" --now $ts "$TMP/in"
+is "$(printf '%s\n' "$body_a" "$body_b" "$body_none")" "$out" \
+    "an unbound key verifies whatever it signed"
+
+# Permission warning, without the key.
+printf '%s\n' "$k1" >"$TMP/open"
+chmod 644 "$TMP/open"
+run closehook-verify --secret-file "$TMP/open" --now $ts "$TMP/in"
+like "$err" "*warning: $TMP/open: key file is accessible by group or others*" \
+    "a group/world-readable key file draws a warning"
+
+# Bad key files: exit 2, the line named, the key never echoed.
+printf 'whsub_a %s\n' "${k1:0:63}" >"$TMP/bad"
+chmod 600 "$TMP/bad"
+run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
+is "$rc" 2 "a malformed key is fatal"
+is "$err" "closehook-verify: $TMP/bad:1: key is not 32 to 256 hex digits" \
+    "the message names file and line"
+like "$err" "!(*${k1:0:16}*)" "and holds no key bytes"
+printf 'whsub_a %sZZ\n' "${k1:0:62}" >"$TMP/bad"
+run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
+like "$err" "*key is not hexadecimal" "non-hex digits are named as such"
+
+# No key on the command line: there is no option that takes one.
+run closehook-verify --help
+like "$out" "!(*--secret *|*--key *)" "no option takes a key in argv"
+done_testing

@@ -1,0 +1,108 @@
+/*
+ * test-capture.c - the capture reader: required fields, header lookup,
+ * body decoding.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "capture.h"
+#include "tap.h"
+
+static const char *why;
+
+static int
+parse(const char *s, struct capture *c)
+{
+	why = NULL;
+	return capture_parse(s, strlen(s), c, &why);
+}
+
+static void
+header_is(struct capture *c, const char *name, const char *want,
+    const char *desc)
+{
+	struct json_span v;
+	char buf[256];
+	size_t n;
+
+	if (!capture_header(c, name, &v)) {
+		ok(want == NULL, "%s", desc);
+		return;
+	}
+	n = json_str_unescape(v, buf);
+	is_mem(buf, n, want ? want : "(absent)", want ? strlen(want) : 8,
+	    "%s", desc);
+}
+
+static void
+body_is(struct capture *c, const char *want, const char *desc)
+{
+	char *buf = malloc(c->body.n + 1);
+	long n = capture_body(c, buf);
+
+	if (want == NULL)
+		is_int(n, -1, "%s", desc);
+	else
+		is_mem(buf, n < 0 ? 0 : (size_t)n, want, strlen(want), "%s",
+		    desc);
+	free(buf);
+}
+
+int
+main(void)
+{
+	struct capture c;
+
+	if (sodium_init() < 0)
+		return 1;
+	is_int(parse("{\"headers\":{\"Close-Sig-Hash\":\"ab\","
+	    "\"close-sig-timestamp\":\"12\"},\"body\":\"{\\\"a\\\": 1}\"}", &c),
+	    0, "a capture parses");
+	header_is(&c, "close-sig-hash", "ab", "header names match any case");
+	header_is(&c, "CLOSE-SIG-TIMESTAMP", "12", "in either direction");
+	header_is(&c, "content-type", NULL, "an absent header is absent");
+	body_is(&c, "{\"a\": 1}", "the body is unescaped");
+	ok(!c.body_base64, "not base64");
+
+	is_int(parse("{\"headers\":{\"x\":\"1\",\"X\":\"2\"},\"body\":\"\"}",
+	    &c), 0, "an empty body is a body");
+	header_is(&c, "x", "2", "the last of duplicate headers wins");
+	body_is(&c, "", "empty body");
+
+	is_int(parse("{\"headers\":{\"x\":[\"a\",\"b\"],\"y\":[],\"z\":5},"
+	    "\"body_base64\":\"eyJhIjoxfQ==\"}", &c), 0, "base64 capture");
+	header_is(&c, "x", "a", "an array header gives its first value");
+	header_is(&c, "y", NULL, "an empty array is absent");
+	header_is(&c, "z", NULL, "a number is not a header value");
+	ok(c.body_base64, "flagged base64");
+	body_is(&c, "{\"a\":1}", "base64 is decoded");
+
+	parse("{\"headers\":{},\"body_base64\":\"eyJhIjoxfQ\"}", &c);
+	body_is(&c, "{\"a\":1}", "unpadded base64 is decoded");
+	parse("{\"headers\":{},\"body_base64\":\"eyJh\\nIjoxfQ==\"}", &c);
+	body_is(&c, "{\"a\":1}", "line breaks in base64 are ignored");
+	parse("{\"headers\":{},\"body_base64\":\"e$$\"}", &c);
+	body_is(&c, NULL, "invalid base64 is an error");
+
+	is_int(parse("", &c), -1, "empty line");
+	is_str(why, "not valid JSON", "empty: not valid JSON");
+	is_int(parse("{\"headers\":{}", &c), -1, "truncated");
+	is_str(why, "not valid JSON", "truncated: not valid JSON");
+	is_int(parse("[]", &c), -1, "array");
+	is_str(why, "not a JSON object", "array: not an object");
+	is_int(parse("{\"body\":\"\"}", &c), -1, "no headers");
+	is_str(why, "missing headers", "no headers: named");
+	is_int(parse("{\"headers\":[],\"body\":\"\"}", &c), -1,
+	    "headers array");
+	is_str(why, "headers is not an object", "headers array: named");
+	is_int(parse("{\"headers\":{}}", &c), -1, "no body");
+	is_str(why, "missing body", "no body: named");
+	is_int(parse("{\"headers\":{},\"body\":null}", &c), -1, "null body");
+	is_str(why, "body is not a string", "null body: named");
+	is_int(parse("{\"headers\":{},\"body\":\"\",\"body_base64\":\"\"}",
+	    &c), -1, "two bodies");
+	is_str(why, "both body and body_base64", "two bodies: named");
+	return tap_done();
+}

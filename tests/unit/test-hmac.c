@@ -1,0 +1,86 @@
+/*
+ * test-hmac.c - HMAC-SHA256, Close's signature formula, hex coding.
+ */
+#include <string.h>
+
+#include "hmac.h"
+#include "tap.h"
+
+static const char kav_key[] =
+    "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
+static const char kav_ts[] = "1557751596";
+static const char kav_body[] =
+    "{\"event\": {\"id\": \"ev_4YUAT9G7PQNYEX0V7HpiZa\", \"date_created\": "
+    "\"2019-01-01T13:33:00.842000\", \"data\": {\"object_type\": "
+    "\"activity.note\", \"action\": \"created\", \"note\": \"test content\"}},"
+    " \"subscription_id\": \"whsub_mBTylJxRXaBOXcuQmgUdmL\"}";
+
+static void
+hexsig(const struct hmac_key *k, const char *a, size_t an, const char *b,
+    size_t bn, char *hex)
+{
+	unsigned char mac[HMAC_LEN];
+
+	hmac_sha256(k, a, an, b, bn, mac);
+	hmac_hex_encode(mac, HMAC_LEN, hex);
+	hex[2 * HMAC_LEN] = '\0';
+}
+
+int
+main(void)
+{
+	unsigned char key[64], big[200];
+	struct hmac_key k;
+	char hex[2 * HMAC_LEN + 1];
+	long n;
+
+	is_int(strlen(kav_body), 230, "the vector's body is 230 bytes");
+	n = hmac_hex_decode(kav_key, 64, key, sizeof(key));
+	is_int(n, 32, "the key decodes to 32 bytes");
+	ok(hmac_key_init(&k, key, 32) == 0, "key schedule");
+	hexsig(&k, kav_ts, strlen(kav_ts), kav_body, strlen(kav_body), hex);
+	is_str(hex,
+	    "e6cf27a55de463dc46d8b5c16d2afe74d766e8f0c9892422c93573521cd377ed",
+	    "known-answer vector of CLOSE.md");
+	/* The same key schedule gives the same answer twice. */
+	hexsig(&k, kav_ts, strlen(kav_ts), kav_body, strlen(kav_body), hex);
+	is_str(hex,
+	    "e6cf27a55de463dc46d8b5c16d2afe74d766e8f0c9892422c93573521cd377ed",
+	    "the key schedule is reusable");
+	hexsig(&k, kav_body, strlen(kav_body), kav_ts, strlen(kav_ts), hex);
+	is_str(hex,
+	    "f127b50b433570aab1426b42f461c95bc6a932d0a76bdb726fc52cfe1b3405db",
+	    "body||timestamp order gives the documented wrong answer");
+	hmac_key_free(&k);
+
+	ok(hmac_key_init(&k, (const unsigned char *)kav_key, 64) == 0,
+	    "ASCII key schedule");
+	hexsig(&k, kav_ts, strlen(kav_ts), kav_body, strlen(kav_body), hex);
+	is_str(hex,
+	    "59913793034b5fd9c60cdc5599ce5461eb6900e7d8517946eafcf18aaf82568e",
+	    "the key as ASCII text gives the documented wrong answer");
+	hmac_key_free(&k);
+
+	/* RFC 4231 test case 6: a key longer than the block is hashed. */
+	memset(big, 0xaa, 131);
+	ok(hmac_key_init(&k, big, 131) == 0, "long key schedule");
+	hexsig(&k, "Test Using Larger Than Block-Size Key - Hash Key First",
+	    54, "", 0, hex);
+	is_str(hex,
+	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+	    "RFC 4231 case 6 (key longer than a block)");
+	hmac_key_free(&k);
+
+	is_int(hmac_hex_decode("0g", 2, key, sizeof(key)), -1,
+	    "non-hex digit refused");
+	is_int(hmac_hex_decode("abc", 3, key, sizeof(key)), -1,
+	    "odd length refused");
+	is_int(hmac_hex_decode("ABcd", 4, key, sizeof(key)), 2,
+	    "either case decodes");
+	ok(key[0] == 0xab && key[1] == 0xcd, "decoded bytes");
+	ok(hmac_equal((const unsigned char *)"abc", (const unsigned char *)"abc",
+	    3), "equal compares equal");
+	ok(!hmac_equal((const unsigned char *)"abc",
+	    (const unsigned char *)"abd", 3), "different compares different");
+	return tap_done();
+}

@@ -1,0 +1,102 @@
+/*
+ * test-jqr.c - the jq runner: compile errors, results, runtime errors.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jqr.h"
+#include "tap.h"
+
+static int
+collect(void *arg, jv v)
+{
+	char **acc = arg, *s;
+	size_t a = *acc ? strlen(*acc) : 0, n;
+
+	s = jvh_dump(v, &n);
+	*acc = realloc(*acc, a + n + 2);
+	memcpy(*acc + a, s, n);
+	(*acc)[a + n] = ';';
+	(*acc)[a + n + 1] = '\0';
+	free(s);
+	return 0;
+}
+
+int
+main(void)
+{
+	struct jqr *r;
+	char *err = NULL, *acc = NULL;
+	long n;
+	jv v;
+
+	r = jqr_new(".a +", NULL, &err);
+	ok(r == NULL, "a syntax error does not compile");
+	ok(err != NULL && strstr(err, "syntax error") != NULL,
+	    "the compile message is jq's");
+	free(err);
+	err = NULL;
+
+	r = jqr_new(".event.id, .n * 2", NULL, &err);
+	ok(r != NULL, "a program compiles");
+	n = jqr_run(r, jqr_parse("{\"event\":{\"id\":\"ev_1\"},\"n\":21}", 30),
+	    collect, &acc, &err);
+	is_int(n, 2, "two results");
+	is_str(acc, "\"ev_1\";42;", "results in order");
+	free(acc);
+	acc = NULL;
+
+	n = jqr_run(r, jqr_parse("{\"event\":\"x\"}", 13), collect, &acc, &err);
+	is_int(n, -1, "a runtime error is reported");
+	ok(err != NULL && strstr(err, "Cannot index string") != NULL,
+	    "with jq's message: %s", err ? err : "(none)");
+	free(err);
+	free(acc);
+	acc = NULL;
+	err = NULL;
+	jqr_free(r);
+
+	r = jqr_new("twice", "def twice: . * 2;", &err);
+	ok(r != NULL, "definitions are placed before the program");
+	v = jqr_first(r, jv_number(4), &err);
+	ok(jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) == 8,
+	    "definitions are usable");
+	jv_free(v);
+	jqr_free(r);
+
+	r = jqr_new("empty", NULL, &err);
+	v = jqr_first(r, jv_null(), &err);
+	ok(!jv_is_valid(v) && err == NULL, "no result is not an error");
+	jv_free(v);
+	jqr_free(r);
+
+	r = jqr_new("error({\"why\":1})", NULL, &err);
+	n = jqr_run(r, jv_null(), collect, &acc, &err);
+	is_int(n, -1, "error with an object");
+	is_str(err, "{\"why\":1}", "an object error is shown as JSON");
+	free(err);
+	jqr_free(r);
+
+	v = jqr_parse("{\"a\":", 5);
+	ok(!jv_is_valid(v), "invalid JSON does not parse");
+	jv_free(v);
+	v = jqr_parse("{\"a\":[1]}", 9);
+	{
+		jv a = jvh_get_borrow(v, "a"), b = jvh_get_borrow(v, "b");
+
+		ok(jvh_is_borrow(a, JV_KIND_ARRAY), "get finds a member");
+		ok(jvh_is_borrow(b, JV_KIND_NULL), "get on a missing key: null");
+		jv_free(a);
+		jv_free(b);
+	}
+	{
+		jv s = jv_string("x"), g = jvh_get_borrow(s, "a");
+
+		ok(jvh_is_borrow(g, JV_KIND_NULL),
+		    "get on a non-object: null, no abort");
+		jv_free(g);
+		jv_free(s);
+	}
+	jv_free(v);
+	return tap_done();
+}
