@@ -49,6 +49,10 @@ MODS_flatten = cli line out json jqr isotime evrec flat
 LIBS_flatten = jq m
 MODS_dedupe  = cli line out json jqr evrec store
 LIBS_dedupe  = jq sqlite hiredis sodium m
+MODS_backfill = cli out json isotime ratelimit closeapi
+LIBS_backfill = curl sodium
+MODS_post    = cli line out json jqr http backoff ratelimit isotime sign hmac
+LIBS_post    = curl jq sodium crypto m
 
 # Unit tests of common/: tests/unit/test-NAME.c links UMODS_NAME and
 # ULIBS_NAME.
@@ -64,19 +68,33 @@ UMODS_isotime = isotime
 UMODS_evrec   = evrec json out cli
 UMODS_flat    = flat json isotime out cli
 UMODS_store   = store cli
+UMODS_ratelimit = ratelimit isotime json
+UMODS_closeapi = closeapi ratelimit json isotime cli
+ULIBS_closeapi = curl sodium
 ULIBS_keys    = crypto sodium
 ULIBS_hmac    = crypto sodium
 ULIBS_capture = sodium
 ULIBS_jqr     = jq m
 ULIBS_store   = sqlite hiredis sodium
+UMODS_backoff = backoff
+UMODS_sign    = sign hmac cli
+UMODS_http    = http ratelimit isotime json
+ULIBS_sign    = crypto sodium
+ULIBS_http    = curl
 
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json
 FMODS_capture = capture json cli
 FMODS_flat    = flat json isotime out cli
+FMODS_storeurl = store cli
 FLIBS_json    = jq
 FLIBS_capture = sodium
+FLIBS_storeurl = sqlite hiredis
+FMODS_closeapi = closeapi ratelimit json isotime cli
+FLIBS_closeapi = curl sodium
+FMODS_postopts = http backoff ratelimit isotime json
+FLIBS_postopts = curl
 
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
@@ -127,6 +145,7 @@ $(foreach f,$(FUZZ),$(eval $(call replay_rule,$(f))))
 # libFuzzer builds (clang), in their own directory.
 FUZZCC     ?= clang
 FUZZFLAGS   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon -g -O1 \
+              -DCLOSEHOOK_VERSION='"$(VERSION)"' \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZTIME   ?= 60
 FUZZLONG   ?= 600

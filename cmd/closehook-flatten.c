@@ -1,0 +1,1051 @@
+/*
+ * closehook-flatten - flat rows and CSV from event records.
+ *
+ * Each line is validated by the scanner and read as DESIGN.md section 2
+ * says (event records as they are; bare events and the events of an Event
+ * Log page wrapped as {"subscription_id":null,"event":...}).  Each record
+ * then goes through: --dates (on the record text when a jq program
+ * follows), --select and -e/-f (libjq), --root, --explode, and is
+ * flattened into one row per result (and per exploded element), written as
+ * NDJSON or CSV/TSV.  Without jq options the scanner does all the work and
+ * values keep their literal bytes.  A bad line or a failing program is a
+ * reject: one stderr line, one --rejects line, and the stream goes on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "evrec.h"
+#include "flat.h"
+#include "jqr.h"
+#include "json.h"
+#include "line.h"
+#include "out.h"
+
+static const char synopsis[] =
+    "closehook-flatten [-q] [-e PROGRAM | -f FILE] [--select EXPR] "
+    "[--root PATH]\n"
+    "\t[--sep STR] [--arrays index|json] [--explode PATH] [--max-depth N]\n"
+    "\t[--dates keep|utc|epoch] [--fields-map FILE] [--sql-names]\n"
+    "\t[--format ndjson|csv|tsv] [--columns LIST] [--header]\n"
+    "\t[--rejects FILE] [--max-line BYTES] [FILE...]\n";
+
+/*
+ * Helper definitions given to every jq program, on one line so that jq's
+ * compile messages need only a fixed shift of line numbers (see
+ * fix_lines).  Documented in closehook-flatten(1).
+ */
+static const char jq_defs[] =
+    "def close_time: if type != \"string\" then error(\"close_time: not a "
+    "string: \\(tojson)\") else . as $s | (if length == 10 then . + "
+    "\"T00:00:00\" else . end) as $t | ([$t[19:] | capture(\"^(?<f>[.,]"
+    "[0-9]+)?(?<z>[Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$\")] | .[0]) as $m | "
+    "($t[0:10] + \"T\" + $t[11:19]) as $b | if $m == null or ($t | length) "
+    "< 19 or ($t[10:11] | test(\"^[Tt ]$\") | not) or ($b | test(\"^[0-9]"
+    "{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$\") | not) then "
+    "error(\"close_time: not a date-time: \\($s)\") else ($b | strptime("
+    "\"%Y-%m-%dT%H:%M:%S\") | mktime) as $sec | if ($sec | strftime("
+    "\"%Y-%m-%dT%H:%M:%S\")) != $b then error(\"close_time: not a "
+    "date-time: \\($s)\") else $sec + (if $m.f then (\"0.\" + $m.f[1:]) | "
+    "tonumber else 0 end) - (if ($m.z // \"\") | test(\"^[+-]\") then "
+    "($m.z[0:1] + \"1\" | tonumber) * (($m.z[1:3] | tonumber) * 3600 + "
+    "($m.z[3:] | ltrimstr(\":\") | if . == \"\" then 0 else tonumber end) "
+    "* 60) else 0 end) end end end; "
+    "def close_utc: close_time | todate; "
+    "def close_date: close_time | strftime(\"%Y-%m-%d\"); "
+    "def close_days(from; to): ((to | close_time) - (from | close_time)) "
+    "/ 86400; "
+    "def close_days_since(from): close_days(from; .);";
+
+enum reason {
+	RS_JSON,
+	RS_NOTOBJ,
+	RS_TOOLONG,
+	RS_JQ,
+	RS_ROOT,
+	RS_COUNT
+};
+
+static const char *const reason_name[RS_COUNT] = {
+	"invalid-json",
+	"not-an-object",
+	"line-too-long",
+	"jq-error",
+	"no-root",
+};
+
+enum format { F_NDJSON, F_CSV, F_TSV };
+
+static struct flat_opts opts, opts_jq;
+static struct flat_row row;
+static struct jqr *prog, *sel;
+static struct json_path root_path, explode_path;
+static int have_root, have_explode;
+static char *explode_key;
+static size_t explode_keyn;
+static enum format format = F_NDJSON;
+static char **cols;
+static size_t ncols;
+static int cols_given, header, header_done, warned_cols, warned_coll;
+static int quiet;
+static struct out out, rej;
+static int have_rej;
+static unsigned long nrejected;
+static char *wrapbuf, *datebuf;
+static size_t wrapcap, datecap;
+
+/* Where the record being processed came from, for messages. */
+static const char *cur_file;
+static unsigned long cur_line;
+static struct json_span cur_record;
+
+static void
+usage(void)
+{
+	cli_usage(synopsis);
+}
+
+static void
+help(void)
+{
+	printf("usage: %s", synopsis);
+	printf("\n"
+"Flatten event records (or any JSON objects) into rows: NDJSON, CSV or TSV.\n"
+"\n"
+"  -e, --expr PROGRAM       jq program run on each record; each result is\n"
+"                           flattened (helpers: close_time, close_days, ...)\n"
+"  -f, --from-file FILE     read the jq program from FILE\n"
+"  --select EXPR            keep the records for which jq EXPR is true\n"
+"  --root PATH              flatten from this sub-object (e.g. .event)\n"
+"  --sep STR                key separator (default .)\n"
+"  --arrays index|json      arrays as 0-based index keys (default) or as\n"
+"                           one JSON value\n"
+"  --explode PATH           one row per element of the array at PATH\n"
+"  --max-depth N            keep subtrees below N levels as JSON values\n"
+"  --dates keep|utc|epoch   rewrite ISO-8601 date-time strings (default keep)\n"
+"  --fields-map FILE        rename custom field ids (cf_...) from a JSON list\n"
+"                           of {\"id\": ..., \"name\": ...}\n"
+"  --sql-names              names of [a-z0-9_], '_' as separator\n"
+"  --format ndjson|csv|tsv  output format (default ndjson)\n"
+"  --columns LIST           comma-separated columns, in this order\n"
+"  --header                 write a header line (csv, tsv)\n"
+"  --rejects FILE           append each reject as an NDJSON line\n"
+"  --max-line BYTES         longest input line (default 16M)\n"
+"  -q, --quiet              no stderr line per reject\n"
+"  -h, --help               show this help\n"
+"      --version            show the version\n");
+	exit(CLI_EXIT_OK);
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		cli_fatal("out of memory");
+	return p;
+}
+
+static void
+reject(enum reason r, const char *detail, struct json_span rec)
+{
+	char num[32];
+	char *esc;
+	size_t fl = strlen(cur_file), dl;
+
+	nrejected++;
+	if (!quiet) {
+		if (detail != NULL)
+			cli_recwarnx(cur_file, cur_line, "rejected: %s (%.200s)",
+			    reason_name[r], detail);
+		else
+			cli_recwarnx(cur_file, cur_line, "rejected: %s",
+			    reason_name[r]);
+	}
+	if (!have_rej)
+		return;
+	dl = detail != NULL ? strlen(detail) : 0;
+	esc = xmalloc(6 * (fl > dl ? fl : dl) + 1);
+	snprintf(num, sizeof(num), "%lu", cur_line);
+	out_write(&rej, "{\"line\":", 8);
+	out_write(&rej, num, strlen(num));
+	out_write(&rej, ",\"file\":\"", 9);
+	out_write(&rej, esc, json_escape(cur_file, fl, esc));
+	out_write(&rej, "\",\"reason\":\"", 12);
+	out_write(&rej, reason_name[r], strlen(reason_name[r]));
+	out_write(&rej, "\",\"detail\":", 11);
+	if (detail != NULL) {
+		out_putc(&rej, '"');
+		out_write(&rej, esc, json_escape(detail, dl, esc));
+		out_putc(&rej, '"');
+	} else
+		out_write(&rej, "null", 4);
+	out_write(&rej, ",\"record\":", 10);
+	if (rec.type != JSON_NONE)
+		out_write(&rej, rec.p, rec.n);
+	else
+		out_write(&rej, "null", 4);
+	out_write(&rej, "}\n", 2);
+	free(esc);
+	/* Rejects are rare: make each one durable in the file at once. */
+	if (out_flush(&rej) != 0)
+		cli_fatalx("%s: %s", rej.name, strerror(rej.err));
+}
+
+static void
+write_header(void)
+{
+	size_t i;
+
+	header_done = 1;
+	if (!header)
+		return;
+	for (i = 0; i < ncols; i++) {
+		if (i > 0)
+			out_putc(&out, format == F_CSV ? ',' : '\t');
+		flat_write_text_field(&out, cols[i], strlen(cols[i]),
+		    format == F_TSV);
+	}
+	out_putc(&out, '\n');
+}
+
+static void
+emit_row(void)
+{
+	size_t i, found = 0;
+	const struct flat_pair *p;
+
+	if (row.collisions > 0 && !warned_coll) {
+		warned_coll = 1;
+		cli_recwarnx(cur_file, cur_line, "key \"%.100s\" produced more "
+		    "than once: the later value is kept (further collisions "
+		    "are not reported)", row.first_collision);
+	}
+	if (format == F_NDJSON) {
+		flat_write_ndjson(&out, &row);
+		return;
+	}
+	if (!cols_given && cols == NULL) {
+		/* The first row's names are the columns. */
+		ncols = row.n;
+		cols = xmalloc((ncols + 1) * sizeof(*cols));
+		for (i = 0; i < ncols; i++) {
+			p = &row.pair[i];
+			cols[i] = xmalloc(p->nlen + 1);
+			memcpy(cols[i], flat_name(&row, p), p->nlen);
+			cols[i][p->nlen] = '\0';
+		}
+	}
+	if (!header_done)
+		write_header();
+	for (i = 0; i < ncols; i++) {
+		if (i > 0)
+			out_putc(&out, format == F_CSV ? ',' : '\t');
+		p = flat_row_get(&row, cols[i], strlen(cols[i]));
+		found += p != NULL;
+		flat_write_field(&out, &row, p, format == F_TSV);
+	}
+	out_putc(&out, '\n');
+	if (!cols_given && found < row.n && !warned_cols) {
+		warned_cols = 1;
+		cli_recwarnx(cur_file, cur_line, "keys not among the first "
+		    "row's columns are dropped (give --columns)");
+	}
+}
+
+/* Root, explode and flatten one value; from_jq: a program's result. */
+static void
+emit_value(struct json_span v, int from_jq)
+{
+	struct json_span arr, el;
+	struct json_iter it;
+	enum json_path_result pr;
+	int any = 0;
+
+	row.o = from_jq ? &opts_jq : &opts;
+	if (have_root) {
+		if (json_path_get(&root_path, v, &arr) != JSON_PATH_FOUND ||
+		    arr.type != JSON_OBJECT) {
+			reject(RS_ROOT, "--root is missing or not an object",
+			    cur_record);
+			return;
+		}
+		v = arr;
+	}
+	if (v.type != JSON_OBJECT) {
+		reject(RS_NOTOBJ, from_jq ? "a program result is not an "
+		    "object" : NULL, cur_record);
+		return;
+	}
+	flat_row_reset(&row);
+	if (!have_explode) {
+		flat_add(&row, "", 0, v, NULL);
+		emit_row();
+		return;
+	}
+	pr = json_path_get(&explode_path, v, &arr);
+	if (pr != JSON_PATH_FOUND ||
+	    (arr.type != JSON_ARRAY && arr.type != JSON_NULL)) {
+		flat_add(&row, "", 0, v, NULL);
+		emit_row();
+		return;
+	}
+	flat_add(&row, "", 0, v, arr.p);
+	if (arr.type == JSON_ARRAY) {
+		flat_row_mark(&row);
+		json_iter_init(&it, arr);
+		while (json_iter_elem(&it, &el)) {
+			flat_add(&row, explode_key, explode_keyn, el, NULL);
+			emit_row();
+			flat_row_rewind(&row);
+			any = 1;
+		}
+	}
+	if (!any)
+		emit_row();
+}
+
+/*
+ * A program's results are printed by jq into a memory stream, as jq's own
+ * main prints to stdout (jv_dump_string builds a jv string by appending,
+ * which costs more than the whole flattening), then scanned and flattened.
+ */
+static FILE *dumpf;
+static char *dumpbuf;
+static size_t dumplen;
+
+/* A leaf's JSON text, as jq prints it, into *buf; returns its length. */
+static size_t
+jv_text(jv v, char **buf, size_t *cap, enum json_type *t)
+{
+	const char *s;
+	size_t n;
+	double d;
+	jv str;
+
+	*t = JSON_NULL;
+	switch (jv_get_kind(v)) {
+	case JV_KIND_NULL:
+		*t = JSON_NULL;
+		s = "null";
+		break;
+	case JV_KIND_TRUE:
+		*t = JSON_TRUE;
+		s = "true";
+		break;
+	case JV_KIND_FALSE:
+		*t = JSON_FALSE;
+		s = "false";
+		break;
+	case JV_KIND_STRING:
+		*t = JSON_STRING;
+		n = (size_t)jv_string_length_bytes(jv_copy(v));
+		if (*cap < 6 * n + 2) {
+			*cap = 6 * n + 64;
+			if ((*buf = realloc(*buf, *cap)) == NULL)
+				cli_fatal("out of memory");
+		}
+		(*buf)[0] = '"';
+		n = 1 + json_escape(jv_string_value(v), n, *buf + 1);
+		(*buf)[n++] = '"';
+		jv_free(v);
+		return n;
+	case JV_KIND_NUMBER:
+		*t = JSON_NUMBER;
+		d = jv_number_value(v);
+		/* Integers as jq prints them, without its dtoa. */
+		if (d == (double)(long long)d && d > -1e15 && d < 1e15 &&
+		    !(d == 0 && 1 / d < 0)) {
+			jv_free(v);
+			if (*cap < 32) {
+				*cap = 64;
+				if ((*buf = realloc(*buf, *cap)) == NULL)
+					cli_fatal("out of memory");
+			}
+			return (size_t)snprintf(*buf, *cap, "%lld",
+			    (long long)d);
+		}
+		/* FALLTHROUGH */
+	default:
+		/* Other numbers, and containers kept whole. */
+		if (jv_get_kind(v) == JV_KIND_OBJECT)
+			*t = JSON_OBJECT;
+		else if (jv_get_kind(v) == JV_KIND_ARRAY)
+			*t = JSON_ARRAY;
+		str = jv_dump_string(v, 0);
+		n = (size_t)jv_string_length_bytes(jv_copy(str));
+		if (*cap < n + 1) {
+			*cap = n + 64;
+			if ((*buf = realloc(*buf, *cap)) == NULL)
+				cli_fatal("out of memory");
+		}
+		memcpy(*buf, jv_string_value(str), n);
+		jv_free(str);
+		return n;
+	}
+	jv_free(v);
+	n = strlen(s);
+	if (*cap < n + 1) {
+		*cap = 64;
+		if ((*buf = realloc(*buf, *cap)) == NULL)
+			cli_fatal("out of memory");
+	}
+	memcpy(*buf, s, n);
+	return n;
+}
+
+/* 1 when v (borrowed) is an object or array with members. */
+static int
+jv_nonempty(jv v)
+{
+	if (jv_get_kind(v) == JV_KIND_OBJECT)
+		return jv_object_length(jv_copy(v)) > 0;
+	if (jv_get_kind(v) == JV_KIND_ARRAY)
+		return jv_array_length(jv_copy(v)) > 0;
+	return 0;
+}
+
+/*
+ * Flatten a program's result object straight from the jv, the rules of
+ * flat_add: no printing and re-scanning.  Iterative, like flat_add; jq
+ * bounds the depth of what it parses, not of what a program builds.
+ */
+struct jframe {
+	jv		 c;
+	int		 it;
+	size_t		 base;
+	unsigned	 depth;
+	int		 is_array, has_prefix;
+};
+
+static void
+flatten_jv(jv root)
+{
+	static struct jframe *st;
+	static size_t stcap;
+	static char *kb, *vb;
+	static size_t kbcap, vbcap;
+	const struct flat_opts *o = &opts_jq;
+	struct jframe *f;
+	size_t sp = 0, len, vn, cn;
+	enum json_type t;
+	char num[24];
+	const char *c;
+	jv k, child;
+
+	row.o = o;
+	flat_row_reset(&row);
+	if (stcap == 0) {
+		stcap = 16;
+		st = xmalloc(stcap * sizeof(*st));
+	}
+	st[sp++] = (struct jframe){ root, jv_object_iter(root), 0, 0, 0, 0 };
+	while (sp > 0) {
+		f = &st[sp - 1];
+		if (f->is_array) {
+			if (f->it >= jv_array_length(jv_copy(f->c))) {
+				jv_free(f->c);
+				sp--;
+				continue;
+			}
+			child = jv_array_get(jv_copy(f->c), f->it);
+			cn = (size_t)snprintf(num, sizeof(num), "%d", f->it);
+			c = num;
+			k = jv_invalid();
+			f->it++;
+		} else {
+			if (!jv_object_iter_valid(f->c, f->it)) {
+				jv_free(f->c);
+				sp--;
+				continue;
+			}
+			k = jv_object_iter_key(f->c, f->it);
+			child = jv_object_iter_value(f->c, f->it);
+			f->it = jv_object_iter_next(f->c, f->it);
+			c = jv_string_value(k);
+			cn = (size_t)jv_string_length_bytes(jv_copy(k));
+		}
+		len = f->base + o->sepn + flat_key_part_room(o, cn) + 1;
+		if (kbcap < len) {
+			kbcap = 2 * len + 256;
+			if ((kb = realloc(kb, kbcap)) == NULL)
+				cli_fatal("out of memory");
+		}
+		len = f->base;
+		if (f->has_prefix) {
+			memcpy(kb + len, o->sep, o->sepn);
+			len += o->sepn;
+		}
+		if (f->is_array) {
+			memcpy(kb + len, c, cn);
+			len += cn;
+		} else
+			len += flat_key_part(o, c, cn, kb + len);
+		jv_free(k);
+		if ((jv_get_kind(child) == JV_KIND_OBJECT ||
+		    (jv_get_kind(child) == JV_KIND_ARRAY && !o->arrays_json)) &&
+		    jv_nonempty(child) &&
+		    (o->max_depth == 0 || f->depth + 1 < o->max_depth)) {
+			unsigned d = f->depth + 1;
+
+			if (sp == stcap) {
+				stcap *= 2;
+				if ((st = realloc(st, stcap * sizeof(*st))) ==
+				    NULL)
+					cli_fatal("out of memory");
+			}
+			f = &st[sp++];
+			f->is_array = jv_get_kind(child) == JV_KIND_ARRAY;
+			f->it = f->is_array ? 0 : jv_object_iter(child);
+			f->c = child;
+			f->base = len;
+			f->depth = d;
+			f->has_prefix = 1;
+			continue;
+		}
+		vn = jv_text(child, &vb, &vbcap, &t);
+		flat_add_text(&row, kb, len, vb, vn, t);
+	}
+	emit_row();
+}
+
+static int
+on_result(void *arg, jv v)
+{
+	struct json_span s;
+
+	(void)arg;
+	if (!have_root && !have_explode) {
+		if (jv_get_kind(v) != JV_KIND_OBJECT) {
+			jv_free(v);
+			reject(RS_NOTOBJ, "a program result is not an object",
+			    cur_record);
+		} else
+			flatten_jv(v);
+		return out.err != 0 ? -1 : 0;
+	}
+	if (dumpf == NULL &&
+	    (dumpf = open_memstream(&dumpbuf, &dumplen)) == NULL)
+		cli_fatal("out of memory");
+	rewind(dumpf);
+	jv_dumpf(v, dumpf, 0);
+	if (fflush(dumpf) != 0)
+		cli_fatal("out of memory");
+	/* jq's own output is valid JSON; only depth could fail here. */
+	if (json_parse(dumpbuf, (size_t)ftello(dumpf), &s, NULL) != 0)
+		reject(RS_JQ, "a program result is nested too deeply",
+		    cur_record);
+	else
+		emit_value(s, 1);
+	return out.err != 0 ? -1 : 0;
+}
+
+static int
+truthy(jv v)
+{
+	jv_kind k = jv_get_kind(v);
+
+	jv_free(v);
+	return k != JV_KIND_INVALID && k != JV_KIND_NULL &&
+	    k != JV_KIND_FALSE;
+}
+
+static void
+do_record(struct json_span rec)
+{
+	struct json_span src = rec;
+	char *err = NULL;
+	jv in, r;
+
+	cur_record = rec;
+	if (prog == NULL && sel == NULL) {
+		emit_value(rec, 0);
+		return;
+	}
+	if (opts.dates != FLAT_DATES_KEEP) {
+		src.n = flat_rewrite_dates(rec, opts.dates, &datebuf,
+		    &datecap);
+		src.p = datebuf;
+	}
+	in = jqr_parse(src.p, src.n);
+	if (!jv_is_valid(in)) {
+		err = jvh_errmsg(jv_invalid_get_msg(in));
+		reject(RS_JQ, err, rec);
+		free(err);
+		return;
+	}
+	if (sel != NULL) {
+		r = jqr_first(sel, jv_copy(in), &err);
+		if (err != NULL) {
+			reject(RS_JQ, err, rec);
+			free(err);
+			jv_free(in);
+			return;
+		}
+		if (!truthy(r)) {
+			jv_free(in);
+			return;
+		}
+	}
+	if (prog == NULL) {
+		jv_free(in);
+		emit_value(rec, 0);
+		return;
+	}
+	if (jqr_run(prog, in, on_result, NULL, &err) < 0) {
+		reject(RS_JQ, err, rec);
+		free(err);
+	}
+}
+
+static void
+do_line(const char *file, struct line *l)
+{
+	struct json_span root, none = { NULL, 0, JSON_NONE };
+	struct json_error je;
+	struct evrec_iter it;
+	struct evrec rec;
+	char detail[96];
+	size_t n;
+
+	cur_file = file;
+	cur_line = l->lineno;
+	if (json_parse(l->p, l->n, &root, &je) != 0) {
+		snprintf(detail, sizeof(detail), "%s at byte %zu", je.msg,
+		    je.off + 1);
+		reject(RS_JSON, detail, none);
+		return;
+	}
+	if (root.type != JSON_OBJECT) {
+		snprintf(detail, sizeof(detail), "a JSON %s",
+		    json_type_name(root.type));
+		reject(RS_NOTOBJ, detail, root);
+		return;
+	}
+	evrec_begin(&it, root);
+	while (evrec_next(&it, &rec) && out.err == 0) {
+		if (!rec.wrapped) {
+			do_record(rec.whole);
+			continue;
+		}
+		n = evrec_len(&rec);
+		if (wrapcap < n) {
+			free(wrapbuf);
+			wrapcap = n + 4096;
+			wrapbuf = xmalloc(wrapcap);
+		}
+		{
+			/* Build the wrapped text in memory: made of valid
+			 * parts, so it is valid without a second parse. */
+			static const char head[] =
+			    "{\"subscription_id\":null,\"event\":";
+			struct json_span w;
+
+			memcpy(wrapbuf, head, sizeof(head) - 1);
+			memcpy(wrapbuf + sizeof(head) - 1, rec.event.p,
+			    rec.event.n);
+			wrapbuf[n - 1] = '}';
+			w.p = wrapbuf;
+			w.n = n;
+			w.type = JSON_OBJECT;
+			do_record(w);
+		}
+	}
+}
+
+static int
+flatten_stream(const char *path, size_t max_line)
+{
+	struct lr r;
+	struct line l;
+	enum lr_status st;
+	struct json_span none = { NULL, 0, JSON_NONE };
+	int rc = 0;
+
+	if (lr_open(&r, path, max_line, &out) != 0) {
+		cli_warn("%s", path);
+		return -1;
+	}
+	while ((st = lr_next(&r, &l)) != LR_EOF) {
+		if (st == LR_ERROR) {
+			cli_warn("%s: read error", r.name);
+			rc = -1;
+			break;
+		}
+		if (st == LR_TOOLONG) {
+			cur_file = r.name;
+			cur_line = l.lineno;
+			reject(RS_TOOLONG, NULL, none);
+		} else
+			do_line(r.name, &l);
+		if (out.err != 0)
+			break;
+	}
+	lr_close(&r);
+	return rc;
+}
+
+/* A whole (small) file into memory, NUL-terminated; exits 2 on trouble. */
+static char *
+slurp(const char *path, size_t max, size_t *len)
+{
+	size_t n = 0, cap = 4096;
+	char *buf = xmalloc(cap);
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		cli_fatal("%s", path);
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap > max)
+				cli_fatalx("%s: larger than %zu bytes", path,
+				    max);
+			cap *= 2;
+			if ((buf = realloc(buf, cap)) == NULL)
+				cli_fatal("out of memory");
+		}
+		got = read(fd, buf + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			cli_fatal("%s", path);
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/*
+ * The defs take line 1 and jqr_new adds a newline, so jq numbers the
+ * program's lines from 2: print them as the user wrote them.
+ */
+static void
+fix_lines(char *msg)
+{
+	char *p = msg, *end;
+	unsigned long n;
+
+	while ((p = strstr(p, "line ")) != NULL) {
+		p += 5;
+		n = strtoul(p, &end, 10);
+		if (end == p || *end != ':' || n < 2)
+			continue;
+		{
+			char num[24];
+			int k = snprintf(num, sizeof(num), "%lu", n - 1);
+
+			memmove(p + k, end, strlen(end) + 1);
+			memcpy(p, num, (size_t)k);
+		}
+	}
+}
+
+static struct jqr *
+compile(const char *what, const char *text)
+{
+	struct jqr *j;
+	char *err = NULL;
+
+	if ((j = jqr_new(text, jq_defs, &err)) == NULL) {
+		fix_lines(err);
+		cli_warnx("%s: jq compile error:\n%s", what, err);
+		free(err);
+		exit(CLI_EXIT_FATAL);
+	}
+	return j;
+}
+
+static void
+simple_path(const char *opt, const char *s, struct json_path *p)
+{
+	if (json_path_compile(s, p) != 0)
+		cli_fatalx("invalid value for --%s: not a simple path such as "
+		    ".event or .data.emails: %.40s", opt, s);
+}
+
+static void
+parse_columns(const char *s)
+{
+	const char *p = s, *c;
+
+	cols_given = 1;
+	for (;;) {
+		c = strchr(p, ',');
+		if (c == NULL)
+			c = p + strlen(p);
+		if (c == p)
+			cli_fatalx("invalid value for --columns: empty name");
+		cols = realloc(cols, (ncols + 1) * sizeof(*cols));
+		if (cols == NULL)
+			cli_fatal("out of memory");
+		cols[ncols] = xmalloc((size_t)(c - p) + 1);
+		memcpy(cols[ncols], p, (size_t)(c - p));
+		cols[ncols][c - p] = '\0';
+		ncols++;
+		if (*c == '\0')
+			break;
+		p = c + 1;
+	}
+}
+
+static void
+load_map(const char *path)
+{
+	size_t n;
+	char *text = slurp(path, (size_t)1 << 30, &n);
+	struct json_span v;
+	struct json_error je;
+	const char *why;
+
+	if (json_parse(text, n, &v, &je) != 0)
+		cli_fatalx("%s: not valid JSON: %s at byte %zu", path, je.msg,
+		    je.off + 1);
+	if ((opts.map = flat_map_new(v, &why)) == NULL)
+		cli_fatalx("%s: %s", path, why);
+	free(text);
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		O_SELECT = 256, O_ROOT, O_SEP, O_ARRAYS, O_EXPLODE,
+		O_MAXDEPTH, O_DATES, O_FIELDSMAP, O_SQLNAMES, O_FORMAT,
+		O_COLUMNS, O_HEADER, O_REJECTS, O_MAXLINE, O_VERSION
+	};
+	static const struct option longopts[] = {
+		{ "expr", required_argument, NULL, 'e' },
+		{ "from-file", required_argument, NULL, 'f' },
+		{ "select", required_argument, NULL, O_SELECT },
+		{ "root", required_argument, NULL, O_ROOT },
+		{ "sep", required_argument, NULL, O_SEP },
+		{ "arrays", required_argument, NULL, O_ARRAYS },
+		{ "explode", required_argument, NULL, O_EXPLODE },
+		{ "max-depth", required_argument, NULL, O_MAXDEPTH },
+		{ "dates", required_argument, NULL, O_DATES },
+		{ "fields-map", required_argument, NULL, O_FIELDSMAP },
+		{ "sql-names", no_argument, NULL, O_SQLNAMES },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "columns", required_argument, NULL, O_COLUMNS },
+		{ "header", no_argument, NULL, O_HEADER },
+		{ "rejects", required_argument, NULL, O_REJECTS },
+		{ "max-line", required_argument, NULL, O_MAXLINE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *rejpath = NULL, *expr = NULL, *exprfile = NULL;
+	const char *selexpr = NULL, *mappath = NULL;
+	char *progtext = NULL;
+	size_t max_line = LR_DEFAULT_MAX_LINE, i;
+	int ch, rc = CLI_EXIT_OK, ioerr = 0;
+
+	cli_init("closehook-flatten");
+	argv[0] = (char *)cli_prog;
+	flat_opts_init(&opts);
+	while ((ch = getopt_long(argc, argv, "e:f:hq", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'e':
+			expr = optarg;
+			break;
+		case 'f':
+			exprfile = optarg;
+			break;
+		case O_SELECT:
+			selexpr = optarg;
+			break;
+		case O_ROOT:
+			simple_path("root", optarg, &root_path);
+			have_root = 1;
+			break;
+		case O_SEP:
+			if (*optarg == '\0')
+				cli_fatalx("invalid value for --sep: empty");
+			opts.sep = optarg;
+			opts.sepn = strlen(optarg);
+			break;
+		case O_ARRAYS:
+			if (strcmp(optarg, "index") == 0)
+				opts.arrays_json = 0;
+			else if (strcmp(optarg, "json") == 0)
+				opts.arrays_json = 1;
+			else
+				cli_fatalx("invalid value for --arrays: %.40s "
+				    "(index or json)", optarg);
+			break;
+		case O_EXPLODE:
+			simple_path("explode", optarg, &explode_path);
+			have_explode = 1;
+			break;
+		case O_MAXDEPTH:
+			opts.max_depth = (unsigned)cli_opt_int("max-depth",
+			    optarg, 1, 1000000);
+			break;
+		case O_DATES:
+			if (strcmp(optarg, "keep") == 0)
+				opts.dates = FLAT_DATES_KEEP;
+			else if (strcmp(optarg, "utc") == 0)
+				opts.dates = FLAT_DATES_UTC;
+			else if (strcmp(optarg, "epoch") == 0)
+				opts.dates = FLAT_DATES_EPOCH;
+			else
+				cli_fatalx("invalid value for --dates: %.40s "
+				    "(keep, utc or epoch)", optarg);
+			break;
+		case O_FIELDSMAP:
+			mappath = optarg;
+			break;
+		case O_SQLNAMES:
+			opts.sql_names = 1;
+			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "ndjson") == 0)
+				format = F_NDJSON;
+			else if (strcmp(optarg, "csv") == 0)
+				format = F_CSV;
+			else if (strcmp(optarg, "tsv") == 0)
+				format = F_TSV;
+			else
+				cli_fatalx("invalid value for --format: %.40s "
+				    "(ndjson, csv or tsv)", optarg);
+			break;
+		case O_COLUMNS:
+			parse_columns(optarg);
+			break;
+		case O_HEADER:
+			header = 1;
+			break;
+		case O_REJECTS:
+			rejpath = optarg;
+			break;
+		case O_MAXLINE:
+			max_line = cli_opt_size("max-line", optarg, 1,
+			    (uint64_t)1 << 32);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			help();
+			break;
+		case O_VERSION:
+			cli_version();
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (expr != NULL && exprfile != NULL) {
+		cli_warnx("-e and -f exclude each other");
+		usage();
+	}
+	if (format == F_NDJSON && (cols_given || header)) {
+		cli_warnx("--columns and --header need --format csv or tsv");
+		usage();
+	}
+
+	/* Set up: everything that can fail for good fails here, exit 2. */
+	if (mappath != NULL)
+		load_map(mappath);
+	if (exprfile != NULL) {
+		size_t n;
+
+		progtext = slurp(exprfile, (size_t)1 << 24, &n);
+		prog = compile(exprfile, progtext);
+	} else if (expr != NULL)
+		prog = compile("-e", expr);
+	if (selexpr != NULL)
+		sel = compile("--select", selexpr);
+	opts_jq = opts;
+	/* Dates were rewritten before the program ran. */
+	opts_jq.dates = FLAT_DATES_KEEP;
+	if (have_explode) {
+		/* The exploded elements' key: the path's steps joined. */
+		size_t cap = 16;
+
+		explode_key = xmalloc(cap);
+		for (i = 0; i < explode_path.nsteps; i++) {
+			const struct json_path_step *s = &explode_path.step[i];
+			char num[24];
+			const char *k = s->key;
+			size_t kn = s->keylen;
+
+			if (s->is_index) {
+				kn = (size_t)snprintf(num, sizeof(num), "%zu",
+				    s->index);
+				k = num;
+			}
+			if ((explode_key = realloc(explode_key, cap += kn +
+			    opts.sepn)) == NULL)
+				cli_fatal("out of memory");
+			if (explode_keyn > 0) {
+				memcpy(explode_key + explode_keyn, opts.sep,
+				    opts.sepn);
+				explode_keyn += opts.sepn;
+			}
+			memcpy(explode_key + explode_keyn, k, kn);
+			explode_keyn += kn;
+		}
+	}
+	flat_row_init(&row, &opts);
+	out_init(&out, STDOUT_FILENO, "stdout");
+	if (rejpath != NULL) {
+		int fd = open(rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+
+		if (fd < 0)
+			cli_fatal("%s", rejpath);
+		out_init(&rej, fd, rejpath);
+		have_rej = 1;
+	}
+	if (cols_given && format != F_NDJSON)
+		write_header();
+
+	if (argc == 0)
+		ioerr |= flatten_stream(NULL, max_line);
+	for (i = 0; i < (size_t)argc && out.err == 0; i++)
+		ioerr |= flatten_stream(argv[i], max_line);
+
+	if (nrejected > 0)
+		rc = CLI_EXIT_REJECTS;
+	if (ioerr)
+		rc = CLI_EXIT_FATAL;
+	if (have_rej && out_close(&rej) != 0) {
+		cli_warn("%s", rejpath);
+		rc = CLI_EXIT_FATAL;
+	}
+	if (out_close(&out) != 0) {
+		cli_warn("stdout");
+		rc = CLI_EXIT_FATAL;
+	}
+	jqr_free(prog);
+	jqr_free(sel);
+	flat_row_free(&row);
+	flat_map_free((struct flat_map *)opts.map);
+	for (i = 0; i < ncols; i++)
+		free(cols[i]);
+	free(cols);
+	free(progtext);
+	free(wrapbuf);
+	free(datebuf);
+	free(explode_key);
+	if (dumpf != NULL)
+		fclose(dumpf);
+	free(dumpbuf);
+	return rc;
+}
