@@ -172,7 +172,8 @@ check(int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
 	if (json_parse(body, bodyn, &root, NULL) != 0 ||
 	    root.type != JSON_OBJECT)
 		return RS_NOT_JSON;
-	subn = body_subscription(root, sub);
+	/* Only bound keys need the subscription: skip the lookup without. */
+	subn = keys.nbound > 0 ? body_subscription(root, sub) : 0;
 	/* Try every applicable key; rotation means several may apply. */
 	for (i = keyring_next(&keys, 0, sub, subn); i < keys.n;
 	    i = keyring_next(&keys, i + 1, sub, subn)) {

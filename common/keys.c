@@ -83,6 +83,8 @@ keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
 	}
 	sodium_memzero(key, sizeof(key));
 	r->n++;
+	if (sublen > 0)
+		r->nbound++;
 	return 0;
 }
 

@@ -30,6 +30,7 @@ struct keyring {
 	struct keyring_entry	*v;
 	size_t			 n;
 	size_t			 cap;
+	size_t			 nbound;	/* entries bound to a subscription */
 };
 
 void	keyring_init(struct keyring *);
