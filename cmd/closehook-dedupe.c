@@ -1,0 +1,827 @@
+/*
+ * closehook-dedupe - drop records whose key was already seen.
+ *
+ * For each record read (DESIGN.md section 2; an Event Log page is split into
+ * one wrapped event record per element), compute its key - by default the
+ * event's (id, date_updated), else the JSON value of a jq expression - hash
+ * it with BLAKE2b under the namespace, and look it up in a persistent store
+ * (SQLite, or Redis shared by several hosts).  New records pass through byte
+ * for byte; repeats are dropped.  A record without a key passes with a
+ * warning.  Invalid JSON is a reject.
+ *
+ * Records are judged in blocks: a block ends when the input would block, or
+ * when it holds BLOCK_RECORDS records or BLOCK_BYTES bytes.  Its keys are
+ * claimed in the store's open transaction, its records written and flushed,
+ * and only then is the transaction committed (when the input would block,
+ * at the end, or during a flood every COMMIT_KEYS keys or COMMIT_NS), so a
+ * crash may repeat records but never loses one (DESIGN.md section 5).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "evrec.h"
+#include "jqr.h"
+#include "json.h"
+#include "line.h"
+#include "out.h"
+#include "store.h"
+
+static const char synopsis[] =
+    "closehook-dedupe [--store PATH | --store redis://HOST:PORT[/DB] | "
+    "--store unix:PATH]\n"
+    "\t[--key EXPR] [--ttl DURATION] [--mode filter|check|record] "
+    "[--invert]\n"
+    "\t[--namespace NAME] [--now UNIX] [--stats] [--rejects FILE]\n"
+    "\t[--redis-password-file FILE] [--busy-timeout DURATION] "
+    "[--max-line BYTES]\n"
+    "\t[FILE...]\n";
+
+#define BLOCK_RECORDS 4096
+#define BLOCK_BYTES (4u * 1024 * 1024)
+/* Keyless records reported one by one before the rest are only counted. */
+#define KEYLESS_REPORTED 10
+/* Check mode's memory of keys passed in this run (direct-mapped). */
+#define RECENT_SLOTS (1u << 16)
+/* A SQLite transaction spans blocks up to this many keys or this long. */
+#define COMMIT_KEYS 65536
+#define COMMIT_NS (1000u * 1000 * 1000)
+
+#define WRAP_HEAD "{\"subscription_id\":null,\"event\":"
+
+struct item {
+	size_t		 off, len;	/* the record's bytes in blk */
+	unsigned char	 key[STORE_KEYLEN];
+	int		 haskey;
+	int		 dup;		/* repeat within the block/run */
+	size_t		 slot;		/* index into keys[]/verdict[] */
+};
+
+static enum store_op mode = STORE_FILTER;
+static int invert, want_stats;
+static struct store *st;
+static struct out out, rej;
+static int have_rej;
+static const char *rejpath;
+
+/* The key. */
+static struct jqr *keyprog;	/* --key, or NULL for the default */
+static struct jqr *defprog;	/* [.id, .date_updated] on the event */
+static int have_path;
+static struct json_path kpath, kpath_tail; /* --key as a simple path */
+static crypto_generichash_state hbase;	/* after namespace + NUL */
+
+/* The current block. */
+static struct item *items;
+static size_t nitems;
+static char *blk;
+static size_t blen, bcap;
+static unsigned char *keys, *verdict;
+static uint32_t *bset;		/* open addressing: item index + 1 */
+static unsigned char (*recent)[STORE_KEYLEN];
+
+static int sqlite_store;
+static size_t uncommitted;	/* keys judged since the last commit */
+static uint64_t txn_start;	/* when the first of them was judged */
+
+static struct {
+	unsigned long	 in, passed, dropped, expired, keyless, rejected;
+} stats;
+
+static void
+usage(void)
+{
+	cli_usage(synopsis);
+}
+
+static void
+help(void)
+{
+	printf("usage: %s", synopsis);
+	printf("\n"
+"Pass records through, dropping those whose key was already seen.\n"
+"\n"
+"  --store PATH         SQLite store (default\n"
+"                       $XDG_STATE_HOME/closehook/dedupe.sqlite)\n"
+"  --store redis://HOST:PORT[/DB], --store unix:PATH\n"
+"                       a Redis store, shared by several hosts\n"
+"  --key EXPR           jq expression whose value is the key\n"
+"                       (default: the event's [.id, .date_updated])\n"
+"  --ttl DURATION       how long a key is remembered (default 35d)\n"
+"  --mode MODE          filter (default), check (judge, store nothing)\n"
+"                       or record (store every key, pass every record)\n"
+"  --invert             write only the repeats\n"
+"  --namespace NAME     keep this pipeline's keys apart from others\n"
+"  --now UNIX           use this clock for the SQLite store's TTL\n"
+"  --stats              print counts on stderr at exit\n"
+"  --rejects FILE       append each reject as an NDJSON line\n"
+"  --redis-password-file FILE\n"
+"                       Redis password (else $CLOSEHOOK_REDIS_PASSWORD)\n"
+"  --busy-timeout DURATION\n"
+"                       longest wait for a locked SQLite store (30s)\n"
+"  --max-line BYTES     longest input line (default 16M)\n"
+"  -h, --help           show this help\n"
+"      --version        show the version\n");
+	exit(CLI_EXIT_OK);
+}
+
+static void
+xalloc(void *p)
+{
+	if (p == NULL)
+		cli_fatal("out of memory");
+}
+
+/* ---- rejects ---- */
+
+static void
+reject(const char *file, unsigned long lineno, const char *reason,
+    const char *detail, const char *line, size_t n)
+{
+	static char *esc;
+	static size_t escn;
+	char num[32];
+	size_t fl = strlen(file), need;
+
+	stats.rejected++;
+	if (detail != NULL)
+		cli_recwarnx(file, lineno, "rejected: %s (%s)", reason, detail);
+	else
+		cli_recwarnx(file, lineno, "rejected: %s", reason);
+	if (!have_rej)
+		return;
+	need = 6 * (fl > n ? fl : n) + 1;
+	if (escn < need) {
+		escn = need;
+		free(esc);
+		xalloc(esc = malloc(escn));
+	}
+	snprintf(num, sizeof(num), "%lu", lineno);
+	out_write(&rej, "{\"line\":", 8);
+	out_write(&rej, num, strlen(num));
+	out_write(&rej, ",\"file\":\"", 9);
+	out_write(&rej, esc, json_escape(file, fl, esc));
+	out_write(&rej, "\",\"reason\":\"", 12);
+	out_write(&rej, reason, strlen(reason));
+	/* Not JSON, so kept as text when it is UTF-8, else null. */
+	if (line != NULL && json_utf8_valid(line, n)) {
+		out_write(&rej, "\",\"text\":\"", 10);
+		out_write(&rej, esc, json_escape(line, n, esc));
+		out_write(&rej, "\"}\n", 3);
+	} else
+		out_write(&rej, "\",\"text\":null}\n", 15);
+	if (out_flush(&rej) != 0)
+		cli_fatalx("%s: %s", rej.name, strerror(rej.err));
+}
+
+/* ---- keys ---- */
+
+static void
+hash_key(const char *p, size_t n, unsigned char *k)
+{
+	crypto_generichash_state s = hbase;
+
+	crypto_generichash_update(&s, (const unsigned char *)p, n);
+	crypto_generichash_final(&s, k, STORE_KEYLEN);
+}
+
+/*
+ * A scalar's compact JSON text exactly as jq prints it, taken from the
+ * input bytes: plain strings (no escapes, no DEL, which jq escapes), null,
+ * booleans and small integers.  Anything else returns 0 and goes to jq.
+ */
+static int
+jq_same_text(struct json_span v)
+{
+	int64_t i;
+
+	switch (v.type) {
+	case JSON_NULL:
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return 1;
+	case JSON_STRING:
+		return json_str_plain(v) && memchr(v.p, 0x7f, v.n) == NULL;
+	case JSON_NUMBER:
+		return json_num_i64(v, &i) == 0 && v.p[0] != '-' &&
+		    i < ((int64_t)1 << 53);
+	default:
+		return 0;
+	}
+}
+
+/* The record as jq sees it (wrapped kinds get their envelope). */
+static jv
+record_jv(const struct evrec *r)
+{
+	jv v;
+
+	if (!r->wrapped)
+		return jqr_parse(r->whole.p, r->whole.n);
+	v = jqr_parse(r->event.p, r->event.n);
+	return jv_object_set(jv_object_set(jv_object(),
+	    jv_string("subscription_id"), jv_null()), jv_string("event"), v);
+}
+
+/*
+ * Run prog on input and hash the canonical text of its first result
+ * (compact, object keys sorted).  Returns 1 with k set, 0 when the key is
+ * null or missing (*why set when jq failed).
+ */
+static int
+jq_key(struct jqr *prog, jv input, unsigned char *k, char **why)
+{
+	jv v;
+	jv s;
+
+	*why = NULL;
+	v = jqr_first(prog, input, why);
+	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
+		jv_free(v);
+		return 0;
+	}
+	s = jv_dump_string(v, JV_PRINT_SORTED);
+	hash_key(jv_string_value(s), (size_t)jv_string_length_bytes(
+	    jv_copy(s)), k);
+	jv_free(s);
+	return 1;
+}
+
+/* The default key, [event.id, event.date_updated]; 0 when no event.id. */
+static int
+default_key(const struct evrec *r, unsigned char *k, char **why)
+{
+	struct json_span id, du, mk, mv;
+	struct json_iter mi;
+	char buf[512];
+	size_t n;
+
+	*why = NULL;
+	if (r->event.type != JSON_OBJECT)
+		return 0;
+	/* One pass for both members; the last duplicate wins, as in jq. */
+	id.type = JSON_NULL;
+	du.p = "null";
+	du.n = 4;
+	du.type = JSON_NULL;
+	json_iter_init(&mi, r->event);
+	while (json_iter_member(&mi, &mk, &mv)) {
+		if (mk.n == 4 && memcmp(mk.p, "\"id\"", 4) == 0)
+			id = mv;
+		else if (mk.n == 14 &&
+		    memcmp(mk.p, "\"date_updated\"", 14) == 0)
+			du = mv;
+		else if (!json_str_plain(mk)) {
+			/* An escaped name: compare it decoded. */
+			if (json_str_eq(mk, "id", 2))
+				id = mv;
+			else if (json_str_eq(mk, "date_updated", 12))
+				du = mv;
+		}
+	}
+	if (id.type == JSON_NULL)
+		return 0;
+	if (jq_same_text(id) && jq_same_text(du) &&
+	    id.n + du.n + 3 <= sizeof(buf)) {
+		/* jq's compact text of the array, without jq. */
+		buf[0] = '[';
+		memcpy(buf + 1, id.p, id.n);
+		buf[1 + id.n] = ',';
+		memcpy(buf + 2 + id.n, du.p, du.n);
+		n = id.n + du.n + 2;
+		buf[n++] = ']';
+		hash_key(buf, n, k);
+		return 1;
+	}
+	return jq_key(defprog, jqr_parse(r->event.p, r->event.n), k, why);
+}
+
+/* --key on a record: the scanner's fast path when jq would agree. */
+static int
+expr_key(const struct evrec *r, unsigned char *k, char **why)
+{
+	struct json_span v;
+	enum json_path_result pr = JSON_PATH_TYPE;
+
+	*why = NULL;
+	if (have_path) {
+		if (!r->wrapped)
+			pr = json_path_get(&kpath, r->whole, &v);
+		else if (kpath.nsteps > 0 && !kpath.step[0].is_index &&
+		    kpath.step[0].keylen == 5 &&
+		    memcmp(kpath.step[0].key, "event", 5) == 0)
+			pr = json_path_get(&kpath_tail, r->event, &v);
+		if (pr == JSON_PATH_NULL ||
+		    (pr == JSON_PATH_FOUND && v.type == JSON_NULL))
+			return 0;
+		if (pr == JSON_PATH_FOUND && jq_same_text(v)) {
+			hash_key(v.p, v.n, k);
+			return 1;
+		}
+	}
+	return jq_key(keyprog, record_jv(r), k, why);
+}
+
+/* ---- the block ---- */
+
+static void
+keyless(const char *file, unsigned long lineno, char *why)
+{
+	stats.keyless++;
+	if (stats.keyless <= KEYLESS_REPORTED) {
+		if (why != NULL)
+			cli_recwarnx(file, lineno, "no key (%.200s): passed",
+			    why);
+		else
+			cli_recwarnx(file, lineno, "no key: passed");
+		if (stats.keyless == KEYLESS_REPORTED)
+			cli_warnx("further records without a key are only "
+			    "counted");
+	}
+	free(why);
+}
+
+/* The in-block set: the first item with the same key, or -1 after
+ * inserting i. */
+static long
+bset_find_or_add(size_t i)
+{
+	size_t mask = 2 * BLOCK_RECORDS - 1, h;
+	uint64_t x;
+
+	memcpy(&x, items[i].key, sizeof(x));
+	for (h = (size_t)x & mask;; h = (h + 1) & mask) {
+		if (bset[h] == 0) {
+			bset[h] = (uint32_t)i + 1;
+			return -1;
+		}
+		if (memcmp(items[bset[h] - 1].key, items[i].key,
+		    STORE_KEYLEN) == 0)
+			return (long)bset[h] - 1;
+	}
+}
+
+static noreturn void
+store_fatal(const char *what)
+{
+	/* What passed in earlier blocks was flushed already. */
+	out_flush(&out);
+	cli_fatalx("%s: %s", what, store_error(st));
+}
+
+/*
+ * Commit the keys of the blocks written so far: always when the input
+ * would block (force), else once enough keys or time have gathered.  A
+ * SQLite transaction may span several blocks of a flood: random keys dirty
+ * pages all over the B-tree, and each commit writes every dirty page to
+ * the WAL, so fewer, larger commits write far less.  The lock is held for
+ * at most COMMIT_NS.  Redis claims are committed per block.
+ */
+static void
+commit(int force)
+{
+	if (uncommitted == 0)
+		return;
+	if (!force && sqlite_store && uncommitted < COMMIT_KEYS &&
+	    cli_mono_ns() - txn_start < COMMIT_NS)
+		return;
+	if (store_commit(st) != 0)
+		store_fatal("store");
+	uncommitted = 0;
+}
+
+/*
+ * Judge, write, flush, then commit (or leave to commit()).  Called when the
+ * input would block, when the block is full, and at the end.
+ */
+static void
+block_run(void)
+{
+	size_t i, nk = 0;
+	uint64_t x;
+
+	if (nitems == 0)
+		return;
+	memset(bset, 0, 2 * BLOCK_RECORDS * sizeof(*bset));
+	for (i = 0; i < nitems; i++) {
+		struct item *it = &items[i];
+
+		if (!it->haskey)
+			continue;
+		if (bset_find_or_add(i) >= 0) {
+			it->dup = 1;
+			continue;
+		}
+		if (mode == STORE_PEEK) {
+			memcpy(&x, it->key, sizeof(x));
+			if (memcmp(recent[x & (RECENT_SLOTS - 1)], it->key,
+			    STORE_KEYLEN) == 0) {
+				it->dup = 1;
+				continue;
+			}
+		}
+		memcpy(keys + nk * STORE_KEYLEN, it->key, STORE_KEYLEN);
+		it->slot = nk++;
+	}
+	if (nk > 0 && store_check(st, mode, keys, nk, verdict) != 0)
+		store_fatal("store");
+	for (i = 0; i < nitems; i++) {
+		struct item *it = &items[i];
+		int repeat = it->haskey &&
+		    (it->dup || verdict[it->slot] == STORE_SEEN);
+		int write = invert ? repeat : mode == STORE_RECORD || !repeat;
+
+		stats.in++;
+		if (it->haskey && !it->dup &&
+		    verdict[it->slot] == STORE_EXPIRED)
+			stats.expired++;
+		if (write) {
+			stats.passed++;
+			out_write(&out, blk + it->off, it->len);
+			out_putc(&out, '\n');
+		} else
+			stats.dropped++;
+		if (mode == STORE_PEEK && it->haskey && !repeat) {
+			memcpy(&x, it->key, sizeof(x));
+			memcpy(recent[x & (RECENT_SLOTS - 1)], it->key,
+			    STORE_KEYLEN);
+		}
+	}
+	/* The records are out before their keys are committed. */
+	if (out_flush(&out) != 0)
+		cli_fatalx("stdout: %s", strerror(out.err));
+	nitems = 0;
+	blen = 0;
+	if (nk > 0 && uncommitted == 0)
+		txn_start = cli_mono_ns();
+	uncommitted += nk;
+	commit(0);
+}
+
+static void
+on_idle(void *arg)
+{
+	block_run();
+	commit(1);
+}
+
+/* Append one record to the block. */
+static void
+block_add(const char *file, unsigned long lineno, const struct evrec *r,
+    int wrap, const char *line, size_t n)
+{
+	struct item *it;
+	size_t len = wrap ? evrec_len(r) : n;
+	char *why;
+
+	if (nitems == BLOCK_RECORDS ||
+	    (nitems > 0 && blen + len > BLOCK_BYTES))
+		block_run();
+	if (blen + len > bcap) {
+		bcap = blen + len + 64 * 1024;
+		xalloc(blk = realloc(blk, bcap));
+	}
+	it = &items[nitems];
+	it->off = blen;
+	it->len = len;
+	it->dup = 0;
+	if (wrap) {
+		memcpy(blk + blen, WRAP_HEAD, sizeof(WRAP_HEAD) - 1);
+		memcpy(blk + blen + sizeof(WRAP_HEAD) - 1, r->event.p,
+		    r->event.n);
+		blk[blen + len - 1] = '}';
+	} else
+		memcpy(blk + blen, line, n);
+	blen += len;
+	it->haskey = keyprog != NULL ? expr_key(r, it->key, &why) :
+	    default_key(r, it->key, &why);
+	if (!it->haskey)
+		keyless(file, lineno, why);
+	else
+		free(why);
+	nitems++;
+}
+
+static void
+do_line(const char *file, struct line *l)
+{
+	struct json_span root;
+	struct json_error e;
+	struct evrec_iter ei;
+	struct evrec r;
+	char detail[96];
+
+	if (json_parse(l->p, l->n, &root, &e) != 0) {
+		snprintf(detail, sizeof(detail), "%s at byte %zu", e.msg,
+		    e.off + 1);
+		reject(file, l->lineno, "not-json", detail, l->p, l->n);
+		return;
+	}
+	evrec_begin(&ei, root);
+	while (evrec_next(&ei, &r))
+		block_add(file, l->lineno, &r, ei.kind == EVREC_PAGE, l->p,
+		    l->n);
+}
+
+/* Returns 0, or -1 after an open or read error (reported). */
+static int
+dedupe_stream(const char *path, size_t max_line)
+{
+	struct lr r;
+	struct line l;
+	enum lr_status s;
+	int rc = 0;
+
+	if (lr_open(&r, path, max_line, &out) != 0) {
+		cli_warn("%s", path);
+		return -1;
+	}
+	lr_on_idle(&r, on_idle, NULL);
+	while ((s = lr_next(&r, &l)) != LR_EOF) {
+		if (s == LR_ERROR) {
+			cli_warn("%s: read error", r.name);
+			rc = -1;
+			break;
+		}
+		if (s == LR_TOOLONG)
+			reject(r.name, l.lineno, "line-too-long", NULL, NULL,
+			    0);
+		else
+			do_line(r.name, &l);
+		if (out.err != 0)
+			break;
+	}
+	block_run();
+	commit(1);
+	lr_close(&r);
+	return rc;
+}
+
+/* ---- set-up ---- */
+
+/* mkdir -p for the parent directories of path, private to the user. */
+static void
+make_parents(char *path)
+{
+	char *p;
+
+	for (p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			cli_fatal("%s", path);
+		*p = '/';
+	}
+}
+
+static char *
+default_store(void)
+{
+	const char *base = getenv("XDG_STATE_HOME"), *home;
+	char *path;
+	int n;
+
+	if (base != NULL && base[0] == '/')
+		n = asprintf(&path, "%s/closehook/dedupe.sqlite", base);
+	else if ((home = getenv("HOME")) != NULL && home[0] != '\0')
+		n = asprintf(&path, "%s/.local/state/closehook/dedupe.sqlite",
+		    home);
+	else
+		cli_fatalx("no store: give --store, or set HOME or "
+		    "XDG_STATE_HOME");
+	if (n < 0)
+		cli_fatal("out of memory");
+	make_parents(path);
+	return path;
+}
+
+/* The Redis password: first line of the file, or the environment. */
+static char *
+read_password(const char *file)
+{
+	struct stat sb;
+	char *pw = NULL, *e;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (file == NULL) {
+		if ((e = getenv("CLOSEHOOK_REDIS_PASSWORD")) == NULL ||
+		    *e == '\0')
+			return NULL;
+		xalloc(pw = strdup(e));
+		return pw;
+	}
+	if ((f = fopen(file, "re")) == NULL)
+		cli_fatal("%s", file);
+	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077) != 0)
+		cli_warnx("%s: password file is readable by others", file);
+	n = getline(&pw, &cap, f);
+	fclose(f);
+	if (n <= 0)
+		cli_fatalx("%s: empty password file", file);
+	while (n > 0 && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
+		pw[--n] = '\0';
+	return pw;
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		O_STORE = 256, O_KEY, O_TTL, O_MODE, O_INVERT, O_NS, O_NOW,
+		O_STATS, O_REJECTS, O_PWFILE, O_BUSY, O_MAXLINE, O_VERSION
+	};
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, O_STORE },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "invert", no_argument, NULL, O_INVERT },
+		{ "namespace", required_argument, NULL, O_NS },
+		{ "now", required_argument, NULL, O_NOW },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "rejects", required_argument, NULL, O_REJECTS },
+		{ "redis-password-file", required_argument, NULL, O_PWFILE },
+		{ "busy-timeout", required_argument, NULL, O_BUSY },
+		{ "max-line", required_argument, NULL, O_MAXLINE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *spec = NULL, *keyexpr = NULL, *ns = "", *pwfile = NULL,
+	    *why;
+	struct store_url url;
+	struct store_opts so;
+	size_t max_line = LR_DEFAULT_MAX_LINE;
+	int64_t ttl_ms = 35LL * 86400 * 1000;
+	char *pw, *jqerr = NULL, *defpath = NULL, err[600];
+	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
+
+	cli_init("closehook-dedupe");
+	argv[0] = (char *)cli_prog;
+	memset(&so, 0, sizeof(so));
+	so.now = -1;
+	so.busy_ms = 30000;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_STORE:
+			spec = optarg;
+			break;
+		case O_KEY:
+			keyexpr = optarg;
+			break;
+		case O_TTL:
+			ttl_ms = cli_opt_duration("ttl", optarg, 1000,
+			    100LL * 365 * 86400 * 1000);
+			break;
+		case O_MODE:
+			if (strcmp(optarg, "filter") == 0)
+				mode = STORE_FILTER;
+			else if (strcmp(optarg, "check") == 0)
+				mode = STORE_PEEK;
+			else if (strcmp(optarg, "record") == 0)
+				mode = STORE_RECORD;
+			else {
+				cli_warnx("invalid mode '%.40s' for --mode: "
+				    "filter, check or record", optarg);
+				usage();
+			}
+			break;
+		case O_INVERT:
+			invert = 1;
+			break;
+		case O_NS:
+			ns = optarg;
+			break;
+		case O_NOW:
+			so.now = cli_opt_int("now", optarg, 0, INT64_MAX / 4);
+			break;
+		case O_STATS:
+			want_stats = 1;
+			break;
+		case O_REJECTS:
+			rejpath = optarg;
+			break;
+		case O_PWFILE:
+			pwfile = optarg;
+			break;
+		case O_BUSY:
+			so.busy_ms = cli_opt_duration("busy-timeout", optarg,
+			    0, 86400LL * 1000);
+			break;
+		case O_MAXLINE:
+			max_line = cli_opt_size("max-line", optarg, 1,
+			    (uint64_t)1 << 32);
+			break;
+		case 'h':
+			help();
+			break;
+		case O_VERSION:
+			cli_version();
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	/* Set-up: everything that can fail does so before any input. */
+	if (sodium_init() < 0)
+		cli_fatalx("cannot initialise libsodium");
+	crypto_generichash_init(&hbase, NULL, 0, STORE_KEYLEN);
+	crypto_generichash_update(&hbase, (const unsigned char *)ns,
+	    strlen(ns) + 1);
+	if (keyexpr != NULL) {
+		if ((keyprog = jqr_new(keyexpr, NULL, &jqerr)) == NULL)
+			cli_fatalx("--key: %s", jqerr);
+		if (json_path_compile(keyexpr, &kpath) == 0) {
+			have_path = 1;
+			if (kpath.nsteps > 0) {
+				kpath_tail.nsteps = kpath.nsteps - 1;
+				memcpy(kpath_tail.step, kpath.step + 1,
+				    kpath_tail.nsteps * sizeof(kpath.step[0]));
+			}
+		}
+	} else if ((defprog = jqr_new("[.id, .date_updated]", NULL,
+	    &jqerr)) == NULL)
+		cli_fatalx("default key: %s", jqerr);
+	if (spec == NULL)
+		spec = defpath = default_store();
+	if (store_url_parse(spec, &url, &why) != 0)
+		cli_fatalx("--store: %s", why);
+	so.ttl = (ttl_ms + 999) / 1000;
+	pw = url.kind == STORE_SQLITE ? NULL : read_password(pwfile);
+	so.password = pw;
+	sqlite_store = url.kind == STORE_SQLITE;
+	st = store_open(&url, &so, err, sizeof(err));
+	if (pw != NULL) {
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
+	}
+	if (st == NULL)
+		cli_fatalx("%s", err);
+	if (rejpath != NULL) {
+		int fd = open(rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+
+		if (fd < 0)
+			cli_fatal("%s", rejpath);
+		out_init(&rej, fd, rejpath);
+		have_rej = 1;
+	}
+	xalloc(items = calloc(BLOCK_RECORDS, sizeof(*items)));
+	xalloc(keys = malloc((size_t)BLOCK_RECORDS * STORE_KEYLEN));
+	xalloc(verdict = malloc(BLOCK_RECORDS));
+	xalloc(bset = calloc(2 * BLOCK_RECORDS, sizeof(*bset)));
+	if (mode == STORE_PEEK)
+		xalloc(recent = calloc(RECENT_SLOTS, sizeof(*recent)));
+	out_init(&out, STDOUT_FILENO, "stdout");
+
+	/* Stream. */
+	if (argc == 0)
+		ioerr |= dedupe_stream(NULL, max_line);
+	for (i = 0; i < argc && out.err == 0; i++)
+		ioerr |= dedupe_stream(argv[i], max_line);
+
+	/* Tear down. */
+	if (stats.rejected > 0)
+		rc = CLI_EXIT_REJECTS;
+	if (ioerr)
+		rc = CLI_EXIT_FATAL;
+	if (have_rej && out_close(&rej) != 0) {
+		cli_warn("%s", rejpath);
+		rc = CLI_EXIT_FATAL;
+	}
+	if (out_close(&out) != 0) {
+		cli_warnx("stdout: %s", strerror(out.err));
+		rc = CLI_EXIT_FATAL;
+	}
+	if (stats.keyless > KEYLESS_REPORTED)
+		cli_warnx("%lu records without a key passed", stats.keyless);
+	if (want_stats)
+		cli_warnx("stats: in %lu, passed %lu, dropped %lu, "
+		    "expired %lu, keyless %lu, rejected %lu", stats.in,
+		    stats.passed, stats.dropped, stats.expired, stats.keyless,
+		    stats.rejected);
+	if (store_close(st) != 0)
+		rc = CLI_EXIT_FATAL;
+	jqr_free(keyprog);
+	jqr_free(defprog);
+	free(items);
+	free(keys);
+	free(verdict);
+	free(bset);
+	free(recent);
+	free(blk);
+	free(defpath);
+	return rc;
+}

@@ -1,0 +1,928 @@
+/*
+ * store.c - the seen-key store; see store.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <sqlite3.h>
+
+#include "cli.h"
+#include "store.h"
+
+/* Redis keys: this prefix and the hash in hex. */
+#define RKEY_PREFIX "closehook:"
+#define RKEY_LEN (sizeof(RKEY_PREFIX) - 1 + 2 * STORE_KEYLEN)
+/* Claims not committed by their owner: wait at most this long for them. */
+#define REDIS_WAIT_MS ((STORE_REDIS_LEASE + 5) * 1000)
+
+struct store {
+	enum store_kind	 kind;
+	struct store_opts opt;
+	char		 errbuf[512];
+	/* SQLite */
+	sqlite3		*db;
+	sqlite3_stmt	*sel, *ins, *upd, *sweep, *del, *getpos, *setpos;
+	unsigned char	 swept[STORE_KEYLEN];	/* the sweep's position */
+	int64_t		 lap_min;	/* earliest expiry seen this lap */
+	int64_t		 sweep_after;	/* no sweep needed before */
+	int		 in_txn;
+	int		 seen_first;	/* look up before inserting */
+	int		 wrote;		/* keys inserted or updated in the txn */
+	uint64_t	 busy_start;	/* mono ns when the current wait began */
+	int		 busy_warned;
+	/* Redis */
+	redisContext	*rc;
+	char		(*pend)[RKEY_LEN];	/* claimed, to commit */
+	size_t		 npend, cappend;
+	char		*resp;		/* the pipeline being built */
+	size_t		 rlen, rcap;
+	char		 ttlarg[24], leasearg[24];
+	size_t		 unread;	/* commit replies not read yet */
+};
+
+static int
+fail(struct store *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct store *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->errbuf, sizeof(s->errbuf), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *
+store_error(const struct store *s)
+{
+	return s->errbuf;
+}
+
+/* ---- the --store argument ---- */
+
+static int
+parse_num(const char *p, size_t n, long max, long *out)
+{
+	long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 9)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+store_url_parse(const char *spec, struct store_url *u, const char **why)
+{
+	const char *p, *hs, *he, *end;
+	long v;
+
+	memset(u, 0, sizeof(*u));
+	if (spec == NULL || *spec == '\0') {
+		*why = "empty store";
+		return -1;
+	}
+	if (strncmp(spec, "unix:", 5) == 0) {
+		p = spec + 5;
+		if (strncmp(p, "///", 3) == 0)
+			p += 2;
+		if (*p == '\0' || strlen(p) >= sizeof(u->path)) {
+			*why = "bad socket path";
+			return -1;
+		}
+		u->kind = STORE_REDIS_UNIX;
+		strcpy(u->path, p);
+		return 0;
+	}
+	if (strncmp(spec, "redis://", 8) != 0) {
+		if (strstr(spec, "://") != NULL) {
+			*why = "unknown scheme (use redis://, unix: or a path)";
+			return -1;
+		}
+		if (strlen(spec) >= sizeof(u->path)) {
+			*why = "path too long";
+			return -1;
+		}
+		u->kind = STORE_SQLITE;
+		strcpy(u->path, spec);
+		return 0;
+	}
+	p = spec + 8;
+	end = p + strlen(p);
+	u->kind = STORE_REDIS_TCP;
+	u->port = 6379;
+	if (memchr(p, '@', (size_t)(end - p)) != NULL) {
+		*why = "no user or password in the URL: use "
+		    "$CLOSEHOOK_REDIS_PASSWORD or --redis-password-file";
+		return -1;
+	}
+	if (*p == '[') {
+		hs = p + 1;
+		if ((he = strchr(hs, ']')) == NULL) {
+			*why = "unclosed [ in host";
+			return -1;
+		}
+		p = he + 1;
+	} else {
+		hs = p;
+		while (*p != '\0' && *p != ':' && *p != '/')
+			p++;
+		he = p;
+	}
+	if (he == hs || (size_t)(he - hs) >= sizeof(u->host)) {
+		*why = "bad host";
+		return -1;
+	}
+	for (const char *q = hs; q < he; q++)
+		if (!isalnum((unsigned char)*q) && *q != '.' && *q != '-' &&
+		    *q != '_' && *q != ':') {
+			*why = "bad host";
+			return -1;
+		}
+	memcpy(u->host, hs, (size_t)(he - hs));
+	u->host[he - hs] = '\0';
+	if (*p == ':') {
+		const char *ps = ++p;
+
+		while (*p != '\0' && *p != '/')
+			p++;
+		if (parse_num(ps, (size_t)(p - ps), 65535, &v) != 0 || v == 0) {
+			*why = "bad port";
+			return -1;
+		}
+		u->port = (int)v;
+	}
+	if (*p == '/') {
+		p++;
+		if (*p != '\0') {
+			if (parse_num(p, strlen(p), 9999, &v) != 0) {
+				*why = "bad database number";
+				return -1;
+			}
+			u->db = (int)v;
+		}
+	} else if (*p != '\0') {
+		*why = "bad URL";
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- SQLite ---- */
+
+static int64_t
+clock_now(const struct store *s)
+{
+	return s->opt.now >= 0 ? s->opt.now : (int64_t)time(NULL);
+}
+
+/*
+ * Waits on a locked store: back off up to 20 ms a try, say so once a wait
+ * passes a second, give up after busy_ms (SQLITE_BUSY, reported).
+ */
+static int
+busy_handler(void *arg, int count)
+{
+	struct store *s = arg;
+	uint64_t now = cli_mono_ns(), waited;
+	struct timespec ts;
+	int ms;
+
+	if (count == 0) {
+		s->busy_start = now;
+		s->busy_warned = 0;
+	}
+	waited = (now - s->busy_start) / 1000000;
+	if ((int64_t)waited >= s->opt.busy_ms)
+		return 0;
+	if (waited >= 1000 && !s->busy_warned) {
+		cli_warnx("store busy: waiting for another process "
+		    "(up to %lld ms)", (long long)s->opt.busy_ms);
+		s->busy_warned = 1;
+	}
+	ms = count < 20 ? count + 1 : 20;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)ms * 1000000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+static int
+sq_fail(struct store *s, const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return fail(s, "%s: store locked by another process for more "
+		    "than %lld ms", what, (long long)s->opt.busy_ms);
+	return fail(s, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Prefix the message with where it happened. */
+static int
+fail_in(struct store *s, const char *where)
+{
+	char msg[sizeof(s->errbuf)];
+
+	memcpy(msg, s->errbuf, sizeof(msg));
+	return fail(s, "%.200s: %s", where, msg);
+}
+
+static int
+sq_exec(struct store *s, const char *sql)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sq_fail(s, "store");
+	return 0;
+}
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS seen ("
+    " key BLOB PRIMARY KEY NOT NULL,"
+    " expires INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS sweep ("
+    " id INTEGER PRIMARY KEY CHECK (id = 0),"
+    " pos BLOB NOT NULL"
+    ");"
+    "INSERT OR IGNORE INTO sweep (id, pos) VALUES (0, x'');";
+
+static int
+sq_open(struct store *s, const char *path)
+{
+	sqlite3_stmt *st;
+	const char *mode;
+	int v;
+
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return sq_fail(s, path);
+	sqlite3_busy_handler(s->db, busy_handler, s);
+	/* WAL: readers never wait for the writer, commits need no fsync of
+	 * the main file; synchronous=NORMAL may lose the last commits on
+	 * power loss, which repeats records, never loses them. */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
+	    NULL) != SQLITE_OK)
+		return sq_fail(s, path);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return sq_fail(s, path);
+	}
+	mode = (const char *)sqlite3_column_text(st, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		sqlite3_finalize(st);
+		return fail(s, "%s: cannot switch the store to WAL mode", path);
+	}
+	sqlite3_finalize(st);
+	/* Bounded memory: a 16 MiB page cache; checkpoints (two fsyncs
+	 * each) every 32 MiB of WAL rather than every 4. */
+	if (sq_exec(s, "PRAGMA synchronous=NORMAL") != 0 ||
+	    sq_exec(s, "PRAGMA cache_size=-16384") != 0 ||
+	    sq_exec(s, "PRAGMA wal_autocheckpoint=8192") != 0 ||
+	    sq_exec(s, "BEGIN IMMEDIATE") != 0)
+		return fail_in(s, path);
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return sq_fail(s, path);
+	}
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (v > 1)
+		return fail(s, "%s: store schema %d is newer than this "
+		    "program's (1)", path, v);
+	if (sq_exec(s, schema) != 0 ||
+	    sq_exec(s, "PRAGMA user_version=1") != 0 ||
+	    sq_exec(s, "COMMIT") != 0)
+		return fail_in(s, path);
+	if (sqlite3_prepare_v3(s->db,
+	    "SELECT expires FROM seen WHERE key = ?1", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+	    "INSERT OR IGNORE INTO seen (key, expires) VALUES (?1, ?2)", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+	    "UPDATE seen SET expires = ?2 WHERE key = ?1", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->upd, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+	    "SELECT key, expires FROM seen WHERE key > ?1 ORDER BY key "
+	    "LIMIT ?2", -1, SQLITE_PREPARE_PERSISTENT, &s->sweep,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+	    "DELETE FROM seen WHERE key = ?1 AND expires <= ?2", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+	    "SELECT pos FROM sweep WHERE id = 0", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->getpos, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+	    "UPDATE sweep SET pos = ?1 WHERE id = 0", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->setpos, NULL) != SQLITE_OK)
+		return sq_fail(s, path);
+	return 0;
+}
+
+static int
+sq_step_done(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, "store");
+	return 0;
+}
+
+static int
+sq_check(struct store *s, enum store_op op, const unsigned char *keys,
+    size_t n, unsigned char *verdict)
+{
+	int64_t now = clock_now(s), exp = now + s->opt.ttl;
+	size_t i, nseen = 0;
+	int rc;
+
+	if (!s->in_txn) {
+		if (sq_exec(s, op == STORE_PEEK ? "BEGIN" :
+		    "BEGIN IMMEDIATE") != 0)
+			return -1;
+		s->in_txn = 1;
+		s->wrote = 0;
+	}
+	for (i = 0; i < n; i++) {
+		const unsigned char *k = keys + i * STORE_KEYLEN;
+		sqlite3_stmt *w = NULL;
+
+		/* Where most keys are new, one B-tree search inserts them;
+		 * where most are repeats (the last call says which), one
+		 * search finds them. */
+		if (op != STORE_PEEK && !s->seen_first) {
+			sqlite3_bind_blob(s->ins, 1, k, STORE_KEYLEN,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(s->ins, 2, exp);
+			if (sq_step_done(s, s->ins) != 0)
+				return -1;
+			if (sqlite3_changes(s->db) == 1) {
+				if (exp < s->lap_min)
+					s->lap_min = exp;
+				verdict[i] = STORE_NEW;
+				s->wrote++;
+				continue;
+			}
+		}
+		sqlite3_bind_blob(s->sel, 1, k, STORE_KEYLEN, SQLITE_STATIC);
+		rc = sqlite3_step(s->sel);
+		if (rc == SQLITE_ROW) {
+			int64_t e = sqlite3_column_int64(s->sel, 0);
+
+			verdict[i] = e > now ? STORE_SEEN : STORE_EXPIRED;
+		} else if (rc == SQLITE_DONE) {
+			verdict[i] = STORE_NEW;
+		} else {
+			sqlite3_reset(s->sel);
+			return sq_fail(s, "store");
+		}
+		sqlite3_reset(s->sel);
+		nseen += verdict[i] == STORE_SEEN;
+		if (op == STORE_PEEK)
+			continue;
+		if (verdict[i] == STORE_NEW)
+			w = s->ins;
+		else if (verdict[i] == STORE_EXPIRED || op == STORE_RECORD)
+			w = s->upd;
+		if (w == NULL)
+			continue;
+		if (exp < s->lap_min)
+			s->lap_min = exp;
+		sqlite3_bind_blob(w, 1, k, STORE_KEYLEN, SQLITE_STATIC);
+		sqlite3_bind_int64(w, 2, exp);
+		if (sq_step_done(s, w) != 0)
+			return -1;
+		s->wrote++;
+	}
+	s->seen_first = 2 * nseen > n;
+	return 0;
+}
+
+/*
+ * Purge expired keys as we go, without an index on the expiry (which would
+ * cost a second B-tree insert per key): each commit sweeps the next rows in
+ * key order (as many as it added, and some), deleting the expired ones.
+ * After a full lap, nothing can expire before the earliest expiry the lap
+ * saw (or that this process wrote since), so sweeping pauses until then;
+ * rows other processes add meanwhile are purged by them or later.  The
+ * sweep is only housekeeping: lookups check the expiry themselves.
+ */
+static int
+sq_sweep(struct store *s, int64_t rows)
+{
+	unsigned char dead[64][STORE_KEYLEN];
+	int64_t now = clock_now(s), visited, e;
+	size_t ndead, i;
+	int rc, end;
+
+	/* The position is kept in the store, so that short runs and
+	 * several processes carry the sweep on where the last one left it. */
+	memset(s->swept, 0, STORE_KEYLEN);
+	if (sqlite3_step(s->getpos) == SQLITE_ROW &&
+	    sqlite3_column_bytes(s->getpos, 0) == STORE_KEYLEN)
+		memcpy(s->swept, sqlite3_column_blob(s->getpos, 0),
+		    STORE_KEYLEN);
+	sqlite3_reset(s->getpos);
+	while (rows > 0) {
+		visited = 0;
+		ndead = 0;
+		sqlite3_bind_blob(s->sweep, 1, s->swept, STORE_KEYLEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(s->sweep, 2, rows);
+		while (ndead < sizeof(dead) / sizeof(dead[0]) &&
+		    (rc = sqlite3_step(s->sweep)) == SQLITE_ROW) {
+			const void *k = sqlite3_column_blob(s->sweep, 0);
+
+			visited++;
+			if (k == NULL ||
+			    sqlite3_column_bytes(s->sweep, 0) != STORE_KEYLEN)
+				continue;
+			memcpy(s->swept, k, STORE_KEYLEN);
+			e = sqlite3_column_int64(s->sweep, 1);
+			if (e <= now)
+				memcpy(dead[ndead++], k, STORE_KEYLEN);
+			else if (e < s->lap_min)
+				s->lap_min = e;
+		}
+		end = ndead < sizeof(dead) / sizeof(dead[0]);
+		sqlite3_reset(s->sweep);
+		if (end && rc != SQLITE_DONE)
+			return sq_fail(s, "store");
+		for (i = 0; i < ndead; i++) {
+			sqlite3_bind_blob(s->del, 1, dead[i], STORE_KEYLEN,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(s->del, 2, now);
+			if (sq_step_done(s, s->del) != 0)
+				return -1;
+		}
+		rows -= visited;
+		/* The end of the table: the next lap starts at the front. */
+		if (end && rows > 0) {
+			memset(s->swept, 0, STORE_KEYLEN);
+			s->sweep_after = s->lap_min;
+			s->lap_min = INT64_MAX;
+			break;
+		}
+	}
+	sqlite3_bind_blob(s->setpos, 1, s->swept, STORE_KEYLEN, SQLITE_STATIC);
+	return sq_step_done(s, s->setpos);
+}
+
+static int
+sq_commit(struct store *s)
+{
+	if (!s->in_txn)
+		return 0;
+	if (s->wrote > 0 && clock_now(s) >= s->sweep_after &&
+	    sq_sweep(s, (int64_t)s->wrote + 64) != 0)
+		return -1;
+	if (sq_exec(s, "COMMIT") != 0)
+		return -1;
+	s->in_txn = 0;
+	return 0;
+}
+
+/* ---- Redis ---- */
+
+static void
+rkey(char *dst, const unsigned char *k)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	memcpy(dst, RKEY_PREFIX, sizeof(RKEY_PREFIX) - 1);
+	dst += sizeof(RKEY_PREFIX) - 1;
+	for (i = 0; i < STORE_KEYLEN; i++) {
+		*dst++ = hex[k[i] >> 4];
+		*dst++ = hex[k[i] & 15];
+	}
+}
+
+/*
+ * Pipelines are built as one RESP text and handed to hiredis in one call:
+ * hiredis' printf-style formatting costs more than the rest of a run.
+ */
+static int
+resp_add(struct store *s, const char *p, size_t n)
+{
+	if (s->rlen + n > s->rcap) {
+		size_t nc = (s->rlen + n) * 2;
+		char *np = realloc(s->resp, nc);
+
+		if (np == NULL)
+			return fail(s, "out of memory");
+		s->resp = np;
+		s->rcap = nc;
+	}
+	memcpy(s->resp + s->rlen, p, n);
+	s->rlen += n;
+	return 0;
+}
+
+/* One command: argv of n strings, the key (RKEY_LEN bytes) at index 1. */
+static int
+resp_cmd(struct store *s, const char *const *argv, int n, const char *key)
+{
+	char hdr[32];
+	int i, l;
+
+	l = snprintf(hdr, sizeof(hdr), "*%d\r\n", n);
+	if (resp_add(s, hdr, (size_t)l) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *a = i == 1 ? key : argv[i];
+		size_t an = i == 1 ? RKEY_LEN : strlen(a);
+
+		l = snprintf(hdr, sizeof(hdr), "$%zu\r\n", an);
+		if (resp_add(s, hdr, (size_t)l) != 0 ||
+		    resp_add(s, a, an) != 0 || resp_add(s, "\r\n", 2) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+resp_send(struct store *s)
+{
+	int rc = 0;
+
+	if (s->rlen > 0 &&
+	    redisAppendFormattedCommand(s->rc, s->resp, s->rlen) != REDIS_OK)
+		rc = fail(s, "out of memory");
+	s->rlen = 0;
+	return rc;
+}
+
+static int
+r_fail(struct store *s, const char *what)
+{
+	if (s->rc->err)
+		return fail(s, "redis: %s: %s", what, s->rc->errstr);
+	return fail(s, "redis: %s failed", what);
+}
+
+/* Run one command and check it answered without an error. */
+static int
+r_simple(struct store *s, const char *what, redisReply *r)
+{
+	int rc = 0;
+
+	if (r == NULL)
+		return r_fail(s, what);
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = fail(s, "redis: %s: %.200s", what, r->str);
+	freeReplyObject(r);
+	return rc;
+}
+
+static int
+r_open(struct store *s, const struct store_url *u)
+{
+	struct timeval tv = { 5, 0 };
+	redisReply *r;
+
+	if (u->kind == STORE_REDIS_UNIX)
+		s->rc = redisConnectUnixWithTimeout(u->path, tv);
+	else
+		s->rc = redisConnectWithTimeout(u->host, u->port, tv);
+	if (s->rc == NULL)
+		return fail(s, "redis: out of memory");
+	if (s->rc->err)
+		return fail(s, "redis: cannot connect to %s%s%.200s: %s",
+		    u->kind == STORE_REDIS_UNIX ? "" : u->host,
+		    u->kind == STORE_REDIS_UNIX ? "" : ":",
+		    u->kind == STORE_REDIS_UNIX ? u->path : "",
+		    s->rc->errstr);
+	snprintf(s->ttlarg, sizeof(s->ttlarg), "%lld", (long long)s->opt.ttl);
+	snprintf(s->leasearg, sizeof(s->leasearg), "%d", STORE_REDIS_LEASE);
+	/* A bounded wait for every reply: a hung server is an error. */
+	tv.tv_sec = 10;
+	redisSetTimeout(s->rc, tv);
+	if (s->opt.password != NULL) {
+		r = redisCommand(s->rc, "AUTH %s", s->opt.password);
+		if (r == NULL)
+			return r_fail(s, "AUTH");
+		if (r->type == REDIS_REPLY_ERROR) {
+			freeReplyObject(r);
+			return fail(s, "redis: authentication failed");
+		}
+		freeReplyObject(r);
+	}
+	if (u->db != 0 && r_simple(s, "SELECT",
+	    redisCommand(s->rc, "SELECT %d", u->db)) != 0)
+		return -1;
+	/* Also proves the server takes SET with both NX and GET (7.0). */
+	r = redisCommand(s->rc, "SET %s p NX GET PX 1000",
+	    RKEY_PREFIX "probe");
+	if (r == NULL)
+		return r_fail(s, "probe");
+	if (r->type == REDIS_REPLY_ERROR) {
+		int rc = fail(s, "redis: %.200s (closehook needs Redis 7.0 "
+		    "or newer)", r->str);
+
+		freeReplyObject(r);
+		return rc;
+	}
+	freeReplyObject(r);
+	return r_simple(s, "DEL", redisCommand(s->rc, "DEL %s",
+	    RKEY_PREFIX "probe"));
+}
+
+/*
+ * hiredis writes to its socket without MSG_NOSIGNAL: a server that went
+ * away would kill us with SIGPIPE before we could report it.  Block the
+ * signal around Redis I/O and discard one raised there; stdout keeps the
+ * usual SIGPIPE behaviour of a filter.
+ */
+static void
+sigpipe_block(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static void
+sigpipe_restore(const sigset_t *old)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	while (sigtimedwait(&set, NULL, &zero) > 0)
+		;
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+static int
+pend_add(struct store *s, const char *k)
+{
+	if (s->npend == s->cappend) {
+		size_t nc = s->cappend ? 2 * s->cappend : 1024;
+		void *np = realloc(s->pend, nc * RKEY_LEN);
+
+		if (np == NULL)
+			return fail(s, "out of memory");
+		s->pend = np;
+		s->cappend = nc;
+	}
+	memcpy(s->pend[s->npend++], k, RKEY_LEN);
+	return 0;
+}
+
+/* Read the replies to commits sent earlier; 0, or -1 when one failed. */
+static int
+r_drain(struct store *s)
+{
+	redisReply *r;
+	int rc = 0;
+
+	for (; s->unread > 0; s->unread--) {
+		if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL)
+			return r_fail(s, "SET");
+		if (r->type == REDIS_REPLY_ERROR && rc == 0)
+			rc = fail(s, "redis: SET: %.200s", r->str);
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+/*
+ * One pipelined round: send the command for each key whose verdict is
+ * still 0xff, then read the replies.  Filter claims a key with a short
+ * lease ("p"); the commit turns claims into "1" with the full TTL.  A
+ * claim held by another process (or a dead one) is retried until it is
+ * committed ("1": seen) or expires (then ours).
+ */
+static int
+r_round(struct store *s, enum store_op op, const unsigned char *keys,
+    size_t n, unsigned char *verdict, size_t *waiting)
+{
+	char k[RKEY_LEN];
+	redisReply *r;
+	size_t i;
+	int rc = 0;
+
+	const char *claim[] = { "SET", NULL, "p", "NX", "GET", "EX",
+	    s->leasearg };
+	const char *get[] = { "GET", NULL };
+
+	for (i = 0; i < n; i++) {
+		if (verdict[i] != 0xff)
+			continue;
+		rkey(k, keys + i * STORE_KEYLEN);
+		if ((op == STORE_FILTER ? resp_cmd(s, claim, 7, k) :
+		    resp_cmd(s, get, 2, k)) != 0)
+			return -1;
+	}
+	if (resp_send(s) != 0)
+		return -1;
+	*waiting = 0;
+	for (i = 0; i < n; i++) {
+		if (verdict[i] != 0xff)
+			continue;
+		if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL)
+			return r_fail(s, op == STORE_FILTER ? "SET" : "GET");
+		rkey(k, keys + i * STORE_KEYLEN);
+		if (r->type == REDIS_REPLY_NIL) {
+			verdict[i] = STORE_NEW;
+			if (op != STORE_PEEK && rc == 0)
+				rc = pend_add(s, k);
+		} else if (r->type == REDIS_REPLY_STRING && r->len == 1 &&
+		    r->str[0] == 'p' && op == STORE_FILTER) {
+			(*waiting)++;
+		} else if (r->type == REDIS_REPLY_STRING) {
+			/* "1", or "p" for peek and record: someone else is
+			 * passing it right now; check passes it too (at
+			 * least once), record marks it. */
+			verdict[i] = r->str[0] == '1' ? STORE_SEEN : STORE_NEW;
+			if (op == STORE_RECORD && rc == 0)
+				rc = pend_add(s, k);
+		} else if (rc == 0) {
+			rc = fail(s, "redis: unexpected reply: %.200s",
+			    r->type == REDIS_REPLY_ERROR ? r->str : "?");
+		}
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+static int
+r_check(struct store *s, enum store_op op, const unsigned char *keys,
+    size_t n, unsigned char *verdict)
+{
+	uint64_t start = cli_mono_ns();
+	size_t waiting;
+	int ms = 1;
+
+	memset(verdict, 0xff, n);
+	s->npend = 0;
+	if (r_drain(s) != 0)
+		return -1;
+	for (;;) {
+		if (r_round(s, op, keys, n, verdict, &waiting) != 0)
+			return -1;
+		if (waiting == 0)
+			return 0;
+		if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
+			return fail(s, "redis: %zu keys stay claimed by "
+			    "another process", waiting);
+		usleep((useconds_t)ms * 1000);
+		if (ms < 50)
+			ms *= 2;
+	}
+}
+
+/*
+ * Send the commits and go on without waiting for their replies: the server
+ * applies them while we parse the next block, and the replies are read
+ * (and checked) before the next block's, or by store_close().  Plain
+ * pipelined SETs rather than one script per block: a script would hold
+ * a shared server for the whole block.
+ */
+static int
+r_commit(struct store *s)
+{
+	const char *set[] = { "SET", NULL, "1", "EX", s->ttlarg };
+	size_t i;
+	int done = 0;
+
+	for (i = 0; i < s->npend; i++)
+		if (resp_cmd(s, set, 5, s->pend[i]) != 0)
+			return -1;
+	if (resp_send(s) != 0)
+		return -1;
+	s->unread += s->npend;
+	s->npend = 0;
+	while (!done)
+		if (redisBufferWrite(s->rc, &done) != REDIS_OK)
+			return r_fail(s, "SET");
+	return 0;
+}
+
+/* ---- the interface ---- */
+
+struct store *
+store_open(const struct store_url *u, const struct store_opts *o, char *err,
+    size_t errlen)
+{
+	struct store *s;
+	int rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->kind = u->kind;
+	s->opt = *o;
+	s->lap_min = INT64_MAX;
+	if (s->opt.ttl < 1)
+		s->opt.ttl = 1;
+	if (u->kind == STORE_SQLITE)
+		rc = sq_open(s, u->path);
+	else {
+		sigset_t old;
+
+		sigpipe_block(&old);
+		rc = r_open(s, u);
+		sigpipe_restore(&old);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s", s->errbuf);
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+store_check(struct store *s, enum store_op op, const unsigned char *keys,
+    size_t n, unsigned char *verdict)
+{
+	sigset_t old;
+	int rc;
+
+	if (s->kind == STORE_SQLITE)
+		return sq_check(s, op, keys, n, verdict);
+	sigpipe_block(&old);
+	rc = r_check(s, op, keys, n, verdict);
+	sigpipe_restore(&old);
+	return rc;
+}
+
+int
+store_commit(struct store *s)
+{
+	sigset_t old;
+	int rc;
+
+	if (s->kind == STORE_SQLITE)
+		return sq_commit(s);
+	sigpipe_block(&old);
+	rc = r_commit(s);
+	sigpipe_restore(&old);
+	return rc;
+}
+
+int
+store_close(struct store *s)
+{
+	int rc = 0;
+
+	if (s == NULL)
+		return 0;
+	if (s->db != NULL) {
+		if (s->in_txn)
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_finalize(s->sel);
+		sqlite3_finalize(s->ins);
+		sqlite3_finalize(s->upd);
+		sqlite3_finalize(s->sweep);
+		sqlite3_finalize(s->del);
+		sqlite3_finalize(s->getpos);
+		sqlite3_finalize(s->setpos);
+		sqlite3_close(s->db);
+	}
+	if (s->rc != NULL) {
+		sigset_t old;
+
+		sigpipe_block(&old);
+		if (s->rc->err == 0 && r_drain(s) != 0)
+			rc = -1;
+		redisFree(s->rc);
+		sigpipe_restore(&old);
+	}
+	free(s->pend);
+	free(s->resp);
+	if (rc != 0)
+		fprintf(stderr, "%s: store: %s\n", cli_prog, s->errbuf);
+	free(s);
+	return rc;
+}

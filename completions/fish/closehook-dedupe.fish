@@ -1,0 +1,16 @@
+# fish completion for closehook-dedupe(1)
+
+complete -c closehook-dedupe -l store -r -F -d 'SQLite file, redis://HOST:PORT/DB or unix:PATH'
+complete -c closehook-dedupe -l key -x -d 'jq expression whose value is the key'
+complete -c closehook-dedupe -l ttl -x -d 'How long a key is remembered (default 35d)'
+complete -c closehook-dedupe -l mode -x -a 'filter check record' -d 'Filter, check or record keys'
+complete -c closehook-dedupe -l invert -d 'Write only the repeats'
+complete -c closehook-dedupe -l namespace -x -d 'Keep these keys apart from other pipelines'
+complete -c closehook-dedupe -l now -x -d 'The clock for SQLite expiry'
+complete -c closehook-dedupe -l stats -d 'Print counts on stderr at exit'
+complete -c closehook-dedupe -l rejects -r -F -d 'Append each reject as an NDJSON line'
+complete -c closehook-dedupe -l redis-password-file -r -F -d 'File holding the Redis password'
+complete -c closehook-dedupe -l busy-timeout -x -d 'Longest wait for a locked SQLite store (30s)'
+complete -c closehook-dedupe -l max-line -x -d 'Longest input line (default 16M)'
+complete -c closehook-dedupe -s h -l help -d 'Show help'
+complete -c closehook-dedupe -l version -d 'Show the version'
