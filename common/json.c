@@ -18,7 +18,6 @@
  * tests/fuzz/fuzz-json.c.
  */
 
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +31,16 @@
 #include "json.h"
 
 #if defined(__GNUC__)
-#define likely(x)	__builtin_expect(!!(x), 1)
-#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
 #else
-#define likely(x)	(x)
-#define unlikely(x)	(x)
+#define likely(x) (x)
+#define unlikely(x) (x)
 #endif
 
 typedef unsigned char uchar;
 
+/* clang-format off */
 /* The four whitespace bytes of RFC 8259; \f and \v are not among them. */
 static const uchar ws_tab[256] = {
 	['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1
@@ -65,6 +65,7 @@ static const uchar num_tab[256] = {
 	['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
 	['9'] = 1, ['E'] = 1, ['e'] = 1
 };
+/* clang-format on */
 
 static inline const uchar *
 skip_ws(const uchar *s, const uchar *e)
@@ -91,8 +92,8 @@ ctz32(unsigned x)
 }
 
 #ifndef JSON_SSE2
-#define ONES	0x0101010101010101ULL
-#define HIGHS	0x8080808080808080ULL
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
 
 static inline uint64_t
 load64(const uchar *s)
@@ -108,6 +109,20 @@ static inline uint64_t
 haszero(uint64_t w)
 {
 	return (w - ONES) & ~w & HIGHS;
+}
+
+/* Non-zero when w holds a quote or a backslash. */
+static inline uint64_t
+has_qb(uint64_t w)
+{
+	return haszero(w ^ (ONES * '"')) | haszero(w ^ (ONES * '\\'));
+}
+
+/* Non-zero when w holds a byte < 0x20 or >= 0x80. */
+static inline uint64_t
+has_ctl_high(uint64_t w)
+{
+	return ((w - ONES * 0x20) & ~w & HIGHS) | (w & HIGHS);
 }
 #endif
 
@@ -131,8 +146,8 @@ skip_plain(const uchar *s, const uchar *e)
 	 */
 	while (e - s >= 16) {
 		x = _mm_loadu_si128((const __m128i *)(const void *)s);
-		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
-		    _mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, b)),
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, b)),
 		    _mm_cmplt_epi8(x, sp)));
 		if (m != 0)
 			return s + ctz32(m);
@@ -143,8 +158,7 @@ skip_plain(const uchar *s, const uchar *e)
 
 	while (e - s >= 8) {
 		w = load64(s);
-		if ((haszero(w ^ (ONES * '"')) | haszero(w ^ (ONES * '\\')) |
-		    ((w - ONES * 0x20) & ~w & HIGHS) | (w & HIGHS)) != 0)
+		if ((has_qb(w) | has_ctl_high(w)) != 0)
 			break;
 		s += 8;
 	}
@@ -166,8 +180,8 @@ skip_to_qb(const uchar *s, const uchar *e)
 
 	while (e - s >= 16) {
 		x = _mm_loadu_si128((const __m128i *)(const void *)s);
-		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		    _mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, b)));
+		m = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, b)));
 		if (m != 0)
 			return s + ctz32(m);
 		s += 16;
@@ -177,8 +191,7 @@ skip_to_qb(const uchar *s, const uchar *e)
 
 	while (e - s >= 8) {
 		w = load64(s);
-		if ((haszero(w ^ (ONES * '"')) |
-		    haszero(w ^ (ONES * '\\'))) != 0)
+		if (has_qb(w) != 0)
 			break;
 		s += 8;
 	}
@@ -253,8 +266,8 @@ hex4(const uchar *s, const uchar *e)
 }
 
 struct perr {
-	const uchar	*at;
-	const char	*msg;
+	const uchar *at;
+	const char *msg;
 };
 
 /*
@@ -425,8 +438,7 @@ type_of(uchar c)
  * JSON_MAX_DEPTH, which sizes the bit stack.
  */
 int
-json_parse(const char *p, size_t n, struct json_span *v,
-    struct json_error *err)
+json_parse(const char *p, size_t n, struct json_span *v, struct json_error *err)
 {
 	const uchar *s = (const uchar *)p, *e = s + n, *start, *end;
 	uint64_t stk[(JSON_MAX_DEPTH + 63) / 64];
@@ -830,8 +842,8 @@ json_iter_init(struct json_iter *it, struct json_span c)
 }
 
 int
-json_iter_member(struct json_iter *it, struct json_span *key,
-    struct json_span *val)
+json_iter_member(
+    struct json_iter *it, struct json_span *key, struct json_span *val)
 {
 	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
 	const uchar *t;
@@ -846,7 +858,7 @@ json_iter_member(struct json_iter *it, struct json_span *key,
 	t = skip_string(s, e);
 	set_span(key, s, t);
 	s = skip_ws(t, e);
-	s = skip_ws(s + 1, e);		/* the colon */
+	s = skip_ws(s + 1, e); /* the colon */
 	t = skip_value(s, e);
 	set_span(val, s, t);
 	it->p = (const char *)t;
@@ -873,8 +885,8 @@ json_iter_elem(struct json_iter *it, struct json_span *val)
 }
 
 int
-json_object_get(struct json_span obj, const char *key, size_t n,
-    struct json_span *val)
+json_object_get(
+    struct json_span obj, const char *key, size_t n, struct json_span *val)
 {
 	struct json_iter it;
 	struct json_span k, v;
@@ -911,7 +923,7 @@ path_qkey(const char **sp, struct json_path_step *st)
 		if (c == '"')
 			break;
 		if ((unsigned char)c < 0x20)
-			return -1;	/* also the terminating NUL */
+			return -1; /* also the terminating NUL */
 		if (c == '\\') {
 			switch (*s++) {
 			case '"':
@@ -1040,43 +1052,111 @@ json_path_compile(const char *expr, struct json_path *path)
  * past the end is null; a key on a non-object or an index on a non-array
  * is an error ("Cannot index object with number").  Once the answer is
  * null it stays null, as null's every step is null.
+ *
+ * As the last of duplicate keys wins, every object on the way must be read
+ * to its end.  Doing that one step at a time would skip the bytes of the
+ * document once per step, so the walk is a single pass instead: a member
+ * whose key matches is entered at once, and the object it belongs to is
+ * read on from where that member ended, a later duplicate replacing the
+ * answer.  An explicit stack of one frame per step replaces recursion.
  */
 enum json_path_result
-json_path_get(const struct json_path *path, struct json_span root,
-    struct json_span *out)
+json_path_get(
+    const struct json_path *path, struct json_span root, struct json_span *out)
 {
-	const struct json_path_step *st;
-	struct json_span cur = root, v;
-	struct json_iter it;
-	size_t i, k;
-	int found;
+	struct {
+		enum json_path_result res;
+		struct json_span val;
+		size_t k;
+	} fr[JSON_PATH_MAX];
+	const struct json_path_step *st = NULL;
+	const uchar *s = (const uchar *)root.p, *e = s + root.n, *kp, *t;
+	enum json_path_result res;
+	struct json_span key, val = root;
+	size_t d = 0, n = path->nsteps;
 
-	for (i = 0; i < path->nsteps; i++) {
-		st = &path->step[i];
-		if (cur.type == JSON_NULL)
-			return JSON_PATH_NULL;
-		if (st->is_index) {
-			if (cur.type != JSON_ARRAY)
-				return JSON_PATH_TYPE;
-			json_iter_init(&it, cur);
-			found = 0;
-			for (k = 0; json_iter_elem(&it, &v); k++)
-				if (k == st->index) {
-					found = 1;
-					break;
-				}
-			if (!found)
-				return JSON_PATH_NULL;
-		} else {
-			if (cur.type != JSON_OBJECT)
-				return JSON_PATH_TYPE;
-			if (!json_object_get(cur, st->key, st->keylen, &v))
-				return JSON_PATH_NULL;
-		}
-		cur = v;
+	if (n == 0 || root.n == 0) {
+		*out = root;
+		return JSON_PATH_FOUND;
 	}
-	*out = cur;
-	return JSON_PATH_FOUND;
+
+enter:
+	/* s is at a value that steps d.. apply to. */
+	if (d == n) {
+		t = skip_value(s, e);
+		set_span(&val, s, t);
+		s = t;
+		res = JSON_PATH_FOUND;
+		goto leave;
+	}
+	st = &path->step[d];
+	if (*s == 'n') {
+		s += 4;
+		res = JSON_PATH_NULL;
+		goto leave;
+	}
+	if (*s != (st->is_index ? '[' : '{')) {
+		s = skip_value(s, e);
+		res = JSON_PATH_TYPE;
+		goto leave;
+	}
+	fr[d].res = JSON_PATH_NULL;
+	fr[d].k = 0;
+	s = skip_ws(s + 1, e);
+
+member:
+	/* s is at a member or element of the level-d container, or its end. */
+	if (s >= e || *s == '}' || *s == ']') {
+		s++;
+		res = fr[d].res;
+		val = fr[d].val;
+		goto leave;
+	}
+	if (st->is_index) {
+		if (fr[d].k++ == st->index) {
+			d++;
+			goto enter;
+		}
+	} else {
+		kp = s;
+		s = skip_string(s, e);
+		set_span(&key, kp, s);
+		s = skip_ws(s, e);
+		s = skip_ws(s + 1, e); /* the colon */
+		if (json_str_eq(key, st->key, st->keylen)) {
+			d++;
+			goto enter;
+		}
+	}
+	s = skip_value(s, e);
+
+next:
+	s = skip_ws(s, e);
+	if (s < e && *s == ',')
+		s = skip_ws(s + 1, e);
+	goto member;
+
+leave:
+	/* The value entered at level d ended at s with answer res. */
+	if (d == 0) {
+		if (res == JSON_PATH_FOUND)
+			*out = val;
+		return res;
+	}
+	d--;
+	st = &path->step[d];
+	fr[d].res = res;
+	fr[d].val = val;
+	/*
+	 * Nothing after an array's element can change the answer; only an
+	 * enclosing object needs the position after the array.
+	 */
+	if (d == 0 && st->is_index) {
+		if (res == JSON_PATH_FOUND)
+			*out = val;
+		return res;
+	}
+	goto next;
 }
 
 /* Encode code point cp as UTF-8 at d; returns the bytes written. */
@@ -1144,7 +1224,7 @@ unescape1(const uchar **sp, const uchar *e, uchar *d)
 			cp = 0xfffd;
 		return utf8_put(d, cp);
 	default:
-		*d = *s;	/* " \ / */
+		*d = *s; /* " \ / */
 		return 1;
 	}
 }
@@ -1178,11 +1258,14 @@ lower(uchar c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+/* a[0..n) and b[0..n) are equal, ASCII letters folded when nocase. */
 static int
-memeq_nocase(const uchar *a, const uchar *b, size_t n)
+memeq(const uchar *a, const uchar *b, size_t n, int nocase)
 {
 	size_t i;
 
+	if (!nocase)
+		return memcmp(a, b, n) == 0;
 	for (i = 0; i < n; i++)
 		if (a[i] != b[i] && lower(a[i]) != lower(b[i]))
 			return 0;
@@ -1206,26 +1289,21 @@ str_eq(struct json_span s, const char *lit, size_t n, int nocase)
 	 */
 	if ((size_t)(e - p) < n)
 		return 0;
-	if ((size_t)(e - p) == n) {
-		if (memchr(p, '\\', n) != NULL)
-			return 0;
-		return nocase ? memeq_nocase(p, l, n) : memcmp(p, l, n) == 0;
-	}
+	if ((size_t)(e - p) == n)
+		return memchr(p, '\\', n) == NULL && memeq(p, l, n, nocase);
 	while (p < e) {
 		q = memchr(p, '\\', (size_t)(e - p));
 		if (q == NULL)
 			q = e;
 		k = (size_t)(q - p);
-		if (k > (size_t)(le - l) || !(nocase ? memeq_nocase(p, l, k) :
-		    memcmp(p, l, k) == 0))
+		if (k > (size_t)(le - l) || !memeq(p, l, k, nocase))
 			return 0;
 		l += k;
 		if (q == e)
 			break;
 		p = q + 1;
 		k = unescape1(&p, e, buf);
-		if (k > (size_t)(le - l) || !(nocase ? memeq_nocase(buf, l, k) :
-		    memcmp(buf, l, k) == 0))
+		if (k > (size_t)(le - l) || !memeq(buf, l, k, nocase))
 			return 0;
 		l += k;
 	}
@@ -1269,7 +1347,7 @@ json_num_i64(struct json_span s, int64_t *v)
 	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	for (; p < e; p++) {
 		if (*p < '0' || *p > '9')
-			return -1;	/* a fraction or an exponent */
+			return -1; /* a fraction or an exponent */
 		d = *p - '0';
 		if (acc > (lim - d) / 10)
 			return -1;
@@ -1289,8 +1367,8 @@ json_num_i64(struct json_span s, int64_t *v)
  * halfway points have at most 767 significant digits, so the reduced
  * literal rounds exactly as the original does, and the buffer stays bounded.
  */
-#define NUM_SIG		780
-#define NUM_SHORT	64
+#define NUM_SIG 780
+#define NUM_SHORT 64
 
 double
 json_num_double(struct json_span s)
@@ -1348,6 +1426,7 @@ json_num_double(struct json_span s)
 	return strtod(buf, NULL);
 }
 
+/* clang-format off */
 /* Short escapes for output; 'u' means \u00XX, 0 means the byte passes. */
 static const char esc_tab[256] = {
 	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
@@ -1356,6 +1435,7 @@ static const char esc_tab[256] = {
 	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
 	['"'] = '"', ['\\'] = '\\'
 };
+/* clang-format on */
 
 size_t
 json_escape(const char *src, size_t n, char *dst)
@@ -1395,8 +1475,9 @@ json_utf8_valid(const char *p, size_t n)
 
 	for (;;) {
 #ifdef JSON_SSE2
-		while (e - s >= 16 && _mm_movemask_epi8(_mm_loadu_si128(
-		    (const __m128i *)(const void *)s)) == 0)
+		while (e - s >= 16 &&
+		    _mm_movemask_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)s)) == 0)
 			s += 16;
 #else
 		while (e - s >= 8 && (load64(s) & HIGHS) == 0)

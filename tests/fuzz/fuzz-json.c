@@ -43,7 +43,9 @@
  * round-trip them, json_str_plain must agree with a search for '\';
  * json_utf8_valid is compared with a naive decoder on the whole input and
  * json_escape round-trips the whole input when it is valid UTF-8; object
- * members and array elements are looked up again through json_path_get.
+ * members and array elements are looked up again through json_path_get,
+ * by their whole path from the root, and one step more is compared with a
+ * plain step-by-step reference (missing keys, null, type errors).
  */
 
 #include <stdint.h>
@@ -400,11 +402,103 @@ check_path_index(struct json_span arr, size_t idx, struct json_span *val)
 		fail("key on an array", in_p, in_n);
 }
 
+/*
+ * The reference for json_path_get: one step at a time, with
+ * json_object_get and json_iter_elem, as jq 1.6 reads a path.
+ */
+static enum json_path_result
+ref_path_get(const struct json_path *path, struct json_span cur,
+    struct json_span *out)
+{
+	const struct json_path_step *st;
+	struct json_iter it;
+	struct json_span v;
+	size_t i, k;
+	int found;
+
+	for (i = 0; i < path->nsteps; i++) {
+		st = &path->step[i];
+		if (cur.type == JSON_NULL)
+			return JSON_PATH_NULL;
+		if (st->is_index) {
+			if (cur.type != JSON_ARRAY)
+				return JSON_PATH_TYPE;
+			json_iter_init(&it, cur);
+			for (k = 0, found = 0; !found &&
+			    json_iter_elem(&it, &v); k++)
+				found = k == st->index;
+			if (!found)
+				return JSON_PATH_NULL;
+		} else {
+			if (cur.type != JSON_OBJECT)
+				return JSON_PATH_TYPE;
+			if (!json_object_get(cur, st->key, st->keylen, &v))
+				return JSON_PATH_NULL;
+		}
+		cur = v;
+	}
+	*out = cur;
+	return JSON_PATH_FOUND;
+}
+
+static struct json_span g_root;
+static struct json_path g_path;	/* the steps to the value being checked */
+static size_t g_npaths;
+
+/*
+ * The value v is reached from the root by the first nsteps of g_path: the
+ * single-pass json_path_get must find exactly it, and agree with the
+ * reference on one step more, whatever v is.
+ */
+static void
+check_path_at(size_t nsteps, struct json_span v)
+{
+	static const struct {
+		int		 is_index;
+		size_t		 index;
+		const char	*key;
+	} extra[] = {
+		{ 0, 0, "a" }, { 0, 0, "" }, { 1, 0, NULL }, { 1, 1, NULL },
+		{ 1, 7, NULL }
+	};
+	struct json_path_step *st;
+	struct json_span out, rout;
+	enum json_path_result r, rr;
+	size_t i;
+
+	/* Each check reads the document; keep big inputs fast. */
+	if (g_npaths++ > 64)
+		return;
+	g_path.nsteps = nsteps;
+	if (json_path_get(&g_path, g_root, &out) != JSON_PATH_FOUND ||
+	    out.p != v.p || out.n != v.n || out.type != v.type)
+		fail("json_path_get misses a value", in_p, in_n);
+	if (nsteps == JSON_PATH_MAX)
+		return;
+	g_path.nsteps = nsteps + 1;
+	st = &g_path.step[nsteps];
+	for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		st->is_index = extra[i].is_index;
+		st->index = extra[i].index;
+		if (!st->is_index) {
+			st->keylen = strlen(extra[i].key);
+			memcpy(st->key, extra[i].key, st->keylen);
+		}
+		r = json_path_get(&g_path, g_root, &out);
+		rr = ref_path_get(&g_path, g_root, &rout);
+		if (r != rr || (r == JSON_PATH_FOUND && (out.p != rout.p ||
+		    out.n != rout.n)))
+			fail("json_path_get differs from the reference", in_p,
+			    in_n);
+	}
+}
+
 struct frame {
 	struct json_span	span;
 	struct json_iter	it;
 	jv			j;
 	size_t			idx;
+	int			pathok;	/* g_path leads here */
 };
 
 /* Walk both trees without recursion; consumes j. */
@@ -412,12 +506,17 @@ static void
 compare(struct json_span root, jv j)
 {
 	static struct frame stk[JSON_MAX_DEPTH + 1];
+	struct json_path_step *st;
 	struct frame *f;
 	struct json_span k, v, last;
 	size_t top = 0, n;
 	char *u;
+	int pathok;
 	jv jk, jval;
 
+	g_root = root;
+	g_npaths = 0;
+	check_path_at(0, root);
 	if (root.type != JSON_OBJECT && root.type != JSON_ARRAY) {
 		check_scalar(root, j);
 		return;
@@ -427,10 +526,13 @@ compare(struct json_span root, jv j)
 	stk[0].span = root;
 	stk[0].j = j;
 	stk[0].idx = 0;
+	stk[0].pathok = 1;
 	json_iter_init(&stk[0].it, root);
 	top = 1;
 	while (top > 0) {
 		f = &stk[top - 1];
+		pathok = f->pathok && top <= JSON_PATH_MAX;
+		st = pathok ? &g_path.step[top - 1] : NULL;
 		if (f->span.type == JSON_OBJECT) {
 			if (!json_iter_member(&f->it, &k, &v)) {
 				if ((size_t)jv_object_length(jv_copy(f->j)) !=
@@ -450,6 +552,12 @@ compare(struct json_span root, jv j)
 				free(u);
 				continue;
 			}
+			if (pathok && n <= JSON_PATH_KEYMAX) {
+				st->is_index = 0;
+				st->keylen = n;
+				memcpy(st->key, u, n);
+			} else
+				pathok = 0;
 			f->idx++;
 			jk = jv_string_sized(u, (int)n);
 			free(u);
@@ -467,9 +575,15 @@ compare(struct json_span root, jv j)
 				continue;
 			}
 			check_path_index(f->span, f->idx, &v);
+			if (pathok) {
+				st->is_index = 1;
+				st->index = f->idx;
+			}
 			jval = jv_array_get(jv_copy(f->j), (int)f->idx);
 			f->idx++;
 		}
+		if (pathok)
+			check_path_at(top, v);
 		if (v.type == JSON_OBJECT || v.type == JSON_ARRAY) {
 			if (kind_type(jval) != v.type)
 				fail("types differ", in_p, in_n);
@@ -479,6 +593,7 @@ compare(struct json_span root, jv j)
 			f->span = v;
 			f->j = jval;
 			f->idx = 0;
+			f->pathok = pathok;
 			json_iter_init(&f->it, v);
 		} else
 			check_scalar(v, jval);

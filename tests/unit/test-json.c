@@ -577,6 +577,35 @@ test_path_get(void)
 	is_int(get(doc, ".a.b[0].c", &out), JSON_PATH_TYPE,
 	    "key on a number in an array");
 	is_int(get("[1]", ".a", &out), JSON_PATH_TYPE, "key on a root array");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[1][1].a", &out),
+	    JSON_PATH_FOUND, "root array, nested array, object");
+	is_lit(out.p, out.n, "3", ".[1][1].a is 3");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[2]", &out), JSON_PATH_FOUND,
+	    "last element of a root array");
+	is_lit(out.p, out.n, "4", ".[2] is 4");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[1][2]", &out), JSON_PATH_NULL,
+	    "past the end of a nested array");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[3].a", &out), JSON_PATH_NULL,
+	    "past the end of a root array, then a key");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[0][0]", &out), JSON_PATH_TYPE,
+	    "index on a number in a root array");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[1][1][0]", &out),
+	    JSON_PATH_TYPE, "index on an object in a root array");
+	is_int(get("{\"a\":\"s\",\"a\":{\"b\":[5]}}", ".a.b[0]", &out),
+	    JSON_PATH_FOUND, "a later duplicate replaces a string");
+	is_lit(out.p, out.n, "5", "and its value is found");
+	is_int(get("{\"a\":{\"b\":[5]},\"a\":\"s\"}", ".a.b[0]", &out),
+	    JSON_PATH_TYPE, "a later duplicate string makes it an error");
+	is_int(get("{\"a\":{\"b\":1},\"a\":{\"c\":1}}", ".a.b", &out),
+	    JSON_PATH_NULL, "a later duplicate without the key is null");
+	is_int(get("{\"a\":{\"b\":1},\"a\":null}", ".a.b", &out),
+	    JSON_PATH_NULL, "a later null duplicate is null");
+	is_int(get("{\"a\":[{\"b\":1,\"b\":2},3],\"z\":0}", ".a[0].b",
+	    &out), JSON_PATH_FOUND, "duplicates inside an array element");
+	is_lit(out.p, out.n, "2", "the last of them");
+	is_int(get(" { \"a\" : [ 1 , { \"b\" : \"x\" } ] } ", ".a[1].b",
+	    &out), JSON_PATH_FOUND, "blanks everywhere");
+	is_lit(out.p, out.n, "\"x\"", "found through the blanks");
 	is_int(get("\"s\"", ".[0]", &out), JSON_PATH_TYPE,
 	    "index on a root string");
 	is_int(get("false", ".a", &out), JSON_PATH_TYPE, "key on false");
