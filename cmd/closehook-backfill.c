@@ -1,0 +1,1295 @@
+/*
+ * closehook-backfill - fetch events from Close's Event Log API and write
+ * them as event records, {"subscription_id":null,"event":<event>}, with the
+ * event's bytes as the API sent them (only literal CR and LF bytes, which
+ * valid JSON holds only as whitespace, become spaces).
+ *
+ * The Event Log answers newest first, 50 events a page, with a cursor to
+ * the next (older) page.  --order newest writes each page as it arrives.
+ * The default, oldest first, walks the time range in windows of a day from
+ * the oldest: each window is fetched whole (newest first, kept in memory up
+ * to a bound and spilled to an unlinked temporary file beyond it), then
+ * written oldest first.
+ *
+ * --state FILE checkpoints after every page of records written and flushed
+ * (temp file, fsync, rename).  Oldest first, the checkpoint is a position:
+ * every event dated before it was written, and so were the listed ids dated
+ * exactly at it; newest first, it is the next page's cursor.  A rerun with
+ * the same state resumes there without fetching what was written; after a
+ * complete run the next one starts 5 minutes before the newest date_updated
+ * written, because Close consolidates events in place.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cli.h"
+#include "closeapi.h"
+#include "isotime.h"
+#include "json.h"
+#include "out.h"
+
+static const char synopsis[] =
+    "closehook-backfill [--since TIME] [--until TIME] [--object-type T] "
+    "[--action A]\n"
+    "\t[--object-id ID] [--lead-id ID] [--user-id ID] [--request-id ID]\n"
+    "\t[--state FILE] [--order oldest|newest] [--event ID] [--api-url URL]\n"
+    "\t[--api-key-file FILE] [--max-rps R] [--progress] [--metrics FILE] "
+    "[-q]\n";
+
+#define US		1000000LL
+#define RETENTION_US	(30LL * 86400 * US)
+#define OVERLAP_US	(5LL * 60 * US)
+#define WINDOW_US	(86400LL * US)
+#define PAGE_LIMIT	50
+#define QUERY_MAX	8192
+#define CURSOR_MAX	2048
+#define ID_MAX		128
+
+/* Close's Event Log filters, in the order they are sent. */
+enum { F_OBJECT_TYPE, F_OBJECT_ID, F_ACTION, F_LEAD_ID, F_USER_ID,
+	F_REQUEST_ID, F_COUNT };
+static const char *const fname[F_COUNT] = {
+	"object_type", "object_id", "action", "lead_id", "user_id",
+	"request_id",
+};
+static const char *const fopt[F_COUNT] = {
+	"--object-type", "--object-id", "--action", "--lead-id", "--user-id",
+	"--request-id",
+};
+#define B(f) (1u << (f))
+/* CLOSE.md: the accepted combinations (each may add date bounds). */
+static const unsigned combos[] = {
+	0,
+	B(F_OBJECT_TYPE) | B(F_OBJECT_ID),
+	B(F_OBJECT_TYPE) | B(F_ACTION),
+	B(F_OBJECT_ID) | B(F_ACTION),
+	B(F_LEAD_ID) | B(F_OBJECT_TYPE),
+	B(F_LEAD_ID) | B(F_OBJECT_TYPE) | B(F_ACTION),
+	B(F_LEAD_ID) | B(F_USER_ID) | B(F_OBJECT_TYPE),
+	B(F_LEAD_ID) | B(F_USER_ID) | B(F_OBJECT_TYPE) | B(F_ACTION),
+	B(F_LEAD_ID) | B(F_USER_ID),
+	B(F_USER_ID) | B(F_OBJECT_ID),
+	B(F_USER_ID) | B(F_OBJECT_ID) | B(F_ACTION),
+	B(F_USER_ID) | B(F_OBJECT_TYPE),
+	B(F_USER_ID) | B(F_OBJECT_TYPE) | B(F_ACTION),
+	B(F_LEAD_ID),
+	B(F_USER_ID),
+	B(F_REQUEST_ID),
+};
+
+static const char accepted_text[] =
+    "accepted: none; object-type+object-id; object-type+action; "
+    "object-id+action;\n"
+    "  lead-id+object-type[+action]; lead-id+user-id+object-type[+action];\n"
+    "  lead-id+user-id; user-id+object-id[+action]; "
+    "user-id+object-type[+action];\n"
+    "  lead-id; user-id; request-id (each may add --since and --until)";
+
+/* Options and run-wide state. */
+static const char *filter[F_COUNT];
+static char fquery[QUERY_MAX];		/* the non-date filters, encoded */
+static int64_t now_us;
+static int quiet, show_progress, newest_first;
+static const char *state_path, *metrics_path;
+static struct closeapi *api;
+static struct out out;
+static volatile sig_atomic_t stop;
+static size_t spill_max = 64u << 20;
+
+/* Counters for progress and --metrics. */
+static uint64_t npages, nevents, nnodata, nskipped;
+static uint64_t t_start_ns, last_progress_ns;
+static int64_t range_lo, range_hi;	/* for progress: the time range */
+static int64_t done_lo;			/* oldest-first: done below this */
+static int64_t seen_lo;			/* oldest date seen in this fetch */
+
+/* The checkpoint, in memory as in the state file. */
+struct state {
+	int	 running;
+	int	 newest_order;
+	int64_t	 since, until;	/* the run's bounds; -1: none */
+	int64_t	 pos;		/* oldest first: done below (and at) this */
+	char	**ids;		/* ids dated exactly pos that were written */
+	size_t	 nids, capids;
+	char	 cursor[CURSOR_MAX]; /* newest first: the next page; "" first */
+	int64_t	 newest;	/* newest date_updated written, or -1 */
+	int64_t	 through;	/* last complete run covered up to this */
+};
+static struct state st = { .since = -1, .until = -1, .pos = -1,
+	.newest = -1, .through = -1 };
+
+static void
+usage(void)
+{
+	cli_usage(synopsis);
+}
+
+static void
+help(void)
+{
+	printf("usage: %s", synopsis);
+	printf("\n"
+"Fetch events from Close's Event Log API and write them as event records.\n"
+"\n"
+"  --since TIME         events updated at or after TIME (ISO-8601, or 90m,\n"
+"                       12h, 7d before now)\n"
+"  --until TIME         events updated before TIME\n"
+"  --object-type T      Close's object_type filter\n"
+"  --action A           Close's action filter\n"
+"  --object-id ID       Close's object_id filter\n"
+"  --lead-id ID         Close's lead_id filter\n"
+"  --user-id ID         Close's user_id filter\n"
+"  --request-id ID      Close's request_id filter\n"
+"  --state FILE         checkpoint file: resume, then incremental runs\n"
+"  --order ORDER        oldest (default, oldest first) or newest\n"
+"  --event ID           fetch one event\n"
+"  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL ")\n"
+"  --api-key-file FILE  read the API key from FILE (else $CLOSE_API_KEY)\n"
+"  --max-rps R          at most R requests per second\n"
+"  --progress           progress on stderr (default when it is a terminal)\n"
+"  --metrics FILE       Prometheus counters written to FILE at exit\n"
+"  -q, --quiet          no warnings or progress\n"
+"  -h, --help           show this help\n"
+"      --version        show the version\n");
+	exit(CLI_EXIT_OK);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* -- times ----------------------------------------------------------------- */
+
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * US + ts.tv_nsec / 1000;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.ffffffZ" into buf (room for 64). */
+static const char *
+fmt_us(int64_t us, char *buf)
+{
+	int64_t s = us / US, f = us % US;
+	struct tm tm;
+	time_t t;
+
+	if (f < 0) {
+		f += US;
+		s--;
+	}
+	t = (time_t)s;
+	gmtime_r(&t, &tm);
+	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)f);
+	return buf;
+}
+
+static int
+parse_us(const char *p, size_t n, int64_t *us)
+{
+	struct isotime t;
+
+	if (isotime_parse(p, n, &t) != 0)
+		return -1;
+	*us = t.sec * US + t.nsec / 1000;
+	return 0;
+}
+
+/* --since/--until: ISO-8601, or a duration before now. */
+static int64_t
+opt_time(const char *opt, const char *s)
+{
+	int64_t us, ms;
+
+	if (parse_us(s, strlen(s), &us) == 0)
+		return us;
+	if (isotime_is_date(s, strlen(s)) &&
+	    parse_us(s, strlen(s), &us) != 0) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%.10sT00:00:00Z", s);
+		if (parse_us(buf, strlen(buf), &us) == 0)
+			return us;
+	}
+	ms = cli_opt_duration(opt, s, 0, 3650LL * 86400 * 1000);
+	return now_us - ms * 1000;
+}
+
+/* A JSON string member of obj, unescaped into buf (cap bytes). */
+static size_t
+member_str(struct json_span obj, const char *key, char *buf, size_t cap)
+{
+	struct json_span v;
+
+	if (!json_object_get(obj, key, strlen(key), &v) ||
+	    v.type != JSON_STRING || v.n > cap)
+		return 0;
+	return json_str_unescape(v, buf);
+}
+
+/* An event's date_updated in microseconds, or -1. */
+static int64_t
+event_date(struct json_span ev)
+{
+	char buf[64];
+	size_t n = member_str(ev, "date_updated", buf, sizeof(buf));
+	int64_t us;
+
+	if (n == 0 || parse_us(buf, n, &us) != 0)
+		return -1;
+	return us;
+}
+
+/* -- state file ------------------------------------------------------------ */
+
+static void
+ids_clear(struct state *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nids; i++)
+		free(s->ids[i]);
+	s->nids = 0;
+}
+
+static void
+ids_add(struct state *s, const char *id, size_t n)
+{
+	char **nv;
+
+	if (s->nids == s->capids) {
+		s->capids = s->capids ? s->capids * 2 : 16;
+		if ((nv = realloc(s->ids, s->capids * sizeof(*nv))) == NULL)
+			cli_fatalx("out of memory");
+		s->ids = nv;
+	}
+	if ((s->ids[s->nids] = strndup(id, n)) == NULL)
+		cli_fatalx("out of memory");
+	s->nids++;
+}
+
+static int
+ids_has(const struct state *s, const char *id, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < s->nids; i++)
+		if (strlen(s->ids[i]) == n && memcmp(s->ids[i], id, n) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+put_str(FILE *f, const char *s)
+{
+	char *esc;
+	size_t n = strlen(s);
+
+	if ((esc = malloc(6 * n + 1)) == NULL)
+		cli_fatalx("out of memory");
+	n = json_escape(s, n, esc);
+	fprintf(f, "\"%.*s\"", (int)n, esc);
+	free(esc);
+}
+
+static void
+put_date(FILE *f, const char *key, int64_t us)
+{
+	char buf[64];
+
+	if (us >= 0)
+		fprintf(f, ",\"%s\":\"%s\"", key, fmt_us(us, buf));
+}
+
+/* Write a file atomically: temp file beside it, fsync, rename, fsync dir. */
+static int
+atomic_write(const char *path, void (*fill)(FILE *, void *), void *arg)
+{
+	char tmp[4096], dir[4096], *slash;
+	FILE *f;
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) < 0)
+		return -1;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	fill(f, arg);
+	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	} else
+		snprintf(dir, sizeof(dir), ".");
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+static void
+fill_state(FILE *f, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	fprintf(f, "{\"version\":1,\"filters\":");
+	put_str(f, fquery);
+	fprintf(f, ",\"status\":\"%s\",\"order\":\"%s\"",
+	    st.running ? "running" : "complete",
+	    st.newest_order ? "newest" : "oldest");
+	if (st.running) {
+		put_date(f, "since", st.since);
+		put_date(f, "until", st.until);
+		if (!st.newest_order) {
+			put_date(f, "position", st.pos);
+			fprintf(f, ",\"position_ids\":[");
+			for (i = 0; i < st.nids; i++) {
+				if (i > 0)
+					fputc(',', f);
+				put_str(f, st.ids[i]);
+			}
+			fputc(']', f);
+		} else {
+			fprintf(f, ",\"cursor\":");
+			put_str(f, st.cursor);
+		}
+	}
+	put_date(f, "newest", st.newest);
+	put_date(f, "through", st.through);
+	fprintf(f, "}\n");
+}
+
+static void
+save_state(void)
+{
+	if (state_path == NULL)
+		return;
+	if (atomic_write(state_path, fill_state, NULL) != 0)
+		cli_fatal("%s: cannot write the state", state_path);
+}
+
+static int64_t
+state_date(struct json_span root, const char *key, const char *path)
+{
+	char buf[64];
+	size_t n;
+	int64_t us;
+	struct json_span v;
+
+	if (!json_object_get(root, key, strlen(key), &v))
+		return -1;
+	n = member_str(root, key, buf, sizeof(buf));
+	if (n == 0 || parse_us(buf, n, &us) != 0)
+		cli_fatalx("%s: invalid \"%s\" in the state file", path, key);
+	return us;
+}
+
+static void
+load_state(const char *path)
+{
+	char *buf = NULL, tmp[CURSOR_MAX], order[16], status[16];
+	struct json_span root, v, e;
+	struct json_iter it;
+	size_t n = 0, cap = 0, k;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return;
+		cli_fatal("%s", path);
+	}
+	for (;;) {
+		if (n + 4096 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (64u << 20))
+				cli_fatalx("%s: state file too large", path);
+			if ((buf = realloc(buf, cap)) == NULL)
+				cli_fatalx("out of memory");
+		}
+		if ((r = read(fd, buf + n, cap - n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_fatal("%s", path);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n == 0 || json_parse(buf, n, &root, NULL) != 0 ||
+	    root.type != JSON_OBJECT ||
+	    !json_object_get(root, "filters", 7, &v) ||
+	    v.type != JSON_STRING || v.n > sizeof(tmp))
+		cli_fatalx("%s: not a closehook-backfill state file", path);
+	k = json_str_unescape(v, tmp);
+	if (k != strlen(fquery) || memcmp(tmp, fquery, k) != 0)
+		cli_fatalx("%s: the state was made with other filters (%.*s%s); "
+		    "use the same filters or another --state file", path,
+		    (int)(k > 200 ? 200 : k), tmp, k == 0 ? "none" : "");
+	k = member_str(root, "status", status, sizeof(status) - 1);
+	status[k] = '\0';
+	k = member_str(root, "order", order, sizeof(order) - 1);
+	order[k] = '\0';
+	st.running = strcmp(status, "running") == 0;
+	st.newest_order = strcmp(order, "newest") == 0;
+	st.newest = state_date(root, "newest", path);
+	st.through = state_date(root, "through", path);
+	if (!st.running)
+		goto done;
+	if (st.newest_order != newest_first)
+		cli_fatalx("%s: an interrupted run in --order %s is to be "
+		    "resumed; use --order %s or another --state file", path,
+		    order, order);
+	st.since = state_date(root, "since", path);
+	st.until = state_date(root, "until", path);
+	if (st.newest_order) {
+		k = member_str(root, "cursor", st.cursor,
+		    sizeof(st.cursor) - 1);
+		st.cursor[k] = '\0';
+	} else {
+		st.pos = state_date(root, "position", path);
+		if (json_object_get(root, "position_ids", 12, &v) &&
+		    v.type == JSON_ARRAY) {
+			json_iter_init(&it, v);
+			while (json_iter_elem(&it, &e)) {
+				if (e.type != JSON_STRING || e.n > ID_MAX)
+					continue;
+				k = json_str_unescape(e, tmp);
+				ids_add(&st, tmp, k);
+			}
+		}
+	}
+done:
+	free(buf);
+}
+
+/* -- metrics and progress ---------------------------------------------------- */
+
+static void
+fill_metrics(FILE *f, void *arg)
+{
+	const struct closeapi_stats *s = api ? closeapi_stats(api) : NULL;
+	int complete = *(int *)arg;
+
+#define M(name, type, help, fmt, val) \
+	fprintf(f, "# HELP closehook_backfill_" name " " help "\n" \
+	    "# TYPE closehook_backfill_" name " " type "\n" \
+	    "closehook_backfill_" name " " fmt "\n", val)
+	M("pages_total", "counter", "Event Log pages fetched.", "%llu",
+	    (unsigned long long)npages);
+	M("events_total", "counter", "Event records written.", "%llu",
+	    (unsigned long long)nevents);
+	M("requests_total", "counter", "HTTP requests sent.", "%llu",
+	    (unsigned long long)(s ? s->requests : 0));
+	M("retries_total", "counter", "Transient failures retried.", "%llu",
+	    (unsigned long long)(s ? s->retries : 0));
+	M("rate_limited_total", "counter", "429 answers.", "%llu",
+	    (unsigned long long)(s ? s->rate_limited : 0));
+	M("failed_requests_total", "counter",
+	    "Requests that failed after every retry.", "%llu",
+	    (unsigned long long)(s ? s->failures : 0));
+	M("events_without_data_total", "counter",
+	    "Events older than an hour that came without data.", "%llu",
+	    (unsigned long long)nnodata);
+	M("complete", "gauge", "1 when the run fetched its whole range.",
+	    "%d", complete);
+	M("duration_seconds", "gauge", "Wall time of the run.", "%.3f",
+	    (double)(cli_mono_ns() - t_start_ns) / 1e9);
+	M("last_run_timestamp_seconds", "gauge", "When the run ended.",
+	    "%lld", (long long)cli_now());
+	if (st.newest >= 0)
+		M("newest_event_timestamp_seconds", "gauge",
+		    "date_updated of the newest event written.", "%.6f",
+		    (double)st.newest / 1e6);
+#undef M
+}
+
+static void
+write_metrics(int complete)
+{
+	if (metrics_path != NULL &&
+	    atomic_write(metrics_path, fill_metrics, &complete) != 0)
+		cli_warn("%s: cannot write the metrics", metrics_path);
+}
+
+static void
+fmt_dur(double s, char *buf, size_t n)
+{
+	if (s < 0 || s > 1e7)
+		snprintf(buf, n, "?");
+	else if (s < 60)
+		snprintf(buf, n, "%.0fs", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else
+		snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+static void
+progress(int last)
+{
+	const struct closeapi_stats *s = closeapi_stats(api);
+	uint64_t t = cli_mono_ns();
+	double el = (double)(t - t_start_ns) / 1e9, frac = 0, total;
+	char eta[32];
+
+	if (!show_progress || quiet)
+		return;
+	if (!last && t - last_progress_ns < 1000000000ULL)
+		return;
+	last_progress_ns = t;
+	total = (double)(range_hi - range_lo);
+	/* Newest first runs down from the top; oldest first goes up a
+	 * window at a time. */
+	if (total > 0 && newest_first && seen_lo >= 0)
+		frac = (double)(range_hi - seen_lo) / total;
+	else if (total > 0 && !newest_first)
+		frac = (double)(done_lo - range_lo) / total;
+	if (frac < 0)
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	fmt_dur(frac > 0.001 ? el * (1 - frac) / frac : -1, eta, sizeof(eta));
+	fprintf(stderr, "%s: %llu pages, %llu events, %.1f req/s, "
+	    "%llu rate-limited, %.0f%% of the range, ETA %s%s",
+	    cli_prog, (unsigned long long)npages,
+	    (unsigned long long)nevents,
+	    el > 0 ? (double)s->requests / el : 0.0,
+	    (unsigned long long)s->rate_limited, frac * 100, eta,
+	    isatty(2) && !last ? "\033[K\r" : "\n");
+}
+
+/* -- output ------------------------------------------------------------------ */
+
+/* Write one event record; CR and LF (JSON whitespace there) become spaces. */
+static void
+emit(const char *p, size_t n)
+{
+	static const char head[] = "{\"subscription_id\":null,\"event\":";
+	const char *end = p + n, *q;
+
+	out_write(&out, head, sizeof(head) - 1);
+	while (p < end) {
+		for (q = p; q < end && *q != '\n' && *q != '\r'; q++)
+			;
+		out_write(&out, p, (size_t)(q - p));
+		if (q < end)
+			out_putc(&out, ' ');
+		p = q < end ? q + 1 : q;
+	}
+	out_write(&out, "}\n", 2);
+	nevents++;
+}
+
+/* Flush stdout; a write error is fatal (the checkpoint must not pass it). */
+static void
+flush_out(void)
+{
+	if (out_flush(&out) != 0) {
+		errno = out.err;
+		cli_fatal("stdout");
+	}
+}
+
+/* Note an event without data that Close would have sent to an admin key. */
+static void
+check_data(struct json_span ev, int64_t date)
+{
+	struct json_span v;
+	char act[32];
+	size_t n;
+
+	if (date < 0 || date > now_us - 3600 * US)
+		return;
+	if (json_object_get(ev, "data", 4, &v) && v.type != JSON_NULL)
+		return;
+	n = member_str(ev, "action", act, sizeof(act));
+	if (n == 7 && memcmp(act, "deleted", 7) == 0)
+		return;
+	nnodata++;
+}
+
+/* -- fetching ---------------------------------------------------------------- */
+
+/*
+ * The query for a page: the filters, the date bounds, _limit, _cursor.
+ * gte/lt < 0 mean no bound.
+ */
+static void
+build_query(char *q, size_t cap, int64_t gte, int64_t lt, const char *cursor)
+{
+	char d[64];
+
+	snprintf(q, cap, "/event/?");
+	if (strlen(fquery) + 9 >= cap)
+		cli_fatalx("filters too long");
+	strcat(q, fquery);
+	if ((gte >= 0 && closeapi_query_add(q + 8, cap - 8,
+	    "date_updated__gte", fmt_us(gte, d)) != 0) ||
+	    (lt >= 0 && closeapi_query_add(q + 8, cap - 8,
+	    "date_updated__lt", fmt_us(lt, d)) != 0) ||
+	    closeapi_query_add(q + 8, cap - 8, "_limit", "50") != 0 ||
+	    (cursor != NULL && cursor[0] != '\0' &&
+	    closeapi_query_add(q + 8, cap - 8, "_cursor", cursor) != 0))
+		cli_fatalx("query too long");
+}
+
+enum fetch { FETCH_OK, FETCH_GAVE_UP, FETCH_STOPPED };
+
+/*
+ * Fetch one page; on FETCH_OK *pg spans the answer (valid until the next
+ * request).  Fatal answers (401/403, 400, ...) exit 2 here.
+ */
+static enum fetch
+fetch_page(const char *query, struct closeapi_page *pg)
+{
+	struct closeapi_resp r;
+	const char *why;
+	int tries;
+
+	for (tries = 0;; tries++) {
+		switch (closeapi_request(api, "GET", query, NULL, 0, &r)) {
+		case CLOSEAPI_OK:
+			break;
+		case CLOSEAPI_STOPPED:
+			return FETCH_STOPPED;
+		case CLOSEAPI_AUTH:
+			cli_fatalx("the API refused the key (HTTP %ld): %s",
+			    r.status, r.error);
+		case CLOSEAPI_HTTP:
+			cli_fatalx("the API answered HTTP %ld: %s", r.status,
+			    r.error[0] ? r.error : "(no error text)");
+		case CLOSEAPI_FAILED:
+			cli_warnx("a page failed after every retry: %s",
+			    r.error);
+			return FETCH_GAVE_UP;
+		}
+		if (closeapi_page_parse(r.body, r.n, pg, &why) == 0) {
+			npages++;
+			return FETCH_OK;
+		}
+		/* Valid JSON of the wrong shape: a proxy, or a bug. */
+		if (tries >= 2) {
+			cli_warnx("a page failed: %s", why);
+			return FETCH_GAVE_UP;
+		}
+	}
+}
+
+/* The cursor_next of a page into buf; 0 when it is the last page. */
+static int
+next_cursor(const struct closeapi_page *pg, char *buf, size_t cap)
+{
+	size_t n;
+
+	if (pg->cursor_next.type != JSON_STRING)
+		return 0;
+	if (pg->cursor_next.n >= cap)
+		cli_fatalx("the API sent a cursor longer than %zu bytes",
+		    cap - 1);
+	n = json_str_unescape(pg->cursor_next, buf);
+	buf[n] = '\0';
+	return n > 0;
+}
+
+static void
+note_newest(int64_t d)
+{
+	if (d > st.newest)
+		st.newest = d;
+}
+
+/* --order newest: write each page as it arrives; checkpoint the cursor. */
+static int
+run_newest(void)
+{
+	static char query[QUERY_MAX];
+	struct closeapi_page pg;
+	struct json_iter it;
+	struct json_span ev;
+	int64_t d;
+
+	for (;;) {
+		build_query(query, sizeof(query), st.since, st.until,
+		    st.cursor);
+		switch (fetch_page(query, &pg)) {
+		case FETCH_OK:
+			break;
+		case FETCH_STOPPED:
+			return -1;
+		case FETCH_GAVE_UP:
+			nskipped++;
+			return 1;
+		}
+		json_iter_init(&it, pg.data);
+		while (json_iter_elem(&it, &ev)) {
+			d = event_date(ev);
+			note_newest(d);
+			if (d >= 0)
+				seen_lo = d;
+			check_data(ev, d);
+			emit(ev.p, ev.n);
+		}
+		flush_out();
+		if (!next_cursor(&pg, st.cursor, sizeof(st.cursor)))
+			return 0;
+		save_state();
+		progress(0);
+		if (stop)
+			return -1;
+	}
+}
+
+/*
+ * Oldest first: a window's events kept in fetch order (newest first), in
+ * memory up to spill_max bytes, beyond it in an unlinked temporary file.
+ */
+struct ent {
+	uint64_t	 off;
+	uint32_t	 len;
+	uint32_t	 infile;
+	int64_t		 date;
+};
+
+static struct {
+	char		*mem;
+	size_t		 memlen, memcap;
+	int		 fd;
+	uint64_t	 flen;
+	struct ent	*v;
+	size_t		 n, cap;
+	char		*rbuf;
+	size_t		 rcap;
+} sp = { .fd = -1 };
+
+static void
+spill_reset(void)
+{
+	sp.memlen = 0;
+	sp.n = 0;
+	sp.flen = 0;
+	if (sp.fd >= 0 && ftruncate(sp.fd, 0) != 0)
+		cli_fatal("temporary file");
+}
+
+static void
+spill_flush_mem(void)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char path[4096];
+	size_t i, done = 0;
+	ssize_t w;
+
+	if (sp.fd < 0) {
+		snprintf(path, sizeof(path), "%s/closehook-backfill.XXXXXX",
+		    tmpdir && *tmpdir ? tmpdir : "/tmp");
+		if ((sp.fd = mkstemp(path)) < 0)
+			cli_fatal("%s", path);
+		unlink(path);
+	}
+	while (done < sp.memlen) {
+		w = pwrite(sp.fd, sp.mem + done, sp.memlen - done,
+		    (off_t)(sp.flen + done));
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_fatal("temporary file");
+		}
+		done += (size_t)w;
+	}
+	for (i = 0; i < sp.n; i++)
+		if (!sp.v[i].infile) {
+			sp.v[i].off += sp.flen;
+			sp.v[i].infile = 1;
+		}
+	sp.flen += sp.memlen;
+	sp.memlen = 0;
+}
+
+static void
+spill_add(const char *p, size_t n, int64_t date)
+{
+	struct ent *nv;
+	char *nm;
+
+	if (n > UINT32_MAX)
+		cli_fatalx("an event larger than 4 GiB");
+	if (sp.memlen + n > spill_max && sp.memlen > 0)
+		spill_flush_mem();
+	if (sp.memlen + n > sp.memcap) {
+		size_t c = sp.memcap ? sp.memcap : 65536;
+
+		while (c < sp.memlen + n)
+			c *= 2;
+		if ((nm = realloc(sp.mem, c)) == NULL)
+			cli_fatalx("out of memory");
+		sp.mem = nm;
+		sp.memcap = c;
+	}
+	memcpy(sp.mem + sp.memlen, p, n);
+	if (sp.n == sp.cap) {
+		sp.cap = sp.cap ? sp.cap * 2 : 1024;
+		if ((nv = realloc(sp.v, sp.cap * sizeof(*nv))) == NULL)
+			cli_fatalx("out of memory");
+		sp.v = nv;
+	}
+	sp.v[sp.n].off = sp.memlen;
+	sp.v[sp.n].len = (uint32_t)n;
+	sp.v[sp.n].infile = 0;
+	sp.v[sp.n].date = date;
+	sp.n++;
+	sp.memlen += n;
+}
+
+static const char *
+spill_get(size_t i)
+{
+	const struct ent *e = &sp.v[i];
+	size_t done = 0;
+	ssize_t r;
+
+	if (!e->infile)
+		return sp.mem + e->off;
+	if (e->len > sp.rcap) {
+		free(sp.rbuf);
+		sp.rcap = e->len;
+		if ((sp.rbuf = malloc(sp.rcap)) == NULL)
+			cli_fatalx("out of memory");
+	}
+	while (done < e->len) {
+		r = pread(sp.fd, sp.rbuf + done, e->len - done,
+		    (off_t)(e->off + done));
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			cli_fatal("temporary file");
+		}
+		done += (size_t)r;
+	}
+	return sp.rbuf;
+}
+
+/* Write the window [.., hi) oldest first, checkpointing every page. */
+static void
+write_window(int64_t hi)
+{
+	struct json_span ev = { NULL, 0, JSON_NONE };
+	char id[ID_MAX];
+	size_t i, idn, inpage = 0;
+	const char *p;
+	int64_t d;
+
+	for (i = sp.n; i-- > 0;) {
+		p = spill_get(i);
+		d = sp.v[i].date;
+		idn = 0;
+		if (json_parse(p, sp.v[i].len, &ev, NULL) == 0)
+			idn = member_str(ev, "id", id, sizeof(id));
+		if (d >= 0 && d == st.pos && idn > 0 &&
+		    ids_has(&st, id, idn))
+			continue;	/* written before a resume */
+		check_data(ev, d);
+		emit(p, sp.v[i].len);
+		note_newest(d);
+		if (d > st.pos) {
+			st.pos = d;
+			ids_clear(&st);
+		}
+		if (d == st.pos && idn > 0)
+			ids_add(&st, id, idn);
+		if (++inpage == PAGE_LIMIT) {
+			flush_out();
+			save_state();
+			inpage = 0;
+			if (stop)
+				return;
+		}
+	}
+	flush_out();
+	if (hi >= 0) {
+		st.pos = hi;
+		ids_clear(&st);
+	}
+	save_state();
+}
+
+/* Oldest first: windows of a day from st.pos up. */
+static int
+run_oldest(void)
+{
+	static char query[QUERY_MAX];
+	struct closeapi_page pg;
+	struct json_iter it;
+	struct json_span ev;
+	char cursor[CURSOR_MAX];
+	int64_t lo, hi, d, end = st.until;
+
+	while (end < 0 || st.pos < end) {
+		lo = st.pos;
+		hi = lo + WINDOW_US;
+		/* The last window: open above unless --until bounds it. */
+		if (end >= 0 ? hi >= end : hi >= now_us)
+			hi = end;
+		done_lo = lo;
+		seen_lo = -1;
+		spill_reset();
+		cursor[0] = '\0';
+		do {
+			build_query(query, sizeof(query), lo, hi, cursor);
+			switch (fetch_page(query, &pg)) {
+			case FETCH_OK:
+				break;
+			case FETCH_STOPPED:
+				return -1;
+			case FETCH_GAVE_UP:
+				nskipped++;
+				return 1;
+			}
+			json_iter_init(&it, pg.data);
+			while (json_iter_elem(&it, &ev)) {
+				d = event_date(ev);
+				if (d >= 0)
+					seen_lo = d;
+				spill_add(ev.p, ev.n, d);
+			}
+			progress(0);
+			if (stop)
+				return -1;
+		} while (next_cursor(&pg, cursor, sizeof(cursor)));
+		write_window(hi);
+		done_lo = hi;
+		progress(0);
+		if (stop)
+			return -1;
+		if (hi < 0)
+			break;
+	}
+	return 0;
+}
+
+/* --event ID */
+static int
+run_event(const char *id)
+{
+	char path[256];
+	struct closeapi_resp r;
+	struct json_span ev;
+	const char *p;
+
+	for (p = id; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			cli_fatalx("invalid event id: %.40s", id);
+	if (strlen(id) == 0 || strlen(id) > ID_MAX)
+		cli_fatalx("invalid event id: %.40s", id);
+	snprintf(path, sizeof(path), "/event/%s/", id);
+	switch (closeapi_request(api, "GET", path, NULL, 0, &r)) {
+	case CLOSEAPI_OK:
+		break;
+	case CLOSEAPI_STOPPED:
+		return 1;
+	case CLOSEAPI_AUTH:
+		cli_fatalx("the API refused the key (HTTP %ld): %s", r.status,
+		    r.error);
+	case CLOSEAPI_HTTP:
+		if (r.status == 404) {
+			cli_warnx("no such event: %s", id);
+			return 1;
+		}
+		cli_fatalx("the API answered HTTP %ld: %s", r.status,
+		    r.error[0] ? r.error : "(no error text)");
+	case CLOSEAPI_FAILED:
+		cli_warnx("the request failed after every retry: %s", r.error);
+		return 1;
+	}
+	if (json_parse(r.body, r.n, &ev, NULL) != 0 ||
+	    ev.type != JSON_OBJECT) {
+		cli_warnx("the answer is not an event");
+		return 1;
+	}
+	npages++;
+	check_data(ev, event_date(ev));
+	emit(ev.p, ev.n);
+	return 0;
+}
+
+static uint64_t
+env_size(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+	uint64_t v;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	if (cli_size(s, 1, (uint64_t)1 << 40, &v) != 0)
+		cli_fatalx("invalid $%s", name);
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_SINCE = 256, O_UNTIL, O_STATE, O_ORDER, O_EVENT, O_URL,
+		O_KEYFILE, O_RPS, O_PROGRESS, O_METRICS, O_VERSION,
+		O_FILTER };
+	static const struct option longopts[] = {
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "until", required_argument, NULL, O_UNTIL },
+		{ "object-type", required_argument, NULL, O_FILTER + 0 },
+		{ "object-id", required_argument, NULL, O_FILTER + 1 },
+		{ "action", required_argument, NULL, O_FILTER + 2 },
+		{ "lead-id", required_argument, NULL, O_FILTER + 3 },
+		{ "user-id", required_argument, NULL, O_FILTER + 4 },
+		{ "request-id", required_argument, NULL, O_FILTER + 5 },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "event", required_argument, NULL, O_EVENT },
+		{ "api-url", required_argument, NULL, O_URL },
+		{ "api-key-file", required_argument, NULL, O_KEYFILE },
+		{ "max-rps", required_argument, NULL, O_RPS },
+		{ "progress", no_argument, NULL, O_PROGRESS },
+		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct closeapi_opts ao;
+	struct sigaction sa;
+	const char *since_s = NULL, *until_s = NULL, *event_id = NULL;
+	char err[512], *end;
+	int64_t since = -1, until = -1;
+	unsigned given = 0;
+	size_t i;
+	int c, rc = 0, ok_combo = 0, complete;
+	const char *s;
+
+	cli_init("closehook-backfill");
+	memset(&ao, 0, sizeof(ao));
+	now_us = wall_us();
+	show_progress = isatty(2);
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_SINCE:
+			since_s = optarg;
+			break;
+		case O_UNTIL:
+			until_s = optarg;
+			break;
+		case O_STATE:
+			state_path = optarg;
+			break;
+		case O_ORDER:
+			if (strcmp(optarg, "newest") == 0)
+				newest_first = 1;
+			else if (strcmp(optarg, "oldest") == 0)
+				newest_first = 0;
+			else
+				cli_fatalx("invalid value for --order: %.40s "
+				    "(oldest or newest)", optarg);
+			break;
+		case O_EVENT:
+			event_id = optarg;
+			break;
+		case O_URL:
+			ao.base_url = optarg;
+			break;
+		case O_KEYFILE:
+			ao.key_file = optarg;
+			break;
+		case O_RPS:
+			errno = 0;
+			ao.max_rps = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !(ao.max_rps > 0 && ao.max_rps <= 1e6))
+				cli_fatalx("invalid value for --max-rps: %.40s",
+				    optarg);
+			break;
+		case O_PROGRESS:
+			show_progress = 1;
+			break;
+		case O_METRICS:
+			metrics_path = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			help();
+			break;
+		case O_VERSION:
+			cli_version();
+			break;
+		default:
+			if (c >= O_FILTER && c < O_FILTER + F_COUNT) {
+				if (*optarg == '\0')
+					cli_fatalx("empty value for %s",
+					    fopt[c - O_FILTER]);
+				filter[c - O_FILTER] = optarg;
+				given |= 1u << (c - O_FILTER);
+				break;
+			}
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (since_s != NULL)
+		since = opt_time("--since", since_s);
+	if (until_s != NULL)
+		until = opt_time("--until", until_s);
+	if (since >= 0 && until >= 0 && since >= until)
+		cli_fatalx("--since must be before --until");
+	if (event_id != NULL && (given != 0 || since_s || until_s ||
+	    state_path || newest_first))
+		cli_fatalx("--event takes no filters, --state or --order");
+	for (i = 0; i < sizeof(combos) / sizeof(combos[0]); i++)
+		ok_combo |= combos[i] == given;
+	if (!ok_combo) {
+		char names[256] = "";
+
+		for (i = 0; i < F_COUNT; i++)
+			if (given & (1u << i)) {
+				strcat(names, names[0] ? " " : "");
+				strcat(names, fopt[i]);
+			}
+		cli_fatalx("Close's Event Log does not accept the filters %s "
+		    "together;\n%s", names, accepted_text);
+	}
+	for (i = 0; i < F_COUNT; i++)
+		if (filter[i] != NULL && closeapi_query_add(fquery,
+		    sizeof(fquery), fname[i], filter[i]) != 0)
+			cli_fatalx("filters too long");
+	if ((s = getenv("CLOSEHOOK_BACKFILL_MEMORY")) != NULL)
+		spill_max = (size_t)env_size("CLOSEHOOK_BACKFILL_MEMORY",
+		    spill_max);
+	if ((s = getenv("CLOSEHOOK_HTTP_TIMEOUT")) != NULL && *s != '\0' &&
+	    cli_duration(s, 1, 3600000, &ao.timeout_ms) != 0)
+		cli_fatalx("invalid $CLOSEHOOK_HTTP_TIMEOUT");
+	if ((s = getenv("CLOSEHOOK_BACKOFF")) != NULL && *s != '\0' &&
+	    cli_duration(s, 1, 600000, &ao.backoff_base_ms) != 0)
+		cli_fatalx("invalid $CLOSEHOOK_BACKOFF");
+
+	/* Set up. */
+	if (state_path != NULL)
+		load_state(state_path);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		cli_fatalx("cannot initialise libcurl");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	ao.stop = &stop;
+	if ((api = closeapi_new(&ao, err, sizeof(err))) == NULL)
+		cli_fatalx("%s", err);
+	out_init(&out, 1, "stdout");
+	t_start_ns = cli_mono_ns();
+
+	if (event_id != NULL) {
+		rc = run_event(event_id);
+		goto done;
+	}
+	if (!st.running) {
+		/* A new run: after a complete one, start 5 minutes before
+		 * the newest event written (Close consolidates in place). */
+		int64_t from = st.newest >= 0 ? st.newest : st.through;
+
+		if (from >= 0 && from - OVERLAP_US > since)
+			since = from - OVERLAP_US;
+		if (since_s != NULL && since < now_us - RETENTION_US && !quiet)
+			cli_warnx("--since is older than Close's 30-day "
+			    "retention: nothing before %s can be fetched",
+			    fmt_us(now_us - RETENTION_US, err));
+		if (!newest_first && since < 0)
+			since = now_us - RETENTION_US;
+		st.running = 1;
+		st.newest_order = newest_first;
+		st.since = since;
+		st.until = until;
+		st.pos = since;
+		ids_clear(&st);
+		st.cursor[0] = '\0';
+	}
+	range_lo = st.since >= 0 ? st.since : now_us - RETENTION_US;
+	range_hi = st.until >= 0 ? st.until : now_us;
+	done_lo = st.pos >= 0 ? st.pos : range_lo;
+	seen_lo = -1;
+	save_state();
+	rc = newest_first ? run_newest() : run_oldest();
+	complete = rc == 0;
+	if (rc == 0) {
+		st.running = 0;
+		st.through = st.until >= 0 ? st.until : now_us;
+		save_state();
+	} else if (rc < 0) {
+		if (!quiet)
+			cli_warnx("interrupted%s", state_path ? ": the "
+			    "checkpoint is saved, rerun with the same --state "
+			    "to resume" : "");
+		rc = 1;
+	}
+	progress(1);
+	if (nnodata > 0 && !quiet)
+		cli_warnx("%llu events older than an hour came without data "
+		    "(Close omits it for API keys without admin rights)",
+		    (unsigned long long)nnodata);
+	write_metrics(complete);
+	goto close;
+done:
+	write_metrics(rc == 0);
+close:
+	if (out_close(&out) != 0) {
+		errno = out.err;
+		cli_fatal("stdout");
+	}
+	closeapi_free(api);
+	curl_global_cleanup();
+	ids_clear(&st);
+	free(st.ids);
+	free(sp.mem);
+	free(sp.v);
+	free(sp.rbuf);
+	if (sp.fd >= 0)
+		close(sp.fd);
+	return rc;
+}

@@ -1,0 +1,142 @@
+#!/bin/bash
+# closehook-backfill --state: a run killed with SIGKILL mid-way and rerun
+# with the same state writes, over both runs, the fake's whole event set,
+# and the second run fetches none of the events the checkpoint says were
+# written (the fake's request log shows what each request answered);
+# SIGINT and SIGTERM finish the page, checkpoint and exit 1; the
+# checkpoint is replaced atomically.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/fakes/close.sh"
+
+# wait_lines FILE N: until FILE has N lines (at most 10 s).
+wait_lines() {
+	for _ in $(seq 200); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# claimed STATE OUT: the ids in OUT that STATE says were written (oldest
+# first: dated before the position, or at it and listed).
+claimed() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys, datetime
+st = json.load(open(sys.argv[1]))
+def us(s):
+    s = s.rstrip("Z")
+    d = datetime.datetime.fromisoformat(s).replace(tzinfo=datetime.timezone.utc)
+    return int(d.timestamp()) * 1000000 + d.microsecond
+pos, ids = us(st["position"]), set(st.get("position_ids", []))
+for line in open(sys.argv[2]):
+    ev = json.loads(line)["event"]
+    d = us(ev["date_updated"])
+    if d < pos or (d == pos and ev["id"] in ids):
+        print(ev["id"])
+PY
+}
+
+# served FROM: the event ids answered by requests numbered FROM and later.
+served() {
+	jq -r --argjson from "$1" 'select((.n // 0) >= $from) | .ids[]' \
+	    "$FAKE_LOG"
+}
+
+# -- oldest first (the default), SIGKILL ---------------------------------
+fake_start --count 600 --seed 11 --rate-limit 12 --rate-window 1
+fake_events "$TMP/want"
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" -q \
+    >"$TMP/out1" 2>"$TMP/err1" &
+pid=$!
+ok "the first run writes records" wait_lines "$TMP/out1" 150
+kill -KILL "$pid"
+{ wait "$pid"; } 2>/dev/null
+is "$(jq -r .status "$TMP/st")" running "the state says the run is unfinished"
+ok "the state is whole JSON" jq -e .position "$TMP/st"
+claimed "$TMP/st" "$TMP/out1" | sort >"$TMP/claimed"
+ok "the checkpoint claims records ($(wc -l <"$TMP/claimed"))" \
+    [ -s "$TMP/claimed" ]
+ok "it claims only records that were written" \
+    [ "$(comm -23 "$TMP/claimed" <(jq -r .event.id "$TMP/out1" | sort) |
+    wc -l)" -eq 0 ]
+from=$(($(fake_requests) + 1))
+run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" -q
+is "$rc" 0 "the resumed run exits 0"
+cp "$TMP/out" "$TMP/out2"
+served "$from" | sort >"$TMP/refetched"
+is "$(comm -12 "$TMP/claimed" "$TMP/refetched" | wc -l)" 0 \
+    "the resumed run fetched none of the checkpointed records"
+cat "$TMP/out1" "$TMP/out2" | jq -r .event.id | sort -u >"$TMP/union"
+is "$(wc -l <"$TMP/union")" "$(wc -l <"$TMP/want")" \
+    "the union of both runs is the whole set"
+same_file "$TMP/union" <(jq -r .id "$TMP/want" | sort) \
+    "... with exactly the fake's ids"
+ok "the resumed run continues oldest first" \
+    python3 -c '
+import json, sys
+d = [json.loads(l)["event"]["date_updated"] for l in open(sys.argv[1])]
+sys.exit(d != sorted(d))' "$TMP/out2"
+is "$(jq -r .status "$TMP/st")" complete "the state is complete"
+fake_stop
+
+# -- newest first, SIGKILL: the cursor is the checkpoint ---------------------
+fake_start --count 300 --seed 12 --rate-limit 3 --rate-window 1
+fake_events "$TMP/want"
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stn" -q \
+    --order newest >"$TMP/out1" 2>/dev/null &
+pid=$!
+ok "the newest-first run writes records" wait_lines "$TMP/out1" 100
+kill -KILL "$pid"
+{ wait "$pid"; } 2>/dev/null
+ok "the state holds a cursor" jq -e '.cursor | length > 0' "$TMP/stn"
+n1=$(wc -l <"$TMP/out1")
+head -n $((n1 / 50 * 50)) "$TMP/out1" | jq -r .event.id | sort >"$TMP/claimed"
+from=$(($(fake_requests) + 1))
+run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stn" -q \
+    --order newest
+is "$rc" 0 "the resumed newest-first run exits 0"
+served "$from" | sort >"$TMP/refetched"
+is "$(comm -12 "$TMP/claimed" "$TMP/refetched" | wc -l)" 0 \
+    "it fetched none of the pages written before"
+cat "$TMP/out1" "$TMP/out" | jq -r .event.id | sort -u >"$TMP/union"
+same_file "$TMP/union" <(jq -r .id "$TMP/want" | sort) \
+    "the union of both runs is the whole set"
+from=$(fake_requests)
+run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" -q \
+    --order newest --since 1h
+is "$rc" 0 "a complete state may go on in the other order"
+jq '.status = "running" | .order = "oldest" | .position = .newest |
+    .since = .newest | .position_ids = []' "$TMP/st" >"$TMP/st.run"
+from=$(fake_requests)
+exit_is 2 "resuming an unfinished run in the other order is refused" \
+    closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st.run" -q \
+    --order newest
+like "$err" "*--order oldest*" "... naming the order to use"
+is "$(fake_requests)" "$from" "... before any request"
+fake_stop
+fake_start --count 200 --seed 13 --rate-limit 4 --rate-window 1
+fake_events "$TMP/want"
+
+# -- SIGTERM and SIGINT: finish the page, checkpoint, exit 1 -----------------
+for sig in TERM INT; do
+	rm -f "$TMP/sts"
+	closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sts" \
+	    --order newest >"$TMP/out1" 2>"$TMP/err1" &
+	pid=$!
+	wait_lines "$TMP/out1" 50
+	kill -"$sig" "$pid"
+	wait "$pid"
+	is "$?" 1 "SIG$sig: exit 1"
+	like "$(cat "$TMP/err1")" "*interrupted*resume*" \
+	    "SIG$sig: says how to resume"
+	is "$(($(wc -l <"$TMP/out1") % 50))" 0 "SIG$sig: whole pages written"
+	run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sts" -q \
+	    --order newest
+	cat "$TMP/out1" "$TMP/out" | jq -r .event.id | sort >"$TMP/all"
+	same_file "$TMP/all" <(jq -r .id "$TMP/want" | sort) \
+	    "SIG$sig: resumed, every event exactly once"
+done
+ok "no temporary state files are left" \
+    [ -z "$(find "$TMP" -name 'st*.tmp*')" ]
+
+done_testing

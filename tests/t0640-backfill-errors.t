@@ -1,0 +1,82 @@
+#!/bin/bash
+# closehook-backfill failures: a wrong or missing key stops at once with
+# exit 2 and a clear message (never the key); malformed JSON and truncated
+# answers are retried, and when retries run out the run stops with exit 1
+# and a resumable checkpoint; slow answers time out and are retried;
+# events without data from a non-admin key are warned about; --metrics.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/fakes/close.sh"
+
+fake_start --count 120 --seed 41 --span 20000
+fake_events "$TMP/want"
+
+CLOSE_API_KEY=wrong_key_0123 run closehook-backfill --api-url "$FAKE_URL"
+is "$rc" 2 "a wrong key exits 2"
+like "$err" "*refused the key (HTTP 401)*" "... saying the API refused it"
+# shellcheck disable=SC2016
+ok "... without echoing the key" bash -c '! grep -q wrong_key <<<"$1"' _ "$err"
+is "$(fake_requests)" 1 "... after one request (401 is not retried)"
+is "$(jq -r 'select(.n) | .status' "$FAKE_LOG")" 401 "the fake answered 401"
+
+(unset CLOSE_API_KEY; run closehook-backfill --api-url "$FAKE_URL"
+echo "$rc:$err") >"$TMP/nokey"
+like "$(cat "$TMP/nokey")" "2:*no API key*CLOSE_API_KEY*--api-key-file*" \
+    "no key at all exits 2 and says where a key comes from"
+printf 'api_test_key\n' >"$TMP/key"
+chmod 600 "$TMP/key"
+(unset CLOSE_API_KEY; run closehook-backfill --api-url "$FAKE_URL" \
+    --api-key-file "$TMP/key" -q --since 1d
+echo "$rc:$(wc -l <"$TMP/out")") >"$TMP/keyfile"
+is "$(cat "$TMP/keyfile")" "0:$(wc -l <"$TMP/want")" \
+    "--api-key-file works (HTTP Basic, key as user name)"
+chmod 640 "$TMP/key"
+run closehook-backfill --api-url "$FAKE_URL" --api-key-file "$TMP/key" \
+    --since 1h
+like "$err" "*readable by group or others*" \
+    "a group-readable key file is warned about"
+exit_is 2 "an unreadable key file exits 2" \
+    closehook-backfill --api-url "$FAKE_URL" --api-key-file "$TMP/nokey.x"
+CLOSEHOOK_BACKOFF=20ms run closehook-backfill \
+    --api-url http://127.0.0.1:1/api/v1 --event ev_x
+is "$rc" 1 "an unreachable API: retried, then exit 1"
+like "$err" "*failed after every retry*" "... saying so"
+fake_stop
+
+# Malformed JSON on every answer: retried, then the run stops (exit 1) with
+# its state still resumable.
+fake_start --count 120 --seed 41 --span 20000 --fault-rate 1 \
+    --fault-kinds malformed
+CLOSEHOOK_BACKOFF=50ms run closehook-backfill --api-url "$FAKE_URL" \
+    --state "$TMP/st" --metrics "$TMP/metrics" --order newest
+is "$rc" 1 "malformed JSON on every answer: exit 1"
+like "$err" "*failed after every retry: malformed JSON*" "... saying why"
+is "$(fake_requests)" 6 "... after 6 attempts"
+is "$(jq -r .status "$TMP/st")" running "... leaving a resumable state"
+ok "--metrics counts the failed request" \
+    grep -qx 'closehook_backfill_failed_requests_total 1' "$TMP/metrics"
+ok "--metrics says the run is incomplete" \
+    grep -qx 'closehook_backfill_complete 0' "$TMP/metrics"
+ok "--metrics is Prometheus text" \
+    grep -qx '# TYPE closehook_backfill_pages_total counter' "$TMP/metrics"
+fake_stop
+
+# Slow answers (3 s) against a 1 s timeout, and truncated bodies: retried.
+fake_start --count 120 --seed 41 --span 20000 \
+    --fault-requests 1:slow,2:truncate,4:slow
+fake_events "$TMP/want"
+run env CLOSEHOOK_HTTP_TIMEOUT=1 closehook-backfill --api-url "$FAKE_URL" \
+    -q --since 1d
+is "$rc" 0 "slow and truncated answers: exit 0"
+same_file <(unwrap <"$TMP/out") "$TMP/want" "... and every event once"
+fake_stop
+
+# A non-admin key: no data in events older than an hour.
+fake_start --count 60 --seed 42 --span 20000 --non-admin
+run closehook-backfill --api-url "$FAKE_URL" --since 1d
+is "$rc" 0 "a non-admin key: exit 0"
+like "$err" "*events older than an hour came without data*" \
+    "... with a warning about the missing data"
+run closehook-backfill --api-url "$FAKE_URL" --since 1d -q
+is "$err" "" "-q silences warnings"
+
+done_testing
