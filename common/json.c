@@ -201,6 +201,131 @@ skip_to_qb(const uchar *s, const uchar *e)
 	return s;
 }
 
+#ifdef JSON_SSE2
+static inline uint64_t
+mask16(__m128i x, __m128i c)
+{
+	return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, c));
+}
+
+static inline unsigned
+ctz64(uint64_t x)
+{
+#if defined(__GNUC__)
+	return (unsigned)__builtin_ctzll(x);
+#else
+	unsigned n = 0;
+
+	while ((x & 1) == 0) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+/* The x86-64 baseline has no POPCNT; this beats libgcc's call. */
+static inline uint64_t
+popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+/*
+ * The bytes of a 64-byte block that a backslash escapes, given the mask of
+ * backslashes; *carry says whether the previous block ended in an odd run
+ * of them.  This is simdjson's branchless method: runs of backslashes that
+ * start on an odd bit are told from even ones by an addition.
+ */
+static inline uint64_t
+escaped_mask(uint64_t bs, uint64_t *carry)
+{
+	const uint64_t even = 0x5555555555555555ULL;
+	uint64_t follows, odd_starts, seq;
+
+	bs &= ~*carry;
+	follows = bs << 1 | *carry;
+	odd_starts = bs & ~even & ~follows;
+	seq = odd_starts + bs;
+	*carry = seq < odd_starts;
+	return (even ^ (seq << 1)) & follows;
+}
+
+/*
+ * Escape-dense strings - a JSON document carried in a JSON string, as in
+ * captures - stop the 16-byte scan at every \" escape.  From a backslash
+ * on, strings are taken 64 bytes at a time as bit masks instead: a block
+ * whose bytes before the first unescaped quote are all printable ASCII, and
+ * whose escaped bytes are all one of "\/bfnrt, is valid up to that quote in
+ * one step.  Anything else (UTF-8, \u escapes, control bytes, the last 64
+ * bytes of the input) is left to the byte-wise code.
+ *
+ * s is at a backslash that starts an escape.  Returns the byte after the
+ * closing quote, with *done set; or the first byte that needs the
+ * byte-wise code, with *done clear.
+ */
+static inline const uchar *
+scan_escaped_blocks(const uchar *s, const uchar *e, int *done)
+{
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i b = _mm_set1_epi8('\\');
+	const __m128i sp = _mm_set1_epi8(0x20);
+	const __m128i sl = _mm_set1_epi8('/');
+	const __m128i lb = _mm_set1_epi8('b');
+	const __m128i lf = _mm_set1_epi8('f');
+	const __m128i ln = _mm_set1_epi8('n');
+	const __m128i lr = _mm_set1_epi8('r');
+	const __m128i lt = _mm_set1_epi8('t');
+	uint64_t mq, mb, mc, mv, esc, carry, region;
+	__m128i x;
+	unsigned end;
+	int i;
+
+	*done = 0;
+	while (e - s >= 64) {
+		mq = mb = mc = mv = 0;
+		for (i = 0; i < 4; i++) {
+			x = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(s + 16 * i));
+			mq |= mask16(x, q) << (16 * i);
+			mb |= mask16(x, b) << (16 * i);
+			mc |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			    _mm_cmplt_epi8(x, sp)) << (16 * i);
+			mv |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(x, q),
+			    _mm_cmpeq_epi8(x, b)),
+			    _mm_or_si128(_mm_cmpeq_epi8(x, sl),
+			    _mm_cmpeq_epi8(x, lb))),
+			    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lf),
+			    _mm_cmpeq_epi8(x, ln)),
+			    _mm_or_si128(_mm_cmpeq_epi8(x, lr),
+			    _mm_cmpeq_epi8(x, lt))))) << (16 * i);
+		}
+		/* Every block starts outside an escape, so no carry in. */
+		carry = 0;
+		esc = escaped_mask(mb, &carry);
+		mq &= ~esc;
+		end = mq != 0 ? ctz64(mq) : 64;
+		region = end == 64 ? ~(uint64_t)0 : ((uint64_t)1 << end) - 1;
+		/* A backslash in the last byte escapes the next block's first. */
+		if (end == 64 && carry)
+			region >>= 1;
+		if ((mc & region) != 0 || (esc & region & ~mv) != 0)
+			return s;
+		if (end < 64) {
+			*done = 1;
+			return s + end + 1;
+		}
+		s += region == ~(uint64_t)0 ? 64 : 63;
+	}
+	return s;
+}
+#endif
+
 /*
  * Length of the well-formed UTF-8 sequence that starts at s (s[0] >= 0x80),
  * or 0.  The ranges are those of Unicode's table 3-7: they exclude
@@ -332,6 +457,10 @@ static inline const uchar *
 scan_string(const uchar *s, const uchar *e, struct perr *pe)
 {
 	size_t k;
+#ifdef JSON_SSE2
+	const uchar *noblock = s;
+	int done;
+#endif
 
 	for (;;) {
 		s = skip_plain(s, e);
@@ -343,6 +472,19 @@ scan_string(const uchar *s, const uchar *e, struct perr *pe)
 		if (likely(*s == '"'))
 			return s + 1;
 		if (*s == '\\') {
+#ifdef JSON_SSE2
+			if (s >= noblock) {
+				const uchar *t = scan_escaped_blocks(s, e, &done);
+
+				if (done)
+					return t;
+				/* Where the blocks stop, go byte-wise for a
+				 * while rather than retry at every escape. */
+				noblock = t + 64;
+				if (t != s)
+					continue;
+			}
+#endif
 			if ((s = scan_escape(s, e, pe)) == NULL)
 				return NULL;
 		} else if (*s < 0x20) {
@@ -636,6 +778,14 @@ json_type_name(enum json_type t)
 static inline const uchar *
 skip_string(const uchar *s, const uchar *e)
 {
+#ifdef JSON_SSE2
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i b = _mm_set1_epi8('\\');
+	uint64_t mq, mb, carry = 0;
+	__m128i x;
+	int i;
+#endif
+
 	s++;
 	for (;;) {
 		s = skip_to_qb(s, e);
@@ -643,62 +793,45 @@ skip_string(const uchar *s, const uchar *e)
 			return e;
 		if (*s == '"')
 			return s + 1;
+#ifdef JSON_SSE2
+		/*
+		 * An escape: take the rest 64 bytes at a time, dropping the
+		 * escaped quotes, so escape-dense strings cost no more than
+		 * plain ones.
+		 */
+		while (e - s >= 64) {
+			mq = mb = 0;
+			for (i = 0; i < 4; i++) {
+				x = _mm_loadu_si128(
+				    (const __m128i *)(const void *)(s + 16 * i));
+				mq |= mask16(x, q) << (16 * i);
+				mb |= mask16(x, b) << (16 * i);
+			}
+			mq &= ~escaped_mask(mb, &carry);
+			if (mq != 0)
+				return s + ctz64(mq) + 1;
+			s += 64;
+		}
+		if (carry) {
+			/* The previous block's last backslash escapes s[0]. */
+			s++;
+			carry = 0;
+			continue;
+		}
+		if (s >= e)
+			return e;
+		if (*s == '"')
+			return s + 1;
+		if (*s != '\\') {
+			s++;
+			continue;
+		}
+#endif
 		s += 2;
 	}
 }
 
 #ifdef JSON_SSE2
-static inline uint64_t
-mask16(__m128i x, __m128i c)
-{
-	return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, c));
-}
-
-static inline unsigned
-ctz64(uint64_t x)
-{
-#if defined(__GNUC__)
-	return (unsigned)__builtin_ctzll(x);
-#else
-	unsigned n = 0;
-
-	while ((x & 1) == 0) {
-		x >>= 1;
-		n++;
-	}
-	return n;
-#endif
-}
-
-/* The x86-64 baseline has no POPCNT; this beats libgcc's call. */
-static inline uint64_t
-popcount64(uint64_t x)
-{
-	x = x - ((x >> 1) & 0x5555555555555555ULL);
-	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
-	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
-	return (x * 0x0101010101010101ULL) >> 56;
-}
-
-/*
- * The bytes of a 64-byte block that a backslash escapes, given the mask of
- * backslashes; *carry says whether the previous block ended in an odd run
- * of them.  This is simdjson's branchless method: runs of backslashes that
- * start on an odd bit are told from even ones by an addition.
- */
-static inline uint64_t
-escaped_mask(uint64_t bs, uint64_t *carry)
-{
-	const uint64_t even = 0x5555555555555555ULL;
-	uint64_t follows, odd_starts, seq;
-
-	bs &= ~*carry;
-	follows = bs << 1 | *carry;
-	odd_starts = bs & ~even & ~follows;
-	seq = odd_starts + bs;
-	*carry = seq < odd_starts;
-	return (even ^ (seq << 1)) & follows;
-}
 
 /*
  * Skip a validated object or array; s is at its opening bracket.  The bytes
@@ -1239,6 +1372,39 @@ json_str_unescape(struct json_span s, char *dst)
 		return 0;
 	e = (const uchar *)s.p + s.n - 1;
 	while (p < e) {
+#ifdef JSON_SSE2
+		/*
+		 * Copy 16 bytes at a time up to the next backslash: in
+		 * escape-dense strings a memchr call per escape costs more
+		 * than the copying.  The store may run ahead of the bytes
+		 * kept, but never past dst + (p - s.p), which the caller's
+		 * room of s.n bytes covers.
+		 */
+		{
+			const __m128i b = _mm_set1_epi8('\\');
+			__m128i x;
+			unsigned m;
+
+			while (e - p >= 16) {
+				x = _mm_loadu_si128((const __m128i *)(const void *)p);
+				_mm_storeu_si128((__m128i *)(void *)d, x);
+				m = (unsigned)_mm_movemask_epi8(
+				    _mm_cmpeq_epi8(x, b));
+				if (m != 0) {
+					d += ctz32(m);
+					p += ctz32(m);
+					break;
+				}
+				d += 16;
+				p += 16;
+			}
+			if (p < e && *p == '\\') {
+				p++;
+				d += unescape1(&p, e, d);
+				continue;
+			}
+		}
+#endif
 		q = memchr(p, '\\', (size_t)(e - p));
 		if (q == NULL)
 			q = e;
