@@ -253,77 +253,6 @@ escaped_mask(uint64_t bs, uint64_t *carry)
 	*carry = seq < odd_starts;
 	return (even ^ (seq << 1)) & follows;
 }
-
-/*
- * Escape-dense strings - a JSON document carried in a JSON string, as in
- * captures - stop the 16-byte scan at every \" escape.  From a backslash
- * on, strings are taken 64 bytes at a time as bit masks instead: a block
- * whose bytes before the first unescaped quote are all printable ASCII, and
- * whose escaped bytes are all one of "\/bfnrt, is valid up to that quote in
- * one step.  Anything else (UTF-8, \u escapes, control bytes, the last 64
- * bytes of the input) is left to the byte-wise code.
- *
- * s is at a backslash that starts an escape.  Returns the byte after the
- * closing quote, with *done set; or the first byte that needs the
- * byte-wise code, with *done clear.
- */
-static inline const uchar *
-scan_escaped_blocks(const uchar *s, const uchar *e, int *done)
-{
-	const __m128i q = _mm_set1_epi8('"');
-	const __m128i b = _mm_set1_epi8('\\');
-	const __m128i sp = _mm_set1_epi8(0x20);
-	const __m128i sl = _mm_set1_epi8('/');
-	const __m128i lb = _mm_set1_epi8('b');
-	const __m128i lf = _mm_set1_epi8('f');
-	const __m128i ln = _mm_set1_epi8('n');
-	const __m128i lr = _mm_set1_epi8('r');
-	const __m128i lt = _mm_set1_epi8('t');
-	uint64_t mq, mb, mc, mv, esc, carry, region;
-	__m128i x;
-	unsigned end;
-	int i;
-
-	*done = 0;
-	while (e - s >= 64) {
-		mq = mb = mc = mv = 0;
-		for (i = 0; i < 4; i++) {
-			x = _mm_loadu_si128(
-			    (const __m128i *)(const void *)(s + 16 * i));
-			mq |= mask16(x, q) << (16 * i);
-			mb |= mask16(x, b) << (16 * i);
-			mc |= (uint64_t)(unsigned)_mm_movemask_epi8(
-			    _mm_cmplt_epi8(x, sp)) << (16 * i);
-			mv |= (uint64_t)(unsigned)_mm_movemask_epi8(
-			    _mm_or_si128(_mm_or_si128(
-			    _mm_or_si128(_mm_cmpeq_epi8(x, q),
-			    _mm_cmpeq_epi8(x, b)),
-			    _mm_or_si128(_mm_cmpeq_epi8(x, sl),
-			    _mm_cmpeq_epi8(x, lb))),
-			    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lf),
-			    _mm_cmpeq_epi8(x, ln)),
-			    _mm_or_si128(_mm_cmpeq_epi8(x, lr),
-			    _mm_cmpeq_epi8(x, lt))))) << (16 * i);
-		}
-		/* Every block starts outside an escape, so no carry in. */
-		carry = 0;
-		esc = escaped_mask(mb, &carry);
-		mq &= ~esc;
-		end = mq != 0 ? ctz64(mq) : 64;
-		region = end == 64 ? ~(uint64_t)0 : ((uint64_t)1 << end) - 1;
-		/* A backslash in the last byte escapes the next block's first. */
-		if (end == 64 && carry)
-			region >>= 1;
-		if ((mc & region) != 0 || (esc & region & ~mv) != 0)
-			return s;
-		if (end < 64) {
-			*done = 1;
-			return s + end + 1;
-		}
-		s += region == ~(uint64_t)0 ? 64 : 63;
-	}
-	return s;
-}
 #endif
 
 /*
@@ -449,6 +378,112 @@ bad:
 	return NULL;
 }
 
+#ifdef JSON_SSE2
+/*
+ * Escape-dense strings - a JSON document carried in a JSON string, as in
+ * captures - stop the 16-byte scan at every \" escape.  From a backslash
+ * on, strings are taken 64 bytes at a time as bit masks instead: up to the
+ * first unescaped quote, a block must hold no control byte and no escaped
+ * byte outside "\/bfnrtu; its \u escapes and UTF-8 sequences, which are
+ * few, are then checked one by one.  What a block cannot settle (an error,
+ * a sequence that crosses its end, the last 64 bytes of the input) is left
+ * to the byte-wise code, which also produces the error messages.
+ *
+ * s is at a backslash that starts an escape.  Returns the byte after the
+ * closing quote, with *done set; or the first byte that needs the
+ * byte-wise code, with *done clear.
+ */
+static inline const uchar *
+scan_escaped_blocks(const uchar *s, const uchar *e, int *done)
+{
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i b = _mm_set1_epi8('\\');
+	const __m128i sp = _mm_set1_epi8(0x20);
+	const __m128i sl = _mm_set1_epi8('/');
+	const __m128i lb = _mm_set1_epi8('b');
+	const __m128i lf = _mm_set1_epi8('f');
+	const __m128i ln = _mm_set1_epi8('n');
+	const __m128i lr = _mm_set1_epi8('r');
+	const __m128i lt = _mm_set1_epi8('t');
+	const __m128i lu = _mm_set1_epi8('u');
+	uint64_t mq, mb, mc, mh, mv, mu, esc, carry, region, m;
+	struct perr pe;
+	__m128i x;
+	unsigned end, cut, i;
+	size_t k;
+	int j;
+
+	*done = 0;
+	while (e - s >= 64) {
+		mq = mb = mc = mh = mv = mu = 0;
+		for (j = 0; j < 4; j++) {
+			x = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(s + 16 * j));
+			mq |= mask16(x, q) << (16 * j);
+			mb |= mask16(x, b) << (16 * j);
+			mu |= mask16(x, lu) << (16 * j);
+			/* Signed: bytes >= 0x80 are below 0x20 too. */
+			mc |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			    _mm_cmplt_epi8(x, sp)) << (16 * j);
+			mh |= (uint64_t)(unsigned)_mm_movemask_epi8(x)
+			    << (16 * j);
+			mv |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(x, q),
+			    _mm_cmpeq_epi8(x, b)),
+			    _mm_or_si128(_mm_cmpeq_epi8(x, sl),
+			    _mm_cmpeq_epi8(x, lb))),
+			    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lf),
+			    _mm_cmpeq_epi8(x, ln)),
+			    _mm_or_si128(_mm_cmpeq_epi8(x, lr),
+			    _mm_cmpeq_epi8(x, lt))))) << (16 * j);
+		}
+		/* Every block starts outside an escape, so no carry in. */
+		carry = 0;
+		esc = escaped_mask(mb, &carry);
+		mq &= ~esc;
+		end = mq != 0 ? ctz64(mq) : 64;
+		region = end == 64 ? ~(uint64_t)0 : ((uint64_t)1 << end) - 1;
+		/* A backslash in the last byte escapes the next block's first. */
+		if (end == 64 && carry)
+			region >>= 1;
+		if ((mc & ~mh & region) != 0 ||
+		    (esc & region & ~mv & ~mu) != 0)
+			return s;
+		cut = 64;
+		/* \u escapes: check each; one crossing the block ends it. */
+		for (m = esc & region & mu; m != 0; m &= m - 1) {
+			i = ctz64(m) - 1;
+			if (i + 6 > 64) {
+				cut = i < cut ? i : cut;
+				break;
+			}
+			if (scan_escape(s + i, e, &pe) == NULL)
+				return s;
+		}
+		/* UTF-8: check each sequence; one crossing the block ends it. */
+		for (m = mh & region; m != 0;) {
+			i = ctz64(m);
+			if ((k = utf8_seq(s + i, e)) == 0)
+				return s;
+			if (i + k > 64) {
+				cut = i < cut ? i : cut;
+				break;
+			}
+			m &= ~((((uint64_t)1 << k) - 1) << i);
+		}
+		if (cut < 64 && end == 64)
+			return s + cut;
+		if (end < 64) {
+			*done = 1;
+			return s + end + 1;
+		}
+		s += region == ~(uint64_t)0 ? 64 : 63;
+	}
+	return s;
+}
+#endif
+
 /*
  * Validate a string body; s is just after the opening quote.  Returns the
  * byte after the closing quote, or NULL.
@@ -478,11 +513,13 @@ scan_string(const uchar *s, const uchar *e, struct perr *pe)
 
 				if (done)
 					return t;
-				/* Where the blocks stop, go byte-wise for a
+				if (t != s) {
+					s = t;
+					continue;
+				}
+				/* Where a block fails, go byte-wise for a
 				 * while rather than retry at every escape. */
 				noblock = t + 64;
-				if (t != s)
-					continue;
 			}
 #endif
 			if ((s = scan_escape(s, e, pe)) == NULL)
@@ -1376,9 +1413,8 @@ json_str_unescape(struct json_span s, char *dst)
 		/*
 		 * Copy 16 bytes at a time up to the next backslash: in
 		 * escape-dense strings a memchr call per escape costs more
-		 * than the copying.  The store may run ahead of the bytes
-		 * kept, but never past dst + (p - s.p), which the caller's
-		 * room of s.n bytes covers.
+		 * than the copying.  Only bytes that are kept are stored, so a
+		 * caller that sized dst for the decoded string is safe too.
 		 */
 		{
 			const __m128i b = _mm_set1_epi8('\\');
@@ -1387,14 +1423,15 @@ json_str_unescape(struct json_span s, char *dst)
 
 			while (e - p >= 16) {
 				x = _mm_loadu_si128((const __m128i *)(const void *)p);
-				_mm_storeu_si128((__m128i *)(void *)d, x);
 				m = (unsigned)_mm_movemask_epi8(
 				    _mm_cmpeq_epi8(x, b));
 				if (m != 0) {
+					memcpy(d, p, ctz32(m));
 					d += ctz32(m);
 					p += ctz32(m);
 					break;
 				}
+				_mm_storeu_si128((__m128i *)(void *)d, x);
 				d += 16;
 				p += 16;
 			}
