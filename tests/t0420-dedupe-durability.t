@@ -82,7 +82,7 @@ import sqlite3, sys, time, os
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 open(sys.argv[2], "w").close()
-time.sleep(2)
+time.sleep(4)
 c.execute("COMMIT")
 PY
 py=$!
