@@ -51,6 +51,8 @@ MODS_dedupe  = cli line out json jqr evrec store
 LIBS_dedupe  = jq sqlite hiredis sodium m
 MODS_backfill = cli out json isotime ratelimit closeapi
 LIBS_backfill = curl sodium
+MODS_subscribe = cli out json isotime ratelimit closeapi
+LIBS_subscribe = curl sodium
 MODS_post    = cli line out json jqr http backoff ratelimit isotime sign hmac
 LIBS_post    = curl jq sodium crypto m
 

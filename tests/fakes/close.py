@@ -18,8 +18,21 @@ POST /_fake/consolidate?n=K consolidates K events; GET /_fake/events dumps
 the current set, one event per line, oldest first (ties in reverse of the
 API's order); GET /_fake/stats gives counters.
 
-Routes are a table (Fake.routes); later programs add theirs (webhook
-subscriptions, a webhook sender) by extending it.  Stdlib only.
+Webhook subscriptions (CLOSE.md): GET/POST /api/v1/webhook/ and
+GET/PUT/DELETE /api/v1/webhook/{id}/.  The list answers
+{"data": [...], "has_more": bool} and honours _skip and _limit (page size
+--webhook-page-size); create validates the body, answers 201 with the
+subscription and its signature_key (64 hex digits, only in that answer) and
+refuses more than --webhook-limit (40) with a 400; update takes "status"
+active|paused (and url, events, verify_ssl); delete answers {}.
+--webhook-forbidden answers 403 on these routes (a key without the right).
+Request bodies sent to /api/ routes are logged as "body" (parsed JSON, or
+the text).  Test control: POST /_fake/webhook_add?n=K adds K subscriptions;
+POST /_fake/webhook_pause?id=ID&reason=R pauses one as Close does (with a
+pause_reason); GET /_fake/webhook_keys gives {id: signature_key}.
+
+Routes are a table (Fake.routes); later programs add theirs (a webhook
+sender) by extending it.  Stdlib only.
 """
 
 import argparse
@@ -126,7 +139,20 @@ class Fake:
             ("POST", re.compile(r"^/_fake/consolidate$"), self.ctl_consolidate),
             ("GET", re.compile(r"^/_fake/events$"), self.ctl_events),
             ("GET", re.compile(r"^/_fake/stats$"), self.ctl_stats),
+            ("GET", re.compile(r"^/api/v1/webhook/$"), self.wh_list),
+            ("POST", re.compile(r"^/api/v1/webhook/$"), self.wh_create),
+            ("GET", re.compile(r"^/api/v1/webhook/([^/]+)/$"), self.wh_get),
+            ("PUT", re.compile(r"^/api/v1/webhook/([^/]+)/$"), self.wh_update),
+            ("DELETE", re.compile(r"^/api/v1/webhook/([^/]+)/$"),
+             self.wh_delete),
+            ("POST", re.compile(r"^/_fake/webhook_add$"), self.ctl_wh_add),
+            ("POST", re.compile(r"^/_fake/webhook_pause$"),
+             self.ctl_wh_pause),
+            ("GET", re.compile(r"^/_fake/webhook_keys$"), self.ctl_wh_keys),
         ]
+        self.webhooks = {}  # id -> subscription (no signature_key), in order
+        self.wh_keys = {}   # id -> signature_key
+        self.wh_rng = random.Random(a.seed * 104729 + 3)
 
     # -- the event set -----------------------------------------------------
     def make_events(self):
@@ -250,6 +276,11 @@ class Fake:
         if n:
             body = req.rfile.read(n)
         ctl = path.startswith("/_fake/")
+        if body and not ctl:
+            try:
+                entry["body"] = json.loads(body)
+            except ValueError:
+                entry["body"] = body.decode("utf-8", "replace")
         fault = None
         with self.lock:
             if not ctl:
@@ -279,6 +310,11 @@ class Fake:
                 elif fault in ("500", "502", "503"):
                     self.stats["faults"] += 1
                     status, out, ids = int(fault), {"error": "Internal error"}, []
+                elif (self.a.webhook_forbidden and
+                      path.startswith("/api/v1/webhook/")):
+                    status, ids = 403, []
+                    out = {"error": "You don't have permission to manage "
+                           "webhook subscriptions."}
                 else:
                     status, out, ids = self.route(method, path, q, body)
                     if (method == "GET" and path == "/api/v1/event/" and
@@ -454,6 +490,142 @@ class Fake:
     def ctl_stats(self, q, body):
         return 200, dict(self.stats, events=len(self.events)), []
 
+    # -- webhook subscriptions -------------------------------------------------
+    def wh_new_id(self):
+        abc = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        while True:
+            i = "whsub_" + "".join(self.wh_rng.choice(abc) for _ in range(22))
+            if i not in self.webhooks:
+                return i
+
+    def wh_check_events(self, events):
+        if not isinstance(events, list) or not events:
+            return "This field is required."
+        for e in events:
+            if not isinstance(e, dict):
+                return "Each event must be an object."
+            for k in ("object_type", "action"):
+                if not isinstance(e.get(k), str) or not e.get(k):
+                    return "%s: This field is required." % k
+            if "extra_filter" in e and not isinstance(e["extra_filter"],
+                                                      (dict, type(None))):
+                return "extra_filter: Invalid filter."
+        return None
+
+    def wh_add(self, url, events, verify_ssl=True):
+        i = self.wh_new_id()
+        now = fmt_date(self.now_us())
+        sub = {"id": i, "url": url, "events": events,
+               "verify_ssl": verify_ssl, "status": "active",
+               "pause_reason": None, "organization_id": "orga_fake",
+               "created_by": "user_fake", "updated_by": "user_fake",
+               "date_created": now, "date_updated": now}
+        self.webhooks[i] = sub
+        self.wh_keys[i] = "%064x" % self.wh_rng.getrandbits(256)
+        return sub
+
+    def wh_body(self, body):
+        try:
+            d = json.loads(body or b"null")
+        except ValueError:
+            return None, self.bad("JSON parse error")
+        if not isinstance(d, dict):
+            return None, self.bad("Expected a JSON object")
+        return d, None
+
+    def wh_list(self, q, body):
+        try:
+            skip = int(q.get("_skip", ["0"])[0])
+            limit = int(q.get("_limit", [str(self.a.webhook_page_size)])[0])
+        except ValueError:
+            return self.bad("_skip and _limit must be integers")
+        limit = max(1, min(limit, self.a.webhook_page_size))
+        subs = list(self.webhooks.values())
+        page = subs[skip:skip + limit]
+        return 200, {"data": page, "has_more": skip + limit < len(subs)}, \
+            [s["id"] for s in page]
+
+    def wh_create(self, q, body):
+        d, err = self.wh_body(body)
+        if err:
+            return err
+        url = d.get("url")
+        if not isinstance(url, str) or not re.match(r"^https?://", url):
+            return self.bad("Enter a valid URL.", "url")
+        why = self.wh_check_events(d.get("events"))
+        if why:
+            return self.bad(why, "events")
+        if not isinstance(d.get("verify_ssl", True), bool):
+            return self.bad("Must be a valid boolean.", "verify_ssl")
+        if len(self.webhooks) >= self.a.webhook_limit:
+            msg = ("Your organization has reached the limit of %d webhook "
+                   "subscriptions." % self.a.webhook_limit)
+            return 400, {"error": msg, "errors": [msg],
+                         "field-errors": {}}, []
+        sub = self.wh_add(url, d["events"], d.get("verify_ssl", True))
+        return 201, dict(sub, signature_key=self.wh_keys[sub["id"]]), \
+            [sub["id"]]
+
+    def wh_missing(self):
+        return 404, {"error": "Empty query: WebhookSubscription matching "
+                     "query does not exist."}, []
+
+    def wh_get(self, q, body, i):
+        if i not in self.webhooks:
+            return self.wh_missing()
+        return 200, self.webhooks[i], [i]
+
+    def wh_update(self, q, body, i):
+        if i not in self.webhooks:
+            return self.wh_missing()
+        d, err = self.wh_body(body)
+        if err:
+            return err
+        sub = self.webhooks[i]
+        if "status" in d:
+            if d["status"] not in ("active", "paused"):
+                return self.bad('"%s" is not a valid choice.' % d["status"],
+                                "status")
+        if "events" in d:
+            why = self.wh_check_events(d["events"])
+            if why:
+                return self.bad(why, "events")
+        if "url" in d and (not isinstance(d["url"], str) or
+                           not re.match(r"^https?://", d["url"])):
+            return self.bad("Enter a valid URL.", "url")
+        for k in ("url", "events", "verify_ssl"):
+            if k in d:
+                sub[k] = d[k]
+        if "status" in d:
+            sub["status"] = d["status"]
+            sub["pause_reason"] = None
+        sub["date_updated"] = fmt_date(self.now_us())
+        return 200, sub, [i]
+
+    def wh_delete(self, q, body, i):
+        if i not in self.webhooks:
+            return self.wh_missing()
+        del self.webhooks[i]
+        self.wh_keys.pop(i, None)
+        return 200, {}, [i]
+
+    def ctl_wh_add(self, q, body):
+        for k in range(int(q.get("n", ["1"])[0])):
+            self.wh_add("https://example.com/hook/%d" % k,
+                        [{"object_type": "lead", "action": "created"}])
+        return 200, {"webhooks": len(self.webhooks)}, []
+
+    def ctl_wh_pause(self, q, body):
+        i = q.get("id", [""])[0]
+        if i not in self.webhooks:
+            return self.wh_missing()
+        self.webhooks[i]["status"] = "paused"
+        self.webhooks[i]["pause_reason"] = q.get("reason", [None])[0]
+        return 200, self.webhooks[i], []
+
+    def ctl_wh_keys(self, q, body):
+        return 200, dict(self.wh_keys), []
+
 
 def make_handler(fake):
     class H(BaseHTTPRequestHandler):
@@ -519,6 +691,12 @@ def main():
                    help="no data/previous_data in events older than an hour")
     p.add_argument("--consolidate-every", type=int, default=0,
                    help="consolidate an event every N list requests")
+    p.add_argument("--webhook-limit", type=int, default=40,
+                   help="webhook subscriptions per organisation")
+    p.add_argument("--webhook-page-size", type=int, default=100,
+                   help="webhook subscriptions per list page")
+    p.add_argument("--webhook-forbidden", action="store_true",
+                   help="answer 403 on the webhook routes")
     a = p.parse_args()
     a.fault_kinds = a.fault_kinds.split(",")
     a.fault_requests = parse_faults(a.fault_requests)
