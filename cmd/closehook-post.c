@@ -1,0 +1,1785 @@
+/*
+ * closehook-post - deliver records over HTTP.
+ *
+ * Each input line becomes one request (or joins a batch): its body is the
+ * line as it is, or what a jq program (--body) makes of it.  Transfers run
+ * in one libcurl multi loop, --parallel at a time; failures that may pass
+ * (connection errors, timeouts, 429, 5xx, ...) are retried with jittered
+ * exponential back-off, honouring Retry-After and RateLimit.  A record that
+ * was delivered (2xx) is written to stdout unchanged, in completion order;
+ * one that fails for good is appended to the dead-letter file as its
+ * original line, fsync'd before it is counted, so the file replays through
+ * closehook-post itself.  SIGINT and SIGTERM stop the reading, let the
+ * transfers in flight finish for --drain-timeout and dead-letter the rest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "backoff.h"
+#include "cli.h"
+#include "http.h"
+#include "jqr.h"
+#include "json.h"
+#include "line.h"
+#include "out.h"
+#include "ratelimit.h"
+#include "sign.h"
+
+static const char synopsis[] =
+    "closehook-post [-q] [-X METHOD] [-H HEADER]... [--header-file FILE]\n"
+    "\t[--bearer-file FILE] [--basic-file FILE] [--content-type TYPE]\n"
+    "\t[--body EXPR] [--url-expr EXPR] [--idempotency-key EXPR]\n"
+    "\t[--batch N] [--batch-bytes BYTES] [--batch-wait DURATION]\n"
+    "\t[--batch-format FORMAT] [--rate RATE] [--order-by EXPR]\n"
+    "\t[--sign SCHEME] [--sign-key-file FILE] [--parallel N]\n"
+    "\t[--cacert FILE] [--insecure] [--retry-on LIST] [--retry-base DURATION]\n"
+    "\t[--retry-max-wait DURATION] [--retries N] [--retry-max-time DURATION]\n"
+    "\t[--connect-timeout DURATION] [--timeout DURATION]\n"
+    "\t[--max-response BYTES] [--dead-letter FILE] [--report FILE]\n"
+    "\t[--drain-timeout DURATION] [--max-line BYTES] URL [FILE...]\n";
+
+/* Where a job is. */
+enum where {
+	J_NEW,
+	J_READY,
+	J_WAIT,
+	J_CHAIN,
+	J_FLIGHT,
+	J_DONE
+};
+
+struct rec {
+	char *line; /* the input line, owned; NULL: in the body */
+	size_t n;
+	unsigned long lineno;
+	const char *file; /* "stdin" or an operand */
+	uint64_t t_read; /* mono ns */
+	size_t off; /* line == NULL: it is job body[off, off + n) */
+};
+
+struct okey;
+
+/* One request: one record, or a batch of them. */
+struct job {
+	struct rec *recs;
+	size_t nrec, caprec;
+	char *body; /* owned unless body_is_line */
+	size_t bodyn, bodycap;
+	int body_is_line;
+	char *url; /* owned; NULL: the URL operand */
+	char *idem; /* Idempotency-Key value, owned */
+	char msgid[80]; /* webhook-id */
+	struct okey *key;
+	enum where where;
+	int attempts;
+	uint64_t t_first; /* first attempt, mono ns */
+	uint64_t next_at; /* J_WAIT: when to try again */
+	long status; /* last HTTP status */
+	char err[320]; /* last error, for the report */
+	struct http_xfer *x;
+	struct curl_slist *hdrs; /* per-attempt list, or NULL */
+	struct job *next; /* ready/wait/dead-letter list */
+	struct job *knext; /* the key's chain */
+	struct job *iprev, *inext; /* in-flight list */
+};
+
+/* The jobs of one --order-by key, delivered one at a time. */
+struct okey {
+	char *k;
+	size_t n;
+	uint64_t hash;
+	struct job *head, *tail;
+	struct okey *hnext;
+};
+
+struct jlist {
+	struct job *head, *tail;
+};
+
+/* Options. */
+static const char *url;
+static const char *method = "POST";
+static struct curl_slist *hdrs;
+static struct jqr *jq_body, *jq_url, *jq_idem, *jq_order;
+static size_t batch_n = 0, batch_bytes = 0;
+static int64_t batch_wait_ms = 200;
+static int batch_ndjson;
+static struct tbucket bucket;
+static struct signer signer;
+static size_t parallel = 16;
+static struct retryset retry;
+static int64_t retry_base_ms = 500, retry_max_wait_ms = 60000;
+static int64_t retries = 8, retry_max_time_ms = 600000;
+static int64_t drain_ms = 10000;
+static const char *dlpath;
+static int quiet;
+
+/* State. */
+static struct http http;
+static struct out out, dl, rep;
+static int dl_open, have_rep;
+static struct jlist ready, waiting, dlq;
+static struct job *inflight;
+static struct job *batch; /* the batch being filled */
+static uint64_t batch_deadline;
+static struct okey **ktab;
+static size_t ktabn = 1024, nkeys;
+static size_t live; /* records not yet done */
+static size_t live_max;
+static volatile sig_atomic_t got_signal;
+static int sigpipe[2] = { -1, -1 };
+static int draining;
+static uint64_t drain_deadline;
+static int progress;
+
+/* Counters and the latency histogram (1/16 octave buckets of us). */
+static unsigned long ndelivered, nretried, ndead, nskipped, nrejected;
+#define HIST_N 800
+static unsigned long hist[HIST_N];
+
+static void
+usage(void)
+{
+	cli_usage(synopsis);
+}
+
+static void
+help(void)
+{
+	printf("usage: %s", synopsis);
+	printf(
+	    "\n"
+	    "Deliver each record over HTTP; write each delivered line to "
+	    "stdout.\n"
+	    "\n"
+	    "  -X, --request METHOD       HTTP method (default POST)\n"
+	    "  -H, --header HEADER        add 'Name: value' (repeatable)\n"
+	    "  --header-file FILE         headers from a file, one 'Name: "
+	    "value' a line\n"
+	    "  --bearer-file FILE         Authorization: Bearer with the token "
+	    "in FILE\n"
+	    "  --basic-file FILE          Authorization: Basic with "
+	    "user:password in FILE\n"
+	    "  --content-type TYPE        Content-Type (default "
+	    "application/json)\n"
+	    "  --body EXPR                jq program building the body "
+	    "(string: as is)\n"
+	    "  --url-expr EXPR            jq program giving each record's URL\n"
+	    "  --idempotency-key EXPR     jq program giving the "
+	    "Idempotency-Key header\n"
+	    "  --batch N                  up to N records per request\n"
+	    "  --batch-bytes BYTES        at most BYTES of body per batch\n"
+	    "  --batch-wait DURATION      send a partial batch after this "
+	    "(default 200ms)\n"
+	    "  --batch-format FORMAT      array (default) or ndjson\n"
+	    "  --rate RATE                at most N/s, N/m or N/h requests\n"
+	    "  --order-by EXPR            equal keys are delivered one at a "
+	    "time, in order\n"
+	    "  --sign SCHEME              close or standard-webhooks\n"
+	    "  --sign-key-file FILE       the signing key\n"
+	    "  --parallel N               transfers in flight (default 16)\n"
+	    "  --cacert FILE              CA certificates to verify the server "
+	    "with\n"
+	    "  -k, --insecure             do not verify the server's "
+	    "certificate\n"
+	    "  --retry-on LIST            what is retried (default %s)\n"
+	    "  --retry-base DURATION      first back-off ceiling (default "
+	    "500ms)\n"
+	    "  --retry-max-wait DURATION  longest wait between attempts "
+	    "(default 60s)\n"
+	    "  --retries N                retries per record (default 8)\n"
+	    "  --retry-max-time DURATION  give up on a record after this "
+	    "(default 10m)\n"
+	    "  --connect-timeout DURATION connect timeout per attempt (default "
+	    "5s)\n"
+	    "  --timeout DURATION         total timeout per attempt (default "
+	    "30s)\n"
+	    "  --max-response BYTES       longest response body accepted "
+	    "(default 1M)\n"
+	    "  --dead-letter FILE         where failed records go (default\n"
+	    "                             "
+	    "$XDG_STATE_HOME/closehook/dead-letter.ndjson)\n"
+	    "  --report FILE              one NDJSON line per record\n"
+	    "  --drain-timeout DURATION   on SIGINT/SIGTERM, wait this long "
+	    "(default 10s)\n"
+	    "  --max-line BYTES           longest input line (default 16M)\n"
+	    "  -q, --quiet                no summary on stderr\n"
+	    "  -h, --help                 show this help\n"
+	    "      --version              show the version\n",
+	    RETRYSET_DEFAULT);
+	exit(CLI_EXIT_OK);
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n == 0 ? 1 : n);
+
+	if (p == NULL)
+		cli_fatal("out of memory");
+	return p;
+}
+
+static char *
+xmemdup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void
+on_signal(int sig)
+{
+	int e = errno;
+
+	got_signal = sig;
+	if (sigpipe[1] >= 0)
+		(void)write(sigpipe[1], "", 1);
+	errno = e;
+}
+
+/* Lists. */
+static void
+jl_push(struct jlist *l, struct job *j)
+{
+	j->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+}
+
+static struct job *
+jl_pop(struct jlist *l)
+{
+	struct job *j = l->head;
+
+	if (j != NULL) {
+		l->head = j->next;
+		if (l->head == NULL)
+			l->tail = NULL;
+		j->next = NULL;
+	}
+	return j;
+}
+
+/* The waiting list stays sorted by next_at. */
+static void
+wait_insert(struct job *j)
+{
+	struct job **pp = &waiting.head;
+
+	j->where = J_WAIT;
+	while (*pp != NULL && (*pp)->next_at <= j->next_at)
+		pp = &(*pp)->next;
+	j->next = *pp;
+	*pp = j;
+	if (j->next == NULL)
+		waiting.tail = j;
+}
+
+/* Headers and key files. */
+static void
+add_header(const char *h, size_t n, const char *src)
+{
+	const char *why;
+	char *s;
+
+	if (http_header_check(h, n, &why) != 0)
+		cli_fatalx("%s: %s", src, why);
+	s = xmemdup(h, n);
+	hdrs = curl_slist_append(hdrs, s);
+	sodium_memzero(s, n);
+	free(s);
+	if (hdrs == NULL)
+		cli_fatalx("out of memory");
+}
+
+static int
+has_header(const char *name)
+{
+	struct curl_slist *l;
+	size_t n = strlen(name);
+
+	for (l = hdrs; l != NULL; l = l->next)
+		if (strncasecmp(l->data, name, n) == 0 && l->data[n] == ':')
+			return 1;
+	return 0;
+}
+
+/* Read a small secret file into locked memory; returns its length. */
+static size_t
+read_secret(const char *path, char *buf, size_t cap)
+{
+	struct stat st;
+	size_t n = 0;
+	ssize_t got;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		cli_fatal("%s", path);
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+		cli_warnx("%s: readable by group or others", path);
+	while (n < cap && (got = read(fd, buf + n, cap - n)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			cli_fatal("%s", path);
+		n += (size_t)got;
+	}
+	close(fd);
+	if (n == cap)
+		cli_fatalx("%s: file too large", path);
+	return n;
+}
+
+static void
+load_header_file(const char *path)
+{
+	char *buf = sodium_malloc(65536), *p, *e;
+	size_t n;
+	unsigned long lineno = 0;
+
+	if (buf == NULL)
+		cli_fatalx("out of memory");
+	n = read_secret(path, buf, 65535);
+	buf[n] = '\0';
+	for (p = buf; p < buf + n; p = e + 1) {
+		char src[64];
+		size_t l;
+
+		e = memchr(p, '\n', (size_t)(buf + n - p));
+		if (e == NULL)
+			e = buf + n;
+		lineno++;
+		l = (size_t)(e - p);
+		if (l > 0 && p[l - 1] == '\r')
+			l--;
+		if (l == 0 || p[0] == '#')
+			continue;
+		snprintf(src, sizeof(src), "line %lu", lineno);
+		{
+			const char *why;
+
+			if (http_header_check(p, l, &why) != 0)
+				cli_fatalx("%s:%lu: %s", path, lineno, why);
+		}
+		add_header(p, l, src);
+	}
+	sodium_free(buf);
+}
+
+static void
+load_auth(const char *path, int basic)
+{
+	char *buf = sodium_malloc(8192), *hdr;
+	size_t n, hn;
+
+	if (buf == NULL)
+		cli_fatalx("out of memory");
+	n = read_secret(path, buf, 4096);
+	while (n > 0 &&
+	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	if (n == 0 || memchr(buf, '\n', n) != NULL ||
+	    memchr(buf, '\r', n) != NULL)
+		cli_fatalx("%s: expected one line", path);
+	if (basic && memchr(buf, ':', n) == NULL)
+		cli_fatalx("%s: expected user:password", path);
+	hn = 64 + sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	if ((hdr = sodium_malloc(hn)) == NULL)
+		cli_fatalx("out of memory");
+	if (basic) {
+		memcpy(hdr, "Authorization: Basic ", 21);
+		sodium_bin2base64(hdr + 21, hn - 21, (unsigned char *)buf, n,
+		    sodium_base64_VARIANT_ORIGINAL);
+	} else {
+		memcpy(hdr, "Authorization: Bearer ", 22);
+		memcpy(hdr + 22, buf, n);
+		hdr[22 + n] = '\0';
+	}
+	add_header(hdr, strlen(hdr), path);
+	sodium_free(hdr);
+	sodium_free(buf);
+}
+
+static struct jqr *
+compile(const char *opt, const char *prog)
+{
+	struct jqr *q;
+	char *err = NULL;
+
+	if ((q = jqr_new(prog, NULL, &err)) == NULL)
+		cli_fatalx(
+		    "--%s: %s", opt, err != NULL ? err : "compile error");
+	return q;
+}
+
+/* Latency. */
+static void
+hist_add(uint64_t ns)
+{
+	double us = (double)ns / 1e3;
+	int i = (int)(16 * log2(1 + us));
+
+	if (i < 0)
+		i = 0;
+	if (i >= HIST_N)
+		i = HIST_N - 1;
+	hist[i]++;
+}
+
+static double
+hist_pct(double p)
+{
+	unsigned long total = 0, acc = 0, want;
+	int i;
+
+	for (i = 0; i < HIST_N; i++)
+		total += hist[i];
+	if (total == 0)
+		return 0;
+	want = (unsigned long)ceil(p * (double)total);
+	for (i = 0; i < HIST_N; i++) {
+		acc += hist[i];
+		if (acc >= want)
+			break;
+	}
+	/* The bucket's middle, in ms. */
+	return (exp2((i + 0.5) / 16) - 1) / 1e3;
+}
+
+/* Output: stdout, the report, the dead-letter file. */
+static void
+report(const struct rec *r, const char *status, const struct job *j,
+    const char *err, uint64_t now)
+{
+	char buf[512], esc[6 * 320 + 1];
+	size_t fl, el;
+	int n;
+
+	if (!have_rep)
+		return;
+	fl = strlen(r->file);
+	n = snprintf(buf, sizeof(buf), "{\"line\":%lu,\"file\":\"", r->lineno);
+	out_write(&rep, buf, (size_t)n);
+	{
+		char *fe = xmalloc(6 * fl + 1);
+
+		out_write(&rep, fe, json_escape(r->file, fl, fe));
+		free(fe);
+	}
+	n = snprintf(buf, sizeof(buf),
+	    "\",\"status\":\"%s\",\"http\":%ld,"
+	    "\"attempts\":%d,\"latency_ms\":%.3f,\"error\":",
+	    status, j != NULL ? j->status : 0L, j != NULL ? j->attempts : 0,
+	    (double)(now - r->t_read) / 1e6);
+	out_write(&rep, buf, (size_t)n);
+	if (err == NULL || *err == '\0')
+		out_write(&rep, "null", 4);
+	else {
+		el = strnlen(err, 320);
+		out_putc(&rep, '"');
+		out_write(&rep, esc, json_escape(err, el, esc));
+		out_putc(&rep, '"');
+	}
+	out_write(&rep, "}\n", 2);
+}
+
+static void
+dl_ensure(void)
+{
+	char path[4096], *slash;
+	const char *base;
+	int fd;
+
+	if (dl_open)
+		return;
+	if (dlpath == NULL) {
+		if ((base = getenv("XDG_STATE_HOME")) != NULL && *base == '/')
+			snprintf(path, sizeof(path), "%s/closehook", base);
+		else if ((base = getenv("HOME")) != NULL && *base == '/')
+			snprintf(path, sizeof(path),
+			    "%s/.local/state/closehook", base);
+		else
+			cli_fatalx("no dead-letter file: give --dead-letter, "
+				   "or set $XDG_STATE_HOME or $HOME");
+		/* Make each missing directory of the default path. */
+		for (slash = strchr(path + 1, '/');;
+		     slash = strchr(slash + 1, '/')) {
+			if (slash != NULL)
+				*slash = '\0';
+			if (mkdir(path, 0700) != 0 && errno != EEXIST)
+				cli_fatal("%s", path);
+			if (slash == NULL)
+				break;
+			*slash = '/';
+		}
+		strncat(path, "/dead-letter.ndjson",
+		    sizeof(path) - strlen(path) - 1);
+		dlpath = xmemdup(path, strlen(path));
+	}
+	if ((fd = open(
+		 dlpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+		cli_fatal("%s", dlpath);
+	out_init(&dl, fd, dlpath);
+	dl_open = 1;
+	if (!quiet)
+		cli_warnx("dead letters go to %s", dlpath);
+}
+
+/* Order keys. */
+static uint64_t
+khash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h;
+}
+
+static struct okey *
+key_get(const char *k, size_t n)
+{
+	uint64_t h = khash(k, n);
+	struct okey *o;
+
+	for (o = ktab[h % ktabn]; o != NULL; o = o->hnext)
+		if (o->hash == h && o->n == n && memcmp(o->k, k, n) == 0)
+			return o;
+	o = xmalloc(sizeof(*o));
+	memset(o, 0, sizeof(*o));
+	o->k = xmemdup(k, n);
+	o->n = n;
+	o->hash = h;
+	o->hnext = ktab[h % ktabn];
+	ktab[h % ktabn] = o;
+	nkeys++;
+	return o;
+}
+
+static void
+key_drop(struct okey *o)
+{
+	struct okey **pp = &ktab[o->hash % ktabn];
+
+	while (*pp != o)
+		pp = &(*pp)->hnext;
+	*pp = o->hnext;
+	free(o->k);
+	free(o);
+	nkeys--;
+}
+
+/*
+ * The bytes of a record's input line: its own copy, or, in a batch sent as
+ * is, the piece of the batch body that holds them.
+ */
+static const char *
+rec_line(const struct job *j, const struct rec *r)
+{
+	return r->line != NULL ? r->line : j->body + r->off;
+}
+
+static void
+job_free(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nrec; i++)
+		free(j->recs[i].line);
+	free(j->recs);
+	if (!j->body_is_line)
+		free(j->body);
+	free(j->url);
+	free(j->idem);
+	if (j->hdrs != NULL)
+		curl_slist_free_all(j->hdrs);
+	free(j);
+}
+
+/*
+ * A job is over (delivered, skipped or dead-lettered): let the next job of
+ * its key go.
+ */
+static void
+key_release(struct job *j)
+{
+	struct okey *o = j->key;
+	struct job *nx;
+
+	if (o == NULL)
+		return;
+	j->key = NULL;
+	nx = j->knext;
+	o->head = nx;
+	if (nx == NULL) {
+		o->tail = NULL;
+		key_drop(o);
+		return;
+	}
+	if (!draining) {
+		nx->where = J_READY;
+		jl_push(&ready, nx);
+	}
+}
+
+static void
+delivered(struct job *j, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < j->nrec; i++) {
+		struct rec *r = &j->recs[i];
+
+		out_write(&out, rec_line(j, r), r->n);
+		out_putc(&out, '\n');
+		report(r, "delivered", j, NULL, now);
+		hist_add(now - r->t_read);
+	}
+	ndelivered += j->nrec;
+	live -= j->nrec;
+	j->where = J_DONE;
+	key_release(j);
+	job_free(j);
+}
+
+/*
+ * Fail a job for good: its lines go to the dead-letter file now; they are
+ * counted (and reported) by dl_commit() once the file is fsync'd.
+ */
+static void
+dead(struct job *j, const char *why)
+{
+	size_t i;
+
+	if (why != NULL && why != j->err)
+		snprintf(j->err, sizeof(j->err), "%s", why);
+	dl_ensure();
+	for (i = 0; i < j->nrec; i++) {
+		out_write(&dl, rec_line(j, &j->recs[i]), j->recs[i].n);
+		out_putc(&dl, '\n');
+	}
+	j->where = J_DONE;
+	key_release(j);
+	jl_push(&dlq, j);
+}
+
+static void
+dl_commit(uint64_t now)
+{
+	struct job *j;
+	size_t i;
+
+	if (dlq.head == NULL)
+		return;
+	if (out_flush(&dl) != 0 || fsync(dl.fd) != 0)
+		cli_fatalx(
+		    "%s: %s", dl.name, strerror(dl.err != 0 ? dl.err : errno));
+	while ((j = jl_pop(&dlq)) != NULL) {
+		for (i = 0; i < j->nrec; i++) {
+			if (!quiet && j->nrec == 1)
+				cli_recwarnx(j->recs[i].file, j->recs[i].lineno,
+				    "dead-lettered: %s", j->err);
+			report(&j->recs[i], "dead-letter", j, j->err, now);
+		}
+		if (!quiet && j->nrec > 1)
+			cli_recwarnx(j->recs[0].file, j->recs[0].lineno,
+			    "batch of %zu dead-lettered: %s", j->nrec, j->err);
+		ndead += j->nrec;
+		live -= j->nrec;
+		job_free(j);
+	}
+}
+
+/* Building jobs from input lines. */
+static struct job *
+job_new(void)
+{
+	struct job *j = xmalloc(sizeof(*j));
+
+	memset(j, 0, sizeof(*j));
+	return j;
+}
+
+static void
+job_add_rec(struct job *j, const struct line *l, const char *file, uint64_t now,
+    long body_off)
+{
+	struct rec *r;
+
+	if (j->nrec == j->caprec) {
+		j->caprec =
+		    j->caprec == 0 ? (batch_n > 0 ? 16 : 1) : 2 * j->caprec;
+		if ((j->recs = realloc(j->recs, j->caprec * sizeof(*r))) ==
+		    NULL)
+			cli_fatal("out of memory");
+	}
+	r = &j->recs[j->nrec++];
+	if (body_off >= 0) {
+		r->line = NULL;
+		r->off = (size_t)body_off;
+	} else
+		r->line = xmemdup(l->p, l->n);
+	r->n = l->n;
+	r->lineno = l->lineno;
+	r->file = file;
+	r->t_read = now;
+	live++;
+}
+
+static void
+body_append(struct job *j, const char *p, size_t n)
+{
+	if (j->bodyn + n > j->bodycap) {
+		j->bodycap = 2 * (j->bodyn + n) + 256;
+		if ((j->body = realloc(j->body, j->bodycap)) == NULL)
+			cli_fatal("out of memory");
+	}
+	memcpy(j->body + j->bodyn, p, n);
+	j->bodyn += n;
+}
+
+/* The text of a jq result: a string as is, anything else as JSON. */
+static char *
+jv_text(jv v, size_t *n)
+{
+	char *s;
+
+	if (jvh_is_borrow(v, JV_KIND_STRING)) {
+		*n = (size_t)jv_string_length_bytes(jv_copy(v));
+		s = xmemdup(jv_string_value(v), *n);
+		jv_free(v);
+		return s;
+	}
+	return jvh_dump(v, n);
+}
+
+/*
+ * Run a program on the record; 0 and *out set (NULL: no result), or -1
+ * with the reason in err.
+ */
+static int
+run_prog(struct jqr *q, jv in, char **outp, size_t *n, char *err, size_t errn,
+    const char *what)
+{
+	char *jerr = NULL;
+	jv v = jqr_first(q, jv_copy(in), &jerr);
+
+	*outp = NULL;
+	if (jerr != NULL) {
+		snprintf(err, errn, "%s: %s", what, jerr);
+		free(jerr);
+		jv_free(v);
+		return -1;
+	}
+	if (!jv_is_valid(v)) {
+		jv_free(v);
+		return 0;
+	}
+	*outp = jv_text(v, n);
+	return 0;
+}
+
+static void
+close_batch(void)
+{
+	struct job *j = batch;
+
+	if (j == NULL)
+		return;
+	batch = NULL;
+	if (!batch_ndjson)
+		body_append(j, "]", 1);
+	j->where = J_READY;
+	jl_push(&ready, j);
+}
+
+/* The default webhook-id: the record's event id, else a body hash. */
+static void
+set_msgid(struct job *j, const char *line, size_t n)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	struct json_span root, ev, id;
+	char hex[33];
+
+	if (j->idem != NULL && strlen(j->idem) < sizeof(j->msgid)) {
+		snprintf(j->msgid, sizeof(j->msgid), "%s", j->idem);
+		return;
+	}
+	if (line != NULL && json_parse(line, n, &root, NULL) == 0 &&
+	    root.type == JSON_OBJECT &&
+	    json_object_get(root, "event", 5, &ev) && ev.type == JSON_OBJECT &&
+	    json_object_get(ev, "id", 2, &id) && id.type == JSON_STRING &&
+	    json_str_plain(id) && id.n - 2 < sizeof(j->msgid) &&
+	    memchr(id.p + 1, '.', id.n - 2) == NULL) {
+		memcpy(j->msgid, id.p + 1, id.n - 2);
+		j->msgid[id.n - 2] = '\0';
+		return;
+	}
+	crypto_hash_sha256(h, (const unsigned char *)j->body, j->bodyn);
+	hmac_hex_encode(h, 16, hex);
+	hex[32] = '\0';
+	snprintf(j->msgid, sizeof(j->msgid), "msg_%s", hex);
+}
+
+static void
+fail_record(
+    const struct line *l, const char *file, uint64_t now, const char *why)
+{
+	struct job *j = job_new();
+
+	job_add_rec(j, l, file, now, -1);
+	dead(j, why);
+}
+
+static int
+header_value_ok(const char *s)
+{
+	return strpbrk(s, "\r\n") == NULL;
+}
+
+/* One input line. */
+static void
+add_line(const struct line *l, const char *file, uint64_t now)
+{
+	char err[200];
+	char *body = NULL, *u = NULL, *idem = NULL, *k = NULL;
+	size_t bodyn = 0, un = 0, idn = 0, kn = 0;
+	int need_jq = jq_body != NULL || jq_url != NULL || jq_idem != NULL ||
+	    jq_order != NULL;
+	struct job *j;
+
+	if (need_jq) {
+		jv in = jqr_parse(l->p, l->n);
+
+		if (!jv_is_valid(in)) {
+			char *m = jvh_errmsg(jv_invalid_get_msg(in));
+
+			snprintf(err, sizeof(err), "not json: %s", m);
+			free(m);
+			fail_record(l, file, now, err);
+			return;
+		}
+		if ((jq_body != NULL &&
+			run_prog(jq_body, in, &body, &bodyn, err, sizeof(err),
+			    "--body") != 0) ||
+		    (jq_url != NULL &&
+			run_prog(jq_url, in, &u, &un, err, sizeof(err),
+			    "--url-expr") != 0) ||
+		    (jq_idem != NULL &&
+			run_prog(jq_idem, in, &idem, &idn, err, sizeof(err),
+			    "--idempotency-key") != 0) ||
+		    (jq_order != NULL &&
+			run_prog(jq_order, in, &k, &kn, err, sizeof(err),
+			    "--order-by") != 0)) {
+			jv_free(in);
+			free(body);
+			free(u);
+			free(idem);
+			free(k);
+			fail_record(l, file, now, err);
+			return;
+		}
+		jv_free(in);
+		if (jq_body != NULL && body == NULL) {
+			/* --body gave nothing (select): not for this sink. */
+			struct rec r = { NULL, 0, l->lineno, file, now, 0 };
+
+			free(u);
+			free(idem);
+			free(k);
+			nskipped++;
+			report(&r, "skipped", NULL, NULL, now);
+			return;
+		}
+		if (jq_url != NULL &&
+		    (u == NULL || memchr(u, '\0', un) || !header_value_ok(u))) {
+			free(body);
+			free(u);
+			free(idem);
+			free(k);
+			fail_record(
+			    l, file, now, "--url-expr gave no usable URL");
+			return;
+		}
+		if (idem != NULL &&
+		    (memchr(idem, '\0', idn) != NULL ||
+			!header_value_ok(idem) || idn > 200)) {
+			free(body);
+			free(u);
+			free(idem);
+			free(k);
+			fail_record(l, file, now,
+			    "--idempotency-key gave an unusable value");
+			return;
+		}
+	}
+
+	if (batch_n > 0) {
+		const char *p = body != NULL ? body : l->p;
+		size_t n = body != NULL ? bodyn : l->n;
+		long off;
+		struct json_span v;
+
+		if (!batch_ndjson && body == NULL &&
+		    json_parse(p, n, &v, NULL) != 0) {
+			fail_record(l, file, now,
+			    "not json: cannot go into "
+			    "an array batch");
+			return;
+		}
+		if (batch != NULL && batch_bytes > 0 &&
+		    batch->bodyn + n + 2 > batch_bytes)
+			close_batch();
+		if (batch == NULL) {
+			batch = job_new();
+			batch_deadline =
+			    now + (uint64_t)batch_wait_ms * 1000000;
+			/* Room for a full batch of such records at once. */
+			batch->bodycap = batch_bytes > 0
+			    ? batch_bytes + 16
+			    : batch_n * (n + 2) + n / 4 + 16;
+			if (batch->bodycap > 64 * 1024 * 1024)
+				batch->bodycap = 64 * 1024 * 1024;
+			batch->body = xmalloc(batch->bodycap);
+			if (!batch_ndjson)
+				body_append(batch, "[", 1);
+		} else if (!batch_ndjson)
+			body_append(batch, ",", 1);
+		/* Sent as is, the line is kept only inside the body. */
+		off = body == NULL ? (long)batch->bodyn : -1;
+		body_append(batch, p, n);
+		if (batch_ndjson)
+			body_append(batch, "\n", 1);
+		free(body);
+		job_add_rec(batch, l, file, now, off);
+		if (batch->nrec >= batch_n)
+			close_batch();
+		return;
+	}
+
+	j = job_new();
+	job_add_rec(j, l, file, now, -1);
+	if (body != NULL) {
+		j->body = body;
+		j->bodyn = bodyn;
+	} else {
+		j->body = j->recs[0].line;
+		j->bodyn = j->recs[0].n;
+		j->body_is_line = 1;
+	}
+	j->url = u;
+	j->idem = idem;
+	if (signer.scheme == SIGN_SW_V1 || signer.scheme == SIGN_SW_V1A)
+		set_msgid(j, l->p, l->n);
+	if (k != NULL) {
+		struct okey *o = key_get(k, kn);
+
+		free(k);
+		j->key = o;
+		if (o->head != NULL) {
+			o->tail->knext = j;
+			o->tail = j;
+			j->where = J_CHAIN;
+			return;
+		}
+		o->head = o->tail = j;
+	}
+	j->where = J_READY;
+	jl_push(&ready, j);
+}
+
+/* Transfers. */
+static int
+start(struct job *j, uint64_t now)
+{
+	struct curl_slist *h = hdrs, *l;
+
+	if (j->hdrs != NULL) {
+		curl_slist_free_all(j->hdrs);
+		j->hdrs = NULL;
+	}
+	if (j->idem != NULL || signer.scheme != SIGN_NONE) {
+		char buf[300], sh[3][SIGN_HDR_MAX];
+		int i, ns;
+
+		if (signer.scheme == SIGN_SW_V1 || signer.scheme == SIGN_SW_V1A)
+			if (j->msgid[0] == '\0')
+				set_msgid(j, NULL, 0);
+		for (l = hdrs; l != NULL; l = l->next)
+			if ((j->hdrs = curl_slist_append(j->hdrs, l->data)) ==
+			    NULL)
+				cli_fatalx("out of memory");
+		if (j->idem != NULL) {
+			snprintf(
+			    buf, sizeof(buf), "Idempotency-Key: %s", j->idem);
+			j->hdrs = curl_slist_append(j->hdrs, buf);
+		}
+		ns = signer_headers(
+		    &signer, j->msgid, cli_now(), j->body, j->bodyn, sh);
+		for (i = 0; i < ns; i++)
+			j->hdrs = curl_slist_append(j->hdrs, sh[i]);
+		if (j->hdrs == NULL)
+			cli_fatalx("out of memory");
+		h = j->hdrs;
+	}
+	if (j->attempts == 0)
+		j->t_first = now;
+	j->attempts++;
+	if ((j->x = http_xfer_get(&http)) == NULL)
+		cli_fatalx("out of memory");
+	j->x->user = j;
+	if (http_xfer_start(&http, j->x, method, j->url != NULL ? j->url : url,
+		h, j->body, j->bodyn) != 0) {
+		snprintf(j->err, sizeof(j->err), "%s", j->x->errbuf);
+		http_xfer_put(&http, j->x);
+		j->x = NULL;
+		return -1;
+	}
+	j->where = J_FLIGHT;
+	j->iprev = NULL;
+	j->inext = inflight;
+	if (inflight != NULL)
+		inflight->iprev = j;
+	inflight = j;
+	return 0;
+}
+
+static void
+unlink_flight(struct job *j)
+{
+	if (j->iprev != NULL)
+		j->iprev->inext = j->inext;
+	else
+		inflight = j->inext;
+	if (j->inext != NULL)
+		j->inext->iprev = j->iprev;
+	j->iprev = j->inext = NULL;
+}
+
+/* A short, printable piece of a response body for messages. */
+static void
+resp_snippet(const struct http_xfer *x, char *dst, size_t cap)
+{
+	size_t i, n = x->respn < cap - 1 ? x->respn : cap - 1;
+
+	if (n > 80)
+		n = 80;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)x->resp[i];
+
+		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	dst[n] = '\0';
+}
+
+static void
+finished(struct http_xfer *x, uint64_t now)
+{
+	struct job *j = x->user;
+	long st = x->status;
+	int retryable;
+	double delay;
+	char snip[96];
+
+	unlink_flight(j);
+	j->x = NULL;
+	j->status = st;
+	if (st >= 200 && st <= 299) {
+		/* A body too large or cut short after a 2xx still arrived. */
+		http_xfer_put(&http, x);
+		delivered(j, now);
+		return;
+	}
+	if (st > 0) {
+		resp_snippet(x, snip, sizeof(snip));
+		snprintf(j->err, sizeof(j->err), "http %ld%s%s", st,
+		    snip[0] != '\0' ? ": " : "", snip);
+		retryable = st >= 100 && st <= 599 && retry.status[st];
+	} else {
+		snprintf(j->err, sizeof(j->err), "%s", x->errbuf);
+		retryable = http_is_timeout(x) ? retry.timeout
+		    : x->result == CURLE_URL_MALFORMAT ||
+			x->result == CURLE_UNSUPPORTED_PROTOCOL ||
+			x->result == CURLE_SSL_CACERT_BADFILE ||
+			x->result == CURLE_PEER_FAILED_VERIFICATION
+		    ? 0
+		    : retry.network;
+	}
+	if (!retryable || draining || j->attempts > retries) {
+		if (retryable && !draining)
+			snprintf(j->err + strlen(j->err),
+			    sizeof(j->err) - strlen(j->err),
+			    " (after %d attempts)", j->attempts);
+		http_xfer_put(&http, x);
+		dead(j, NULL);
+		return;
+	}
+	delay = (double)backoff_delay(retry_base_ms, retry_max_wait_ms,
+		    j->attempts, randombytes_random()) /
+	    1e3;
+	if (st == 429 || st == 503)
+		delay = ratelimit_retry_delay(
+		    &x->rl, delay, (double)retry_max_wait_ms / 1e3);
+	else if (x->rl.retry_after >= 0)
+		delay =
+		    fmin(x->rl.retry_after, (double)retry_max_wait_ms / 1e3);
+	http_xfer_put(&http, x);
+	j->next_at = now + (uint64_t)(delay * 1e9);
+	if (j->next_at > j->t_first + (uint64_t)retry_max_time_ms * 1000000) {
+		snprintf(j->err + strlen(j->err),
+		    sizeof(j->err) - strlen(j->err),
+		    " (--retry-max-time reached)");
+		dead(j, NULL);
+		return;
+	}
+	nretried++;
+	wait_insert(j);
+}
+
+/* Move due retries to the ready list. */
+static void
+due(uint64_t now)
+{
+	struct job *j;
+
+	while (waiting.head != NULL && waiting.head->next_at <= now) {
+		j = jl_pop(&waiting);
+		j->where = J_READY;
+		jl_push(&ready, j);
+	}
+}
+
+/*
+ * Start ready jobs while there is room; returns the ns until the bucket
+ * gives the next token (0: not waiting for one).
+ */
+static uint64_t
+launch(uint64_t now)
+{
+	struct job *j;
+	uint64_t wait;
+
+	while (ready.head != NULL && http.inflight < parallel) {
+		if ((wait = tbucket_take(&bucket, now)) > 0)
+			return wait;
+		j = jl_pop(&ready);
+		if (start(j, now) != 0)
+			dead(j, NULL);
+	}
+	return 0;
+}
+
+/* SIGINT/SIGTERM: everything not in flight is dead-lettered now. */
+static void
+begin_drain(uint64_t now)
+{
+	struct job *j;
+	size_t i;
+
+	draining = 1;
+	drain_deadline = now + (uint64_t)drain_ms * 1000000;
+	if (!quiet)
+		cli_warnx("%s: draining %zu transfers in flight",
+		    got_signal == SIGINT ? "interrupted" : "terminated",
+		    http.inflight);
+	close_batch();
+	while ((j = jl_pop(&ready)) != NULL)
+		dead(j, "interrupted before delivery");
+	while ((j = jl_pop(&waiting)) != NULL)
+		dead(j,
+		    j->err[0] != '\0' ? j->err : "interrupted before delivery");
+	/*
+	 * Jobs queued behind a key: only a job in flight stays, as the head
+	 * of its key; the others are dead-lettered.
+	 */
+	for (i = 0; i < ktabn; i++) {
+		struct okey **pp = &ktab[i], *o;
+
+		while ((o = *pp) != NULL) {
+			struct job *c = o->head, *keep = NULL, *nx;
+
+			for (; c != NULL; c = nx) {
+				nx = c->knext;
+				c->knext = NULL;
+				if (c->where == J_FLIGHT)
+					keep = c;
+				else {
+					c->key = NULL;
+					dead(c, "interrupted before delivery");
+				}
+			}
+			if (keep != NULL) {
+				o->head = o->tail = keep;
+				pp = &o->hnext;
+			} else {
+				*pp = o->hnext;
+				free(o->k);
+				free(o);
+				nkeys--;
+			}
+		}
+	}
+}
+
+static void
+cancel_all(void)
+{
+	struct job *j;
+
+	while ((j = inflight) != NULL) {
+		unlink_flight(j);
+		http_xfer_cancel(&http, j->x);
+		http_xfer_put(&http, j->x);
+		j->x = NULL;
+		dead(j, "in flight at the end of --drain-timeout");
+	}
+}
+
+static void
+show_progress(int final)
+{
+	if (!progress)
+		return;
+	fprintf(stderr,
+	    "\r%s: delivered %lu, retried %lu, dead-lettered %lu, "
+	    "in flight %zu\033[K",
+	    cli_prog, ndelivered, nretried, ndead, http.inflight);
+	if (final)
+		fputs("\r\033[K", stderr);
+}
+
+static int
+set_nonblock(int fd, int *saved)
+{
+	struct stat st;
+	int fl;
+
+	*saved = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return 0;
+	if ((fl = fcntl(fd, F_GETFL)) < 0)
+		return -1;
+	*saved = fl;
+	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* The main loop over all inputs.  Returns 0, or -1 after a read error. */
+static int
+run(char **files, int nfiles, size_t max_line)
+{
+	struct lr r;
+	struct line l;
+	int fi = 0, reading = 1, saved = -1, rc = 0, opened = 0;
+	uint64_t now, last_progress = 0, tok = 0;
+
+	for (;;) {
+		struct curl_waitfd wfd[2];
+		unsigned nw = 0;
+		uint64_t wake;
+		int timeout;
+
+		now = cli_mono_ns();
+		if (got_signal && !draining) {
+			reading = 0;
+			begin_drain(now);
+		}
+		/* Read while there is room; stop when the slots are full. */
+		while (reading && ready.head == NULL &&
+		    http.inflight < parallel && live < live_max) {
+			enum lr_status st;
+
+			if (!opened) {
+				const char *path =
+				    fi < nfiles ? files[fi] : NULL;
+
+				if (lr_open(&r, path, max_line, NULL) != 0) {
+					cli_warn("%s", path);
+					rc = -1;
+					reading = 0;
+					break;
+				}
+				if (set_nonblock(r.fd, &saved) != 0)
+					cli_warn("%s: cannot make non-blocking",
+					    r.name);
+				opened = 1;
+			}
+			st = lr_next(&r, &l);
+			if (st == LR_AGAIN)
+				break;
+			if (st == LR_LINE) {
+				/* Start it now: free slots fill in one go. */
+				add_line(&l, r.name, now);
+				tok = launch(now);
+				continue;
+			}
+			if (st == LR_TOOLONG) {
+				struct rec rr = { NULL, 0, l.lineno, r.name,
+					now, 0 };
+
+				cli_recwarnx(r.name, l.lineno, "line too long");
+				nrejected++;
+				report(&rr, "rejected", NULL, "line too long",
+				    now);
+				continue;
+			}
+			if (st == LR_ERROR) {
+				cli_warn("%s: read error", r.name);
+				rc = -1;
+			}
+			if (saved >= 0)
+				(void)fcntl(r.fd, F_SETFL, saved);
+			lr_close(&r);
+			opened = 0;
+			if (st == LR_ERROR || ++fi >= nfiles) {
+				reading = 0;
+				close_batch();
+			}
+		}
+		if (batch != NULL && now >= batch_deadline)
+			close_batch();
+		due(now);
+		tok = launch(now);
+		http_perform(&http);
+		{
+			struct http_xfer *x;
+
+			while ((x = http_done(&http)) != NULL)
+				finished(x, cli_mono_ns());
+		}
+		now = cli_mono_ns();
+		due(now);
+		tok = launch(now);
+		if (draining && http.inflight > 0 && now >= drain_deadline)
+			cancel_all();
+		dl_commit(now);
+		if (out.err != 0)
+			break;
+		if (!reading && live == 0 && http.inflight == 0 &&
+		    batch == NULL)
+			break;
+		if (draining && http.inflight == 0)
+			break;
+
+		/* How long to sleep. */
+		wake = 1000000000ULL;
+		if (tok > 0 && tok < wake)
+			wake = tok;
+		if (waiting.head != NULL)
+			wake = waiting.head->next_at <= now ? 0
+			    : waiting.head->next_at - now < wake
+			    ? waiting.head->next_at - now
+			    : wake;
+		if (batch != NULL)
+			wake = batch_deadline <= now	  ? 0
+			    : batch_deadline - now < wake ? batch_deadline - now
+							  : wake;
+		if (draining)
+			wake = drain_deadline <= now	  ? 0
+			    : drain_deadline - now < wake ? drain_deadline - now
+							  : wake;
+		timeout = (int)((wake + 999999) / 1000000);
+		if (reading && opened && ready.head == NULL &&
+		    http.inflight < parallel && live < live_max) {
+			wfd[nw].fd = r.fd;
+			wfd[nw].events = CURL_WAIT_POLLIN;
+			nw++;
+		}
+		wfd[nw].fd = sigpipe[0];
+		wfd[nw].events = CURL_WAIT_POLLIN;
+		nw++;
+		/*
+		 * Optimal buffering: flush only before a wait that would block,
+		 * which a zero-time look tells.
+		 */
+		if (timeout > 0 &&
+		    (out_pending(&out) > 0 ||
+			(have_rep && out_pending(&rep) > 0)) &&
+		    http_wait(&http, wfd, nw, 0) > 0)
+			timeout = -1; /* something is ready already */
+		if (timeout > 0) {
+			out_flush(&out);
+			if (have_rep)
+				out_flush(&rep);
+			if (progress && now - last_progress > 500000000ULL) {
+				show_progress(0);
+				last_progress = now;
+			}
+		}
+		if (timeout >= 0)
+			http_wait(&http, wfd, nw, timeout);
+		if (wfd[nw - 1].revents != 0) {
+			char junk[16];
+
+			(void)read(sigpipe[0], junk, sizeof(junk));
+		}
+	}
+	if (opened) {
+		if (saved >= 0)
+			(void)fcntl(r.fd, F_SETFL, saved);
+		lr_close(&r);
+	}
+	show_progress(1);
+	return rc;
+}
+
+static void
+wipe_headers(struct curl_slist *l)
+{
+	for (; l != NULL; l = l->next)
+		sodium_memzero(l->data, strlen(l->data));
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		O_HFILE = 256,
+		O_BEARER,
+		O_BASIC,
+		O_CTYPE,
+		O_BODY,
+		O_URLEXPR,
+		O_IDEM,
+		O_BATCH,
+		O_BBYTES,
+		O_BWAIT,
+		O_BFORMAT,
+		O_RATE,
+		O_ORDER,
+		O_SIGN,
+		O_SIGNKEY,
+		O_PARALLEL,
+		O_CACERT,
+		O_RETRYON,
+		O_RBASE,
+		O_RMAXWAIT,
+		O_RETRIES,
+		O_RMAXTIME,
+		O_CTIMEOUT,
+		O_TIMEOUT,
+		O_MAXRESP,
+		O_DEAD,
+		O_REPORT,
+		O_DRAIN,
+		O_MAXLINE,
+		O_VERSION
+	};
+	static const struct option longopts[] = {
+		{ "request", required_argument, NULL, 'X' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "header-file", required_argument, NULL, O_HFILE },
+		{ "bearer-file", required_argument, NULL, O_BEARER },
+		{ "basic-file", required_argument, NULL, O_BASIC },
+		{ "content-type", required_argument, NULL, O_CTYPE },
+		{ "body", required_argument, NULL, O_BODY },
+		{ "url-expr", required_argument, NULL, O_URLEXPR },
+		{ "idempotency-key", required_argument, NULL, O_IDEM },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "batch-bytes", required_argument, NULL, O_BBYTES },
+		{ "batch-wait", required_argument, NULL, O_BWAIT },
+		{ "batch-format", required_argument, NULL, O_BFORMAT },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "order-by", required_argument, NULL, O_ORDER },
+		{ "sign", required_argument, NULL, O_SIGN },
+		{ "sign-key-file", required_argument, NULL, O_SIGNKEY },
+		{ "parallel", required_argument, NULL, O_PARALLEL },
+		{ "cacert", required_argument, NULL, O_CACERT },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "retry-on", required_argument, NULL, O_RETRYON },
+		{ "retry-base", required_argument, NULL, O_RBASE },
+		{ "retry-max-wait", required_argument, NULL, O_RMAXWAIT },
+		{ "retries", required_argument, NULL, O_RETRIES },
+		{ "retry-max-time", required_argument, NULL, O_RMAXTIME },
+		{ "connect-timeout", required_argument, NULL, O_CTIMEOUT },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "max-response", required_argument, NULL, O_MAXRESP },
+		{ "dead-letter", required_argument, NULL, O_DEAD },
+		{ "report", required_argument, NULL, O_REPORT },
+		{ "drain-timeout", required_argument, NULL, O_DRAIN },
+		{ "max-line", required_argument, NULL, O_MAXLINE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct http_opts ho = { 5000, 30000, NULL, 0, 1024 * 1024, 16 };
+	const char *ctype = NULL, *sign_scheme = NULL, *sign_key = NULL;
+	const char *reppath = NULL, *why;
+	size_t max_line = LR_DEFAULT_MAX_LINE;
+	struct sigaction sa;
+	int ch, rc = CLI_EXIT_OK, ioerr;
+
+	cli_init("closehook-post");
+	argv[0] = (char *)cli_prog;
+	if (sodium_init() < 0)
+		cli_fatalx("cannot initialise libsodium");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		cli_fatalx("cannot initialise libcurl");
+	if (retryset_parse(&retry, RETRYSET_DEFAULT, &why) != 0)
+		cli_fatalx("%s", why);
+	while (
+	    (ch = getopt_long(argc, argv, "H:X:hkq", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'X':
+			if (*optarg == '\0' ||
+			    strpbrk(optarg, " \t\r\n:/") != NULL)
+				cli_fatalx("invalid METHOD for -X");
+			method = optarg;
+			break;
+		case 'H':
+			add_header(optarg, strlen(optarg), "-H");
+			break;
+		case O_HFILE:
+			load_header_file(optarg);
+			break;
+		case O_BEARER:
+			load_auth(optarg, 0);
+			break;
+		case O_BASIC:
+			load_auth(optarg, 1);
+			break;
+		case O_CTYPE:
+			if (!header_value_ok(optarg))
+				cli_fatalx("invalid TYPE for --content-type");
+			ctype = optarg;
+			break;
+		case O_BODY:
+			jq_body = compile("body", optarg);
+			break;
+		case O_URLEXPR:
+			jq_url = compile("url-expr", optarg);
+			break;
+		case O_IDEM:
+			jq_idem = compile("idempotency-key", optarg);
+			break;
+		case O_BATCH:
+			batch_n =
+			    (size_t)cli_opt_int("batch", optarg, 1, 100000);
+			break;
+		case O_BBYTES:
+			batch_bytes = cli_opt_size(
+			    "batch-bytes", optarg, 1, (uint64_t)1 << 32);
+			break;
+		case O_BWAIT:
+			batch_wait_ms =
+			    cli_opt_duration("batch-wait", optarg, 0, 3600000);
+			break;
+		case O_BFORMAT:
+			if (strcmp(optarg, "ndjson") == 0)
+				batch_ndjson = 1;
+			else if (strcmp(optarg, "array") == 0)
+				batch_ndjson = 0;
+			else
+				cli_fatalx("invalid FORMAT for --batch-format "
+					   "(array or ndjson)");
+			break;
+		case O_RATE:
+			if (tbucket_parse(&bucket, optarg, &why) != 0)
+				cli_fatalx("invalid RATE for --rate: %s", why);
+			break;
+		case O_ORDER:
+			jq_order = compile("order-by", optarg);
+			break;
+		case O_SIGN:
+			sign_scheme = optarg;
+			break;
+		case O_SIGNKEY:
+			sign_key = optarg;
+			break;
+		case O_PARALLEL:
+			parallel =
+			    (size_t)cli_opt_int("parallel", optarg, 1, 4096);
+			break;
+		case O_CACERT:
+			ho.cacert = optarg;
+			break;
+		case 'k':
+			ho.insecure = 1;
+			break;
+		case O_RETRYON:
+			if (retryset_parse(&retry, optarg, &why) != 0)
+				cli_fatalx(
+				    "invalid LIST for --retry-on: %s", why);
+			break;
+		case O_RBASE:
+			retry_base_ms =
+			    cli_opt_duration("retry-base", optarg, 0, 3600000);
+			break;
+		case O_RMAXWAIT:
+			retry_max_wait_ms = cli_opt_duration(
+			    "retry-max-wait", optarg, 0, 86400000);
+			break;
+		case O_RETRIES:
+			retries = cli_opt_int("retries", optarg, 0, 1000);
+			break;
+		case O_RMAXTIME:
+			retry_max_time_ms = cli_opt_duration(
+			    "retry-max-time", optarg, 0, 30LL * 86400000);
+			break;
+		case O_CTIMEOUT:
+			ho.connect_ms = (long)cli_opt_duration(
+			    "connect-timeout", optarg, 1, 3600000);
+			break;
+		case O_TIMEOUT:
+			ho.timeout_ms = (long)cli_opt_duration(
+			    "timeout", optarg, 1, 86400000);
+			break;
+		case O_MAXRESP:
+			ho.max_response = cli_opt_size(
+			    "max-response", optarg, 1, (uint64_t)1 << 40);
+			break;
+		case O_DEAD:
+			dlpath = optarg;
+			break;
+		case O_REPORT:
+			reppath = optarg;
+			break;
+		case O_DRAIN:
+			drain_ms = cli_opt_duration(
+			    "drain-timeout", optarg, 0, 86400000);
+			break;
+		case O_MAXLINE:
+			max_line = cli_opt_size(
+			    "max-line", optarg, 1, (uint64_t)1 << 32);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			help();
+			break;
+		case O_VERSION:
+			cli_version();
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		cli_warnx("no URL");
+		usage();
+	}
+	url = argv[0];
+	argc--;
+	argv++;
+	if (batch_n == 0 && (batch_bytes > 0 || batch_ndjson)) {
+		cli_warnx("--batch-bytes and --batch-format need --batch");
+		usage();
+	}
+	if (batch_n > 0 &&
+	    (jq_url != NULL || jq_idem != NULL || jq_order != NULL)) {
+		cli_warnx("--batch does not go with --url-expr, "
+			  "--idempotency-key or --order-by");
+		usage();
+	}
+	if ((sign_scheme == NULL) != (sign_key == NULL)) {
+		cli_warnx("--sign and --sign-key-file go together");
+		usage();
+	}
+	if (sign_scheme != NULL &&
+	    signer_load(&signer, sign_scheme, sign_key, &why) != 0)
+		cli_fatalx("%s: %s", sign_key, why);
+	if (ho.insecure)
+		cli_warnx("warning: --insecure: server certificates are not "
+			  "verified");
+	if (!has_header("Content-Type")) {
+		char buf[512];
+
+		snprintf(buf, sizeof(buf), "Content-Type: %s",
+		    ctype != NULL      ? ctype
+			: batch_ndjson ? "application/x-ndjson"
+				       : "application/json");
+		add_header(buf, strlen(buf), "--content-type");
+	}
+	/* No 100-continue round trip before each body. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+
+	ho.parallel = (long)parallel;
+	if (http_init(&http, &ho) != 0)
+		cli_fatalx("cannot initialise libcurl");
+	live_max = (parallel + 1) * (batch_n > 0 ? batch_n : 1) + 4 * parallel;
+	if ((ktab = calloc(ktabn, sizeof(*ktab))) == NULL)
+		cli_fatal("out of memory");
+	if (pipe(sigpipe) != 0)
+		cli_fatal("pipe");
+	(void)fcntl(sigpipe[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(sigpipe[1], F_SETFL, O_NONBLOCK);
+	(void)fcntl(sigpipe[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(sigpipe[1], F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	out_init(&out, STDOUT_FILENO, "stdout");
+	if (reppath != NULL) {
+		int fd = open(
+		    reppath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			cli_fatal("%s", reppath);
+		out_init(&rep, fd, reppath);
+		have_rep = 1;
+	}
+	progress = !quiet && isatty(STDERR_FILENO);
+
+	ioerr = run(argv, argc > 0 ? argc : 1, max_line);
+
+	if (!quiet)
+		cli_warnx(
+		    "delivered %lu, retried %lu, dead-lettered %lu, "
+		    "skipped %lu%s; latency p50 %.2fms p95 %.2fms p99 %.2fms",
+		    ndelivered, nretried, ndead, nskipped,
+		    nrejected > 0 ? ", some lines too long" : "",
+		    hist_pct(0.50), hist_pct(0.95), hist_pct(0.99));
+	/* Interrupted: what was not read was not delivered either. */
+	if (ndead > 0 || nrejected > 0 || got_signal)
+		rc = CLI_EXIT_REJECTS;
+	if (ioerr != 0)
+		rc = CLI_EXIT_FATAL;
+	if (dl_open && out_close(&dl) != 0) {
+		cli_warn("%s", dl.name);
+		rc = CLI_EXIT_FATAL;
+	}
+	if (have_rep && out_close(&rep) != 0) {
+		cli_warn("%s", reppath);
+		rc = CLI_EXIT_FATAL;
+	}
+	if (out_close(&out) != 0) {
+		cli_warn("stdout");
+		rc = CLI_EXIT_FATAL;
+	}
+	http_free(&http);
+	wipe_headers(hdrs);
+	curl_slist_free_all(hdrs);
+	signer_free(&signer);
+	jqr_free(jq_body);
+	jqr_free(jq_url);
+	jqr_free(jq_idem);
+	jqr_free(jq_order);
+	free(ktab);
+	curl_global_cleanup();
+	return rc;
+}

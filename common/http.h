@@ -1,0 +1,97 @@
+/*
+ * http.h - the libcurl multi driver: one CURLM, many transfers in flight,
+ * a wait that also watches the caller's descriptors (stdin, a signal pipe),
+ * and the per-transfer settings STYLE.md requires (no signals, connect and
+ * total timeouts, error buffer, http/https only, no redirects, a cap on the
+ * response body kept).  HTTP/2 is used when a TLS server offers it.
+ *
+ * A struct http owns the multi handle and a pool of transfers; a struct
+ * http_xfer belongs to the pool and is lent to the caller from
+ * http_xfer_get() until http_xfer_put().  The caller owns the URL, header
+ * list and body it passes to http_xfer_start(); they must stay valid until
+ * the transfer is returned by http_done() or cancelled.
+ */
+#ifndef CLOSEHOOK_HTTP_H
+#define CLOSEHOOK_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "ratelimit.h"
+
+/* Response bytes kept for messages; the rest is counted and dropped. */
+#define HTTP_RESP_KEEP 1024
+
+struct http_opts {
+	long connect_ms; /* connect timeout per attempt */
+	long timeout_ms; /* total timeout per attempt */
+	const char *cacert; /* CA bundle, or NULL */
+	int insecure; /* no TLS verification */
+	uint64_t max_response; /* abort beyond this many bytes */
+	long parallel; /* transfers the caller keeps in flight */
+};
+
+struct http_xfer {
+	CURL *easy;
+	void *user; /* the caller's */
+	/* Results, valid after http_done() returned the transfer. */
+	CURLcode result;
+	long status; /* HTTP status, 0 when none arrived */
+	int too_big; /* response passed max_response */
+	char errbuf[CURL_ERROR_SIZE];
+	char resp[HTTP_RESP_KEEP];
+	size_t respn; /* bytes kept in resp */
+	uint64_t resp_total;
+	struct ratelimit rl; /* from the response headers */
+	struct http_xfer *next; /* pool link */
+	const struct http *owner;
+};
+
+struct http {
+	CURLM *multi;
+	struct http_opts o;
+	struct http_xfer *pool;
+	size_t inflight;
+};
+
+/* Returns 0, or -1 (out of memory).  curl_global_init is the caller's. */
+int http_init(struct http *, const struct http_opts *);
+void http_free(struct http *);
+
+/* A transfer from the pool, or NULL when out of memory. */
+struct http_xfer *http_xfer_get(struct http *);
+void http_xfer_put(struct http *, struct http_xfer *);
+
+/*
+ * Start method (POST, PUT, GET, ...) on url with the headers and body.
+ * Returns 0, or -1 with a message in x->errbuf.
+ */
+int http_xfer_start(struct http *, struct http_xfer *, const char *method,
+    const char *url, struct curl_slist *headers, const void *body, size_t n);
+/* Stop a transfer in flight; it is not returned by http_done(). */
+void http_xfer_cancel(struct http *, struct http_xfer *);
+
+/*
+ * http_perform drives the transfers.  http_wait waits up to timeout_ms for
+ * network activity or one of the extra descriptors (revents filled in) and
+ * returns the number of descriptors that are ready (0: none, the time ran
+ * out or the wait was woken), or -1.
+ */
+int http_perform(struct http *);
+int http_wait(
+    struct http *, struct curl_waitfd *extra, unsigned nextra, int timeout_ms);
+/* The next finished transfer, or NULL. */
+struct http_xfer *http_done(struct http *);
+
+/* 1 when the failure of a finished transfer was a timeout. */
+int http_is_timeout(const struct http_xfer *);
+
+/*
+ * Check a "Name: value" header line: a token name, a colon, a value
+ * without CR, LF or NUL.  Returns 0, or -1 with a reason in *why.
+ */
+int http_header_check(const char *line, size_t n, const char **why);
+
+#endif

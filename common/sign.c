@@ -1,0 +1,224 @@
+/*
+ * sign.c - outbound webhook signatures; see sign.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "sign.h"
+
+#define KEYTEXT_MAX 4096
+
+int
+signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
+    const char **why)
+{
+	unsigned char raw[256];
+	size_t rawn = 0;
+	long hn;
+
+	memset(s, 0, sizeof(*s));
+	if (strcmp(scheme, "close") == 0) {
+		if (n < 32 || n > 2 * sizeof(raw) ||
+		    (hn = hmac_hex_decode(key, n, raw, sizeof(raw))) < 16) {
+			*why = "expected a hex key of 32 to 256 digits";
+			return -1;
+		}
+		if (hmac_key_init(&s->hk, raw, (size_t)hn) != 0) {
+			sodium_memzero(raw, sizeof(raw));
+			*why = "out of memory";
+			return -1;
+		}
+		sodium_memzero(raw, sizeof(raw));
+		s->scheme = SIGN_CLOSE;
+		return 0;
+	}
+	if (strcmp(scheme, "standard-webhooks") != 0) {
+		*why = "unknown scheme (close or standard-webhooks)";
+		return -1;
+	}
+	if (n > 6 && memcmp(key, "whsec_", 6) == 0) {
+		if (sodium_base642bin(raw, sizeof(raw), key + 6, n - 6, NULL,
+			&rawn, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    rawn < 16) {
+			*why =
+			    "whsec_ secret is not base64 of 16 or more bytes";
+			return -1;
+		}
+		if (hmac_key_init(&s->hk, raw, rawn) != 0) {
+			sodium_memzero(raw, sizeof(raw));
+			*why = "out of memory";
+			return -1;
+		}
+		sodium_memzero(raw, sizeof(raw));
+		s->scheme = SIGN_SW_V1;
+		return 0;
+	}
+	if (n > 5 && memcmp(key, "whsk_", 5) == 0) {
+		unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+
+		if (sodium_base642bin(raw, sizeof(raw), key + 5, n - 5, NULL,
+			&rawn, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    (rawn != crypto_sign_SEEDBYTES &&
+			rawn != crypto_sign_SECRETKEYBYTES)) {
+			sodium_memzero(raw, sizeof(raw));
+			*why = "whsk_ key is not base64 of a 32-byte seed or "
+			       "a 64-byte Ed25519 secret key";
+			return -1;
+		}
+		if ((s->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) ==
+		    NULL) {
+			sodium_memzero(raw, sizeof(raw));
+			*why = "out of memory";
+			return -1;
+		}
+		if (rawn == crypto_sign_SEEDBYTES)
+			crypto_sign_seed_keypair(pk, s->sk, raw);
+		else
+			memcpy(s->sk, raw, rawn);
+		sodium_memzero(raw, sizeof(raw));
+		sodium_mprotect_readonly(s->sk);
+		s->scheme = SIGN_SW_V1A;
+		return 0;
+	}
+	*why = "expected a whsec_ or whsk_ key";
+	return -1;
+}
+
+int
+signer_load(
+    struct signer *s, const char *scheme, const char *path, const char **why)
+{
+	char *buf, *p, *e;
+	struct stat st;
+	ssize_t got;
+	size_t n = 0;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+		cli_warnx("%s: key file is readable by group or others", path);
+	if ((buf = sodium_malloc(KEYTEXT_MAX + 1)) == NULL) {
+		close(fd);
+		*why = "out of memory";
+		return -1;
+	}
+	while (n < KEYTEXT_MAX &&
+	    (got = read(fd, buf + n, KEYTEXT_MAX - n)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			*why = strerror(errno);
+			goto out;
+		}
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	/* The first line that is neither blank nor a comment is the key. */
+	for (p = buf; *p != '\0'; p = *e == '\0' ? e : e + 1) {
+		e = p + strcspn(p, "\n");
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p == e || *p == '#')
+			continue;
+		while (
+		    e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		rc = signer_init(s, scheme, p, (size_t)(e - p), why);
+		goto out;
+	}
+	*why = "no key in the file";
+out:
+	sodium_free(buf);
+	close(fd);
+	return rc;
+}
+
+void
+signer_free(struct signer *s)
+{
+	if (s->scheme == SIGN_CLOSE || s->scheme == SIGN_SW_V1)
+		hmac_key_free(&s->hk);
+	if (s->sk != NULL)
+		sodium_free(s->sk);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+sign_sw_v1(const struct hmac_key *k, const char *id, const char *ts,
+    const void *body, size_t n, char *out, size_t outn)
+{
+	unsigned char mac[HMAC_LEN];
+	char pre[256];
+	int pn;
+
+	pn = snprintf(pre, sizeof(pre), "%s.%s.", id, ts);
+	if (pn < 0 || (size_t)pn >= sizeof(pre))
+		pn = 0;
+	hmac_sha256(k, pre, (size_t)pn, body, n, mac);
+	snprintf(out, outn, "v1,");
+	sodium_bin2base64(out + 3, outn - 3, mac, sizeof(mac),
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+int
+signer_headers(const struct signer *s, const char *id, int64_t ts,
+    const void *body, size_t n, char hdr[3][SIGN_HDR_MAX])
+{
+	unsigned char mac[HMAC_LEN];
+	char tsb[32], hex[2 * HMAC_LEN + 1];
+	char sig[128];
+	int tn;
+
+	tn = snprintf(tsb, sizeof(tsb), "%lld", (long long)ts);
+	switch (s->scheme) {
+	case SIGN_CLOSE:
+		hmac_close_sig(&s->hk, tsb, (size_t)tn, body, n, mac);
+		hmac_hex_encode(mac, sizeof(mac), hex);
+		hex[2 * HMAC_LEN] = '\0';
+		snprintf(hdr[0], SIGN_HDR_MAX, "close-sig-hash: %s", hex);
+		snprintf(hdr[1], SIGN_HDR_MAX, "close-sig-timestamp: %s", tsb);
+		return 2;
+	case SIGN_SW_V1:
+		sign_sw_v1(&s->hk, id, tsb, body, n, sig, sizeof(sig));
+		break;
+	case SIGN_SW_V1A: {
+		unsigned char ed[crypto_sign_BYTES], *m;
+		unsigned long long sl;
+		char pre[256];
+		int pn;
+
+		/* Ed25519 over the same "id.timestamp.body" message. */
+		pn = snprintf(pre, sizeof(pre), "%s.%s.", id, tsb);
+		if (pn < 0 || (size_t)pn >= sizeof(pre))
+			pn = 0;
+		if ((m = malloc((size_t)pn + n + 1)) == NULL)
+			cli_fatal("out of memory");
+		memcpy(m, pre, (size_t)pn);
+		if (n > 0)
+			memcpy(m + pn, body, n);
+		crypto_sign_detached(ed, &sl, m, (size_t)pn + n, s->sk);
+		free(m);
+		snprintf(sig, sizeof(sig), "v1a,");
+		sodium_bin2base64(sig + 4, sizeof(sig) - 4, ed, sizeof(ed),
+		    sodium_base64_VARIANT_ORIGINAL);
+		break;
+	}
+	default:
+		return 0;
+	}
+	snprintf(hdr[0], SIGN_HDR_MAX, "webhook-id: %s", id);
+	snprintf(hdr[1], SIGN_HDR_MAX, "webhook-timestamp: %s", tsb);
+	snprintf(hdr[2], SIGN_HDR_MAX, "webhook-signature: %s", sig);
+	return 3;
+}

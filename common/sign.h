@@ -1,0 +1,60 @@
+/*
+ * sign.h - outbound webhook signatures: Close's own scheme (close-sig-hash
+ * over timestamp || body, hex key) and Standard Webhooks (webhook-id,
+ * webhook-timestamp, webhook-signature over "id.timestamp.body"): v1 with an
+ * HMAC-SHA256 `whsec_` secret, v1a with an Ed25519 `whsk_` secret key.
+ *
+ * A struct signer owns its key material in locked memory; signer_free()
+ * wipes and releases it.  Key bytes never appear in a message.  Call
+ * sodium_init() before signer_load().
+ */
+#ifndef CLOSEHOOK_SIGN_H
+#define CLOSEHOOK_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hmac.h"
+
+enum sign_scheme {
+	SIGN_NONE,
+	SIGN_CLOSE, /* close-sig-hash, close-sig-timestamp */
+	SIGN_SW_V1, /* standard webhooks, HMAC-SHA256 */
+	SIGN_SW_V1A /* standard webhooks, Ed25519 */
+};
+
+struct signer {
+	enum sign_scheme scheme;
+	struct hmac_key hk; /* SIGN_CLOSE, SIGN_SW_V1 */
+	unsigned char *sk; /* SIGN_SW_V1A: 64-byte secret key */
+};
+
+/* The longest header value sign_headers writes (with its name). */
+#define SIGN_HDR_MAX 160
+
+/*
+ * Load a key from text (the first non-comment line of a key file): for
+ * "close" 64..256 hex digits, for "standard-webhooks" whsec_BASE64 (v1) or
+ * whsk_BASE64 (v1a; a 32-byte seed or a 64-byte secret key).  Returns 0,
+ * or -1 with a reason (static text) in *why.
+ */
+int signer_init(struct signer *, const char *scheme, const char *key, size_t n,
+    const char **why);
+/* Read the key from a file (warns when others may read it). */
+int signer_load(
+    struct signer *, const char *scheme, const char *path, const char **why);
+void signer_free(struct signer *);
+
+/*
+ * The signature headers for one attempt, as "Name: value" strings, into
+ * hdr[0..2] (each SIGN_HDR_MAX bytes).  id is the message id (Standard
+ * Webhooks only), ts the Unix time.  Returns the number of headers.
+ */
+int signer_headers(const struct signer *, const char *id, int64_t ts,
+    const void *body, size_t n, char hdr[3][SIGN_HDR_MAX]);
+
+/* The Standard Webhooks v1 signature, "v1,BASE64", into out (64 bytes). */
+void sign_sw_v1(const struct hmac_key *, const char *id, const char *ts,
+    const void *body, size_t n, char *out, size_t outn);
+
+#endif
