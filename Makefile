@@ -53,6 +53,8 @@ MODS_backfill = cli out json isotime ratelimit closeapi
 LIBS_backfill = curl sodium
 MODS_subscribe = cli out json isotime ratelimit closeapi
 LIBS_subscribe = curl sodium
+MODS_follow  = cli out json isotime
+LIBS_follow  =
 MODS_post    = cli line out json jqr http backoff ratelimit isotime sign hmac
 LIBS_post    = curl jq sodium crypto m
 

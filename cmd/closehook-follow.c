@@ -1,0 +1,929 @@
+/*
+ * closehook-follow - the spool as a durable queue.
+ *
+ * Read FILE from the offset committed in --offset-file and write each
+ * complete line to stdout, bytes unchanged, then keep following what is
+ * appended (inotify, polling when inotify is not available) until stopped.
+ * A line is written only once its newline has arrived, so a writer caught
+ * mid-append is never seen.  The offset file records the file's identity
+ * (device, inode, and an FNV-1a hash of its first line) and the byte offset
+ * after the last line written and flushed; it is replaced atomically at
+ * most every --commit-interval and on exit, so a crash repeats lines, never
+ * skips one.  When the name is renamed away and recreated (rotation), the
+ * old file is read to its end, then the new one from its start.
+ *
+ * Lines are not copied one by one: each read(2) of up to 1 MiB is written
+ * up to its last newline in one piece, and only the incomplete tail is kept.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "isotime.h"
+#include "json.h"
+#include "out.h"
+
+#define BUFSZ		(1024 * 1024)
+#define RECHECK_MS	1000	/* re-stat even when inotify is quiet */
+#define POLL_MS		100	/* the polling fallback's interval */
+#define ROTATE_GRACE_NS	1000000000ull
+
+static const char synopsis[] =
+    "closehook-follow [--offset-file FILE] [--from start|end] "
+    "[--rewind DURATION]\n"
+    "\t[--commit-interval DURATION] [--once] [-q] FILE\n";
+
+/* One followed file. */
+struct src {
+	int	 fd;
+	char	*name;		/* the name it was opened by, for messages */
+	dev_t	 dev;
+	ino_t	 ino;
+	uint64_t head_hash;	/* FNV-1a 64 of the first line, newline incl. */
+	uint64_t head_len;	/* 0 while the first line is incomplete */
+	off_t	 done;		/* offset after the last line given to out */
+	size_t	 len;		/* bytes of an incomplete line held in buf */
+	int	 longline;	/* that line is longer than buf: not held */
+	off_t	 scan;		/* longline: read position, no newline before */
+	int	 wd;		/* inotify watch, or -1 */
+	int	 moved;		/* path names another file now */
+};
+
+/* What an offset file says. */
+struct offrec {
+	uintmax_t dev, ino, head_len;
+	uint64_t  head_hash;
+	intmax_t  offset;
+};
+
+static const char *path;	/* FILE as given */
+static const char *offpath;
+static char *offtmp;
+static int offdirfd = -1;
+static int quiet, once;
+static uint64_t interval_ns = 1000000000ull;
+static struct out out;
+static char *buf;
+static int ifd = -1, dirwd = -1, sfd = -1;
+static volatile int stop;
+
+/* Committed and flushed state. */
+static off_t flushed;
+static int have_commit;
+static struct offrec committed;
+static uint64_t last_commit_ns;
+
+static void
+usage(void)
+{
+	cli_usage(synopsis);
+}
+
+static void
+help(void)
+{
+	printf("usage: %s", synopsis);
+	printf("\n"
+"Write the complete lines of FILE from a committed offset, then follow it.\n"
+"\n"
+"  --offset-file FILE   where this consumer's offset is kept\n"
+"  --from WHERE         start or end: where a new offset file starts\n"
+"                       (default start); also overrides a refused one\n"
+"  --rewind DURATION    start earlier: at the first capture whose\n"
+"                       received_at is within DURATION before the position\n"
+"  --commit-interval DURATION\n"
+"                       commit the offset at most this often (default 1s)\n"
+"  --once               stop at the current end of the file\n"
+"  -q, --quiet          no notes on stderr about rotation or overrides\n"
+"  -h, --help           show this help\n"
+"      --version        show the version\n");
+	exit(CLI_EXIT_OK);
+}
+
+static void
+note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+note(const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_warnx("%s", msg);
+}
+
+static uint64_t
+fnv1a(uint64_t h, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* pread all of n bytes unless the file ends; returns the count or -1. */
+static ssize_t
+pread_full(int fd, char *p, size_t n, off_t at)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = pread(fd, p + got, n - got, at + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * Hash the first line of fd (through its newline) into *hash and *len.
+ * *len is 0 when the file holds no complete line yet.  Returns 0 or -1.
+ */
+static int
+head_of(int fd, uint64_t *hash, uint64_t *len)
+{
+	char chunk[64 * 1024];
+	uint64_t h = 0xcbf29ce484222325ull;
+	off_t at = 0;
+	ssize_t r;
+	char *nl;
+
+	*len = 0;
+	for (;;) {
+		if ((r = pread_full(fd, chunk, sizeof(chunk), at)) < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		if ((nl = memchr(chunk, '\n', (size_t)r)) != NULL) {
+			h = fnv1a(h, chunk, (size_t)(nl - chunk) + 1);
+			*hash = h;
+			*len = (uint64_t)at + (uint64_t)(nl - chunk) + 1;
+			return 0;
+		}
+		h = fnv1a(h, chunk, (size_t)r);
+		at += r;
+	}
+}
+
+static int
+stopping(void)
+{
+	struct signalfd_siginfo si;
+
+	if (!stop && sfd >= 0 && read(sfd, &si, sizeof(si)) > 0)
+		stop = 1;
+	return stop;
+}
+
+/* Write out and commit the offset file (temp, fsync, rename, fsync dir). */
+static int
+write_offset(const struct offrec *o)
+{
+	char text[256];
+	int fd, n;
+
+	n = snprintf(text, sizeof(text),
+	    "{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
+	    "\"head_fnv1a64\":\"%016" PRIx64 "\",\"offset\":%jd}\n",
+	    o->dev, o->ino, o->head_len, o->head_hash, o->offset);
+	fd = open(offtmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		cli_warn("%s", offtmp);
+		return -1;
+	}
+	if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+		cli_warn("%s", offtmp);
+		close(fd);
+		unlink(offtmp);
+		return -1;
+	}
+	if (close(fd) != 0 || rename(offtmp, offpath) != 0) {
+		cli_warn("%s", offpath);
+		unlink(offtmp);
+		return -1;
+	}
+	if (fsync(offdirfd) != 0) {
+		cli_warn("%s: directory", offpath);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Flush stdout; the lines before s->done are then written.  Returns 0, or
+ * -1 when stdout failed (flushed stays at what was known to be written).
+ */
+static int
+sync_out(const struct src *s)
+{
+	if (out_flush(&out) != 0)
+		return -1;
+	flushed = s->done;
+	return 0;
+}
+
+/*
+ * Commit s's flushed position when --commit-interval has passed since the
+ * last commit (always when force).  Returns 0, or -1 on failure.
+ */
+static int
+commit(struct src *s, int force)
+{
+	struct offrec o;
+	uint64_t now;
+
+	if (offpath == NULL)
+		return 0;
+	now = cli_mono_ns();
+	if (!force && now - last_commit_ns < interval_ns)
+		return 0;
+	if (!force && out.err == 0 && sync_out(s) != 0)
+		return 0;	/* the caller sees out.err */
+	if (s->head_len == 0 && flushed > 0 &&
+	    head_of(s->fd, &s->head_hash, &s->head_len) != 0) {
+		cli_warn("%s", s->name);
+		return -1;
+	}
+	o.dev = (uintmax_t)s->dev;
+	o.ino = (uintmax_t)s->ino;
+	o.head_len = s->head_len;
+	o.head_hash = s->head_len > 0 ? s->head_hash : 0;
+	o.offset = (intmax_t)flushed;
+	last_commit_ns = now;
+	if (have_commit && memcmp(&o, &committed, sizeof(o)) == 0)
+		return 0;
+	if (write_offset(&o) != 0)
+		return -1;
+	committed = o;
+	have_commit = 1;
+	return 0;
+}
+
+/* Copy the file bytes [from, to) of s to out, through buf. */
+static int
+copy_range(struct src *s, off_t from, off_t to)
+{
+	ssize_t r;
+
+	while (from < to) {
+		size_t want = (size_t)(to - from) < BUFSZ ?
+		    (size_t)(to - from) : BUFSZ;
+
+		if ((r = pread_full(s->fd, buf, want, from)) <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (out_write(&out, buf, (size_t)r) != 0)
+			return 0;	/* the caller sees out.err */
+		from += r;
+	}
+	return 0;
+}
+
+enum pump { P_EOF, P_STOP, P_RERR, P_WERR };
+
+/* Read s to its current end, writing every complete line. */
+static enum pump
+pump(struct src *s)
+{
+	ssize_t got;
+	char *nl;
+	size_t n;
+
+	for (;;) {
+		if (stopping())
+			return P_STOP;
+		if (out.err != 0 || commit(s, 0) != 0)
+			return P_WERR;
+		if (s->longline) {
+			/* Look for the newline without holding the line. */
+			got = read(s->fd, buf, BUFSZ);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return P_RERR;
+			if (got == 0)
+				return P_EOF;
+			if ((nl = memchr(buf, '\n', (size_t)got)) == NULL) {
+				s->scan += got;
+				continue;
+			}
+			s->scan += nl - buf + 1;
+			if (copy_range(s, s->done, s->scan) != 0)
+				return P_RERR;
+			if (out.err != 0)
+				return P_WERR;
+			s->done = s->scan;
+			s->longline = 0;
+			s->len = 0;
+			if (lseek(s->fd, s->done, SEEK_SET) < 0)
+				return P_RERR;
+			continue;
+		}
+		got = read(s->fd, buf + s->len, BUFSZ - s->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return P_RERR;
+		if (got == 0)
+			return P_EOF;
+		nl = memrchr(buf + s->len, '\n', (size_t)got);
+		s->len += (size_t)got;
+		if (nl == NULL) {
+			if (s->len == BUFSZ) {
+				s->longline = 1;
+				s->scan = s->done + (off_t)s->len;
+				s->len = 0;
+			}
+			continue;
+		}
+		n = (size_t)(nl - buf) + 1;
+		if (out_write(&out, buf, n) != 0)
+			return P_WERR;
+		s->done += (off_t)n;
+		s->len -= n;
+		if (s->len > 0)
+			memmove(buf, buf + n, s->len);
+	}
+}
+
+static int
+has_partial(const struct src *s)
+{
+	return s->len > 0 || s->longline;
+}
+
+static void
+watch(struct src *s)
+{
+	s->wd = -1;
+	if (ifd >= 0)
+		s->wd = inotify_add_watch(ifd, s->name, IN_MODIFY |
+		    IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB);
+}
+
+/* Take over an open descriptor as s, positioned at pos. */
+static void
+src_init(struct src *s, int fd, const char *name, off_t pos)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	if ((s->name = strdup(name)) == NULL)
+		cli_fatal("out of memory");
+	if (fstat(fd, &st) != 0)
+		cli_fatal("%s", name);
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->done = pos;
+	if (lseek(fd, pos, SEEK_SET) < 0)
+		cli_fatal("%s", name);
+	s->wd = -1;
+}
+
+static void
+src_close(struct src *s)
+{
+	if (s->wd >= 0)
+		inotify_rm_watch(ifd, s->wd);
+	close(s->fd);
+	free(s->name);
+	s->name = NULL;
+}
+
+/* The offset after the last newline of fd (0 when there is none). */
+static off_t
+end_of_lines(int fd, const char *name)
+{
+	struct stat st;
+	off_t hi, lo;
+	ssize_t r;
+	char *nl;
+
+	if (fstat(fd, &st) != 0)
+		cli_fatal("%s", name);
+	for (hi = st.st_size; hi > 0; hi = lo) {
+		lo = hi > BUFSZ ? hi - BUFSZ : 0;
+		if ((r = pread_full(fd, buf, (size_t)(hi - lo), lo)) < 0)
+			cli_fatal("%s", name);
+		if ((nl = memrchr(buf, '\n', (size_t)r)) != NULL)
+			return lo + (nl - buf) + 1;
+	}
+	return 0;
+}
+
+/* The received_at of a capture line in ns since the epoch; 0 or -1. */
+static int
+received_at(const char *p, size_t n, int64_t *ns)
+{
+	struct json_span root, v;
+	struct isotime t;
+	char text[64];
+	size_t tn;
+
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (json_parse(p, n, &root, NULL) != 0 || root.type != JSON_OBJECT)
+		return -1;
+	if (!json_object_get(root, "received_at", 11, &v) ||
+	    v.type != JSON_STRING || v.n > sizeof(text))
+		return -1;
+	tn = json_str_unescape(v, text);
+	if (isotime_parse(text, tn, &t) != 0)
+		return -1;
+	*ns = t.sec * 1000000000 + t.nsec;
+	return 0;
+}
+
+/*
+ * --rewind: going back from pos (a line boundary), find the nearest line
+ * whose received_at is older than the newest received_at before pos minus
+ * ms, and return the offset after it.  Lines without a received_at are
+ * passed over (replayed with their neighbours).
+ */
+static off_t
+rewind_from(int fd, const char *name, off_t pos, int64_t ms)
+{
+	size_t cap = BUFSZ;
+	char *rb = buf;
+	off_t hi = pos, lo, nhi;
+	int64_t t, cutoff = 0;
+	int have_ref = 0;
+	char *e, *q, *ls;
+	ssize_t r;
+
+	while (hi > 0) {
+		size_t want = (size_t)hi < cap ? (size_t)hi : cap;
+
+		lo = hi - (off_t)want;
+		if ((r = pread_full(fd, rb, want, lo)) != (ssize_t)want)
+			cli_fatal("%s: read error", name);
+		e = rb + want;
+		while (e > rb) {
+			q = e - 1 > rb ? memrchr(rb, '\n', (size_t)(e - 1 - rb))
+			    : NULL;
+			if (q == NULL && lo > 0)
+				break;	/* the line begins before lo */
+			ls = q != NULL ? q + 1 : rb;
+			if (received_at(ls, (size_t)(e - 1 - ls), &t) == 0) {
+				if (!have_ref) {
+					have_ref = 1;
+					cutoff = t - ms * 1000000;
+				} else if (t < cutoff) {
+					nhi = lo + (e - rb);
+					goto found;
+				}
+			}
+			e = ls;
+		}
+		nhi = lo + (e - rb);
+		if (nhi == hi) {
+			/* A line longer than the buffer: read more at once. */
+			cap *= 2;
+			if (rb != buf)
+				free(rb);
+			if ((rb = malloc(cap)) == NULL)
+				cli_fatal("out of memory");
+		}
+		hi = nhi;
+	}
+	nhi = 0;
+	if (!have_ref) {
+		note("%s: no received_at before the position: "
+		    "--rewind has nothing to go by", name);
+		nhi = pos;
+	}
+found:
+	if (rb != buf)
+		free(rb);
+	return nhi;
+}
+
+static int
+read_offset(struct offrec *o)
+{
+	char text[512], hash[17];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(offpath, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		cli_fatal("%s", offpath);
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 0)
+		cli_fatal("%s", offpath);
+	text[n] = '\0';
+	if (sscanf(text, "{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
+	    "\"head_fnv1a64\":\"%16[0-9a-f]\",\"offset\":%jd}", &o->dev,
+	    &o->ino, &o->head_len, hash, &o->offset) != 5 || o->offset < 0)
+		cli_fatalx("%s: not an offset file of closehook-follow",
+		    offpath);
+	o->head_hash = strtoull(hash, NULL, 16);
+	return 1;
+}
+
+/* NULL when fd can resume at o->offset, else why not. */
+static const char *
+check_identity(int fd, const struct offrec *o)
+{
+	struct stat st;
+	uint64_t h, hl;
+	char c;
+
+	if (fstat(fd, &st) != 0)
+		return strerror(errno);
+	if ((uintmax_t)st.st_dev != o->dev || (uintmax_t)st.st_ino != o->ino)
+		return "it is another file (device and inode differ)";
+	if (st.st_size < o->offset)
+		return "it is shorter than the committed offset (truncated?)";
+	if (o->head_len > 0 && (head_of(fd, &h, &hl) != 0 ||
+	    hl != o->head_len || h != o->head_hash))
+		return "its first line differs (rewritten?)";
+	if (o->offset > 0 && (pread_full(fd, &c, 1, o->offset - 1) != 1 ||
+	    c != '\n'))
+		return "the committed offset is not at the end of a line";
+	return NULL;
+}
+
+/*
+ * The offset names a file that is no longer at path: look for it, renamed,
+ * in path's directory (rotation while we were not running).  Returns an
+ * open descriptor and sets *found, or -1.
+ */
+static int
+find_rotated(const struct offrec *o, char **found)
+{
+	char *copy, *dir;
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+	int dfd, fd = -1;
+
+	if ((copy = strdup(path)) == NULL)
+		cli_fatal("out of memory");
+	dir = dirname(copy);
+	if ((dp = opendir(dir)) == NULL) {
+		free(copy);
+		return -1;
+	}
+	dfd = dirfd(dp);
+	while ((d = readdir(dp)) != NULL) {
+		if ((uintmax_t)d->d_ino != o->ino ||
+		    fstatat(dfd, d->d_name, &st, 0) != 0 ||
+		    !S_ISREG(st.st_mode) || (uintmax_t)st.st_dev != o->dev ||
+		    (uintmax_t)st.st_ino != o->ino)
+			continue;
+		if ((fd = openat(dfd, d->d_name, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		if (check_identity(fd, o) != NULL) {
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		if (asprintf(found, "%s/%s", dir, d->d_name) < 0)
+			cli_fatal("out of memory");
+		break;
+	}
+	closedir(dp);
+	free(copy);
+	return fd;
+}
+
+static void
+setup_offset_file(void)
+{
+	char *copy;
+
+	if (asprintf(&offtmp, "%s.tmp", offpath) < 0)
+		cli_fatal("out of memory");
+	if ((copy = strdup(offpath)) == NULL)
+		cli_fatal("out of memory");
+	offdirfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (offdirfd < 0)
+		cli_fatal("%s: directory", offpath);
+	free(copy);
+}
+
+static void
+setup_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		cli_fatal("sigprocmask");
+	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		cli_fatal("signalfd");
+}
+
+static void
+setup_inotify(void)
+{
+	char *copy;
+
+	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		return;
+	if ((copy = strdup(path)) == NULL)
+		cli_fatal("out of memory");
+	dirwd = inotify_add_watch(ifd, dirname(copy), IN_CREATE |
+	    IN_MOVED_TO | IN_ONLYDIR);
+	free(copy);
+	if (dirwd < 0) {
+		close(ifd);
+		ifd = -1;
+	}
+}
+
+static void
+drain_inotify(void)
+{
+	char ev[4096] __attribute__((aligned(__alignof__(
+	    struct inotify_event))));
+
+	while (ifd >= 0 && read(ifd, ev, sizeof(ev)) > 0)
+		;
+}
+
+/*
+ * At the end of s: has path been renamed away and recreated?  Returns 1
+ * when s must be read again (once more after the rename was seen, or
+ * because it was replaced by the new file), 0 otherwise; *wait_ms is
+ * lowered when an incomplete last line of the old file is waited for.
+ */
+static int
+rotate(struct src *s, uint64_t *grace_end, int *wait_ms)
+{
+	struct stat st;
+	uint64_t now;
+	int fd;
+
+	if (fstat(s->fd, &st) == 0 && st.st_size < (s->longline ? s->scan :
+	    s->done + (off_t)s->len))
+		cli_fatalx("%s: truncated while being followed", s->name);
+	if (stat(path, &st) != 0 || (st.st_dev == s->dev &&
+	    st.st_ino == s->ino)) {
+		*grace_end = 0;
+		return 0;
+	}
+	if (!s->moved) {
+		/*
+		 * The writer may have appended to the old file after our last
+		 * read and before it created the new one: read it once more.
+		 */
+		s->moved = 1;
+		return 1;
+	}
+	if (has_partial(s)) {
+		/* --once does not wait: the writer has moved on. */
+		now = cli_mono_ns();
+		if (*grace_end == 0)
+			*grace_end = now + (once ? 0 : ROTATE_GRACE_NS);
+		if (now < *grace_end) {
+			int ms = (int)((*grace_end - now) / 1000000) + 1;
+
+			if (ms < *wait_ms)
+				*wait_ms = ms;
+			return 0;
+		}
+		note("%s: rotated with an incomplete last line: %jd bytes "
+		    "skipped", s->name, (intmax_t)(s->longline ?
+		    s->scan - s->done : (off_t)s->len));
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;	/* gone again: look next time */
+	*grace_end = 0;
+	if (sync_out(s) != 0)
+		return 0;
+	note("%s: rotated: the old file was read to its end, following "
+	    "the new one", path);
+	src_close(s);
+	src_init(s, fd, path, 0);
+	watch(s);
+	flushed = 0;
+	if (commit(s, 1) != 0)
+		cli_fatalx("%s: cannot commit", offpath);
+	return 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		O_OFFSET = 256, O_FROM, O_REWIND, O_INTERVAL, O_ONCE,
+		O_VERSION
+	};
+	static const struct option longopts[] = {
+		{ "offset-file", required_argument, NULL, O_OFFSET },
+		{ "from", required_argument, NULL, O_FROM },
+		{ "rewind", required_argument, NULL, O_REWIND },
+		{ "commit-interval", required_argument, NULL, O_INTERVAL },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *from = NULL, *why;
+	int64_t rewind_ms = -1;
+	struct offrec o;
+	struct src cur;
+	off_t pos;
+	int ch, fd, rfd, rc = CLI_EXIT_OK;
+	uint64_t grace_end = 0;
+	char *rname = NULL;
+	enum pump p;
+
+	cli_init("closehook-follow");
+	argv[0] = (char *)cli_prog;
+	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_OFFSET:
+			offpath = optarg;
+			break;
+		case O_FROM:
+			if (strcmp(optarg, "start") != 0 &&
+			    strcmp(optarg, "end") != 0) {
+				cli_warnx("invalid value for --from: %.32s "
+				    "(start or end)", optarg);
+				usage();
+			}
+			from = optarg;
+			break;
+		case O_REWIND:
+			rewind_ms = cli_opt_duration("rewind", optarg, 0,
+			    100LL * 365 * 86400 * 1000);
+			break;
+		case O_INTERVAL:
+			interval_ns = (uint64_t)cli_opt_duration(
+			    "commit-interval", optarg, 0, 86400000) * 1000000;
+			break;
+		case O_ONCE:
+			once = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			help();
+			break;
+		case O_VERSION:
+			cli_version();
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1) {
+		cli_warnx("give exactly one FILE to follow");
+		usage();
+	}
+	path = argv[0];
+
+	/* Set up: the file, the offset, where to start. */
+	if ((buf = malloc(BUFSZ)) == NULL)
+		cli_fatal("out of memory");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		cli_fatal("%s", path);
+	pos = -1;
+	if (offpath != NULL) {
+		setup_offset_file();
+		if (read_offset(&o)) {
+			if ((why = check_identity(fd, &o)) == NULL) {
+				pos = o.offset;
+			} else if ((rfd = find_rotated(&o, &rname)) >= 0) {
+				/* Finish the rotated file, then path. */
+				close(fd);
+				fd = rfd;
+				pos = o.offset;
+			} else if (from == NULL) {
+				cli_fatalx("%s: refusing the offset in %s: %s; "
+				    "give --from start or --from end to start "
+				    "over", path, offpath, why);
+			} else {
+				note("%s: ignoring the offset in %s: %s; "
+				    "starting at its %s", path, offpath, why,
+				    from);
+			}
+		}
+	}
+	if (pos < 0)
+		pos = from != NULL && strcmp(from, "end") == 0 ?
+		    end_of_lines(fd, path) : 0;
+	if (rewind_ms >= 0 && pos > 0)
+		pos = rewind_from(fd, rname != NULL ? rname : path, pos,
+		    rewind_ms);
+	src_init(&cur, fd, rname != NULL ? rname : path, pos);
+	free(rname);
+	flushed = pos;
+	out_init(&out, STDOUT_FILENO, "stdout");
+	setup_signals();
+	if (!once)
+		setup_inotify();
+	watch(&cur);
+	last_commit_ns = cli_mono_ns();
+
+	/* Stream: read to the end, then wait for more. */
+	for (;;) {
+		struct pollfd pfd[2];
+		int wait_ms, np = 0;
+
+		p = pump(&cur);
+		if (p != P_EOF)
+			break;
+		wait_ms = ifd >= 0 && cur.wd >= 0 ? RECHECK_MS : POLL_MS;
+		if (rotate(&cur, &grace_end, &wait_ms))
+			continue;
+		if (once)
+			break;
+		if (sync_out(&cur) != 0) {
+			p = P_WERR;
+			break;
+		}
+		if (offpath != NULL && (!have_commit ||
+		    committed.offset != (intmax_t)flushed)) {
+			uint64_t now = cli_mono_ns(), due;
+			int ms;
+
+			due = last_commit_ns + interval_ns;
+			if (now >= due) {
+				if (commit(&cur, 1) != 0) {
+					rc = CLI_EXIT_FATAL;
+					goto done;
+				}
+			} else {
+				ms = (int)((due - now) / 1000000) + 1;
+				if (ms < wait_ms)
+					wait_ms = ms;
+			}
+		}
+		pfd[np].fd = sfd;
+		pfd[np++].events = POLLIN;
+		if (ifd >= 0) {
+			pfd[np].fd = ifd;
+			pfd[np++].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
+			cli_fatal("poll");
+		drain_inotify();
+	}
+
+	/* Tear down: flush, commit what was written, check stdout. */
+	if (p == P_RERR) {
+		cli_warn("%s: read error", cur.name);
+		rc = CLI_EXIT_FATAL;
+	}
+	if (sync_out(&cur) != 0) {
+		cli_warnx("stdout: %s", strerror(out.err));
+		rc = CLI_EXIT_FATAL;
+	}
+	if (commit(&cur, 1) != 0)
+		rc = CLI_EXIT_FATAL;
+done:
+	if (out_close(&out) != 0 && rc == CLI_EXIT_OK) {
+		cli_warn("stdout");
+		rc = CLI_EXIT_FATAL;
+	}
+	src_close(&cur);
+	free(buf);
+	free(offtmp);
+	return rc;
+}
