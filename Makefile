@@ -39,24 +39,27 @@ LIB_mhd     = $(call pc,libmicrohttpd,-lmicrohttpd)
 # jq 1.6 on Debian ships no pkg-config file.
 LIB_jq      = $(call pc,libjq,-ljq)
 LIB_m       = -lm
+LIB_pthread = -lpthread
 
 # Programs: cmd/closehook-NAME.c each; MODS_NAME lists the common modules
 # it links and LIBS_NAME the libraries.
 PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
-MODS_verify  = cli line out json keys hmac capture isotime
+MODS_verify  = cli line out json keys hmac capture isotime closesig
 LIBS_verify  = crypto sodium
+MODS_receive = cli json keys hmac capture isotime closesig netaddr
+LIBS_receive = mhd sodium crypto pthread
 MODS_flatten = cli line out json jqr isotime evrec flat
 LIBS_flatten = jq m
 MODS_dedupe  = cli line out json jqr evrec store
 LIBS_dedupe  = jq sqlite hiredis sodium m
 MODS_backfill = cli out json isotime ratelimit closeapi
-LIBS_backfill = curl sodium
 MODS_subscribe = cli out json isotime ratelimit closeapi
 LIBS_subscribe = curl sodium
-MODS_follow  = cli out json isotime
-LIBS_follow  =
+LIBS_backfill = curl sodium
 MODS_post    = cli line out json jqr http backoff ratelimit isotime sign hmac
 LIBS_post    = curl jq sodium crypto m
+MODS_follow  = cli out json isotime
+LIBS_follow  =
 
 # Unit tests of common/: tests/unit/test-NAME.c links UMODS_NAME and
 # ULIBS_NAME.
@@ -67,6 +70,9 @@ UMODS_cli     = cli
 UMODS_hmac    = hmac cli
 UMODS_keys    = keys hmac cli
 UMODS_capture = capture json cli
+UMODS_capwrite = capture json cli
+ULIBS_capwrite = sodium
+UMODS_netaddr = netaddr
 UMODS_jqr     = jqr cli
 UMODS_isotime = isotime
 UMODS_evrec   = evrec json out cli
@@ -90,6 +96,7 @@ ULIBS_http    = curl
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json
 FMODS_capture = capture json cli
+FMODS_netaddr = netaddr
 FMODS_flat    = flat json isotime out cli
 FMODS_storeurl = store cli
 FLIBS_json    = jq

@@ -23,6 +23,7 @@
 
 #include "capture.h"
 #include "cli.h"
+#include "closesig.h"
 #include "hmac.h"
 #include "isotime.h"
 #include "json.h"
@@ -37,37 +38,6 @@ static const char synopsis[] =
     "       closehook-verify --timestamp TS --signature HEX "
     "[--secret-file FILE]...\n"
     "\t[--max-age SECONDS] [--now UNIX] [--max-line BYTES] [-q] [FILE]\n";
-
-/* The reject reasons, exactly as documented in closehook-verify(1). */
-enum reason {
-	RS_OK = -1,
-	RS_MALFORMED,
-	RS_MISSING_SIG,
-	RS_MISSING_TS,
-	RS_BAD_TS,
-	RS_STALE,
-	RS_FUTURE,
-	RS_BAD_SIG,
-	RS_NO_KEY,
-	RS_MISMATCH,
-	RS_NOT_JSON,
-	RS_TOO_LONG,
-	RS_COUNT
-};
-
-static const char *const reason_name[RS_COUNT] = {
-	"malformed-capture",
-	"missing-signature",
-	"missing-timestamp",
-	"bad-timestamp",
-	"stale-timestamp",
-	"future-timestamp",
-	"bad-signature",
-	"no-key",
-	"signature-mismatch",
-	"body-not-json",
-	"line-too-long",
-};
 
 static struct keyring keys;
 static int64_t max_age = 300;
@@ -109,81 +79,13 @@ help(void)
 	exit(CLI_EXIT_OK);
 }
 
-/* Parse the timestamp header: ASCII decimal seconds, nothing else. */
-static int
-parse_ts(const char *p, size_t n, int64_t *ts)
-{
-	int64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 15)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	*ts = v;
-	return 0;
-}
-
-/*
- * The subscription named in a body, to pick bound keys: the top-level
- * "subscription_id" string.  Returns its length (0 when absent, not a
- * string, or longer than any key file can name).
- */
-static size_t
-body_subscription(struct json_span root, char *sub)
-{
-	struct json_span v;
-
-	if (!json_object_get(root, "subscription_id", 15, &v) ||
-	    v.type != JSON_STRING || v.n - 2 > KEYS_SUB_MAX)
-		return 0;
-	return json_str_unescape(v, sub);
-}
-
-/*
- * Check one message: the header values and the decoded body.  The body is
- * verified over its exact bytes; nothing is re-serialised.
- */
-static enum reason
+/* Check one message against the key ring and the window around ref. */
+static enum closesig_reason
 check(int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
     const char *body, size_t bodyn)
 {
-	unsigned char want[HMAC_LEN], got[HMAC_LEN];
-	char sub[KEYS_SUB_MAX + 2];
-	struct json_span root;
-	int64_t t;
-	size_t subn, i;
-	int tried = 0, match = 0;
-
-	if (parse_ts(ts, tsn, &t) != 0)
-		return RS_BAD_TS;
-	if (sign != 2 * HMAC_LEN ||
-	    hmac_hex_decode(sig, sign, want, sizeof(want)) != HMAC_LEN)
-		return RS_BAD_SIG;
-	if (max_age > 0) {
-		if (t < ref - max_age)
-			return RS_STALE;
-		if (t > ref + max_age)
-			return RS_FUTURE;
-	}
-	if (json_parse(body, bodyn, &root, NULL) != 0 ||
-	    root.type != JSON_OBJECT)
-		return RS_NOT_JSON;
-	/* Only bound keys need the subscription: skip the lookup without. */
-	subn = keys.nbound > 0 ? body_subscription(root, sub) : 0;
-	/* Try every applicable key; rotation means several may apply. */
-	for (i = keyring_next(&keys, 0, sub, subn); i < keys.n;
-	    i = keyring_next(&keys, i + 1, sub, subn)) {
-		hmac_close_sig(&keys.v[i].hk, ts, tsn, body, bodyn, got);
-		match |= hmac_equal(got, want, HMAC_LEN);
-		tried = 1;
-	}
-	if (!tried)
-		return RS_NO_KEY;
-	return match ? RS_OK : RS_MISMATCH;
+	return closesig_check(&keys, max_age, ref, ts, tsn, sig, sign, body,
+	    bodyn);
 }
 
 /*
@@ -229,22 +131,23 @@ emit(char *body, size_t n)
 }
 
 static void
-reject(const char *file, unsigned long lineno, enum reason r,
+reject(const char *file, unsigned long lineno, enum closesig_reason r,
     const char *detail, const char *line, size_t n, int line_is_json)
 {
 	char num[32];
 	static char *esc;
 	static size_t escn;
 	size_t fl = strlen(file);
+	const char *rs;
 
 	nrejected++;
 	if (!quiet) {
 		if (detail != NULL)
 			cli_recwarnx(file, lineno, "rejected: %s (%s)",
-			    reason_name[r], detail);
+			    closesig_reason_name(r), detail);
 		else
 			cli_recwarnx(file, lineno, "rejected: %s",
-			    reason_name[r]);
+			    closesig_reason_name(r));
 	}
 	if (!have_rej)
 		return;
@@ -259,7 +162,8 @@ reject(const char *file, unsigned long lineno, enum reason r,
 	}
 	out_write(&rej, esc, json_escape(file, fl, esc));
 	out_write(&rej, "\",\"reason\":\"", 12);
-	out_write(&rej, reason_name[r], strlen(reason_name[r]));
+	rs = closesig_reason_name(r);
+	out_write(&rej, rs, strlen(rs));
 	out_write(&rej, "\",\"capture\":", 12);
 	if (line_is_json)
 		out_write(&rej, line, n);
@@ -280,20 +184,20 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	char tsbuf[64], sigbuf[256];
 	size_t tsn, sign;
 	const char *why;
-	enum reason r;
+	enum closesig_reason r;
 	long bn;
 
 	if (capture_parse(l->p, l->n, &c, &why) != 0) {
-		reject(file, l->lineno, RS_MALFORMED, why, l->p, l->n,
+		reject(file, l->lineno, CLOSESIG_MALFORMED, why, l->p, l->n,
 		    c.root.type != JSON_NONE);
 		return;
 	}
 	if (!capture_header(&c, "close-sig-hash", &sig)) {
-		reject(file, l->lineno, RS_MISSING_SIG, NULL, l->p, l->n, 1);
+		reject(file, l->lineno, CLOSESIG_MISSING_SIG, NULL, l->p, l->n, 1);
 		return;
 	}
 	if (!capture_header(&c, "close-sig-timestamp", &ts)) {
-		reject(file, l->lineno, RS_MISSING_TS, NULL, l->p, l->n, 1);
+		reject(file, l->lineno, CLOSESIG_MISSING_TS, NULL, l->p, l->n, 1);
 		return;
 	}
 	if (*bodycap < c.body.n) {
@@ -303,7 +207,7 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 			cli_fatal("out of memory");
 	}
 	if ((bn = capture_body(&c, *bodybuf)) < 0) {
-		reject(file, l->lineno, RS_MALFORMED, "body_base64 is not base64",
+		reject(file, l->lineno, CLOSESIG_MALFORMED, "body_base64 is not base64",
 		    l->p, l->n, 1);
 		return;
 	}
@@ -312,18 +216,18 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	 * contents.  Longer values than any valid one are bad already.
 	 */
 	if (ts.n > sizeof(tsbuf)) {
-		reject(file, l->lineno, RS_BAD_TS, NULL, l->p, l->n, 1);
+		reject(file, l->lineno, CLOSESIG_BAD_TS, NULL, l->p, l->n, 1);
 		return;
 	}
 	if (sig.n > sizeof(sigbuf)) {
-		reject(file, l->lineno, RS_BAD_SIG, NULL, l->p, l->n, 1);
+		reject(file, l->lineno, CLOSESIG_BAD_SIG, NULL, l->p, l->n, 1);
 		return;
 	}
 	tsn = json_str_unescape(ts, tsbuf);
 	sign = json_str_unescape(sig, sigbuf);
 	r = check(reference_time(&c), tsbuf, tsn, sigbuf, sign, *bodybuf,
 	    (size_t)bn);
-	if (r != RS_OK) {
+	if (r != CLOSESIG_OK) {
 		reject(file, l->lineno, r, NULL, l->p, l->n, 1);
 		return;
 	}
@@ -352,7 +256,7 @@ verify_stream(const char *path, size_t max_line)
 			break;
 		}
 		if (st == LR_TOOLONG)
-			reject(r.name, l.lineno, RS_TOO_LONG, NULL, NULL, 0, 0);
+			reject(r.name, l.lineno, CLOSESIG_TOO_LONG, NULL, NULL, 0, 0);
 		else
 			verify_line(r.name, &l, &body, &bodycap);
 		if (fail_fast && nrejected > 0)
@@ -375,7 +279,7 @@ verify_raw(const char *path, const char *ts, const char *sig,
 	size_t n = 0, cap = 64 * 1024;
 	char *buf;
 	ssize_t got;
-	enum reason r;
+	enum closesig_reason r;
 	int fd;
 
 	if (path == NULL || strcmp(path, "-") == 0)
@@ -407,15 +311,16 @@ verify_raw(const char *path, const char *ts, const char *sig,
 		nrejected++;
 		if (!quiet)
 			cli_warnx("%s: rejected: %s", name,
-			    reason_name[RS_TOO_LONG]);
+			    closesig_reason_name(CLOSESIG_TOO_LONG));
 		free(buf);
 		return CLI_EXIT_REJECTS;
 	}
 	r = check(now, ts, strlen(ts), sig, strlen(sig), buf, n);
-	if (r != RS_OK) {
+	if (r != CLOSESIG_OK) {
 		nrejected++;
 		if (!quiet)
-			cli_warnx("%s: rejected: %s", name, reason_name[r]);
+			cli_warnx("%s: rejected: %s", name,
+			    closesig_reason_name(r));
 		free(buf);
 		return CLI_EXIT_REJECTS;
 	}

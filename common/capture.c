@@ -121,3 +121,135 @@ capture_body(const struct capture *c, char *buf)
 		return (long)bin;
 	return -1;
 }
+
+/* Room for the padded standard base64 of n bytes, terminator included. */
+#define B64_LEN(n) \
+	sodium_base64_ENCODED_LEN((n), sodium_base64_VARIANT_ORIGINAL)
+
+/*
+ * The text of a JSON string, quotes included, at most 6n + 2 bytes: UTF-8
+ * is escaped as JSON needs, other bytes above 0x7f become \u00XX.  With
+ * lower, ASCII capitals become lower case (header names).
+ */
+static size_t
+put_str(char *d, const char *p, size_t n, int lower)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *d0 = d;
+	size_t i;
+	int utf8 = json_utf8_valid(p, n);
+
+	*d++ = '"';
+	if (utf8 && !lower) {
+		d += json_escape(p, n, d);
+		*d++ = '"';
+		return (size_t)(d - d0);
+	}
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (lower && c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if ((unsigned char)c >= 0x80 && !utf8) {
+			memcpy(d, "\\u00", 4);
+			d[4] = hex[(unsigned char)c >> 4];
+			d[5] = hex[(unsigned char)c & 15];
+			d += 6;
+		} else
+			d += json_escape(&c, 1, d);
+	}
+	*d++ = '"';
+	return (size_t)(d - d0);
+}
+
+size_t
+capture_write_bound(const struct capture_meta *m, const struct capture_hdr *h,
+    size_t nh, const char *body, size_t bodyn)
+{
+	size_t n = 128, i, esc = 0;
+
+	if (m->received_at != NULL)
+		n += 6 * strlen(m->received_at) + 20;
+	if (m->remote_addr != NULL)
+		n += 6 * strlen(m->remote_addr) + 20;
+	if (m->method != NULL)
+		n += 6 * strlen(m->method) + 20;
+	if (m->path != NULL)
+		n += 6 * m->pathn + 20;
+	for (i = 0; i < nh; i++)
+		n += 6 * (h[i].namen + h[i].valn) + 8;
+	if (!json_utf8_valid(body, bodyn))
+		return n + B64_LEN(bodyn) + 32;
+	/* Only control characters, quotes and backslashes grow. */
+	for (i = 0; i < bodyn; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		esc += c < 0x20 || c == '"' || c == '\\';
+	}
+	return n + bodyn + 5 * esc + 32;
+}
+
+size_t
+capture_write(char *dst, const struct capture_meta *m,
+    const struct capture_hdr *h, size_t nh, const char *body, size_t bodyn)
+{
+	char *d = dst;
+	size_t i;
+	int first = 1;
+
+#define PUTLIT(s) (memcpy(d, (s), sizeof(s) - 1), d += sizeof(s) - 1)
+	*d++ = '{';
+	if (m->received_at != NULL) {
+		PUTLIT("\"received_at\":");
+		d += put_str(d, m->received_at, strlen(m->received_at), 0);
+		first = 0;
+	}
+	if (m->remote_addr != NULL) {
+		if (!first)
+			*d++ = ',';
+		PUTLIT("\"remote_addr\":");
+		d += put_str(d, m->remote_addr, strlen(m->remote_addr), 0);
+		first = 0;
+	}
+	if (m->method != NULL) {
+		if (!first)
+			*d++ = ',';
+		PUTLIT("\"method\":");
+		d += put_str(d, m->method, strlen(m->method), 0);
+		first = 0;
+	}
+	if (m->path != NULL) {
+		if (!first)
+			*d++ = ',';
+		PUTLIT("\"path\":");
+		d += put_str(d, m->path, m->pathn, 0);
+		first = 0;
+	}
+	if (!first)
+		*d++ = ',';
+	PUTLIT("\"headers\":{");
+	for (i = 0; i < nh; i++) {
+		if (i > 0)
+			*d++ = ',';
+		d += put_str(d, h[i].name, h[i].namen, 1);
+		*d++ = ':';
+		d += put_str(d, h[i].val, h[i].valn, 0);
+	}
+	*d++ = '}';
+	if (json_utf8_valid(body, bodyn)) {
+		PUTLIT(",\"body\":\"");
+		d += json_escape(body, bodyn, d);
+		*d++ = '"';
+	} else {
+		size_t room = B64_LEN(bodyn);
+
+		PUTLIT(",\"body_base64\":\"");
+		sodium_bin2base64(d, room, (const unsigned char *)body, bodyn,
+		    sodium_base64_VARIANT_ORIGINAL);
+		d += room - 1;
+		*d++ = '"';
+	}
+	PUTLIT("}\n");
+#undef PUTLIT
+	return (size_t)(d - dst);
+}

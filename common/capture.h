@@ -12,6 +12,9 @@
  * When a name occurs twice the last one wins, as for JSON keys in jq.
  *
  * All spans point into the caller's line buffer; nothing is allocated.
+ *
+ * Writing (closehook-receive): capture_write formats one capture line into
+ * a buffer the caller sizes with capture_write_bound; nothing is allocated.
  */
 #ifndef CLOSEHOOK_CAPTURE_H
 #define CLOSEHOOK_CAPTURE_H
@@ -49,5 +52,44 @@ int	capture_header(const struct capture *, const char *name,
  * base64 (standard alphabet, padded or not; CR and LF ignored).
  */
 long	capture_body(const struct capture *, char *buf);
+
+/* One header as received; the writer lower-cases the name. */
+struct capture_hdr {
+	const char	*name;
+	size_t		 namen;
+	const char	*val;
+	size_t		 valn;
+};
+
+/* What the writer puts before the headers; NULL fields are left out. */
+struct capture_meta {
+	const char	*received_at;	/* RFC 3339 text */
+	const char	*remote_addr;
+	const char	*method;
+	const char	*path;
+	size_t		 pathn;
+};
+
+/*
+ * An upper bound of the bytes capture_write writes for these inputs (it
+ * reads the body once, so the bound stays close to the body's size).
+ */
+size_t	capture_write_bound(const struct capture_meta *,
+	    const struct capture_hdr *, size_t nh, const char *body,
+	    size_t bodyn);
+
+/*
+ * Write one capture line, ended by a newline, into dst (room for
+ * capture_write_bound bytes) and return its length.  Header names are
+ * lower-cased; the caller joins repeated headers (the reader keeps only the
+ * last).  Strings that are not UTF-8 keep each byte above 0x7f as the code
+ * point of the same value (Latin-1, as HTTP's obs-text), so the line is
+ * valid JSON; the body is written as "body" when it is UTF-8 and as
+ * "body_base64" (standard alphabet, padded) otherwise, so its bytes survive
+ * exactly.
+ */
+size_t	capture_write(char *dst, const struct capture_meta *,
+	    const struct capture_hdr *, size_t nh, const char *body,
+	    size_t bodyn);
 
 #endif

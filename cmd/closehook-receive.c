@@ -1,0 +1,1334 @@
+/*
+ * closehook-receive - the front door: accept Close's webhook POSTs, make
+ * each one durable, then answer 2xx.
+ *
+ * Each POST to --path becomes one capture (DESIGN.md section 2).  With
+ * --spool it is appended to the spool and fdatasync'd before the 2xx; the
+ * captures of concurrent requests share one fdatasync (group commit):
+ * the HTTP thread suspends each finished request and queues its capture,
+ * and one committer thread writes whatever has queued, syncs once, and
+ * resumes every request of the batch.  Captures also go to stdout (after
+ * the spool), written and flushed before the answer; when stdout stops
+ * draining, new requests get 503 and Retry-After instead of memory.  With
+ * keys, a request whose signature does not verify gets 401 and is not
+ * captured.  Nothing is acknowledged that is not written.
+ */
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "capture.h"
+#include "cli.h"
+#include "closesig.h"
+#include "isotime.h"
+#include "json.h"
+#include "keys.h"
+#include "netaddr.h"
+
+static const char synopsis[] =
+    "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
+    "\t[--secret-file FILE]... [--max-age SECONDS] [--keep-rejects FILE]\n"
+    "\t[--max-body BYTES] [--max-connections N] [--timeout SECONDS]\n"
+    "\t[--tls-cert FILE --tls-key FILE]\n";
+
+/* Captures waiting for the spool or stdout, in bytes, before 503s. */
+#define BACKLOG_MAX ((size_t)64 * 1024 * 1024)
+/* How long a batch waits for stdout to take its captures. */
+#define STDOUT_WAIT_MS 1000
+/* What a 503 asks the sender to wait, in seconds. */
+#define RETRY_AFTER "5"
+/* Body bytes allocated before they arrive, at most. */
+#define BODY_PREALLOC (256 * 1024)
+/* Headers kept per request (MHD's connection memory bounds them too). */
+#define HDR_MAX 128
+
+/* Options. */
+static struct keyring keys;
+static int have_keys;
+static int64_t max_age = 300;
+static const char *spool_path, *rej_path;
+static const char *path = "/";
+static uint64_t max_body = 16 * 1024 * 1024;
+static int64_t max_conns = 512;
+static int64_t timeout_s = 10;
+static int quiet;
+
+/* The state of one request, from its headers to its answer. */
+enum rstate {
+	RS_BODY,
+	RS_QUEUED,
+	RS_ANSWERED
+};
+
+struct req {
+	struct req *next; /* committer queue */
+	struct MHD_Connection *conn;
+	uint64_t t0; /* monotonic ns at the headers */
+	struct timespec rt; /* wall clock at the headers */
+	enum rstate state;
+	int too_big; /* past --max-body */
+	unsigned status; /* answer decided by committer */
+	char *body;
+	size_t n, cap;
+	char *line; /* the capture line */
+	size_t linen;
+	uint64_t so_end; /* stdout offset after the line */
+};
+
+/* The committer's queue and state; lock protects the first group. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static struct req *qhead, **qtail = &qhead;
+static int stopping_committer;
+static int reopen_spool;
+/* Committer threads: concurrent fdatasyncs share the disk's flushes. */
+#define NCOMMITTERS 2
+static pthread_t committers[NCOMMITTERS];
+/* wlock orders spool writes; spool_rw guards the descriptor's life. */
+static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t spool_rw = PTHREAD_RWLOCK_INITIALIZER;
+/* slock guards stdout's buffer (so_*). */
+static pthread_mutex_t slock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_size_t so_pending; /* bytes in stdout's buffer */
+
+static atomic_size_t backlog; /* queued + stdout pending bytes */
+static atomic_int stdout_stalled; /* stdout did not drain in time */
+static atomic_int stopping; /* SIGTERM: no new requests */
+static atomic_int fatal; /* stdout failed without a spool */
+static atomic_long inflight; /* requests not yet completed */
+static atomic_int rej_reopen; /* SIGHUP generation for rejects */
+
+static int spool_fd = -1;
+static off_t spool_off; /* end of the last whole line */
+static int so_on; /* stdout takes captures */
+static int so_pipe; /* stdout is non-blocking */
+static char *so_buf;
+static size_t so_len, so_off;
+static uint64_t so_total, so_flushed; /* bytes ever queued / written */
+static int rej_fd = -1;
+static int rej_gen;
+
+/* Metrics. */
+static const unsigned codes[] = { 200, 400, 401, 404, 405, 408, 413, 500, 503 };
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+static atomic_ulong m_req[NCODES];
+static atomic_ulong m_bytes;
+static atomic_ulong m_captures;
+static atomic_ulong m_capbytes;
+static atomic_ulong m_rejects[CLOSESIG_COUNT];
+static atomic_ulong m_batches;
+static atomic_ulong m_fsync_us;
+static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+static atomic_ulong m_lat[NBUCKETS + 1];
+static atomic_ulong m_lat_us;
+
+static struct MHD_Response *r_ok, *r_401, *r_404, *r_405, *r_405get, *r_408,
+    *r_413, *r_500, *r_503, *r_503close, *r_health, *r_400;
+
+static void
+usage(void)
+{
+	cli_usage(synopsis);
+}
+
+static void
+help(void)
+{
+	printf("usage: %s", synopsis);
+	printf(
+	    "\n"
+	    "Accept Close webhook POSTs, make each durable, answer 2xx, write "
+	    "captures.\n"
+	    "\n"
+	    "  -l, --listen ADDR:PORT  address to listen on (default "
+	    "127.0.0.1:8080;\n"
+	    "                          [::1]:8080 for IPv6; port 0 picks a "
+	    "free one)\n"
+	    "  --path PATH             the path Close posts to (default /)\n"
+	    "  --spool FILE            append each capture and fdatasync "
+	    "before the 2xx\n"
+	    "  --secret-file FILE      verify at the door with these keys (401 "
+	    "if bad)\n"
+	    "  --max-age SECONDS       replay window with keys (default 300; "
+	    "0: off)\n"
+	    "  --keep-rejects FILE     append each 401 request as an NDJSON "
+	    "line\n"
+	    "  --max-body BYTES        largest body accepted (default 16M; "
+	    "else 413)\n"
+	    "  --max-connections N     connections at once (default 512)\n"
+	    "  --timeout SECONDS       idle limit per connection (default 10)\n"
+	    "  --tls-cert FILE         serve HTTPS with this PEM certificate "
+	    "chain\n"
+	    "  --tls-key FILE          and this PEM private key\n"
+	    "  -q, --quiet             no stderr line per rejected request\n"
+	    "  -h, --help              show this help\n"
+	    "      --version           show the version\n"
+	    "\n"
+	    "Keys also come from $CLOSEHOOK_SECRET and "
+	    "$CLOSEHOOK_SECRET_FILE.\n");
+	exit(CLI_EXIT_OK);
+}
+
+/* Metrics helpers. */
+static void
+count_answer(struct req *r, unsigned code)
+{
+	size_t i;
+	double s;
+
+	for (i = 0; i < NCODES; i++)
+		if (codes[i] == code) {
+			atomic_fetch_add_explicit(
+			    &m_req[i], 1, memory_order_relaxed);
+			break;
+		}
+	if (r == NULL)
+		return;
+	s = (double)(cli_mono_ns() - r->t0) / 1e9;
+	for (i = 0; i < NBUCKETS && s > buckets[i]; i++)
+		;
+	atomic_fetch_add_explicit(&m_lat[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &m_lat_us, (unsigned long)(s * 1e6), memory_order_relaxed);
+}
+
+static struct MHD_Response *
+response_for(unsigned code)
+{
+	switch (code) {
+	case 200:
+		return r_ok;
+	case 400:
+		return r_400;
+	case 401:
+		return r_401;
+	case 404:
+		return r_404;
+	case 408:
+		return r_408;
+	case 413:
+		return r_413;
+	case 503:
+		return atomic_load(&stopping) ? r_503close : r_503;
+	default:
+		return r_500;
+	}
+}
+
+/* Queue the answer and free what the request no longer needs. */
+static enum MHD_Result
+answer(struct MHD_Connection *conn, struct req *r, unsigned code,
+    struct MHD_Response *resp)
+{
+	if (r != NULL) {
+		r->state = RS_ANSWERED;
+		free(r->body);
+		r->body = NULL;
+		free(r->line);
+		r->line = NULL;
+	}
+	count_answer(r, code);
+	return MHD_queue_response(
+	    conn, code, resp != NULL ? resp : response_for(code));
+}
+
+static void put_u(char **p, char *end, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+put_u(char **p, char *end, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*p >= end)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(*p, (size_t)(end - *p), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*p += n < end - *p ? n : end - *p;
+}
+
+static enum MHD_Result
+serve_metrics(struct MHD_Connection *conn, struct req *r)
+{
+	char *buf, *p, *end;
+	struct MHD_Response *resp;
+	unsigned long cum = 0;
+	enum MHD_Result rc;
+	size_t i;
+	int k;
+
+	if ((buf = malloc(16384)) == NULL)
+		return answer(conn, r, 500, NULL);
+	p = buf;
+	end = buf + 16384;
+	put_u(&p, end,
+	    "# HELP closehook_receive_requests_total HTTP requests "
+	    "answered, by status code.\n"
+	    "# TYPE closehook_receive_requests_total counter\n");
+	for (i = 0; i < NCODES; i++)
+		put_u(&p, end,
+		    "closehook_receive_requests_total{code=\"%u\"} "
+		    "%lu\n",
+		    codes[i], atomic_load(&m_req[i]));
+	put_u(&p, end,
+	    "# HELP closehook_receive_received_bytes_total Request "
+	    "body bytes received.\n"
+	    "# TYPE closehook_receive_received_bytes_total counter\n"
+	    "closehook_receive_received_bytes_total %lu\n",
+	    atomic_load(&m_bytes));
+	put_u(&p, end,
+	    "# HELP closehook_receive_captures_written_total "
+	    "Captures made durable and acknowledged.\n"
+	    "# TYPE closehook_receive_captures_written_total counter\n"
+	    "closehook_receive_captures_written_total %lu\n",
+	    atomic_load(&m_captures));
+	put_u(&p, end,
+	    "# HELP closehook_receive_capture_bytes_total Bytes of "
+	    "capture lines written.\n"
+	    "# TYPE closehook_receive_capture_bytes_total counter\n"
+	    "closehook_receive_capture_bytes_total %lu\n",
+	    atomic_load(&m_capbytes));
+	put_u(&p, end,
+	    "# HELP closehook_receive_rejects_total Requests "
+	    "refused at the door, by reason.\n"
+	    "# TYPE closehook_receive_rejects_total counter\n");
+	for (k = 0; k < CLOSESIG_COUNT; k++)
+		if (k != CLOSESIG_MALFORMED && k != CLOSESIG_TOO_LONG)
+			put_u(&p, end,
+			    "closehook_receive_rejects_total"
+			    "{reason=\"%s\"} %lu\n",
+			    closesig_reason_name(k),
+			    atomic_load(&m_rejects[k]));
+	put_u(&p, end,
+	    "# HELP closehook_receive_fsync_batches_total Spool "
+	    "writes, each ended by one fdatasync (group commit).\n"
+	    "# TYPE closehook_receive_fsync_batches_total counter\n"
+	    "closehook_receive_fsync_batches_total %lu\n"
+	    "# HELP closehook_receive_fsync_seconds_total Time spent in "
+	    "fdatasync.\n"
+	    "# TYPE closehook_receive_fsync_seconds_total counter\n"
+	    "closehook_receive_fsync_seconds_total %.6f\n",
+	    atomic_load(&m_batches), atomic_load(&m_fsync_us) / 1e6);
+	put_u(&p, end,
+	    "# HELP closehook_receive_inflight_requests Requests "
+	    "being received or committed.\n"
+	    "# TYPE closehook_receive_inflight_requests gauge\n"
+	    "closehook_receive_inflight_requests %ld\n"
+	    "# HELP closehook_receive_backlog_bytes Capture bytes not yet "
+	    "written to the spool or stdout.\n"
+	    "# TYPE closehook_receive_backlog_bytes gauge\n"
+	    "closehook_receive_backlog_bytes %zu\n",
+	    atomic_load(&inflight), atomic_load(&backlog));
+	put_u(&p, end,
+	    "# HELP closehook_receive_request_duration_seconds "
+	    "From the request's headers to its answer.\n"
+	    "# TYPE closehook_receive_request_duration_seconds histogram\n");
+	for (i = 0; i <= NBUCKETS; i++) {
+		cum += atomic_load(&m_lat[i]);
+		if (i < NBUCKETS)
+			put_u(&p, end,
+			    "closehook_receive_request_duration_"
+			    "seconds_bucket{le=\"%g\"} %lu\n",
+			    buckets[i], cum);
+		else
+			put_u(&p, end,
+			    "closehook_receive_request_duration_"
+			    "seconds_bucket{le=\"+Inf\"} %lu\n",
+			    cum);
+	}
+	put_u(&p, end,
+	    "closehook_receive_request_duration_seconds_sum %.6f\n"
+	    "closehook_receive_request_duration_seconds_count %lu\n",
+	    atomic_load(&m_lat_us) / 1e6, cum);
+	resp = MHD_create_response_from_buffer(
+	    (size_t)(p - buf), buf, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(buf);
+		return answer(conn, r, 500, NULL);
+	}
+	MHD_add_response_header(
+	    resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+	rc = answer(conn, r, 200, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* Headers of one request, repeated names joined with ", " (RFC 9110). */
+struct hdrs {
+	struct capture_hdr h[HDR_MAX];
+	size_t joff[HDR_MAX]; /* offset in join, or -1 */
+	size_t n;
+	char *join; /* storage of joined values */
+	size_t joinn, joincap;
+};
+
+static enum MHD_Result
+hdr_each(void *cls, enum MHD_ValueKind kind, const char *key, size_t keyn,
+    const char *val, size_t valn)
+{
+	struct hdrs *hs = cls;
+	struct capture_hdr *h;
+	size_t i, need;
+	char *nb;
+
+	if (val == NULL)
+		val = "", valn = 0;
+	for (i = 0; i < hs->n; i++)
+		if (hs->h[i].namen == keyn &&
+		    strncasecmp(hs->h[i].name, key, keyn) == 0)
+			break;
+	if (i == hs->n) {
+		if (hs->n == HDR_MAX)
+			return MHD_YES;
+		hs->joff[hs->n] = (size_t)-1;
+		h = &hs->h[hs->n++];
+		h->name = key;
+		h->namen = keyn;
+		h->val = val;
+		h->valn = valn;
+		return MHD_YES;
+	}
+	/* Join into storage; earlier joins may move, so keep offsets. */
+	h = &hs->h[i];
+	need = hs->joinn + h->valn + 2 + valn;
+	if (need > hs->joincap) {
+		size_t cap = need * 2 + 256, k;
+
+		if ((nb = realloc(hs->join, cap)) == NULL)
+			return MHD_YES;
+		hs->join = nb;
+		hs->joincap = cap;
+		for (k = 0; k < hs->n; k++)
+			if (hs->joff[k] != (size_t)-1)
+				hs->h[k].val = nb + hs->joff[k];
+	}
+	nb = hs->join + hs->joinn;
+	memmove(nb, h->val, h->valn);
+	memcpy(nb + h->valn, ", ", 2);
+	memcpy(nb + h->valn + 2, val, valn);
+	h->val = nb;
+	h->valn += 2 + valn;
+	hs->joff[i] = hs->joinn;
+	hs->joinn = need;
+	return MHD_YES;
+}
+
+static const struct capture_hdr *
+hdr_get(const struct hdrs *hs, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < hs->n; i++)
+		if (hs->h[i].namen == n &&
+		    strncasecmp(hs->h[i].name, name, n) == 0)
+			return &hs->h[i];
+	return NULL;
+}
+
+/* Append a 401 request to --keep-rejects; reopened after SIGHUP. */
+static void
+keep_reject(const char *reason, const char *line, size_t n)
+{
+	char head[96];
+	struct iovec iov[3];
+	int gen = atomic_load(&rej_reopen), hn;
+
+	if (rej_path == NULL)
+		return;
+	if (rej_fd < 0 || gen != rej_gen) {
+		int fd = open(
+		    rej_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd < 0) {
+			cli_warn("%s", rej_path);
+			return;
+		}
+		if (rej_fd >= 0)
+			close(rej_fd);
+		rej_fd = fd;
+		rej_gen = gen;
+	}
+	hn = snprintf(
+	    head, sizeof(head), "{\"reason\":\"%s\",\"capture\":", reason);
+	iov[0].iov_base = head;
+	iov[0].iov_len = (size_t)hn;
+	iov[1].iov_base = (void *)line;
+	iov[1].iov_len = n - 1; /* without its newline */
+	iov[2].iov_base = "}\n";
+	iov[2].iov_len = 2;
+	if (writev(rej_fd, iov, 3) < 0)
+		cli_warn("%s", rej_path);
+}
+
+/* The body is complete: capture, verify, queue and suspend. */
+static enum MHD_Result
+finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
+    const char *method)
+{
+	static struct hdrs hs;
+	const union MHD_ConnectionInfo *ci;
+	const struct capture_hdr *ts, *sig;
+	struct capture_meta m;
+	struct isotime it;
+	char when[64], frac[24], addr[NETADDR_STRLEN];
+	enum closesig_reason why = CLOSESIG_OK;
+	size_t bound;
+
+	hs.n = 0;
+	hs.joinn = 0;
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, hdr_each, &hs);
+	snprintf(frac, sizeof(frac), "%06ld", (r->rt.tv_nsec / 1000) % 1000000);
+	it.sec = r->rt.tv_sec;
+	it.nsec = r->rt.tv_nsec;
+	it.frac = frac;
+	it.fracn = 6;
+	when[isotime_format_utc(&it, when)] = '\0';
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	addr[0] = '\0';
+	if (ci != NULL && ci->client_addr != NULL)
+		netaddr_format(ci->client_addr, 0, addr);
+	m.received_at = when;
+	m.remote_addr = addr[0] != '\0' ? addr : NULL;
+	m.method = method;
+	m.path = url;
+	m.pathn = strlen(url);
+	if (r->body == NULL && (r->body = malloc(1)) == NULL)
+		return answer(conn, r, 500, NULL);
+	bound = capture_write_bound(&m, hs.h, hs.n, r->body, r->n);
+	if ((r->line = malloc(bound)) == NULL)
+		return answer(conn, r, 500, NULL);
+	r->linen = capture_write(r->line, &m, hs.h, hs.n, r->body, r->n);
+
+	if (have_keys) {
+		sig = hdr_get(&hs, "close-sig-hash");
+		ts = hdr_get(&hs, "close-sig-timestamp");
+		if (sig == NULL)
+			why = CLOSESIG_MISSING_SIG;
+		else if (ts == NULL)
+			why = CLOSESIG_MISSING_TS;
+		else
+			why = closesig_check(&keys, max_age, r->rt.tv_sec,
+			    ts->val, ts->valn, sig->val, sig->valn, r->body,
+			    r->n);
+		if (why != CLOSESIG_OK) {
+			atomic_fetch_add(&m_rejects[why], 1);
+			if (!quiet)
+				cli_warnx("%s: rejected: %s", addr,
+				    closesig_reason_name(why));
+			keep_reject(
+			    closesig_reason_name(why), r->line, r->linen);
+			return answer(conn, r, 401, NULL);
+		}
+	}
+	free(r->body);
+	r->body = NULL;
+
+	/* Back-pressure: refuse rather than grow without bound. */
+	if (atomic_load(&stdout_stalled) || atomic_load(&fatal) ||
+	    atomic_load(&backlog) + r->linen > BACKLOG_MAX)
+		return answer(conn, r, 503, NULL);
+	atomic_fetch_add(&backlog, r->linen);
+	r->state = RS_QUEUED;
+	r->conn = conn;
+	MHD_suspend_connection(conn);
+	pthread_mutex_lock(&lock);
+	r->next = NULL;
+	*qtail = r;
+	qtail = &r->next;
+	pthread_cond_signal(&wake);
+	pthread_mutex_unlock(&lock);
+	return MHD_YES;
+}
+
+static int
+is_method(const char *m, const char *want)
+{
+	return strcmp(m, want) == 0;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *data, size_t *datan,
+    void **con_cls)
+{
+	struct req *r = *con_cls;
+
+	if (r == NULL) {
+		const char *cl;
+		int64_t len;
+
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		r->t0 = cli_mono_ns();
+		clock_gettime(CLOCK_REALTIME, &r->rt);
+		*con_cls = r;
+		atomic_fetch_add(&inflight, 1);
+		if (atomic_load(&stopping))
+			return answer(conn, r, 503, NULL);
+		if (strcmp(url, path) == 0) {
+			if (!is_method(method, MHD_HTTP_METHOD_POST))
+				return answer(conn, r, 405, r_405);
+			cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH);
+			if (cl != NULL &&
+			    cli_int(cl, 0, INT64_MAX, &len) == 0) {
+				if ((uint64_t)len > max_body)
+					return answer(conn, r, 413, NULL);
+				/*
+				 * Trust the announced length only so far:
+				 * memory grows with bytes that arrive.
+				 */
+				r->cap = len < BODY_PREALLOC ? (size_t)len
+							     : BODY_PREALLOC;
+				if (len > 0 &&
+				    (r->body = malloc(r->cap)) == NULL)
+					return answer(conn, r, 500, NULL);
+			}
+			return MHD_YES;
+		}
+		if (strcmp(url, "/healthz") == 0 ||
+		    strcmp(url, "/metrics") == 0) {
+			if (!is_method(method, MHD_HTTP_METHOD_GET) &&
+			    !is_method(method, MHD_HTTP_METHOD_HEAD))
+				return answer(conn, r, 405, r_405get);
+			if (url[1] == 'h')
+				return answer(conn, r, 200, r_health);
+			return serve_metrics(conn, r);
+		}
+		return answer(conn, r, 404, NULL);
+	}
+	switch (r->state) {
+	case RS_BODY:
+		if (*datan == 0 && r->too_big)
+			return answer(conn, r, 413, NULL);
+		if (*datan == 0)
+			return finish_body(conn, r, url, method);
+		atomic_fetch_add_explicit(
+		    &m_bytes, *datan, memory_order_relaxed);
+		/*
+		 * Slow senders get the whole request bounded, not only each
+		 * idle gap.  MHD cannot answer in the middle of a body, so
+		 * the connection is closed.
+		 */
+		if (cli_mono_ns() - r->t0 > (uint64_t)timeout_s * 4000000000u) {
+			count_answer(r, 408);
+			r->state = RS_ANSWERED;
+			return MHD_NO;
+		}
+		/* Past --max-body: drop the rest, answer 413 at its end. */
+		if (r->too_big || *datan > max_body - r->n) {
+			free(r->body);
+			r->body = NULL;
+			r->too_big = 1;
+			*datan = 0;
+			return MHD_YES;
+		}
+		if (r->n + *datan > r->cap) {
+			size_t cap = r->cap * 2 > r->n + *datan
+			    ? r->cap * 2
+			    : r->n + *datan + 4096;
+			char *nb;
+
+			if (cap > max_body)
+				cap = max_body;
+			if ((nb = realloc(r->body, cap)) == NULL) {
+				*datan = 0;
+				return answer(conn, r, 500, NULL);
+			}
+			r->body = nb;
+			r->cap = cap;
+		}
+		memcpy(r->body + r->n, data, *datan);
+		r->n += *datan;
+		*datan = 0;
+		return MHD_YES;
+	case RS_QUEUED:
+		/* Resumed by the committer: the answer is decided. */
+		if (r->status == 200) {
+			atomic_fetch_add(&m_captures, 1);
+			atomic_fetch_add(&m_capbytes, r->linen);
+		}
+		return answer(conn, r, r->status, NULL);
+	case RS_ANSWERED:
+	default:
+		*datan = 0;
+		return MHD_YES;
+	}
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	if (r == NULL)
+		return;
+	free(r->body);
+	free(r->line);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&inflight, 1);
+}
+
+/* The spool: open for appending, ending any torn line of a crash. */
+static int
+spool_open(void)
+{
+	struct stat st;
+	char last;
+	int fd, created = 0;
+
+	fd = open(spool_path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		created = 1;
+	else if (errno == EEXIST)
+		fd = open(spool_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0) {
+		cli_warn("%s", spool_path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		cli_warnx("%s: not a regular file", spool_path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > 0) {
+		int rfd = open(spool_path, O_RDONLY | O_CLOEXEC);
+
+		if (rfd >= 0 && pread(rfd, &last, 1, st.st_size - 1) == 1 &&
+		    last != '\n') {
+			cli_warnx("%s: ends in a partial line; ending it",
+			    spool_path);
+			if (write(fd, "\n", 1) != 1 || fdatasync(fd) != 0) {
+				cli_warn("%s", spool_path);
+				close(rfd);
+				close(fd);
+				return -1;
+			}
+			st.st_size++;
+		}
+		if (rfd >= 0)
+			close(rfd);
+	}
+	/* A new file is durable only once its directory entry is. */
+	if (created) {
+		char dir[PATH_MAX];
+		const char *slash = strrchr(spool_path, '/');
+		int dfd;
+
+		if (slash == NULL)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == spool_path)
+			snprintf(dir, sizeof(dir), "/");
+		else
+			snprintf(dir, sizeof(dir), "%.*s",
+			    (int)(slash - spool_path), spool_path);
+		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
+		    0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	if (spool_fd >= 0)
+		close(spool_fd);
+	spool_fd = fd;
+	spool_off = st.st_size;
+	return 0;
+}
+
+/*
+ * Write a batch to the spool and sync it.  Several committers run this at
+ * once: writes are serialised (whole lines, in order) and each fdatasync
+ * covers every write before it, so concurrent syncs share the disk's
+ * flushes.  The read lock keeps the descriptor alive against a SIGHUP
+ * reopen.  Returns 0 or -1.
+ */
+static int
+spool_commit(struct req *batch)
+{
+	struct iovec iov[64];
+	struct req *r = batch;
+	uint64_t t0;
+	ssize_t w;
+	int n, rc = 0;
+
+	pthread_rwlock_rdlock(&spool_rw);
+	pthread_mutex_lock(&wlock);
+	while (r != NULL) {
+		size_t want = 0, done;
+
+		for (n = 0; n < 64 && r != NULL; r = r->next, n++) {
+			iov[n].iov_base = r->line;
+			iov[n].iov_len = r->linen;
+			want += r->linen;
+		}
+		for (done = 0; done < want;) {
+			int i = 0;
+			size_t skip = done;
+
+			/* Resume a short write where it stopped. */
+			while (skip >= iov[i].iov_len) {
+				skip -= iov[i].iov_len;
+				i++;
+			}
+			iov[i].iov_base = (char *)iov[i].iov_base + skip;
+			iov[i].iov_len -= skip;
+			w = writev(spool_fd, iov + i, n - i);
+			iov[i].iov_base = (char *)iov[i].iov_base - skip;
+			iov[i].iov_len += skip;
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				cli_warn("%s", spool_path);
+				/* Leave no partial line for a follower. */
+				if (ftruncate(spool_fd, spool_off) != 0)
+					cli_warn("%s: cannot truncate after a "
+						 "failed write",
+					    spool_path);
+				pthread_mutex_unlock(&wlock);
+				pthread_rwlock_unlock(&spool_rw);
+				return -1;
+			}
+			done += (size_t)w;
+		}
+		spool_off += (off_t)want;
+	}
+	pthread_mutex_unlock(&wlock);
+	t0 = cli_mono_ns();
+	if (fdatasync(spool_fd) != 0) {
+		cli_warn("%s", spool_path);
+		rc = -1;
+	} else {
+		atomic_fetch_add(&m_fsync_us, (cli_mono_ns() - t0) / 1000);
+		atomic_fetch_add(&m_batches, 1);
+	}
+	pthread_rwlock_unlock(&spool_rw);
+	return rc;
+}
+
+/* stdout failed: without a spool nothing more can be acknowledged. */
+static void
+stdout_failed(int e)
+{
+	if (spool_path != NULL) {
+		if (e != EPIPE)
+			cli_warnx("stdout: %s; captures go to the spool only",
+			    strerror(e));
+	} else {
+		cli_warnx("stdout: %s", strerror(e));
+		atomic_store(&fatal, 1);
+		kill(getpid(), SIGTERM);
+	}
+	so_on = 0;
+	atomic_fetch_sub(&backlog, so_len - so_off);
+	so_len = so_off = 0;
+	atomic_store(&so_pending, 0);
+}
+
+/*
+ * Write stdout's buffer until it is empty or until the monotonic deadline
+ * passes (a pipe whose reader stalls).  Blocking descriptors (files,
+ * terminals) simply block.
+ */
+static void
+stdout_drain(uint64_t deadline)
+{
+	while (so_on && so_off < so_len) {
+		ssize_t w =
+		    write(STDOUT_FILENO, so_buf + so_off, so_len - so_off);
+
+		if (w > 0) {
+			so_off += (size_t)w;
+			atomic_fetch_sub(&so_pending, (size_t)w);
+			so_flushed += (uint64_t)w;
+			atomic_fetch_sub(&backlog, (size_t)w);
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
+			uint64_t now = cli_mono_ns();
+
+			if (now >= deadline)
+				break;
+			poll(&pfd, 1, (int)((deadline - now) / 1000000) + 1);
+			continue;
+		}
+		stdout_failed(w < 0 ? errno : EIO);
+		return;
+	}
+	if (so_off == so_len) {
+		so_off = so_len = 0;
+		atomic_store(&stdout_stalled, 0);
+	} else if (cli_mono_ns() >= deadline)
+		atomic_store(&stdout_stalled, 1);
+}
+
+/* Append a batch's lines to stdout's buffer; returns 0 or -1. */
+static int
+stdout_queue(struct req *batch)
+{
+	struct req *r;
+	size_t need = 0;
+
+	for (r = batch; r != NULL; r = r->next)
+		need += r->linen;
+	if (so_off > 0) {
+		memmove(so_buf, so_buf + so_off, so_len - so_off);
+		so_len -= so_off;
+		so_off = 0;
+	}
+	if (so_len + need > 0) {
+		char *nb = realloc(so_buf, so_len + need);
+
+		if (nb == NULL)
+			return -1;
+		so_buf = nb;
+	}
+	for (r = batch; r != NULL; r = r->next) {
+		memcpy(so_buf + so_len, r->line, r->linen);
+		so_len += r->linen;
+		atomic_fetch_add(&so_pending, r->linen);
+		so_total += r->linen;
+		r->so_end = so_total;
+	}
+	return 0;
+}
+
+static void *
+committer(void *arg)
+{
+	struct req *batch, *r, *next;
+
+	for (;;) {
+		size_t bytes = 0;
+		int spool_ok = 1, reopen;
+
+		pthread_mutex_lock(&lock);
+		while (qhead == NULL && !stopping_committer && !reopen_spool) {
+			if (atomic_load(&so_pending) > 0) {
+				struct timespec ts;
+
+				/* Keep trying a stalled stdout now and then. */
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += 50 * 1000000;
+				if (ts.tv_nsec >= 1000000000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&wake, &lock, &ts);
+				break;
+			}
+			pthread_cond_wait(&wake, &lock);
+		}
+		batch = qhead;
+		qhead = NULL;
+		qtail = &qhead;
+		reopen = reopen_spool;
+		reopen_spool = 0;
+		pthread_mutex_unlock(&lock);
+		if (reopen && spool_path != NULL) {
+			pthread_rwlock_wrlock(&spool_rw);
+			if (spool_open() != 0)
+				cli_warnx("%s: keeping the old spool open",
+				    spool_path);
+			pthread_rwlock_unlock(&spool_rw);
+		}
+		if (batch == NULL) {
+			if (atomic_load(&so_pending) > 0) {
+				pthread_mutex_lock(&slock);
+				stdout_drain(cli_mono_ns() +
+				    (stopping_committer ? STDOUT_WAIT_MS : 0) *
+					1000000ull);
+				pthread_mutex_unlock(&slock);
+			}
+			if (stopping_committer)
+				break;
+			continue;
+		}
+		for (r = batch; r != NULL; r = r->next)
+			bytes += r->linen;
+		if (spool_path != NULL)
+			spool_ok = spool_commit(batch) == 0;
+		pthread_mutex_lock(&slock);
+		if (spool_ok && so_on) {
+			if (stdout_queue(batch) != 0) {
+				spool_ok = 0;
+				atomic_fetch_sub(&backlog, bytes);
+			} else
+				stdout_drain(cli_mono_ns() +
+				    STDOUT_WAIT_MS * 1000000ull);
+		} else
+			atomic_fetch_sub(&backlog, bytes);
+		for (r = batch; r != NULL; r = r->next) {
+			if (!spool_ok)
+				r->status = 503;
+			else if (so_on && so_flushed < r->so_end)
+				r->status = 503;
+			else if (spool_path == NULL && !so_on)
+				r->status = 503; /* stdout failed */
+			else
+				r->status = 200;
+		}
+		pthread_mutex_unlock(&slock);
+		for (r = batch; r != NULL; r = next) {
+			next = r->next;
+			MHD_resume_connection(r->conn);
+		}
+	}
+	return NULL;
+}
+
+/* Read a PEM file whole (bounded) into a NUL-terminated buffer. */
+static char *
+read_pem(const char *p)
+{
+	char *buf;
+	size_t n = 0, cap = 1024 * 1024;
+	ssize_t got;
+	int fd;
+
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		cli_fatal("%s", p);
+	if ((buf = malloc(cap + 1)) == NULL)
+		cli_fatal("out of memory");
+	while (n < cap && (got = read(fd, buf + n, cap - n)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			cli_fatal("%s", p);
+		n += (size_t)got;
+	}
+	close(fd);
+	if (n == cap)
+		cli_fatalx("%s: too large for a PEM file", p);
+	buf[n] = '\0';
+	return buf;
+}
+
+static struct MHD_Response *
+mkresp(const char *text, const char *hname, const char *hval)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(
+	    strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		cli_fatalx("cannot create responses");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	if (hname != NULL)
+		MHD_add_response_header(r, hname, hval);
+	return r;
+}
+
+static int
+listen_on(const char *spec, int *family)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *why;
+	char txt[NETADDR_STRLEN];
+	int fd, one = 1, want_any;
+
+	if (netaddr_parse(spec, strlen(spec), &ss, &sl, &why) != 0) {
+		cli_warnx(
+		    "invalid ADDR:PORT for --listen: %.40s (%s)", spec, why);
+		usage();
+	}
+	*family = ss.ss_family;
+	want_any = ss.ss_family == AF_INET
+	    ? ((struct sockaddr_in *)&ss)->sin_port == 0
+	    : ((struct sockaddr_in6 *)&ss)->sin6_port == 0;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		cli_fatal("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0)
+		cli_fatal("%s", spec);
+	if (listen(fd, 1024) != 0)
+		cli_fatal("listen");
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		cli_fatal("getsockname");
+	netaddr_format((struct sockaddr *)&ss, 1, txt);
+	if (!quiet || want_any)
+		cli_warnx("listening on %s", txt);
+	return fd;
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		OPT_PATH = 256,
+		OPT_SPOOL,
+		OPT_SECRET,
+		OPT_MAXAGE,
+		OPT_KEEPREJ,
+		OPT_MAXBODY,
+		OPT_MAXCONN,
+		OPT_TIMEOUT,
+		OPT_CERT,
+		OPT_KEY,
+		OPT_VERSION
+	};
+	static const struct option longopts[] = { { "listen", required_argument,
+						      NULL, 'l' },
+		{ "path", required_argument, NULL, OPT_PATH },
+		{ "spool", required_argument, NULL, OPT_SPOOL },
+		{ "secret-file", required_argument, NULL, OPT_SECRET },
+		{ "max-age", required_argument, NULL, OPT_MAXAGE },
+		{ "keep-rejects", required_argument, NULL, OPT_KEEPREJ },
+		{ "max-body", required_argument, NULL, OPT_MAXBODY },
+		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "tls-cert", required_argument, NULL, OPT_CERT },
+		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 } };
+	const char *listen_spec = "127.0.0.1:8080", *certp = NULL, *keyp = NULL;
+	char *cert = NULL, *tkey = NULL;
+	struct MHD_Daemon *d;
+	sigset_t sigs;
+	unsigned flags;
+	int ch, lfd, family, sig, i, rc = CLI_EXIT_OK;
+	uint64_t t;
+
+	cli_init("closehook-receive");
+	argv[0] = (char *)cli_prog;
+	keyring_init(&keys);
+	if (sodium_init() < 0)
+		cli_fatalx("cannot initialise libsodium");
+	while ((ch = getopt_long(argc, argv, "hl:q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case OPT_PATH:
+			if (optarg[0] != '/') {
+				cli_warnx("invalid PATH for --path: it must "
+					  "begin with /");
+				usage();
+			}
+			path = optarg;
+			break;
+		case OPT_SPOOL:
+			spool_path = optarg;
+			break;
+		case OPT_SECRET:
+			if (keyring_load_file(&keys, optarg) != 0)
+				exit(CLI_EXIT_FATAL);
+			break;
+		case OPT_MAXAGE:
+			max_age = cli_opt_int(
+			    "max-age", optarg, 0, 100LL * 365 * 86400);
+			break;
+		case OPT_KEEPREJ:
+			rej_path = optarg;
+			break;
+		case OPT_MAXBODY:
+			max_body = cli_opt_size(
+			    "max-body", optarg, 1, (uint64_t)1 << 30);
+			break;
+		case OPT_MAXCONN:
+			max_conns =
+			    cli_opt_int("max-connections", optarg, 1, 65536);
+			break;
+		case OPT_TIMEOUT:
+			timeout_s = cli_opt_int("timeout", optarg, 1, 3600);
+			break;
+		case OPT_CERT:
+			certp = optarg;
+			break;
+		case OPT_KEY:
+			keyp = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			help();
+			break;
+		case OPT_VERSION:
+			cli_version();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc) {
+		cli_warnx("no operands expected");
+		usage();
+	}
+	if ((certp == NULL) != (keyp == NULL)) {
+		cli_warnx("--tls-cert and --tls-key go together");
+		usage();
+	}
+	if (keyring_load_env(&keys) != 0)
+		exit(CLI_EXIT_FATAL);
+	have_keys = keys.n > 0;
+	if (rej_path != NULL && !have_keys) {
+		cli_warnx("--keep-rejects needs keys (--secret-file)");
+		usage();
+	}
+
+	/* Set up: stdout, spool, rejects, TLS, the socket, the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	so_on = fcntl(STDOUT_FILENO, F_GETFL) >= 0;
+	if (so_on) {
+		struct stat st;
+
+		if (fstat(STDOUT_FILENO, &st) == 0 &&
+		    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+			int fl = fcntl(STDOUT_FILENO, F_GETFL);
+
+			so_pipe =
+			    fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) == 0;
+		}
+	} else if (spool_path == NULL)
+		cli_fatalx("stdout is closed: give --spool FILE");
+	if (spool_path != NULL && spool_open() != 0)
+		exit(CLI_EXIT_FATAL);
+	if (certp != NULL) {
+		cert = read_pem(certp);
+		tkey = read_pem(keyp);
+		sodium_mlock(tkey, strlen(tkey));
+	}
+	lfd = listen_on(listen_spec, &family);
+
+	r_ok = mkresp("", NULL, NULL);
+	r_400 = mkresp("bad request\n", NULL, NULL);
+	r_401 = mkresp("signature rejected\n", NULL, NULL);
+	r_404 = mkresp("not found\n", NULL, NULL);
+	r_405 = mkresp("method not allowed\n", MHD_HTTP_HEADER_ALLOW, "POST");
+	r_405get =
+	    mkresp("method not allowed\n", MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	r_408 =
+	    mkresp("request timeout\n", MHD_HTTP_HEADER_CONNECTION, "close");
+	r_413 = mkresp("body too large\n", MHD_HTTP_HEADER_CONNECTION, "close");
+	r_500 = mkresp("internal error\n", NULL, NULL);
+	r_503 = mkresp(
+	    "busy, retry later\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
+	r_503close =
+	    mkresp("shutting down\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
+	MHD_add_response_header(
+	    r_503close, MHD_HTTP_HEADER_CONNECTION, "close");
+	r_health = mkresp("ok\n", NULL, NULL);
+
+	/* Threads inherit the mask: only main() takes these signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	for (i = 0; i < NCOMMITTERS; i++)
+		if (pthread_create(&committers[i], NULL, committer, NULL) != 0)
+			cli_fatalx("cannot start the committer threads");
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_ALLOW_SUSPEND_RESUME;
+	if (family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (cert != NULL)
+		flags |= MHD_USE_TLS;
+	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	    NULL,
+	    /* Refuse HTTP/1.1 without Host, and other sloppy requests. */
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, tkey, MHD_OPTION_END);
+	if (d == NULL)
+		cli_fatalx("cannot start the HTTP server%s",
+		    cert != NULL ? " (check --tls-cert and --tls-key)" : "");
+
+	/* Serve until SIGTERM or SIGINT; SIGHUP reopens the files. */
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		pthread_mutex_lock(&lock);
+		reopen_spool = 1;
+		pthread_cond_signal(&wake);
+		pthread_mutex_unlock(&lock);
+		atomic_fetch_add(&rej_reopen, 1);
+	}
+
+	/* Stop accepting, let requests in flight finish (bounded). */
+	atomic_store(&stopping, 1);
+	lfd = MHD_quiesce_daemon(d);
+	if (lfd >= 0)
+		close(lfd);
+	t = cli_mono_ns() + (uint64_t)(timeout_s + 2) * 1000000000u;
+	while (atomic_load(&inflight) > 0 && cli_mono_ns() < t)
+		usleep(10000);
+	pthread_mutex_lock(&lock);
+	stopping_committer = 1;
+	pthread_cond_broadcast(&wake);
+	pthread_mutex_unlock(&lock);
+	for (i = 0; i < NCOMMITTERS; i++)
+		pthread_join(committers[i], NULL);
+	/* Resumed requests still need their answers sent. */
+	t = cli_mono_ns() + 1000000000u;
+	while (atomic_load(&inflight) > 0 && cli_mono_ns() < t)
+		usleep(10000);
+	MHD_stop_daemon(d);
+
+	if (so_on && so_off < so_len && !quiet)
+		cli_warnx("stdout: %zu bytes not written", so_len - so_off);
+	if (atomic_load(&fatal))
+		rc = CLI_EXIT_FATAL;
+	if (spool_fd >= 0 && close(spool_fd) != 0) {
+		cli_warn("%s", spool_path);
+		rc = CLI_EXIT_FATAL;
+	}
+	if (rej_fd >= 0)
+		close(rej_fd);
+	if (so_on && close(STDOUT_FILENO) != 0 && errno != EBADF) {
+		cli_warn("stdout");
+		rc = CLI_EXIT_FATAL;
+	}
+	if (tkey != NULL) {
+		sodium_munlock(tkey, strlen(tkey));
+		free(tkey);
+	}
+	free(cert);
+	free(so_buf);
+	keyring_free(&keys);
+	return rc;
+}

@@ -1,0 +1,81 @@
+#!/bin/bash
+# shellcheck disable=SC1091,SC2119,SC2154,SC2016
+# closehook-receive with keys: verify at the door.  Good signatures are
+# captured; bad ones get 401, a log line with closehook-verify's reason,
+# a --keep-rejects line, and no capture.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/fakes/receive-helpers.sh"
+
+echo "whsub_mBTylJxRXaBOXcuQmgUdmL $KAV_KEY" >"$TMP/keys"
+echo "$GEN_KEY" >>"$TMP/keys"
+chmod 600 "$TMP/keys"
+now=$(date +%s)
+sig_now=$(sign "$KAV_KEY" "$now" "$KAV_BODY")
+
+ok "it starts with keys" start_receive r --spool "$TMP/spool" \
+    --secret-file "$TMP/keys" --keep-rejects "$TMP/rejects"
+sigpost() { # TS SIG BODY
+	post -H "close-sig-timestamp: $1" -H "close-sig-hash: $2" \
+	    --data-binary "$3" "$RURL/"
+}
+is "$(sigpost "$now" "$sig_now" "$KAV_BODY")" 200 "a good signature: 200"
+is "$(sigpost "$now" "$sig_now" "${KAV_BODY/test content/tampered}")" 401 \
+    "a tampered body: 401"
+is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 401 \
+    "the known-answer vector, years old: 401 (replay window)"
+is "$(sigpost "$now" "$KAV_SIG_ASCII_KEY" "$KAV_BODY")" 401 \
+    "the key used as ASCII text: 401"
+is "$(post -H "close-sig-timestamp: $now" --data-binary "$KAV_BODY" "$RURL/")" \
+    401 "no signature header: 401"
+is "$(post -H "close-sig-hash: $sig_now" --data-binary "$KAV_BODY" "$RURL/")" \
+    401 "no timestamp header: 401"
+is "$(sigpost "$now" nothex "$KAV_BODY")" 401 "a signature that is not hex: 401"
+is "$(sigpost "$now" "$sig_now" 'not json')" 401 "a body that is not JSON: 401"
+other=$(sign "$KAV_KEY" "$now" '{"subscription_id": "whsub_other"}')
+is "$(sigpost "$now" "$other" '{"subscription_id": "whsub_other"}')" 401 \
+    "a subscription with no key: 401"
+
+reasons=$(sed -n 's/^closehook-receive: 127\.0\.0\.1: rejected: //p' \
+    "$TMP/r.err" | tr '\n' ' ')
+is "$reasons" "signature-mismatch stale-timestamp signature-mismatch missing-signature missing-timestamp bad-signature body-not-json signature-mismatch " \
+    "one log line per 401, with closehook-verify's reason"
+is "$(wc -l <"$TMP/spool")" 1 "only the good request was captured"
+is "$(jq -r .body "$TMP/spool")" "$KAV_BODY" "that one"
+is "$(jq -r .reason "$TMP/rejects" | tr '\n' ' ')" "$reasons" \
+    "--keep-rejects has one line per 401, with the reason"
+is "$(sed -n 1p "$TMP/rejects" | jq -r .capture.body)" \
+    "${KAV_BODY/test content/tampered}" "and the request as a capture"
+is "$(stat -c %a "$TMP/rejects")" 600 "the rejects file is private"
+like "$(grep -c "$KAV_KEY" "$TMP/r.err" "$TMP/rejects" "$TMP/spool" || true)" \
+    "*0*0*0*" "no key bytes anywhere"
+is "$(metric 'closehook_receive_rejects_total{reason="signature-mismatch"}')" 3 \
+    "the metrics count rejects by reason"
+is "$(metric 'closehook_receive_requests_total{code="401"}')" 8 \
+    "and 401 answers"
+
+# The fake Close sender's events all pass the door and verify downstream.
+python3 "$TOP/bench/gen" --format payloads --count 100 --seed 3 >"$TMP/events"
+send_events "$RURL/" "$TMP/events" --concurrency 4
+is "$(jq -r .acked "$TMP/sender.json")" 100 "the fake sender's events: all 200"
+run closehook-verify --secret-file "$TMP/keys" "$TMP/spool"
+is "$rc:$(wc -l <"$TMP/out")" 0:101 "and closehook-verify accepts the spool"
+stop_receive
+is "$rc" 0 "exit 0"
+
+# -q: no line per reject; --max-age 0: no window.
+ok "it starts with -q --max-age 0" start_receive q -q --max-age 0 \
+    --secret-file "$TMP/keys"
+is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 200 \
+    "--max-age 0: an old signature passes"
+is "$(sigpost "$KAV_TS" "$KAV_SIG_SWAPPED" "$KAV_BODY")" 401 \
+    "body || timestamp order still fails"
+stop_receive
+is "$(grep -c rejected "$TMP/q.err")" 0 "-q: no log line per reject"
+
+# The keys can come from the environment, as for closehook-verify.
+CLOSEHOOK_SECRET=$KAV_KEY start_receive env --max-age 0
+is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 200 "\$CLOSEHOOK_SECRET: 200"
+is "$(sigpost "$KAV_TS" "$KAV_SIG_ASCII_KEY" "$KAV_BODY")" 401 "and a bad one 401"
+stop_receive
+
+done_testing
