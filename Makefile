@@ -200,8 +200,10 @@ demo: deps
 lint:
 	mandoc -Tlint -Wwarning $(MANS)
 	clang-format --dry-run --Werror common/*.c common/*.h cmd/*.c
-	shellcheck -s sh .ci/deps tests/lib.sh bench/run bench/demo tests/fuzz/run
-	shellcheck -s bash .ci/run tests/*.t completions/bash/*
+	shellcheck -s sh .ci/deps bench/run bench/demo bench/bench-* tests/fuzz/run
+	# Tests share variables through tests/lib.sh, which is sourced.
+	shellcheck -s bash -e SC1090,SC1091,SC2034,SC2154 .ci/run tests/lib.sh \
+	    tests/*.t tests/fakes/*.sh completions/bash/*
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -47,24 +47,39 @@ static const char synopsis[] =
     "\t[--api-key-file FILE] [--max-rps R] [--progress] [--metrics FILE] "
     "[-q]\n";
 
-#define US		1000000LL
-#define RETENTION_US	(30LL * 86400 * US)
-#define OVERLAP_US	(5LL * 60 * US)
-#define WINDOW_US	(86400LL * US)
-#define PAGE_LIMIT	50
-#define QUERY_MAX	8192
-#define CURSOR_MAX	2048
-#define ID_MAX		128
+#define US 1000000LL
+#define RETENTION_US (30LL * 86400 * US)
+#define OVERLAP_US (5LL * 60 * US)
+#define WINDOW_US (86400LL * US)
+#define PAGE_LIMIT 50
+#define QUERY_MAX 8192
+#define CURSOR_MAX 2048
+#define ID_MAX 128
 
 /* Close's Event Log filters, in the order they are sent. */
-enum { F_OBJECT_TYPE, F_OBJECT_ID, F_ACTION, F_LEAD_ID, F_USER_ID,
-	F_REQUEST_ID, F_COUNT };
+enum {
+	F_OBJECT_TYPE,
+	F_OBJECT_ID,
+	F_ACTION,
+	F_LEAD_ID,
+	F_USER_ID,
+	F_REQUEST_ID,
+	F_COUNT
+};
 static const char *const fname[F_COUNT] = {
-	"object_type", "object_id", "action", "lead_id", "user_id",
+	"object_type",
+	"object_id",
+	"action",
+	"lead_id",
+	"user_id",
 	"request_id",
 };
 static const char *const fopt[F_COUNT] = {
-	"--object-type", "--object-id", "--action", "--lead-id", "--user-id",
+	"--object-type",
+	"--object-id",
+	"--action",
+	"--lead-id",
+	"--user-id",
 	"--request-id",
 };
 #define B(f) (1u << (f))
@@ -98,7 +113,7 @@ static const char accepted_text[] =
 
 /* Options and run-wide state. */
 static const char *filter[F_COUNT];
-static char fquery[QUERY_MAX];		/* the non-date filters, encoded */
+static char fquery[QUERY_MAX]; /* the non-date filters, encoded */
 static int64_t now_us;
 static int quiet, show_progress, newest_first;
 static const char *state_path, *metrics_path;
@@ -110,24 +125,25 @@ static size_t spill_max = 64u << 20;
 /* Counters for progress and --metrics. */
 static uint64_t npages, nevents, nnodata, nskipped;
 static uint64_t t_start_ns, last_progress_ns;
-static int64_t range_lo, range_hi;	/* for progress: the time range */
-static int64_t done_lo;			/* oldest-first: done below this */
-static int64_t seen_lo;			/* oldest date seen in this fetch */
+static int64_t range_lo, range_hi; /* for progress: the time range */
+static int64_t done_lo; /* oldest-first: done below this */
+static int64_t seen_lo; /* oldest date seen in this fetch */
 
 /* The checkpoint, in memory as in the state file. */
 struct state {
-	int	 running;
-	int	 newest_order;
-	int64_t	 since, until;	/* the run's bounds; -1: none */
-	int64_t	 pos;		/* oldest first: done below (and at) this */
-	char	**ids;		/* ids dated exactly pos that were written */
-	size_t	 nids, capids;
-	char	 cursor[CURSOR_MAX]; /* newest first: the next page; "" first */
-	int64_t	 newest;	/* newest date_updated written, or -1 */
-	int64_t	 through;	/* last complete run covered up to this */
+	int running;
+	int newest_order;
+	int64_t since, until; /* the run's bounds; -1: none */
+	int64_t pos; /* oldest first: done below (and at) this */
+	char **ids; /* ids dated exactly pos that were written */
+	size_t nids, capids;
+	char cursor[CURSOR_MAX]; /* newest first: the next page; "" first */
+	int64_t newest; /* newest date_updated written, or -1 */
+	int64_t through; /* last complete run covered up to this */
 };
-static struct state st = { .since = -1, .until = -1, .pos = -1,
-	.newest = -1, .through = -1 };
+static struct state st = {
+	.since = -1, .until = -1, .pos = -1, .newest = -1, .through = -1
+};
 
 static void
 usage(void)
@@ -139,29 +155,37 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf("\n"
-"Fetch events from Close's Event Log API and write them as event records.\n"
-"\n"
-"  --since TIME         events updated at or after TIME (ISO-8601, or 90m,\n"
-"                       12h, 7d before now)\n"
-"  --until TIME         events updated before TIME\n"
-"  --object-type T      Close's object_type filter\n"
-"  --action A           Close's action filter\n"
-"  --object-id ID       Close's object_id filter\n"
-"  --lead-id ID         Close's lead_id filter\n"
-"  --user-id ID         Close's user_id filter\n"
-"  --request-id ID      Close's request_id filter\n"
-"  --state FILE         checkpoint file: resume, then incremental runs\n"
-"  --order ORDER        oldest (default, oldest first) or newest\n"
-"  --event ID           fetch one event\n"
-"  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL ")\n"
-"  --api-key-file FILE  read the API key from FILE (else $CLOSE_API_KEY)\n"
-"  --max-rps R          at most R requests per second\n"
-"  --progress           progress on stderr (default when it is a terminal)\n"
-"  --metrics FILE       Prometheus counters written to FILE at exit\n"
-"  -q, --quiet          no warnings or progress\n"
-"  -h, --help           show this help\n"
-"      --version        show the version\n");
+	printf(
+	    "\n"
+	    "Fetch events from Close's Event Log API and write them as event "
+	    "records.\n"
+	    "\n"
+	    "  --since TIME         events updated at or after TIME (ISO-8601, "
+	    "or 90m,\n"
+	    "                       12h, 7d before now)\n"
+	    "  --until TIME         events updated before TIME\n"
+	    "  --object-type T      Close's object_type filter\n"
+	    "  --action A           Close's action filter\n"
+	    "  --object-id ID       Close's object_id filter\n"
+	    "  --lead-id ID         Close's lead_id filter\n"
+	    "  --user-id ID         Close's user_id filter\n"
+	    "  --request-id ID      Close's request_id filter\n"
+	    "  --state FILE         checkpoint file: resume, then incremental "
+	    "runs\n"
+	    "  --order ORDER        oldest (default, oldest first) or newest\n"
+	    "  --event ID           fetch one event\n"
+	    "  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL
+	    ")\n"
+	    "  --api-key-file FILE  read the API key from FILE (else "
+	    "$CLOSE_API_KEY)\n"
+	    "  --max-rps R          at most R requests per second\n"
+	    "  --progress           progress on stderr (default when it is a "
+	    "terminal)\n"
+	    "  --metrics FILE       Prometheus counters written to FILE at "
+	    "exit\n"
+	    "  -q, --quiet          no warnings or progress\n"
+	    "  -h, --help           show this help\n"
+	    "      --version        show the version\n");
 	exit(CLI_EXIT_OK);
 }
 
@@ -198,8 +222,8 @@ fmt_us(int64_t us, char *buf)
 	t = (time_t)s;
 	gmtime_r(&t, &tm);
 	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)f);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (int)f);
 	return buf;
 }
 
@@ -222,8 +246,7 @@ opt_time(const char *opt, const char *s)
 
 	if (parse_us(s, strlen(s), &us) == 0)
 		return us;
-	if (isotime_is_date(s, strlen(s)) &&
-	    parse_us(s, strlen(s), &us) != 0) {
+	if (isotime_is_date(s, strlen(s)) && parse_us(s, strlen(s), &us) != 0) {
 		char buf[32];
 
 		snprintf(buf, sizeof(buf), "%.10sT00:00:00Z", s);
@@ -331,8 +354,8 @@ atomic_write(const char *path, void (*fill)(FILE *, void *), void *arg)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >=
 	    (int)sizeof(tmp))
 		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) < 0)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0)
 		return -1;
 	if ((f = fdopen(fd, "w")) == NULL) {
 		close(fd);
@@ -457,14 +480,15 @@ load_state(const char *path)
 	close(fd);
 	if (n == 0 || json_parse(buf, n, &root, NULL) != 0 ||
 	    root.type != JSON_OBJECT ||
-	    !json_object_get(root, "filters", 7, &v) ||
-	    v.type != JSON_STRING || v.n > sizeof(tmp))
+	    !json_object_get(root, "filters", 7, &v) || v.type != JSON_STRING ||
+	    v.n > sizeof(tmp))
 		cli_fatalx("%s: not a closehook-backfill state file", path);
 	k = json_str_unescape(v, tmp);
 	if (k != strlen(fquery) || memcmp(tmp, fquery, k) != 0)
-		cli_fatalx("%s: the state was made with other filters (%.*s%s); "
-		    "use the same filters or another --state file", path,
-		    (int)(k > 200 ? 200 : k), tmp, k == 0 ? "none" : "");
+		cli_fatalx(
+		    "%s: the state was made with other filters (%.*s%s); "
+		    "use the same filters or another --state file",
+		    path, (int)(k > 200 ? 200 : k), tmp, k == 0 ? "none" : "");
 	k = member_str(root, "status", status, sizeof(status) - 1);
 	status[k] = '\0';
 	k = member_str(root, "order", order, sizeof(order) - 1);
@@ -477,13 +501,13 @@ load_state(const char *path)
 		goto done;
 	if (st.newest_order != newest_first)
 		cli_fatalx("%s: an interrupted run in --order %s is to be "
-		    "resumed; use --order %s or another --state file", path,
-		    order, order);
+			   "resumed; use --order %s or another --state file",
+		    path, order, order);
 	st.since = state_date(root, "since", path);
 	st.until = state_date(root, "until", path);
 	if (st.newest_order) {
-		k = member_str(root, "cursor", st.cursor,
-		    sizeof(st.cursor) - 1);
+		k = member_str(
+		    root, "cursor", st.cursor, sizeof(st.cursor) - 1);
 		st.cursor[k] = '\0';
 	} else {
 		st.pos = state_date(root, "position", path);
@@ -511,9 +535,11 @@ fill_metrics(FILE *f, void *arg)
 	int complete = *(int *)arg;
 
 #define M(name, type, help, fmt, val) \
-	fprintf(f, "# HELP closehook_backfill_" name " " help "\n" \
+	fprintf(f, \
+	    "# HELP closehook_backfill_" name " " help "\n" \
 	    "# TYPE closehook_backfill_" name " " type "\n" \
-	    "closehook_backfill_" name " " fmt "\n", val)
+	    "closehook_backfill_" name " " fmt "\n", \
+	    val)
 	M("pages_total", "counter", "Event Log pages fetched.", "%llu",
 	    (unsigned long long)npages);
 	M("events_total", "counter", "Event records written.", "%llu",
@@ -530,12 +556,12 @@ fill_metrics(FILE *f, void *arg)
 	M("events_without_data_total", "counter",
 	    "Events older than an hour that came without data.", "%llu",
 	    (unsigned long long)nnodata);
-	M("complete", "gauge", "1 when the run fetched its whole range.",
-	    "%d", complete);
+	M("complete", "gauge", "1 when the run fetched its whole range.", "%d",
+	    complete);
 	M("duration_seconds", "gauge", "Wall time of the run.", "%.3f",
 	    (double)(cli_mono_ns() - t_start_ns) / 1e9);
-	M("last_run_timestamp_seconds", "gauge", "When the run ended.",
-	    "%lld", (long long)cli_now());
+	M("last_run_timestamp_seconds", "gauge", "When the run ended.", "%lld",
+	    (long long)cli_now());
 	if (st.newest >= 0)
 		M("newest_event_timestamp_seconds", "gauge",
 		    "date_updated of the newest event written.", "%.6f",
@@ -589,10 +615,10 @@ progress(int last)
 	if (frac > 1)
 		frac = 1;
 	fmt_dur(frac > 0.001 ? el * (1 - frac) / frac : -1, eta, sizeof(eta));
-	fprintf(stderr, "%s: %llu pages, %llu events, %.1f req/s, "
+	fprintf(stderr,
+	    "%s: %llu pages, %llu events, %.1f req/s, "
 	    "%llu rate-limited, %.0f%% of the range, ETA %s%s",
-	    cli_prog, (unsigned long long)npages,
-	    (unsigned long long)nevents,
+	    cli_prog, (unsigned long long)npages, (unsigned long long)nevents,
 	    el > 0 ? (double)s->requests / el : 0.0,
 	    (unsigned long long)s->rate_limited, frac * 100, eta,
 	    isatty(2) && !last ? "\033[K\r" : "\n");
@@ -663,17 +689,23 @@ build_query(char *q, size_t cap, int64_t gte, int64_t lt, const char *cursor)
 	if (strlen(fquery) + 9 >= cap)
 		cli_fatalx("filters too long");
 	strcat(q, fquery);
-	if ((gte >= 0 && closeapi_query_add(q + 8, cap - 8,
-	    "date_updated__gte", fmt_us(gte, d)) != 0) ||
-	    (lt >= 0 && closeapi_query_add(q + 8, cap - 8,
-	    "date_updated__lt", fmt_us(lt, d)) != 0) ||
+	if ((gte >= 0 &&
+		closeapi_query_add(q + 8, cap - 8, "date_updated__gte",
+		    fmt_us(gte, d)) != 0) ||
+	    (lt >= 0 &&
+		closeapi_query_add(
+		    q + 8, cap - 8, "date_updated__lt", fmt_us(lt, d)) != 0) ||
 	    closeapi_query_add(q + 8, cap - 8, "_limit", "50") != 0 ||
 	    (cursor != NULL && cursor[0] != '\0' &&
-	    closeapi_query_add(q + 8, cap - 8, "_cursor", cursor) != 0))
+		closeapi_query_add(q + 8, cap - 8, "_cursor", cursor) != 0))
 		cli_fatalx("query too long");
 }
 
-enum fetch { FETCH_OK, FETCH_GAVE_UP, FETCH_STOPPED };
+enum fetch {
+	FETCH_OK,
+	FETCH_GAVE_UP,
+	FETCH_STOPPED
+};
 
 /*
  * Fetch one page; on FETCH_OK *pg spans the answer (valid until the next
@@ -699,8 +731,8 @@ fetch_page(const char *query, struct closeapi_page *pg)
 			cli_fatalx("the API answered HTTP %ld: %s", r.status,
 			    r.error[0] ? r.error : "(no error text)");
 		case CLOSEAPI_FAILED:
-			cli_warnx("a page failed after every retry: %s",
-			    r.error);
+			cli_warnx(
+			    "a page failed after every retry: %s", r.error);
 			return FETCH_GAVE_UP;
 		}
 		if (closeapi_page_parse(r.body, r.n, pg, &why) == 0) {
@@ -724,8 +756,8 @@ next_cursor(const struct closeapi_page *pg, char *buf, size_t cap)
 	if (pg->cursor_next.type != JSON_STRING)
 		return 0;
 	if (pg->cursor_next.n >= cap)
-		cli_fatalx("the API sent a cursor longer than %zu bytes",
-		    cap - 1);
+		cli_fatalx(
+		    "the API sent a cursor longer than %zu bytes", cap - 1);
 	n = json_str_unescape(pg->cursor_next, buf);
 	buf[n] = '\0';
 	return n > 0;
@@ -749,8 +781,8 @@ run_newest(void)
 	int64_t d;
 
 	for (;;) {
-		build_query(query, sizeof(query), st.since, st.until,
-		    st.cursor);
+		build_query(
+		    query, sizeof(query), st.since, st.until, st.cursor);
 		switch (fetch_page(query, &pg)) {
 		case FETCH_OK:
 			break;
@@ -784,21 +816,21 @@ run_newest(void)
  * memory up to spill_max bytes, beyond it in an unlinked temporary file.
  */
 struct ent {
-	uint64_t	 off;
-	uint32_t	 len;
-	uint32_t	 infile;
-	int64_t		 date;
+	uint64_t off;
+	uint32_t len;
+	uint32_t infile;
+	int64_t date;
 };
 
 static struct {
-	char		*mem;
-	size_t		 memlen, memcap;
-	int		 fd;
-	uint64_t	 flen;
-	struct ent	*v;
-	size_t		 n, cap;
-	char		*rbuf;
-	size_t		 rcap;
+	char *mem;
+	size_t memlen, memcap;
+	int fd;
+	uint64_t flen;
+	struct ent *v;
+	size_t n, cap;
+	char *rbuf;
+	size_t rcap;
 } sp = { .fd = -1 };
 
 static void
@@ -924,9 +956,8 @@ write_window(int64_t hi)
 		idn = 0;
 		if (json_parse(p, sp.v[i].len, &ev, NULL) == 0)
 			idn = member_str(ev, "id", id, sizeof(id));
-		if (d >= 0 && d == st.pos && idn > 0 &&
-		    ids_has(&st, id, idn))
-			continue;	/* written before a resume */
+		if (d >= 0 && d == st.pos && idn > 0 && ids_has(&st, id, idn))
+			continue; /* written before a resume */
 		check_data(ev, d);
 		emit(p, sp.v[i].len);
 		note_newest(d);
@@ -1017,7 +1048,7 @@ run_event(const char *id)
 
 	for (p = id; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			(*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
 			cli_fatalx("invalid event id: %.40s", id);
 	if (strlen(id) == 0 || strlen(id) > ID_MAX)
 		cli_fatalx("invalid event id: %.40s", id);
@@ -1041,8 +1072,7 @@ run_event(const char *id)
 		cli_warnx("the request failed after every retry: %s", r.error);
 		return 1;
 	}
-	if (json_parse(r.body, r.n, &ev, NULL) != 0 ||
-	    ev.type != JSON_OBJECT) {
+	if (json_parse(r.body, r.n, &ev, NULL) != 0 || ev.type != JSON_OBJECT) {
 		cli_warnx("the answer is not an event");
 		return 1;
 	}
@@ -1068,11 +1098,22 @@ env_size(const char *name, uint64_t def)
 int
 main(int argc, char **argv)
 {
-	enum { O_SINCE = 256, O_UNTIL, O_STATE, O_ORDER, O_EVENT, O_URL,
-		O_KEYFILE, O_RPS, O_PROGRESS, O_METRICS, O_VERSION,
-		O_FILTER };
-	static const struct option longopts[] = {
-		{ "since", required_argument, NULL, O_SINCE },
+	enum {
+		O_SINCE = 256,
+		O_UNTIL,
+		O_STATE,
+		O_ORDER,
+		O_EVENT,
+		O_URL,
+		O_KEYFILE,
+		O_RPS,
+		O_PROGRESS,
+		O_METRICS,
+		O_VERSION,
+		O_FILTER
+	};
+	static const struct option longopts[] = { { "since", required_argument,
+						      NULL, O_SINCE },
 		{ "until", required_argument, NULL, O_UNTIL },
 		{ "object-type", required_argument, NULL, O_FILTER + 0 },
 		{ "object-id", required_argument, NULL, O_FILTER + 1 },
@@ -1091,8 +1132,7 @@ main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct closeapi_opts ao;
 	struct sigaction sa;
 	const char *since_s = NULL, *until_s = NULL, *event_id = NULL;
@@ -1125,7 +1165,8 @@ main(int argc, char **argv)
 				newest_first = 0;
 			else
 				cli_fatalx("invalid value for --order: %.40s "
-				    "(oldest or newest)", optarg);
+					   "(oldest or newest)",
+				    optarg);
 			break;
 		case O_EVENT:
 			event_id = optarg;
@@ -1179,8 +1220,8 @@ main(int argc, char **argv)
 		until = opt_time("--until", until_s);
 	if (since >= 0 && until >= 0 && since >= until)
 		cli_fatalx("--since must be before --until");
-	if (event_id != NULL && (given != 0 || since_s || until_s ||
-	    state_path || newest_first))
+	if (event_id != NULL &&
+	    (given != 0 || since_s || until_s || state_path || newest_first))
 		cli_fatalx("--event takes no filters, --state or --order");
 	for (i = 0; i < sizeof(combos) / sizeof(combos[0]); i++)
 		ok_combo |= combos[i] == given;
@@ -1193,15 +1234,17 @@ main(int argc, char **argv)
 				strcat(names, fopt[i]);
 			}
 		cli_fatalx("Close's Event Log does not accept the filters %s "
-		    "together;\n%s", names, accepted_text);
+			   "together;\n%s",
+		    names, accepted_text);
 	}
 	for (i = 0; i < F_COUNT; i++)
-		if (filter[i] != NULL && closeapi_query_add(fquery,
-		    sizeof(fquery), fname[i], filter[i]) != 0)
+		if (filter[i] != NULL &&
+		    closeapi_query_add(
+			fquery, sizeof(fquery), fname[i], filter[i]) != 0)
 			cli_fatalx("filters too long");
 	if ((s = getenv("CLOSEHOOK_BACKFILL_MEMORY")) != NULL)
-		spill_max = (size_t)env_size("CLOSEHOOK_BACKFILL_MEMORY",
-		    spill_max);
+		spill_max =
+		    (size_t)env_size("CLOSEHOOK_BACKFILL_MEMORY", spill_max);
 	if ((s = getenv("CLOSEHOOK_HTTP_TIMEOUT")) != NULL && *s != '\0' &&
 	    cli_duration(s, 1, 3600000, &ao.timeout_ms) != 0)
 		cli_fatalx("invalid $CLOSEHOOK_HTTP_TIMEOUT");
@@ -1238,7 +1281,7 @@ main(int argc, char **argv)
 			since = from - OVERLAP_US;
 		if (since_s != NULL && since < now_us - RETENTION_US && !quiet)
 			cli_warnx("--since is older than Close's 30-day "
-			    "retention: nothing before %s can be fetched",
+				  "retention: nothing before %s can be fetched",
 			    fmt_us(now_us - RETENTION_US, err));
 		if (!newest_first && since < 0)
 			since = now_us - RETENTION_US;
@@ -1263,15 +1306,18 @@ main(int argc, char **argv)
 		save_state();
 	} else if (rc < 0) {
 		if (!quiet)
-			cli_warnx("interrupted%s", state_path ? ": the "
-			    "checkpoint is saved, rerun with the same --state "
-			    "to resume" : "");
+			cli_warnx("interrupted%s",
+			    state_path ? ": the "
+					 "checkpoint is saved, rerun with the "
+					 "same --state "
+					 "to resume"
+				       : "");
 		rc = 1;
 	}
 	progress(1);
 	if (nnodata > 0 && !quiet)
 		cli_warnx("%llu events older than an hour came without data "
-		    "(Close omits it for API keys without admin rights)",
+			  "(Close omits it for API keys without admin rights)",
 		    (unsigned long long)nnodata);
 	write_metrics(complete);
 	goto close;

@@ -58,11 +58,11 @@ static const char synopsis[] =
 #define WRAP_HEAD "{\"subscription_id\":null,\"event\":"
 
 struct item {
-	size_t		 off, len;	/* the record's bytes in blk */
-	unsigned char	 key[STORE_KEYLEN];
-	int		 haskey;
-	int		 dup;		/* repeat within the block/run */
-	size_t		 slot;		/* index into keys[]/verdict[] */
+	size_t off, len; /* the record's bytes in blk */
+	unsigned char key[STORE_KEYLEN];
+	int haskey;
+	int dup; /* repeat within the block/run */
+	size_t slot; /* index into keys[]/verdict[] */
 };
 
 static enum store_op mode = STORE_FILTER;
@@ -73,11 +73,11 @@ static int have_rej;
 static const char *rejpath;
 
 /* The key. */
-static struct jqr *keyprog;	/* --key, or NULL for the default */
-static struct jqr *defprog;	/* [.id, .date_updated] on the event */
+static struct jqr *keyprog; /* --key, or NULL for the default */
+static struct jqr *defprog; /* [.id, .date_updated] on the event */
 static int have_path;
 static struct json_path kpath, kpath_tail; /* --key as a simple path */
-static crypto_generichash_state hbase;	/* after namespace + NUL */
+static crypto_generichash_state hbase; /* after namespace + NUL */
 
 /* The current block. */
 static struct item *items;
@@ -85,15 +85,15 @@ static size_t nitems;
 static char *blk;
 static size_t blen, bcap;
 static unsigned char *keys, *verdict;
-static uint32_t *bset;		/* open addressing: item index + 1 */
+static uint32_t *bset; /* open addressing: item index + 1 */
 static unsigned char (*recent)[STORE_KEYLEN];
 
 static int sqlite_store;
-static size_t uncommitted;	/* keys judged since the last commit */
-static uint64_t txn_start;	/* when the first of them was judged */
+static size_t uncommitted; /* keys judged since the last commit */
+static uint64_t txn_start; /* when the first of them was judged */
 
 static struct {
-	unsigned long	 in, passed, dropped, expired, keyless, rejected;
+	unsigned long in, passed, dropped, expired, keyless, rejected;
 } stats;
 
 static void
@@ -106,30 +106,38 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf("\n"
-"Pass records through, dropping those whose key was already seen.\n"
-"\n"
-"  --store PATH         SQLite store (default\n"
-"                       $XDG_STATE_HOME/closehook/dedupe.sqlite)\n"
-"  --store redis://HOST:PORT[/DB], --store unix:PATH\n"
-"                       a Redis store, shared by several hosts\n"
-"  --key EXPR           jq expression whose value is the key\n"
-"                       (default: the event's [.id, .date_updated])\n"
-"  --ttl DURATION       how long a key is remembered (default 35d)\n"
-"  --mode MODE          filter (default), check (judge, store nothing)\n"
-"                       or record (store every key, pass every record)\n"
-"  --invert             write only the repeats\n"
-"  --namespace NAME     keep this pipeline's keys apart from others\n"
-"  --now UNIX           use this clock for the SQLite store's TTL\n"
-"  --stats              print counts on stderr at exit\n"
-"  --rejects FILE       append each reject as an NDJSON line\n"
-"  --redis-password-file FILE\n"
-"                       Redis password (else $CLOSEHOOK_REDIS_PASSWORD)\n"
-"  --busy-timeout DURATION\n"
-"                       longest wait for a locked SQLite store (30s)\n"
-"  --max-line BYTES     longest input line (default 16M)\n"
-"  -h, --help           show this help\n"
-"      --version        show the version\n");
+	printf(
+	    "\n"
+	    "Pass records through, dropping those whose key was already seen.\n"
+	    "\n"
+	    "  --store PATH         SQLite store (default\n"
+	    "                       $XDG_STATE_HOME/closehook/dedupe.sqlite)\n"
+	    "  --store redis://HOST:PORT[/DB], --store unix:PATH\n"
+	    "                       a Redis store, shared by several hosts\n"
+	    "  --key EXPR           jq expression whose value is the key\n"
+	    "                       (default: the event's [.id, "
+	    ".date_updated])\n"
+	    "  --ttl DURATION       how long a key is remembered (default "
+	    "35d)\n"
+	    "  --mode MODE          filter (default), check (judge, store "
+	    "nothing)\n"
+	    "                       or record (store every key, pass every "
+	    "record)\n"
+	    "  --invert             write only the repeats\n"
+	    "  --namespace NAME     keep this pipeline's keys apart from "
+	    "others\n"
+	    "  --now UNIX           use this clock for the SQLite store's TTL\n"
+	    "  --stats              print counts on stderr at exit\n"
+	    "  --rejects FILE       append each reject as an NDJSON line\n"
+	    "  --redis-password-file FILE\n"
+	    "                       Redis password (else "
+	    "$CLOSEHOOK_REDIS_PASSWORD)\n"
+	    "  --busy-timeout DURATION\n"
+	    "                       longest wait for a locked SQLite store "
+	    "(30s)\n"
+	    "  --max-line BYTES     longest input line (default 16M)\n"
+	    "  -h, --help           show this help\n"
+	    "      --version        show the version\n");
 	exit(CLI_EXIT_OK);
 }
 
@@ -227,8 +235,9 @@ record_jv(const struct evrec *r)
 	if (!r->wrapped)
 		return jqr_parse(r->whole.p, r->whole.n);
 	v = jqr_parse(r->event.p, r->event.n);
-	return jv_object_set(jv_object_set(jv_object(),
-	    jv_string("subscription_id"), jv_null()), jv_string("event"), v);
+	return jv_object_set(
+	    jv_object_set(jv_object(), jv_string("subscription_id"), jv_null()),
+	    jv_string("event"), v);
 }
 
 /*
@@ -249,8 +258,8 @@ jq_key(struct jqr *prog, jv input, unsigned char *k, char **why)
 		return 0;
 	}
 	s = jv_dump_string(v, JV_PRINT_SORTED);
-	hash_key(jv_string_value(s), (size_t)jv_string_length_bytes(
-	    jv_copy(s)), k);
+	hash_key(
+	    jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)), k);
 	jv_free(s);
 	return 1;
 }
@@ -338,13 +347,13 @@ keyless(const char *file, unsigned long lineno, char *why)
 	stats.keyless++;
 	if (stats.keyless <= KEYLESS_REPORTED) {
 		if (why != NULL)
-			cli_recwarnx(file, lineno, "no key (%.200s): passed",
-			    why);
+			cli_recwarnx(
+			    file, lineno, "no key (%.200s): passed", why);
 		else
 			cli_recwarnx(file, lineno, "no key: passed");
 		if (stats.keyless == KEYLESS_REPORTED)
 			cli_warnx("further records without a key are only "
-			    "counted");
+				  "counted");
 	}
 	free(why);
 }
@@ -364,7 +373,7 @@ bset_find_or_add(size_t i)
 			return -1;
 		}
 		if (memcmp(items[bset[h] - 1].key, items[i].key,
-		    STORE_KEYLEN) == 0)
+			STORE_KEYLEN) == 0)
 			return (long)bset[h] - 1;
 	}
 }
@@ -423,7 +432,7 @@ block_run(void)
 		if (mode == STORE_PEEK) {
 			memcpy(&x, it->key, sizeof(x));
 			if (memcmp(recent[x & (RECENT_SLOTS - 1)], it->key,
-			    STORE_KEYLEN) == 0) {
+				STORE_KEYLEN) == 0) {
 				it->dup = 1;
 				continue;
 			}
@@ -435,8 +444,8 @@ block_run(void)
 		store_fatal("store");
 	for (i = 0; i < nitems; i++) {
 		struct item *it = &items[i];
-		int repeat = it->haskey &&
-		    (it->dup || verdict[it->slot] == STORE_SEEN);
+		int repeat =
+		    it->haskey && (it->dup || verdict[it->slot] == STORE_SEEN);
 		int write = invert ? repeat : mode == STORE_RECORD || !repeat;
 
 		stats.in++;
@@ -482,8 +491,7 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 	size_t len = wrap ? evrec_len(r) : n;
 	char *why;
 
-	if (nitems == BLOCK_RECORDS ||
-	    (nitems > 0 && blen + len > BLOCK_BYTES))
+	if (nitems == BLOCK_RECORDS || (nitems > 0 && blen + len > BLOCK_BYTES))
 		block_run();
 	if (blen + len > bcap) {
 		bcap = blen + len + 64 * 1024;
@@ -495,14 +503,14 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 	it->dup = 0;
 	if (wrap) {
 		memcpy(blk + blen, WRAP_HEAD, sizeof(WRAP_HEAD) - 1);
-		memcpy(blk + blen + sizeof(WRAP_HEAD) - 1, r->event.p,
-		    r->event.n);
+		memcpy(
+		    blk + blen + sizeof(WRAP_HEAD) - 1, r->event.p, r->event.n);
 		blk[blen + len - 1] = '}';
 	} else
 		memcpy(blk + blen, line, n);
 	blen += len;
-	it->haskey = keyprog != NULL ? expr_key(r, it->key, &why) :
-	    default_key(r, it->key, &why);
+	it->haskey = keyprog != NULL ? expr_key(r, it->key, &why)
+				     : default_key(r, it->key, &why);
 	if (!it->haskey)
 		keyless(file, lineno, why);
 	else
@@ -520,15 +528,15 @@ do_line(const char *file, struct line *l)
 	char detail[96];
 
 	if (json_parse(l->p, l->n, &root, &e) != 0) {
-		snprintf(detail, sizeof(detail), "%s at byte %zu", e.msg,
-		    e.off + 1);
+		snprintf(
+		    detail, sizeof(detail), "%s at byte %zu", e.msg, e.off + 1);
 		reject(file, l->lineno, "not-json", detail, l->p, l->n);
 		return;
 	}
 	evrec_begin(&ei, root);
 	while (evrec_next(&ei, &r))
-		block_add(file, l->lineno, &r, ei.kind == EVREC_PAGE, l->p,
-		    l->n);
+		block_add(
+		    file, l->lineno, &r, ei.kind == EVREC_PAGE, l->p, l->n);
 }
 
 /* Returns 0, or -1 after an open or read error (reported). */
@@ -552,8 +560,8 @@ dedupe_stream(const char *path, size_t max_line)
 			break;
 		}
 		if (s == LR_TOOLONG)
-			reject(r.name, l.lineno, "line-too-long", NULL, NULL,
-			    0);
+			reject(
+			    r.name, l.lineno, "line-too-long", NULL, NULL, 0);
 		else
 			do_line(r.name, &l);
 		if (out.err != 0)
@@ -591,11 +599,11 @@ default_store(void)
 	if (base != NULL && base[0] == '/')
 		n = asprintf(&path, "%s/closehook/dedupe.sqlite", base);
 	else if ((home = getenv("HOME")) != NULL && home[0] != '\0')
-		n = asprintf(&path, "%s/.local/state/closehook/dedupe.sqlite",
-		    home);
+		n = asprintf(
+		    &path, "%s/.local/state/closehook/dedupe.sqlite", home);
 	else
 		cli_fatalx("no store: give --store, or set HOME or "
-		    "XDG_STATE_HOME");
+			   "XDG_STATE_HOME");
 	if (n < 0)
 		cli_fatal("out of memory");
 	make_parents(path);
@@ -636,11 +644,22 @@ int
 main(int argc, char *argv[])
 {
 	enum {
-		O_STORE = 256, O_KEY, O_TTL, O_MODE, O_INVERT, O_NS, O_NOW,
-		O_STATS, O_REJECTS, O_PWFILE, O_BUSY, O_MAXLINE, O_VERSION
+		O_STORE = 256,
+		O_KEY,
+		O_TTL,
+		O_MODE,
+		O_INVERT,
+		O_NS,
+		O_NOW,
+		O_STATS,
+		O_REJECTS,
+		O_PWFILE,
+		O_BUSY,
+		O_MAXLINE,
+		O_VERSION
 	};
-	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, O_STORE },
+	static const struct option longopts[] = { { "store", required_argument,
+						      NULL, O_STORE },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -654,10 +673,9 @@ main(int argc, char *argv[])
 		{ "max-line", required_argument, NULL, O_MAXLINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	const char *spec = NULL, *keyexpr = NULL, *ns = "", *pwfile = NULL,
-	    *why;
+		   *why;
 	struct store_url url;
 	struct store_opts so;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
@@ -679,8 +697,8 @@ main(int argc, char *argv[])
 			keyexpr = optarg;
 			break;
 		case O_TTL:
-			ttl_ms = cli_opt_duration("ttl", optarg, 1000,
-			    100LL * 365 * 86400 * 1000);
+			ttl_ms = cli_opt_duration(
+			    "ttl", optarg, 1000, 100LL * 365 * 86400 * 1000);
 			break;
 		case O_MODE:
 			if (strcmp(optarg, "filter") == 0)
@@ -691,7 +709,8 @@ main(int argc, char *argv[])
 				mode = STORE_RECORD;
 			else {
 				cli_warnx("invalid mode '%.40s' for --mode: "
-				    "filter, check or record", optarg);
+					  "filter, check or record",
+				    optarg);
 				usage();
 			}
 			break;
@@ -714,12 +733,12 @@ main(int argc, char *argv[])
 			pwfile = optarg;
 			break;
 		case O_BUSY:
-			so.busy_ms = cli_opt_duration("busy-timeout", optarg,
-			    0, 86400LL * 1000);
+			so.busy_ms = cli_opt_duration(
+			    "busy-timeout", optarg, 0, 86400LL * 1000);
 			break;
 		case O_MAXLINE:
-			max_line = cli_opt_size("max-line", optarg, 1,
-			    (uint64_t)1 << 32);
+			max_line = cli_opt_size(
+			    "max-line", optarg, 1, (uint64_t)1 << 32);
 			break;
 		case 'h':
 			help();
@@ -738,8 +757,8 @@ main(int argc, char *argv[])
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
 	crypto_generichash_init(&hbase, NULL, 0, STORE_KEYLEN);
-	crypto_generichash_update(&hbase, (const unsigned char *)ns,
-	    strlen(ns) + 1);
+	crypto_generichash_update(
+	    &hbase, (const unsigned char *)ns, strlen(ns) + 1);
 	if (keyexpr != NULL) {
 		if ((keyprog = jqr_new(keyexpr, NULL, &jqerr)) == NULL)
 			cli_fatalx("--key: %s", jqerr);
@@ -751,8 +770,8 @@ main(int argc, char *argv[])
 				    kpath_tail.nsteps * sizeof(kpath.step[0]));
 			}
 		}
-	} else if ((defprog = jqr_new("[.id, .date_updated]", NULL,
-	    &jqerr)) == NULL)
+	} else if ((defprog = jqr_new("[.id, .date_updated]", NULL, &jqerr)) ==
+	    NULL)
 		cli_fatalx("default key: %s", jqerr);
 	if (spec == NULL)
 		spec = defpath = default_store();
@@ -770,8 +789,8 @@ main(int argc, char *argv[])
 	if (st == NULL)
 		cli_fatalx("%s", err);
 	if (rejpath != NULL) {
-		int fd = open(rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0600);
+		int fd = open(
+		    rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 		if (fd < 0)
 			cli_fatal("%s", rejpath);
@@ -809,9 +828,9 @@ main(int argc, char *argv[])
 		cli_warnx("%lu records without a key passed", stats.keyless);
 	if (want_stats)
 		cli_warnx("stats: in %lu, passed %lu, dropped %lu, "
-		    "expired %lu, keyless %lu, rejected %lu", stats.in,
-		    stats.passed, stats.dropped, stats.expired, stats.keyless,
-		    stats.rejected);
+			  "expired %lu, keyless %lu, rejected %lu",
+		    stats.in, stats.passed, stats.dropped, stats.expired,
+		    stats.keyless, stats.rejected);
 	if (store_close(st) != 0)
 		rc = CLI_EXIT_FATAL;
 	jqr_free(keyprog);

@@ -79,7 +79,11 @@ static const char *const reason_name[RS_COUNT] = {
 	"no-root",
 };
 
-enum format { F_NDJSON, F_CSV, F_TSV };
+enum format {
+	F_NDJSON,
+	F_CSV,
+	F_TSV
+};
 
 static struct flat_opts opts, opts_jq;
 static struct flat_row row;
@@ -114,31 +118,43 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf("\n"
-"Flatten event records (or any JSON objects) into rows: NDJSON, CSV or TSV.\n"
-"\n"
-"  -e, --expr PROGRAM       jq program run on each record; each result is\n"
-"                           flattened (helpers: close_time, close_days, ...)\n"
-"  -f, --from-file FILE     read the jq program from FILE\n"
-"  --select EXPR            keep the records for which jq EXPR is true\n"
-"  --root PATH              flatten from this sub-object (e.g. .event)\n"
-"  --sep STR                key separator (default .)\n"
-"  --arrays index|json      arrays as 0-based index keys (default) or as\n"
-"                           one JSON value\n"
-"  --explode PATH           one row per element of the array at PATH\n"
-"  --max-depth N            keep subtrees below N levels as JSON values\n"
-"  --dates keep|utc|epoch   rewrite ISO-8601 date-time strings (default keep)\n"
-"  --fields-map FILE        rename custom field ids (cf_...) from a JSON list\n"
-"                           of {\"id\": ..., \"name\": ...}\n"
-"  --sql-names              names of [a-z0-9_], '_' as separator\n"
-"  --format ndjson|csv|tsv  output format (default ndjson)\n"
-"  --columns LIST           comma-separated columns, in this order\n"
-"  --header                 write a header line (csv, tsv)\n"
-"  --rejects FILE           append each reject as an NDJSON line\n"
-"  --max-line BYTES         longest input line (default 16M)\n"
-"  -q, --quiet              no stderr line per reject\n"
-"  -h, --help               show this help\n"
-"      --version            show the version\n");
+	printf(
+	    "\n"
+	    "Flatten event records (or any JSON objects) into rows: NDJSON, "
+	    "CSV or TSV.\n"
+	    "\n"
+	    "  -e, --expr PROGRAM       jq program run on each record; each "
+	    "result is\n"
+	    "                           flattened (helpers: close_time, "
+	    "close_days, ...)\n"
+	    "  -f, --from-file FILE     read the jq program from FILE\n"
+	    "  --select EXPR            keep the records for which jq EXPR is "
+	    "true\n"
+	    "  --root PATH              flatten from this sub-object (e.g. "
+	    ".event)\n"
+	    "  --sep STR                key separator (default .)\n"
+	    "  --arrays index|json      arrays as 0-based index keys (default) "
+	    "or as\n"
+	    "                           one JSON value\n"
+	    "  --explode PATH           one row per element of the array at "
+	    "PATH\n"
+	    "  --max-depth N            keep subtrees below N levels as JSON "
+	    "values\n"
+	    "  --dates keep|utc|epoch   rewrite ISO-8601 date-time strings "
+	    "(default keep)\n"
+	    "  --fields-map FILE        rename custom field ids (cf_...) from "
+	    "a JSON list\n"
+	    "                           of {\"id\": ..., \"name\": ...}\n"
+	    "  --sql-names              names of [a-z0-9_], '_' as separator\n"
+	    "  --format ndjson|csv|tsv  output format (default ndjson)\n"
+	    "  --columns LIST           comma-separated columns, in this "
+	    "order\n"
+	    "  --header                 write a header line (csv, tsv)\n"
+	    "  --rejects FILE           append each reject as an NDJSON line\n"
+	    "  --max-line BYTES         longest input line (default 16M)\n"
+	    "  -q, --quiet              no stderr line per reject\n"
+	    "  -h, --help               show this help\n"
+	    "      --version            show the version\n");
 	exit(CLI_EXIT_OK);
 }
 
@@ -162,11 +178,11 @@ reject(enum reason r, const char *detail, struct json_span rec)
 	nrejected++;
 	if (!quiet) {
 		if (detail != NULL)
-			cli_recwarnx(cur_file, cur_line, "rejected: %s (%.200s)",
-			    reason_name[r], detail);
+			cli_recwarnx(cur_file, cur_line,
+			    "rejected: %s (%.200s)", reason_name[r], detail);
 		else
-			cli_recwarnx(cur_file, cur_line, "rejected: %s",
-			    reason_name[r]);
+			cli_recwarnx(
+			    cur_file, cur_line, "rejected: %s", reason_name[r]);
 	}
 	if (!have_rej)
 		return;
@@ -209,8 +225,8 @@ write_header(void)
 	for (i = 0; i < ncols; i++) {
 		if (i > 0)
 			out_putc(&out, format == F_CSV ? ',' : '\t');
-		flat_write_text_field(&out, cols[i], strlen(cols[i]),
-		    format == F_TSV);
+		flat_write_text_field(
+		    &out, cols[i], strlen(cols[i]), format == F_TSV);
 	}
 	out_putc(&out, '\n');
 }
@@ -223,9 +239,11 @@ emit_row(void)
 
 	if (row.collisions > 0 && !warned_coll) {
 		warned_coll = 1;
-		cli_recwarnx(cur_file, cur_line, "key \"%.100s\" produced more "
+		cli_recwarnx(cur_file, cur_line,
+		    "key \"%.100s\" produced more "
 		    "than once: the later value is kept (further collisions "
-		    "are not reported)", row.first_collision);
+		    "are not reported)",
+		    row.first_collision);
 	}
 	if (format == F_NDJSON) {
 		flat_write_ndjson(&out, &row);
@@ -254,7 +272,8 @@ emit_row(void)
 	out_putc(&out, '\n');
 	if (!cols_given && found < row.n && !warned_cols) {
 		warned_cols = 1;
-		cli_recwarnx(cur_file, cur_line, "keys not among the first "
+		cli_recwarnx(cur_file, cur_line,
+		    "keys not among the first "
 		    "row's columns are dropped (give --columns)");
 	}
 }
@@ -279,8 +298,11 @@ emit_value(struct json_span v, int from_jq)
 		v = arr;
 	}
 	if (v.type != JSON_OBJECT) {
-		reject(RS_NOTOBJ, from_jq ? "a program result is not an "
-		    "object" : NULL, cur_record);
+		reject(RS_NOTOBJ,
+		    from_jq ? "a program result is not an "
+			      "object"
+			    : NULL,
+		    cur_record);
 		return;
 	}
 	flat_row_reset(&row);
@@ -368,8 +390,8 @@ jv_text(jv v, char **buf, size_t *cap, enum json_type *t)
 				if ((*buf = realloc(*buf, *cap)) == NULL)
 					cli_fatal("out of memory");
 			}
-			return (size_t)snprintf(*buf, *cap, "%lld",
-			    (long long)d);
+			return (size_t)snprintf(
+			    *buf, *cap, "%lld", (long long)d);
 		}
 		/* FALLTHROUGH */
 	default:
@@ -417,11 +439,11 @@ jv_nonempty(jv v)
  * bounds the depth of what it parses, not of what a program builds.
  */
 struct jframe {
-	jv		 c;
-	int		 it;
-	size_t		 base;
-	unsigned	 depth;
-	int		 is_array, has_prefix;
+	jv c;
+	int it;
+	size_t base;
+	unsigned depth;
+	int is_array, has_prefix;
 };
 
 static void
@@ -489,7 +511,8 @@ flatten_jv(jv root)
 			len += flat_key_part(o, c, cn, kb + len);
 		jv_free(k);
 		if ((jv_get_kind(child) == JV_KIND_OBJECT ||
-		    (jv_get_kind(child) == JV_KIND_ARRAY && !o->arrays_json)) &&
+			(jv_get_kind(child) == JV_KIND_ARRAY &&
+			    !o->arrays_json)) &&
 		    jv_nonempty(child) &&
 		    (o->max_depth == 0 || f->depth + 1 < o->max_depth)) {
 			unsigned d = f->depth + 1;
@@ -539,8 +562,8 @@ on_result(void *arg, jv v)
 		cli_fatal("out of memory");
 	/* jq's own output is valid JSON; only depth could fail here. */
 	if (json_parse(dumpbuf, (size_t)ftello(dumpf), &s, NULL) != 0)
-		reject(RS_JQ, "a program result is nested too deeply",
-		    cur_record);
+		reject(
+		    RS_JQ, "a program result is nested too deeply", cur_record);
 	else
 		emit_value(s, 1);
 	return out.err != 0 ? -1 : 0;
@@ -552,8 +575,7 @@ truthy(jv v)
 	jv_kind k = jv_get_kind(v);
 
 	jv_free(v);
-	return k != JV_KIND_INVALID && k != JV_KIND_NULL &&
-	    k != JV_KIND_FALSE;
+	return k != JV_KIND_INVALID && k != JV_KIND_NULL && k != JV_KIND_FALSE;
 }
 
 static void
@@ -569,8 +591,7 @@ do_record(struct json_span rec)
 		return;
 	}
 	if (opts.dates != FLAT_DATES_KEEP) {
-		src.n = flat_rewrite_dates(rec, opts.dates, &datebuf,
-		    &datecap);
+		src.n = flat_rewrite_dates(rec, opts.dates, &datebuf, &datecap);
 		src.p = datebuf;
 	}
 	in = jqr_parse(src.p, src.n);
@@ -705,8 +726,8 @@ slurp(const char *path, size_t max, size_t *len)
 	for (;;) {
 		if (n + 1 >= cap) {
 			if (cap > max)
-				cli_fatalx("%s: larger than %zu bytes", path,
-				    max);
+				cli_fatalx(
+				    "%s: larger than %zu bytes", path, max);
 			cap *= 2;
 			if ((buf = realloc(buf, cap)) == NULL)
 				cli_fatal("out of memory");
@@ -771,7 +792,8 @@ simple_path(const char *opt, const char *s, struct json_path *p)
 {
 	if (json_path_compile(s, p) != 0)
 		cli_fatalx("invalid value for --%s: not a simple path such as "
-		    ".event or .data.emails: %.40s", opt, s);
+			   ".event or .data.emails: %.40s",
+		    opt, s);
 }
 
 static void
@@ -820,12 +842,24 @@ int
 main(int argc, char *argv[])
 {
 	enum {
-		O_SELECT = 256, O_ROOT, O_SEP, O_ARRAYS, O_EXPLODE,
-		O_MAXDEPTH, O_DATES, O_FIELDSMAP, O_SQLNAMES, O_FORMAT,
-		O_COLUMNS, O_HEADER, O_REJECTS, O_MAXLINE, O_VERSION
+		O_SELECT = 256,
+		O_ROOT,
+		O_SEP,
+		O_ARRAYS,
+		O_EXPLODE,
+		O_MAXDEPTH,
+		O_DATES,
+		O_FIELDSMAP,
+		O_SQLNAMES,
+		O_FORMAT,
+		O_COLUMNS,
+		O_HEADER,
+		O_REJECTS,
+		O_MAXLINE,
+		O_VERSION
 	};
-	static const struct option longopts[] = {
-		{ "expr", required_argument, NULL, 'e' },
+	static const struct option longopts[] = { { "expr", required_argument,
+						      NULL, 'e' },
 		{ "from-file", required_argument, NULL, 'f' },
 		{ "select", required_argument, NULL, O_SELECT },
 		{ "root", required_argument, NULL, O_ROOT },
@@ -844,8 +878,7 @@ main(int argc, char *argv[])
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	const char *rejpath = NULL, *expr = NULL, *exprfile = NULL;
 	const char *selexpr = NULL, *mappath = NULL;
 	char *progtext = NULL;
@@ -855,8 +888,7 @@ main(int argc, char *argv[])
 	cli_init("closehook-flatten");
 	argv[0] = (char *)cli_prog;
 	flat_opts_init(&opts);
-	while ((ch = getopt_long(argc, argv, "e:f:hq", longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "e:f:hq", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'e':
 			expr = optarg;
@@ -884,15 +916,16 @@ main(int argc, char *argv[])
 				opts.arrays_json = 1;
 			else
 				cli_fatalx("invalid value for --arrays: %.40s "
-				    "(index or json)", optarg);
+					   "(index or json)",
+				    optarg);
 			break;
 		case O_EXPLODE:
 			simple_path("explode", optarg, &explode_path);
 			have_explode = 1;
 			break;
 		case O_MAXDEPTH:
-			opts.max_depth = (unsigned)cli_opt_int("max-depth",
-			    optarg, 1, 1000000);
+			opts.max_depth = (unsigned)cli_opt_int(
+			    "max-depth", optarg, 1, 1000000);
 			break;
 		case O_DATES:
 			if (strcmp(optarg, "keep") == 0)
@@ -903,7 +936,8 @@ main(int argc, char *argv[])
 				opts.dates = FLAT_DATES_EPOCH;
 			else
 				cli_fatalx("invalid value for --dates: %.40s "
-				    "(keep, utc or epoch)", optarg);
+					   "(keep, utc or epoch)",
+				    optarg);
 			break;
 		case O_FIELDSMAP:
 			mappath = optarg;
@@ -920,7 +954,8 @@ main(int argc, char *argv[])
 				format = F_TSV;
 			else
 				cli_fatalx("invalid value for --format: %.40s "
-				    "(ndjson, csv or tsv)", optarg);
+					   "(ndjson, csv or tsv)",
+				    optarg);
 			break;
 		case O_COLUMNS:
 			parse_columns(optarg);
@@ -932,8 +967,8 @@ main(int argc, char *argv[])
 			rejpath = optarg;
 			break;
 		case O_MAXLINE:
-			max_line = cli_opt_size("max-line", optarg, 1,
-			    (uint64_t)1 << 32);
+			max_line = cli_opt_size(
+			    "max-line", optarg, 1, (uint64_t)1 << 32);
 			break;
 		case 'q':
 			quiet = 1;
@@ -986,12 +1021,12 @@ main(int argc, char *argv[])
 			size_t kn = s->keylen;
 
 			if (s->is_index) {
-				kn = (size_t)snprintf(num, sizeof(num), "%zu",
-				    s->index);
+				kn = (size_t)snprintf(
+				    num, sizeof(num), "%zu", s->index);
 				k = num;
 			}
-			if ((explode_key = realloc(explode_key, cap += kn +
-			    opts.sepn)) == NULL)
+			if ((explode_key = realloc(
+				 explode_key, cap += kn + opts.sepn)) == NULL)
 				cli_fatal("out of memory");
 			if (explode_keyn > 0) {
 				memcpy(explode_key + explode_keyn, opts.sep,
@@ -1005,8 +1040,8 @@ main(int argc, char *argv[])
 	flat_row_init(&row, &opts);
 	out_init(&out, STDOUT_FILENO, "stdout");
 	if (rejpath != NULL) {
-		int fd = open(rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0600);
+		int fd = open(
+		    rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 		if (fd < 0)
 			cli_fatal("%s", rejpath);

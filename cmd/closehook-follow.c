@@ -38,10 +38,10 @@
 #include "json.h"
 #include "out.h"
 
-#define BUFSZ		(1024 * 1024)
-#define RECHECK_MS	1000	/* re-stat even when inotify is quiet */
-#define POLL_MS		100	/* the polling fallback's interval */
-#define ROTATE_GRACE_NS	1000000000ull
+#define BUFSZ (1024 * 1024)
+#define RECHECK_MS 1000 /* re-stat even when inotify is quiet */
+#define POLL_MS 100 /* the polling fallback's interval */
+#define ROTATE_GRACE_NS 1000000000ull
 
 static const char synopsis[] =
     "closehook-follow [--offset-file FILE] [--from start|end] "
@@ -50,28 +50,28 @@ static const char synopsis[] =
 
 /* One followed file. */
 struct src {
-	int	 fd;
-	char	*name;		/* the name it was opened by, for messages */
-	dev_t	 dev;
-	ino_t	 ino;
-	uint64_t head_hash;	/* FNV-1a 64 of the first line, newline incl. */
-	uint64_t head_len;	/* 0 while the first line is incomplete */
-	off_t	 done;		/* offset after the last line given to out */
-	size_t	 len;		/* bytes of an incomplete line held in buf */
-	int	 longline;	/* that line is longer than buf: not held */
-	off_t	 scan;		/* longline: read position, no newline before */
-	int	 wd;		/* inotify watch, or -1 */
-	int	 moved;		/* path names another file now */
+	int fd;
+	char *name; /* the name it was opened by, for messages */
+	dev_t dev;
+	ino_t ino;
+	uint64_t head_hash; /* FNV-1a 64 of the first line, newline incl. */
+	uint64_t head_len; /* 0 while the first line is incomplete */
+	off_t done; /* offset after the last line given to out */
+	size_t len; /* bytes of an incomplete line held in buf */
+	int longline; /* that line is longer than buf: not held */
+	off_t scan; /* longline: read position, no newline before */
+	int wd; /* inotify watch, or -1 */
+	int moved; /* path names another file now */
 };
 
 /* What an offset file says. */
 struct offrec {
 	uintmax_t dev, ino, head_len;
-	uint64_t  head_hash;
-	intmax_t  offset;
+	uint64_t head_hash;
+	intmax_t offset;
 };
 
-static const char *path;	/* FILE as given */
+static const char *path; /* FILE as given */
 static const char *offpath;
 static char *offtmp;
 static int offdirfd = -1;
@@ -98,25 +98,31 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf("\n"
-"Write the complete lines of FILE from a committed offset, then follow it.\n"
-"\n"
-"  --offset-file FILE   where this consumer's offset is kept\n"
-"  --from WHERE         start or end: where a new offset file starts\n"
-"                       (default start); also overrides a refused one\n"
-"  --rewind DURATION    start earlier: at the first capture whose\n"
-"                       received_at is within DURATION before the position\n"
-"  --commit-interval DURATION\n"
-"                       commit the offset at most this often (default 1s)\n"
-"  --once               stop at the current end of the file\n"
-"  -q, --quiet          no notes on stderr about rotation or overrides\n"
-"  -h, --help           show this help\n"
-"      --version        show the version\n");
+	printf(
+	    "\n"
+	    "Write the complete lines of FILE from a committed offset, then "
+	    "follow it.\n"
+	    "\n"
+	    "  --offset-file FILE   where this consumer's offset is kept\n"
+	    "  --from WHERE         start or end: where a new offset file "
+	    "starts\n"
+	    "                       (default start); also overrides a refused "
+	    "one\n"
+	    "  --rewind DURATION    start earlier: at the first capture whose\n"
+	    "                       received_at is within DURATION before the "
+	    "position\n"
+	    "  --commit-interval DURATION\n"
+	    "                       commit the offset at most this often "
+	    "(default 1s)\n"
+	    "  --once               stop at the current end of the file\n"
+	    "  -q, --quiet          no notes on stderr about rotation or "
+	    "overrides\n"
+	    "  -h, --help           show this help\n"
+	    "      --version        show the version\n");
 	exit(CLI_EXIT_OK);
 }
 
-static void
-note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 note(const char *fmt, ...)
@@ -267,7 +273,7 @@ commit(struct src *s, int force)
 	if (!force && now - last_commit_ns < interval_ns)
 		return 0;
 	if (!force && out.err == 0 && sync_out(s) != 0)
-		return 0;	/* the caller sees out.err */
+		return 0; /* the caller sees out.err */
 	if (s->head_len == 0 && flushed > 0 &&
 	    head_of(s->fd, &s->head_hash, &s->head_len) != 0) {
 		cli_warn("%s", s->name);
@@ -295,8 +301,8 @@ copy_range(struct src *s, off_t from, off_t to)
 	ssize_t r;
 
 	while (from < to) {
-		size_t want = (size_t)(to - from) < BUFSZ ?
-		    (size_t)(to - from) : BUFSZ;
+		size_t want =
+		    (size_t)(to - from) < BUFSZ ? (size_t)(to - from) : BUFSZ;
 
 		if ((r = pread_full(s->fd, buf, want, from)) <= 0) {
 			if (r == 0)
@@ -304,13 +310,18 @@ copy_range(struct src *s, off_t from, off_t to)
 			return -1;
 		}
 		if (out_write(&out, buf, (size_t)r) != 0)
-			return 0;	/* the caller sees out.err */
+			return 0; /* the caller sees out.err */
 		from += r;
 	}
 	return 0;
 }
 
-enum pump { P_EOF, P_STOP, P_RERR, P_WERR };
+enum pump {
+	P_EOF,
+	P_STOP,
+	P_RERR,
+	P_WERR
+};
 
 /* Read s to its current end, writing every complete line. */
 static enum pump
@@ -388,8 +399,8 @@ watch(struct src *s)
 {
 	s->wd = -1;
 	if (ifd >= 0)
-		s->wd = inotify_add_watch(ifd, s->name, IN_MODIFY |
-		    IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB);
+		s->wd = inotify_add_watch(ifd, s->name,
+		    IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB);
 }
 
 /* Take over an open descriptor as s, positioned at pos. */
@@ -492,9 +503,9 @@ rewind_from(int fd, const char *name, off_t pos, int64_t ms)
 		e = rb + want;
 		while (e > rb) {
 			q = e - 1 > rb ? memrchr(rb, '\n', (size_t)(e - 1 - rb))
-			    : NULL;
+				       : NULL;
 			if (q == NULL && lo > 0)
-				break;	/* the line begins before lo */
+				break; /* the line begins before lo */
 			ls = q != NULL ? q + 1 : rb;
 			if (received_at(ls, (size_t)(e - 1 - ls), &t) == 0) {
 				if (!have_ref) {
@@ -521,7 +532,8 @@ rewind_from(int fd, const char *name, off_t pos, int64_t ms)
 	nhi = 0;
 	if (!have_ref) {
 		note("%s: no received_at before the position: "
-		    "--rewind has nothing to go by", name);
+		     "--rewind has nothing to go by",
+		    name);
 		nhi = pos;
 	}
 found:
@@ -547,11 +559,13 @@ read_offset(struct offrec *o)
 	if (n < 0)
 		cli_fatal("%s", offpath);
 	text[n] = '\0';
-	if (sscanf(text, "{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
-	    "\"head_fnv1a64\":\"%16[0-9a-f]\",\"offset\":%jd}", &o->dev,
-	    &o->ino, &o->head_len, hash, &o->offset) != 5 || o->offset < 0)
-		cli_fatalx("%s: not an offset file of closehook-follow",
-		    offpath);
+	if (sscanf(text,
+		"{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
+		"\"head_fnv1a64\":\"%16[0-9a-f]\",\"offset\":%jd}",
+		&o->dev, &o->ino, &o->head_len, hash, &o->offset) != 5 ||
+	    o->offset < 0)
+		cli_fatalx(
+		    "%s: not an offset file of closehook-follow", offpath);
 	o->head_hash = strtoull(hash, NULL, 16);
 	return 1;
 }
@@ -570,11 +584,12 @@ check_identity(int fd, const struct offrec *o)
 		return "it is another file (device and inode differ)";
 	if (st.st_size < o->offset)
 		return "it is shorter than the committed offset (truncated?)";
-	if (o->head_len > 0 && (head_of(fd, &h, &hl) != 0 ||
-	    hl != o->head_len || h != o->head_hash))
+	if (o->head_len > 0 &&
+	    (head_of(fd, &h, &hl) != 0 || hl != o->head_len ||
+		h != o->head_hash))
 		return "its first line differs (rewritten?)";
-	if (o->offset > 0 && (pread_full(fd, &c, 1, o->offset - 1) != 1 ||
-	    c != '\n'))
+	if (o->offset > 0 &&
+	    (pread_full(fd, &c, 1, o->offset - 1) != 1 || c != '\n'))
 		return "the committed offset is not at the end of a line";
 	return NULL;
 }
@@ -662,8 +677,8 @@ setup_inotify(void)
 		return;
 	if ((copy = strdup(path)) == NULL)
 		cli_fatal("out of memory");
-	dirwd = inotify_add_watch(ifd, dirname(copy), IN_CREATE |
-	    IN_MOVED_TO | IN_ONLYDIR);
+	dirwd = inotify_add_watch(
+	    ifd, dirname(copy), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
 	free(copy);
 	if (dirwd < 0) {
 		close(ifd);
@@ -674,8 +689,8 @@ setup_inotify(void)
 static void
 drain_inotify(void)
 {
-	char ev[4096] __attribute__((aligned(__alignof__(
-	    struct inotify_event))));
+	char ev[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	while (ifd >= 0 && read(ifd, ev, sizeof(ev)) > 0)
 		;
@@ -694,11 +709,11 @@ rotate(struct src *s, uint64_t *grace_end, int *wait_ms)
 	uint64_t now;
 	int fd;
 
-	if (fstat(s->fd, &st) == 0 && st.st_size < (s->longline ? s->scan :
-	    s->done + (off_t)s->len))
+	if (fstat(s->fd, &st) == 0 &&
+	    st.st_size < (s->longline ? s->scan : s->done + (off_t)s->len))
 		cli_fatalx("%s: truncated while being followed", s->name);
-	if (stat(path, &st) != 0 || (st.st_dev == s->dev &&
-	    st.st_ino == s->ino)) {
+	if (stat(path, &st) != 0 ||
+	    (st.st_dev == s->dev && st.st_ino == s->ino)) {
 		*grace_end = 0;
 		return 0;
 	}
@@ -723,16 +738,19 @@ rotate(struct src *s, uint64_t *grace_end, int *wait_ms)
 			return 0;
 		}
 		note("%s: rotated with an incomplete last line: %jd bytes "
-		    "skipped", s->name, (intmax_t)(s->longline ?
-		    s->scan - s->done : (off_t)s->len));
+		     "skipped",
+		    s->name,
+		    (intmax_t)(s->longline ? s->scan - s->done
+					   : (off_t)s->len));
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;	/* gone again: look next time */
+		return 0; /* gone again: look next time */
 	*grace_end = 0;
 	if (sync_out(s) != 0)
 		return 0;
 	note("%s: rotated: the old file was read to its end, following "
-	    "the new one", path);
+	     "the new one",
+	    path);
 	src_close(s);
 	src_init(s, fd, path, 0);
 	watch(s);
@@ -746,7 +764,11 @@ int
 main(int argc, char *argv[])
 {
 	enum {
-		O_OFFSET = 256, O_FROM, O_REWIND, O_INTERVAL, O_ONCE,
+		O_OFFSET = 256,
+		O_FROM,
+		O_REWIND,
+		O_INTERVAL,
+		O_ONCE,
 		O_VERSION
 	};
 	static const struct option longopts[] = {
@@ -781,18 +803,21 @@ main(int argc, char *argv[])
 			if (strcmp(optarg, "start") != 0 &&
 			    strcmp(optarg, "end") != 0) {
 				cli_warnx("invalid value for --from: %.32s "
-				    "(start or end)", optarg);
+					  "(start or end)",
+				    optarg);
 				usage();
 			}
 			from = optarg;
 			break;
 		case O_REWIND:
-			rewind_ms = cli_opt_duration("rewind", optarg, 0,
-			    100LL * 365 * 86400 * 1000);
+			rewind_ms = cli_opt_duration(
+			    "rewind", optarg, 0, 100LL * 365 * 86400 * 1000);
 			break;
 		case O_INTERVAL:
-			interval_ns = (uint64_t)cli_opt_duration(
-			    "commit-interval", optarg, 0, 86400000) * 1000000;
+			interval_ns =
+			    (uint64_t)cli_opt_duration(
+				"commit-interval", optarg, 0, 86400000) *
+			    1000000;
 			break;
 		case O_ONCE:
 			once = 1;
@@ -835,22 +860,25 @@ main(int argc, char *argv[])
 				fd = rfd;
 				pos = o.offset;
 			} else if (from == NULL) {
-				cli_fatalx("%s: refusing the offset in %s: %s; "
+				cli_fatalx(
+				    "%s: refusing the offset in %s: %s; "
 				    "give --from start or --from end to start "
-				    "over", path, offpath, why);
+				    "over",
+				    path, offpath, why);
 			} else {
 				note("%s: ignoring the offset in %s: %s; "
-				    "starting at its %s", path, offpath, why,
-				    from);
+				     "starting at its %s",
+				    path, offpath, why, from);
 			}
 		}
 	}
 	if (pos < 0)
-		pos = from != NULL && strcmp(from, "end") == 0 ?
-		    end_of_lines(fd, path) : 0;
+		pos = from != NULL && strcmp(from, "end") == 0
+		    ? end_of_lines(fd, path)
+		    : 0;
 	if (rewind_ms >= 0 && pos > 0)
-		pos = rewind_from(fd, rname != NULL ? rname : path, pos,
-		    rewind_ms);
+		pos = rewind_from(
+		    fd, rname != NULL ? rname : path, pos, rewind_ms);
 	src_init(&cur, fd, rname != NULL ? rname : path, pos);
 	free(rname);
 	flushed = pos;
@@ -878,8 +906,8 @@ main(int argc, char *argv[])
 			p = P_WERR;
 			break;
 		}
-		if (offpath != NULL && (!have_commit ||
-		    committed.offset != (intmax_t)flushed)) {
+		if (offpath != NULL &&
+		    (!have_commit || committed.offset != (intmax_t)flushed)) {
 			uint64_t now = cli_mono_ns(), due;
 			int ms;
 

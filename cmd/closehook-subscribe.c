@@ -46,27 +46,35 @@ static const char synopsis[] =
     "check\n"
     "\t[--metrics FILE]\n";
 
-#define ID_MAX		128
-#define EVENTS_MAX	64
-#define FILTER_MAX	(1024 * 1024)
-#define PAGES_MAX	1000
-#define STATUSES_MAX	16
+#define ID_MAX 128
+#define EVENTS_MAX 64
+#define FILTER_MAX (1024 * 1024)
+#define PAGES_MAX 1000
+#define STATUSES_MAX 16
 
-enum cmd { C_NONE, C_LIST, C_CREATE, C_PAUSE, C_RESUME, C_DELETE, C_CHECK };
+enum cmd {
+	C_NONE,
+	C_LIST,
+	C_CREATE,
+	C_PAUSE,
+	C_RESUME,
+	C_DELETE,
+	C_CHECK
+};
 
 static struct closeapi *api;
 static struct out out;
 static volatile sig_atomic_t stop;
 static int dry_run;
 static const char *api_url = CLOSEAPI_DEFAULT_URL;
-static const char *metrics_path;	/* check --metrics */
+static const char *metrics_path; /* check --metrics */
 static enum cmd cmd;
-static const char *unlink_on_fail;	/* a key file create made, still empty */
+static const char *unlink_on_fail; /* a key file create made, still empty */
 
 /* A growable byte buffer for request bodies. */
 struct buf {
-	char	*p;
-	size_t	 n, cap;
+	char *p;
+	size_t n, cap;
 };
 
 static void
@@ -79,32 +87,45 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf("\n"
-"Manage Close webhook subscriptions and watch their health.\n"
-"\n"
-"Commands:\n"
-"  list                 one JSON line per subscription\n"
-"  create               subscribe --url to each --event; the signing key is\n"
-"                       appended to --key-out, never written to stdout\n"
-"  pause ID, resume ID  set a subscription's status\n"
-"  delete ID            delete a subscription\n"
-"  check                exit 0 when every subscription is active, 1 when\n"
-"                       one is paused (saying which and why), 2 on errors\n"
-"\n"
-"Options:\n"
-"  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL ")\n"
-"  --api-key-file FILE  read the API key from FILE (else $CLOSE_API_KEY)\n"
-"  -n, --dry-run        print the request that would be sent, send nothing\n"
-"  --url URL            create: where Close is to POST the events\n"
-"  --event TYPE:ACTION  create: an object_type:action to subscribe to\n"
-"                       (repeatable), e.g. opportunity:updated\n"
-"  --filter-file FILE   create: extra_filter JSON, one filter for every\n"
-"                       event or an object of them keyed TYPE:ACTION\n"
-"  --no-verify-ssl      create: Close does not check the URL's certificate\n"
-"  --key-out FILE       create: append \"whsub_ID HEXKEY\" to FILE (0600)\n"
-"  --metrics FILE       check: Prometheus gauges written to FILE\n"
-"  -h, --help           show this help\n"
-"      --version        show the version\n");
+	printf(
+	    "\n"
+	    "Manage Close webhook subscriptions and watch their health.\n"
+	    "\n"
+	    "Commands:\n"
+	    "  list                 one JSON line per subscription\n"
+	    "  create               subscribe --url to each --event; the "
+	    "signing key is\n"
+	    "                       appended to --key-out, never written to "
+	    "stdout\n"
+	    "  pause ID, resume ID  set a subscription's status\n"
+	    "  delete ID            delete a subscription\n"
+	    "  check                exit 0 when every subscription is active, "
+	    "1 when\n"
+	    "                       one is paused (saying which and why), 2 on "
+	    "errors\n"
+	    "\n"
+	    "Options:\n"
+	    "  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL
+	    ")\n"
+	    "  --api-key-file FILE  read the API key from FILE (else "
+	    "$CLOSE_API_KEY)\n"
+	    "  -n, --dry-run        print the request that would be sent, send "
+	    "nothing\n"
+	    "  --url URL            create: where Close is to POST the events\n"
+	    "  --event TYPE:ACTION  create: an object_type:action to subscribe "
+	    "to\n"
+	    "                       (repeatable), e.g. opportunity:updated\n"
+	    "  --filter-file FILE   create: extra_filter JSON, one filter for "
+	    "every\n"
+	    "                       event or an object of them keyed "
+	    "TYPE:ACTION\n"
+	    "  --no-verify-ssl      create: Close does not check the URL's "
+	    "certificate\n"
+	    "  --key-out FILE       create: append \"whsub_ID HEXKEY\" to FILE "
+	    "(0600)\n"
+	    "  --metrics FILE       check: Prometheus gauges written to FILE\n"
+	    "  -h, --help           show this help\n"
+	    "      --version        show the version\n");
 	exit(CLI_EXIT_OK);
 }
 
@@ -208,8 +229,9 @@ member_text(struct json_span obj, const char *key, char *dst, size_t cap)
 	if (n >= cap)
 		n = cap - 1;
 	for (i = 0; i < n; i++)
-		dst[i] = (unsigned char)tmp[i] < 0x20 || tmp[i] == 0x7f ?
-		    '?' : tmp[i];
+		dst[i] = (unsigned char)tmp[i] < 0x20 || tmp[i] == 0x7f
+		    ? '?'
+		    : tmp[i];
 	dst[n] = '\0';
 	free(tmp);
 	return dst;
@@ -249,8 +271,8 @@ atomic_write(const char *path, const char *p, size_t n)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >=
 	    (int)sizeof(tmp))
 		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) < 0)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	    0)
 		return -1;
 	while (done < n) {
 		if ((w = write(fd, p + done, n - done)) < 0) {
@@ -314,9 +336,9 @@ read_file(const char *path, size_t max, size_t *np)
 /* -- metrics --------------------------------------------------------------- */
 
 struct tally {
-	char	 status[STATUSES_MAX][32];
+	char status[STATUSES_MAX][32];
 	unsigned count[STATUSES_MAX];
-	size_t	 n;
+	size_t n;
 	unsigned total, inactive;
 };
 
@@ -329,7 +351,7 @@ tally_add(struct tally *t, const char *status)
 
 	for (s = status; *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '_'))
+			*s == '_'))
 			break;
 	if (*s != '\0' || *status == '\0' || strlen(status) >= 32)
 		status = "other";
@@ -338,7 +360,7 @@ tally_add(struct tally *t, const char *status)
 			break;
 	if (i == t->n) {
 		if (t->n == STATUSES_MAX)
-			i = t->n - 1;	/* folded into the last kind */
+			i = t->n - 1; /* folded into the last kind */
 		else
 			snprintf(t->status[t->n++], 32, "%s", status);
 	}
@@ -357,7 +379,8 @@ write_metrics(const struct tally *t, int success)
 	if (metrics_path == NULL)
 		return;
 	if (success) {
-		buf_lit(&b, "# HELP closehook_subscriptions Close webhook "
+		buf_lit(&b,
+		    "# HELP closehook_subscriptions Close webhook "
 		    "subscriptions by status.\n"
 		    "# TYPE closehook_subscriptions gauge\n");
 		for (i = 0; i < t->n; i++) {
@@ -365,10 +388,12 @@ write_metrics(const struct tally *t, int success)
 			seen_paused |= strcmp(t->status[i], "paused") == 0;
 		}
 		if (!seen_active)
-			buf_lit(&b, "closehook_subscriptions{status=\"active\"} "
+			buf_lit(&b,
+			    "closehook_subscriptions{status=\"active\"} "
 			    "0\n");
 		if (!seen_paused)
-			buf_lit(&b, "closehook_subscriptions{status=\"paused\"} "
+			buf_lit(&b,
+			    "closehook_subscriptions{status=\"paused\"} "
 			    "0\n");
 		for (i = 0; i < t->n; i++) {
 			snprintf(line, sizeof(line),
@@ -381,7 +406,8 @@ write_metrics(const struct tally *t, int success)
 	    "# HELP closehook_subscriptions_check_success 1 when the last "
 	    "check read every subscription, else 0.\n"
 	    "# TYPE closehook_subscriptions_check_success gauge\n"
-	    "closehook_subscriptions_check_success %d\n", success);
+	    "closehook_subscriptions_check_success %d\n",
+	    success);
 	buf_lit(&b, line);
 	snprintf(line, sizeof(line),
 	    "# HELP closehook_subscriptions_check_timestamp_seconds When the "
@@ -439,15 +465,16 @@ call(const char *method, const char *path, const struct buf *body,
 		}
 		return 1;
 	}
-	switch (closeapi_request(api, method, path, body ? body->p : NULL,
-	    body ? body->n : 0, r)) {
+	switch (closeapi_request(
+	    api, method, path, body ? body->p : NULL, body ? body->n : 0, r)) {
 	case CLOSEAPI_OK:
 		return 0;
 	case CLOSEAPI_AUTH:
 		if (r->status == 403)
 			cli_warnx("the API key may not manage webhook "
-			    "subscriptions (HTTP 403; an admin's key is "
-			    "needed): %s", r->error);
+				  "subscriptions (HTTP 403; an admin's key is "
+				  "needed): %s",
+			    r->error);
 		else
 			cli_warnx("the API refused the key (HTTP %ld): %s",
 			    r->status, r->error);
@@ -479,7 +506,7 @@ valid_id(const char *s)
 		return 0;
 	for (p = s; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			(*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
 			return 0;
 	return 1;
 }
@@ -502,8 +529,8 @@ each_subscription(void (*fn)(struct json_span, void *), void *arg)
 		if (skip == 0)
 			snprintf(path, sizeof(path), "/webhook/");
 		else
-			snprintf(path, sizeof(path), "/webhook/?_skip=%zu",
-			    skip);
+			snprintf(
+			    path, sizeof(path), "/webhook/?_skip=%zu", skip);
 		if (call("GET", path, NULL, &r, NULL) != 0)
 			return;
 		if (json_parse(r.body, r.n, &root, NULL) != 0 ||
@@ -511,7 +538,7 @@ each_subscription(void (*fn)(struct json_span, void *), void *arg)
 		    !json_object_get(root, "data", 4, &data) ||
 		    data.type != JSON_ARRAY) {
 			cli_warnx("the API's answer is not a list of "
-			    "subscriptions");
+				  "subscriptions");
 			bail(CLI_EXIT_FATAL);
 		}
 		inpage = 0;
@@ -519,15 +546,17 @@ each_subscription(void (*fn)(struct json_span, void *), void *arg)
 		while (json_iter_elem(&it, &e)) {
 			if (e.type != JSON_OBJECT) {
 				cli_warnx("the API's list holds a %s, not a "
-				    "subscription", json_type_name(e.type));
+					  "subscription",
+				    json_type_name(e.type));
 				bail(CLI_EXIT_FATAL);
 			}
 			fn(e, arg);
 			inpage++;
 		}
 		skip += inpage;
-		if (inpage == 0 || !json_object_get(root, "has_more", 8,
-		    &more) || more.type != JSON_TRUE)
+		if (inpage == 0 ||
+		    !json_object_get(root, "has_more", 8, &more) ||
+		    more.type != JSON_TRUE)
 			return;
 	}
 	cli_warnx("the API's list did not end after %d pages", PAGES_MAX);
@@ -573,9 +602,11 @@ run_check(void)
 	each_subscription(check_one, &t);
 	write_metrics(&t, 1);
 	if (t.inactive > 0) {
-		cli_warnx("%u of %u subscriptions are not active; after "
+		cli_warnx(
+		    "%u of %u subscriptions are not active; after "
 		    "fixing the cause, resume each with: closehook-subscribe "
-		    "resume ID", t.inactive, t.total);
+		    "resume ID",
+		    t.inactive, t.total);
 		return CLI_EXIT_REJECTS;
 	}
 	return CLI_EXIT_OK;
@@ -584,8 +615,15 @@ run_check(void)
 /* -- create ---------------------------------------------------------------- */
 
 static const char *const filter_types[] = {
-	"equals", "not_equals", "contains", "is_null", "non_null", "and",
-	"or", "not", "field_accessor",
+	"equals",
+	"not_equals",
+	"contains",
+	"is_null",
+	"non_null",
+	"and",
+	"or",
+	"not",
+	"field_accessor",
 };
 
 /*
@@ -610,13 +648,17 @@ check_filter(struct json_span f, char *where, size_t cap)
 		if (json_str_eq(t, filter_types[i], strlen(filter_types[i])))
 			break;
 	switch (i) {
-	case 0: case 1: case 2:
+	case 0:
+	case 1:
+	case 2:
 		if (!json_object_get(f, "value", 5, &v))
 			return "this filter type needs a \"value\"";
 		return NULL;
-	case 3: case 4:
+	case 3:
+	case 4:
 		return NULL;
-	case 5: case 6:
+	case 5:
+	case 6:
 		if (!json_object_get(f, "filters", 7, &v) ||
 		    v.type != JSON_ARRAY)
 			return "\"and\" and \"or\" need a \"filters\" array";
@@ -632,9 +674,11 @@ check_filter(struct json_span f, char *where, size_t cap)
 		if (k == 0)
 			return "\"filters\" is empty";
 		return NULL;
-	case 7: case 8:
-		if (i == 8 && (!json_object_get(f, "field", 5, &v) ||
-		    v.type != JSON_STRING || v.n <= 2))
+	case 7:
+	case 8:
+		if (i == 8 &&
+		    (!json_object_get(f, "field", 5, &v) ||
+			v.type != JSON_STRING || v.n <= 2))
 			return "\"field_accessor\" needs a \"field\" string";
 		if (!json_object_get(f, "filter", 6, &v))
 			return "this filter type needs a \"filter\"";
@@ -649,12 +693,12 @@ check_filter(struct json_span f, char *where, size_t cap)
 		return NULL;
 	}
 	return "unknown filter type (Close knows equals, not_equals, "
-	    "contains, is_null, non_null, and, or, not, field_accessor)";
+	       "contains, is_null, non_null, and, or, not, field_accessor)";
 }
 
 struct event {
-	char			*type, *action;
-	struct json_span	 filter;	/* JSON_NONE: none */
+	char *type, *action;
+	struct json_span filter; /* JSON_NONE: none */
 };
 
 static void
@@ -669,16 +713,16 @@ load_filters(const char *path, struct event *ev, size_t nev, char **keep)
 
 	*keep = read_file(path, FILTER_MAX, &n);
 	if (json_parse(*keep, n, &root, &je) != 0)
-		cli_fatalx("%s: invalid JSON at byte %zu: %s", path, je.off,
-		    je.msg);
+		cli_fatalx(
+		    "%s: invalid JSON at byte %zu: %s", path, je.off, je.msg);
 	if (root.type != JSON_OBJECT)
 		cli_fatalx("%s: not a filter object", path);
 	if (json_object_get(root, "type", 4, &v)) {
 		/* One filter for every event. */
 		where[0] = '\0';
 		if ((why = check_filter(root, where, sizeof(where))) != NULL)
-			cli_fatalx("%s: %s%s%s", path, why, where[0] ?
-			    " at " : "", where);
+			cli_fatalx("%s: %s%s%s", path, why,
+			    where[0] ? " at " : "", where);
 		for (i = 0; i < nev; i++)
 			ev[i].filter = root;
 		return;
@@ -692,17 +736,19 @@ load_filters(const char *path, struct event *ev, size_t nev, char **keep)
 		kn = json_str_unescape(k, name);
 		for (i = 0; i < nev; i++)
 			if (strlen(ev[i].type) + 1 + strlen(ev[i].action) ==
-			    kn && strncmp(name, ev[i].type,
-			    strlen(ev[i].type)) == 0 &&
+				kn &&
+			    strncmp(name, ev[i].type, strlen(ev[i].type)) ==
+				0 &&
 			    name[strlen(ev[i].type)] == ':' &&
-			    strncmp(name + strlen(ev[i].type) + 1,
-			    ev[i].action, strlen(ev[i].action)) == 0)
+			    strncmp(name + strlen(ev[i].type) + 1, ev[i].action,
+				strlen(ev[i].action)) == 0)
 				break;
 		if (i == nev)
-			cli_fatalx("%s: \"%.*s\" is not an --event of this "
+			cli_fatalx(
+			    "%s: \"%.*s\" is not an --event of this "
 			    "command (keys are OBJECT_TYPE:ACTION, or the file "
-			    "is one filter with a \"type\")", path,
-			    (int)(kn > 60 ? 60 : kn), name);
+			    "is one filter with a \"type\")",
+			    path, (int)(kn > 60 ? 60 : kn), name);
 		snprintf(where, sizeof(where), "[\"%.*s\"]",
 		    (int)(kn > 60 ? 60 : kn), name);
 		if ((why = check_filter(v, where, sizeof(where))) != NULL)
@@ -719,11 +765,12 @@ parse_event(const char *s, struct event *e)
 	if (colon == NULL || colon == s || colon[1] == '\0' ||
 	    strchr(colon + 1, ':') != NULL)
 		cli_fatalx("invalid value for --event: %.40s "
-		    "(OBJECT_TYPE:ACTION, e.g. opportunity:updated)", s);
+			   "(OBJECT_TYPE:ACTION, e.g. opportunity:updated)",
+		    s);
 	for (p = s; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
-		    *p == '-' || *p == ':'))
+			(*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+			*p == '-' || *p == ':'))
 			cli_fatalx("invalid value for --event: %.40s", s);
 	if ((e->type = strndup(s, (size_t)(colon - s))) == NULL ||
 	    (e->action = strdup(colon + 1)) == NULL)
@@ -745,17 +792,20 @@ open_key_out(const char *path, int *created)
 	if (fd < 0 && errno == EACCES)
 		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT) {
-		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
-		    O_CLOEXEC | O_NOCTTY, 0600);
+		fd = open(path,
+		    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+		    0600);
 		*created = fd >= 0;
 	}
 	if (fd < 0)
 		cli_fatal("%s: cannot open the key file (no subscription "
-		    "was created)", path);
+			  "was created)",
+		    path);
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
 	    (sb.st_mode & 077) != 0)
 		cli_warnx("warning: %s: key file is accessible by group or "
-		    "others", path);
+			  "others",
+		    path);
 	return fd;
 }
 
@@ -781,8 +831,9 @@ write_key(int fd, const char *line, size_t n)
 		done += (size_t)w;
 	}
 	/* A pipe or a device may not sync; a regular file must. */
-	if (fsync(fd) != 0 && ((errno != EINVAL && errno != EROFS) ||
-	    (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))))
+	if (fsync(fd) != 0 &&
+	    ((errno != EINVAL && errno != EROFS) ||
+		(fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))))
 		return -1;
 	return 0;
 }
@@ -790,8 +841,7 @@ write_key(int fd, const char *line, size_t n)
 /* Append line to the key file, make it durable, close it; 0, or -1 with
  * errno set. */
 static int
-append_key(int fd, const char *path, int created, const char *line,
-    size_t n)
+append_key(int fd, const char *path, int created, const char *line, size_t n)
 {
 	int e;
 
@@ -807,10 +857,10 @@ append_key(int fd, const char *path, int created, const char *line,
 		fsync_dir(path);
 	return 0;
 }
-	struct stat sb;
-	size_t done = 0;
-	ssize_t w;
-	char last;
+struct stat sb;
+size_t done = 0;
+ssize_t w;
+char last;
 
 static int
 is_hex(const char *s, size_t n)
@@ -818,8 +868,9 @@ is_hex(const char *s, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
-		    s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'f') ||
+			(s[i] >= 'A' && s[i] <= 'F')))
 			return 0;
 	return 1;
 }
@@ -850,8 +901,8 @@ run_create(const char *url, struct event *ev, size_t nev, int verify_ssl,
 		}
 		buf_lit(&body, "}");
 	}
-	buf_lit(&body, verify_ssl ? "],\"verify_ssl\":true}" :
-	    "],\"verify_ssl\":false}");
+	buf_lit(&body,
+	    verify_ssl ? "],\"verify_ssl\":true}" : "],\"verify_ssl\":false}");
 
 	if (!dry_run) {
 		fd = open_key_out(key_out, &created);
@@ -866,21 +917,22 @@ run_create(const char *url, struct event *ev, size_t nev, int verify_ssl,
 	unlink_on_fail = NULL;
 
 	if (json_parse(r.body, r.n, &root, NULL) != 0 ||
-	    root.type != JSON_OBJECT ||
-	    !json_object_get(root, "id", 2, &idv) ||
+	    root.type != JSON_OBJECT || !json_object_get(root, "id", 2, &idv) ||
 	    idv.type != JSON_STRING || idv.n - 2 > ID_MAX ||
 	    !json_str_plain(idv)) {
-		cli_warnx("the API answered %ld to the create, but with no "
+		cli_warnx(
+		    "the API answered %ld to the create, but with no "
 		    "subscription id: check with closehook-subscribe list and "
-		    "delete any subscription to %s that has no key", r.status,
-		    url);
+		    "delete any subscription to %s that has no key",
+		    r.status, url);
 		bail(CLI_EXIT_FATAL);
 	}
 	memcpy(id, idv.p + 1, idv.n - 2);
 	id[idv.n - 2] = '\0';
 	if (!valid_id(id)) {
 		cli_warnx("the API created a subscription with an unexpected "
-		    "id: %.60s", id);
+			  "id: %.60s",
+		    id);
 		bail(CLI_EXIT_FATAL);
 	}
 	if (!json_object_get(root, "signature_key", 13, &keyv) ||
@@ -888,8 +940,9 @@ run_create(const char *url, struct event *ev, size_t nev, int verify_ssl,
 	    keyv.n - 2 < 2 * 16 || keyv.n - 2 > 2 * 128 ||
 	    (keyv.n - 2) % 2 != 0 || !is_hex(keyv.p + 1, keyv.n - 2)) {
 		cli_warnx("SUBSCRIPTION %s WAS CREATED, BUT THE ANSWER CARRIES "
-		    "NO USABLE signature_key: delete it with "
-		    "`closehook-subscribe delete %s`", id, id);
+			  "NO USABLE signature_key: delete it with "
+			  "`closehook-subscribe delete %s`",
+		    id, id);
 		bail(CLI_EXIT_FATAL);
 	}
 	kn = keyv.n - 2;
@@ -908,11 +961,13 @@ run_create(const char *url, struct event *ev, size_t nev, int verify_ssl,
 		sodium_free(line);
 		sodium_memzero((void *)(uintptr_t)keyv.p, keyv.n);
 		cli_warnx("SUBSCRIPTION %s WAS CREATED, BUT ITS SIGNING KEY "
-		    "COULD NOT BE WRITTEN to %s: %s", id, key_out,
-		    strerror(e));
-		cli_warnx("Close shows the key only once: delete the "
+			  "COULD NOT BE WRITTEN to %s: %s",
+		    id, key_out, strerror(e));
+		cli_warnx(
+		    "Close shows the key only once: delete the "
 		    "subscription with `closehook-subscribe delete %s` and "
-		    "create it again", id);
+		    "create it again",
+		    id);
 		bail(CLI_EXIT_FATAL);
 	}
 	sodium_free(line);
@@ -951,8 +1006,9 @@ run_one(enum cmd c, const char *id)
 		call("DELETE", path, NULL, &r, id);
 		return CLI_EXIT_OK;
 	}
-	buf_lit(&body, c == C_PAUSE ? "{\"status\":\"paused\"}" :
-	    "{\"status\":\"active\"}");
+	buf_lit(&body,
+	    c == C_PAUSE ? "{\"status\":\"paused\"}"
+			 : "{\"status\":\"active\"}");
 	if (call("PUT", path, &body, &r, id) == 0) {
 		if (json_parse(r.body, r.n, &root, NULL) != 0 ||
 		    root.type != JSON_OBJECT) {
@@ -970,8 +1026,17 @@ run_one(enum cmd c, const char *id)
 int
 main(int argc, char **argv)
 {
-	enum { O_URL = 256, O_KEYFILE, O_HOOKURL, O_EVENT, O_FILTER,
-		O_NOVERIFY, O_KEYOUT, O_METRICS, O_VERSION };
+	enum {
+		O_URL = 256,
+		O_KEYFILE,
+		O_HOOKURL,
+		O_EVENT,
+		O_FILTER,
+		O_NOVERIFY,
+		O_KEYOUT,
+		O_METRICS,
+		O_VERSION
+	};
 	static const struct option longopts[] = {
 		{ "api-url", required_argument, NULL, O_URL },
 		{ "api-key-file", required_argument, NULL, O_KEYFILE },
@@ -986,10 +1051,16 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
-	static const struct { const char *name; enum cmd c; } cmds[] = {
-		{ "list", C_LIST }, { "create", C_CREATE },
-		{ "pause", C_PAUSE }, { "resume", C_RESUME },
-		{ "delete", C_DELETE }, { "check", C_CHECK },
+	static const struct {
+		const char *name;
+		enum cmd c;
+	} cmds[] = {
+		{ "list", C_LIST },
+		{ "create", C_CREATE },
+		{ "pause", C_PAUSE },
+		{ "resume", C_RESUME },
+		{ "delete", C_DELETE },
+		{ "check", C_CHECK },
 	};
 	struct closeapi_opts ao;
 	struct sigaction sa;
@@ -1019,8 +1090,8 @@ main(int argc, char **argv)
 			break;
 		case O_EVENT:
 			if (nev == EVENTS_MAX)
-				cli_fatalx("more than %d --event options",
-				    EVENTS_MAX);
+				cli_fatalx(
+				    "more than %d --event options", EVENTS_MAX);
 			parse_event(optarg, &ev[nev++]);
 			only = only ? only : "--event";
 			break;
@@ -1077,14 +1148,16 @@ main(int argc, char **argv)
 	if (cmd == C_CREATE) {
 		if (hook_url == NULL || nev == 0 || key_out == NULL)
 			cli_fatalx("create needs --url, at least one --event "
-			    "and --key-out");
+				   "and --key-out");
 		if (strncmp(hook_url, "https://", 8) != 0 &&
 		    strncmp(hook_url, "http://", 7) != 0)
 			cli_fatalx("invalid value for --url: %.40s (an http or "
-			    "https URL)", hook_url);
+				   "https URL)",
+			    hook_url);
 		for (s = hook_url; *s != '\0'; s++)
 			if ((unsigned char)*s <= ' ' || *s == 0x7f)
-				cli_fatalx("invalid value for --url: %.40s "
+				cli_fatalx(
+				    "invalid value for --url: %.40s "
 				    "(white space or control characters)",
 				    hook_url);
 		if (filter_file != NULL)

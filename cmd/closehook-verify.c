@@ -59,23 +59,30 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf("\n"
-"Check Close webhook signatures: read captures, write each verified body.\n"
-"\n"
-"  --secret-file FILE   key file: HEXKEY or SUBSCRIPTION_ID HEXKEY per line\n"
-"  --max-age SECONDS    replay window (default 300; 0: off), around each\n"
-"                       capture's received_at, or now when it has none\n"
-"  --now UNIX           check every timestamp against this time instead\n"
-"  --rejects FILE       append each reject as an NDJSON line\n"
-"  --max-line BYTES     longest capture line (default 16M)\n"
-"  --fail-fast          stop at the first reject\n"
-"  --timestamp TS       raw mode: the close-sig-timestamp header\n"
-"  --signature HEX      raw mode: the close-sig-hash header\n"
-"  -q, --quiet          no stderr line per reject\n"
-"  -h, --help           show this help\n"
-"      --version        show the version\n"
-"\n"
-"Keys also come from $CLOSEHOOK_SECRET and $CLOSEHOOK_SECRET_FILE.\n");
+	printf(
+	    "\n"
+	    "Check Close webhook signatures: read captures, write each "
+	    "verified body.\n"
+	    "\n"
+	    "  --secret-file FILE   key file: HEXKEY or SUBSCRIPTION_ID HEXKEY "
+	    "per line\n"
+	    "  --max-age SECONDS    replay window (default 300; 0: off), "
+	    "around each\n"
+	    "                       capture's received_at, or now when it has "
+	    "none\n"
+	    "  --now UNIX           check every timestamp against this time "
+	    "instead\n"
+	    "  --rejects FILE       append each reject as an NDJSON line\n"
+	    "  --max-line BYTES     longest capture line (default 16M)\n"
+	    "  --fail-fast          stop at the first reject\n"
+	    "  --timestamp TS       raw mode: the close-sig-timestamp header\n"
+	    "  --signature HEX      raw mode: the close-sig-hash header\n"
+	    "  -q, --quiet          no stderr line per reject\n"
+	    "  -h, --help           show this help\n"
+	    "      --version        show the version\n"
+	    "\n"
+	    "Keys also come from $CLOSEHOOK_SECRET and "
+	    "$CLOSEHOOK_SECRET_FILE.\n");
 	exit(CLI_EXIT_OK);
 }
 
@@ -84,8 +91,8 @@ static enum closesig_reason
 check(int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
     const char *body, size_t bodyn)
 {
-	return closesig_check(&keys, max_age, ref, ts, tsn, sig, sign, body,
-	    bodyn);
+	return closesig_check(
+	    &keys, max_age, ref, ts, tsn, sig, sign, body, bodyn);
 }
 
 /*
@@ -193,11 +200,13 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 		return;
 	}
 	if (!capture_header(&c, "close-sig-hash", &sig)) {
-		reject(file, l->lineno, CLOSESIG_MISSING_SIG, NULL, l->p, l->n, 1);
+		reject(
+		    file, l->lineno, CLOSESIG_MISSING_SIG, NULL, l->p, l->n, 1);
 		return;
 	}
 	if (!capture_header(&c, "close-sig-timestamp", &ts)) {
-		reject(file, l->lineno, CLOSESIG_MISSING_TS, NULL, l->p, l->n, 1);
+		reject(
+		    file, l->lineno, CLOSESIG_MISSING_TS, NULL, l->p, l->n, 1);
 		return;
 	}
 	if (*bodycap < c.body.n) {
@@ -207,8 +216,8 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 			cli_fatal("out of memory");
 	}
 	if ((bn = capture_body(&c, *bodybuf)) < 0) {
-		reject(file, l->lineno, CLOSESIG_MALFORMED, "body_base64 is not base64",
-		    l->p, l->n, 1);
+		reject(file, l->lineno, CLOSESIG_MALFORMED,
+		    "body_base64 is not base64", l->p, l->n, 1);
 		return;
 	}
 	/*
@@ -225,8 +234,8 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	}
 	tsn = json_str_unescape(ts, tsbuf);
 	sign = json_str_unescape(sig, sigbuf);
-	r = check(reference_time(&c), tsbuf, tsn, sigbuf, sign, *bodybuf,
-	    (size_t)bn);
+	r = check(
+	    reference_time(&c), tsbuf, tsn, sigbuf, sign, *bodybuf, (size_t)bn);
 	if (r != CLOSESIG_OK) {
 		reject(file, l->lineno, r, NULL, l->p, l->n, 1);
 		return;
@@ -256,7 +265,8 @@ verify_stream(const char *path, size_t max_line)
 			break;
 		}
 		if (st == LR_TOOLONG)
-			reject(r.name, l.lineno, CLOSESIG_TOO_LONG, NULL, NULL, 0, 0);
+			reject(r.name, l.lineno, CLOSESIG_TOO_LONG, NULL, NULL,
+			    0, 0);
 		else
 			verify_line(r.name, &l, &body, &bodycap);
 		if (fail_fast && nrejected > 0)
@@ -271,11 +281,10 @@ verify_stream(const char *path, size_t max_line)
 
 /* Raw mode: one body from FILE or stdin, bounded by max_body. */
 static int
-verify_raw(const char *path, const char *ts, const char *sig,
-    size_t max_body)
+verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 {
-	const char *name = path == NULL || strcmp(path, "-") == 0 ? "stdin" :
-	    path;
+	const char *name =
+	    path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
 	size_t n = 0, cap = 64 * 1024;
 	char *buf;
 	ssize_t got;
@@ -319,8 +328,8 @@ verify_raw(const char *path, const char *ts, const char *sig,
 	if (r != CLOSESIG_OK) {
 		nrejected++;
 		if (!quiet)
-			cli_warnx("%s: rejected: %s", name,
-			    closesig_reason_name(r));
+			cli_warnx(
+			    "%s: rejected: %s", name, closesig_reason_name(r));
 		free(buf);
 		return CLI_EXIT_REJECTS;
 	}
@@ -333,8 +342,15 @@ int
 main(int argc, char *argv[])
 {
 	enum {
-		O_SECRET = 256, O_MAXAGE, O_NOW, O_REJECTS, O_MAXLINE,
-		O_FAILFAST, O_TS, O_SIG, O_VERSION
+		O_SECRET = 256,
+		O_MAXAGE,
+		O_NOW,
+		O_REJECTS,
+		O_MAXLINE,
+		O_FAILFAST,
+		O_TS,
+		O_SIG,
+		O_VERSION
 	};
 	static const struct option longopts[] = {
 		{ "secret-file", required_argument, NULL, O_SECRET },
@@ -367,8 +383,8 @@ main(int argc, char *argv[])
 				exit(CLI_EXIT_FATAL);
 			break;
 		case O_MAXAGE:
-			max_age = cli_opt_int("max-age", optarg, 0,
-			    100LL * 365 * 86400);
+			max_age = cli_opt_int(
+			    "max-age", optarg, 0, 100LL * 365 * 86400);
 			break;
 		case O_NOW:
 			now = cli_opt_int("now", optarg, 0, INT64_MAX / 4);
@@ -378,8 +394,8 @@ main(int argc, char *argv[])
 			rejpath = optarg;
 			break;
 		case O_MAXLINE:
-			max_line = cli_opt_size("max-line", optarg, 1,
-			    (uint64_t)1 << 32);
+			max_line = cli_opt_size(
+			    "max-line", optarg, 1, (uint64_t)1 << 32);
 			break;
 		case O_FAILFAST:
 			fail_fast = 1;
@@ -417,19 +433,19 @@ main(int argc, char *argv[])
 		exit(CLI_EXIT_FATAL);
 	if (keys.n == 0)
 		cli_fatalx("no keys: give --secret-file, $CLOSEHOOK_SECRET or "
-		    "$CLOSEHOOK_SECRET_FILE");
+			   "$CLOSEHOOK_SECRET_FILE");
 	if (!have_now)
 		now = cli_now();
 	out_init(&out, STDOUT_FILENO, "stdout");
 
 	if (raw_ts != NULL) {
-		rc = verify_raw(argc > 0 ? argv[0] : NULL, raw_ts, raw_sig,
-		    max_line);
+		rc = verify_raw(
+		    argc > 0 ? argv[0] : NULL, raw_ts, raw_sig, max_line);
 		goto done;
 	}
 	if (rejpath != NULL) {
-		int fd = open(rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0600);
+		int fd = open(
+		    rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 		if (fd < 0)
 			cli_fatal("%s", rejpath);

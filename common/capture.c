@@ -43,8 +43,9 @@ capture_parse(const char *p, size_t n, struct capture *c, const char **why)
 		}
 	}
 	if (c->headers.type != JSON_OBJECT) {
-		*why = c->headers.type == JSON_NONE ? "missing headers" :
-		    "headers is not an object";
+		*why = c->headers.type == JSON_NONE
+		    ? "missing headers"
+		    : "headers is not an object";
 		return -1;
 	}
 	if (have_body && have_b64) {
@@ -57,8 +58,8 @@ capture_parse(const char *p, size_t n, struct capture *c, const char **why)
 	}
 	v = have_body ? body : b64;
 	if (v.type != JSON_STRING) {
-		*why = have_body ? "body is not a string" :
-		    "body_base64 is not a string";
+		*why = have_body ? "body is not a string"
+				 : "body_base64 is not a string";
 		return -1;
 	}
 	c->body = v;
@@ -67,8 +68,7 @@ capture_parse(const char *p, size_t n, struct capture *c, const char **why)
 }
 
 int
-capture_header(const struct capture *c, const char *name,
-    struct json_span *out)
+capture_header(const struct capture *c, const char *name, struct json_span *out)
 {
 	struct json_iter it, ai;
 	struct json_span key, val, first;
@@ -112,11 +112,12 @@ capture_body(const struct capture *c, char *buf)
 	 * Try the padded form first, then the unpadded one.
 	 */
 	if (sodium_base642bin((unsigned char *)buf, n, buf, n, "\r\n", &bin,
-	    &end, sodium_base64_VARIANT_ORIGINAL) == 0 && end == buf + n)
+		&end, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	    end == buf + n)
 		return (long)bin;
 	n = json_str_unescape(c->body, buf);
 	if (sodium_base642bin((unsigned char *)buf, n, buf, n, "\r\n", &bin,
-	    &end, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) == 0 &&
+		&end, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) == 0 &&
 	    end == buf + n)
 		return (long)bin;
 	return -1;

@@ -24,11 +24,11 @@
 #include "json.h"
 
 struct capture {
-	struct json_span	 root;		/* the whole capture object */
-	struct json_span	 headers;	/* the headers object */
-	struct json_span	 body;		/* string span of the body */
-	struct json_span	 received_at;	/* string span, or JSON_NONE */
-	int			 body_base64;	/* body came as body_base64 */
+	struct json_span root; /* the whole capture object */
+	struct json_span headers; /* the headers object */
+	struct json_span body; /* string span of the body */
+	struct json_span received_at; /* string span, or JSON_NONE */
+	int body_base64; /* body came as body_base64 */
 };
 
 /*
@@ -36,47 +36,45 @@ struct capture {
  * *why ("not valid JSON", "not an object", "missing headers object",
  * "missing body", ...).
  */
-int	capture_parse(const char *p, size_t n, struct capture *,
-	    const char **why);
+int capture_parse(const char *p, size_t n, struct capture *, const char **why);
 
 /*
  * Look up a header by name (ASCII, matched case-insensitively).  Returns 1
  * and sets *val to its string span, or 0 when absent or not a string.
  */
-int	capture_header(const struct capture *, const char *name,
-	    struct json_span *val);
+int
+capture_header(const struct capture *, const char *name, struct json_span *val);
 
 /*
  * Decode the body's bytes into buf, which must have room for
  * c->body.n bytes.  Returns the length, or -1 when body_base64 is not valid
  * base64 (standard alphabet, padded or not; CR and LF ignored).
  */
-long	capture_body(const struct capture *, char *buf);
+long capture_body(const struct capture *, char *buf);
 
 /* One header as received; the writer lower-cases the name. */
 struct capture_hdr {
-	const char	*name;
-	size_t		 namen;
-	const char	*val;
-	size_t		 valn;
+	const char *name;
+	size_t namen;
+	const char *val;
+	size_t valn;
 };
 
 /* What the writer puts before the headers; NULL fields are left out. */
 struct capture_meta {
-	const char	*received_at;	/* RFC 3339 text */
-	const char	*remote_addr;
-	const char	*method;
-	const char	*path;
-	size_t		 pathn;
+	const char *received_at; /* RFC 3339 text */
+	const char *remote_addr;
+	const char *method;
+	const char *path;
+	size_t pathn;
 };
 
 /*
  * An upper bound of the bytes capture_write writes for these inputs (it
  * reads the body once, so the bound stays close to the body's size).
  */
-size_t	capture_write_bound(const struct capture_meta *,
-	    const struct capture_hdr *, size_t nh, const char *body,
-	    size_t bodyn);
+size_t capture_write_bound(const struct capture_meta *,
+    const struct capture_hdr *, size_t nh, const char *body, size_t bodyn);
 
 /*
  * Write one capture line, ended by a newline, into dst (room for
@@ -88,8 +86,7 @@ size_t	capture_write_bound(const struct capture_meta *,
  * "body_base64" (standard alphabet, padded) otherwise, so its bytes survive
  * exactly.
  */
-size_t	capture_write(char *dst, const struct capture_meta *,
-	    const struct capture_hdr *, size_t nh, const char *body,
-	    size_t bodyn);
+size_t capture_write(char *dst, const struct capture_meta *,
+    const struct capture_hdr *, size_t nh, const char *body, size_t bodyn);
 
 #endif

@@ -30,8 +30,8 @@ vmsg(const char *file, unsigned long line, int errnum, const char *fmt,
 
 	/* One write per message so concurrent writers do not interleave. */
 	if (file != NULL)
-		n = snprintf(buf, sizeof(buf), "%s: %s:%lu: ", cli_prog, file,
-		    line);
+		n = snprintf(
+		    buf, sizeof(buf), "%s: %s:%lu: ", cli_prog, file, line);
 	else
 		n = snprintf(buf, sizeof(buf), "%s: ", cli_prog);
 	if (n < 0 || (size_t)n >= sizeof(buf))
@@ -242,8 +242,7 @@ cli_opt_size(const char *opt, const char *s, uint64_t min, uint64_t max)
 }
 
 int64_t
-cli_opt_duration(const char *opt, const char *s, int64_t min_ms,
-    int64_t max_ms)
+cli_opt_duration(const char *opt, const char *s, int64_t min_ms, int64_t max_ms)
 {
 	int64_t v;
 

@@ -15,29 +15,27 @@
 #include <stdnoreturn.h>
 
 enum {
-	CLI_EXIT_OK = 0,	/* every record succeeded */
-	CLI_EXIT_REJECTS = 1,	/* finished, but some records failed */
-	CLI_EXIT_FATAL = 2	/* usage error or fatal trouble */
+	CLI_EXIT_OK = 0, /* every record succeeded */
+	CLI_EXIT_REJECTS = 1, /* finished, but some records failed */
+	CLI_EXIT_FATAL = 2 /* usage error or fatal trouble */
 };
 
 extern const char *cli_prog;
 
-void	cli_init(const char *prog);
+void cli_init(const char *prog);
 
 /* "closehook-NAME: message" on stderr. */
-void	cli_warnx(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
+void cli_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same with ": strerror(errno)" appended. */
-void	cli_warn(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "closehook-NAME: FILE:LINE: message" for a record. */
-void	cli_recwarnx(const char *file, unsigned long line, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+void cli_recwarnx(const char *file, unsigned long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Fatal: print and exit CLI_EXIT_FATAL. */
-noreturn void cli_fatalx(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
-noreturn void cli_fatal(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
+noreturn void
+cli_fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void
+cli_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Usage: cli_usage prints "usage: SYNOPSIS" to stderr and exits 2;
@@ -50,29 +48,29 @@ noreturn void cli_version(void);
  * Strict parsers: the whole string must be consumed and the value must lie
  * in [min, max].  They return 0 on success, -1 otherwise (nothing printed).
  */
-int	cli_int(const char *s, int64_t min, int64_t max, int64_t *out);
+int cli_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Sizes: a count of bytes with an optional K, M or G suffix (powers of 2). */
-int	cli_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int cli_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /*
  * Durations: a number (fraction allowed) followed by ms, s, m, h or d, or a
  * bare number of seconds; "30s", "5m", "1.5h", "35d".  The result is in
  * milliseconds and must lie in [min_ms, max_ms].
  */
-int	cli_duration(const char *s, int64_t min_ms, int64_t max_ms,
-	    int64_t *out_ms);
+int
+cli_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms);
 
 /*
  * Option helpers that exit 2 with "invalid VALUE for --NAME" on failure; the
  * bad value is echoed truncated to a short prefix.
  */
-int64_t	cli_opt_int(const char *opt, const char *s, int64_t min, int64_t max);
-uint64_t cli_opt_size(const char *opt, const char *s, uint64_t min,
-	    uint64_t max);
-int64_t	cli_opt_duration(const char *opt, const char *s, int64_t min_ms,
-	    int64_t max_ms);
+int64_t cli_opt_int(const char *opt, const char *s, int64_t min, int64_t max);
+uint64_t
+cli_opt_size(const char *opt, const char *s, uint64_t min, uint64_t max);
+int64_t cli_opt_duration(
+    const char *opt, const char *s, int64_t min_ms, int64_t max_ms);
 
 /* Wall clock in seconds since the epoch, and a monotonic clock in ns. */
-int64_t	cli_now(void);
+int64_t cli_now(void);
 uint64_t cli_mono_ns(void);
 
 #endif

@@ -22,25 +22,25 @@
 #define CLOSEHOOK_VERSION "dev"
 #endif
 
-#define KEY_MAX		1024
-#define RATE_RETRIES	50	/* 429s in a row before giving up */
+#define KEY_MAX 1024
+#define RATE_RETRIES 50 /* 429s in a row before giving up */
 
 struct closeapi {
-	CURL			*h;
-	struct curl_slist	*hdrs, *hdrs_json;
-	char			*key;		/* sodium_malloc'd, locked */
-	char			*base;
-	struct closeapi_opts	 o;
-	char			*buf;
-	size_t			 len, cap;
-	int			 too_large;
-	char			 errbuf[CURL_ERROR_SIZE];
-	char			*url;
-	size_t			 urlcap;
-	struct ratelimit	 rl;
-	uint64_t		 next_ns;	/* earliest start of the next request */
-	uint64_t		 last_ns;	/* start of the last request */
-	struct closeapi_stats	 st;
+	CURL *h;
+	struct curl_slist *hdrs, *hdrs_json;
+	char *key; /* sodium_malloc'd, locked */
+	char *base;
+	struct closeapi_opts o;
+	char *buf;
+	size_t len, cap;
+	int too_large;
+	char errbuf[CURL_ERROR_SIZE];
+	char *url;
+	size_t urlcap;
+	struct ratelimit rl;
+	uint64_t next_ns; /* earliest start of the next request */
+	uint64_t last_ns; /* start of the last request */
+	struct closeapi_stats st;
 };
 
 static int
@@ -133,7 +133,8 @@ read_key(struct closeapi *c, char *err, size_t errn)
 		}
 		if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
 			cli_warnx("%s: key file is readable by group or "
-			    "others", c->o.key_file);
+				  "others",
+			    c->o.key_file);
 		while (n < KEY_MAX &&
 		    (r = read(fd, c->key + n, KEY_MAX - n)) != 0) {
 			if (r < 0) {
@@ -153,7 +154,8 @@ read_key(struct closeapi *c, char *err, size_t errn)
 			n = KEY_MAX;
 		memcpy(c->key, env, n);
 	} else {
-		snprintf(err, errn, "no API key: set $CLOSE_API_KEY or use "
+		snprintf(err, errn,
+		    "no API key: set $CLOSE_API_KEY or use "
 		    "--api-key-file");
 		return -1;
 	}
@@ -219,15 +221,15 @@ closeapi_new(const struct closeapi_opts *o, char *err, size_t errn)
 	snprintf(ua, sizeof(ua), "closehook/%s", CLOSEHOOK_VERSION);
 	c->hdrs = curl_slist_append(NULL, "Accept: application/json");
 	c->hdrs_json = curl_slist_append(NULL, "Accept: application/json");
-	c->hdrs_json = curl_slist_append(c->hdrs_json,
-	    "Content-Type: application/json");
+	c->hdrs_json =
+	    curl_slist_append(c->hdrs_json, "Content-Type: application/json");
 	if (c->hdrs == NULL || c->hdrs_json == NULL)
 		goto oom;
 	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS,
-	    c->o.connect_timeout_ms);
+	curl_easy_setopt(
+	    c->h, CURLOPT_CONNECTTIMEOUT_MS, c->o.connect_timeout_ms);
 	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, c->o.timeout_ms);
 	curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->h, CURLOPT_USERAGENT, ua);
@@ -355,8 +357,8 @@ build_url(struct closeapi *c, const char *path)
 		c->url = nu;
 		c->urlcap = need;
 	}
-	snprintf(c->url, need, "%s%s%s", c->base, path[0] == '/' ? "" : "/",
-	    path);
+	snprintf(
+	    c->url, need, "%s%s%s", c->base, path[0] == '/' ? "" : "/", path);
 	return 0;
 }
 
@@ -388,8 +390,8 @@ closeapi_request(struct closeapi *c, const char *method, const char *path,
 		    (curl_off_t)(body ? bodyn : 0));
 		curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST,
 		    strcmp(method, "POST") == 0 ? NULL : method);
-		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER,
-		    body ? c->hdrs_json : c->hdrs);
+		curl_easy_setopt(
+		    c->h, CURLOPT_HTTPHEADER, body ? c->hdrs_json : c->hdrs);
 	}
 	for (;;) {
 		if (sleep_until(c, c->next_ns) != 0)
@@ -418,8 +420,8 @@ closeapi_request(struct closeapi *c, const char *method, const char *path,
 				c->st.failures++;
 				return CLOSEAPI_FAILED;
 			}
-			if (!transient(rc) || (!get &&
-			    rc != CURLE_COULDNT_CONNECT)) {
+			if (!transient(rc) ||
+			    (!get && rc != CURLE_COULDNT_CONNECT)) {
 				c->st.failures++;
 				return CLOSEAPI_FAILED;
 			}
@@ -461,8 +463,10 @@ closeapi_request(struct closeapi *c, const char *method, const char *path,
 		closeapi_error_text(r->body, r->n, r->error, sizeof(r->error));
 		if (r->status == 401 || r->status == 403)
 			return CLOSEAPI_AUTH;
-		if (r->status == 503 || (get && (r->status == 500 ||
-		    r->status == 502 || r->status == 504)))
+		if (r->status == 503 ||
+		    (get &&
+			(r->status == 500 || r->status == 502 ||
+			    r->status == 504)))
 			goto retry;
 		return CLOSEAPI_HTTP;
 retry:
@@ -484,8 +488,7 @@ retry:
 }
 
 int
-closeapi_query_add(char *dst, size_t cap, const char *name,
-    const char *value)
+closeapi_query_add(char *dst, size_t cap, const char *name, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(dst), start = n;
@@ -507,9 +510,10 @@ closeapi_query_add(char *dst, size_t cap, const char *name,
 		for (; *s != '\0'; s++) {
 			unsigned char ch = (unsigned char)*s;
 
-			if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' &&
-			    ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-			    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			if ((ch >= 'a' && ch <= 'z') ||
+			    (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9') || ch == '-' ||
+			    ch == '_' || ch == '.' || ch == '~') {
 				if (n + 1 >= cap)
 					goto full;
 				dst[n++] = (char)ch;
@@ -577,8 +581,7 @@ closeapi_error_text(const char *body, size_t n, char *out, size_t outn)
 	if (outn == 0)
 		return;
 	out[0] = '\0';
-	if (json_parse(body, n, &root, NULL) == 0 &&
-	    root.type == JSON_OBJECT) {
+	if (json_parse(body, n, &root, NULL) == 0 && root.type == JSON_OBJECT) {
 		if (json_object_get(root, "error", 5, &v)) {
 			if (v.type == JSON_OBJECT &&
 			    json_object_get(v, "message", 7, &e))
@@ -613,13 +616,15 @@ closeapi_error_text(const char *body, size_t n, char *out, size_t outn)
 	/* Not Close's shape: a short, printable piece of the body. */
 	for (i = 0; i < n && i + 1 < outn && i < 160; i++)
 		out[i] = (unsigned char)body[i] < 0x20 ||
-		    (unsigned char)body[i] == 0x7f ? ' ' : body[i];
+			(unsigned char)body[i] == 0x7f
+		    ? ' '
+		    : body[i];
 	out[i] = '\0';
 }
 
 int
-closeapi_page_parse(const char *body, size_t n, struct closeapi_page *pg,
-    const char **why)
+closeapi_page_parse(
+    const char *body, size_t n, struct closeapi_page *pg, const char **why)
 {
 	struct json_span root, e;
 	struct json_iter it;

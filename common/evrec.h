@@ -17,33 +17,33 @@
 #include "out.h"
 
 enum evrec_kind {
-	EVREC_OTHER,	/* not recognisably an event: used as it is */
-	EVREC_RECORD,	/* an event record */
-	EVREC_BARE,	/* a bare event */
-	EVREC_PAGE	/* an Event Log page */
+	EVREC_OTHER, /* not recognisably an event: used as it is */
+	EVREC_RECORD, /* an event record */
+	EVREC_BARE, /* a bare event */
+	EVREC_PAGE /* an Event Log page */
 };
 
 struct evrec {
-	struct json_span	whole;	/* the record as is (unwrapped kinds) */
-	struct json_span	event;	/* the event object, or JSON_NONE */
-	int			wrapped; /* 1: the record is the wrapped event */
+	struct json_span whole; /* the record as is (unwrapped kinds) */
+	struct json_span event; /* the event object, or JSON_NONE */
+	int wrapped; /* 1: the record is the wrapped event */
 };
 
 struct evrec_iter {
-	enum evrec_kind		kind;
-	struct json_span	root;
-	struct json_iter	it;
-	int			done;
+	enum evrec_kind kind;
+	struct json_span root;
+	struct json_iter it;
+	int done;
 };
 
 /* What a validated value is. */
 enum evrec_kind evrec_classify(struct json_span root);
-void	evrec_begin(struct evrec_iter *, struct json_span root);
+void evrec_begin(struct evrec_iter *, struct json_span root);
 /* Next record of the line: 1 and *r set, or 0 when there are no more. */
-int	evrec_next(struct evrec_iter *, struct evrec *r);
+int evrec_next(struct evrec_iter *, struct evrec *r);
 /* The record's bytes without newline: as is, or wrapped. */
-int	evrec_write(struct out *, const struct evrec *);
+int evrec_write(struct out *, const struct evrec *);
 /* Its length in bytes as evrec_write writes it. */
-size_t	evrec_len(const struct evrec *);
+size_t evrec_len(const struct evrec *);
 
 #endif

@@ -11,22 +11,22 @@
 
 struct frame {
 	struct json_iter it;
-	size_t		 base;	/* key length before this level's component */
-	size_t		 idx;
-	unsigned	 depth;
-	int		 is_array;
-	int		 has_prefix;
+	size_t base; /* key length before this level's component */
+	size_t idx;
+	unsigned depth;
+	int is_array;
+	int has_prefix;
 };
 
 struct flat_map {
 	struct mapent {
-		char	*id, *name;
-		size_t	 idn, namen;
-	} *v;
-	size_t		 n;
-	int32_t		*ht;
-	size_t		 htcap;
-	size_t		 maxname;	/* the longest name */
+		char *id, *name;
+		size_t idn, namen;
+	} * v;
+	size_t n;
+	int32_t *ht;
+	size_t htcap;
+	size_t maxname; /* the longest name */
 };
 
 static void *
@@ -319,8 +319,8 @@ leaf(struct flat_row *r, const char *k, size_t n, struct json_span v)
 		if ((size_t)i < r->mark) {
 			if (r->nundo == r->undocap) {
 				r->undocap = r->undocap ? 2 * r->undocap : 8;
-				r->undo = xrealloc(r->undo,
-				    r->undocap * sizeof(*r->undo));
+				r->undo = xrealloc(
+				    r->undo, r->undocap * sizeof(*r->undo));
 			}
 			r->undo[r->nundo].idx = (size_t)i;
 			r->undo[r->nundo].v = p->v;
@@ -330,8 +330,9 @@ leaf(struct flat_row *r, const char *k, size_t n, struct json_span v)
 			r->nundo++;
 		}
 		if (r->collisions++ == 0) {
-			size_t m = n < sizeof(r->first_collision) - 1 ? n :
-			    sizeof(r->first_collision) - 1;
+			size_t m = n < sizeof(r->first_collision) - 1
+			    ? n
+			    : sizeof(r->first_collision) - 1;
 
 			memcpy(r->first_collision, k, m);
 			r->first_collision[m] = '\0';
@@ -440,8 +441,8 @@ map_maxgrow(const struct flat_map *m)
 }
 
 void
-flat_add_text(struct flat_row *r, const char *key, size_t kn,
-    const char *json, size_t n, enum json_type t)
+flat_add_text(struct flat_row *r, const char *key, size_t kn, const char *json,
+    size_t n, enum json_type t)
 {
 	struct json_span v;
 	size_t off = r->scrn;
@@ -541,15 +542,14 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			len += o->sepn;
 		}
 		if (f->is_array) {
-			cn = (size_t)snprintf(num, sizeof(num), "%zu",
-			    f->idx);
+			cn = (size_t)snprintf(num, sizeof(num), "%zu", f->idx);
 			memcpy(kb + len, num, cn);
 			len += cn;
 		} else if (o->map != NULL) {
 			grow(&r->cb, &r->cbcap, k.n);
 			cb = r->cb;
-			cn = json_str_plain(k) ? k.n - 2 :
-			    json_str_unescape(k, cb);
+			cn = json_str_plain(k) ? k.n - 2
+					       : json_str_unescape(k, cb);
 			if (json_str_plain(k))
 				memcpy(cb, k.p + 1, cn);
 			if (cn > 3 && memmem(cb, cn, "cf_", 3) != NULL)
@@ -565,15 +565,15 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			len += json_str_unescape(k, kb + len);
 		f->idx++;
 		if ((val.type == JSON_OBJECT ||
-		    (val.type == JSON_ARRAY && !o->arrays_json)) &&
+			(val.type == JSON_ARRAY && !o->arrays_json)) &&
 		    !empty_container(val) &&
 		    (o->max_depth == 0 || f->depth + 1 < o->max_depth)) {
 			unsigned d = f->depth + 1;
 
 			if (sp == r->stackcap) {
 				r->stackcap *= 2;
-				r->stack = xrealloc(r->stack,
-				    r->stackcap * sizeof(*st));
+				r->stack = xrealloc(
+				    r->stack, r->stackcap * sizeof(*st));
 				st = r->stack;
 			}
 			f = &st[sp++];
@@ -650,11 +650,20 @@ flat_write_text_field(struct out *o, const char *s, size_t n, int tsv)
 			const char *e;
 
 			switch (s[i]) {
-			case '\\': e = "\\\\"; break;
-			case '\t': e = "\\t"; break;
-			case '\n': e = "\\n"; break;
-			case '\r': e = "\\r"; break;
-			default: continue;
+			case '\\':
+				e = "\\\\";
+				break;
+			case '\t':
+				e = "\\t";
+				break;
+			case '\n':
+				e = "\\n";
+				break;
+			case '\r':
+				e = "\\r";
+				break;
+			default:
+				continue;
 			}
 			out_write(o, s + st, i - st);
 			out_write(o, e, 2);
@@ -665,8 +674,7 @@ flat_write_text_field(struct out *o, const char *s, size_t n, int tsv)
 	/* RFC 4180: quote when needed; PostgreSQL also needs "" for the
 	 * empty string (an empty field is NULL) and for \. alone. */
 	for (i = 0; i < n; i++)
-		if (s[i] == ',' || s[i] == '"' || s[i] == '\n' ||
-		    s[i] == '\r')
+		if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
 			break;
 	if (i == n && n > 0 && !(n == 2 && s[0] == '\\' && s[1] == '.'))
 		return out_write(o, s, n);
@@ -683,8 +691,8 @@ flat_write_text_field(struct out *o, const char *s, size_t n, int tsv)
 }
 
 int
-flat_write_field(struct out *o, const struct flat_row *r,
-    const struct flat_pair *p, int tsv)
+flat_write_field(
+    struct out *o, const struct flat_row *r, const struct flat_pair *p, int tsv)
 {
 	static char *buf;
 	static size_t cap;
@@ -712,8 +720,8 @@ flat_write_field(struct out *o, const struct flat_row *r,
 }
 
 size_t
-flat_rewrite_dates(struct json_span v, enum flat_dates dates, char **buf,
-    size_t *cap)
+flat_rewrite_dates(
+    struct json_span v, enum flat_dates dates, char **buf, size_t *cap)
 {
 	const char *p = v.p, *e = v.p + v.n, *q, *s, *t;
 	char tmp[80];
@@ -736,8 +744,9 @@ flat_rewrite_dates(struct json_span v, enum flat_dates dates, char **buf,
 			if (*s == '\\')
 				s++;
 		s++;
-		for (t = s; t < e && (*t == ' ' || *t == '\t' || *t == '\r' ||
-		    *t == '\n'); t++)
+		for (t = s; t < e &&
+		     (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n');
+		     t++)
 			;
 		if ((t == e || *t != ':') &&
 		    (k = date_conv(q, (size_t)(s - q), dates, tmp, &ty)) > 0) {
@@ -774,13 +783,13 @@ flat_map_new(struct json_span list, const char **why)
 		    !json_object_get(el, "name", 4, &name) ||
 		    id.type != JSON_STRING || name.type != JSON_STRING) {
 			*why = "an element is not {\"id\": STRING, "
-			    "\"name\": STRING}";
+			       "\"name\": STRING}";
 			flat_map_free(m);
 			return NULL;
 		}
 		if ((m->n & (m->n - 1)) == 0)
-			m->v = xrealloc(m->v, (m->n ? 2 * m->n : 1) *
-			    sizeof(*m->v));
+			m->v = xrealloc(
+			    m->v, (m->n ? 2 * m->n : 1) * sizeof(*m->v));
 		m->v[m->n].id = xrealloc(NULL, id.n);
 		m->v[m->n].idn = json_str_unescape(id, m->v[m->n].id);
 		m->v[m->n].name = xrealloc(NULL, name.n);
@@ -819,8 +828,7 @@ flat_map_free(struct flat_map *m)
 }
 
 const char *
-flat_map_get(const struct flat_map *m, const char *id, size_t n,
-    size_t *namen)
+flat_map_get(const struct flat_map *m, const char *id, size_t n, size_t *namen)
 {
 	size_t b;
 	int32_t found = -1;
@@ -829,7 +837,7 @@ flat_map_get(const struct flat_map *m, const char *id, size_t n,
 		return NULL;
 	/* Probe the whole run: with duplicate ids the last one wins. */
 	for (b = hash(id, n) & (m->htcap - 1); m->ht[b] >= 0;
-	    b = (b + 1) & (m->htcap - 1)) {
+	     b = (b + 1) & (m->htcap - 1)) {
 		const struct mapent *e = &m->v[m->ht[b]];
 
 		if (e->idn == n && memcmp(e->id, id, n) == 0 &&

@@ -15,18 +15,18 @@
 #define HMAC_LEN 32
 
 struct hmac_key {
-	void	*inner;		/* EVP_MD_CTX after key ^ ipad */
-	void	*outer;		/* EVP_MD_CTX after key ^ opad */
-	void	*work;		/* scratch context reused per message */
+	void *inner; /* EVP_MD_CTX after key ^ ipad */
+	void *outer; /* EVP_MD_CTX after key ^ opad */
+	void *work; /* scratch context reused per message */
 };
 
 /* Returns 0, or -1 when OpenSSL fails (out of memory). */
-int	hmac_key_init(struct hmac_key *, const unsigned char *key, size_t n);
-void	hmac_key_free(struct hmac_key *);
+int hmac_key_init(struct hmac_key *, const unsigned char *key, size_t n);
+void hmac_key_free(struct hmac_key *);
 
 /* HMAC over the concatenation a || b (either may be empty). */
-void	hmac_sha256(const struct hmac_key *, const void *a, size_t an,
-	    const void *b, size_t bn, unsigned char out[HMAC_LEN]);
+void hmac_sha256(const struct hmac_key *, const void *a, size_t an,
+    const void *b, size_t bn, unsigned char out[HMAC_LEN]);
 
 /*
  * Close's webhook signature (CLOSE.md): HMAC-SHA256 keyed with the decoded
@@ -41,11 +41,11 @@ void	hmac_sha256(const struct hmac_key *, const void *a, size_t an,
  * outmax bytes.  Returns the byte count, or -1 when the text is not hex of
  * even length or does not fit.
  */
-long	hmac_hex_decode(const char *hex, size_t n, unsigned char *out,
-	    size_t outmax);
+long
+hmac_hex_decode(const char *hex, size_t n, unsigned char *out, size_t outmax);
 /* Lowercase hex of n bytes into out (2n bytes, no terminator). */
-void	hmac_hex_encode(const unsigned char *, size_t n, char *out);
+void hmac_hex_encode(const unsigned char *, size_t n, char *out);
 /* 1 when equal, in time independent of the contents. */
-int	hmac_equal(const unsigned char *a, const unsigned char *b, size_t n);
+int hmac_equal(const unsigned char *a, const unsigned char *b, size_t n);
 
 #endif

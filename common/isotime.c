@@ -44,7 +44,7 @@ static int
 valid_date(unsigned y, unsigned m, unsigned d)
 {
 	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-	    31, 30, 31 };
+		31, 30, 31 };
 
 	if (m < 1 || m > 12 || d < 1)
 		return 0;

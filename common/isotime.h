@@ -15,22 +15,22 @@
 #include <stdint.h>
 
 struct isotime {
-	int64_t		 sec;	/* seconds since the epoch, UTC */
-	long		 nsec;	/* the fraction, truncated to nanoseconds */
-	const char	*frac;	/* the fraction's digits as written */
-	size_t		 fracn;	/* 0 when there is none */
+	int64_t sec; /* seconds since the epoch, UTC */
+	long nsec; /* the fraction, truncated to nanoseconds */
+	const char *frac; /* the fraction's digits as written */
+	size_t fracn; /* 0 when there is none */
 };
 
 /* Returns 0 and fills *t, or -1 when p is not such a date-time. */
-int	isotime_parse(const char *p, size_t n, struct isotime *t);
+int isotime_parse(const char *p, size_t n, struct isotime *t);
 /* 1 when p is exactly YYYY-MM-DD (a valid calendar date). */
-int	isotime_is_date(const char *p, size_t n);
+int isotime_is_date(const char *p, size_t n);
 /*
  * RFC 3339 UTC text "YYYY-MM-DDTHH:MM:SS[.digits]Z" for t into out (room
  * for 64 bytes), with t->frac copied as written.  Returns its length.
  */
-size_t	isotime_format_utc(const struct isotime *t, char *out);
+size_t isotime_format_utc(const struct isotime *t, char *out);
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
-int64_t	isotime_days(int64_t y, unsigned m, unsigned d);
+int64_t isotime_days(int64_t y, unsigned m, unsigned d);
 
 #endif

@@ -11,8 +11,8 @@
 #include "jqr.h"
 
 struct jqr {
-	jq_state	*jq;
-	char		*msg;	/* the last message jq reported */
+	jq_state *jq;
+	char *msg; /* the last message jq reported */
 };
 
 static char *
@@ -71,8 +71,7 @@ jqr_new(const char *prog, const char *defs, char **err)
 	char *text;
 	size_t dl = defs ? strlen(defs) : 0, pl = strlen(prog);
 
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->jq = jq_init()) == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL || (r->jq = jq_init()) == NULL)
 		cli_fatal("out of memory");
 	jq_set_error_cb(r->jq, on_error, r);
 	if ((text = malloc(dl + pl + 2)) == NULL)

@@ -21,7 +21,7 @@ struct jqr;
  * Returns the runner, or NULL with jq's compile message in *err.
  */
 struct jqr *jqr_new(const char *prog, const char *defs, char **err);
-void	jqr_free(struct jqr *);
+void jqr_free(struct jqr *);
 
 /*
  * Run the program on input (consumed).  cb is called with each result
@@ -29,27 +29,27 @@ void	jqr_free(struct jqr *);
  * number of results, or -1 with jq's runtime error in *err.
  */
 typedef int jqr_cb(void *arg, jv result);
-long	jqr_run(struct jqr *, jv input, jqr_cb *cb, void *arg, char **err);
+long jqr_run(struct jqr *, jv input, jqr_cb *cb, void *arg, char **err);
 
 /*
  * Run and keep only the first result: returns it (owned), jv_invalid() when
  * there was none, or jv_invalid() with *err set on a runtime error.
  */
-jv	jqr_first(struct jqr *, jv input, char **err);
+jv jqr_first(struct jqr *, jv input, char **err);
 
 /* Parse one JSON text; jv_invalid_with_msg on failure. */
-jv	jqr_parse(const char *p, size_t n);
+jv jqr_parse(const char *p, size_t n);
 
 /* Compact JSON text of v (consumed), malloc'd and NUL-terminated. */
-char	*jvh_dump(jv v, size_t *len);
+char *jvh_dump(jv v, size_t *len);
 /* The text of an error value (consumed): a string, or its JSON. */
-char	*jvh_errmsg(jv msg);
+char *jvh_errmsg(jv msg);
 /* 1 when v is of kind k, without consuming v. */
-int	jvh_is_borrow(jv v, jv_kind k);
+int jvh_is_borrow(jv v, jv_kind k);
 /*
  * The member key of obj when obj is an object, else jv_null(); obj is
  * borrowed, the result owned.
  */
-jv	jvh_get_borrow(jv obj, const char *key);
+jv jvh_get_borrow(jv obj, const char *key);
 
 #endif

@@ -424,19 +424,21 @@ scan_escaped_blocks(const uchar *s, const uchar *e, int *done)
 			mu |= mask16(x, lu) << (16 * j);
 			/* Signed: bytes >= 0x80 are below 0x20 too. */
 			mc |= (uint64_t)(unsigned)_mm_movemask_epi8(
-			    _mm_cmplt_epi8(x, sp)) << (16 * j);
+				  _mm_cmplt_epi8(x, sp))
+			    << (16 * j);
 			mh |= (uint64_t)(unsigned)_mm_movemask_epi8(x)
 			    << (16 * j);
-			mv |= (uint64_t)(unsigned)_mm_movemask_epi8(
-			    _mm_or_si128(_mm_or_si128(
-			    _mm_or_si128(_mm_cmpeq_epi8(x, q),
-			    _mm_cmpeq_epi8(x, b)),
-			    _mm_or_si128(_mm_cmpeq_epi8(x, sl),
-			    _mm_cmpeq_epi8(x, lb))),
-			    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lf),
-			    _mm_cmpeq_epi8(x, ln)),
-			    _mm_or_si128(_mm_cmpeq_epi8(x, lr),
-			    _mm_cmpeq_epi8(x, lt))))) << (16 * j);
+			mv |=
+			    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(
+				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q),
+						 _mm_cmpeq_epi8(x, b)),
+				    _mm_or_si128(_mm_cmpeq_epi8(x, sl),
+					_mm_cmpeq_epi8(x, lb))),
+				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lf),
+						 _mm_cmpeq_epi8(x, ln)),
+				    _mm_or_si128(_mm_cmpeq_epi8(x, lr),
+					_mm_cmpeq_epi8(x, lt)))))
+			    << (16 * j);
 		}
 		/* Every block starts outside an escape, so no carry in. */
 		carry = 0;
@@ -447,8 +449,7 @@ scan_escaped_blocks(const uchar *s, const uchar *e, int *done)
 		/* A backslash in the last byte escapes the next block's first. */
 		if (end == 64 && carry)
 			region >>= 1;
-		if ((mc & ~mh & region) != 0 ||
-		    (esc & region & ~mv & ~mu) != 0)
+		if ((mc & ~mh & region) != 0 || (esc & region & ~mv & ~mu) != 0)
 			return s;
 		cut = 64;
 		/* \u escapes: check each; one crossing the block ends it. */
@@ -509,7 +510,8 @@ scan_string(const uchar *s, const uchar *e, struct perr *pe)
 		if (*s == '\\') {
 #ifdef JSON_SSE2
 			if (s >= noblock) {
-				const uchar *t = scan_escaped_blocks(s, e, &done);
+				const uchar *t =
+				    scan_escaped_blocks(s, e, &done);
 
 				if (done)
 					return t;
@@ -839,8 +841,8 @@ skip_string(const uchar *s, const uchar *e)
 		while (e - s >= 64) {
 			mq = mb = 0;
 			for (i = 0; i < 4; i++) {
-				x = _mm_loadu_si128(
-				    (const __m128i *)(const void *)(s + 16 * i));
+				x = _mm_loadu_si128((
+				    const __m128i *)(const void *)(s + 16 * i));
 				mq |= mask16(x, q) << (16 * i);
 				mb |= mask16(x, b) << (16 * i);
 			}
@@ -1422,7 +1424,8 @@ json_str_unescape(struct json_span s, char *dst)
 			unsigned m;
 
 			while (e - p >= 16) {
-				x = _mm_loadu_si128((const __m128i *)(const void *)p);
+				x = _mm_loadu_si128(
+				    (const __m128i *)(const void *)p);
 				m = (unsigned)_mm_movemask_epi8(
 				    _mm_cmpeq_epi8(x, b));
 				if (m != 0) {

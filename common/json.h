@@ -40,14 +40,14 @@ enum json_type {
 
 /* The raw bytes of one value; a string's span includes its quotes. */
 struct json_span {
-	const char	*p;
-	size_t		 n;
-	enum json_type	 type;
+	const char *p;
+	size_t n;
+	enum json_type type;
 };
 
 struct json_error {
-	size_t		 off;	/* byte offset of the problem */
-	const char	*msg;	/* static text, lowercase, e.g. "invalid escape" */
+	size_t off; /* byte offset of the problem */
+	const char *msg; /* static text, lowercase, e.g. "invalid escape" */
 };
 
 /*
@@ -55,32 +55,32 @@ struct json_error {
  * by whitespace.  Returns 0 and sets *v to the value (whitespace trimmed), or
  * -1 and fills *err (err may be NULL).  Empty input is an error.
  */
-int	json_parse(const char *p, size_t n, struct json_span *v,
-	    struct json_error *err);
+int json_parse(
+    const char *p, size_t n, struct json_span *v, struct json_error *err);
 
 /* Name of a type for messages: "object", "array", "string", ... */
 const char *json_type_name(enum json_type);
 
 /* Iteration over a validated object or array span. */
 struct json_iter {
-	const char	*p;
-	const char	*end;
+	const char *p;
+	const char *end;
 };
 
-void	json_iter_init(struct json_iter *, struct json_span container);
+void json_iter_init(struct json_iter *, struct json_span container);
 /* Next member of an object: 1 and key/val set, or 0 at the end. */
-int	json_iter_member(struct json_iter *, struct json_span *key,
-	    struct json_span *val);
+int json_iter_member(
+    struct json_iter *, struct json_span *key, struct json_span *val);
 /* Next element of an array: 1 and val set, or 0 at the end. */
-int	json_iter_elem(struct json_iter *, struct json_span *val);
+int json_iter_elem(struct json_iter *, struct json_span *val);
 
 /*
  * Find the member named key (n bytes, compared after unescaping) in a
  * validated object.  With duplicate keys the last one wins, as in jq.
  * Returns 1 and sets *val, or 0 when absent.
  */
-int	json_object_get(struct json_span obj, const char *key, size_t n,
-	    struct json_span *val);
+int json_object_get(
+    struct json_span obj, const char *key, size_t n, struct json_span *val);
 
 /*
  * Simple paths: the jq expressions `.`, `.a`, `.a.b`, `."a.b"`, `.["a.b"]`,
@@ -89,34 +89,34 @@ int	json_object_get(struct json_span obj, const char *key, size_t n,
  * json_path_compile returns 0 when expr is such a path, -1 otherwise (the
  * caller then runs it through libjq).
  */
-#define JSON_PATH_MAX	16
+#define JSON_PATH_MAX 16
 #define JSON_PATH_KEYMAX 256
 
 struct json_path_step {
-	int	 is_index;
-	size_t	 index;
-	size_t	 keylen;
-	char	 key[JSON_PATH_KEYMAX];
+	int is_index;
+	size_t index;
+	size_t keylen;
+	char key[JSON_PATH_KEYMAX];
 };
 
 struct json_path {
-	size_t			nsteps;
-	struct json_path_step	step[JSON_PATH_MAX];
+	size_t nsteps;
+	struct json_path_step step[JSON_PATH_MAX];
 };
 
-int	json_path_compile(const char *expr, struct json_path *);
+int json_path_compile(const char *expr, struct json_path *);
 
 enum json_path_result {
-	JSON_PATH_FOUND,	/* *out is the value */
-	JSON_PATH_NULL,		/* jq's answer is null (missing key, null on
+	JSON_PATH_FOUND, /* *out is the value */
+	JSON_PATH_NULL, /* jq's answer is null (missing key, null on
 				   the way, index past the end) */
-	JSON_PATH_TYPE		/* jq would raise an error (indexing a string,
+	JSON_PATH_TYPE /* jq would raise an error (indexing a string,
 				   a number, ...): let jq produce it */
 };
 
 /* A member that is present and null is JSON_PATH_FOUND of type JSON_NULL. */
-enum json_path_result json_path_get(const struct json_path *,
-	    struct json_span root, struct json_span *out);
+enum json_path_result json_path_get(
+    const struct json_path *, struct json_span root, struct json_span *out);
 
 /*
  * Strings (validated spans of type JSON_STRING, quotes included).
@@ -125,29 +125,29 @@ enum json_path_result json_path_get(const struct json_path *,
  * escaped lone low surrogate (\udc00, which jq 1.6 accepts) decodes to
  * U+FFFD, as in jq; \u0000 decodes to a NUL byte.
  */
-size_t	json_str_unescape(struct json_span s, char *dst);
+size_t json_str_unescape(struct json_span s, char *dst);
 /* 1 when the decoded string equals lit[0..n), else 0. */
-int	json_str_eq(struct json_span s, const char *lit, size_t n);
+int json_str_eq(struct json_span s, const char *lit, size_t n);
 /* The same, ASCII letters compared case-insensitively (header names). */
-int	json_str_eq_nocase(struct json_span s, const char *lit, size_t n);
+int json_str_eq_nocase(struct json_span s, const char *lit, size_t n);
 /* 1 when the string's raw bytes hold no backslash escape. */
-int	json_str_plain(struct json_span s);
+int json_str_plain(struct json_span s);
 
 /*
  * Numbers (validated spans of type JSON_NUMBER).  json_num_i64 returns 0 and
  * sets *v when the literal is an integer without fraction or exponent that
  * fits int64_t, else -1.  json_num_double converts as strtod does.
  */
-int	json_num_i64(struct json_span s, int64_t *v);
-double	json_num_double(struct json_span s);
+int json_num_i64(struct json_span s, int64_t *v);
+double json_num_double(struct json_span s);
 
 /* JSON-escape src[0..n) as string content (no quotes) into dst, which must
  * have room for 6*n bytes; returns the bytes written.  Valid UTF-8 passes
  * through; control characters become \n, \t, ... or \u00XX. */
-size_t	json_escape(const char *src, size_t n, char *dst);
+size_t json_escape(const char *src, size_t n, char *dst);
 
 /* 1 when [p, p+n) is well-formed UTF-8 (no overlongs, no surrogates, at
  * most U+10FFFF), else 0. */
-int	json_utf8_valid(const char *p, size_t n);
+int json_utf8_valid(const char *p, size_t n);
 
 #endif

@@ -52,8 +52,9 @@ keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
 		return -1;
 	}
 	/* sodium_hex2bin runs in time independent of the key's digits. */
-	if (sodium_hex2bin(key, sizeof(key), hex, hexlen, NULL, &klen,
-	    &end) != 0 || end != hex + hexlen) {
+	if (sodium_hex2bin(key, sizeof(key), hex, hexlen, NULL, &klen, &end) !=
+		0 ||
+	    end != hex + hexlen) {
 		sodium_memzero(key, sizeof(key));
 		*why = "key is not hexadecimal";
 		return -1;
@@ -139,8 +140,8 @@ parse_keys(struct keyring *r, const char *path, char *text, size_t n)
 			toklen[1] = toklen[0];
 			toklen[0] = 0;
 		}
-		if (keyring_add_hex(r, tok[0], toklen[0], tok[1], toklen[1],
-		    &why) != 0) {
+		if (keyring_add_hex(
+			r, tok[0], toklen[0], tok[1], toklen[1], &why) != 0) {
 			cli_recwarnx(path, lineno, "%s", why);
 			rc = -1;
 		} else
@@ -177,9 +178,11 @@ keyring_load_file(struct keyring *r, const char *path)
 		close(fd);
 		return -1;
 	}
-	if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
+	if (S_ISREG(st.st_mode) &&
+	    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
 		cli_warnx("warning: %s: key file is accessible by group or "
-		    "others (chmod 600)", path);
+			  "others (chmod 600)",
+		    path);
 	/* sodium_malloc gives guarded, mlock'ed memory for the key text. */
 	if ((text = sodium_malloc(KEYS_FILE_MAX + 1)) == NULL)
 		cli_fatal("out of memory");
@@ -197,8 +200,8 @@ keyring_load_file(struct keyring *r, const char *path)
 		cli_warn("%s", path);
 		rc = -1;
 	} else if (n > KEYS_FILE_MAX) {
-		cli_warnx("%s: key file larger than %d bytes", path,
-		    KEYS_FILE_MAX);
+		cli_warnx(
+		    "%s: key file larger than %d bytes", path, KEYS_FILE_MAX);
 		rc = -1;
 	} else
 		rc = parse_keys(r, path, text, n);
@@ -229,8 +232,7 @@ keyring_load_env(struct keyring *r)
 }
 
 size_t
-keyring_next(const struct keyring *r, size_t i, const char *sub,
-    size_t sublen)
+keyring_next(const struct keyring *r, size_t i, const char *sub, size_t sublen)
 {
 	for (; i < r->n; i++) {
 		const struct keyring_entry *e = &r->v[i];

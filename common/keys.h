@@ -15,46 +15,46 @@
 
 #include "hmac.h"
 
-#define KEYS_SUB_MAX 128	/* longest subscription id accepted */
-#define KEYS_MAX_BYTES 128	/* longest key accepted, in bytes */
-#define KEYS_MIN_BYTES 16	/* shortest key accepted, in bytes */
+#define KEYS_SUB_MAX 128 /* longest subscription id accepted */
+#define KEYS_MAX_BYTES 128 /* longest key accepted, in bytes */
+#define KEYS_MIN_BYTES 16 /* shortest key accepted, in bytes */
 #define KEYS_FILE_MAX (1024 * 1024)
 
 struct keyring_entry {
-	char		 sub[KEYS_SUB_MAX + 1];	/* "" when unbound */
-	size_t		 sublen;
-	struct hmac_key	 hk;
+	char sub[KEYS_SUB_MAX + 1]; /* "" when unbound */
+	size_t sublen;
+	struct hmac_key hk;
 };
 
 struct keyring {
-	struct keyring_entry	*v;
-	size_t			 n;
-	size_t			 cap;
-	size_t			 nbound;	/* entries bound to a subscription */
+	struct keyring_entry *v;
+	size_t n;
+	size_t cap;
+	size_t nbound; /* entries bound to a subscription */
 };
 
-void	keyring_init(struct keyring *);
-void	keyring_free(struct keyring *);
+void keyring_init(struct keyring *);
+void keyring_free(struct keyring *);
 
 /*
  * Add one key given as hex, bound to sub (sublen 0: unbound).  Returns 0, or
  * -1 with a reason (static text) in *why.
  */
-int	keyring_add_hex(struct keyring *, const char *sub, size_t sublen,
-	    const char *hex, size_t hexlen, const char **why);
+int keyring_add_hex(struct keyring *, const char *sub, size_t sublen,
+    const char *hex, size_t hexlen, const char **why);
 
 /*
  * Load a key file.  Returns 0, or -1 after printing "PATH:LINE: reason" or
  * "PATH: reason" through cli_warnx.  A file readable by group or others
  * draws a warning but is loaded.
  */
-int	keyring_load_file(struct keyring *, const char *path);
+int keyring_load_file(struct keyring *, const char *path);
 
 /*
  * Load $CLOSEHOOK_SECRET (one unbound hex key) and $CLOSEHOOK_SECRET_FILE (a
  * key file) when set.  Returns 0, or -1 after printing why.
  */
-int	keyring_load_env(struct keyring *);
+int keyring_load_env(struct keyring *);
 
 /*
  * The keys to try for a body naming subscription sub (sublen 0: none):
@@ -62,7 +62,7 @@ int	keyring_load_env(struct keyring *);
  * ring->n when there is none.  Bound keys apply only to their own
  * subscription; unbound keys apply to every body.
  */
-size_t	keyring_next(const struct keyring *, size_t i, const char *sub,
-	    size_t sublen);
+size_t
+keyring_next(const struct keyring *, size_t i, const char *sub, size_t sublen);
 
 #endif

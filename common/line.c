@@ -14,8 +14,8 @@
 #define LR_CHUNK (256 * 1024)
 
 void
-lr_fdopen(struct lr *r, int fd, const char *name, size_t max_line,
-    struct out *flush)
+lr_fdopen(
+    struct lr *r, int fd, const char *name, size_t max_line, struct out *flush)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
@@ -80,8 +80,7 @@ flush_if_blocking(struct lr *r)
 {
 	struct pollfd pfd;
 
-	if (r->idle == NULL &&
-	    (r->flush == NULL || out_pending(r->flush) == 0))
+	if (r->idle == NULL && (r->flush == NULL || out_pending(r->flush) == 0))
 		return;
 	pfd.fd = r->fd;
 	pfd.events = POLLIN;

@@ -24,53 +24,52 @@
 #define LR_DEFAULT_MAX_LINE (16u * 1024 * 1024)
 
 enum lr_status {
-	LR_ERROR = -1,	/* read error: errno is set */
+	LR_ERROR = -1, /* read error: errno is set */
 	LR_EOF = 0,
 	LR_LINE = 1,
-	LR_TOOLONG = 2,	/* line->lineno names the line; p and n are unset */
-	LR_AGAIN = 3	/* non-blocking descriptor has nothing more yet */
+	LR_TOOLONG = 2, /* line->lineno names the line; p and n are unset */
+	LR_AGAIN = 3 /* non-blocking descriptor has nothing more yet */
 };
 
 struct line {
-	char		*p;
-	size_t		 n;
-	unsigned long	 lineno;
+	char *p;
+	size_t n;
+	unsigned long lineno;
 };
 
 struct lr {
-	int		 fd;
-	int		 owns_fd;
-	const char	*name;		/* "stdin" or the path, for messages */
-	char		*buf;
-	size_t		 cap;
-	size_t		 start;		/* first unconsumed byte */
-	size_t		 scan;		/* bytes before this hold no newline */
-	size_t		 end;		/* end of data */
-	size_t		 max_line;
-	unsigned long	 lineno;
-	int		 eof;
-	int		 skipping;	/* inside an over-long line */
-	struct out	*flush;		/* flushed before a blocking read */
-	void		(*idle)(void *); /* called before a blocking read */
-	void		*idle_arg;
+	int fd;
+	int owns_fd;
+	const char *name; /* "stdin" or the path, for messages */
+	char *buf;
+	size_t cap;
+	size_t start; /* first unconsumed byte */
+	size_t scan; /* bytes before this hold no newline */
+	size_t end; /* end of data */
+	size_t max_line;
+	unsigned long lineno;
+	int eof;
+	int skipping; /* inside an over-long line */
+	struct out *flush; /* flushed before a blocking read */
+	void (*idle)(void *); /* called before a blocking read */
+	void *idle_arg;
 };
 
 /*
  * Open path for reading ("-" or NULL is stdin).  Returns 0, or -1 with errno
  * set (nothing printed).  flush may be NULL.
  */
-int	lr_open(struct lr *, const char *path, size_t max_line,
-	    struct out *flush);
+int lr_open(struct lr *, const char *path, size_t max_line, struct out *flush);
 /* Read from an already open descriptor, which the reader does not close. */
-void	lr_fdopen(struct lr *, int fd, const char *name, size_t max_line,
-	    struct out *flush);
+void lr_fdopen(
+    struct lr *, int fd, const char *name, size_t max_line, struct out *flush);
 /*
  * Call fn(arg) whenever the next read(2) may block, right after the writer
  * was flushed (fn NULL: none).  fn may write and flush the writer but must
  * not touch the reader.
  */
-void	lr_on_idle(struct lr *, void (*fn)(void *), void *arg);
+void lr_on_idle(struct lr *, void (*fn)(void *), void *arg);
 enum lr_status lr_next(struct lr *, struct line *);
-void	lr_close(struct lr *);
+void lr_close(struct lr *);
 
 #endif

@@ -16,23 +16,23 @@
 #define OUT_BUFSZ (64 * 1024)
 
 struct out {
-	int		 fd;
-	const char	*name;	/* for messages: "stdout" or a path */
-	char		*buf;
-	size_t		 len;
-	int		 err;	/* errno of the first failed write, or 0 */
+	int fd;
+	const char *name; /* for messages: "stdout" or a path */
+	char *buf;
+	size_t len;
+	int err; /* errno of the first failed write, or 0 */
 };
 
 /* Attach to fd; name is kept by reference.  Exits 2 when out of memory. */
-void	out_init(struct out *, int fd, const char *name);
+void out_init(struct out *, int fd, const char *name);
 /* Append bytes; returns 0, or -1 once a write has failed. */
-int	out_write(struct out *, const void *, size_t);
-int	out_putc(struct out *, int c);
+int out_write(struct out *, const void *, size_t);
+int out_putc(struct out *, int c);
 /* Write what is buffered; returns 0 or -1. */
-int	out_flush(struct out *);
+int out_flush(struct out *);
 /* Bytes waiting in the buffer. */
-size_t	out_pending(const struct out *);
+size_t out_pending(const struct out *);
 /* Flush, close the descriptor, free the buffer; returns 0 or -1. */
-int	out_close(struct out *);
+int out_close(struct out *);
 
 #endif

@@ -42,8 +42,8 @@ number(const char *p, size_t n)
 	}
 	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
-	if (n == 0 || n >= sizeof(buf) || !(isdigit((unsigned char)*p) ||
-	    *p == '.'))
+	if (n == 0 || n >= sizeof(buf) ||
+	    !(isdigit((unsigned char)*p) || *p == '.'))
 		return -1;
 	memcpy(buf, p, n);
 	buf[n] = '\0';
@@ -110,18 +110,19 @@ structured(struct ratelimit *r, const char *p, size_t n)
 		if ((eq = memchr(item, '=', len)) == NULL)
 			continue;
 		if (name_is(item, (size_t)(eq - item), "limit"))
-			r->limit = number(eq + 1, len - (size_t)(eq - item) - 1);
+			r->limit =
+			    number(eq + 1, len - (size_t)(eq - item) - 1);
 		else if (name_is(item, (size_t)(eq - item), "remaining"))
-			r->remaining = number(eq + 1,
-			    len - (size_t)(eq - item) - 1);
+			r->remaining =
+			    number(eq + 1, len - (size_t)(eq - item) - 1);
 		else if (name_is(item, (size_t)(eq - item), "reset"))
-			r->reset = number(eq + 1, len - (size_t)(eq - item) - 1);
+			r->reset =
+			    number(eq + 1, len - (size_t)(eq - item) - 1);
 	}
 }
 
 void
-ratelimit_header(struct ratelimit *r, const char *line, size_t n,
-    int64_t now)
+ratelimit_header(struct ratelimit *r, const char *line, size_t n, int64_t now)
 {
 	const char *colon = memchr(line, ':', n), *v;
 	size_t vn, nn;
@@ -136,8 +137,8 @@ ratelimit_header(struct ratelimit *r, const char *line, size_t n,
 		v++;
 		vn--;
 	}
-	while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == '\n' ||
-	    v[vn - 1] == ' '))
+	while (vn > 0 &&
+	    (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' '))
 		vn--;
 	if (name_is(line, nn, "ratelimit"))
 		structured(r, v, vn);
@@ -160,11 +161,9 @@ ratelimit_body_reset(const char *body, size_t n)
 {
 	struct json_span root, e, v;
 
-	if (json_parse(body, n, &root, NULL) != 0 ||
-	    root.type != JSON_OBJECT ||
+	if (json_parse(body, n, &root, NULL) != 0 || root.type != JSON_OBJECT ||
 	    !json_object_get(root, "error", 5, &e) || e.type != JSON_OBJECT ||
-	    !json_object_get(e, "rate_reset", 10, &v) ||
-	    v.type != JSON_NUMBER)
+	    !json_object_get(e, "rate_reset", 10, &v) || v.type != JSON_NUMBER)
 		return -1;
 	return json_num_double(v) < 0 ? -1 : json_num_double(v);
 }

@@ -25,32 +25,31 @@
 #define REDIS_WAIT_MS ((STORE_REDIS_LEASE + 5) * 1000)
 
 struct store {
-	enum store_kind	 kind;
+	enum store_kind kind;
 	struct store_opts opt;
-	char		 errbuf[512];
+	char errbuf[512];
 	/* SQLite */
-	sqlite3		*db;
-	sqlite3_stmt	*sel, *ins, *upd, *sweep, *del, *getpos, *setpos;
-	unsigned char	 swept[STORE_KEYLEN];	/* the sweep's position */
-	int64_t		 lap_min;	/* earliest expiry seen this lap */
-	int64_t		 sweep_after;	/* no sweep needed before */
-	int		 in_txn;
-	int		 seen_first;	/* look up before inserting */
-	int		 wrote;		/* keys inserted or updated in the txn */
-	uint64_t	 busy_start;	/* mono ns when the current wait began */
-	int		 busy_warned;
+	sqlite3 *db;
+	sqlite3_stmt *sel, *ins, *upd, *sweep, *del, *getpos, *setpos;
+	unsigned char swept[STORE_KEYLEN]; /* the sweep's position */
+	int64_t lap_min; /* earliest expiry seen this lap */
+	int64_t sweep_after; /* no sweep needed before */
+	int in_txn;
+	int seen_first; /* look up before inserting */
+	int wrote; /* keys inserted or updated in the txn */
+	uint64_t busy_start; /* mono ns when the current wait began */
+	int busy_warned;
 	/* Redis */
-	redisContext	*rc;
-	char		(*pend)[RKEY_LEN];	/* claimed, to commit */
-	size_t		 npend, cappend;
-	char		*resp;		/* the pipeline being built */
-	size_t		 rlen, rcap;
-	char		 ttlarg[24], leasearg[24];
-	size_t		 unread;	/* commit replies not read yet */
+	redisContext *rc;
+	char (*pend)[RKEY_LEN]; /* claimed, to commit */
+	size_t npend, cappend;
+	char *resp; /* the pipeline being built */
+	size_t rlen, rcap;
+	char ttlarg[24], leasearg[24];
+	size_t unread; /* commit replies not read yet */
 };
 
-static int
-fail(struct store *s, const char *fmt, ...)
+static int fail(struct store *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
@@ -133,7 +132,7 @@ store_url_parse(const char *spec, struct store_url *u, const char **why)
 	u->port = 6379;
 	if (memchr(p, '@', (size_t)(end - p)) != NULL) {
 		*why = "no user or password in the URL: use "
-		    "$CLOSEHOOK_REDIS_PASSWORD or --redis-password-file";
+		       "$CLOSEHOOK_REDIS_PASSWORD or --redis-password-file";
 		return -1;
 	}
 	if (*p == '[') {
@@ -217,7 +216,8 @@ busy_handler(void *arg, int count)
 		return 0;
 	if (waited >= 1000 && !s->busy_warned) {
 		cli_warnx("store busy: waiting for another process "
-		    "(up to %lld ms)", (long long)s->opt.busy_ms);
+			  "(up to %lld ms)",
+		    (long long)s->opt.busy_ms);
 		s->busy_warned = 1;
 	}
 	ms = count < 20 ? count + 1 : 20;
@@ -233,8 +233,10 @@ sq_fail(struct store *s, const char *what)
 	int code = sqlite3_errcode(s->db);
 
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-		return fail(s, "%s: store locked by another process for more "
-		    "than %lld ms", what, (long long)s->opt.busy_ms);
+		return fail(s,
+		    "%s: store locked by another process for more "
+		    "than %lld ms",
+		    what, (long long)s->opt.busy_ms);
 	return fail(s, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -274,15 +276,17 @@ sq_open(struct store *s, const char *path)
 	const char *mode;
 	int v;
 
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &s->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK)
 		return sq_fail(s, path);
 	sqlite3_busy_handler(s->db, busy_handler, s);
 	/* WAL: readers never wait for the writer, commits need no fsync of
 	 * the main file; synchronous=NORMAL may lose the last commits on
 	 * power loss, which repeats records, never loses them. */
-	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK)
 		return sq_fail(s, path);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
@@ -301,42 +305,42 @@ sq_open(struct store *s, const char *path)
 	    sq_exec(s, "PRAGMA wal_autocheckpoint=8192") != 0 ||
 	    sq_exec(s, "BEGIN IMMEDIATE") != 0)
 		return fail_in(s, path);
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		return sq_fail(s, path);
 	}
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (v > 1)
-		return fail(s, "%s: store schema %d is newer than this "
-		    "program's (1)", path, v);
+		return fail(s,
+		    "%s: store schema %d is newer than this "
+		    "program's (1)",
+		    path, v);
 	if (sq_exec(s, schema) != 0 ||
 	    sq_exec(s, "PRAGMA user_version=1") != 0 ||
 	    sq_exec(s, "COMMIT") != 0)
 		return fail_in(s, path);
-	if (sqlite3_prepare_v3(s->db,
-	    "SELECT expires FROM seen WHERE key = ?1", -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->sel, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v3(s->db, "SELECT expires FROM seen WHERE key = ?1",
+		-1, SQLITE_PREPARE_PERSISTENT, &s->sel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db,
-	    "INSERT OR IGNORE INTO seen (key, expires) VALUES (?1, ?2)", -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK ||
+		"INSERT OR IGNORE INTO seen (key, expires) VALUES (?1, ?2)", -1,
+		SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db,
-	    "UPDATE seen SET expires = ?2 WHERE key = ?1", -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->upd, NULL) != SQLITE_OK ||
+		"UPDATE seen SET expires = ?2 WHERE key = ?1", -1,
+		SQLITE_PREPARE_PERSISTENT, &s->upd, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db,
-	    "SELECT key, expires FROM seen WHERE key > ?1 ORDER BY key "
-	    "LIMIT ?2", -1, SQLITE_PREPARE_PERSISTENT, &s->sweep,
-	    NULL) != SQLITE_OK ||
+		"SELECT key, expires FROM seen WHERE key > ?1 ORDER BY key "
+		"LIMIT ?2",
+		-1, SQLITE_PREPARE_PERSISTENT, &s->sweep, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db,
-	    "DELETE FROM seen WHERE key = ?1 AND expires <= ?2", -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->del, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(s->db,
-	    "SELECT pos FROM sweep WHERE id = 0", -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->getpos, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(s->db,
-	    "UPDATE sweep SET pos = ?1 WHERE id = 0", -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->setpos, NULL) != SQLITE_OK)
+		"DELETE FROM seen WHERE key = ?1 AND expires <= ?2", -1,
+		SQLITE_PREPARE_PERSISTENT, &s->del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db, "SELECT pos FROM sweep WHERE id = 0", -1,
+		SQLITE_PREPARE_PERSISTENT, &s->getpos, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db, "UPDATE sweep SET pos = ?1 WHERE id = 0",
+		-1, SQLITE_PREPARE_PERSISTENT, &s->setpos, NULL) != SQLITE_OK)
 		return sq_fail(s, path);
 	return 0;
 }
@@ -353,16 +357,16 @@ sq_step_done(struct store *s, sqlite3_stmt *st)
 }
 
 static int
-sq_check(struct store *s, enum store_op op, const unsigned char *keys,
-    size_t n, unsigned char *verdict)
+sq_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
+    unsigned char *verdict)
 {
 	int64_t now = clock_now(s), exp = now + s->opt.ttl;
 	size_t i, nseen = 0;
 	int rc;
 
 	if (!s->in_txn) {
-		if (sq_exec(s, op == STORE_PEEK ? "BEGIN" :
-		    "BEGIN IMMEDIATE") != 0)
+		if (sq_exec(
+			s, op == STORE_PEEK ? "BEGIN" : "BEGIN IMMEDIATE") != 0)
 			return -1;
 		s->in_txn = 1;
 		s->wrote = 0;
@@ -375,8 +379,8 @@ sq_check(struct store *s, enum store_op op, const unsigned char *keys,
 		 * where most are repeats (the last call says which), one
 		 * search finds them. */
 		if (op != STORE_PEEK && !s->seen_first) {
-			sqlite3_bind_blob(s->ins, 1, k, STORE_KEYLEN,
-			    SQLITE_STATIC);
+			sqlite3_bind_blob(
+			    s->ins, 1, k, STORE_KEYLEN, SQLITE_STATIC);
 			sqlite3_bind_int64(s->ins, 2, exp);
 			if (sq_step_done(s, s->ins) != 0)
 				return -1;
@@ -444,14 +448,14 @@ sq_sweep(struct store *s, int64_t rows)
 	memset(s->swept, 0, STORE_KEYLEN);
 	if (sqlite3_step(s->getpos) == SQLITE_ROW &&
 	    sqlite3_column_bytes(s->getpos, 0) == STORE_KEYLEN)
-		memcpy(s->swept, sqlite3_column_blob(s->getpos, 0),
-		    STORE_KEYLEN);
+		memcpy(
+		    s->swept, sqlite3_column_blob(s->getpos, 0), STORE_KEYLEN);
 	sqlite3_reset(s->getpos);
 	while (rows > 0) {
 		visited = 0;
 		ndead = 0;
-		sqlite3_bind_blob(s->sweep, 1, s->swept, STORE_KEYLEN,
-		    SQLITE_STATIC);
+		sqlite3_bind_blob(
+		    s->sweep, 1, s->swept, STORE_KEYLEN, SQLITE_STATIC);
 		sqlite3_bind_int64(s->sweep, 2, rows);
 		while (ndead < sizeof(dead) / sizeof(dead[0]) &&
 		    (rc = sqlite3_step(s->sweep)) == SQLITE_ROW) {
@@ -473,8 +477,8 @@ sq_sweep(struct store *s, int64_t rows)
 		if (end && rc != SQLITE_DONE)
 			return sq_fail(s, "store");
 		for (i = 0; i < ndead; i++) {
-			sqlite3_bind_blob(s->del, 1, dead[i], STORE_KEYLEN,
-			    SQLITE_STATIC);
+			sqlite3_bind_blob(
+			    s->del, 1, dead[i], STORE_KEYLEN, SQLITE_STATIC);
 			sqlite3_bind_int64(s->del, 2, now);
 			if (sq_step_done(s, s->del) != 0)
 				return -1;
@@ -615,8 +619,7 @@ r_open(struct store *s, const struct store_url *u)
 		return fail(s, "redis: cannot connect to %s%s%.200s: %s",
 		    u->kind == STORE_REDIS_UNIX ? "" : u->host,
 		    u->kind == STORE_REDIS_UNIX ? "" : ":",
-		    u->kind == STORE_REDIS_UNIX ? u->path : "",
-		    s->rc->errstr);
+		    u->kind == STORE_REDIS_UNIX ? u->path : "", s->rc->errstr);
 	snprintf(s->ttlarg, sizeof(s->ttlarg), "%lld", (long long)s->opt.ttl);
 	snprintf(s->leasearg, sizeof(s->leasearg), "%d", STORE_REDIS_LEASE);
 	/* A bounded wait for every reply: a hung server is an error. */
@@ -632,24 +635,25 @@ r_open(struct store *s, const struct store_url *u)
 		}
 		freeReplyObject(r);
 	}
-	if (u->db != 0 && r_simple(s, "SELECT",
-	    redisCommand(s->rc, "SELECT %d", u->db)) != 0)
+	if (u->db != 0 &&
+	    r_simple(s, "SELECT", redisCommand(s->rc, "SELECT %d", u->db)) != 0)
 		return -1;
 	/* Also proves the server takes SET with both NX and GET (7.0). */
-	r = redisCommand(s->rc, "SET %s p NX GET PX 1000",
-	    RKEY_PREFIX "probe");
+	r = redisCommand(s->rc, "SET %s p NX GET PX 1000", RKEY_PREFIX "probe");
 	if (r == NULL)
 		return r_fail(s, "probe");
 	if (r->type == REDIS_REPLY_ERROR) {
-		int rc = fail(s, "redis: %.200s (closehook needs Redis 7.0 "
-		    "or newer)", r->str);
+		int rc = fail(s,
+		    "redis: %.200s (closehook needs Redis 7.0 "
+		    "or newer)",
+		    r->str);
 
 		freeReplyObject(r);
 		return rc;
 	}
 	freeReplyObject(r);
-	return r_simple(s, "DEL", redisCommand(s->rc, "DEL %s",
-	    RKEY_PREFIX "probe"));
+	return r_simple(
+	    s, "DEL", redisCommand(s->rc, "DEL %s", RKEY_PREFIX "probe"));
 }
 
 /*
@@ -722,8 +726,8 @@ r_drain(struct store *s)
  * committed ("1": seen) or expires (then ours).
  */
 static int
-r_round(struct store *s, enum store_op op, const unsigned char *keys,
-    size_t n, unsigned char *verdict, size_t *waiting)
+r_round(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
+    unsigned char *verdict, size_t *waiting)
 {
 	char k[RKEY_LEN];
 	redisReply *r;
@@ -731,15 +735,15 @@ r_round(struct store *s, enum store_op op, const unsigned char *keys,
 	int rc = 0;
 
 	const char *claim[] = { "SET", NULL, "p", "NX", "GET", "EX",
-	    s->leasearg };
+		s->leasearg };
 	const char *get[] = { "GET", NULL };
 
 	for (i = 0; i < n; i++) {
 		if (verdict[i] != 0xff)
 			continue;
 		rkey(k, keys + i * STORE_KEYLEN);
-		if ((op == STORE_FILTER ? resp_cmd(s, claim, 7, k) :
-		    resp_cmd(s, get, 2, k)) != 0)
+		if ((op == STORE_FILTER ? resp_cmd(s, claim, 7, k)
+					: resp_cmd(s, get, 2, k)) != 0)
 			return -1;
 	}
 	if (resp_send(s) != 0)
@@ -775,8 +779,8 @@ r_round(struct store *s, enum store_op op, const unsigned char *keys,
 }
 
 static int
-r_check(struct store *s, enum store_op op, const unsigned char *keys,
-    size_t n, unsigned char *verdict)
+r_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
+    unsigned char *verdict)
 {
 	uint64_t start = cli_mono_ns();
 	size_t waiting;
@@ -792,8 +796,10 @@ r_check(struct store *s, enum store_op op, const unsigned char *keys,
 		if (waiting == 0)
 			return 0;
 		if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
-			return fail(s, "redis: %zu keys stay claimed by "
-			    "another process", waiting);
+			return fail(s,
+			    "redis: %zu keys stay claimed by "
+			    "another process",
+			    waiting);
 		usleep((useconds_t)ms * 1000);
 		if (ms < 50)
 			ms *= 2;

@@ -39,11 +39,11 @@ enum store_kind {
 
 /* A parsed --store argument. */
 struct store_url {
-	enum store_kind	 kind;
-	char		 host[STORE_HOSTMAX];	/* TCP: name or address */
-	int		 port;			/* TCP: 1..65535 */
-	int		 db;			/* Redis database number */
-	char		 path[STORE_PATHMAX];	/* SQLite file or socket */
+	enum store_kind kind;
+	char host[STORE_HOSTMAX]; /* TCP: name or address */
+	int port; /* TCP: 1..65535 */
+	int db; /* Redis database number */
+	char path[STORE_PATHMAX]; /* SQLite file or socket */
 };
 
 /*
@@ -52,26 +52,26 @@ struct store_url {
  * SQLite file path.  User information ("user:pass@") is refused: passwords
  * never go on the command line.  Returns 0, or -1 with a static reason.
  */
-int	store_url_parse(const char *spec, struct store_url *, const char **why);
+int store_url_parse(const char *spec, struct store_url *, const char **why);
 
 struct store_opts {
-	int64_t		 ttl;		/* seconds a recorded key lives */
-	int64_t		 now;		/* fixed clock (SQLite), or -1 */
-	int64_t		 busy_ms;	/* bound on waiting for a lock */
-	const char	*password;	/* Redis AUTH, or NULL */
+	int64_t ttl; /* seconds a recorded key lives */
+	int64_t now; /* fixed clock (SQLite), or -1 */
+	int64_t busy_ms; /* bound on waiting for a lock */
+	const char *password; /* Redis AUTH, or NULL */
 };
 
 /* How store_check treats the keys. */
 enum store_op {
-	STORE_FILTER,	/* judge, and claim the new ones */
-	STORE_PEEK,	/* judge only, write nothing */
-	STORE_RECORD	/* judge, and claim every one (refreshing expiry) */
+	STORE_FILTER, /* judge, and claim the new ones */
+	STORE_PEEK, /* judge only, write nothing */
+	STORE_RECORD /* judge, and claim every one (refreshing expiry) */
 };
 
 enum store_verdict {
-	STORE_NEW = 0,		/* not stored */
-	STORE_SEEN = 1,		/* stored and not expired */
-	STORE_EXPIRED = 2	/* stored but expired: new again */
+	STORE_NEW = 0, /* not stored */
+	STORE_SEEN = 1, /* stored and not expired */
+	STORE_EXPIRED = 2 /* stored but expired: new again */
 };
 
 struct store;
@@ -81,24 +81,24 @@ struct store;
  * reached.  Returns NULL with a message in err on failure.
  */
 struct store *store_open(const struct store_url *, const struct store_opts *,
-	    char *err, size_t errlen);
+    char *err, size_t errlen);
 /*
  * Judge n keys (n * STORE_KEYLEN bytes) and put one enum store_verdict per
  * key in verdict.  Keys must be distinct.  Returns 0, or -1 (store_error).
  */
-int	store_check(struct store *, enum store_op, const unsigned char *keys,
-	    size_t n, unsigned char *verdict);
+int store_check(struct store *, enum store_op, const unsigned char *keys,
+    size_t n, unsigned char *verdict);
 /*
  * Make the claims of the last store_check permanent.  0 or -1.  Redis
  * commits are sent without waiting: a failure is reported by the next
  * store_check or by store_close.
  */
-int	store_commit(struct store *);
+int store_commit(struct store *);
 const char *store_error(const struct store *);
 /*
  * Roll back anything uncommitted and close.  Returns -1 (reported on
  * stderr) when a Redis commit sent earlier failed, else 0.
  */
-int	store_close(struct store *);
+int store_close(struct store *);
 
 #endif

@@ -125,10 +125,12 @@ done_testing() {
 # The CLOSE.md known-answer vector.
 KAV_KEY=b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4
 KAV_TS=1557751596
+# shellcheck disable=SC2089  # JSON text, quotes are literal on purpose
 KAV_BODY='{"event": {"id": "ev_4YUAT9G7PQNYEX0V7HpiZa", "date_created": "2019-01-01T13:33:00.842000", "data": {"object_type": "activity.note", "action": "created", "note": "test content"}}, "subscription_id": "whsub_mBTylJxRXaBOXcuQmgUdmL"}'
 KAV_SIG=e6cf27a55de463dc46d8b5c16d2afe74d766e8f0c9892422c93573521cd377ed
 KAV_SIG_ASCII_KEY=59913793034b5fd9c60cdc5599ce5461eb6900e7d8517946eafcf18aaf82568e
 KAV_SIG_SWAPPED=f127b50b433570aab1426b42f461c95bc6a932d0a76bdb726fc52cfe1b3405db
+# shellcheck disable=SC2090
 export KAV_KEY KAV_TS KAV_BODY KAV_SIG
 
 # capture TS SIG BODY: a capture line with the body as a JSON string.

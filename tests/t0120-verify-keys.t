@@ -17,12 +17,12 @@ printf 'whsub_a %s\nwhsub_a %s\n' "$k1" "$k2" >"$TMP/rot"
 printf 'whsub_b %s\n' "$k3" >"$TMP/b"
 chmod 600 "$TMP/rot" "$TMP/b"
 {
-	capture $ts "$(sign $k1 $ts "$body_a")" "$body_a"   # old key: ok
+	capture $ts "$(sign "$k1" $ts "$body_a")" "$body_a"   # old key: ok
 	capture $ts "$(sign $k2 $ts "$body_a")" "$body_a"   # new key: ok
 	capture $ts "$(sign $k3 $ts "$body_a")" "$body_a"   # b's key on a: no
 	capture $ts "$(sign $k3 $ts "$body_b")" "$body_b"   # ok
-	capture $ts "$(sign $k1 $ts "$body_b")" "$body_b"   # a's key on b: no
-	capture $ts "$(sign $k1 $ts "$body_none")" "$body_none" # no sub: no key
+	capture $ts "$(sign "$k1" $ts "$body_b")" "$body_b"   # a's key on b: no
+	capture $ts "$(sign "$k1" $ts "$body_none")" "$body_none" # no sub: no key
 } >"$TMP/in"
 run closehook-verify --secret-file "$TMP/rot" --secret-file "$TMP/b" \
     --now $ts "$TMP/in"

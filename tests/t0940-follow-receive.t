@@ -40,7 +40,7 @@ bodies_of followed | sort >got
 sort bodies >want
 same_file got want "every acknowledged event exactly once"
 ok "the rotation was noted" grep -q 'rotated' follow.err
-stop_receive
+stop_receive ""
 is "$rc" 0 "closehook-receive stops cleanly"
 
 done_testing
