@@ -76,6 +76,14 @@ same_file() {
 	fi
 }
 
+# same_lines A B DESCRIPTION: the same lines, in any order (for outputs
+# written in completion order, such as closehook-post's).
+same_lines() {
+	sort "$1" >"$TMP/same_lines.a"
+	sort "$2" >"$TMP/same_lines.b"
+	same_file "$TMP/same_lines.a" "$TMP/same_lines.b" "$3"
+}
+
 # run CMD...: runs CMD with stdout/stderr in $TMP/out, $TMP/err; sets $rc.
 run() {
 	local errexit=0

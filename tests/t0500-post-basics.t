@@ -74,14 +74,14 @@ start_sink s4 --status 404 --max-time 30
 run closehook-post --dead-letter "$TMP/dl4" --report "$TMP/rep4" \
     "$SINK_URL" <"$TMP/a"
 is "$rc" 1 "404: exit 1"
-same_file "$TMP/dl4" "$TMP/a" "404: every line dead-lettered as it was"
+same_lines "$TMP/dl4" "$TMP/a" "404: every line dead-lettered as it was"
 is "$(jq -r '"\(.status) \(.attempts) \(.http)"' "$TMP/rep4" | sort -u)" \
     "dead-letter 1 404" "404: one attempt each, reported"
 like "$err" "*dead letters go to $TMP/dl4*" "the dead-letter file is named"
 
 # The default dead-letter file lives under $XDG_STATE_HOME.
 run env XDG_STATE_HOME="$TMP/state" closehook-post -q "$SINK_URL" <"$TMP/a"
-same_file "$TMP/state/closehook/dead-letter.ndjson" "$TMP/a" \
+same_lines "$TMP/state/closehook/dead-letter.ndjson" "$TMP/a" \
     "default dead-letter file under \$XDG_STATE_HOME"
 
 # HTTPS with a self-signed certificate.
@@ -94,7 +94,7 @@ if start_nginx tls; then
 	run closehook-post --retries 0 --dead-letter "$TMP/dlt" "$NGINX_URL" \
 	    <"$TMP/a"
 	is "$rc" 1 "https without the CA: exit 1"
-	same_file "$TMP/dlt" "$TMP/a" "https without the CA: dead-lettered"
+	same_lines "$TMP/dlt" "$TMP/a" "https without the CA: dead-lettered"
 	run closehook-post -k "$NGINX_URL" <"$TMP/a"
 	is "$rc" 0 "--insecure: delivered"
 	like "$err" "*warning: --insecure*" "--insecure warns"

@@ -12,7 +12,7 @@ start_sink() {
 	    --log "$TMP/$name.log" "$@" 2>"$TMP/$name.err" &
 	local pid=$!
 	at_exit "kill $pid 2>/dev/null"
-	for _ in $(seq 100); do
+	for _ in $(seq 400); do
 		[ -s "$TMP/$name.port" ] && break
 		sleep 0.05
 	done
