@@ -76,10 +76,10 @@ skip_ws(const uchar *s, const uchar *e)
 }
 
 static inline unsigned
-ctz32(unsigned x)
+ctz64(uint64_t x)
 {
 #if defined(__GNUC__)
-	return (unsigned)__builtin_ctz(x);
+	return (unsigned)__builtin_ctzll(x);
 #else
 	unsigned n = 0;
 
@@ -89,6 +89,12 @@ ctz32(unsigned x)
 	}
 	return n;
 #endif
+}
+
+static inline unsigned
+ctz32(unsigned x)
+{
+	return ctz64(x);
 }
 
 #ifndef JSON_SSE2
@@ -208,21 +214,6 @@ mask16(__m128i x, __m128i c)
 	return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, c));
 }
 
-static inline unsigned
-ctz64(uint64_t x)
-{
-#if defined(__GNUC__)
-	return (unsigned)__builtin_ctzll(x);
-#else
-	unsigned n = 0;
-
-	while ((x & 1) == 0) {
-		x >>= 1;
-		n++;
-	}
-	return n;
-#endif
-}
 
 /* The x86-64 baseline has no POPCNT; this beats libgcc's call. */
 static inline uint64_t
