@@ -73,7 +73,7 @@ UMODS_capture = capture json cli
 UMODS_capwrite = capture json cli
 ULIBS_capwrite = sodium
 UMODS_netaddr = netaddr
-UMODS_jqr     = jqr cli
+UMODS_jqr     = jqr json cli
 UMODS_isotime = isotime
 UMODS_evrec   = evrec json out cli
 UMODS_flat    = flat json isotime out cli
@@ -94,12 +94,12 @@ ULIBS_http    = curl
 
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
-FMODS_json    = json
+FMODS_json    = json jqr cli
 FMODS_capture = capture json cli
 FMODS_netaddr = netaddr
 FMODS_flat    = flat json isotime out cli
 FMODS_storeurl = store cli
-FLIBS_json    = jq
+FLIBS_json    = jq m
 FLIBS_capture = sodium
 FLIBS_storeurl = sqlite hiredis
 FMODS_closeapi = closeapi ratelimit json isotime cli

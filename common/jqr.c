@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "jqr.h"
+#include "json.h"
 
 struct jqr {
 	jq_state *jq;
@@ -152,9 +153,134 @@ jqr_first(struct jqr *r, jv input, char **err)
 	return first;
 }
 
+/* A scalar of a validated document as a jv; buf has room for s.n bytes. */
+static jv
+scalar(struct json_span s, char *buf)
+{
+	char num[64], *d;
+	double x;
+
+	switch (s.type) {
+	case JSON_STRING:
+		return jv_string_sized(buf, (int)json_str_unescape(s, buf));
+	case JSON_NUMBER:
+		/*
+		 * strtod rounds correctly, as jq's own jvp_strtod does, so a
+		 * number gets the double jq would give it.
+		 */
+		if (s.n < sizeof(num)) {
+			memcpy(num, s.p, s.n);
+			num[s.n] = '\0';
+			return jv_number(strtod(num, NULL));
+		}
+		memcpy(buf, s.p, s.n);
+		buf[s.n] = '\0';
+		x = strtod(buf, &d);
+		return jv_number(x);
+	case JSON_TRUE:
+		return jv_true();
+	case JSON_FALSE:
+		return jv_false();
+	default:
+		return jv_null();
+	}
+}
+
+/*
+ * Build the jv of a document the scanner validated, without libjq's
+ * parser, which is several times slower than the scanner: a walk with an
+ * explicit stack (the scanner bounds the depth), values set in document
+ * order so duplicate keys resolve as jq's parser resolves them (the last
+ * wins).  Strings are at most as long as their escaped form, so one buffer
+ * of the document's size holds any of them.
+ */
+static jv
+from_span(struct json_span root)
+{
+	struct frame {
+		jv c;
+		jv key;
+		struct json_iter it;
+	} *st;
+	struct json_span k, v;
+	char *buf;
+	jv val;
+	int sp = 0, more;
+
+	if (root.type != JSON_OBJECT && root.type != JSON_ARRAY) {
+		if ((buf = malloc(root.n + 1)) == NULL)
+			cli_fatal("out of memory");
+		val = scalar(root, buf);
+		free(buf);
+		return val;
+	}
+	if ((st = malloc((JSON_MAX_DEPTH + 2) * sizeof(*st))) == NULL ||
+	    (buf = malloc(root.n + 1)) == NULL)
+		cli_fatal("out of memory");
+	st[0].c = root.type == JSON_OBJECT ? jv_object() : jv_array();
+	st[0].key = jv_invalid();
+	json_iter_init(&st[0].it, root);
+	for (;;) {
+		if (jv_get_kind(st[sp].c) == JV_KIND_OBJECT)
+			more = json_iter_member(&st[sp].it, &k, &v);
+		else
+			more = json_iter_elem(&st[sp].it, &v);
+		if (!more) {
+			/* The container is complete: give it to its parent. */
+			val = st[sp].c;
+			if (sp == 0)
+				break;
+			sp--;
+			if (jv_get_kind(st[sp].c) == JV_KIND_OBJECT)
+				st[sp].c = jv_object_set(st[sp].c, st[sp].key,
+				    val);
+			else
+				st[sp].c = jv_array_append(st[sp].c, val);
+			st[sp].key = jv_invalid();
+			continue;
+		}
+		if (v.type == JSON_OBJECT || v.type == JSON_ARRAY) {
+			if (jv_get_kind(st[sp].c) == JV_KIND_OBJECT)
+				st[sp].key = jv_string_sized(buf,
+				    (int)json_str_unescape(k, buf));
+			sp++;
+			st[sp].c = v.type == JSON_OBJECT ? jv_object() :
+							   jv_array();
+			st[sp].key = jv_invalid();
+			json_iter_init(&st[sp].it, v);
+			continue;
+		}
+		if (jv_get_kind(st[sp].c) == JV_KIND_OBJECT) {
+			jv key = jv_string_sized(buf,
+			    (int)json_str_unescape(k, buf));
+
+			st[sp].c = jv_object_set(st[sp].c, key,
+			    scalar(v, buf));
+		} else
+			st[sp].c = jv_array_append(st[sp].c, scalar(v, buf));
+	}
+	free(buf);
+	free(st);
+	return val;
+}
+
+jv
+jqr_from_span(struct json_span v)
+{
+	return from_span(v);
+}
+
 jv
 jqr_parse(const char *p, size_t n)
 {
+	struct json_span v;
+
+	/*
+	 * What the scanner accepts is built directly; the rest goes to
+	 * libjq's parser, for jq's own laxities (nan, 01, ...) and messages.
+	 */
+	if (n <= 0x7fffffff && json_parse(p, n, &v, NULL) == 0)
+		return from_span(v);
 	if (n > 0x7fffffff)
 		return jv_invalid_with_msg(jv_string("input too large"));
 	return jv_parse_sized(p, (int)n);

@@ -37,8 +37,15 @@ long jqr_run(struct jqr *, jv input, jqr_cb *cb, void *arg, char **err);
  */
 jv jqr_first(struct jqr *, jv input, char **err);
 
-/* Parse one JSON text; jv_invalid_with_msg on failure. */
+/*
+ * Parse one JSON text; jv_invalid_with_msg on failure.  Text the scanner
+ * accepts is built from its spans (faster than libjq's parser, same value);
+ * the rest is left to libjq.
+ */
 jv jqr_parse(const char *p, size_t n);
+/* The jv of a span json_parse() accepted. */
+struct json_span;
+jv jqr_from_span(struct json_span v);
 
 /* Compact JSON text of v (consumed), malloc'd and NUL-terminated. */
 char *jvh_dump(jv v, size_t *len);

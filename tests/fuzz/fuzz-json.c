@@ -55,6 +55,7 @@
 
 #include <jv.h>
 
+#include "jqr.h"
 #include "json.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -679,9 +680,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "scanner: %s at %zu\n", err.msg, err.off);
 		fail("jq accepts, scanner rejects", data, size);
 	}
-	if (ours && theirs)
+	if (ours && theirs) {
+		/* jqr_parse builds jq's value from the spans: it must equal. */
+		if (!jv_equal(jqr_from_span(v), jv_copy(j)))
+			fail("jqr_from_span differs from jv_parse", data, size);
 		compare(v, j);
-	else
+	} else
 		jv_free(j);
 	free(copy);
 	return 0;

@@ -22,6 +22,27 @@ collect(void *arg, jv v)
 	return 0;
 }
 
+/* jqr_parse (the scanner's spans) and libjq's parser give equal values. */
+static void
+same_as_jq(const char *text)
+{
+	jv a = jqr_parse(text, strlen(text));
+	jv b = jv_parse_sized(text, (int)strlen(text));
+	char *da, *db;
+
+	if (!jv_is_valid(a) || !jv_is_valid(b)) {
+		ok(0, "both parse: %s", text);
+		jv_free(a);
+		jv_free(b);
+		return;
+	}
+	da = jvh_dump(jv_copy(a), NULL);
+	db = jvh_dump(jv_copy(b), NULL);
+	ok(jv_equal(a, b) && strcmp(da, db) == 0, "same value as jq: %s", text);
+	free(da);
+	free(db);
+}
+
 int
 main(void)
 {
@@ -97,6 +118,21 @@ main(void)
 		jv_free(g);
 		jv_free(s);
 	}
+	jv_free(v);
+	same_as_jq("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"x\"}}");
+	same_as_jq("{\"a\":1,\"a\":2,\"b\":{\"a\":3,\"a\":{}}}");
+	same_as_jq("[1e400, -0, 0.1, 100000000000000000001, 1.5e-320]");
+	same_as_jq("\"caf\\u00e9 \\ud83d\\ude80 \\udc00 \\n\\\"\\/\"");
+	same_as_jq("{\"custom.cf_x\":[[],{},[[{\"k\":\"\"}]]]}");
+	same_as_jq("[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]");
+	same_as_jq("  \"plain\"  ");
+	same_as_jq("123456789012");
+	v = jqr_parse("[01]", 4);
+	ok(jv_is_valid(v), "jq's laxities still parse through libjq");
+	jv_free(v);
+	v = jqr_parse("{\"a\" 1}", 8);
+	ok(!jv_is_valid(v) && jv_invalid_has_msg(jv_copy(v)),
+	    "invalid text gets jq's message");
 	jv_free(v);
 	return tap_done();
 }
