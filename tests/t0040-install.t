@@ -1,0 +1,39 @@
+#!/bin/bash
+# make install into a DESTDIR: the installed programs run, their man pages
+# render, their completions load in bash, zsh and fish; make uninstall
+# removes all of it.
+. "$(dirname "$0")/lib.sh"
+set -e
+
+dest=$TMP/inst
+run make -s -C "$TOP" install DESTDIR="$dest" PREFIX=/usr \
+    BUILD="$CLOSEHOOK_BUILD"
+is "$rc" 0 "make install succeeds"
+progs=$(cd "$TOP/cmd" && printf '%s\n' closehook-*.c | sed 's/\.c$//')
+for p in $progs; do
+	run "$dest/usr/bin/$p" --version
+	is "$out" "$p 0.1.0" "$p: the installed program runs"
+	# Rendered text, overstrike removed, names the program.
+	is "$(mandoc -Tascii "$dest/usr/share/man/man1/$p.1" |
+	    sed 's/.\x08//g' | sed -n '/^NAME/{n;p;q}' | awk '{print $1}')" \
+	    "$p" "$p: its man page renders"
+	ok "$p: bash completion registers" bash -c \
+	    "source '$dest/usr/share/bash-completion/completions/$p' &&
+	    complete -p $p"
+	if command -v zsh >/dev/null 2>&1; then
+		ok "$p: zsh completion parses" \
+		    zsh -n "$dest/usr/share/zsh/site-functions/_$p"
+	fi
+	if command -v fish >/dev/null 2>&1; then
+		ok "$p: fish completion parses" \
+		    fish -n "$dest/usr/share/fish/vendor_completions.d/$p.fish"
+	fi
+done
+is "$(mandoc -Tascii "$dest/usr/share/man/man7/closehook.7" |
+    sed 's/.\x08//g' | sed -n '/^NAME/{n;p;q}' | awk '{print $1}')" \
+    "closehook" "closehook(7) renders"
+run make -s -C "$TOP" uninstall DESTDIR="$dest" PREFIX=/usr \
+    BUILD="$CLOSEHOOK_BUILD"
+is "$rc" 0 "make uninstall succeeds"
+is "$(find "$dest" -type f | wc -l)" 0 "and leaves no file behind"
+done_testing
