@@ -201,7 +201,7 @@ from_span(struct json_span root)
 		jv c;
 		jv key;
 		struct json_iter it;
-	} *st;
+	} * st;
 	struct json_span k, v;
 	char *buf;
 	jv val;
@@ -232,8 +232,8 @@ from_span(struct json_span root)
 				break;
 			sp--;
 			if (jv_get_kind(st[sp].c) == JV_KIND_OBJECT)
-				st[sp].c = jv_object_set(st[sp].c, st[sp].key,
-				    val);
+				st[sp].c =
+				    jv_object_set(st[sp].c, st[sp].key, val);
 			else
 				st[sp].c = jv_array_append(st[sp].c, val);
 			st[sp].key = jv_invalid();
@@ -241,21 +241,20 @@ from_span(struct json_span root)
 		}
 		if (v.type == JSON_OBJECT || v.type == JSON_ARRAY) {
 			if (jv_get_kind(st[sp].c) == JV_KIND_OBJECT)
-				st[sp].key = jv_string_sized(buf,
-				    (int)json_str_unescape(k, buf));
+				st[sp].key = jv_string_sized(
+				    buf, (int)json_str_unescape(k, buf));
 			sp++;
-			st[sp].c = v.type == JSON_OBJECT ? jv_object() :
-							   jv_array();
+			st[sp].c =
+			    v.type == JSON_OBJECT ? jv_object() : jv_array();
 			st[sp].key = jv_invalid();
 			json_iter_init(&st[sp].it, v);
 			continue;
 		}
 		if (jv_get_kind(st[sp].c) == JV_KIND_OBJECT) {
-			jv key = jv_string_sized(buf,
-			    (int)json_str_unescape(k, buf));
+			jv key = jv_string_sized(
+			    buf, (int)json_str_unescape(k, buf));
 
-			st[sp].c = jv_object_set(st[sp].c, key,
-			    scalar(v, buf));
+			st[sp].c = jv_object_set(st[sp].c, key, scalar(v, buf));
 		} else
 			st[sp].c = jv_array_append(st[sp].c, scalar(v, buf));
 	}

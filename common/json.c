@@ -214,7 +214,6 @@ mask16(__m128i x, __m128i c)
 	return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, c));
 }
 
-
 /* The x86-64 baseline has no POPCNT; this beats libgcc's call. */
 static inline uint64_t
 popcount64(uint64_t x)
