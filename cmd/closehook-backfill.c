@@ -33,6 +33,7 @@
 
 #include <curl/curl.h>
 
+#include "atomicfile.h"
 #include "cli.h"
 #include "closeapi.h"
 #include "isotime.h"
@@ -343,48 +344,28 @@ put_date(FILE *f, const char *key, int64_t us)
 		fprintf(f, ",\"%s\":\"%s\"", key, fmt_us(us, buf));
 }
 
-/* Write a file atomically: temp file beside it, fsync, rename, fsync dir. */
+/*
+ * Replace path atomically (atomicfile.h) with what fill prints: it prints
+ * into memory first, so a write error cannot leave half a file.
+ */
 static int
 atomic_write(const char *path, void (*fill)(FILE *, void *), void *arg)
 {
-	char tmp[4096], dir[4096], *slash;
+	char *text = NULL;
+	size_t n = 0;
 	FILE *f;
-	int fd;
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp))
+	if ((f = open_memstream(&text, &n)) == NULL)
 		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
-	    0)
-		return -1;
-	if ((f = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
 	fill(f, arg);
-	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-		fclose(f);
-		unlink(tmp);
+	if (fclose(f) != 0) {
+		free(text);
 		return -1;
 	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	} else
-		snprintf(dir, sizeof(dir), ".");
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	return 0;
+	rc = atomicfile_write(path, text, n);
+	free(text);
+	return rc;
 }
 
 static void

@@ -29,6 +29,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "atomicfile.h"
 #include "cli.h"
 #include "closeapi.h"
 #include "json.h"
@@ -239,67 +240,6 @@ member_text(struct json_span obj, const char *key, char *dst, size_t cap)
 
 /* -- files ----------------------------------------------------------------- */
 
-static void
-fsync_dir(const char *path)
-{
-	char dir[4096], *slash;
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	} else
-		snprintf(dir, sizeof(dir), ".");
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-/* Write a file atomically: temp file beside it, fsync, rename, fsync dir. */
-static int
-atomic_write(const char *path, const char *p, size_t n)
-{
-	char tmp[4096];
-	size_t done = 0;
-	ssize_t w;
-	int fd;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp))
-		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
-	    0)
-		return -1;
-	while (done < n) {
-		if ((w = write(fd, p + done, n - done)) < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		done += (size_t)w;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto fail;
-	fsync_dir(path);
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
 static char *
 read_file(const char *path, size_t max, size_t *np)
 {
@@ -416,7 +356,7 @@ write_metrics(const struct tally *t, int success)
 	    "closehook_subscriptions_check_timestamp_seconds %lld\n",
 	    (long long)time(NULL));
 	buf_lit(&b, line);
-	if (atomic_write(metrics_path, b.p, b.n) != 0)
+	if (atomicfile_write(metrics_path, b.p, b.n) != 0)
 		cli_warn("%s: cannot write the metrics", metrics_path);
 	free(b.p);
 }
@@ -854,7 +794,7 @@ append_key(int fd, const char *path, int created, const char *line, size_t n)
 	if (close(fd) != 0)
 		return -1;
 	if (created)
-		fsync_dir(path);
+		atomicfile_sync_dir(path);
 	return 0;
 }
 struct stat sb;

@@ -1,0 +1,18 @@
+/*
+ * atomicfile.h - replacing a small file so that readers see the old or the
+ * new contents, never a mix, even across a crash: write a temporary file
+ * beside it (PATH.tmpPID), fsync it, rename it over PATH, fsync the
+ * directory.  Used for checkpoints and Prometheus textfiles.  Nothing is
+ * kept between calls; the caller owns its buffers.
+ */
+#ifndef CLOSEHOOK_ATOMICFILE_H
+#define CLOSEHOOK_ATOMICFILE_H
+
+#include <stddef.h>
+
+/* Returns 0, or -1 with errno set (the temporary file is removed). */
+int atomicfile_write(const char *path, const void *p, size_t n);
+/* fsync the directory that holds path (best effort). */
+void atomicfile_sync_dir(const char *path);
+
+#endif
