@@ -407,6 +407,29 @@ commit(int force)
 	uncommitted = 0;
 }
 
+/* Write one judged record, or drop it, and count it. */
+static void
+block_write(const struct item *it)
+{
+	int repeat = it->haskey && (it->dup || verdict[it->slot] == STORE_SEEN);
+	int write = invert ? repeat : mode == STORE_RECORD || !repeat;
+	uint64_t x;
+
+	stats.in++;
+	if (it->haskey && !it->dup && verdict[it->slot] == STORE_EXPIRED)
+		stats.expired++;
+	if (write) {
+		stats.passed++;
+		out_write(&out, blk + it->off, it->len);
+		out_putc(&out, '\n');
+	} else
+		stats.dropped++;
+	if (mode == STORE_PEEK && it->haskey && !repeat) {
+		memcpy(&x, it->key, sizeof(x));
+		memcpy(recent[x & (RECENT_SLOTS - 1)], it->key, STORE_KEYLEN);
+	}
+}
+
 /*
  * Judge, write, flush, then commit (or leave to commit()).  Called when the
  * input would block, when the block is full, and at the end.
@@ -414,7 +437,7 @@ commit(int force)
 static void
 block_run(void)
 {
-	size_t i, nk = 0;
+	size_t i, nk = 0, base = 0, next = 0;
 	uint64_t x;
 
 	if (nitems == 0)
@@ -440,39 +463,36 @@ block_run(void)
 		memcpy(keys + nk * STORE_KEYLEN, it->key, STORE_KEYLEN);
 		it->slot = nk++;
 	}
-	if (nk > 0 && store_check(st, mode, keys, nk, verdict) != 0)
-		store_fatal("store");
-	for (i = 0; i < nitems; i++) {
-		struct item *it = &items[i];
-		int repeat =
-		    it->haskey && (it->dup || verdict[it->slot] == STORE_SEEN);
-		int write = invert ? repeat : mode == STORE_RECORD || !repeat;
+	/* Usually one round; more when a shared Redis store judges only a
+	 * prefix (store.h): that prefix is written and committed first. */
+	do {
+		size_t lim = nk;
+		long got;
 
-		stats.in++;
-		if (it->haskey && !it->dup &&
-		    verdict[it->slot] == STORE_EXPIRED)
-			stats.expired++;
-		if (write) {
-			stats.passed++;
-			out_write(&out, blk + it->off, it->len);
-			out_putc(&out, '\n');
-		} else
-			stats.dropped++;
-		if (mode == STORE_PEEK && it->haskey && !repeat) {
-			memcpy(&x, it->key, sizeof(x));
-			memcpy(recent[x & (RECENT_SLOTS - 1)], it->key,
-			    STORE_KEYLEN);
+		if (nk > 0) {
+			got = store_check(st, mode, keys + base * STORE_KEYLEN,
+			    nk - base, verdict + base);
+			if (got < 0)
+				store_fatal("store");
+			lim = base + (size_t)got;
 		}
-	}
-	/* The records are out before their keys are committed. */
-	if (out_flush(&out) != 0)
-		cli_fatalx("stdout: %s", strerror(out.err));
+		for (; next < nitems; next++) {
+			if (items[next].haskey && !items[next].dup &&
+			    items[next].slot >= lim)
+				break;
+			block_write(&items[next]);
+		}
+		/* The records are out before their keys are committed. */
+		if (out_flush(&out) != 0)
+			cli_fatalx("stdout: %s", strerror(out.err));
+		if (lim > base && uncommitted == 0)
+			txn_start = cli_mono_ns();
+		uncommitted += lim - base;
+		commit(lim < nk);
+		base = lim;
+	} while (base < nk);
 	nitems = 0;
 	blen = 0;
-	if (nk > 0 && uncommitted == 0)
-		txn_start = cli_mono_ns();
-	uncommitted += nk;
-	commit(0);
 }
 
 static void

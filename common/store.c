@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,12 @@
 #define RKEY_LEN (sizeof(RKEY_PREFIX) - 1 + 2 * STORE_KEYLEN)
 /* Claims not committed by their owner: wait at most this long for them. */
 #define REDIS_WAIT_MS ((STORE_REDIS_LEASE + 5) * 1000)
+/* Random bytes naming this process's claims, so it releases only its own. */
+#define CLAIM_TOKEN 8
+/* Deletes a claim only while it still holds the token. */
+#define RELEASE_LUA \
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+	"return redis.call('DEL', KEYS[1]) end return 0"
 
 struct store {
 	enum store_kind kind;
@@ -46,6 +53,7 @@ struct store {
 	char *resp; /* the pipeline being built */
 	size_t rlen, rcap;
 	char ttlarg[24], leasearg[24];
+	char claimval[2 + 2 * CLAIM_TOKEN]; /* "p" and this process's token */
 	size_t unread; /* commit replies not read yet */
 };
 
@@ -547,7 +555,7 @@ resp_add(struct store *s, const char *p, size_t n)
 	return 0;
 }
 
-/* One command: argv of n strings, the key (RKEY_LEN bytes) at index 1. */
+/* One command: argv of n strings, the key (RKEY_LEN bytes) where NULL. */
 static int
 resp_cmd(struct store *s, const char *const *argv, int n, const char *key)
 {
@@ -558,8 +566,8 @@ resp_cmd(struct store *s, const char *const *argv, int n, const char *key)
 	if (resp_add(s, hdr, (size_t)l) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		const char *a = i == 1 ? key : argv[i];
-		size_t an = i == 1 ? RKEY_LEN : strlen(a);
+		const char *a = argv[i] != NULL ? argv[i] : key;
+		size_t an = argv[i] != NULL ? strlen(a) : RKEY_LEN;
 
 		l = snprintf(hdr, sizeof(hdr), "$%zu\r\n", an);
 		if (resp_add(s, hdr, (size_t)l) != 0 ||
@@ -603,6 +611,25 @@ r_simple(struct store *s, const char *what, redisReply *r)
 	return rc;
 }
 
+/* "p" and CLAIM_TOKEN random bytes in hex. */
+static int
+claim_token(struct store *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char t[CLAIM_TOKEN];
+	size_t i;
+
+	if (getrandom(t, sizeof(t), 0) != (ssize_t)sizeof(t))
+		return fail(s, "getrandom: %s", strerror(errno));
+	s->claimval[0] = 'p';
+	for (i = 0; i < CLAIM_TOKEN; i++) {
+		s->claimval[1 + 2 * i] = hex[t[i] >> 4];
+		s->claimval[2 + 2 * i] = hex[t[i] & 15];
+	}
+	s->claimval[1 + 2 * CLAIM_TOKEN] = '\0';
+	return 0;
+}
+
 static int
 r_open(struct store *s, const struct store_url *u)
 {
@@ -622,6 +649,8 @@ r_open(struct store *s, const struct store_url *u)
 		    u->kind == STORE_REDIS_UNIX ? u->path : "", s->rc->errstr);
 	snprintf(s->ttlarg, sizeof(s->ttlarg), "%lld", (long long)s->opt.ttl);
 	snprintf(s->leasearg, sizeof(s->leasearg), "%d", STORE_REDIS_LEASE);
+	if (claim_token(s) != 0)
+		return -1;
 	/* A bounded wait for every reply: a hung server is an error. */
 	tv.tv_sec = 10;
 	redisSetTimeout(s->rc, tv);
@@ -719,22 +748,62 @@ r_drain(struct store *s)
 }
 
 /*
- * One pipelined round: send the command for each key whose verdict is
- * still 0xff, then read the replies.  Filter claims a key with a short
- * lease ("p"); the commit turns claims into "1" with the full TTL.  A
- * claim held by another process (or a dead one) is retried until it is
- * committed ("1": seen) or expires (then ours).
+ * Release claims this process took but will not commit (see r_check): the
+ * keys whose verdict is RELEASE.  Only a claim still holding our token is
+ * deleted, so a lease that expired and was taken over stays with its new
+ * owner.
+ */
+#define RELEASE 0xfe
+
+static int
+r_release(struct store *s, const unsigned char *keys, size_t n,
+    unsigned char *verdict)
+{
+	const char *del[] = { "EVAL", RELEASE_LUA, "1", NULL, s->claimval };
+	char k[RKEY_LEN];
+	redisReply *r;
+	size_t i, sent = 0;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if (verdict[i] != RELEASE)
+			continue;
+		rkey(k, keys + i * STORE_KEYLEN);
+		if (resp_cmd(s, del, 5, k) != 0)
+			return -1;
+		verdict[i] = 0xff;
+		sent++;
+	}
+	if (sent == 0 || resp_send(s) != 0)
+		return sent == 0 ? 0 : -1;
+	for (; sent > 0; sent--) {
+		if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL)
+			return r_fail(s, "EVAL");
+		if (r->type == REDIS_REPLY_ERROR && rc == 0)
+			rc = fail(s, "redis: EVAL: %.200s", r->str);
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+/*
+ * One pipelined round over keys[0..n): send the command for each key whose
+ * verdict is still 0xff, then read the replies.  Filter claims a key with
+ * a short lease ("p" and our token); the commit turns claims into "1" with
+ * the full TTL.  A key claimed by another process (or a dead one) stays
+ * 0xff: the first such index goes to *first_wait (n when none), and the
+ * claims we won past it are released (r_check says why).
  */
 static int
 r_round(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
-    unsigned char *verdict, size_t *waiting)
+    unsigned char *verdict, size_t *first_wait)
 {
 	char k[RKEY_LEN];
 	redisReply *r;
 	size_t i;
 	int rc = 0;
 
-	const char *claim[] = { "SET", NULL, "p", "NX", "GET", "EX",
+	const char *claim[] = { "SET", NULL, s->claimval, "NX", "GET", "EX",
 		s->leasearg };
 	const char *get[] = { "GET", NULL };
 
@@ -748,62 +817,81 @@ r_round(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 	}
 	if (resp_send(s) != 0)
 		return -1;
-	*waiting = 0;
+	*first_wait = n;
 	for (i = 0; i < n; i++) {
 		if (verdict[i] != 0xff)
 			continue;
 		if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL)
 			return r_fail(s, op == STORE_FILTER ? "SET" : "GET");
-		rkey(k, keys + i * STORE_KEYLEN);
 		if (r->type == REDIS_REPLY_NIL) {
-			verdict[i] = STORE_NEW;
-			if (op != STORE_PEEK && rc == 0)
-				rc = pend_add(s, k);
-		} else if (r->type == REDIS_REPLY_STRING && r->len == 1 &&
+			verdict[i] = i > *first_wait ? RELEASE : STORE_NEW;
+		} else if (r->type == REDIS_REPLY_STRING && r->len >= 1 &&
 		    r->str[0] == 'p' && op == STORE_FILTER) {
-			(*waiting)++;
+			if (*first_wait == n)
+				*first_wait = i;
 		} else if (r->type == REDIS_REPLY_STRING) {
-			/* "1", or "p" for peek and record: someone else is
-			 * passing it right now; check passes it too (at
+			/* "1", or a claim for peek and record: someone else
+			 * is passing it right now; check passes it too (at
 			 * least once), record marks it. */
 			verdict[i] = r->str[0] == '1' ? STORE_SEEN : STORE_NEW;
-			if (op == STORE_RECORD && rc == 0)
-				rc = pend_add(s, k);
 		} else if (rc == 0) {
 			rc = fail(s, "redis: unexpected reply: %.200s",
 			    r->type == REDIS_REPLY_ERROR ? r->str : "?");
 		}
 		freeReplyObject(r);
 	}
-	return rc;
+	if (rc != 0)
+		return rc;
+	return r_release(s, keys, n, verdict);
 }
 
-static int
+/*
+ * Judge keys in order.  A process never waits while it holds claims, so
+ * two processes cannot wait on each other: when the round meets a key
+ * another process has claimed, the keys before it are returned judged
+ * (the caller writes their records and commits them), the claims won
+ * after it are released, and the next call starts at the contested key.
+ * When the contested key comes first, it alone is polled until its owner
+ * commits it (seen) or its lease expires (then it is ours).
+ */
+static long
 r_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
     unsigned char *verdict)
 {
 	uint64_t start = cli_mono_ns();
-	size_t waiting;
+	size_t i, wait, lim = n;
 	int ms = 1;
 
 	memset(verdict, 0xff, n);
 	s->npend = 0;
 	if (r_drain(s) != 0)
 		return -1;
+	if (n == 0)
+		return 0;
 	for (;;) {
-		if (r_round(s, op, keys, n, verdict, &waiting) != 0)
+		if (r_round(s, op, keys, lim, verdict, &wait) != 0)
 			return -1;
-		if (waiting == 0)
-			return 0;
+		if (wait > 0)
+			break;
 		if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
-			return fail(s,
-			    "redis: %zu keys stay claimed by "
-			    "another process",
-			    waiting);
+			return fail(
+			    s, "redis: a key stays claimed by another process");
 		usleep((useconds_t)ms * 1000);
 		if (ms < 50)
 			ms *= 2;
+		lim = 1;
 	}
+	for (i = 0; i < wait; i++) {
+		char k[RKEY_LEN];
+
+		if (op == STORE_PEEK ||
+		    (op == STORE_FILTER && verdict[i] != STORE_NEW))
+			continue;
+		rkey(k, keys + i * STORE_KEYLEN);
+		if (pend_add(s, k) != 0)
+			return -1;
+	}
+	return (long)wait;
 }
 
 /*
@@ -868,15 +956,15 @@ store_open(const struct store_url *u, const struct store_opts *o, char *err,
 	return s;
 }
 
-int
+long
 store_check(struct store *s, enum store_op op, const unsigned char *keys,
     size_t n, unsigned char *verdict)
 {
 	sigset_t old;
-	int rc;
+	long rc;
 
 	if (s->kind == STORE_SQLITE)
-		return sq_check(s, op, keys, n, verdict);
+		return sq_check(s, op, keys, n, verdict) != 0 ? -1 : (long)n;
 	sigpipe_block(&old);
 	rc = r_check(s, op, keys, n, verdict);
 	sigpipe_restore(&old);

@@ -83,10 +83,15 @@ struct store;
 struct store *store_open(const struct store_url *, const struct store_opts *,
     char *err, size_t errlen);
 /*
- * Judge n keys (n * STORE_KEYLEN bytes) and put one enum store_verdict per
- * key in verdict.  Keys must be distinct.  Returns 0, or -1 (store_error).
+ * Judge keys in order (n keys, n * STORE_KEYLEN bytes, distinct) and put
+ * one enum store_verdict per key in verdict.  Returns how many leading
+ * keys were judged, or -1 (store_error).  SQLite judges all n.  Redis
+ * judges fewer when it meets a key another process has claimed: the caller
+ * writes the records of the judged keys, commits, and calls again with the
+ * rest, so no process holds claims while it waits for another's (at least
+ * 1 is judged when n > 0).
  */
-int store_check(struct store *, enum store_op, const unsigned char *keys,
+long store_check(struct store *, enum store_op, const unsigned char *keys,
     size_t n, unsigned char *verdict);
 /*
  * Make the claims of the last store_check permanent.  0 or -1.  Redis
