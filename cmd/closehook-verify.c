@@ -199,6 +199,18 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 		    c.root.type != JSON_NONE);
 		return;
 	}
+	if (*bodycap < c.body.n) {
+		free(*bodybuf);
+		*bodycap = c.body.n + 4096;
+		if ((*bodybuf = malloc(*bodycap)) == NULL)
+			cli_fatal("out of memory");
+	}
+	/* Decoding the body finishes validating the line (capture.h). */
+	if ((bn = capture_body(&c, *bodybuf)) == -2) {
+		reject(file, l->lineno, CLOSESIG_MALFORMED, "not valid JSON",
+		    l->p, l->n, 0);
+		return;
+	}
 	if (!capture_header(&c, "close-sig-hash", &sig)) {
 		reject(
 		    file, l->lineno, CLOSESIG_MISSING_SIG, NULL, l->p, l->n, 1);
@@ -209,13 +221,7 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 		    file, l->lineno, CLOSESIG_MISSING_TS, NULL, l->p, l->n, 1);
 		return;
 	}
-	if (*bodycap < c.body.n) {
-		free(*bodybuf);
-		*bodycap = c.body.n + 4096;
-		if ((*bodybuf = malloc(*bodycap)) == NULL)
-			cli_fatal("out of memory");
-	}
-	if ((bn = capture_body(&c, *bodybuf)) < 0) {
+	if (bn < 0) {
 		reject(file, l->lineno, CLOSESIG_MALFORMED,
 		    "body_base64 is not base64", l->p, l->n, 1);
 		return;

@@ -51,12 +51,19 @@ parse_ts(const char *p, size_t n, int64_t *ts)
  * string, or longer than any key file can name).
  */
 static size_t
-body_subscription(struct json_span root, char *sub)
+body_subscription(struct json_span root, const struct json_top *top, char *sub)
 {
-	struct json_span v;
+	struct json_span v = { NULL, 0, JSON_NONE };
+	size_t i;
 
-	if (!json_object_get(root, "subscription_id", 15, &v) ||
-	    v.type != JSON_STRING || v.n - 2 > KEYS_SUB_MAX)
+	if (top->n > top->max) {
+		if (!json_object_get(root, "subscription_id", 15, &v))
+			return 0;
+	} else
+		for (i = 0; i < top->n; i++)
+			if (json_str_eq(top->m[i].key, "subscription_id", 15))
+				v = top->m[i].val; /* the last one wins */
+	if (v.type != JSON_STRING || v.n - 2 > KEYS_SUB_MAX)
 		return 0;
 	return json_str_unescape(v, sub);
 }
@@ -68,6 +75,8 @@ closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
 {
 	unsigned char want[HMAC_LEN], got[HMAC_LEN];
 	char sub[KEYS_SUB_MAX + 2];
+	struct json_member m[16];
+	struct json_top top = { m, 16, NULL, 0, 0, 0, { NULL, 0, JSON_NONE } };
 	struct json_span root;
 	int64_t t;
 	size_t subn, i;
@@ -85,11 +94,11 @@ closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
 			return CLOSESIG_FUTURE;
 	}
 	/* The body is verified over its exact bytes: never re-serialised. */
-	if (json_parse(body, bodyn, &root, NULL) != 0 ||
+	if (json_parse_top(body, bodyn, &root, &top, NULL) != 0 ||
 	    root.type != JSON_OBJECT)
 		return CLOSESIG_NOT_JSON;
 	/* Only bound keys need the subscription: skip the lookup without. */
-	subn = keys->nbound > 0 ? body_subscription(root, sub) : 0;
+	subn = keys->nbound > 0 ? body_subscription(root, &top, sub) : 0;
 	/* Try every applicable key; rotation means several may apply. */
 	for (i = keyring_next(keys, 0, sub, subn); i < keys->n;
 	     i = keyring_next(keys, i + 1, sub, subn)) {

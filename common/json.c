@@ -608,10 +608,36 @@ type_of(uchar c)
  * (lvl + nobj), so both agree on every nesting.  lvl never exceeds
  * JSON_MAX_DEPTH, which sizes the bit stack.
  */
-int
-json_parse(const char *p, size_t n, struct json_span *v, struct json_error *err)
+static inline const uchar *skip_string(const uchar *s, const uchar *e);
+static enum json_type type_of(uchar c);
+
+static inline void
+set_span(struct json_span *v, const uchar *s, const uchar *t)
+{
+	v->p = (const char *)s;
+	v->n = (size_t)(t - s);
+	v->type = type_of(*s);
+}
+
+/* 1 when the key between quotes [k, ke) is exactly lit[0..n) unescaped
+ * (a key holding an escape never matches: the lazy names are plain). */
+static inline int
+str_eq_raw(const uchar *k, const uchar *ke, const char *lit, size_t n)
+{
+	return (size_t)(ke - k) == n + 2 && memcmp(k + 1, lit, n) == 0;
+}
+
+/*
+ * The parser proper.  top, when not NULL, records the members of a
+ * top-level object (json_parse_top); json_parse passes NULL, and inlining
+ * removes that bookkeeping from its loop.
+ */
+static inline __attribute__((always_inline)) int
+parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
+    struct json_top *top)
 {
 	const uchar *s = (const uchar *)p, *e = s + n, *start, *end;
+	const uchar *tkey = NULL, *tkeyend = NULL, *tval = NULL;
 	uint64_t stk[(JSON_MAX_DEPTH + 63) / 64];
 	unsigned lvl = 0, nobj = 0;
 	int inobj = 0;
@@ -626,6 +652,17 @@ json_parse(const char *p, size_t n, struct json_span *v, struct json_error *err)
 	start = s;
 
 value:
+	if (top != NULL && lvl == 1 && inobj) {
+		tval = s;
+		if (*s == '"' && top->lazy != NULL &&
+		    str_eq_raw(tkey, tkeyend, top->lazy, top->lazyn)) {
+			/* Delimited only: json_str_decode checks it. */
+			s = skip_string(s, e);
+			top->lazy_skipped++;
+			set_span(&top->lazy_val, tval, s);
+			goto next;
+		}
+	}
 	switch (*s) {
 	case '"':
 		if ((s = scan_string(s + 1, e, &pe)) == NULL)
@@ -696,6 +733,14 @@ value:
 next:
 	if (lvl == 0)
 		goto done;
+	if (top != NULL && lvl == 1 && inobj) {
+		if (top->n < top->max) {
+			set_span(&top->m[top->n].key, tkey, tkeyend);
+			set_span(&top->m[top->n].val, tval, s);
+		}
+		if (top->n <= top->max)
+			top->n++;
+	}
 	s = skip_ws(s, e);
 	if (s == e)
 		goto eof;
@@ -731,8 +776,12 @@ key:
 		pe.msg = "expected string key";
 		goto fail;
 	}
+	if (top != NULL && lvl == 1)
+		tkey = s;
 	if ((s = scan_string(s + 1, e, &pe)) == NULL)
 		goto fail;
+	if (top != NULL && lvl == 1)
+		tkeyend = s;
 	s = skip_ws(s, e);
 	if (s == e)
 		goto eof;
@@ -778,6 +827,21 @@ fail:
 		err->msg = pe.msg;
 	}
 	return -1;
+}
+
+int
+json_parse(const char *p, size_t n, struct json_span *v, struct json_error *err)
+{
+	return parse(p, n, v, err, NULL);
+}
+
+int
+json_parse_top(const char *p, size_t n, struct json_span *v,
+    struct json_top *top, struct json_error *err)
+{
+	top->n = 0;
+	top->lazy_skipped = 0;
+	return parse(p, n, v, err, top);
 }
 
 /* jq's names, so that messages read like jq's own. */
@@ -982,14 +1046,6 @@ skip_value(const uchar *s, const uchar *e)
 			s++;
 		return s;
 	}
-}
-
-static inline void
-set_span(struct json_span *v, const uchar *s, const uchar *t)
-{
-	v->p = (const char *)s;
-	v->n = (size_t)(t - s);
-	v->type = type_of(*s);
 }
 
 void
@@ -1446,6 +1502,137 @@ json_str_unescape(struct json_span s, char *dst)
 		d += unescape1(&p, e, d);
 	}
 	return (size_t)(d - (uchar *)dst);
+}
+
+/*
+ * Validate and decode in one pass (see json.h).  The SSE2 loop stores each
+ * 16 bytes whole and advances to the first byte that needs a look: a
+ * backslash, a quote, a control byte or a byte >= 0x80 (signed compare).
+ * The stores stay within s.n bytes of dst because decoding never grows:
+ * d - dst <= p - (s.p + 1), and a store happens only with 16 bytes left.
+ */
+long
+json_str_decode(struct json_span s, char *dst, struct json_error *err)
+{
+	const uchar *b = (const uchar *)s.p, *p, *e;
+	uchar *d = (uchar *)dst, c;
+	struct perr pe;
+	long cp, lo;
+	size_t k;
+
+	if (s.n < 2 || b[0] != '"' || b[s.n - 1] != '"') {
+		pe.at = b + s.n;
+		pe.msg = "unterminated string";
+		goto fail;
+	}
+	p = b + 1;
+	e = b + s.n - 1;
+	for (;;) {
+#ifdef JSON_SSE2
+		{
+			const __m128i bs = _mm_set1_epi8('\\');
+			const __m128i q = _mm_set1_epi8('"');
+			const __m128i sp = _mm_set1_epi8(0x20);
+			__m128i x;
+			unsigned m;
+
+			while (e - p >= 16) {
+				x = _mm_loadu_si128(
+				    (const __m128i *)(const void *)p);
+				m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+				    _mm_or_si128(_mm_cmpeq_epi8(x, bs),
+					_mm_cmpeq_epi8(x, q)),
+				    _mm_cmplt_epi8(x, sp)));
+				_mm_storeu_si128((__m128i *)(void *)d, x);
+				if (m != 0) {
+					p += ctz32(m);
+					d += ctz32(m);
+					break;
+				}
+				p += 16;
+				d += 16;
+			}
+		}
+#endif
+		if (p >= e)
+			break;
+		c = *p;
+		if (c == '\\') {
+			if (e - p < 2)
+				goto bad_escape;
+			switch (p[1]) {
+			case '"':
+			case '\\':
+			case '/':
+				*d++ = p[1];
+				p += 2;
+				continue;
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
+				p++;
+				d += unescape1(&p, e, d);
+				continue;
+			case 'u':
+				if ((cp = hex4(p + 2, e)) < 0) {
+					pe.at = p;
+					pe.msg = "invalid \\u escape";
+					goto fail;
+				}
+				if (cp >= 0xd800 && cp <= 0xdbff) {
+					if (e - p < 12 || p[6] != '\\' ||
+					    p[7] != 'u' ||
+					    (lo = hex4(p + 8, e)) < 0xdc00 ||
+					    lo > 0xdfff) {
+						pe.at = p;
+						pe.msg = "unpaired high "
+							 "surrogate escape";
+						goto fail;
+					}
+					cp = 0x10000 + ((cp - 0xd800) << 10) +
+					    (lo - 0xdc00);
+					p += 12;
+				} else {
+					if (cp >= 0xdc00 && cp <= 0xdfff)
+						cp = 0xfffd;
+					p += 6;
+				}
+				d += utf8_put(d, (unsigned long)cp);
+				continue;
+			default:
+				goto bad_escape;
+			}
+		}
+		if (c >= 0x80) {
+			if ((k = utf8_seq(p, e)) == 0) {
+				pe.at = p;
+				pe.msg = "invalid utf-8 in string";
+				goto fail;
+			}
+			while (k-- > 0)
+				*d++ = *p++;
+			continue;
+		}
+		if (c < 0x20 || c == '"') {
+			pe.at = p;
+			pe.msg = c == '"' ? "unescaped quote in string"
+					  : "control character in string";
+			goto fail;
+		}
+		*d++ = *p++;
+	}
+	return (long)(d - (uchar *)dst);
+bad_escape:
+	pe.at = p;
+	pe.msg = "invalid escape";
+fail:
+	if (err != NULL) {
+		err->off = (size_t)(pe.at - b);
+		err->msg = pe.msg;
+	}
+	return -1;
 }
 
 static inline uchar

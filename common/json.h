@@ -58,6 +58,30 @@ struct json_error {
 int json_parse(
     const char *p, size_t n, struct json_span *v, struct json_error *err);
 
+/*
+ * json_parse, recording the members of a top-level object as it goes, so
+ * that a caller needs no second walk over them.  The first max members go
+ * to m[]; n counts them (n > max: there were more, not recorded).  The
+ * string value of a member named lazy (a plain key; NULL for none) is only
+ * delimited, not validated: lazy_skipped counts such values and lazy_val is
+ * the last.  A caller that skips one must validate it with
+ * json_str_decode, or the text with json_parse, before trusting either.
+ */
+struct json_member {
+	struct json_span key, val;
+};
+struct json_top {
+	struct json_member *m;
+	size_t max;
+	const char *lazy;
+	size_t lazyn;
+	size_t n; /* out */
+	int lazy_skipped; /* out */
+	struct json_span lazy_val; /* out */
+};
+int json_parse_top(const char *p, size_t n, struct json_span *v,
+    struct json_top *top, struct json_error *err);
+
 /* Name of a type for messages: "object", "array", "string", ... */
 const char *json_type_name(enum json_type);
 
@@ -126,6 +150,14 @@ enum json_path_result json_path_get(
  * U+FFFD, as in jq; \u0000 decodes to a NUL byte.
  */
 size_t json_str_unescape(struct json_span s, char *dst);
+/*
+ * Validate and decode a string span that was not validated (json_top's
+ * lazy value: from its opening quote to its closing one, both included).
+ * Writes at most s.n bytes to dst and returns their count, or -1 when the
+ * string is not valid JSON (bad escape, control byte, invalid UTF-8, no
+ * closing quote), with *err filled relative to s.p when err is not NULL.
+ */
+long json_str_decode(struct json_span s, char *dst, struct json_error *err);
 /* 1 when the decoded string equals lit[0..n), else 0. */
 int json_str_eq(struct json_span s, const char *lit, size_t n);
 /* The same, ASCII letters compared case-insensitively (header names). */

@@ -53,6 +53,28 @@ is "$(stat -c %a "$TMP/rej")" 600 "the rejects file is private (0600)"
 like "$(grep -c "$KAV_KEY" "$TMP/rej" "$TMP/err" || true)" "*0*0*" \
     "no key bytes in the rejects file or on stderr"
 
+# The body string is validated while it is decoded (the fast path leaves
+# it out of the first parse): an invalid one is still an invalid capture,
+# reported as such before any other reason, and the stream goes on.
+{
+	capture "$ts" "$KAV_SIG" "$KAV_BODY" | sed 's/test content/bad \\q escape/'
+	capture "$ts" "$KAV_SIG" "$KAV_BODY" | sed 's/test content/raw\ttab/'
+	capture "$ts" "$KAV_SIG" "$KAV_BODY" | sed 's/test content/bad \xc3 utf-8/'
+	capture "$ts" "$KAV_SIG" "$KAV_BODY" |
+	    sed 's/"close-sig-hash"/"x-other"/; s/test content/\\x/'
+	echo '{"headers": 1, "body": "\q"}'
+	echo '{"headers": {}, "body": "\q", "body": "{}"}'
+	echo "$good"
+} >"$TMP/badbody"
+run closehook-verify --secret-file "$TMP/keys" --now "$ts" \
+    --rejects "$TMP/rej3" "$TMP/badbody"
+is "$(sed "s|^closehook-verify: $TMP/badbody:||" "$TMP/err" | tr '\n' ' ')" \
+    "1: rejected: malformed-capture (not valid JSON) 2: rejected: malformed-capture (not valid JSON) 3: rejected: malformed-capture (not valid JSON) 4: rejected: malformed-capture (not valid JSON) 5: rejected: malformed-capture (not valid JSON) 6: rejected: malformed-capture (not valid JSON) " \
+    "a bad escape, control byte or UTF-8 in the body string is not JSON"
+is "$out" "$KAV_BODY" "the good capture after them verifies"
+is "$(jq -c .capture "$TMP/rej3" | sort -u)" null \
+    "and they are recorded with a null capture"
+
 # Appending: a second run adds to the rejects file.
 run closehook-verify --secret-file "$TMP/keys" --now "$ts" -q \
     --rejects "$TMP/rej" "$TMP/in"

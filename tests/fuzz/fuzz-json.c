@@ -291,6 +291,13 @@ check_string(struct json_span s, size_t *lenp)
 		fail("json_str_eq on a prefix", in_p, in_n);
 	if (json_str_plain(s) != (memchr(s.p + 1, '\\', s.n - 2) == NULL))
 		fail("json_str_plain", in_p, in_n);
+	/* The validating decoder accepts it and decodes the same bytes. */
+	if ((q = malloc(s.n)) == NULL)
+		abort();
+	if (json_str_decode(s, q, NULL) != (long)n || memcmp(q, u, n) != 0)
+		fail("json_str_decode differs from json_str_unescape", in_p,
+		    in_n);
+	free(q);
 	/* Escaping and parsing again gives back the same bytes. */
 	if ((esc = malloc(6 * n + 2)) == NULL || (q = malloc(6 * n)) == NULL)
 		abort();
@@ -305,6 +312,66 @@ check_string(struct json_span s, size_t *lenp)
 	free(q);
 	*lenp = n;
 	return u;
+}
+
+/*
+ * json_parse_top against json_parse: the same validity without a lazy key,
+ * the same members as json_iter_member; and with a lazy key ("a"), the
+ * skipped string decodes (json_str_decode) exactly when the text is valid.
+ * A whole input that is one quoted string decodes exactly when it parses.
+ */
+static void
+check_top(const uint8_t *data, size_t size, int ours)
+{
+	struct json_member m[4];
+	struct json_top top = { m, 4, NULL, 0, 0, 0, { NULL, 0, JSON_NONE } };
+	struct json_span root, key, val;
+	struct json_iter it;
+	const char *p = (const char *)data;
+	size_t i;
+	char *buf;
+	long dn;
+	int tv;
+
+	tv = json_parse_top(p, size, &root, &top, NULL) == 0;
+	if (tv != ours)
+		fail("json_parse_top and json_parse disagree", data, size);
+	if (tv && root.type == JSON_OBJECT) {
+		json_iter_init(&it, root);
+		for (i = 0; json_iter_member(&it, &key, &val); i++)
+			if (i < top.max &&
+			    (m[i].key.p != key.p || m[i].key.n != key.n ||
+				m[i].val.p != val.p || m[i].val.n != val.n ||
+				m[i].val.type != val.type))
+				fail("json_parse_top member", data, size);
+		if (top.n != (i > top.max ? top.max + 1 : i))
+			fail("json_parse_top member count", data, size);
+	}
+	top.lazy = "a";
+	top.lazyn = 1;
+	tv = json_parse_top(p, size, &root, &top, NULL) == 0;
+	if (ours && !tv)
+		fail("json_parse_top (lazy) rejects a valid text", data, size);
+	if (tv && top.lazy_skipped == 1) {
+		if ((buf = malloc(top.lazy_val.n + 1)) == NULL)
+			abort();
+		dn = json_str_decode(top.lazy_val, buf, NULL);
+		if ((dn >= 0) != ours)
+			fail("lazy string decodes but the text is invalid, or "
+			     "the reverse",
+			    data, size);
+		free(buf);
+	}
+	if (size >= 2 && data[0] == '"' && data[size - 1] == '"') {
+		struct json_span s = { p, size, JSON_STRING };
+
+		if ((buf = malloc(size)) == NULL)
+			abort();
+		if ((json_str_decode(s, buf, NULL) >= 0) != ours)
+			fail("json_str_decode and json_parse disagree", data,
+			    size);
+		free(buf);
+	}
 }
 
 /* Compare one scalar, or check a container's kind; consumes j. */
@@ -660,6 +727,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("scanner accepted an input jq is lax about", data, size);
 	if (!ours && err.off > size)
 		fail("error offset past the end", data, size);
+	check_top(data, size, ours);
 
 	/* jv_parse_sized prints the text in its message with %s. */
 	if ((copy = malloc(size + 1)) == NULL)

@@ -640,6 +640,102 @@ test_unescape(void)
 	is_int(json_str_unescape(v, out), 0, "empty string");
 }
 
+/* The validating decoder: same bytes as json_str_unescape, and every way a
+ * string can be invalid, inside and past the 16-byte fast path. */
+static void
+test_str_decode(void)
+{
+	static const struct {
+		const char *in, *err;
+		size_t off;
+	} bad[] = {
+		{ "\"abc", "unterminated string", 4 },
+		{ "\"a\\x\"", "invalid escape", 2 },
+		{ "\"0123456789abcdef0123\\q\"", "invalid escape", 21 },
+		{ "\"a\\u12g4\"", "invalid \\u escape", 2 },
+		{ "\"\\ud800\"", "unpaired high surrogate escape", 1 },
+		{ "\"\\ud800\\u0041\"", "unpaired high surrogate escape", 1 },
+		{ "\"tab\there\"", "control character in string", 4 },
+		{ "\"0123456789abcdefXYZ\n\"", "control character in string",
+		    20 },
+		{ "\"a\"b\"", "unescaped quote in string", 2 },
+		{ "\"caf\xc3\"", "invalid utf-8 in string", 4 },
+		{ "\"0123456789abcdef\xed\xa0\x80\"", "invalid utf-8 in string",
+		    17 },
+		{ "\"\\\"", "invalid escape", 1 },
+	};
+	char out[128], ref[128];
+	struct json_span v, raw;
+	struct json_error err;
+	size_t i, n;
+	long dn;
+	static const char good[] =
+	    "\"{\\\"event\\\":{\\\"id\\\":\\\"ev_1\\\",\\\"note\\\":"
+	    "\\\"caf\xc3\xa9 \\u20ac \\ud83d\\ude00 \\udc00\\\\n\\\"}}\"";
+
+	ok(PARSE(good, &v, NULL) == 0, "an escape-dense string");
+	n = json_str_unescape(v, ref);
+	dn = json_str_decode(v, out, NULL);
+	ok(dn == (long)n && memcmp(out, ref, n) == 0,
+	    "decode gives json_str_unescape's bytes on an escape-dense string");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		raw.p = bad[i].in;
+		raw.n = strlen(bad[i].in);
+		raw.type = JSON_STRING;
+		memset(&err, 0, sizeof(err));
+		dn = json_str_decode(raw, out, &err);
+		ok(dn == -1 && err.msg != NULL &&
+		       strcmp(err.msg, bad[i].err) == 0 && err.off == bad[i].off,
+		    "decode rejects %s: %s at %zu (got %s at %zu)", bad[i].in,
+		    bad[i].err, bad[i].off, err.msg ? err.msg : "-", err.off);
+		ok(json_parse(bad[i].in, raw.n, NULL, NULL) == -1,
+		    "and json_parse agrees");
+	}
+}
+
+/* json_parse_top: members recorded in one pass, the lazy value skipped. */
+static void
+test_parse_top(void)
+{
+	struct json_member m[2];
+	struct json_top top = { m, 2, NULL, 0, 0, 0, { NULL, 0, JSON_NONE } };
+	struct json_span v;
+	const char *t = "{\"a\": {\"b\": [1, \"x\"]}, \"body\": \"\\q\", "
+			"\"c\": 2}";
+	char out[16];
+
+	ok(json_parse_top("{\"a\": {\"b\": 1}, \"c\" : \"d\"}", 26, &v, &top,
+	       NULL) == 0 &&
+		top.n == 2 && top.lazy_skipped == 0,
+	    "two members recorded");
+	ok(m[0].key.n == 3 && memcmp(m[0].key.p, "\"a\"", 3) == 0 &&
+		m[0].val.type == JSON_OBJECT && m[0].val.n == 8,
+	    "the first: key and object value spans");
+	ok(m[1].val.type == JSON_STRING && m[1].val.n == 3 &&
+		memcmp(m[1].val.p, "\"d\"", 3) == 0,
+	    "the second, after a nested key (not taken for a member)");
+	ok(json_parse_top("{\"a\":1,\"b\":2,\"c\":3}", 19, &v, &top, NULL) ==
+		0 && top.n == 3,
+	    "more members than recorded: n is max + 1");
+	ok(json_parse_top("[1, {\"a\": 2}]", 13, &v, &top, NULL) == 0 &&
+		top.n == 0,
+	    "an array root records nothing");
+	ok(json_parse_top(t, strlen(t), &v, &top, NULL) == -1,
+	    "without a lazy key the bad escape fails");
+	top.lazy = "body";
+	top.lazyn = 4;
+	ok(json_parse_top(t, strlen(t), &v, &top, NULL) == 0 &&
+		top.lazy_skipped == 1 && top.lazy_val.n == 4,
+	    "the lazy member's string is only delimited");
+	ok(json_str_decode(top.lazy_val, out, NULL) == -1,
+	    "and json_str_decode finds what was skipped");
+	ok(json_parse_top("{\"body\": 5}", 11, &v, &top, NULL) == 0 &&
+		top.lazy_skipped == 0,
+	    "a lazy member that is not a string is validated as usual");
+	ok(json_parse_top("{\"body\": \"abc}", 14, &v, &top, NULL) == -1,
+	    "an unterminated lazy string still fails");
+}
+
 static void
 test_str_eq(void)
 {
@@ -764,6 +860,7 @@ test_numbers(void)
 	    "680908203124");
 	memset(big + n, '9', 900);
 	n += 900;
+	big[n] = '\0'; /* for strtod below */
 	v.n = n;
 	ok(json_num_double(v) == 1.0, "just below halfway, 950 digits, down");
 	ok(json_num_double(v) == strtod(big, NULL), "that is strtod's answer");
@@ -891,6 +988,8 @@ main(void)
 	test_path_compile();
 	test_path_get();
 	test_unescape();
+	test_str_decode();
+	test_parse_top();
 	test_str_eq();
 	test_numbers();
 	test_escape();
