@@ -90,6 +90,7 @@ static unsigned char (*recent)[STORE_KEYLEN];
 
 static int sqlite_store;
 static size_t uncommitted; /* keys judged since the last commit */
+static size_t nk; /* keys of the block going to the store */
 static uint64_t txn_start; /* when the first of them was judged */
 
 static struct {
@@ -437,32 +438,10 @@ block_write(const struct item *it)
 static void
 block_run(void)
 {
-	size_t i, nk = 0, base = 0, next = 0;
-	uint64_t x;
+	size_t base = 0, next = 0;
 
 	if (nitems == 0)
 		return;
-	memset(bset, 0, 2 * BLOCK_RECORDS * sizeof(*bset));
-	for (i = 0; i < nitems; i++) {
-		struct item *it = &items[i];
-
-		if (!it->haskey)
-			continue;
-		if (bset_find_or_add(i) >= 0) {
-			it->dup = 1;
-			continue;
-		}
-		if (mode == STORE_PEEK) {
-			memcpy(&x, it->key, sizeof(x));
-			if (memcmp(recent[x & (RECENT_SLOTS - 1)], it->key,
-				STORE_KEYLEN) == 0) {
-				it->dup = 1;
-				continue;
-			}
-		}
-		memcpy(keys + nk * STORE_KEYLEN, it->key, STORE_KEYLEN);
-		it->slot = nk++;
-	}
 	/* Usually one round; more when a shared Redis store judges only a
 	 * prefix (store.h): that prefix is written and committed first. */
 	do {
@@ -491,8 +470,39 @@ block_run(void)
 		commit(lim < nk);
 		base = lim;
 	} while (base < nk);
+	memset(bset, 0, 2 * BLOCK_RECORDS * sizeof(*bset));
 	nitems = 0;
+	nk = 0;
 	blen = 0;
+}
+
+/*
+ * Give a new record its place among the block's keys: a repeat within the
+ * block (or, for check, of a recent pass) is marked; a new key gets a slot
+ * and its store command goes ahead (store_send).
+ */
+static void
+block_key(size_t i)
+{
+	struct item *it = &items[i];
+	uint64_t x;
+
+	if (bset_find_or_add(i) >= 0) {
+		it->dup = 1;
+		return;
+	}
+	if (mode == STORE_PEEK) {
+		memcpy(&x, it->key, sizeof(x));
+		if (memcmp(recent[x & (RECENT_SLOTS - 1)], it->key,
+			STORE_KEYLEN) == 0) {
+			it->dup = 1;
+			return;
+		}
+	}
+	memcpy(keys + nk * STORE_KEYLEN, it->key, STORE_KEYLEN);
+	it->slot = nk++;
+	if (store_send(st, mode, it->key) != 0)
+		store_fatal("store");
 }
 
 static void
@@ -533,8 +543,10 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 				     : default_key(r, it->key, &why);
 	if (!it->haskey)
 		keyless(file, lineno, why);
-	else
+	else {
 		free(why);
+		block_key(nitems);
+	}
 	nitems++;
 }
 

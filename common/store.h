@@ -94,6 +94,14 @@ struct store *store_open(const struct store_url *, const struct store_opts *,
 long store_check(struct store *, enum store_op, const unsigned char *keys,
     size_t n, unsigned char *verdict);
 /*
+ * Optional: announce, in order, the keys the next store_check will judge
+ * (with the same op), as they become known.  A Redis store sends their
+ * commands ahead in batches, so the server works while the caller parses;
+ * the keys must then be passed to store_check in the same order, first.
+ * 0, or -1 (store_error).
+ */
+int store_send(struct store *, enum store_op, const unsigned char *key);
+/*
  * Make the claims of the last store_check permanent.  0 or -1.  Redis
  * commits are sent without waiting: a failure is reported by the next
  * store_check or by store_close.
