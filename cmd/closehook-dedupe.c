@@ -553,19 +553,17 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 static void
 do_line(const char *file, struct line *l)
 {
-	struct json_span root;
 	struct json_error e;
 	struct evrec_iter ei;
 	struct evrec r;
 	char detail[96];
 
-	if (json_parse(l->p, l->n, &root, &e) != 0) {
+	if (evrec_parse(&ei, l->p, l->n, &e) != 0) {
 		snprintf(
 		    detail, sizeof(detail), "%s at byte %zu", e.msg, e.off + 1);
 		reject(file, l->lineno, "not-json", detail, l->p, l->n);
 		return;
 	}
-	evrec_begin(&ei, root);
 	while (evrec_next(&ei, &r))
 		block_add(
 		    file, l->lineno, &r, ei.kind == EVREC_PAGE, l->p, l->n);

@@ -637,19 +637,19 @@ do_line(const char *file, struct line *l)
 
 	cur_file = file;
 	cur_line = l->lineno;
-	if (json_parse(l->p, l->n, &root, &je) != 0) {
+	if (evrec_parse(&it, l->p, l->n, &je) != 0) {
 		snprintf(detail, sizeof(detail), "%s at byte %zu", je.msg,
 		    je.off + 1);
 		reject(RS_JSON, detail, none);
 		return;
 	}
+	root = it.root;
 	if (root.type != JSON_OBJECT) {
 		snprintf(detail, sizeof(detail), "a JSON %s",
 		    json_type_name(root.type));
 		reject(RS_NOTOBJ, detail, root);
 		return;
 	}
-	evrec_begin(&it, root);
 	while (evrec_next(&it, &rec) && out.err == 0) {
 		if (!rec.wrapped) {
 			do_record(rec.whole);

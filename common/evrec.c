@@ -7,51 +7,107 @@
 
 #define WRAP_HEAD "{\"subscription_id\":null,\"event\":"
 
-enum evrec_kind
-evrec_classify(struct json_span root)
+/* What the top-level members say; fed one member at a time. */
+struct cls {
+	int event, data, cursor, otype, action;
+	struct json_span ev, dv;
+};
+
+static void
+cls_member(struct cls *c, struct json_span k, struct json_span v)
+{
+	if (json_str_eq(k, "event", 5)) {
+		c->event = v.type == JSON_OBJECT;
+		c->ev = v;
+	} else if (json_str_eq(k, "data", 4)) {
+		c->data = v.type == JSON_ARRAY;
+		c->dv = v;
+	} else if (json_str_eq(k, "cursor_next", 11))
+		c->cursor = 1;
+	else if (json_str_eq(k, "object_type", 11))
+		c->otype = 1;
+	else if (json_str_eq(k, "action", 6))
+		c->action = 1;
+}
+
+static enum evrec_kind
+cls_kind(const struct cls *c)
+{
+	/* A bare event has a "data" member too (the object), never an array
+	 * together with "cursor_next"; check the page first. */
+	if (c->data && c->cursor)
+		return EVREC_PAGE;
+	if (c->event)
+		return EVREC_RECORD;
+	if (c->otype && c->action)
+		return EVREC_BARE;
+	return EVREC_OTHER;
+}
+
+static void
+cls_walk(struct cls *c, struct json_span root)
 {
 	struct json_iter it;
 	struct json_span k, v;
-	int event = 0, data = 0, cursor = 0, otype = 0, action = 0;
 
+	memset(c, 0, sizeof(*c));
 	if (root.type != JSON_OBJECT)
-		return EVREC_OTHER;
+		return;
 	json_iter_init(&it, root);
-	while (json_iter_member(&it, &k, &v)) {
-		if (json_str_eq(k, "event", 5))
-			event = v.type == JSON_OBJECT;
-		else if (json_str_eq(k, "data", 4))
-			data = v.type == JSON_ARRAY;
-		else if (json_str_eq(k, "cursor_next", 11))
-			cursor = 1;
-		else if (json_str_eq(k, "object_type", 11))
-			otype = 1;
-		else if (json_str_eq(k, "action", 6))
-			action = 1;
-	}
-	/* A bare event has a "data" member too (the object), never an array
-	 * together with "cursor_next"; check the page first. */
-	if (data && cursor)
-		return EVREC_PAGE;
-	if (event)
-		return EVREC_RECORD;
-	if (otype && action)
-		return EVREC_BARE;
-	return EVREC_OTHER;
+	while (json_iter_member(&it, &k, &v))
+		cls_member(c, k, v);
+}
+
+enum evrec_kind
+evrec_classify(struct json_span root)
+{
+	struct cls c;
+
+	cls_walk(&c, root);
+	return cls_kind(&c);
+}
+
+static void
+begin(struct evrec_iter *e, struct json_span root, const struct cls *c)
+{
+	memset(e, 0, sizeof(*e));
+	e->root = root;
+	e->kind = cls_kind(c);
+	e->event = c->ev;
+	if (e->kind == EVREC_PAGE)
+		json_iter_init(&e->it, c->dv);
 }
 
 void
 evrec_begin(struct evrec_iter *e, struct json_span root)
 {
-	struct json_span data;
+	struct cls c;
 
-	memset(e, 0, sizeof(*e));
-	e->root = root;
-	e->kind = evrec_classify(root);
-	if (e->kind == EVREC_PAGE) {
-		json_object_get(root, "data", 4, &data);
-		json_iter_init(&e->it, data);
+	cls_walk(&c, root);
+	begin(e, root, &c);
+}
+
+int
+evrec_parse(
+    struct evrec_iter *e, const char *p, size_t n, struct json_error *err)
+{
+	struct json_member m[16];
+	struct json_top top = { m, 16, NULL, 0, 0, 0, { NULL, 0, JSON_NONE } };
+	struct json_span root;
+	struct cls c;
+	size_t i;
+
+	if (json_parse_top(p, n, &root, &top, err) != 0)
+		return -1;
+	if (root.type != JSON_OBJECT || top.n > top.max) {
+		evrec_begin(e, root);
+		return 0;
 	}
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < top.n; i++)
+		cls_member(&c, m[i].key, m[i].val);
+	begin(e, root, &c);
+	return 0;
 }
 
 int
@@ -81,7 +137,7 @@ evrec_next(struct evrec_iter *e, struct evrec *r)
 		break;
 	case EVREC_RECORD:
 		r->whole = e->root;
-		json_object_get(e->root, "event", 5, &r->event);
+		r->event = e->event;
 		r->wrapped = 0;
 		break;
 	case EVREC_OTHER:

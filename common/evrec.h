@@ -32,6 +32,7 @@ struct evrec {
 struct evrec_iter {
 	enum evrec_kind kind;
 	struct json_span root;
+	struct json_span event; /* RECORD: the "event" member */
 	struct json_iter it;
 	int done;
 };
@@ -39,6 +40,13 @@ struct evrec_iter {
 /* What a validated value is. */
 enum evrec_kind evrec_classify(struct json_span root);
 void evrec_begin(struct evrec_iter *, struct json_span root);
+/*
+ * Validate a line (json_parse) and begin on it, classifying it from the
+ * members the parse recorded rather than by walking them again.  0, or -1
+ * with *err filled (the line is not JSON).
+ */
+int evrec_parse(
+    struct evrec_iter *, const char *p, size_t n, struct json_error *err);
 /* Next record of the line: 1 and *r set, or 0 when there are no more. */
 int evrec_next(struct evrec_iter *, struct evrec *r);
 /* The record's bytes without newline: as is, or wrapped. */

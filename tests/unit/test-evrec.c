@@ -1,6 +1,7 @@
 /*
  * test-evrec.c - event records, bare events and Event Log pages.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,9 +9,12 @@
 #include "evrec.h"
 #include "tap.h"
 
-/* All records of a line, written as NDJSON into a string. */
+/*
+ * All records of a line, written as NDJSON into a string, by evrec_parse
+ * (from the members its parse recorded) or by json_parse and evrec_begin.
+ */
 static char *
-records(const char *line, enum evrec_kind *kind)
+records_by(const char *line, enum evrec_kind *kind, int by_parse)
 {
 	static char buf[4096];
 	struct json_span root;
@@ -20,12 +24,17 @@ records(const char *line, enum evrec_kind *kind)
 	int p[2];
 	ssize_t n;
 
-	if (json_parse(line, strlen(line), &root, NULL) != 0)
-		return NULL;
+	if (by_parse) {
+		if (evrec_parse(&it, line, strlen(line), NULL) != 0)
+			return NULL;
+	} else {
+		if (json_parse(line, strlen(line), &root, NULL) != 0)
+			return NULL;
+		evrec_begin(&it, root);
+	}
 	if (pipe(p) != 0)
 		abort();
 	out_init(&o, p[1], "pipe");
-	evrec_begin(&it, root);
 	*kind = it.kind;
 	while (evrec_next(&it, &r)) {
 		size_t before = o.len;
@@ -40,6 +49,23 @@ records(const char *line, enum evrec_kind *kind)
 	close(p[0]);
 	buf[n < 0 ? 0 : n] = '\0';
 	return buf;
+}
+
+/* Both ways must agree; returns their records. */
+static char *
+records(const char *line, enum evrec_kind *kind)
+{
+	static char first[4096];
+	enum evrec_kind k2;
+	char *a = records_by(line, kind, 1), *b;
+
+	if (a == NULL)
+		return NULL;
+	snprintf(first, sizeof(first), "%s", a);
+	b = records_by(line, &k2, 0);
+	if (b == NULL || strcmp(first, b) != 0 || k2 != *kind)
+		return "evrec_parse and evrec_begin differ";
+	return first;
 }
 
 int
@@ -73,5 +99,21 @@ main(void)
 	    "\"b\"}", &k), "{\"subscription_id\":null,\"event\":{\"event\":\"x\","
 	    "\"object_type\":\"a\",\"action\":\"b\"}}\n",
 	    "an event member that is not an object does not make a record");
+	is_str(records("{\"event\":{\"id\":1},\"event\":{\"id\":2}}", &k),
+	    "{\"event\":{\"id\":1},\"event\":{\"id\":2}}\n",
+	    "duplicate event members: the record passes as it is");
+	is_int(k, EVREC_RECORD, "and is a record");
+	is_str(records("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,"
+		       "\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,"
+		       "\"m\":13,\"n\":14,\"o\":15,\"p\":16,\"object_type\":"
+		       "\"x\",\"action\":\"y\"}",
+		   &k),
+	    "{\"subscription_id\":null,\"event\":{\"a\":1,\"b\":2,\"c\":3,"
+	    "\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,"
+	    "\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,\"p\":16,"
+	    "\"object_type\":\"x\",\"action\":\"y\"}}\n",
+	    "more members than the parse records: classified by a walk");
+	is_int(k, EVREC_BARE, "as a bare event");
+	ok(records("{\"event\":", &k) == NULL, "a line that is not JSON fails");
 	return tap_done();
 }
