@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #include "closeapi.h"
 #include "isotime.h"
 #include "json.h"
+#include "metrics.h"
 #include "out.h"
 
 static const char synopsis[] =
@@ -123,8 +125,11 @@ static struct out out;
 static volatile sig_atomic_t stop;
 static size_t spill_max = 64u << 20;
 
-/* Counters for progress and --metrics. */
+/* Counters for progress and --metrics; gauges set before a write. */
 static uint64_t npages, nevents, nnodata, nskipped;
+static struct metrics met;
+static int m_complete;
+static double m_duration, m_ended = NAN, m_newest = NAN, m_lag = NAN;
 static uint64_t t_start_ns, last_progress_ns;
 static int64_t range_lo, range_hi; /* for progress: the time range */
 static int64_t done_lo; /* oldest-first: done below this */
@@ -182,8 +187,7 @@ help(void)
 	    "  --max-rps R          at most R requests per second\n"
 	    "  --progress           progress on stderr (default when it is a "
 	    "terminal)\n"
-	    "  --metrics FILE       Prometheus counters written to FILE at "
-	    "exit\n"
+	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
 	    "  -q, --quiet          no warnings or progress\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
@@ -509,53 +513,89 @@ done:
 
 /* -- metrics and progress ---------------------------------------------------- */
 
+/* Before each metrics write: the gauges that follow from the state. */
 static void
-fill_metrics(FILE *f, void *arg)
+metrics_update(void *arg)
 {
-	const struct closeapi_stats *s = api ? closeapi_stats(api) : NULL;
-	int complete = *(int *)arg;
+	double now = metrics_wall();
 
-#define M(name, type, help, fmt, val) \
-	fprintf(f, \
-	    "# HELP closehook_backfill_" name " " help "\n" \
-	    "# TYPE closehook_backfill_" name " " type "\n" \
-	    "closehook_backfill_" name " " fmt "\n", \
-	    val)
-	M("pages_total", "counter", "Event Log pages fetched.", "%llu",
-	    (unsigned long long)npages);
-	M("events_total", "counter", "Event records written.", "%llu",
-	    (unsigned long long)nevents);
-	M("requests_total", "counter", "HTTP requests sent.", "%llu",
-	    (unsigned long long)(s ? s->requests : 0));
-	M("retries_total", "counter", "Transient failures retried.", "%llu",
-	    (unsigned long long)(s ? s->retries : 0));
-	M("rate_limited_total", "counter", "429 answers.", "%llu",
-	    (unsigned long long)(s ? s->rate_limited : 0));
-	M("failed_requests_total", "counter",
-	    "Requests that failed after every retry.", "%llu",
-	    (unsigned long long)(s ? s->failures : 0));
-	M("events_without_data_total", "counter",
-	    "Events older than an hour that came without data.", "%llu",
-	    (unsigned long long)nnodata);
-	M("complete", "gauge", "1 when the run fetched its whole range.", "%d",
-	    complete);
-	M("duration_seconds", "gauge", "Wall time of the run.", "%.3f",
-	    (double)(cli_mono_ns() - t_start_ns) / 1e9);
-	M("last_run_timestamp_seconds", "gauge", "When the run ended.", "%lld",
-	    (long long)cli_now());
-	if (st.newest >= 0)
-		M("newest_event_timestamp_seconds", "gauge",
-		    "date_updated of the newest event written.", "%.6f",
-		    (double)st.newest / 1e6);
-#undef M
+	m_duration = (double)(cli_mono_ns() - t_start_ns) / 1e9;
+	m_newest = m_lag = NAN;
+	if (st.newest >= 0) {
+		m_newest = (double)st.newest / 1e6;
+		m_lag = now > m_newest ? now - m_newest : 0;
+	}
 }
 
 static void
-write_metrics(int complete)
+setup_metrics(void)
 {
-	if (metrics_path != NULL &&
-	    atomic_write(metrics_path, fill_metrics, &complete) != 0)
-		cli_warn("%s: cannot write the metrics", metrics_path);
+	const struct closeapi_stats *s = closeapi_stats(api);
+	const struct metrics_def defs[] = {
+		{ "closehook_backfill_pages_total", METRICS_COUNTER,
+		    METRICS_U64, &npages, "Event Log pages fetched.", NULL,
+		    NULL },
+		{ "closehook_backfill_events_total", METRICS_COUNTER,
+		    METRICS_U64, &nevents, "Event records written.", NULL,
+		    NULL },
+		{ "closehook_backfill_requests_total", METRICS_COUNTER,
+		    METRICS_U64, &s->requests, "HTTP requests sent.", NULL,
+		    NULL },
+		{ "closehook_backfill_retries_total", METRICS_COUNTER,
+		    METRICS_U64, &s->retries, "Transient failures retried.",
+		    NULL, NULL },
+		{ "closehook_backfill_rate_limited_total", METRICS_COUNTER,
+		    METRICS_U64, &s->rate_limited, "429 answers.", NULL, NULL },
+		{ "closehook_backfill_wait_seconds_total", METRICS_COUNTER,
+		    METRICS_DOUBLE, &s->waited,
+		    "Time spent waiting: pacing, back-off and 429s.", NULL,
+		    NULL },
+		{ "closehook_backfill_failed_requests_total", METRICS_COUNTER,
+		    METRICS_U64, &s->failures,
+		    "Requests that failed after every retry.", NULL, NULL },
+		{ "closehook_backfill_events_without_data_total",
+		    METRICS_COUNTER, METRICS_U64, &nnodata,
+		    "Events older than an hour that came without data.", NULL,
+		    NULL },
+		{ "closehook_backfill_complete", METRICS_GAUGE, METRICS_INT,
+		    &m_complete, "1 when the run fetched its whole range.",
+		    NULL, NULL },
+		{ "closehook_backfill_duration_seconds", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_duration, "Wall time of the run.", NULL,
+		    NULL },
+		{ "closehook_backfill_last_run_timestamp_seconds",
+		    METRICS_GAUGE, METRICS_DOUBLE, &m_ended,
+		    "When the run ended.", NULL, NULL },
+		{ "closehook_backfill_newest_event_timestamp_seconds",
+		    METRICS_GAUGE, METRICS_DOUBLE, &m_newest,
+		    "date_updated of the newest event written.", NULL, NULL },
+		{ "closehook_backfill_checkpoint_lag_seconds", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_lag,
+		    "Now minus the date_updated of the newest event written.",
+		    NULL, NULL },
+	};
+
+	metrics_init(&met, metrics_path);
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	metrics_add_start_time(&met, "closehook_backfill_start_time_seconds");
+	metrics_on_update(&met, metrics_update, NULL);
+	metrics_start(&met);
+}
+
+/* The run is over: the final values. */
+static void
+end_metrics(int complete)
+{
+	m_complete = complete;
+	m_ended = metrics_wall();
+	metrics_close(&met);
+}
+
+/* Called while closeapi waits, and after each page. */
+static void
+poll_metrics(void *arg)
+{
+	metrics_poll(&met);
 }
 
 static void
@@ -718,6 +758,7 @@ fetch_page(const char *query, struct closeapi_page *pg)
 		}
 		if (closeapi_page_parse(r.body, r.n, pg, &why) == 0) {
 			npages++;
+			metrics_poll(&met);
 			return FETCH_OK;
 		}
 		/* Valid JSON of the wrong shape: a proxy, or a bug. */
@@ -1244,10 +1285,12 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	ao.stop = &stop;
+	ao.on_wait = poll_metrics;
 	if ((api = closeapi_new(&ao, err, sizeof(err))) == NULL)
 		cli_fatalx("%s", err);
 	out_init(&out, 1, "stdout");
 	t_start_ns = cli_mono_ns();
+	setup_metrics();
 
 	if (event_id != NULL) {
 		rc = run_event(event_id);
@@ -1300,10 +1343,10 @@ main(int argc, char **argv)
 		cli_warnx("%llu events older than an hour came without data "
 			  "(Close omits it for API keys without admin rights)",
 		    (unsigned long long)nnodata);
-	write_metrics(complete);
+	end_metrics(complete);
 	goto close;
 done:
-	write_metrics(rc == 0);
+	end_metrics(rc == 0);
 close:
 	if (out_close(&out) != 0) {
 		errno = out.err;

@@ -32,6 +32,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
+#include "metrics.h"
 #include "out.h"
 #include "store.h"
 
@@ -40,7 +41,8 @@ static const char synopsis[] =
     "--store unix:PATH]\n"
     "\t[--key EXPR] [--ttl DURATION] [--mode filter|check|record] "
     "[--invert]\n"
-    "\t[--namespace NAME] [--now UNIX] [--stats] [--rejects FILE]\n"
+    "\t[--namespace NAME] [--now UNIX] [--stats] [--rejects FILE] "
+    "[--metrics FILE]\n"
     "\t[--redis-password-file FILE] [--busy-timeout DURATION] "
     "[--max-line BYTES]\n"
     "\t[FILE...]\n";
@@ -96,6 +98,7 @@ static uint64_t txn_start; /* when the first of them was judged */
 static struct {
 	unsigned long in, passed, dropped, expired, keyless, rejected;
 } stats;
+static struct metrics met;
 
 static void
 usage(void)
@@ -130,6 +133,7 @@ help(void)
 	    "  --now UNIX           use this clock for the SQLite store's TTL\n"
 	    "  --stats              print counts on stderr at exit\n"
 	    "  --rejects FILE       append each reject as an NDJSON line\n"
+	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
 	    "  --redis-password-file FILE\n"
 	    "                       Redis password (else "
 	    "$CLOSEHOOK_REDIS_PASSWORD)\n"
@@ -505,11 +509,13 @@ block_key(size_t i)
 		store_fatal("store");
 }
 
+/* arg: the input's descriptor, which the metrics wait on. */
 static void
 on_idle(void *arg)
 {
 	block_run();
 	commit(1);
+	metrics_idle(&met, *(int *)arg);
 }
 
 /* Append one record to the block. */
@@ -582,7 +588,7 @@ dedupe_stream(const char *path, size_t max_line)
 		cli_warn("%s", path);
 		return -1;
 	}
-	lr_on_idle(&r, on_idle, NULL);
+	lr_on_idle(&r, on_idle, &r.fd);
 	while ((s = lr_next(&r, &l)) != LR_EOF) {
 		if (s == LR_ERROR) {
 			cli_warn("%s: read error", r.name);
@@ -594,6 +600,7 @@ dedupe_stream(const char *path, size_t max_line)
 			    r.name, l.lineno, "line-too-long", NULL, NULL, 0);
 		else
 			do_line(r.name, &l);
+		metrics_tick(&met);
 		if (out.err != 0)
 			break;
 	}
@@ -604,6 +611,44 @@ dedupe_stream(const char *path, size_t max_line)
 }
 
 /* ---- set-up ---- */
+
+static void
+setup_metrics(const char *path)
+{
+	static const struct metrics_def defs[] = {
+		{ "closehook_dedupe_records_total", METRICS_COUNTER,
+		    METRICS_ULONG, &stats.in,
+		    "Records judged (each event of an Event Log page is one).",
+		    NULL, NULL },
+		{ "closehook_dedupe_passed_total", METRICS_COUNTER,
+		    METRICS_ULONG, &stats.passed, "Records written.", NULL,
+		    NULL },
+		{ "closehook_dedupe_dropped_total", METRICS_COUNTER,
+		    METRICS_ULONG, &stats.dropped,
+		    "Records not written (repeats; with --invert, new ones).",
+		    NULL, NULL },
+		{ "closehook_dedupe_expired_total", METRICS_COUNTER,
+		    METRICS_ULONG, &stats.expired,
+		    "Records whose key was seen longer ago than --ttl.", NULL,
+		    NULL },
+		{ "closehook_dedupe_keyless_total", METRICS_COUNTER,
+		    METRICS_ULONG, &stats.keyless,
+		    "Records without a key (passed with a warning).", NULL,
+		    NULL },
+		{ "closehook_dedupe_rejected_total", METRICS_COUNTER,
+		    METRICS_ULONG, &stats.rejected,
+		    "Lines rejected (not JSON, too long).", NULL, NULL },
+		{ "closehook_dedupe_uncommitted_keys", METRICS_GAUGE,
+		    METRICS_SIZE, &uncommitted,
+		    "Keys judged and not yet committed to the store.", NULL,
+		    NULL },
+	};
+
+	metrics_init(&met, path);
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	metrics_add_start_time(&met, "closehook_dedupe_start_time_seconds");
+	metrics_start(&met);
+}
 
 /* mkdir -p for the parent directories of path, private to the user. */
 static void
@@ -683,6 +728,7 @@ main(int argc, char *argv[])
 		O_NOW,
 		O_STATS,
 		O_REJECTS,
+		O_METRICS,
 		O_PWFILE,
 		O_BUSY,
 		O_MAXLINE,
@@ -698,6 +744,7 @@ main(int argc, char *argv[])
 		{ "now", required_argument, NULL, O_NOW },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "rejects", required_argument, NULL, O_REJECTS },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "redis-password-file", required_argument, NULL, O_PWFILE },
 		{ "busy-timeout", required_argument, NULL, O_BUSY },
 		{ "max-line", required_argument, NULL, O_MAXLINE },
@@ -705,7 +752,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 } };
 	const char *spec = NULL, *keyexpr = NULL, *ns = "", *pwfile = NULL,
-		   *why;
+		   *why, *metpath = NULL;
 	struct store_url url;
 	struct store_opts so;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
@@ -758,6 +805,9 @@ main(int argc, char *argv[])
 			break;
 		case O_REJECTS:
 			rejpath = optarg;
+			break;
+		case O_METRICS:
+			metpath = optarg;
 			break;
 		case O_PWFILE:
 			pwfile = optarg;
@@ -834,6 +884,7 @@ main(int argc, char *argv[])
 	if (mode == STORE_PEEK)
 		xalloc(recent = calloc(RECENT_SLOTS, sizeof(*recent)));
 	out_init(&out, STDOUT_FILENO, "stdout");
+	setup_metrics(metpath);
 
 	/* Stream. */
 	if (argc == 0)
@@ -861,6 +912,7 @@ main(int argc, char *argv[])
 			  "expired %lu, keyless %lu, rejected %lu",
 		    stats.in, stats.passed, stats.dropped, stats.expired,
 		    stats.keyless, stats.rejected);
+	metrics_close(&met);
 	if (store_close(st) != 0)
 		rc = CLI_EXIT_FATAL;
 	jqr_free(keyprog);

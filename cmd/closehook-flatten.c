@@ -25,6 +25,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
+#include "metrics.h"
 #include "out.h"
 
 static const char synopsis[] =
@@ -33,7 +34,7 @@ static const char synopsis[] =
     "\t[--sep STR] [--arrays index|json] [--explode PATH] [--max-depth N]\n"
     "\t[--dates keep|utc|epoch] [--fields-map FILE] [--sql-names]\n"
     "\t[--format ndjson|csv|tsv] [--columns LIST] [--header]\n"
-    "\t[--rejects FILE] [--max-line BYTES] [FILE...]\n";
+    "\t[--rejects FILE] [--metrics FILE] [--max-line BYTES] [FILE...]\n";
 
 /*
  * Helper definitions given to every jq program, on one line so that jq's
@@ -100,6 +101,9 @@ static int quiet;
 static struct out out, rej;
 static int have_rej;
 static unsigned long nrejected;
+/* For --metrics: lines read, rows written, rejects by reason. */
+static unsigned long nread, nrows, nreason[RS_COUNT];
+static struct metrics met;
 static char *wrapbuf, *datebuf;
 static size_t wrapcap, datecap;
 
@@ -151,6 +155,7 @@ help(void)
 	    "order\n"
 	    "  --header                 write a header line (csv, tsv)\n"
 	    "  --rejects FILE           append each reject as an NDJSON line\n"
+	    "  --metrics FILE           keep Prometheus metrics in FILE\n"
 	    "  --max-line BYTES         longest input line (default 16M)\n"
 	    "  -q, --quiet              no stderr line per reject\n"
 	    "  -h, --help               show this help\n"
@@ -176,6 +181,7 @@ reject(enum reason r, const char *detail, struct json_span rec)
 	size_t fl = strlen(cur_file), dl;
 
 	nrejected++;
+	nreason[r]++;
 	if (!quiet) {
 		if (detail != NULL)
 			cli_recwarnx(cur_file, cur_line,
@@ -245,6 +251,7 @@ emit_row(void)
 		    "are not reported)",
 		    row.first_collision);
 	}
+	nrows++;
 	if (format == F_NDJSON) {
 		flat_write_ndjson(&out, &row);
 		return;
@@ -680,6 +687,40 @@ do_line(const char *file, struct line *l)
 	}
 }
 
+/* Input may block: keep the metrics file up to date meanwhile. */
+static void
+idle(void *fd)
+{
+	metrics_idle(&met, *(int *)fd);
+}
+
+static void
+setup_metrics(const char *path)
+{
+	static const struct metrics_def defs[] = {
+		{ "closehook_flatten_records_total", METRICS_COUNTER,
+		    METRICS_ULONG, &nread, "Input lines read.", NULL, NULL },
+		{ "closehook_flatten_rows_total", METRICS_COUNTER,
+		    METRICS_ULONG, &nrows,
+		    "Flat rows written (header lines not counted).", NULL,
+		    NULL },
+	};
+	struct metrics_def d = { "closehook_flatten_rejected_total",
+		METRICS_COUNTER, METRICS_ULONG, NULL,
+		"Records rejected, by reason.", "reason", NULL };
+	int k;
+
+	metrics_init(&met, path);
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	for (k = 0; k < RS_COUNT; k++) {
+		d.p = &nreason[k];
+		d.value = reason_name[k];
+		metrics_add(&met, &d, 1);
+	}
+	metrics_add_start_time(&met, "closehook_flatten_start_time_seconds");
+	metrics_start(&met);
+}
+
 static int
 flatten_stream(const char *path, size_t max_line)
 {
@@ -693,12 +734,15 @@ flatten_stream(const char *path, size_t max_line)
 		cli_warn("%s", path);
 		return -1;
 	}
+	lr_on_idle(&r, idle, &r.fd);
 	while ((st = lr_next(&r, &l)) != LR_EOF) {
 		if (st == LR_ERROR) {
 			cli_warn("%s: read error", r.name);
 			rc = -1;
 			break;
 		}
+		nread++;
+		metrics_tick(&met);
 		if (st == LR_TOOLONG) {
 			cur_file = r.name;
 			cur_line = l.lineno;
@@ -855,6 +899,7 @@ main(int argc, char *argv[])
 		O_COLUMNS,
 		O_HEADER,
 		O_REJECTS,
+		O_METRICS,
 		O_MAXLINE,
 		O_VERSION
 	};
@@ -874,13 +919,14 @@ main(int argc, char *argv[])
 		{ "columns", required_argument, NULL, O_COLUMNS },
 		{ "header", no_argument, NULL, O_HEADER },
 		{ "rejects", required_argument, NULL, O_REJECTS },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "max-line", required_argument, NULL, O_MAXLINE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 } };
 	const char *rejpath = NULL, *expr = NULL, *exprfile = NULL;
-	const char *selexpr = NULL, *mappath = NULL;
+	const char *selexpr = NULL, *mappath = NULL, *metpath = NULL;
 	char *progtext = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE, i;
 	int ch, rc = CLI_EXIT_OK, ioerr = 0;
@@ -966,6 +1012,9 @@ main(int argc, char *argv[])
 		case O_REJECTS:
 			rejpath = optarg;
 			break;
+		case O_METRICS:
+			metpath = optarg;
+			break;
 		case O_MAXLINE:
 			max_line = cli_opt_size(
 			    "max-line", optarg, 1, (uint64_t)1 << 32);
@@ -1048,6 +1097,7 @@ main(int argc, char *argv[])
 		out_init(&rej, fd, rejpath);
 		have_rej = 1;
 	}
+	setup_metrics(metpath);
 	if (cols_given && format != F_NDJSON)
 		write_header();
 
@@ -1064,6 +1114,7 @@ main(int argc, char *argv[])
 		cli_warn("%s", rejpath);
 		rc = CLI_EXIT_FATAL;
 	}
+	metrics_close(&met);
 	if (out_close(&out) != 0) {
 		cli_warn("stdout");
 		rc = CLI_EXIT_FATAL;

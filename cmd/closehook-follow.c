@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,6 +37,7 @@
 #include "cli.h"
 #include "isotime.h"
 #include "json.h"
+#include "metrics.h"
 #include "out.h"
 
 #define BUFSZ (1024 * 1024)
@@ -46,7 +48,7 @@
 static const char synopsis[] =
     "closehook-follow [--offset-file FILE] [--from start|end] "
     "[--rewind DURATION]\n"
-    "\t[--commit-interval DURATION] [--once] [-q] FILE\n";
+    "\t[--commit-interval DURATION] [--metrics FILE] [--once] [-q] FILE\n";
 
 /* One followed file. */
 struct src {
@@ -88,6 +90,11 @@ static int have_commit;
 static struct offrec committed;
 static uint64_t last_commit_ns;
 
+/* --metrics: counted as lines go out; the gauges are set before a write. */
+static struct metrics met;
+static uint64_t nbytes, nrotations;
+static double m_position, m_size = NAN, m_behind = NAN, m_committed = NAN;
+
 static void
 usage(void)
 {
@@ -114,6 +121,7 @@ help(void)
 	    "  --commit-interval DURATION\n"
 	    "                       commit the offset at most this often "
 	    "(default 1s)\n"
+	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
 	    "  --once               stop at the current end of the file\n"
 	    "  -q, --quiet          no notes on stderr about rotation or "
 	    "overrides\n"
@@ -336,6 +344,7 @@ pump(struct src *s)
 			return P_STOP;
 		if (out.err != 0 || commit(s, 0) != 0)
 			return P_WERR;
+		metrics_poll(&met);
 		if (s->longline) {
 			/* Look for the newline without holding the line. */
 			got = read(s->fd, buf, BUFSZ);
@@ -354,6 +363,7 @@ pump(struct src *s)
 				return P_RERR;
 			if (out.err != 0)
 				return P_WERR;
+			nbytes += (uint64_t)(s->scan - s->done);
 			s->done = s->scan;
 			s->longline = 0;
 			s->len = 0;
@@ -382,6 +392,7 @@ pump(struct src *s)
 		if (out_write(&out, buf, n) != 0)
 			return P_WERR;
 		s->done += (off_t)n;
+		nbytes += n;
 		s->len -= n;
 		if (s->len > 0)
 			memmove(buf, buf + n, s->len);
@@ -755,9 +766,61 @@ rotate(struct src *s, uint64_t *grace_end, int *wait_ms)
 	src_init(s, fd, path, 0);
 	watch(s);
 	flushed = 0;
+	nrotations++;
 	if (commit(s, 1) != 0)
 		cli_fatalx("%s: cannot commit", offpath);
 	return 1;
+}
+
+/* Before each metrics write: where the followed file stands. */
+static void
+metrics_update(void *arg)
+{
+	const struct src *s = arg;
+	struct stat st;
+
+	m_position = (double)s->done;
+	m_size = m_behind = NAN;
+	if (fstat(s->fd, &st) == 0) {
+		m_size = (double)st.st_size;
+		m_behind = 0;
+		if (st.st_size > s->done)
+			m_behind = (double)(st.st_size - s->done);
+	}
+	m_committed = have_commit ? (double)committed.offset : NAN;
+}
+
+static void
+setup_metrics(const char *mpath, struct src *s)
+{
+	static const struct metrics_def defs[] = {
+		{ "closehook_follow_written_bytes_total", METRICS_COUNTER,
+		    METRICS_U64, &nbytes,
+		    "Bytes of complete lines written to stdout.", NULL, NULL },
+		{ "closehook_follow_rotations_total", METRICS_COUNTER,
+		    METRICS_U64, &nrotations,
+		    "Rotations followed to the new file.", NULL, NULL },
+		{ "closehook_follow_position_bytes", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_position,
+		    "Offset in the file after the last line written.", NULL,
+		    NULL },
+		{ "closehook_follow_file_size_bytes", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_size, "Size of the file being read.",
+		    NULL, NULL },
+		{ "closehook_follow_behind_bytes", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_behind,
+		    "Bytes between the position and the end of the file.", NULL,
+		    NULL },
+		{ "closehook_follow_committed_offset_bytes", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_committed,
+		    "Offset last committed to --offset-file.", NULL, NULL },
+	};
+
+	metrics_init(&met, mpath);
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	metrics_add_start_time(&met, "closehook_follow_start_time_seconds");
+	metrics_on_update(&met, metrics_update, s);
+	metrics_start(&met);
 }
 
 int
@@ -769,6 +832,7 @@ main(int argc, char *argv[])
 		O_REWIND,
 		O_INTERVAL,
 		O_ONCE,
+		O_METRICS,
 		O_VERSION
 	};
 	static const struct option longopts[] = {
@@ -777,12 +841,13 @@ main(int argc, char *argv[])
 		{ "rewind", required_argument, NULL, O_REWIND },
 		{ "commit-interval", required_argument, NULL, O_INTERVAL },
 		{ "once", no_argument, NULL, O_ONCE },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *from = NULL, *why;
+	const char *from = NULL, *why, *mpath = NULL;
 	int64_t rewind_ms = -1;
 	struct offrec o;
 	struct src cur;
@@ -821,6 +886,9 @@ main(int argc, char *argv[])
 			break;
 		case O_ONCE:
 			once = 1;
+			break;
+		case O_METRICS:
+			mpath = optarg;
 			break;
 		case 'q':
 			quiet = 1;
@@ -888,6 +956,7 @@ main(int argc, char *argv[])
 		setup_inotify();
 	watch(&cur);
 	last_commit_ns = cli_mono_ns();
+	setup_metrics(mpath, &cur);
 
 	/* Stream: read to the end, then wait for more. */
 	for (;;) {
@@ -923,6 +992,7 @@ main(int argc, char *argv[])
 					wait_ms = ms;
 			}
 		}
+		metrics_poll(&met);
 		pfd[np].fd = sfd;
 		pfd[np++].events = POLLIN;
 		if (ifd >= 0) {
@@ -946,6 +1016,7 @@ main(int argc, char *argv[])
 	if (commit(&cur, 1) != 0)
 		rc = CLI_EXIT_FATAL;
 done:
+	metrics_close(&met);
 	if (out_close(&out) != 0 && rc == CLI_EXIT_OK) {
 		cli_warn("stdout");
 		rc = CLI_EXIT_FATAL;

@@ -34,6 +34,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
+#include "metrics.h"
 #include "out.h"
 #include "ratelimit.h"
 #include "sign.h"
@@ -49,7 +50,8 @@ static const char synopsis[] =
     "\t[--retry-max-wait DURATION] [--retries N] [--retry-max-time DURATION]\n"
     "\t[--connect-timeout DURATION] [--timeout DURATION]\n"
     "\t[--max-response BYTES] [--dead-letter FILE] [--report FILE]\n"
-    "\t[--drain-timeout DURATION] [--max-line BYTES] URL [FILE...]\n";
+    "\t[--metrics FILE] [--drain-timeout DURATION] [--max-line BYTES]\n"
+    "\tURL [FILE...]\n";
 
 /* Where a job is. */
 enum where {
@@ -149,6 +151,18 @@ static int progress;
 static unsigned long ndelivered, nretried, ndead, nskipped, nrejected;
 #define HIST_N 800
 static unsigned long hist[HIST_N];
+static double hist_sum; /* seconds */
+
+/*
+ * --metrics: the latency histogram's buckets end where octaves of hist do,
+ * at 2^k - 1 us, so each count is exact.
+ */
+#define MHIST_LO 7 /* 127 us */
+#define MHIST_N 19 /* to 2^25 - 1 us, 33.6 s */
+static struct metrics met;
+static double mhist_le[MHIST_N], last_delivery = NAN;
+static uint64_t mhist_count[MHIST_N + 1];
+static struct metrics_hist mhist = { mhist_le, MHIST_N, mhist_count, 0 };
 
 static void
 usage(void)
@@ -213,6 +227,7 @@ help(void)
 	    "                             "
 	    "$XDG_STATE_HOME/closehook/dead-letter.ndjson)\n"
 	    "  --report FILE              one NDJSON line per record\n"
+	    "  --metrics FILE             keep Prometheus metrics in FILE\n"
 	    "  --drain-timeout DURATION   on SIGINT/SIGTERM, wait this long "
 	    "(default 10s)\n"
 	    "  --max-line BYTES           longest input line (default 16M)\n"
@@ -444,6 +459,7 @@ hist_add(uint64_t ns)
 	if (i >= HIST_N)
 		i = HIST_N - 1;
 	hist[i]++;
+	hist_sum += (double)ns / 1e9;
 }
 
 static double
@@ -1372,6 +1388,7 @@ run(char **files, int nfiles, size_t max_line)
 		if (draining && http.inflight > 0 && now >= drain_deadline)
 			cancel_all();
 		dl_commit(now);
+		metrics_poll(&met);
 		if (out.err != 0)
 			break;
 		if (!reading && live == 0 && http.inflight == 0 &&
@@ -1442,6 +1459,75 @@ run(char **files, int nfiles, size_t max_line)
 	return rc;
 }
 
+/* Before each rendering: fold hist into the metrics histogram. */
+static void
+metrics_update(void *arg)
+{
+	static unsigned long seen;
+	size_t i = 0, k;
+
+	for (k = 0; k <= MHIST_N; k++) {
+		size_t end = k < MHIST_N ? 16 * (MHIST_LO + k) : HIST_N;
+
+		mhist_count[k] = 0;
+		for (; i < end; i++)
+			mhist_count[k] += hist[i];
+	}
+	mhist.sum = hist_sum;
+	if (ndelivered != seen) {
+		seen = ndelivered;
+		last_delivery = metrics_wall();
+	}
+}
+
+static void
+setup_metrics(const char *path)
+{
+	static const struct metrics_def defs[] = {
+		{ "closehook_post_delivered_total", METRICS_COUNTER,
+		    METRICS_ULONG, &ndelivered,
+		    "Records delivered (2xx) and written to stdout.", NULL,
+		    NULL },
+		{ "closehook_post_retries_total", METRICS_COUNTER,
+		    METRICS_ULONG, &nretried,
+		    "Failed attempts that were scheduled again.", NULL, NULL },
+		{ "closehook_post_dead_lettered_total", METRICS_COUNTER,
+		    METRICS_ULONG, &ndead,
+		    "Records that failed for good, in the dead-letter file.",
+		    NULL, NULL },
+		{ "closehook_post_skipped_total", METRICS_COUNTER,
+		    METRICS_ULONG, &nskipped,
+		    "Records for which --body gave nothing.", NULL, NULL },
+		{ "closehook_post_rejected_total", METRICS_COUNTER,
+		    METRICS_ULONG, &nrejected, "Input lines too long.", NULL,
+		    NULL },
+		{ "closehook_post_inflight_requests", METRICS_GAUGE,
+		    METRICS_SIZE, &http.inflight, "Transfers in flight.", NULL,
+		    NULL },
+		{ "closehook_post_pending_records", METRICS_GAUGE, METRICS_SIZE,
+		    &live,
+		    "Records read and not yet delivered or dead-lettered.",
+		    NULL, NULL },
+		{ "closehook_post_delivery_latency_seconds", METRICS_HISTOGRAM,
+		    METRICS_HIST, &mhist,
+		    "From reading a record to its delivery, retries included.",
+		    NULL, NULL },
+		{ "closehook_post_last_delivery_timestamp_seconds",
+		    METRICS_GAUGE, METRICS_DOUBLE, &last_delivery,
+		    "When a record was last delivered (to within a second).",
+		    NULL, NULL },
+	};
+	size_t k;
+
+	for (k = 0; k < MHIST_N; k++)
+		mhist_le[k] = (exp2((double)(MHIST_LO + k)) - 1) / 1e6;
+	metrics_init(&met, path);
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	metrics_add_start_time(&met, "closehook_post_start_time_seconds");
+	metrics_on_update(&met, metrics_update, NULL);
+	metrics_start(&met);
+}
+
 static void
 wipe_headers(struct curl_slist *l)
 {
@@ -1480,6 +1566,7 @@ main(int argc, char *argv[])
 		O_MAXRESP,
 		O_DEAD,
 		O_REPORT,
+		O_METRICS,
 		O_DRAIN,
 		O_MAXLINE,
 		O_VERSION
@@ -1515,6 +1602,7 @@ main(int argc, char *argv[])
 		{ "max-response", required_argument, NULL, O_MAXRESP },
 		{ "dead-letter", required_argument, NULL, O_DEAD },
 		{ "report", required_argument, NULL, O_REPORT },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "drain-timeout", required_argument, NULL, O_DRAIN },
 		{ "max-line", required_argument, NULL, O_MAXLINE },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1524,7 +1612,7 @@ main(int argc, char *argv[])
 	};
 	struct http_opts ho = { 5000, 30000, NULL, 0, 1024 * 1024, 16 };
 	const char *ctype = NULL, *sign_scheme = NULL, *sign_key = NULL;
-	const char *reppath = NULL, *why;
+	const char *reppath = NULL, *why, *metpath = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct sigaction sa;
 	int ch, rc = CLI_EXIT_OK, ioerr;
@@ -1654,6 +1742,9 @@ main(int argc, char *argv[])
 		case O_REPORT:
 			reppath = optarg;
 			break;
+		case O_METRICS:
+			metpath = optarg;
+			break;
 		case O_DRAIN:
 			drain_ms = cli_opt_duration(
 			    "drain-timeout", optarg, 0, 86400000);
@@ -1744,6 +1835,7 @@ main(int argc, char *argv[])
 		have_rep = 1;
 	}
 	progress = !quiet && isatty(STDERR_FILENO);
+	setup_metrics(metpath);
 
 	ioerr = run(argv, argc > 0 ? argc : 1, max_line);
 
@@ -1767,6 +1859,7 @@ main(int argc, char *argv[])
 		cli_warn("%s", reppath);
 		rc = CLI_EXIT_FATAL;
 	}
+	metrics_close(&met);
 	if (out_close(&out) != 0) {
 		cli_warn("stdout");
 		rc = CLI_EXIT_FATAL;

@@ -43,6 +43,7 @@
 #include "isotime.h"
 #include "json.h"
 #include "keys.h"
+#include "metrics.h"
 #include "netaddr.h"
 
 static const char synopsis[] =
@@ -143,6 +144,17 @@ static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 static atomic_ulong m_lat[NBUCKETS + 1];
 static atomic_ulong m_lat_us;
+/*
+ * The registry /metrics renders (in the HTTP thread only), and the values
+ * it takes from the atomics above just before each rendering.
+ */
+static struct metrics met;
+static char code_text[NCODES][8];
+static uint64_t mlat_count[NBUCKETS + 1];
+static struct metrics_hist mlat = { buckets, NBUCKETS, mlat_count, 0 };
+static double m_fsync_s, m_inflight;
+static size_t m_backlog;
+static int m_stalled;
 
 static struct MHD_Response *r_ok, *r_401, *r_404, *r_405, *r_405get, *r_408,
     *r_413, *r_500, *r_503, *r_503close, *r_health, *r_400;
@@ -254,119 +266,100 @@ answer(struct MHD_Connection *conn, struct req *r, unsigned code,
 	    conn, code, resp != NULL ? resp : response_for(code));
 }
 
-static void put_u(char **p, char *end, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void
+metrics_update(void *arg)
+{
+	size_t i;
+
+	for (i = 0; i <= NBUCKETS; i++)
+		mlat_count[i] = atomic_load(&m_lat[i]);
+	mlat.sum = (double)atomic_load(&m_lat_us) / 1e6;
+	m_fsync_s = (double)atomic_load(&m_fsync_us) / 1e6;
+	m_inflight = (double)atomic_load(&inflight);
+	m_backlog = atomic_load(&backlog);
+	m_stalled = atomic_load(&stdout_stalled);
+}
 
 static void
-put_u(char **p, char *end, const char *fmt, ...)
+setup_metrics(void)
 {
-	va_list ap;
-	int n;
+	static const struct metrics_def defs[] = {
+		{ "closehook_receive_received_bytes_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_bytes,
+		    "Request body bytes received.", NULL, NULL },
+		{ "closehook_receive_captures_written_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_captures,
+		    "Captures made durable and acknowledged.", NULL, NULL },
+		{ "closehook_receive_capture_bytes_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_capbytes,
+		    "Bytes of capture lines written.", NULL, NULL },
+	};
+	static const struct metrics_def defs2[] = {
+		{ "closehook_receive_fsync_batches_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_batches,
+		    "Spool writes, each ended by one fdatasync (group commit).",
+		    NULL, NULL },
+		{ "closehook_receive_fsync_seconds_total", METRICS_COUNTER,
+		    METRICS_DOUBLE, &m_fsync_s, "Time spent in fdatasync.",
+		    NULL, NULL },
+		{ "closehook_receive_inflight_requests", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_inflight,
+		    "Requests being received or committed.", NULL, NULL },
+		{ "closehook_receive_backlog_bytes", METRICS_GAUGE,
+		    METRICS_SIZE, &m_backlog,
+		    "Capture bytes not yet written to the spool or stdout.",
+		    NULL, NULL },
+		{ "closehook_receive_stdout_stalled", METRICS_GAUGE,
+		    METRICS_INT, &m_stalled,
+		    "1 while stdout does not drain (new requests get 503).",
+		    NULL, NULL },
+		{ "closehook_receive_request_duration_seconds",
+		    METRICS_HISTOGRAM, METRICS_HIST, &mlat,
+		    "From the request's headers to its answer.", NULL, NULL },
+	};
+	struct metrics_def req = { "closehook_receive_requests_total",
+		METRICS_COUNTER, METRICS_ATOMIC_ULONG, NULL,
+		"HTTP requests answered, by status code.", "code", NULL };
+	struct metrics_def rej = { "closehook_receive_rejects_total",
+		METRICS_COUNTER, METRICS_ATOMIC_ULONG, NULL,
+		"Requests refused at the door, by reason.", "reason", NULL };
+	size_t i;
+	int k;
 
-	if (*p >= end)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(*p, (size_t)(end - *p), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*p += n < end - *p ? n : end - *p;
+	/* No file: the registry only renders the answers to /metrics. */
+	metrics_init(&met, NULL);
+	for (i = 0; i < NCODES; i++) {
+		snprintf(code_text[i], sizeof(code_text[i]), "%u", codes[i]);
+		req.p = &m_req[i];
+		req.value = code_text[i];
+		metrics_add(&met, &req, 1);
+	}
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	for (k = 0; k < CLOSESIG_COUNT; k++) {
+		if (k == CLOSESIG_MALFORMED || k == CLOSESIG_TOO_LONG)
+			continue;
+		rej.p = &m_rejects[k];
+		rej.value = closesig_reason_name(k);
+		metrics_add(&met, &rej, 1);
+	}
+	metrics_add(&met, defs2, sizeof(defs2) / sizeof(defs2[0]));
+	metrics_add_start_time(&met, "closehook_receive_start_time_seconds");
+	metrics_on_update(&met, metrics_update, NULL);
 }
 
 static enum MHD_Result
 serve_metrics(struct MHD_Connection *conn, struct req *r)
 {
-	char *buf, *p, *end;
 	struct MHD_Response *resp;
-	unsigned long cum = 0;
 	enum MHD_Result rc;
-	size_t i;
-	int k;
+	char *buf = NULL;
+	size_t cap = 0, n;
 
-	if ((buf = malloc(16384)) == NULL)
+	if (metrics_render(&met, &buf, &cap, &n) != 0) {
+		free(buf);
 		return answer(conn, r, 500, NULL);
-	p = buf;
-	end = buf + 16384;
-	put_u(&p, end,
-	    "# HELP closehook_receive_requests_total HTTP requests "
-	    "answered, by status code.\n"
-	    "# TYPE closehook_receive_requests_total counter\n");
-	for (i = 0; i < NCODES; i++)
-		put_u(&p, end,
-		    "closehook_receive_requests_total{code=\"%u\"} "
-		    "%lu\n",
-		    codes[i], atomic_load(&m_req[i]));
-	put_u(&p, end,
-	    "# HELP closehook_receive_received_bytes_total Request "
-	    "body bytes received.\n"
-	    "# TYPE closehook_receive_received_bytes_total counter\n"
-	    "closehook_receive_received_bytes_total %lu\n",
-	    atomic_load(&m_bytes));
-	put_u(&p, end,
-	    "# HELP closehook_receive_captures_written_total "
-	    "Captures made durable and acknowledged.\n"
-	    "# TYPE closehook_receive_captures_written_total counter\n"
-	    "closehook_receive_captures_written_total %lu\n",
-	    atomic_load(&m_captures));
-	put_u(&p, end,
-	    "# HELP closehook_receive_capture_bytes_total Bytes of "
-	    "capture lines written.\n"
-	    "# TYPE closehook_receive_capture_bytes_total counter\n"
-	    "closehook_receive_capture_bytes_total %lu\n",
-	    atomic_load(&m_capbytes));
-	put_u(&p, end,
-	    "# HELP closehook_receive_rejects_total Requests "
-	    "refused at the door, by reason.\n"
-	    "# TYPE closehook_receive_rejects_total counter\n");
-	for (k = 0; k < CLOSESIG_COUNT; k++)
-		if (k != CLOSESIG_MALFORMED && k != CLOSESIG_TOO_LONG)
-			put_u(&p, end,
-			    "closehook_receive_rejects_total"
-			    "{reason=\"%s\"} %lu\n",
-			    closesig_reason_name(k),
-			    atomic_load(&m_rejects[k]));
-	put_u(&p, end,
-	    "# HELP closehook_receive_fsync_batches_total Spool "
-	    "writes, each ended by one fdatasync (group commit).\n"
-	    "# TYPE closehook_receive_fsync_batches_total counter\n"
-	    "closehook_receive_fsync_batches_total %lu\n"
-	    "# HELP closehook_receive_fsync_seconds_total Time spent in "
-	    "fdatasync.\n"
-	    "# TYPE closehook_receive_fsync_seconds_total counter\n"
-	    "closehook_receive_fsync_seconds_total %.6f\n",
-	    atomic_load(&m_batches), atomic_load(&m_fsync_us) / 1e6);
-	put_u(&p, end,
-	    "# HELP closehook_receive_inflight_requests Requests "
-	    "being received or committed.\n"
-	    "# TYPE closehook_receive_inflight_requests gauge\n"
-	    "closehook_receive_inflight_requests %ld\n"
-	    "# HELP closehook_receive_backlog_bytes Capture bytes not yet "
-	    "written to the spool or stdout.\n"
-	    "# TYPE closehook_receive_backlog_bytes gauge\n"
-	    "closehook_receive_backlog_bytes %zu\n",
-	    atomic_load(&inflight), atomic_load(&backlog));
-	put_u(&p, end,
-	    "# HELP closehook_receive_request_duration_seconds "
-	    "From the request's headers to its answer.\n"
-	    "# TYPE closehook_receive_request_duration_seconds histogram\n");
-	for (i = 0; i <= NBUCKETS; i++) {
-		cum += atomic_load(&m_lat[i]);
-		if (i < NBUCKETS)
-			put_u(&p, end,
-			    "closehook_receive_request_duration_"
-			    "seconds_bucket{le=\"%g\"} %lu\n",
-			    buckets[i], cum);
-		else
-			put_u(&p, end,
-			    "closehook_receive_request_duration_"
-			    "seconds_bucket{le=\"+Inf\"} %lu\n",
-			    cum);
 	}
-	put_u(&p, end,
-	    "closehook_receive_request_duration_seconds_sum %.6f\n"
-	    "closehook_receive_request_duration_seconds_count %lu\n",
-	    atomic_load(&m_lat_us) / 1e6, cum);
-	resp = MHD_create_response_from_buffer(
-	    (size_t)(p - buf), buf, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(n, buf, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(buf);
 		return answer(conn, r, 500, NULL);
@@ -1257,6 +1250,7 @@ main(int argc, char *argv[])
 		if (pthread_create(&committers[i], NULL, committer, NULL) != 0)
 			cli_fatalx("cannot start the committer threads");
 
+	setup_metrics();
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_ALLOW_SUSPEND_RESUME;
 	if (family == AF_INET6)
@@ -1308,6 +1302,7 @@ main(int argc, char *argv[])
 	while (atomic_load(&inflight) > 0 && cli_mono_ns() < t)
 		usleep(10000);
 	MHD_stop_daemon(d);
+	metrics_close(&met);
 
 	if (so_on && so_off < so_len && !quiet)
 		cli_warnx("stdout: %zu bytes not written", so_len - so_off);

@@ -320,40 +320,41 @@ write_metrics(const struct tally *t, int success)
 		return;
 	if (success) {
 		buf_lit(&b,
-		    "# HELP closehook_subscriptions Close webhook "
+		    "# HELP closehook_subscribe_subscriptions Close webhook "
 		    "subscriptions by status.\n"
-		    "# TYPE closehook_subscriptions gauge\n");
+		    "# TYPE closehook_subscribe_subscriptions gauge\n");
 		for (i = 0; i < t->n; i++) {
 			seen_active |= strcmp(t->status[i], "active") == 0;
 			seen_paused |= strcmp(t->status[i], "paused") == 0;
 		}
 		if (!seen_active)
 			buf_lit(&b,
-			    "closehook_subscriptions{status=\"active\"} "
-			    "0\n");
+			    "closehook_subscribe_subscriptions"
+			    "{status=\"active\"} 0\n");
 		if (!seen_paused)
 			buf_lit(&b,
-			    "closehook_subscriptions{status=\"paused\"} "
-			    "0\n");
+			    "closehook_subscribe_subscriptions"
+			    "{status=\"paused\"} 0\n");
 		for (i = 0; i < t->n; i++) {
 			snprintf(line, sizeof(line),
-			    "closehook_subscriptions{status=\"%s\"} %u\n",
+			    "closehook_subscribe_subscriptions"
+			    "{status=\"%s\"} %u\n",
 			    t->status[i], t->count[i]);
 			buf_lit(&b, line);
 		}
 	}
 	snprintf(line, sizeof(line),
-	    "# HELP closehook_subscriptions_check_success 1 when the last "
+	    "# HELP closehook_subscribe_check_success 1 when the last "
 	    "check read every subscription, else 0.\n"
-	    "# TYPE closehook_subscriptions_check_success gauge\n"
-	    "closehook_subscriptions_check_success %d\n",
+	    "# TYPE closehook_subscribe_check_success gauge\n"
+	    "closehook_subscribe_check_success %d\n",
 	    success);
 	buf_lit(&b, line);
 	snprintf(line, sizeof(line),
-	    "# HELP closehook_subscriptions_check_timestamp_seconds When the "
+	    "# HELP closehook_subscribe_check_timestamp_seconds When the "
 	    "last check ran.\n"
-	    "# TYPE closehook_subscriptions_check_timestamp_seconds gauge\n"
-	    "closehook_subscriptions_check_timestamp_seconds %lld\n",
+	    "# TYPE closehook_subscribe_check_timestamp_seconds gauge\n"
+	    "closehook_subscribe_check_timestamp_seconds %lld\n",
 	    (long long)time(NULL));
 	buf_lit(&b, line);
 	if (atomicfile_write(metrics_path, b.p, b.n) != 0)

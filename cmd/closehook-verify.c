@@ -29,12 +29,14 @@
 #include "json.h"
 #include "keys.h"
 #include "line.h"
+#include "metrics.h"
 #include "out.h"
 
 static const char synopsis[] =
     "closehook-verify [-q] [--secret-file FILE]... [--max-age SECONDS] "
     "[--now UNIX]\n"
-    "\t[--rejects FILE] [--max-line BYTES] [--fail-fast] [FILE...]\n"
+    "\t[--rejects FILE] [--metrics FILE] [--max-line BYTES] [--fail-fast]\n"
+    "\t[FILE...]\n"
     "       closehook-verify --timestamp TS --signature HEX "
     "[--secret-file FILE]...\n"
     "\t[--max-age SECONDS] [--now UNIX] [--max-line BYTES] [-q] [FILE]\n";
@@ -48,6 +50,9 @@ static int fail_fast;
 static struct out out, rej;
 static int have_rej;
 static unsigned long nrejected;
+/* For --metrics: lines read, bodies written, rejects by reason. */
+static unsigned long nread, nverified, nreason[CLOSESIG_COUNT];
+static struct metrics met;
 
 static void
 usage(void)
@@ -73,6 +78,7 @@ help(void)
 	    "  --now UNIX           check every timestamp against this time "
 	    "instead\n"
 	    "  --rejects FILE       append each reject as an NDJSON line\n"
+	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
 	    "  --max-line BYTES     longest capture line (default 16M)\n"
 	    "  --fail-fast          stop at the first reject\n"
 	    "  --timestamp TS       raw mode: the close-sig-timestamp header\n"
@@ -135,6 +141,7 @@ emit(char *body, size_t n)
 	}
 	out_write(&out, body, n);
 	out_putc(&out, '\n');
+	nverified++;
 }
 
 static void
@@ -148,6 +155,7 @@ reject(const char *file, unsigned long lineno, enum closesig_reason r,
 	const char *rs;
 
 	nrejected++;
+	nreason[r]++;
 	if (!quiet) {
 		if (detail != NULL)
 			cli_recwarnx(file, lineno, "rejected: %s (%s)",
@@ -249,6 +257,39 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	emit(*bodybuf, (size_t)bn);
 }
 
+/* Input may block: keep the metrics file up to date meanwhile. */
+static void
+idle(void *fd)
+{
+	metrics_idle(&met, *(int *)fd);
+}
+
+static void
+setup_metrics(const char *path)
+{
+	static const struct metrics_def defs[] = {
+		{ "closehook_verify_records_total", METRICS_COUNTER,
+		    METRICS_ULONG, &nread, "Capture lines read.", NULL, NULL },
+		{ "closehook_verify_verified_total", METRICS_COUNTER,
+		    METRICS_ULONG, &nverified,
+		    "Verified bodies written as event records.", NULL, NULL },
+	};
+	struct metrics_def d = { "closehook_verify_rejected_total",
+		METRICS_COUNTER, METRICS_ULONG, NULL,
+		"Captures rejected, by reason.", "reason", NULL };
+	int k;
+
+	metrics_init(&met, path);
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	for (k = 0; k < CLOSESIG_COUNT; k++) {
+		d.p = &nreason[k];
+		d.value = closesig_reason_name(k);
+		metrics_add(&met, &d, 1);
+	}
+	metrics_add_start_time(&met, "closehook_verify_start_time_seconds");
+	metrics_start(&met);
+}
+
 /* Returns 0, or -1 after a read error (already reported). */
 static int
 verify_stream(const char *path, size_t max_line)
@@ -264,12 +305,15 @@ verify_stream(const char *path, size_t max_line)
 		cli_warn("%s", path);
 		return -1;
 	}
+	lr_on_idle(&r, idle, &r.fd);
 	while ((st = lr_next(&r, &l)) != LR_EOF) {
 		if (st == LR_ERROR) {
 			cli_warn("%s: read error", r.name);
 			rc = -1;
 			break;
 		}
+		nread++;
+		metrics_tick(&met);
 		if (st == LR_TOOLONG)
 			reject(r.name, l.lineno, CLOSESIG_TOO_LONG, NULL, NULL,
 			    0, 0);
@@ -352,6 +396,7 @@ main(int argc, char *argv[])
 		O_MAXAGE,
 		O_NOW,
 		O_REJECTS,
+		O_METRICS,
 		O_MAXLINE,
 		O_FAILFAST,
 		O_TS,
@@ -363,6 +408,7 @@ main(int argc, char *argv[])
 		{ "max-age", required_argument, NULL, O_MAXAGE },
 		{ "now", required_argument, NULL, O_NOW },
 		{ "rejects", required_argument, NULL, O_REJECTS },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "max-line", required_argument, NULL, O_MAXLINE },
 		{ "fail-fast", no_argument, NULL, O_FAILFAST },
 		{ "timestamp", required_argument, NULL, O_TS },
@@ -373,6 +419,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *rejpath = NULL, *raw_ts = NULL, *raw_sig = NULL;
+	const char *metpath = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
 
@@ -398,6 +445,9 @@ main(int argc, char *argv[])
 			break;
 		case O_REJECTS:
 			rejpath = optarg;
+			break;
+		case O_METRICS:
+			metpath = optarg;
 			break;
 		case O_MAXLINE:
 			max_line = cli_opt_size(
@@ -431,8 +481,10 @@ main(int argc, char *argv[])
 		cli_warnx("--timestamp and --signature go together");
 		usage();
 	}
-	if (raw_ts != NULL && (argc > 1 || rejpath != NULL)) {
-		cli_warnx("raw mode takes at most one FILE and no --rejects");
+	if (raw_ts != NULL &&
+	    (argc > 1 || rejpath != NULL || metpath != NULL)) {
+		cli_warnx("raw mode takes at most one FILE, no --rejects and "
+			  "no --metrics");
 		usage();
 	}
 	if (keyring_load_env(&keys) != 0)
@@ -458,6 +510,7 @@ main(int argc, char *argv[])
 		out_init(&rej, fd, rejpath);
 		have_rej = 1;
 	}
+	setup_metrics(metpath);
 	if (argc == 0)
 		ioerr |= verify_stream(NULL, max_line);
 	for (i = 0; i < argc && out.err == 0; i++) {
@@ -473,6 +526,7 @@ main(int argc, char *argv[])
 		cli_warn("%s", rejpath);
 		rc = CLI_EXIT_FATAL;
 	}
+	metrics_close(&met);
 done:
 	if (out_close(&out) != 0) {
 		cli_warn("stdout");

@@ -29,8 +29,9 @@ atomicfile_sync_dir(const char *path)
 	}
 }
 
-int
-atomicfile_write(const char *path, const void *p, size_t n)
+/* The temporary file and the directory are fsync'd when durable is set. */
+static int
+replace(const char *path, const void *p, size_t n, int durable)
 {
 	char tmp[4096];
 	const char *s = p;
@@ -54,7 +55,7 @@ atomicfile_write(const char *path, const void *p, size_t n)
 		}
 		done += (size_t)w;
 	}
-	if (fsync(fd) != 0)
+	if (durable && fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;
@@ -63,7 +64,8 @@ atomicfile_write(const char *path, const void *p, size_t n)
 	fd = -1;
 	if (rename(tmp, path) != 0)
 		goto fail;
-	atomicfile_sync_dir(path);
+	if (durable)
+		atomicfile_sync_dir(path);
 	return 0;
 fail:
 	e = errno;
@@ -72,4 +74,16 @@ fail:
 	unlink(tmp);
 	errno = e;
 	return -1;
+}
+
+int
+atomicfile_write(const char *path, const void *p, size_t n)
+{
+	return replace(path, p, n, 1);
+}
+
+int
+atomicfile_write_nosync(const char *path, const void *p, size_t n)
+{
+	return replace(path, p, n, 0);
 }

@@ -12,6 +12,12 @@
 
 /* Returns 0, or -1 with errno set (the temporary file is removed). */
 int atomicfile_write(const char *path, const void *p, size_t n);
+/*
+ * The same without the fsyncs, for a file rewritten every second whose
+ * loss in a crash costs nothing (a Prometheus textfile): readers still see
+ * the old or the new contents, never a mix.
+ */
+int atomicfile_write_nosync(const char *path, const void *p, size_t n);
 /* fsync the directory that holds path (best effort). */
 void atomicfile_sync_dir(const char *path);
 

@@ -67,6 +67,8 @@ sleep_until(struct closeapi *c, uint64_t t)
 		ts.tv_nsec = (long)d;
 		nanosleep(&ts, NULL);
 		c->st.waited += (double)d / 1e9;
+		if (c->o.on_wait != NULL)
+			c->o.on_wait(c->o.on_wait_arg);
 	}
 	return stopped(c) ? -1 : 0;
 }

@@ -43,6 +43,10 @@ struct closeapi_opts {
 	/* Set by a signal handler: waits end early with CLOSEAPI_STOPPED
 	 * (a transfer in flight is finished first).  May be NULL. */
 	volatile sig_atomic_t *stop;
+	/* Called about every 100 ms while a wait (pacing, back-off, a
+	 * 429) lasts, e.g. to keep a metrics file current.  May be NULL. */
+	void (*on_wait)(void *);
+	void *on_wait_arg;
 };
 
 enum closeapi_status {

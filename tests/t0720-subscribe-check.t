@@ -11,7 +11,7 @@
 fake_start --count 0
 S=(closehook-subscribe --api-url "$FAKE_URL")
 M=$TMP/metrics
-gauge() { sed -n "s/^closehook_subscriptions{status=\"$1\"} //p" "$M"; }
+gauge() { sed -n "s/^closehook_subscribe_subscriptions{status=\"$1\"} //p" "$M"; }
 
 run "${S[@]}" check --metrics "$M"
 is "$rc:$out:$err" "0::" "check with no subscriptions: exit 0, silent"
@@ -23,9 +23,9 @@ run "${S[@]}" check --metrics "$M"
 is "$rc:$err" "0:" "three active subscriptions: exit 0, silent"
 is "$(gauge active):$(gauge paused)" 3:0 "... gauges say 3 active"
 ok "--metrics is Prometheus text" \
-    grep -qx '# TYPE closehook_subscriptions gauge' "$M"
+    grep -qx '# TYPE closehook_subscribe_subscriptions gauge' "$M"
 ok "... saying the check succeeded" \
-    grep -qx 'closehook_subscriptions_check_success 1' "$M"
+    grep -qx 'closehook_subscribe_check_success 1' "$M"
 ok "... written atomically (no temporary file left)" \
     bash -c '[ $# -eq 1 ]' _ "$TMP/metrics"*
 
@@ -54,9 +54,9 @@ like "$err" "*refused the key (HTTP 401)*" "... saying the API refused it"
 ok "... without echoing the key" bash -c '! grep -q wrong_key "$1"' _ \
     "$TMP/err"
 ok "... the metrics say the check failed" \
-    grep -qx 'closehook_subscriptions_check_success 0' "$M"
+    grep -qx 'closehook_subscribe_check_success 0' "$M"
 ok "... and hold no subscription counts" \
-    bash -c '! grep -q "^closehook_subscriptions{" "$1"' _ "$M"
+    bash -c '! grep -q "^closehook_subscribe_subscriptions{" "$1"' _ "$M"
 for c in list "pause ${ids[0]}" "create --url https://x.test --event lead:created --key-out $TMP/k"; do
 	# shellcheck disable=SC2086
 	CLOSE_API_KEY=wrong_key_0123 exit_is 2 "a wrong key: ${c%% *} exits 2" \
@@ -70,7 +70,7 @@ CLOSEHOOK_BACKOFF=20ms run closehook-subscribe \
 is "$rc" 2 "an unreachable API: exit 2"
 like "$err" "*could not be reached*" "... saying so"
 ok "... the metrics say the check failed" \
-    grep -qx 'closehook_subscriptions_check_success 0' "$M"
+    grep -qx 'closehook_subscribe_check_success 0' "$M"
 fake_stop
 
 fake_start --count 0 --webhook-forbidden

@@ -9,6 +9,7 @@ complete -c closehook-dedupe -l namespace -x -d 'Keep these keys apart from othe
 complete -c closehook-dedupe -l now -x -d 'The clock for SQLite expiry'
 complete -c closehook-dedupe -l stats -d 'Print counts on stderr at exit'
 complete -c closehook-dedupe -l rejects -r -F -d 'Append each reject as an NDJSON line'
+complete -c closehook-dedupe -l metrics -r -F -d 'Keep Prometheus metrics in FILE'
 complete -c closehook-dedupe -l redis-password-file -r -F -d 'File holding the Redis password'
 complete -c closehook-dedupe -l busy-timeout -x -d 'Longest wait for a locked SQLite store (30s)'
 complete -c closehook-dedupe -l max-line -x -d 'Longest input line (default 16M)'

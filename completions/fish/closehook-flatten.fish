@@ -15,6 +15,7 @@ complete -c closehook-flatten -l format -x -a 'ndjson csv tsv' -d 'Output format
 complete -c closehook-flatten -l columns -x -d 'Comma-separated columns, in order'
 complete -c closehook-flatten -l header -d 'Write a header line (csv, tsv)'
 complete -c closehook-flatten -l rejects -r -F -d 'Append each reject as an NDJSON line'
+complete -c closehook-flatten -l metrics -r -F -d 'Keep Prometheus metrics in FILE'
 complete -c closehook-flatten -l max-line -x -d 'Longest input line (default 16M)'
 complete -c closehook-flatten -s q -l quiet -d 'No stderr line per reject'
 complete -c closehook-flatten -s h -l help -d 'Show help'

@@ -4,6 +4,7 @@ complete -c closehook-follow -l offset-file -r -F -d 'Where this consumer\'s off
 complete -c closehook-follow -l from -x -a 'start end' -d 'Where a new offset file starts'
 complete -c closehook-follow -l rewind -x -d 'Start this long before the position, by received_at'
 complete -c closehook-follow -l commit-interval -x -d 'Commit the offset at most this often (default 1s)'
+complete -c closehook-follow -l metrics -r -F -d 'Keep Prometheus metrics in FILE'
 complete -c closehook-follow -l once -d 'Stop at the current end of the file'
 complete -c closehook-follow -s q -l quiet -d 'No notes about rotation or overrides'
 complete -c closehook-follow -s h -l help -d 'Show help'

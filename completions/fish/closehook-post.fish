@@ -30,6 +30,7 @@ complete -c closehook-post -l timeout -x -d 'Total timeout per attempt (default 
 complete -c closehook-post -l max-response -x -d 'Longest response body accepted (default 1M)'
 complete -c closehook-post -l dead-letter -r -F -d 'Where failed records go'
 complete -c closehook-post -l report -r -F -d 'One NDJSON line per record'
+complete -c closehook-post -l metrics -r -F -d 'Keep Prometheus metrics in FILE'
 complete -c closehook-post -l drain-timeout -x -d 'On SIGINT/SIGTERM, wait this long (default 10s)'
 complete -c closehook-post -l max-line -x -d 'Longest input line (default 16M)'
 complete -c closehook-post -s q -l quiet -d 'No summary on stderr'

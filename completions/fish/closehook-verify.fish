@@ -4,6 +4,7 @@ complete -c closehook-verify -l secret-file -r -F -d 'Key file: HEXKEY or SUBSCR
 complete -c closehook-verify -l max-age -x -d 'Replay window around now in seconds (0: off)'
 complete -c closehook-verify -l now -x -d 'The time to check timestamps against'
 complete -c closehook-verify -l rejects -r -F -d 'Append each reject as an NDJSON line'
+complete -c closehook-verify -l metrics -r -F -d 'Keep Prometheus metrics in FILE'
 complete -c closehook-verify -l max-line -x -d 'Longest capture line (default 16M)'
 complete -c closehook-verify -l fail-fast -d 'Stop at the first reject'
 complete -c closehook-verify -l timestamp -x -d 'Raw mode: the close-sig-timestamp header'

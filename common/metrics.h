@@ -1,0 +1,136 @@
+/*
+ * metrics.h - Prometheus metrics of a long-running program: a small
+ * registry of counters, gauges and histograms, rendered in the text
+ * exposition format (0.0.4) and written to a file for node_exporter's
+ * textfile collector (--metrics FILE).
+ *
+ * A metric names a variable the program already counts in: the registry
+ * keeps a pointer, never a second count, so counting stays a plain
+ * increment.  The file is replaced atomically (a temporary file beside it,
+ * renamed into place; see atomicfile.h) when a value has changed, at most
+ * once per interval (1 s, or $CLOSEHOOK_METRICS_INTERVAL), never from the
+ * per-record path:
+ *
+ *   metrics_tick()    per record: looks at the clock every 1024 calls;
+ *   metrics_poll()    from a loop that wakes up anyway: looks every call;
+ *   metrics_idle()    right before input may block: waits for input at most
+ *                     until the interval is over, then writes what changed;
+ *   metrics_close()   at the end: writes what changed, frees.
+ *
+ * With no path every call returns at once.  Names, help texts and label
+ * values are kept by reference and must outlive the registry (literals or
+ * static tables).  A DOUBLE that is NaN has no value yet: its sample is left
+ * out, and a family without samples is left out whole.  The update hook
+ * runs before each rendering, so derived gauges (a lag, a file size) are
+ * computed once per write, not per record.  One thread renders; a counter
+ * other threads increment must be METRICS_ATOMIC_ULONG.
+ */
+#ifndef CLOSEHOOK_METRICS_H
+#define CLOSEHOOK_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum metrics_type {
+	METRICS_COUNTER, /* the name ends in _total */
+	METRICS_GAUGE,
+	METRICS_HISTOGRAM /* kind METRICS_HIST */
+};
+
+/* What the pointer of a metric points to. */
+enum metrics_kind {
+	METRICS_U64, /* uint64_t */
+	METRICS_ULONG, /* unsigned long */
+	METRICS_SIZE, /* size_t */
+	METRICS_I64, /* int64_t */
+	METRICS_INT, /* int */
+	METRICS_DOUBLE, /* double; NaN: no sample */
+	METRICS_ATOMIC_ULONG, /* atomic_ulong, read with a relaxed load */
+	METRICS_HIST /* struct metrics_hist */
+};
+
+/*
+ * A histogram: count[i] holds the observations v with le[i - 1] < v <=
+ * le[i] (not cumulative), count[n] those above le[n - 1]; sum is their sum.
+ * The owner provides the arrays.
+ */
+struct metrics_hist {
+	const double *le; /* finite upper bounds, ascending */
+	size_t n;
+	uint64_t *count; /* n + 1 buckets */
+	double sum;
+};
+
+struct metrics_def {
+	const char *name; /* closehook_PROGRAM_WHAT_UNIT */
+	enum metrics_type type;
+	enum metrics_kind kind;
+	const void *p;
+	const char *help;
+	const char *label, *value; /* one optional label: label="value" */
+};
+
+struct metrics {
+	const char *path; /* NULL: off */
+	struct metrics_def *v;
+	size_t n, cap;
+	void (*update)(void *);
+	void *update_arg;
+	char *text, *prev; /* the last rendering; what the file holds */
+	size_t textn, textcap, prevn, prevcap;
+	int written; /* prev holds what the file holds */
+	uint64_t interval_ns;
+	uint64_t last_ns; /* when the values were last looked at */
+	unsigned ticks;
+	int failing; /* the last write failed (reported once) */
+	double start_time; /* wall clock at metrics_init, in seconds */
+};
+
+/* Set up a registry writing to path (NULL: metrics are off). */
+void metrics_init(struct metrics *, const char *path);
+/*
+ * Register n metrics (the definitions are copied).  Metrics of one name form
+ * one family and must agree on type and help; a bad name exits 2 (a bug).
+ */
+void metrics_add(struct metrics *, const struct metrics_def *, size_t n);
+/*
+ * Register the gauge name (closehook_PROGRAM_start_time_seconds): when the
+ * program started, in seconds since the epoch; a restart shows as a change.
+ */
+void metrics_add_start_time(struct metrics *, const char *name);
+/* Run fn(arg) before each rendering (fn NULL: none). */
+void metrics_on_update(struct metrics *, void (*fn)(void *), void *arg);
+/* Write the file for the first time; exits 2 when it cannot be written. */
+void metrics_start(struct metrics *);
+
+void metrics_poll(struct metrics *);
+
+static inline void
+metrics_tick(struct metrics *m)
+{
+	if ((++m->ticks & 1023) == 0)
+		metrics_poll(m);
+}
+
+/*
+ * Input on fd may block: wait for it at most until the interval since the
+ * last write is over, then write what changed.  Returns at once when
+ * nothing changed or input arrives.
+ */
+void metrics_idle(struct metrics *, int fd);
+/* Write what changed and free the registry; returns 0, or -1 (warned). */
+int metrics_close(struct metrics *);
+
+/*
+ * Render every metric into *buf (grown with realloc, *cap its size; the
+ * caller frees it) and set *len.  Runs the update hook first.  Returns 0,
+ * or -1 when out of memory.  Does not touch the file: a server answers a
+ * scrape with it.
+ */
+int metrics_render(struct metrics *, char **buf, size_t *cap, size_t *len);
+
+void metrics_hist_observe(struct metrics_hist *, double v);
+/* The wall clock in seconds since the epoch, for timestamp gauges. */
+double metrics_wall(void);
+
+#endif
