@@ -7,6 +7,7 @@ MANDIR   ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+DOCDIR   ?= $(PREFIX)/share/doc/closehook
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -208,6 +209,7 @@ lint:
 	# Tests share variables through tests/lib.sh, which is sourced.
 	shellcheck -s bash -e SC1090,SC1091,SC2034,SC2154 .ci/run tests/lib.sh \
 	    tests/*.t tests/fakes/*.sh completions/bash/*
+	shellcheck examples/*.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -221,6 +223,12 @@ install: all
 	    install -m 644 completions/zsh/_closehook-$$p $(DESTDIR)$(ZSHCOMPDIR)/_closehook-$$p && \
 	    install -m 644 completions/fish/closehook-$$p.fish $(DESTDIR)$(FISHCOMPDIR)/closehook-$$p.fish || exit 1; \
 	done
+	install -d $(DESTDIR)$(DOCDIR)/examples/systemd/sysusers.d
+	install -m 755 examples/*.sh $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 examples/systemd/*.service examples/systemd/*.timer \
+	    $(DESTDIR)$(DOCDIR)/examples/systemd
+	install -m 644 examples/systemd/sysusers.d/closehook.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/systemd/sysusers.d
 
 uninstall:
 	for p in $(PROGS); do \
@@ -231,6 +239,12 @@ uninstall:
 	        $(DESTDIR)$(FISHCOMPDIR)/closehook-$$p.fish; \
 	done
 	rm -f $(DESTDIR)$(MANDIR)/man7/closehook.7
+	rm -f $(patsubst %,$(DESTDIR)$(DOCDIR)/%,$(wildcard examples/*.sh \
+	    examples/systemd/*.service examples/systemd/*.timer \
+	    examples/systemd/sysusers.d/closehook.conf))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/systemd/sysusers.d \
+	    $(DESTDIR)$(DOCDIR)/examples/systemd $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build build-san build-fuzz
