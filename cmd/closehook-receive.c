@@ -70,6 +70,8 @@ static int64_t max_age = 300;
 static const char *spool_path, *rej_path;
 static const char *path = "/";
 static uint64_t max_body = 16 * 1024 * 1024;
+/* MHD's per-connection memory pool (see MHD_start_daemon below). */
+#define CONN_MEMORY (16 * 1024)
 static int64_t max_conns = 512;
 static int64_t timeout_s = 10;
 static int quiet;
@@ -1264,6 +1266,13 @@ main(int argc, char *argv[])
 	    NULL,
 	    /* Refuse HTTP/1.1 without Host, and other sloppy requests. */
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    /*
+	     * Each connection's pool holds its request headers and read
+	     * buffer (bodies are copied out as they arrive), and MHD zeroes
+	     * it after every request: half the default 32 KiB halves that
+	     * cost and still takes 8 KiB of headers, as nginx does.
+	     */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 	    cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, tkey, MHD_OPTION_END);
 	if (d == NULL)

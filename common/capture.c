@@ -205,7 +205,9 @@ put_str(char *d, const char *p, size_t n, int lower)
 			d[4] = hex[(unsigned char)c >> 4];
 			d[5] = hex[(unsigned char)c & 15];
 			d += 6;
-		} else
+		} else if (c >= 0x20 && c != '"' && c != '\\')
+			*d++ = c; /* the usual case: no call per byte */
+		else
 			d += json_escape(&c, 1, d);
 	}
 	*d++ = '"';
@@ -231,11 +233,7 @@ capture_write_bound(const struct capture_meta *m, const struct capture_hdr *h,
 	if (!json_utf8_valid(body, bodyn))
 		return n + B64_LEN(bodyn) + 32;
 	/* Only control characters, quotes and backslashes grow. */
-	for (i = 0; i < bodyn; i++) {
-		unsigned char c = (unsigned char)body[i];
-
-		esc += c < 0x20 || c == '"' || c == '\\';
-	}
+	esc = json_escape_count(body, bodyn);
 	return n + bodyn + 5 * esc + 32;
 }
 

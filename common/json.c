@@ -1824,16 +1824,46 @@ size_t
 json_escape(const char *src, size_t n, char *dst)
 {
 	static const char hex[] = "0123456789abcdef";
-	const uchar *s = (const uchar *)src, *e = s + n, *r;
+	const uchar *s = (const uchar *)src, *e = s + n;
 	char *d = dst;
 	char c;
 
 	while (s < e) {
-		r = s;
+#ifdef JSON_SSE2
+		/*
+		 * 16 bytes at a time up to the next byte to escape, storing
+		 * each 16 whole: the output so far is at most 6 bytes per
+		 * input byte and 16 input bytes remain, so a store never
+		 * passes dst + 6 * n.
+		 */
+		{
+			const __m128i q = _mm_set1_epi8('"');
+			const __m128i bs = _mm_set1_epi8('\\');
+			const __m128i c1f = _mm_set1_epi8(0x1f);
+			__m128i x;
+			unsigned m;
+
+			while (e - s >= 16) {
+				x = _mm_loadu_si128(
+				    (const __m128i *)(const void *)s);
+				m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+				    _mm_or_si128(_mm_cmpeq_epi8(x, q),
+					_mm_cmpeq_epi8(x, bs)),
+				    _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x)));
+				_mm_storeu_si128((__m128i *)(void *)d, x);
+				if (m != 0) {
+					s += ctz32(m);
+					d += ctz32(m);
+					break;
+				}
+				s += 16;
+				d += 16;
+			}
+		}
+#endif
+		/* Byte by byte: the tail, or up to the next escape. */
 		while (s < e && esc_tab[*s] == 0)
-			s++;
-		memcpy(d, r, (size_t)(s - r));
-		d += s - r;
+			*d++ = (char)*s++;
 		if (s == e)
 			break;
 		c = esc_tab[*s];
@@ -1848,6 +1878,30 @@ json_escape(const char *src, size_t n, char *dst)
 		s++;
 	}
 	return (size_t)(d - dst);
+}
+
+size_t
+json_escape_count(const char *src, size_t n)
+{
+	const uchar *s = (const uchar *)src, *e = s + n;
+	size_t k = 0;
+
+#ifdef JSON_SSE2
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\');
+	const __m128i c1f = _mm_set1_epi8(0x1f);
+	__m128i x;
+
+	for (; e - s >= 16; s += 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)s);
+		k += popcount64((unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+		    _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x))));
+	}
+#endif
+	for (; s < e; s++)
+		k += *s < 0x20 || *s == '"' || *s == '\\';
+	return k;
 }
 
 int

@@ -177,6 +177,9 @@ double json_num_double(struct json_span s);
  * have room for 6*n bytes; returns the bytes written.  Valid UTF-8 passes
  * through; control characters become \n, \t, ... or \u00XX. */
 size_t json_escape(const char *src, size_t n, char *dst);
+/* How many bytes of src[0..n) json_escape escapes (quotes, backslashes,
+ * control characters): its output is at most n + 5 times that. */
+size_t json_escape_count(const char *src, size_t n);
 
 /* 1 when [p, p+n) is well-formed UTF-8 (no overlongs, no surrogates, at
  * most U+10FFFF), else 0. */

@@ -50,6 +50,20 @@ like "$(raw "$RPORT" "$(hex 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ch
 is "$(tail -n 1 "$TMP/spool" | jq -r .body)" abcde "chunks are joined"
 is "$(curl -s "$RURL/healthz")" ok "the server is still healthy"
 
+# Request headers: up to 8 KiB are taken (as nginx does); far more gets an
+# error, not a crash, and the server goes on.
+big=$(head -c 7000 /dev/zero | tr '\0' h)
+n0=$(wc -l <"$TMP/spool")
+is "$(post -H "x-big: $big" --data-binary '{}' "$RURL/")" 200 \
+    "7000 bytes of headers: 200"
+is "$(tail -n 1 "$TMP/spool" | jq -r '.headers["x-big"] | length')" 7000 \
+    "and the header is captured whole"
+huge=$(head -c 40000 /dev/zero | tr '\0' h)
+like "$(post -H "x-big: $huge" --data-binary '{}' "$RURL/")" "4[0-9][0-9]" \
+    "40000 bytes of headers: a 4xx"
+is "$(wc -l <"$TMP/spool")" $((n0 + 1)) "which is not captured"
+is "$(curl -s "$RURL/healthz")" ok "the server is still healthy"
+
 # --max-body.
 head -c 1000 /dev/zero | tr '\0' a >"$TMP/b1000"
 head -c 1001 /dev/zero | tr '\0' a >"$TMP/b1001"

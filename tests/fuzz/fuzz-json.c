@@ -684,7 +684,7 @@ check_escape(const uint8_t *p, size_t n)
 {
 	char *esc, *back;
 	struct json_span s;
-	size_t en;
+	size_t en, k;
 	int valid = json_utf8_valid((const char *)p, n);
 
 	if (valid != ref_utf8_valid(p, n))
@@ -696,6 +696,9 @@ check_escape(const uint8_t *p, size_t n)
 	esc[en + 1] = '"';
 	if (count(esc + 1, en, '/') != count((const char *)p, n, '/'))
 		fail("json_escape escaped '/'", p, n);
+	k = json_escape_count((const char *)p, n);
+	if (en < n + k || en > n + 5 * k)
+		fail("json_escape_count does not bound json_escape", p, n);
 	if (json_parse(esc, en + 2, &s, NULL) == 0) {
 		if (!valid)
 			fail("escaped invalid utf-8 parsed", p, n);

@@ -932,6 +932,31 @@ test_escape(void)
 	ok(json_parse(q, n + 2, &v, NULL) == 0, "escaped output is valid");
 	n = json_str_unescape(v, out);
 	is_mem(out, n, back, 40, "escape then unescape is the identity");
+	is_int(json_escape_count(back, 40), 35,
+	    "json_escape_count: 33 controls (one the literal's NUL), a quote, a backslash");
+
+	/* Past the 16-byte fast path: escapes at every offset of a block. */
+	{
+		static const char t[] = "0123456789abcdef\"0123456789abcde\\"
+					"0123456789abcd\n0123456789abcdefghij"
+					"klmnopq\"";
+		char e2[6 * sizeof(t)], b2[sizeof(t)];
+
+		n = json_escape(t, sizeof(t) - 1, e2);
+		is_lit(e2, n,
+		    "0123456789abcdef\\\"0123456789abcde\\\\0123456789abcd"
+		    "\\n0123456789abcdefghijklmnopq\\\"",
+		    "long strings escape the same through the fast path");
+		is_int(json_escape_count(t, sizeof(t) - 1), 4,
+		    "and json_escape_count counts four");
+		q[0] = '"';
+		memcpy(q + 1, e2, n);
+		q[n + 1] = '"';
+		ok(json_parse(q, n + 2, &v, NULL) == 0 &&
+			json_str_unescape(v, b2) == sizeof(t) - 1 &&
+			memcmp(b2, t, sizeof(t) - 1) == 0,
+		    "and round trip");
+	}
 }
 
 static void
