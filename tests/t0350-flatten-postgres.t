@@ -6,32 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 set -e
 
-PGBIN=/usr/lib/postgresql/15/bin
-for b in initdb pg_ctl postgres; do
-	[ -x "$PGBIN/$b" ] || skip_all "no PostgreSQL 15 server ($PGBIN/$b)"
-done
-command -v psql >/dev/null 2>&1 || skip_all "no psql"
-
-# initdb refuses root: run the server as postgres (or nobody) then.
-if [ "$(id -u)" -eq 0 ]; then
-	pguser=postgres
-	id "$pguser" >/dev/null 2>&1 || pguser=nobody
-	as_pg() { runuser -u "$pguser" -- "$@"; }
-else
-	as_pg() { "$@"; }
-fi
-PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/closehook-pg.XXXXXX")
-[ "$(id -u)" -eq 0 ] && chown "$pguser" "$PGDIR"
-chmod 700 "$PGDIR"
-at_exit "as_pg '$PGBIN/pg_ctl' -D '$PGDIR/data' -m immediate stop >/dev/null 2>&1; rm -rf '$PGDIR'"
-as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U closehook --auth=trust -E UTF8 \
-    --no-locale >"$TMP/initdb.log" 2>&1 || {
-	sed 's/^/# /' "$TMP/initdb.log"
-	echo "not ok 1 - initdb"
-	exit 1
-}
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -o \
-    "-c listen_addresses= -k $PGDIR -c fsync=off" start >/dev/null
+. "$(dirname "$0")/fakes/pg-helpers.sh"
+start_postgres
 pg() {
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$PGDIR" -U closehook \
 	    -d postgres "$@"
