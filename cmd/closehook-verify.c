@@ -125,11 +125,12 @@ reference_time(const struct capture *c)
 
 /* Write a verified body as one line: CR and LF become spaces. */
 static void
-emit(char *body, size_t n)
+emit(char *body, size_t n, int crlf)
 {
 	char *p = body, *end = body + n;
 
-	while (p < end) {
+	/* crlf: the body may hold them (the decoder says when it does). */
+	while (crlf && p < end) {
 		size_t left = (size_t)(end - p);
 		char *cr = memchr(p, '\r', left), *lf = memchr(p, '\n', left);
 		char *q = cr == NULL ? lf : lf == NULL ? cr : cr < lf ? cr : lf;
@@ -202,23 +203,19 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	enum closesig_reason r;
 	long bn;
 
-	if (capture_parse(l->p, l->n, &c, &why) != 0) {
+	/* The body is decoded while the line is parsed: room for it all. */
+	if (*bodycap < l->n) {
+		free(*bodybuf);
+		*bodycap = l->n + 4096;
+		if ((*bodybuf = malloc(*bodycap)) == NULL)
+			cli_fatal("out of memory");
+	}
+	if (capture_parse(l->p, l->n, &c, *bodybuf, &why) != 0) {
 		reject(file, l->lineno, CLOSESIG_MALFORMED, why, l->p, l->n,
 		    c.root.type != JSON_NONE);
 		return;
 	}
-	if (*bodycap < c.body.n) {
-		free(*bodybuf);
-		*bodycap = c.body.n + 4096;
-		if ((*bodybuf = malloc(*bodycap)) == NULL)
-			cli_fatal("out of memory");
-	}
-	/* Decoding the body finishes validating the line (capture.h). */
-	if ((bn = capture_body(&c, *bodybuf)) == -2) {
-		reject(file, l->lineno, CLOSESIG_MALFORMED, "not valid JSON",
-		    l->p, l->n, 0);
-		return;
-	}
+	bn = capture_body(&c, *bodybuf);
 	if (!capture_header(&c, "close-sig-hash", &sig)) {
 		reject(
 		    file, l->lineno, CLOSESIG_MISSING_SIG, NULL, l->p, l->n, 1);
@@ -254,7 +251,7 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 		reject(file, l->lineno, r, NULL, l->p, l->n, 1);
 		return;
 	}
-	emit(*bodybuf, (size_t)bn);
+	emit(*bodybuf, (size_t)bn, c.body_base64 || c.body_crlf);
 }
 
 /* Input may block: keep the metrics file up to date meanwhile. */
@@ -383,7 +380,7 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 		free(buf);
 		return CLI_EXIT_REJECTS;
 	}
-	emit(buf, n);
+	emit(buf, n, 1);
 	free(buf);
 	return CLI_EXIT_OK;
 }

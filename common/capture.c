@@ -8,33 +8,19 @@
 #include "capture.h"
 
 /*
- * A structural complaint about a capture whose body string was not yet
- * validated: when the text is not JSON at all, say that instead, as a full
- * parse would have.
- */
-static int
-malformed(const struct capture *c, const char *p, size_t n, const char *what,
-    const char **why)
-{
-	*why = c->body_unchecked && json_parse(p, n, NULL, NULL) != 0
-	    ? "not valid JSON"
-	    : what;
-	return -1;
-}
-
-/*
- * One pass: json_parse_top validates the line and records its top-level
- * members, except that the body string - most of the bytes - is only
- * delimited; capture_body validates it while decoding it.  Captures with
- * more members than recorded, or whose skipped body is not the one chosen
- * (duplicate keys), are validated whole instead.
+ * One pass: json_parse_top validates the line, records its top-level
+ * members and decodes the body string - most of the bytes - into buf as it
+ * validates it.  Captures with more members than recorded are walked
+ * again; a body under an escaped key ("bod\u0079") is decoded apart.
  */
 int
-capture_parse(const char *p, size_t n, struct capture *c, const char **why)
+capture_parse(
+    const char *p, size_t n, struct capture *c, char *buf, const char **why)
 {
 	struct json_member m[16];
-	struct json_top top = { m, 16, "body", 4, 0, 0,
-		{ NULL, 0, JSON_NONE } };
+	struct json_top top = {
+		.m = m, .max = 16, .lazy = "body", .lazyn = 4, .lazy_dst = buf
+	};
 	struct json_span body = { NULL, 0, JSON_NONE }, b64 = body, v;
 	int have_body = 0, have_b64 = 0;
 	struct json_iter it;
@@ -46,22 +32,14 @@ capture_parse(const char *p, size_t n, struct capture *c, const char **why)
 		*why = "not valid JSON";
 		return -1;
 	}
-	c->body_unchecked = top.lazy_skipped > 0;
-	if (c->root.type != JSON_OBJECT)
-		return malformed(c, p, n, "not a JSON object", why);
-	if (top.lazy_skipped > 1 || top.n > top.max) {
-		if (json_parse(p, n, NULL, NULL) != 0) {
-			*why = "not valid JSON";
-			return -1;
-		}
-		c->body_unchecked = 0;
+	if (c->root.type != JSON_OBJECT) {
+		*why = "not a JSON object";
+		return -1;
 	}
 	/* The last duplicate wins. */
 	c->headers.type = JSON_NONE;
 	c->received_at.type = JSON_NONE;
-	if (top.n <= top.max)
-		json_iter_init(&it, (struct json_span){ NULL, 0, JSON_NONE });
-	else
+	if (top.n > top.max)
 		json_iter_init(&it, c->root);
 	for (i = 0;; i++) {
 		if (top.n <= top.max) {
@@ -83,31 +61,36 @@ capture_parse(const char *p, size_t n, struct capture *c, const char **why)
 			have_b64 = 1;
 		}
 	}
-	if (c->headers.type != JSON_OBJECT)
-		return malformed(c, p, n,
-		    c->headers.type == JSON_NONE ? "missing headers"
-						 : "headers is not an object",
-		    why);
-	if (have_body && have_b64)
-		return malformed(c, p, n, "both body and body_base64", why);
-	if (!have_body && !have_b64)
-		return malformed(c, p, n, "missing body", why);
+	if (c->headers.type != JSON_OBJECT) {
+		*why = c->headers.type == JSON_NONE
+		    ? "missing headers"
+		    : "headers is not an object";
+		return -1;
+	}
+	if (have_body && have_b64) {
+		*why = "both body and body_base64";
+		return -1;
+	}
+	if (!have_body && !have_b64) {
+		*why = "missing body";
+		return -1;
+	}
 	v = have_body ? body : b64;
-	if (v.type != JSON_STRING)
-		return malformed(c, p, n,
-		    have_body ? "body is not a string"
-			      : "body_base64 is not a string",
-		    why);
-	/* A skipped string that is not the body: validate the line. */
-	if (c->body_unchecked && (!have_body || v.p != top.lazy_val.p)) {
-		if (json_parse(p, n, NULL, NULL) != 0) {
-			*why = "not valid JSON";
-			return -1;
-		}
-		c->body_unchecked = 0;
+	if (v.type != JSON_STRING) {
+		*why = have_body ? "body is not a string"
+				 : "body_base64 is not a string";
+		return -1;
 	}
 	c->body = v;
 	c->body_base64 = have_b64;
+	if (have_body && top.lazy_found > 0 && v.p == top.lazy_val.p) {
+		c->body_n = top.lazy_n;
+		c->body_crlf = top.lazy_crlf;
+	} else if (have_body) {
+		c->body_n = json_str_unescape(v, buf);
+		c->body_crlf = memchr(buf, '\n', c->body_n) != NULL ||
+		    memchr(buf, '\r', c->body_n) != NULL;
+	}
 	return 0;
 }
 
@@ -147,14 +130,9 @@ capture_body(const struct capture *c, char *buf)
 	size_t n, bin;
 	const char *end;
 
-	if (c->body_unchecked) {
-		long dn = json_str_decode(c->body, buf, NULL);
-
-		return dn < 0 ? -2 : dn;
-	}
-	n = json_str_unescape(c->body, buf);
 	if (!c->body_base64)
-		return (long)n;
+		return (long)c->body_n; /* decoded by capture_parse */
+	n = json_str_unescape(c->body, buf);
 	/*
 	 * Decode in place: base64 output is shorter than its input, and
 	 * libsodium reads each input byte before writing the bytes it yields.

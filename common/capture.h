@@ -29,17 +29,19 @@ struct capture {
 	struct json_span body; /* string span of the body */
 	struct json_span received_at; /* string span, or JSON_NONE */
 	int body_base64; /* body came as body_base64 */
-	int body_unchecked; /* body string not validated yet: capture_body */
+	size_t body_n; /* body: its decoded length (in capture_parse's buf) */
+	int body_crlf; /* body: the decoded bytes hold a CR or LF */
 };
 
 /*
- * Parse one capture line.  Returns 0, or -1 with a short static reason in
- * *why ("not valid JSON", "not an object", "missing headers object",
- * "missing body", ...).  Everything is validated except, when
- * body_unchecked is set, the body string itself: the line is valid JSON
- * only once capture_body has decoded it without error.
+ * Parse and validate one capture line.  A text body is decoded into buf as
+ * it is validated (buf: room for n bytes), so capture_body then has nothing
+ * left to do for it.  Returns 0, or -1 with a short static reason in *why
+ * ("not valid JSON", "not a JSON object", "missing headers", "missing
+ * body", ...).
  */
-int capture_parse(const char *p, size_t n, struct capture *, const char **why);
+int capture_parse(
+    const char *p, size_t n, struct capture *, char *buf, const char **why);
 
 /*
  * Look up a header by name (ASCII, matched case-insensitively).  Returns 1
@@ -49,12 +51,10 @@ int
 capture_header(const struct capture *, const char *name, struct json_span *val);
 
 /*
- * Decode the body's bytes into buf, which must have room for
- * c->body.n bytes.  Returns the length, -1 when body_base64 is not valid
- * base64 (standard alphabet, padded or not; CR and LF ignored), or -2 when
- * the body string is not a valid JSON string (the capture is then not
- * valid JSON: capture_parse leaves the body string to this function).
- * Call it before trusting anything else in the capture.
+ * The body's bytes in buf, the buffer given to capture_parse: a text body
+ * is there already; body_base64 is decoded into it.  Returns the length,
+ * or -1 when body_base64 is not valid base64 (standard alphabet, padded or
+ * not; CR and LF ignored).
  */
 long capture_body(const struct capture *, char *buf);
 

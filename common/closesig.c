@@ -76,7 +76,7 @@ closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
 	unsigned char want[HMAC_LEN], got[HMAC_LEN];
 	char sub[KEYS_SUB_MAX + 2];
 	struct json_member m[16];
-	struct json_top top = { m, 16, NULL, 0, 0, 0, { NULL, 0, JSON_NONE } };
+	struct json_top top = { .m = m, .max = 16 };
 	struct json_span root;
 	int64_t t;
 	size_t subn, i;

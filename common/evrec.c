@@ -92,7 +92,7 @@ evrec_parse(
     struct evrec_iter *e, const char *p, size_t n, struct json_error *err)
 {
 	struct json_member m[16];
-	struct json_top top = { m, 16, NULL, 0, 0, 0, { NULL, 0, JSON_NONE } };
+	struct json_top top = { .m = m, .max = 16 };
 	struct json_span root;
 	struct cls c;
 	size_t i;

@@ -608,7 +608,8 @@ type_of(uchar c)
  * (lvl + nobj), so both agree on every nesting.  lvl never exceeds
  * JSON_MAX_DEPTH, which sizes the bit stack.
  */
-static inline const uchar *skip_string(const uchar *s, const uchar *e);
+static const uchar *decode_str(
+    const uchar *p, const uchar *e, uchar **dp, int *crlf, struct perr *pe);
 static enum json_type type_of(uchar c);
 
 static inline void
@@ -656,9 +657,15 @@ value:
 		tval = s;
 		if (*s == '"' && top->lazy != NULL &&
 		    str_eq_raw(tkey, tkeyend, top->lazy, top->lazyn)) {
-			/* Delimited only: json_str_decode checks it. */
-			s = skip_string(s, e);
-			top->lazy_skipped++;
+			/* Validated while decoded, in one pass. */
+			uchar *d = (uchar *)top->lazy_dst;
+
+			top->lazy_crlf = 0;
+			if ((s = decode_str(
+				 s + 1, e, &d, &top->lazy_crlf, &pe)) == NULL)
+				goto fail;
+			top->lazy_found++;
+			top->lazy_n = (size_t)(d - (uchar *)top->lazy_dst);
 			set_span(&top->lazy_val, tval, s);
 			goto next;
 		}
@@ -840,7 +847,9 @@ json_parse_top(const char *p, size_t n, struct json_span *v,
     struct json_top *top, struct json_error *err)
 {
 	top->n = 0;
-	top->lazy_skipped = 0;
+	top->lazy_found = 0;
+	top->lazy_n = 0;
+	top->lazy_crlf = 0;
 	return parse(p, n, v, err, top);
 }
 
@@ -1505,28 +1514,23 @@ json_str_unescape(struct json_span s, char *dst)
 }
 
 /*
- * Validate and decode in one pass (see json.h).  The SSE2 loop stores each
- * 16 bytes whole and advances to the first byte that needs a look: a
- * backslash, a quote, a control byte or a byte >= 0x80 (signed compare).
- * The stores stay within s.n bytes of dst because decoding never grows:
- * d - dst <= p - (s.p + 1), and a store happens only with 16 bytes left.
+ * Validate and decode a string in one pass; p is just after its opening
+ * quote.  Returns the byte after the closing quote, with the decoded bytes
+ * at *dp (advanced past them) and *crlf set when they hold a CR or LF; or
+ * NULL with *pe set.  The SSE2 loop stores each 16 bytes whole and advances
+ * to the first byte that needs a look: a backslash, a quote, a control
+ * byte or a byte >= 0x80 (signed compare).  Decoding never grows, so the
+ * output stays behind the input: a store at d happens only with 16 input
+ * bytes left before e, and never reaches dst + (e - start).
  */
-long
-json_str_decode(struct json_span s, char *dst, struct json_error *err)
+static const uchar *
+decode_str(
+    const uchar *p, const uchar *e, uchar **dp, int *crlf, struct perr *pe)
 {
-	const uchar *b = (const uchar *)s.p, *p, *e;
-	uchar *d = (uchar *)dst, c;
-	struct perr pe;
+	uchar *d = *dp, c;
 	long cp, lo;
 	size_t k;
 
-	if (s.n < 2 || b[0] != '"' || b[s.n - 1] != '"') {
-		pe.at = b + s.n;
-		pe.msg = "unterminated string";
-		goto fail;
-	}
-	p = b + 1;
-	e = b + s.n - 1;
 	for (;;) {
 #ifdef JSON_SSE2
 		{
@@ -1554,9 +1558,16 @@ json_str_decode(struct json_span s, char *dst, struct json_error *err)
 			}
 		}
 #endif
-		if (p >= e)
-			break;
+		if (unlikely(p >= e)) {
+			pe->at = p;
+			pe->msg = "unterminated string";
+			return NULL;
+		}
 		c = *p;
+		if (c == '"') {
+			*dp = d;
+			return p + 1;
+		}
 		if (c == '\\') {
 			if (e - p < 2)
 				goto bad_escape;
@@ -1567,29 +1578,31 @@ json_str_decode(struct json_span s, char *dst, struct json_error *err)
 				*d++ = p[1];
 				p += 2;
 				continue;
-			case 'b':
-			case 'f':
 			case 'n':
 			case 'r':
+				*crlf = 1;
+				/* fall through */
+			case 'b':
+			case 'f':
 			case 't':
 				p++;
 				d += unescape1(&p, e, d);
 				continue;
 			case 'u':
 				if ((cp = hex4(p + 2, e)) < 0) {
-					pe.at = p;
-					pe.msg = "invalid \\u escape";
-					goto fail;
+					pe->at = p;
+					pe->msg = "invalid \\u escape";
+					return NULL;
 				}
 				if (cp >= 0xd800 && cp <= 0xdbff) {
 					if (e - p < 12 || p[6] != '\\' ||
 					    p[7] != 'u' ||
 					    (lo = hex4(p + 8, e)) < 0xdc00 ||
 					    lo > 0xdfff) {
-						pe.at = p;
-						pe.msg = "unpaired high "
-							 "surrogate escape";
-						goto fail;
+						pe->at = p;
+						pe->msg = "unpaired high "
+							  "surrogate escape";
+						return NULL;
 					}
 					cp = 0x10000 + ((cp - 0xd800) << 10) +
 					    (lo - 0xdc00);
@@ -1599,6 +1612,8 @@ json_str_decode(struct json_span s, char *dst, struct json_error *err)
 						cp = 0xfffd;
 					p += 6;
 				}
+				if (cp == '\n' || cp == '\r')
+					*crlf = 1;
 				d += utf8_put(d, (unsigned long)cp);
 				continue;
 			default:
@@ -1607,27 +1622,46 @@ json_str_decode(struct json_span s, char *dst, struct json_error *err)
 		}
 		if (c >= 0x80) {
 			if ((k = utf8_seq(p, e)) == 0) {
-				pe.at = p;
-				pe.msg = "invalid utf-8 in string";
-				goto fail;
+				pe->at = p;
+				pe->msg = "invalid utf-8 in string";
+				return NULL;
 			}
 			while (k-- > 0)
 				*d++ = *p++;
 			continue;
 		}
-		if (c < 0x20 || c == '"') {
-			pe.at = p;
-			pe.msg = c == '"' ? "unescaped quote in string"
-					  : "control character in string";
-			goto fail;
+		if (c < 0x20) {
+			pe->at = p;
+			pe->msg = "control character in string";
+			return NULL;
 		}
 		*d++ = *p++;
 	}
-	return (long)(d - (uchar *)dst);
 bad_escape:
-	pe.at = p;
-	pe.msg = "invalid escape";
-fail:
+	pe->at = p;
+	pe->msg = "invalid escape";
+	return NULL;
+}
+
+long
+json_str_decode(struct json_span s, char *dst, struct json_error *err)
+{
+	const uchar *b = (const uchar *)s.p, *t = NULL;
+	uchar *d = (uchar *)dst;
+	struct perr pe;
+	int crlf = 0;
+
+	if (s.n < 2 || b[0] != '"') {
+		pe.at = b;
+		pe.msg = "not a string";
+	} else if ((t = decode_str(b + 1, b + s.n, &d, &crlf, &pe)) != NULL &&
+	    t != b + s.n) {
+		pe.at = t - 1;
+		pe.msg = "unescaped quote in string";
+		t = NULL;
+	}
+	if (t != NULL)
+		return (long)(d - (uchar *)dst);
 	if (err != NULL) {
 		err->off = (size_t)(pe.at - b);
 		err->msg = pe.msg;

@@ -62,10 +62,11 @@ int json_parse(
  * json_parse, recording the members of a top-level object as it goes, so
  * that a caller needs no second walk over them.  The first max members go
  * to m[]; n counts them (n > max: there were more, not recorded).  The
- * string value of a member named lazy (a plain key; NULL for none) is only
- * delimited, not validated: lazy_skipped counts such values and lazy_val is
- * the last.  A caller that skips one must validate it with
- * json_str_decode, or the text with json_parse, before trusting either.
+ * string value of a member named lazy (a plain key; NULL for none) is
+ * decoded into lazy_dst while it is validated, in one pass: lazy_dst must
+ * have room for as many bytes as the text has.  lazy_found counts such
+ * values; the last one's decoded length is lazy_n (lazy_crlf set when it
+ * holds a CR or LF) and its span lazy_val.
  */
 struct json_member {
 	struct json_span key, val;
@@ -75,8 +76,11 @@ struct json_top {
 	size_t max;
 	const char *lazy;
 	size_t lazyn;
+	char *lazy_dst;
 	size_t n; /* out */
-	int lazy_skipped; /* out */
+	int lazy_found; /* out */
+	size_t lazy_n; /* out */
+	int lazy_crlf; /* out */
 	struct json_span lazy_val; /* out */
 };
 int json_parse_top(const char *p, size_t n, struct json_span *v,
@@ -151,11 +155,12 @@ enum json_path_result json_path_get(
  */
 size_t json_str_unescape(struct json_span s, char *dst);
 /*
- * Validate and decode a string span that was not validated (json_top's
- * lazy value: from its opening quote to its closing one, both included).
- * Writes at most s.n bytes to dst and returns their count, or -1 when the
- * string is not valid JSON (bad escape, control byte, invalid UTF-8, no
- * closing quote), with *err filled relative to s.p when err is not NULL.
+ * Validate and decode a string span that was not validated (from its
+ * opening quote to its closing one, both included).  Writes at most s.n
+ * bytes to dst and returns their count, or -1 when the span is not exactly
+ * one valid JSON string (bad escape, control byte, invalid UTF-8, no closing
+ * quote, an unescaped quote before the end), with *err filled relative to
+ * s.p when err is not NULL.
  */
 long json_str_decode(struct json_span s, char *dst, struct json_error *err);
 /* 1 when the decoded string equals lit[0..n), else 0. */

@@ -1,8 +1,8 @@
 /*
  * fuzz-capture.c - libFuzzer target for the capture reader: any bytes are
- * parsed without a crash, what it returns stays inside the input, and it
- * calls the input invalid JSON (in capture_parse, or in capture_body for
- * the body string it leaves unchecked) exactly when json_parse does.
+ * parsed without a crash, what it returns stays inside the input, it calls
+ * the input invalid JSON exactly when json_parse does, and the body it
+ * decodes while parsing is json_str_unescape's (CR/LF flag included).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,25 +27,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sodium_init() < 0)
 		abort();
 	valid = json_parse(p, size, NULL, NULL) == 0;
-	if (capture_parse(p, size, &c, &why) != 0) {
+	if ((buf = malloc(size + 1)) == NULL)
+		abort();
+	if (capture_parse(p, size, &c, buf, &why) != 0) {
 		/* "not valid JSON" exactly when it is not. */
 		if ((strcmp(why, "not valid JSON") == 0) == valid)
 			abort();
+		free(buf);
 		return 0;
 	}
+	if (!valid)
+		abort();
 	if (c.body.p < p || c.body.p + c.body.n > p + size ||
 	    c.body.type != JSON_STRING)
 		abort();
 	if (capture_header(&c, "close-sig-hash", &v) &&
 	    (v.type != JSON_STRING || v.p < p || v.p + v.n > p + size))
 		abort();
-	if ((buf = malloc(c.body.n + 1)) == NULL)
-		abort();
+	/* The body decoded with the parse is what json_str_unescape says. */
+	if (!c.body_base64) {
+		char *ref = malloc(c.body.n + 1);
+		size_t rn;
+
+		if (ref == NULL)
+			abort();
+		rn = json_str_unescape(c.body, ref);
+		if (rn != c.body_n || memcmp(ref, buf, rn) != 0 ||
+		    c.body_crlf != (memchr(ref, '\n', rn) != NULL ||
+				       memchr(ref, '\r', rn) != NULL))
+			abort();
+		free(ref);
+	}
 	n = capture_body(&c, buf);
 	if (n > (long)c.body.n)
-		abort();
-	/* The body string left to capture_body is its last check. */
-	if ((n == -2) == valid)
 		abort();
 	free(buf);
 	return 0;

@@ -11,12 +11,16 @@
 #include "tap.h"
 
 static const char *why;
+/* capture_parse decodes a text body here; capture_body reads it back. */
+static char pbuf[8192];
 
 static int
 parse(const char *s, struct capture *c)
 {
 	why = NULL;
-	return capture_parse(s, strlen(s), c, &why);
+	if (strlen(s) > sizeof(pbuf))
+		abort();
+	return capture_parse(s, strlen(s), c, pbuf, &why);
 }
 
 static void
@@ -39,15 +43,13 @@ header_is(struct capture *c, const char *name, const char *want,
 static void
 body_is(struct capture *c, const char *want, const char *desc)
 {
-	char *buf = malloc(c->body.n + 1);
-	long n = capture_body(c, buf);
+	long n = capture_body(c, pbuf);
 
 	if (want == NULL)
 		is_int(n, -1, "%s", desc);
 	else
-		is_mem(buf, n < 0 ? 0 : (size_t)n, want, strlen(want), "%s",
+		is_mem(pbuf, n < 0 ? 0 : (size_t)n, want, strlen(want), "%s",
 		    desc);
-	free(buf);
 }
 
 int
@@ -65,6 +67,42 @@ main(void)
 	header_is(&c, "content-type", NULL, "an absent header is absent");
 	body_is(&c, "{\"a\": 1}", "the body is unescaped");
 	ok(!c.body_base64, "not base64");
+	ok(!c.body_crlf, "and holds no CR or LF");
+
+	/* The body is decoded while the line is parsed: every path. */
+	is_int(parse("{\"headers\":{},\"body\":\"{\\n}\"}", &c), 0,
+	    "a body with an escaped newline");
+	ok(c.body_crlf, "is flagged as holding one");
+	is_int(parse("{\"headers\":{},\"body\":\"{\\u000d}\"}", &c), 0,
+	    "a \\u000d escape");
+	ok(c.body_crlf, "too");
+	is_int(parse("{\"headers\":{},\"body\":\"{\\q}\"}", &c), -1,
+	    "a bad escape in the body");
+	is_str(why, "not valid JSON", "is not valid JSON");
+	is_int(parse("{\"headers\":{},\"body\":\"a\tb\"}", &c), -1,
+	    "a raw tab in the body");
+	is_str(why, "not valid JSON", "is not valid JSON");
+	is_int(parse("{\"headers\":{},\"body\":\"caf\xc3\"}", &c), -1,
+	    "invalid UTF-8 in the body");
+	is_int(parse("{\"body\":\"\\q\"}", &c), -1,
+	    "a bad body and no headers");
+	is_str(why, "not valid JSON", "is not valid JSON first");
+	is_int(parse("{\"headers\":{},\"body\":\"{1}\",\"body\":\"{2}\"}",
+		   &c),
+	    0, "two bodies");
+	body_is(&c, "{2}", "the last one wins");
+	is_int(parse("{\"headers\":{},\"bod\\u0079\":\"{\\\"e\\\":1}\"}",
+		   &c),
+	    0, "a body under an escaped key");
+	body_is(&c, "{\"e\":1}", "is decoded too");
+	is_int(parse("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,"
+		     "\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,"
+		     "\"m\":13,\"n\":14,\"o\":15,\"p\":16,\"headers\":{\"x\":"
+		     "\"y\"},\"body\":\"{\\\"z\\\":0}\"}",
+		   &c),
+	    0, "more members than the parse records");
+	header_is(&c, "x", "y", "its headers are found by a walk");
+	body_is(&c, "{\"z\":0}", "and its body");
 
 	is_int(parse("{\"headers\":{\"x\":\"1\",\"X\":\"2\"},\"body\":\"\"}",
 	    &c), 0, "an empty body is a body");

@@ -662,7 +662,7 @@ test_str_decode(void)
 		{ "\"caf\xc3\"", "invalid utf-8 in string", 4 },
 		{ "\"0123456789abcdef\xed\xa0\x80\"", "invalid utf-8 in string",
 		    17 },
-		{ "\"\\\"", "invalid escape", 1 },
+		{ "\"\\\"", "unterminated string", 3 },
 	};
 	char out[128], ref[128];
 	struct json_span v, raw;
@@ -698,15 +698,18 @@ static void
 test_parse_top(void)
 {
 	struct json_member m[2];
-	struct json_top top = { m, 2, NULL, 0, 0, 0, { NULL, 0, JSON_NONE } };
+	struct json_top top = { .m = m, .max = 2 };
 	struct json_span v;
 	const char *t = "{\"a\": {\"b\": [1, \"x\"]}, \"body\": \"\\q\", "
 			"\"c\": 2}";
-	char out[16];
+	const char *g = "{\"body\": \"x\\\"y\\n\", \"c\": 2, "
+			"\"body\": \"last\\u00e9\"}";
+	struct json_error err;
+	char out[64];
 
 	ok(json_parse_top("{\"a\": {\"b\": 1}, \"c\" : \"d\"}", 26, &v, &top,
 	       NULL) == 0 &&
-		top.n == 2 && top.lazy_skipped == 0,
+		top.n == 2 && top.lazy_found == 0,
 	    "two members recorded");
 	ok(m[0].key.n == 3 && memcmp(m[0].key.p, "\"a\"", 3) == 0 &&
 		m[0].val.type == JSON_OBJECT && m[0].val.n == 8,
@@ -721,19 +724,28 @@ test_parse_top(void)
 		top.n == 0,
 	    "an array root records nothing");
 	ok(json_parse_top(t, strlen(t), &v, &top, NULL) == -1,
-	    "without a lazy key the bad escape fails");
+	    "a bad escape fails");
 	top.lazy = "body";
 	top.lazyn = 4;
-	ok(json_parse_top(t, strlen(t), &v, &top, NULL) == 0 &&
-		top.lazy_skipped == 1 && top.lazy_val.n == 4,
-	    "the lazy member's string is only delimited");
-	ok(json_str_decode(top.lazy_val, out, NULL) == -1,
-	    "and json_str_decode finds what was skipped");
+	top.lazy_dst = out;
+	ok(json_parse_top(t, strlen(t), &v, &top, &err) == -1 &&
+		strcmp(err.msg, "invalid escape") == 0 && err.off == 32,
+	    "and fails the same in a decoded member, at the backslash");
+	ok(json_parse_top(g, strlen(g), &v, &top, NULL) == 0 &&
+		top.lazy_found == 2 && top.lazy_n == 6 &&
+		memcmp(out, "last\xc3\xa9", 6) == 0 && !top.lazy_crlf,
+	    "each lazy member is decoded: the last one is in lazy_dst");
+	ok(json_parse_top(g, 21, &v, &top, NULL) == -1,
+	    "a text cut short fails");
+	ok(json_parse_top("{\"body\": \"x\\\"y\\n\"}", 18, &v, &top, NULL) ==
+		0 && top.lazy_n == 4 && memcmp(out, "x\"y\n", 4) == 0 &&
+		top.lazy_crlf,
+	    "a decoded newline is flagged");
 	ok(json_parse_top("{\"body\": 5}", 11, &v, &top, NULL) == 0 &&
-		top.lazy_skipped == 0,
-	    "a lazy member that is not a string is validated as usual");
+		top.lazy_found == 0,
+	    "a lazy member that is not a string is parsed as usual");
 	ok(json_parse_top("{\"body\": \"abc}", 14, &v, &top, NULL) == -1,
-	    "an unterminated lazy string still fails");
+	    "an unterminated lazy string fails");
 }
 
 static void
