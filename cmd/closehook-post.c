@@ -51,7 +51,7 @@ static const char synopsis[] =
     "\t[--connect-timeout DURATION] [--timeout DURATION]\n"
     "\t[--max-response BYTES] [--dead-letter FILE] [--report FILE]\n"
     "\t[--metrics FILE] [--drain-timeout DURATION] [--max-line BYTES]\n"
-    "\tURL [FILE...]\n";
+    "\t(URL | --url-file FILE) [FILE...]\n";
 
 /* Where a job is. */
 enum where {
@@ -191,6 +191,7 @@ help(void)
 	    "application/json)\n"
 	    "  --body EXPR                jq program building the body "
 	    "(string: as is)\n"
+	    "  --url-file FILE            the URL from a file (a secret URL)\n"
 	    "  --url-expr EXPR            jq program giving each record's URL\n"
 	    "  --idempotency-key EXPR     jq program giving the "
 	    "Idempotency-Key header\n"
@@ -399,6 +400,28 @@ load_header_file(const char *path)
 		add_header(p, l, src);
 	}
 	sodium_free(buf);
+}
+
+/*
+ * --url-file: the URL on one line of a file, for URLs that are secrets
+ * themselves (Slack's incoming webhooks).  Kept for the whole run.
+ */
+static const char *
+load_url(const char *path)
+{
+	char *buf = sodium_malloc(8192);
+	size_t n;
+
+	if (buf == NULL)
+		cli_fatalx("out of memory");
+	n = read_secret(path, buf, 8191);
+	while (n > 0 &&
+	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || strpbrk(buf, "\r\n") != NULL)
+		cli_fatalx("%s: expected one line holding the URL", path);
+	return buf;
 }
 
 static void
@@ -1007,6 +1030,12 @@ add_line(const struct line *l, const char *file, uint64_t now)
 	j->idem = idem;
 	if (signer.scheme == SIGN_SW_V1 || signer.scheme == SIGN_SW_V1A)
 		set_msgid(j, l->p, l->n);
+	if (k == NULL && parallel == 1) {
+		/* --parallel 1 keeps input order through retries too: every
+		 * record in one chain, as if they all had one --order-by key. */
+		k = xmalloc(1);
+		kn = 0;
+	}
 	if (k != NULL) {
 		struct okey *o = key_get(k, kn);
 
@@ -1545,6 +1574,7 @@ main(int argc, char *argv[])
 		O_CTYPE,
 		O_BODY,
 		O_URLEXPR,
+		O_URLFILE,
 		O_IDEM,
 		O_BATCH,
 		O_BBYTES,
@@ -1580,6 +1610,7 @@ main(int argc, char *argv[])
 		{ "content-type", required_argument, NULL, O_CTYPE },
 		{ "body", required_argument, NULL, O_BODY },
 		{ "url-expr", required_argument, NULL, O_URLEXPR },
+		{ "url-file", required_argument, NULL, O_URLFILE },
 		{ "idempotency-key", required_argument, NULL, O_IDEM },
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "batch-bytes", required_argument, NULL, O_BBYTES },
@@ -1653,6 +1684,9 @@ main(int argc, char *argv[])
 			break;
 		case O_BODY:
 			jq_body = compile("body", optarg);
+			break;
+		case O_URLFILE:
+			url = load_url(optarg);
 			break;
 		case O_URLEXPR:
 			jq_url = compile("url-expr", optarg);
@@ -1768,13 +1802,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1) {
-		cli_warnx("no URL");
-		usage();
+	if (url == NULL) {
+		if (argc < 1) {
+			cli_warnx("no URL");
+			usage();
+		}
+		url = argv[0];
+		argc--;
+		argv++;
 	}
-	url = argv[0];
-	argc--;
-	argv++;
 	if (batch_n == 0 && (batch_bytes > 0 || batch_ndjson)) {
 		cli_warnx("--batch-bytes and --batch-format need --batch");
 		usage();

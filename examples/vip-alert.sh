@@ -21,9 +21,8 @@
 # below.  A lead alerted on is remembered for closehook-dedupe's --ttl (35
 # days).
 #
-# The Slack webhook URL is a secret: it is read from a file and reaches
-# closehook-post through its environment (jq's $ENV), never through the
-# command line.
+# The Slack webhook URL is a secret: closehook-post reads it from its file
+# (--url-file), so it never appears on a command line.
 #
 # Environment:
 #   VIP_FIELD          the lead field that marks a VIP, e.g. custom.cf_3Xa...
@@ -77,9 +76,7 @@ for f in "$keys" "$slack_url_file"; do
 		exit 2
 	fi
 done
-slack_url=$(head -n 1 "$slack_url_file")
-slack_url=${slack_url%$'\r'}
-if [ -z "$slack_url" ]; then
+if ! grep -q '[^[:space:]]' "$slack_url_file"; then
 	echo "$name: $slack_url_file: no URL in it" >&2
 	exit 2
 fi
@@ -118,19 +115,13 @@ def each: if type == "array" then .[] else . end | tostring;
        else "" end)),
    unfurl_links: false}'
 
-# closehook-post wants a URL operand; --url-expr replaces it with the
-# secret one, which it finds in its environment.
-# shellcheck disable=SC2016 # jq's $ENV
-url_expr='$ENV.SLACK_URL'
-
 closehook-follow "${follow[@]}" "$spool" |
 	closehook-verify --secret-file "$keys" \
 	    --rejects "$state/$name.rejects.ndjson" |
 	jq -c --unbuffered "$select" |
 	closehook-dedupe "${seen[@]}" --mode check |
-	SLACK_URL=$slack_url closehook-post --parallel 1 \
+	closehook-post --parallel 1 \
 	    --rate "${SLACK_RATE:-1/s}" --body "$body" \
-	    --url-expr "$url_expr" \
-	    --dead-letter "$state/$name.dead-letter.ndjson" \
-	    https://hooks.slack.com/services/ |
+	    --url-file "$slack_url_file" \
+	    --dead-letter "$state/$name.dead-letter.ndjson" |
 	closehook-dedupe "${seen[@]}" --mode record >/dev/null
