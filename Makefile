@@ -172,7 +172,8 @@ build-fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(FMODS_$(1):%=common/%.c) common/*
 endef
 $(foreach f,$(FUZZ),$(eval $(call fuzz_rule,$(f))))
 
-.PHONY: all deps check test-run tests fuzz fuzz-long bench demo lint \
+.PHONY: all deps check test-run check-valgrind test-valgrind tests fuzz \
+        fuzz-long bench demo lint \
         install uninstall clean
 
 # Installs missing Debian packages (apt-get; sudo when not root).
@@ -182,11 +183,21 @@ deps:
 tests: all $(UBIN) $(FREPLAY)
 
 # make check: set up, build, run everything a contributor needs.
+# VALGRIND=1 runs it under valgrind (the same as make check-valgrind).
 check: deps
-	@$(MAKE) --no-print-directory test-run
+	@$(MAKE) --no-print-directory \
+	    $(if $(filter 1,$(VALGRIND)),test-valgrind,test-run)
 
 test-run: tests
 	CLOSEHOOK_BUILD=$(abspath $(BUILD)) prove -j2 $(UBIN) tests/*.t
+
+# Every program, unit test and replay binary under valgrind: shims in
+# $(BUILD)/valgrind/, logs in $(BUILD)/valgrind/logs (tests/valgrind-check).
+check-valgrind: deps
+	@$(MAKE) --no-print-directory test-valgrind
+
+test-valgrind: tests
+	@sh tests/valgrind-check $(abspath $(BUILD)) tests/*.t
 
 fuzz: $(FUZZ:%=build-fuzz/fuzz-%)
 	@sh tests/fuzz/run $(FUZZTIME) $(FUZZ)
@@ -205,7 +216,8 @@ demo: deps
 lint:
 	mandoc -Tlint -Wwarning $(MANS)
 	clang-format --dry-run --Werror common/*.c common/*.h cmd/*.c
-	shellcheck -s sh .ci/deps bench/run bench/demo bench/bench-* tests/fuzz/run
+	shellcheck -s sh .ci/deps bench/run bench/demo bench/bench-* tests/fuzz/run \
+	    tests/valgrind-check
 	# Tests share variables through tests/lib.sh, which is sourced.
 	shellcheck -s bash -e SC1090,SC1091,SC2034,SC2154 .ci/run tests/lib.sh \
 	    tests/*.t tests/fakes/*.sh completions/bash/*

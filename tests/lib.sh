@@ -8,9 +8,27 @@
 : "${CLOSEHOOK_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}"
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PATH="$CLOSEHOOK_BUILD/bin:$PATH"
-export PATH CLOSEHOOK_BUILD TOP
+# The directory make built into: CLOSEHOOK_BUILD, except under
+# tests/valgrind-check, whose CLOSEHOOK_BUILD holds shims.
+: "${CLOSEHOOK_MAKE_BUILD:=$CLOSEHOOK_BUILD}"
+export PATH CLOSEHOOK_BUILD CLOSEHOOK_MAKE_BUILD TOP
 # Keys must come from the test, never from the caller's environment.
 unset CLOSEHOOK_SECRET CLOSEHOOK_SECRET_FILE
+
+# CLOSEHOOK_SLOW: how many times slower than native the programs run
+# (tests/valgrind-check sets it).  Waits for the programs scale with it:
+# `sleep` (so polling loops and pauses stretch; a sleep that is a helper
+# process's lifetime, not a wait, is `command sleep`) and `slow` for other
+# deadlines.  Checks of wall-clock speed or memory use skip when slowed.
+: "${CLOSEHOOK_SLOW:=1}"
+export CLOSEHOOK_SLOW
+# slow SECONDS: SECONDS scaled by CLOSEHOOK_SLOW.
+slow() { awk -v s="$1" -v f="$CLOSEHOOK_SLOW" 'BEGIN { print s * f }'; }
+# slowed: true when the programs run slowed.
+slowed() { [ "$CLOSEHOOK_SLOW" != 1 ]; }
+if slowed; then
+	sleep() { command sleep "$(slow "$1")"; }
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/closehook-test.XXXXXX")
 cleanup_hooks=()
@@ -137,6 +155,32 @@ skip_all() {
 	echo "1..0 # SKIP $1"
 	exit 0
 }
+
+# wait_open FILE PID: wait (at most 20 s, slowed: longer) until PID or a
+# child of it has FILE open, e.g. a follower its spool before a writer
+# starts that could otherwise rotate the spool away unseen.
+wait_open() {
+	local _ p fd f
+	f=$(realpath -m "$1")
+	for _ in $(seq 200); do
+		for p in "$2" $(pgrep -P "$2"); do
+			for fd in /proc/"$p"/fd/*; do
+				[ "$(readlink "$fd")" = "$f" ] && return 0
+			done
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+# skip DESCRIPTION REASON: a check that does not apply in this run.
+skip() {
+	_n=$((_n + 1))
+	echo "ok $_n - $1 # SKIP $2"
+}
+
+# The reason for checks of speed or memory use that skip when slowed.
+SLOW_SKIP="programs slowed ${CLOSEHOOK_SLOW}x (valgrind)"
 
 done_testing() {
 	echo "1..$_n"

@@ -7,7 +7,7 @@ set -e
 
 dest=$TMP/inst
 run make -s -C "$TOP" install DESTDIR="$dest" PREFIX=/usr \
-    BUILD="$CLOSEHOOK_BUILD"
+    BUILD="$CLOSEHOOK_MAKE_BUILD"
 is "$rc" 0 "make install succeeds"
 progs=$(cd "$TOP/cmd" && printf '%s\n' closehook-*.c | sed 's/\.c$//')
 for p in $progs; do
@@ -33,7 +33,7 @@ is "$(mandoc -Tascii "$dest/usr/share/man/man7/closehook.7" |
     sed 's/.\x08//g' | sed -n '/^NAME/{n;p;q}' | awk '{print $1}')" \
     "closehook" "closehook(7) renders"
 run make -s -C "$TOP" uninstall DESTDIR="$dest" PREFIX=/usr \
-    BUILD="$CLOSEHOOK_BUILD"
+    BUILD="$CLOSEHOOK_MAKE_BUILD"
 is "$rc" 0 "make uninstall succeeds"
 is "$(find "$dest" -type f | wc -l)" 0 "and leaves no file behind"
 done_testing

@@ -77,12 +77,12 @@ is "$(wc -l <"$TMP/lone.out")" 1 "its repeat is dropped"
 # A store held by another writer: the wait is bounded and reported.
 db="$TMP/busy.sqlite"
 closehook-dedupe --store "$db" </dev/null
-python3 - "$db" "$TMP/locked" <<'PY' &
+python3 - "$db" "$TMP/locked" "$(slow 4)" <<'PY' &
 import sqlite3, sys, time, os
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 open(sys.argv[2], "w").close()
-time.sleep(4)
+time.sleep(float(sys.argv[3]))
 c.execute("COMMIT")
 PY
 py=$!
@@ -93,7 +93,7 @@ is "$rc" 2 "a store locked beyond --busy-timeout: exit 2"
 like "$err" "*store locked by another process for more than 300 ms*" \
     "reported as such"
 is "$out" "" "and nothing passed"
-run closehook-dedupe --store "$db" --busy-timeout 10s \
+run closehook-dedupe --store "$db" --busy-timeout "$(slow 10)s" \
     <<<'{"event":{"id":"ev_busy"}}'
 is "$rc:$out" '0:{"event":{"id":"ev_busy"}}' "a longer wait gets through"
 like "$err" "*store busy: waiting for another process*" \

@@ -65,7 +65,7 @@ ok "SIGTERM + replay: every record delivered at least once" \
 
 # SIGTERM with a slow sink (3 s): --drain-timeout dead-letters what is in
 # flight.
-start_sink slow --delay 3 --max-time 100
+start_sink slow --delay "$(slow 3)" --max-time 100
 head -n 10 "$TMP/in" >"$TMP/ten"
 closehook-post --parallel 4 --drain-timeout 300ms --dead-letter "$TMP/s.dl" \
     --report "$TMP/s.rep" "$SINK_URL" <"$TMP/ten" >"$TMP/s.out" \
@@ -76,7 +76,7 @@ t0=$SECONDS
 kill -TERM "$pid"
 wait "$pid"
 is "$?:$(wc -l <"$TMP/s.out")" "1:0" "drain timeout: exit 1, nothing delivered"
-ok "drain timeout: quick exit" [ $((SECONDS - t0)) -le 2 ]
+ok "drain timeout: quick exit" [ $((SECONDS - t0)) -le "$(slow 2)" ]
 is "$(wc -l <"$TMP/s.dl")" "$(wc -l <"$TMP/s.rep")" \
     "every dead letter is reported"
 ok "the in-flight ones are dead letters" \

@@ -12,11 +12,13 @@ cd "$TMP" || exit 1
 # length in random chunks (cut anywhere, even mid-line), with short pauses.
 # With ROTATE_EVERY, every that many lines the spool is renamed to
 # SPOOL.1 (SPOOL.1 to SPOOL.2 ...), a few more lines go to the old file,
-# then the writer reopens SPOOL.  Writes all lines to SPOOL.all too.
+# then the writer reopens SPOOL.  Writes all lines to SPOOL.all too.  Its
+# pauses scale with CLOSEHOOK_SLOW, as the follower's pace does.
 cat >writer.py <<'PY'
 import os, random, sys, time
 spool, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rot = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+slow = float(os.environ.get("CLOSEHOOK_SLOW", "1"))
 rnd = random.Random(seed)
 def op():
     return os.open(spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -33,7 +35,7 @@ for i in range(1, n + 1):
         os.write(fd, pending[:k])
         pending = pending[k:]
         if rnd.random() < 0.05:
-            time.sleep(0.002)
+            time.sleep(0.002 * slow)
     if rot and i % rot == 0:
         os.write(fd, pending)
         pending = b""
@@ -44,7 +46,7 @@ for i in range(1, n + 1):
         os.rename(spool, spool + ".1")
         os.write(fd, b'{"late":%d}\n' % i)
         allf.write(b'{"late":%d}\n' % i)
-        time.sleep(0.05)
+        time.sleep(0.05 * slow)
         os.close(fd)
         fd = op()
 os.write(fd, pending)
@@ -78,6 +80,7 @@ is "$(wc -c <s1)" "$(sed -E 's/.*"offset":([0-9]+).*/\1/' o1)" \
 : >s2
 closehook-follow --commit-interval 200ms --offset-file o2 s2 >out2a &
 fpid=$!
+wait_open s2 "$fpid"
 python3 writer.py s2 4000 2 &
 wpid=$!
 wait_lines out2a 1500
@@ -96,8 +99,7 @@ ok "the killed follower had committed some of what it wrote ($c of $p)" \
 ok "what it wrote is a prefix of whole lines" \
     cmp -s out2a <(head -c "$p" s2.all)
 ok "ending with a newline" [ "$(tail -c 1 out2a | od -An -c | tr -d ' ')" = '\n' ]
-run closehook-follow --once --offset-file o2 s2
-printf '%s\n' "$out" >out2b
+closehook-follow --once --offset-file o2 s2 >out2b
 ok "the restart resumes exactly at the committed offset" \
     cmp -s out2b <(tail -c +"$((c + 1))" s2.all)
 is "$(($(wc -l <out2a) + $(wc -l <out2b) - $(head -c "$p" s2.all | tail -c +"$((c + 1))" | wc -l)))" \
@@ -107,6 +109,7 @@ is "$(($(wc -l <out2a) + $(wc -l <out2b) - $(head -c "$p" s2.all | tail -c +"$((
 : >s3
 closehook-follow --offset-file o3 s3 >out3 2>err3 &
 fpid=$!
+wait_open s3 "$fpid"
 python3 writer.py s3 3000 3 1000
 ok "the follower has every line through two rotations" wait_lines out3 3002
 sleep 0.2
@@ -138,6 +141,7 @@ if command -v strace >/dev/null 2>&1; then
 	    strace -f -o /dev/null -e inject=inotify_init1:error=EMFILE \
 	    closehook-follow s5 >out5 2>/dev/null &
 	spid=$!
+	wait_open s5 "$spid"
 	python3 writer.py s5 1000 5 600
 	ok "without inotify, polling follows every line" wait_lines out5 1001
 	kill -TERM "$(pgrep -P "$spid")"

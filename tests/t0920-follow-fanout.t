@@ -11,7 +11,7 @@ cd "$TMP" || exit 1
 mkfifo stuck
 # Nobody reads the fifo after opening it: the first follower blocks once
 # the pipe buffer is full.
-sleep 60 <>stuck &
+command sleep 60 <>stuck &
 spid=$!
 at_exit "kill $spid 2>/dev/null"
 closehook-follow --commit-interval 100ms --offset-file a.off spool \
@@ -20,15 +20,18 @@ apid=$!
 at_exit "kill -KILL $apid 2>/dev/null"
 closehook-follow --commit-interval 100ms --offset-file b.off spool >b.out &
 bpid=$!
+wait_open spool "$apid"
+wait_open spool "$bpid"
 
 # 4 MiB in 2000 lines, far more than a pipe holds.
 ok "the writer is not slowed by the stuck follower" timeout 20 python3 -c '
 import os, time
+slow = float(os.environ["CLOSEHOOK_SLOW"])
 fd = os.open("spool", os.O_WRONLY | os.O_APPEND)
 for i in range(2000):
     os.write(fd, b"{\"n\":%d,\"pad\":\"%s\"}\n" % (i, b"y" * 2048))
     if i % 100 == 0:
-        time.sleep(0.01)
+        time.sleep(0.01 * slow)
 '
 for _ in $(seq 100); do
 	[ "$(wc -l <b.out)" -ge 2000 ] && break

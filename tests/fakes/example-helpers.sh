@@ -52,7 +52,9 @@ deliver() {
 	    [ "$(jq -r '.acked == .events' "$TMP/sender.json")" = true ]
 }
 
-# Waits are scaled by $CLOSEHOOK_SLOW (tests/valgrind-check sets it).
+# Waits are scaled by $CLOSEHOOK_SLOW (tests/valgrind-check sets it).  The
+# loops below scale their counts, so they poll with `command sleep`, which
+# tests/lib.sh does not scale a second time.
 SLOW=${CLOSEHOOK_SLOW:-1}
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds, for at
@@ -62,7 +64,7 @@ wait_for() {
 	shift
 	for _ in $(seq "$n"); do
 		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
+		command sleep 0.1
 	done
 	return 1
 }
@@ -91,7 +93,7 @@ wait_group() {
 	g=$(cat "$TMP/$1.pgid")
 	for _ in $(seq $(($2 * 10 * SLOW))); do
 		kill -0 "$g" 2>/dev/null || break
-		sleep 0.1
+		command sleep 0.1
 	done
 	kill -KILL -- "-$g" 2>/dev/null
 	wait "$g"
