@@ -9,11 +9,35 @@
 
 #include "http.h"
 
+/* An environment variable as curl reads it: unset or empty is NULL. */
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 int
 http_init(struct http *h, const struct http_opts *o)
 {
 	memset(h, 0, sizeof(*h));
 	h->o = *o;
+	/*
+	 * The proxy variables, read once: curl looks them up with five
+	 * getenv calls per transfer otherwise.  Its order: http_proxy (never
+	 * HTTP_PROXY), https_proxy or HTTPS_PROXY, then all_proxy or
+	 * ALL_PROXY; no_proxy or NO_PROXY exempts hosts.
+	 */
+	if ((h->noproxy = env("no_proxy")) == NULL)
+		h->noproxy = env("NO_PROXY");
+	if ((h->proxy[0] = env("all_proxy")) == NULL)
+		h->proxy[0] = env("ALL_PROXY");
+	if ((h->proxy[1] = env("http_proxy")) == NULL)
+		h->proxy[1] = h->proxy[0];
+	if ((h->proxy[2] = env("https_proxy")) == NULL &&
+	    (h->proxy[2] = env("HTTPS_PROXY")) == NULL)
+		h->proxy[2] = h->proxy[0];
 	if ((h->multi = curl_multi_init()) == NULL)
 		return -1;
 	/* HTTP/2 multiplexing when offered; keep-alive comes by default. */
@@ -41,6 +65,9 @@ http_free(struct http *h)
 	}
 	if (h->multi != NULL)
 		curl_multi_cleanup(h->multi);
+	if (h->curlu != NULL)
+		curl_url_cleanup(h->curlu);
+	free(h->url);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -49,10 +76,9 @@ http_xfer_get(struct http *h)
 {
 	struct http_xfer *x = h->pool;
 
-	if (x != NULL) {
+	if (x != NULL)
 		h->pool = x->next;
-		curl_easy_reset(x->easy);
-	} else {
+	else {
 		if ((x = calloc(1, sizeof(*x))) == NULL)
 			return NULL;
 		if ((x->easy = curl_easy_init()) == NULL) {
@@ -98,29 +124,29 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct http_xfer *x = arg;
 	size_t n = size * nmemb;
+	const char *sp;
 
 	/* A new status line (after 1xx) starts a new set of headers. */
-	if (n > 5 && memcmp(p, "HTTP/", 5) == 0)
+	if (n > 5 && memcmp(p, "HTTP/", 5) == 0) {
 		ratelimit_init(&x->rl);
-	else
+		/* A 2xx answer's pacing headers are of no use: skip them. */
+		sp = memchr(p, ' ', n);
+		x->rl_skip = sp != NULL && sp + 1 < p + n && sp[1] == '2';
+	} else if (!x->rl_skip)
 		ratelimit_header(&x->rl, p, n, (int64_t)time(NULL));
 	return n;
 }
 
-int
-http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
-    const char *url, struct curl_slist *headers, const void *body, size_t n)
+/*
+ * The options every transfer of a handle shares, set when the handle is
+ * first used (and again only when the method changes): resetting the
+ * handle and setting them all for each transfer cost a twentieth of the
+ * instructions per record.
+ */
+static void
+xfer_setup(struct http *h, struct http_xfer *x, const char *method)
 {
 	CURL *e = x->easy;
-	CURLMcode mc;
-
-	x->result = CURLE_OK;
-	x->status = 0;
-	x->too_big = 0;
-	x->errbuf[0] = '\0';
-	x->respn = 0;
-	x->resp_total = 0;
-	ratelimit_init(&x->rl);
 
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -130,8 +156,6 @@ http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->o.timeout_ms);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	if (strncasecmp(url, "https:", 6) == 0)
-		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -146,20 +170,104 @@ http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK) {
-		snprintf(x->errbuf, sizeof(x->errbuf), "bad url");
-		return -1;
-	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	if (strcasecmp(method, "GET") == 0)
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	else if (strcasecmp(method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else {
+	else if (strcmp(method, "POST") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	/* A method too long to remember is set up again each time. */
+	if (strlen(method) < sizeof(x->method))
+		memcpy(x->method, method, strlen(method) + 1);
+	else
+		x->method[0] = '\0';
+	x->scheme = -1;
+	x->setup = XFER_READY;
+}
+
+/*
+ * The first URL started, parsed once: given the parsed form as well as the
+ * text, curl does not parse the URL and print it back for each transfer,
+ * about a seventh of its work per request.  curl copies the parsed URL for
+ * each transfer, so one serves all.  Other URLs (--url-expr) are parsed by
+ * curl as usual.
+ */
+static CURLU *
+parsed_url(struct http *h, const char *url)
+{
+	if (h->url == NULL && !h->url_tried) {
+		h->url_tried = 1;
+		if ((h->curlu = curl_url()) == NULL)
+			return NULL;
+		/* The flags curl itself parses a URL with. */
+		if (curl_url_set(h->curlu, CURLUPART_URL, url,
+			CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) !=
+			CURLUE_OK ||
+		    (h->url = strdup(url)) == NULL) {
+			curl_url_cleanup(h->curlu);
+			h->curlu = NULL;
+			return NULL;
+		}
+	}
+	return h->url != NULL && strcmp(h->url, url) == 0 ? h->curlu : NULL;
+}
+
+int
+http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
+    const char *url, struct curl_slist *headers, const void *body, size_t n)
+{
+	CURL *e = x->easy;
+	CURLMcode mc;
+	int scheme;
+
+	x->result = CURLE_OK;
+	x->status = 0;
+	x->too_big = 0;
+	x->errbuf[0] = '\0';
+	x->respn = 0;
+	x->resp_total = 0;
+	ratelimit_init(&x->rl);
+	x->rl_skip = 0;
+
+	if (x->setup != XFER_READY || strcmp(x->method, method) != 0) {
+		if (x->setup != XFER_NEW)
+			curl_easy_reset(e);
+		xfer_setup(h, x, method);
+	}
+	if (strncasecmp(url, "https:", 6) == 0)
+		scheme = 2;
+	else if (strncasecmp(url, "http:", 5) == 0)
+		scheme = 1;
+	else
+		scheme = 0;
+	if (scheme != x->scheme) {
+		const char *proxy = NULL, *noproxy = NULL;
+
+		/*
+		 * The proxy the environment names for the scheme, as curl
+		 * would pick it ("": none); for other URLs curl reads the
+		 * environment itself.
+		 */
+		if (scheme != 0) {
+			if ((proxy = h->proxy[scheme]) == NULL)
+				proxy = "";
+			if ((noproxy = h->noproxy) == NULL)
+				noproxy = "";
+		}
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, scheme == 2 ? 1L : 0L);
+		curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+		curl_easy_setopt(e, CURLOPT_NOPROXY, noproxy);
+		x->scheme = scheme;
+	}
+	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK) {
+		snprintf(x->errbuf, sizeof(x->errbuf), "bad url");
+		return -1;
+	}
+	curl_easy_setopt(e, CURLOPT_CURLU, parsed_url(h, url));
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+	if (strcasecmp(method, "GET") != 0 && strcasecmp(method, "HEAD") != 0) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
 	if ((mc = curl_multi_add_handle(h->multi, e)) != CURLM_OK) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "%s",
@@ -175,6 +283,7 @@ http_xfer_cancel(struct http *h, struct http_xfer *x)
 {
 	curl_multi_remove_handle(h->multi, x->easy);
 	h->inflight--;
+	x->setup = XFER_STALE;
 }
 
 int
@@ -205,6 +314,7 @@ http_done(struct http *h)
 {
 	struct http_xfer *x;
 	CURLMsg *m;
+	long nconn = 0;
 	int left;
 	char *priv;
 
@@ -215,6 +325,17 @@ http_done(struct http *h)
 		x = (struct http_xfer *)(void *)priv;
 		x->result = m->data.result;
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+		/*
+		 * libcurl before 8.17 counts the requests it resent on a
+		 * fresh connection (a kept-alive one was found closed) per
+		 * handle, and clears the count only in curl_easy_reset: after
+		 * five over a handle's life, the next one fails.  A resent
+		 * request makes a new connection, so a handle whose transfer
+		 * connected, or failed, is reset before its next use.
+		 */
+		curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+		if (nconn > 0 || x->result != CURLE_OK)
+			x->setup = XFER_STALE;
 		curl_multi_remove_handle(h->multi, x->easy);
 		h->inflight--;
 		if (x->result != CURLE_OK && x->errbuf[0] == '\0')

@@ -4,12 +4,17 @@
  * and the per-transfer settings STYLE.md requires (no signals, connect and
  * total timeouts, error buffer, http/https only, no redirects, a cap on the
  * response body kept).  HTTP/2 is used when a TLS server offers it.
+ * Handles keep their options from one transfer to the next; the first URL
+ * started is parsed once for all; the proxy variables (http_proxy, ...)
+ * are read by http_init, as curl would read them for each transfer.
  *
  * A struct http owns the multi handle and a pool of transfers; a struct
  * http_xfer belongs to the pool and is lent to the caller from
  * http_xfer_get() until http_xfer_put().  The caller owns the URL, header
  * list and body it passes to http_xfer_start(); they must stay valid until
- * the transfer is returned by http_done() or cancelled.
+ * the transfer is returned by http_done() or cancelled.  The proxy strings
+ * point into the environment, which must not change while the struct http
+ * is in use.
  */
 #ifndef CLOSEHOOK_HTTP_H
 #define CLOSEHOOK_HTTP_H
@@ -44,9 +49,18 @@ struct http_xfer {
 	char resp[HTTP_RESP_KEEP];
 	size_t respn; /* bytes kept in resp */
 	uint64_t resp_total;
-	struct ratelimit rl; /* from the response headers */
+	struct ratelimit rl; /* from the response headers, unless 2xx */
+	int rl_skip; /* the answer is a 2xx: headers not parsed */
 	struct http_xfer *next; /* pool link */
 	const struct http *owner;
+	/* What the handle is set up for; it keeps its options between uses. */
+	enum {
+		XFER_NEW, /* never set up */
+		XFER_READY, /* set up for method */
+		XFER_STALE /* to be reset and set up again */
+	} setup;
+	char method[24]; /* "": set up again on each start */
+	int scheme; /* of the last URL: 0 other, 1 http, 2 https */
 };
 
 struct http {
@@ -54,6 +68,11 @@ struct http {
 	struct http_opts o;
 	struct http_xfer *pool;
 	size_t inflight;
+	char *url; /* the URL parsed once, and its parsed form */
+	CURLU *curlu;
+	int url_tried;
+	/* From the environment: all, http and https proxies; exemptions. */
+	const char *proxy[3], *noproxy;
 };
 
 /* Returns 0, or -1 (out of memory).  curl_global_init is the caller's. */

@@ -94,4 +94,16 @@ run closehook-post --rate 40/s "$SINK_URL" <"$TMP/twenty"
 ms=$((($(date +%s%N) - t0) / 1000000))
 is "$rc" 0 "--rate: delivered"
 ok "--rate 40/s spaces 20 requests ($ms ms)" [ "$ms" -ge 450 ]
+
+# A kept-alive connection that the server closes as it is reused: curl
+# sends the request again on a new connection, within the same attempt,
+# however often that happens to one handle (libcurl before 8.17 gives up
+# after five over a handle's life unless the handle is reset).
+start_sink f8 --drop-reused --max-time 30
+run closehook-post --parallel 1 --retries 0 --report "$TMP/rep8" \
+    "$SINK_URL" <"$TMP/twenty"
+is "$rc:$(jq -r .attempts "$TMP/rep8" | sort -u)" "0:1" \
+    "connections dropped on reuse: every record delivered at the first attempt"
+is "$(jq -r .body "$TMP/f8.log" | sort | md5sum)" \
+    "$(sort "$TMP/twenty" | md5sum)" "and the sink accepted each record"
 done_testing

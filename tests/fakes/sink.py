@@ -14,6 +14,8 @@ request is answered --status (default 204) after its capture line
 ({"received_at","method","path","headers","body"}, the shape
 closehook-verify reads) was appended to --log and flushed, so the log holds
 every body a client saw accepted.  --delay adds latency to every answer.
+--drop-reused closes a connection, unanswered, when a second request comes
+on it (a kept-alive connection the server dropped as the client reused it).
 Bounded: exits after --max-requests requests or --max-time seconds.
 """
 import argparse
@@ -34,6 +36,7 @@ ap.add_argument("--fault-first", type=int, default=0)
 ap.add_argument("--retry-after", default="1")
 ap.add_argument("--stall", type=float, default=3.0)
 ap.add_argument("--delay", type=float, default=0.0)
+ap.add_argument("--drop-reused", action="store_true")
 ap.add_argument("--status", type=int, default=204)
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--max-requests", type=int, default=100000)
@@ -80,6 +83,11 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n > 0 else b""
+        # One handler serves one connection: count its requests.
+        self.served = getattr(self, "served", 0) + 1
+        if args.drop_reused and self.served > 1:
+            self.close_connection = True
+            return
         f = draw()
         if args.delay:
             time.sleep(args.delay)
