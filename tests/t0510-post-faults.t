@@ -76,12 +76,16 @@ lat=$(jq -r '.latency_ms | floor' "$TMP/rep4")
 ok "--retry-max-wait caps Retry-After ($lat ms)" [ "$lat" -lt 1500 ]
 
 # A stall past --timeout is retried; --retry-on 500 alone does not retry it.
-start_sink f5 --fault-first 1 --faults stall --stall 1 --max-time 30
-run closehook-post --timeout 200ms --retry-base 1ms --report "$TMP/rep5" \
+start_sink f5 --fault-first 1 --faults stall --stall "$(slow 1)" \
+    --max-time 30
+run closehook-post --timeout "$(slow 200)ms" --retry-base 1ms \
+    --report "$TMP/rep5" \
     "$SINK_URL" <"$TMP/one"
 is "$rc:$(jq -r .attempts "$TMP/rep5")" "0:2" "a timeout is retried"
-start_sink f6 --fault-first 1 --faults stall --stall 1 --max-time 30
-run closehook-post --timeout 200ms --retry-on 500 --dead-letter "$TMP/dl6" \
+start_sink f6 --fault-first 1 --faults stall --stall "$(slow 1)" \
+    --max-time 30
+run closehook-post --timeout "$(slow 200)ms" --retry-on 500 \
+    --dead-letter "$TMP/dl6" \
     --report "$TMP/rep6" "$SINK_URL" <"$TMP/one"
 is "$rc:$(jq -r .attempts "$TMP/rep6")" "1:1" "--retry-on 500: no timeout retry"
 like "$(jq -r .error "$TMP/rep6")" "*timed out*" "the report names the timeout"

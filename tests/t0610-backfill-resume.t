@@ -114,7 +114,7 @@ exit_is 2 "resuming an unfinished run in the other order is refused" \
 like "$err" "*--order oldest*" "... naming the order to use"
 is "$(fake_requests)" "$from" "... before any request"
 fake_stop
-fake_start --count 200 --seed 13 --rate-limit 4 --rate-window 1
+fake_start --count 200 --seed 13 --rate-limit 4 --rate-window "$(slow 1)"
 fake_events "$TMP/want"
 
 # -- SIGTERM and SIGINT: finish the page, checkpoint, exit 1 -----------------

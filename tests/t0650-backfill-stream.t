@@ -7,7 +7,7 @@
 . "$TOP/tests/fakes/close.sh"
 
 fake_start --count 200 --seed 51 --span 20000 \
-    --fault-requests 2:slow --slow-seconds 3
+    --fault-requests 2:slow --slow-seconds "$(slow 3)"
 mkfifo "$TMP/fifo"
 closehook-backfill --api-url "$FAKE_URL" --order newest -q >"$TMP/fifo" &
 pid=$!
@@ -22,7 +22,7 @@ done
 t1=$(date +%s%N)
 is "$(wc -l <"$TMP/first")" 50 "the first page arrives through a pipe"
 ok "... before the slow second answer ($(((t1 - t0) / 1000000)) ms)" \
-    [ $(((t1 - t0) / 1000000)) -lt 2500 ]
+    [ $(((t1 - t0) / 1000000)) -lt "$(slow 2500)" ]
 ok "... while the run is still going" kill -0 "$pid"
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
@@ -31,7 +31,7 @@ wait "$hpid" 2>/dev/null
 # The default order writes nothing of a window before it is complete.
 fake_stop
 fake_start --count 200 --seed 51 --span 20000 \
-    --fault-requests 3:slow --slow-seconds 2
+    --fault-requests 3:slow --slow-seconds "$(slow 2)"
 fake_events "$TMP/want"
 closehook-backfill --api-url "$FAKE_URL" -q --since 1d >"$TMP/part" &
 pid=$!

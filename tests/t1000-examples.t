@@ -98,7 +98,7 @@ ev lead created ev_L8c lead_L8 lead_L8 2026-11-26T10:01:01.000000 \
     >>"$TMP/batch2.ndjson"
 ok "Close delivers a VIP and a non-VIP lead" deliver "$RURL/" "$TMP/batch2.ndjson"
 ok "the running service alerts on the new VIP" \
-    wait_for 15 test "$(lines "$TMP/slack.log")" -ge 4
+    wait_for 15 eval '[ "$(lines "$TMP/slack.log")" -ge 4 ]'
 ok "and has read the whole spool" \
     wait_for 15 offset_at_end "$TMP/vip/vip-alert.offset" "$spool"
 sleep 0.3

@@ -63,8 +63,9 @@ GEN_KEY=5f0c3e1bd2a84c7f9e6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e
 send_events() {
 	local url=$1 file=$2
 	shift 2
-	timeout 60 python3 "$TOP/tests/fakes/sender.py" --key "$GEN_KEY" \
-	    "$@" "$url" "$file" >"$TMP/sender.json"
+	timeout "$(slow 60)" python3 "$TOP/tests/fakes/sender.py" \
+	    --key "$GEN_KEY" --timeout "$(slow 5)" "$@" "$url" "$file" \
+	    >"$TMP/sender.json"
 }
 
 # bodies_of FILE: the bodies of the captures in FILE (bytes, one a line,
