@@ -1,7 +1,7 @@
 #!/bin/bash
 # make install into a DESTDIR: the installed programs run, their man pages
-# render, their completions load in bash, zsh and fish; make uninstall
-# removes all of it.
+# render (mandoc and man -l), their completions complete in bash and fish
+# and parse in zsh; make uninstall removes all of it.
 . "$(dirname "$0")/lib.sh"
 set -e
 
@@ -17,9 +17,20 @@ for p in $progs; do
 	is "$(mandoc -Tascii "$dest/usr/share/man/man1/$p.1" |
 	    sed 's/.\x08//g' | sed -n '/^NAME/{n;p;q}' | awk '{print $1}')" \
 	    "$p" "$p: its man page renders"
-	ok "$p: bash completion registers" bash -c \
-	    "source '$dest/usr/share/bash-completion/completions/$p' &&
-	    complete -p $p"
+	if command -v man >/dev/null 2>&1; then
+		is "$(MANPAGER=cat MANWIDTH=80 man -l \
+		    "$dest/usr/share/man/man1/$p.1" 2>/dev/null |
+		    sed -n '/^NAME/{n;p;q}' | awk '{print $1}')" "$p" \
+		    "$p: man -l shows the installed page"
+	fi
+	# The installed bash completion, asked as bash asks it, completes
+	# "--vers" to --version.
+	is "$(bash -c "source '$dest/usr/share/bash-completion/completions/$p'
+	    f=\$(complete -p $p | sed 's/.*-F \\([^ ]*\\).*/\\1/')
+	    COMP_WORDS=($p --vers); COMP_CWORD=1
+	    COMP_LINE='$p --vers'; COMP_POINT=\${#COMP_LINE}
+	    \$f $p --vers $p; printf '%s\\n' \"\${COMPREPLY[@]}\"")" \
+	    --version "$p: bash completes --vers to --version"
 	if command -v zsh >/dev/null 2>&1; then
 		ok "$p: zsh completion parses" \
 		    zsh -n "$dest/usr/share/zsh/site-functions/_$p"
@@ -27,6 +38,9 @@ for p in $progs; do
 	if command -v fish >/dev/null 2>&1; then
 		ok "$p: fish completion parses" \
 		    fish -n "$dest/usr/share/fish/vendor_completions.d/$p.fish"
+		is "$(fish -c "source '$dest/usr/share/fish/vendor_completions.d/$p.fish'
+		    complete -C '$p --vers'" | cut -f1)" --version \
+		    "$p: fish completes --vers to --version"
 	fi
 done
 is "$(mandoc -Tascii "$dest/usr/share/man/man7/closehook.7" |
