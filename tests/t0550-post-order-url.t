@@ -26,7 +26,7 @@ printf '%s/secret/T000/B000/XXXX\n' "$SINK_URL" >"$TMP/url"
 chmod 600 "$TMP/url"
 run closehook-post -q --url-file "$TMP/url" --dead-letter "$TMP/dl" "$TMP/in"
 is "$rc:$err" "0:" "--url-file: delivered, nothing on stderr"
-same_file "$TMP/out" "$TMP/in" "the operand is an input FILE"
+same_lines "$TMP/out" "$TMP/in" "the operand is an input FILE"
 is "$(jq -r .path "$TMP/u1.log" | sort -u)" /secret/T000/B000/XXXX \
     "to the URL in the file"
 chmod 644 "$TMP/url"

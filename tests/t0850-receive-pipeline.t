@@ -44,8 +44,15 @@ is "$?" 0 "the pipeline drains and exits 0"
 is "$(wc -l <"$TMP/sink.log")" "$unique" "the sink got one request per event"
 is "$(jq -r '.body | fromjson | "\(.event.id) \(.event.date_updated)"' \
     "$TMP/sink.log" | sort -u | wc -l)" "$unique" "each event exactly once"
-is "$(wc -l <"$TMP/spool")" "$(wc -l <"$TMP/events")" \
-    "the spool keeps every delivery, repeats included"
+if slowed; then
+	# A batch that stdout does not take within 1 s is answered 503 after
+	# it was spooled, and the sender repeats it: slowed, that happens.
+	ok "the spool keeps every delivery, repeats included (slowed: or more)" \
+	    [ "$(wc -l <"$TMP/spool")" -ge "$(wc -l <"$TMP/events")" ]
+else
+	is "$(wc -l <"$TMP/spool")" "$(wc -l <"$TMP/events")" \
+	    "the spool keeps every delivery, repeats included"
+fi
 ok "nothing was rejected on the way" [ ! -s "$TMP/verify.err" ]
 
 # The fake sender itself retries like Close: with back-off, bounded.

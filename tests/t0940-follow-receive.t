@@ -18,6 +18,7 @@ closehook-follow --commit-interval 100ms --offset-file off spool \
     >followed 2>follow.err &
 fpid=$!
 at_exit "kill -KILL $fpid 2>/dev/null"
+wait_open spool "$fpid"
 
 send_events "$RURL/" <(head -n 1000 bodies) --concurrency 8
 is "$?" 0 "the first 1000 events are acknowledged"
