@@ -32,6 +32,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
+#include "mark.h"
 #include "metrics.h"
 #include "out.h"
 #include "store.h"
@@ -594,6 +595,20 @@ dedupe_stream(const char *path, size_t max_line)
 			cli_warn("%s: read error", r.name);
 			rc = -1;
 			break;
+		}
+		if (s == LR_LINE && mark_is(l.p, l.n)) {
+			/* After the records before it, and their keys. */
+			struct out *side = have_rej ? &rej : NULL;
+
+			block_run();
+			commit(1);
+			if (mark_pass(&out, l.p, l.n, &side, 1) != 0) {
+				if (side != NULL && rej.err != 0)
+					cli_fatalx("%s: %s", rej.name,
+					    strerror(rej.err));
+				break;
+			}
+			continue;
 		}
 		if (s == LR_TOOLONG)
 			reject(

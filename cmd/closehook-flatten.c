@@ -25,6 +25,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
+#include "mark.h"
 #include "metrics.h"
 #include "out.h"
 
@@ -740,6 +741,18 @@ flatten_stream(const char *path, size_t max_line)
 			cli_warn("%s: read error", r.name);
 			rc = -1;
 			break;
+		}
+		if (st == LR_LINE && mark_is(l.p, l.n)) {
+			/* Passed on in every format: --commit takes it out. */
+			struct out *side = have_rej ? &rej : NULL;
+
+			if (mark_pass(&out, l.p, l.n, &side, 1) != 0) {
+				if (side != NULL && rej.err != 0)
+					cli_fatalx("%s: %s", rej.name,
+					    strerror(rej.err));
+				break;
+			}
+			continue;
 		}
 		nread++;
 		metrics_tick(&met);

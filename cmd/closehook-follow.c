@@ -14,6 +14,16 @@
  *
  * Lines are not copied one by one: each read(2) of up to 1 MiB is written
  * up to its last newline in one piece, and only the incomplete tail is kept.
+ *
+ * Into a pipe, a line written is not a line processed: the stages after
+ * follow hold lines in pipes, buffers and retries.  So there follow does
+ * not commit what it wrote ("acked" commits, the default for a pipe or a
+ * socket): it writes acknowledgement marks (mark.h) after the lines, every
+ * closehook stage passes a mark on once it has finished everything before
+ * it, and `closehook-follow --commit FILE` at the end of the pipeline
+ * commits the positions the marks name.  Into a regular file, follow
+ * commits what it wrote once the file is fdatasync'd.  The offset file is
+ * locked (FILE.lock) while a follower reads from it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,14 +39,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "atomicfile.h"
 #include "isotime.h"
 #include "json.h"
+#include "mark.h"
 #include "metrics.h"
 #include "out.h"
 
@@ -44,11 +57,14 @@
 #define RECHECK_MS 1000 /* re-stat even when inotify is quiet */
 #define POLL_MS 100 /* the polling fallback's interval */
 #define ROTATE_GRACE_NS 1000000000ull
+#define ACK_WARN_NS (60 * 1000000000ull) /* marks without a commit */
 
 static const char synopsis[] =
     "closehook-follow [--offset-file FILE] [--from start|end] "
     "[--rewind DURATION]\n"
-    "\t[--commit-interval DURATION] [--metrics FILE] [--once] [-q] FILE\n";
+    "\t[--commit-when acked|written] [--commit-interval DURATION]\n"
+    "\t[--metrics FILE] [--once] [-q] FILE\n"
+    "closehook-follow --commit FILE [--commit-interval DURATION] [-q]\n";
 
 /* One followed file. */
 struct src {
@@ -75,9 +91,9 @@ struct offrec {
 
 static const char *path; /* FILE as given */
 static const char *offpath;
-static char *offtmp;
-static int offdirfd = -1;
 static int quiet, once;
+static int acked; /* commits are marks for --commit at the pipeline's end */
+static int out_is_file; /* stdout is a regular file: fdatasync it */
 static uint64_t interval_ns = 1000000000ull;
 static struct out out;
 static char *buf;
@@ -87,8 +103,13 @@ static volatile int stop;
 /* Committed and flushed state. */
 static off_t flushed;
 static int have_commit;
-static struct offrec committed;
+static struct offrec committed; /* acked: the last mark written */
 static uint64_t last_commit_ns;
+
+/* acked: when the offset file last changed, to warn when nobody commits. */
+static uint64_t unacked_ns, ack_check_ns;
+static struct stat ack_st;
+static int ack_warned;
 
 /* --metrics: counted as lines go out; the gauges are set before a write. */
 static struct metrics met;
@@ -118,6 +139,15 @@ help(void)
 	    "  --rewind DURATION    start earlier: at the first capture whose\n"
 	    "                       received_at is within DURATION before the "
 	    "position\n"
+	    "  --commit-when WHEN   acked: commit what the pipeline's end "
+	    "acknowledged\n"
+	    "                       (closehook-follow --commit FILE); "
+	    "written: what was\n"
+	    "                       written to stdout (default: acked into "
+	    "a pipe or socket)\n"
+	    "  --commit FILE        at a pipeline's end: commit the positions "
+	    "its marks name\n"
+	    "                       to FILE, pass every other line on\n"
 	    "  --commit-interval DURATION\n"
 	    "                       commit the offset at most this often "
 	    "(default 1s)\n"
@@ -218,38 +248,131 @@ stopping(void)
 	return stop;
 }
 
-/* Write out and commit the offset file (temp, fsync, rename, fsync dir). */
+/* The text of an offset record, without a newline; returns its length. */
+static int
+offrec_text(const struct offrec *o, char *text, size_t cap)
+{
+	return snprintf(text, cap,
+	    "{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
+	    "\"head_fnv1a64\":\"%016" PRIx64 "\",\"offset\":%jd}",
+	    o->dev, o->ino, o->head_len, o->head_hash, o->offset);
+}
+
+/* Parse an offset record; returns 0, or -1 when text is not one. */
+static int
+offrec_parse(const char *text, struct offrec *o)
+{
+	char hash[17];
+	int end = 0;
+
+	if (sscanf(text,
+		"{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
+		"\"head_fnv1a64\":\"%16[0-9a-f]\",\"offset\":%jd}%n",
+		&o->dev, &o->ino, &o->head_len, hash, &o->offset, &end) != 5 ||
+	    end == 0 || o->offset < 0)
+		return -1;
+	o->head_hash = strtoull(hash, NULL, 16);
+	return 0;
+}
+
+/* Commit o to the offset file (temp, fsync, rename, fsync dir). */
 static int
 write_offset(const struct offrec *o)
 {
 	char text[256];
-	int fd, n;
+	int n;
 
-	n = snprintf(text, sizeof(text),
-	    "{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
-	    "\"head_fnv1a64\":\"%016" PRIx64 "\",\"offset\":%jd}\n",
-	    o->dev, o->ino, o->head_len, o->head_hash, o->offset);
-	fd = open(offtmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		cli_warn("%s", offtmp);
-		return -1;
-	}
-	if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
-		cli_warn("%s", offtmp);
-		close(fd);
-		unlink(offtmp);
-		return -1;
-	}
-	if (close(fd) != 0 || rename(offtmp, offpath) != 0) {
-		cli_warn("%s", offpath);
-		unlink(offtmp);
-		return -1;
-	}
-	if (fsync(offdirfd) != 0) {
-		cli_warn("%s: directory", offpath);
+	n = offrec_text(o, text, sizeof(text) - 1);
+	text[n++] = '\n';
+	if (atomicfile_write(offpath, text, (size_t)n) != 0) {
+		cli_warn("cannot commit the offset to %s", offpath);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Refuse to start when the offset cannot be committed: a run that emits
+ * everything and then fails to commit would emit it all again next time.
+ */
+static void
+check_committable(void)
+{
+	char tmp[4096];
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.check%ld", offpath,
+		(long)getpid()) >= (int)sizeof(tmp))
+		cli_fatalx("%s: name too long", offpath);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) <
+	    0)
+		cli_fatal("cannot commit the offset to %s", offpath);
+	close(fd);
+	unlink(tmp);
+}
+
+/*
+ * Lock FILE.lock for as long as this follower runs: two followers on one
+ * offset file would each skip what the other emitted.  The lock file is
+ * never renamed (the offset file is, at every commit), so the lock stays on
+ * one inode.  It holds the holder's pid, for the message.
+ */
+static void
+lock_offset(void)
+{
+	char lpath[4096], pid[32];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(lpath, sizeof(lpath), "%s.lock", offpath) >=
+	    (int)sizeof(lpath))
+		cli_fatalx("%s: name too long", offpath);
+	if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		cli_fatal("%s", lpath);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK)
+			cli_fatal("%s", lpath);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		cli_fatalx("%s: in use by another closehook-follow%s%s%s", offpath,
+		    pid[0] != '\0' ? " (pid " : "", pid,
+		    pid[0] != '\0' ? ")" : "");
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		cli_warn("%s", lpath);
+	/* fd stays open, and locked, until exit. */
+}
+
+/*
+ * acked: has the offset file changed since the last look?  Warn once when
+ * marks went out a minute ago and nothing committed any: the pipeline has
+ * no closehook-follow --commit at its end, or a stage drops marks.
+ */
+static void
+ack_watch(uint64_t now)
+{
+	struct stat st;
+
+	if (now - ack_check_ns < 1000000000ull)
+		return;
+	ack_check_ns = now;
+	if (stat(offpath, &st) == 0 &&
+	    (st.st_ino != ack_st.st_ino ||
+		st.st_mtim.tv_sec != ack_st.st_mtim.tv_sec ||
+		st.st_mtim.tv_nsec != ack_st.st_mtim.tv_nsec)) {
+		ack_st = st;
+		unacked_ns = 0;
+		return;
+	}
+	if (unacked_ns != 0 && now - unacked_ns > ACK_WARN_NS && !ack_warned) {
+		ack_warned = 1;
+		cli_warnx("%s: nothing committed a position for a minute: end "
+			  "the pipeline with closehook-follow --commit %s, and "
+			  "let every stage pass closehook_mark lines on",
+		    offpath, offpath);
+	}
 }
 
 /*
@@ -266,8 +389,10 @@ sync_out(const struct src *s)
 }
 
 /*
- * Commit s's flushed position when --commit-interval has passed since the
- * last commit (always when force).  Returns 0, or -1 on failure.
+ * Commit s's position when --commit-interval has passed since the last
+ * commit (always when force): acked, write a mark after the lines (what
+ * the stages pass on to --commit); written, flush stdout (and fdatasync a
+ * file) and commit its flushed position.  Returns 0, or -1 on failure.
  */
 static int
 commit(struct src *s, int force)
@@ -278,9 +403,13 @@ commit(struct src *s, int force)
 	if (offpath == NULL)
 		return 0;
 	now = cli_mono_ns();
+	if (acked)
+		ack_watch(now);
 	if (!force && now - last_commit_ns < interval_ns)
 		return 0;
-	if (!force && out.err == 0 && sync_out(s) != 0)
+	if (acked)
+		flushed = s->done; /* the mark follows the lines in stdout */
+	else if (!force && out.err == 0 && sync_out(s) != 0)
 		return 0; /* the caller sees out.err */
 	if (s->head_len == 0 && flushed > 0 &&
 	    head_of(s->fd, &s->head_hash, &s->head_len) != 0) {
@@ -295,8 +424,26 @@ commit(struct src *s, int force)
 	last_commit_ns = now;
 	if (have_commit && memcmp(&o, &committed, sizeof(o)) == 0)
 		return 0;
-	if (write_offset(&o) != 0)
-		return -1;
+	if (acked) {
+		char text[MARK_MAX];
+		int n;
+
+		n = snprintf(text, sizeof(text), "%s", MARK_PREFIX);
+		n += offrec_text(&o, text + n, sizeof(text) - (size_t)n);
+		text[n++] = '}';
+		text[n++] = '\n';
+		if (out_write(&out, text, (size_t)n) != 0)
+			return 0; /* the caller sees out.err */
+		if (unacked_ns == 0)
+			unacked_ns = now;
+	} else {
+		if (out_is_file && flushed > 0 && fdatasync(STDOUT_FILENO) != 0) {
+			cli_warn("stdout");
+			return -1;
+		}
+		if (write_offset(&o) != 0)
+			return -1;
+	}
 	committed = o;
 	have_commit = 1;
 	return 0;
@@ -324,11 +471,28 @@ copy_range(struct src *s, off_t from, off_t to)
 	return 0;
 }
 
+/*
+ * Are the s->len bytes held of an incomplete line still what the file has
+ * at s->done?  A writer that cut a torn line back and wrote another in its
+ * place between two reads would otherwise splice the two.
+ */
+static int
+held_intact(const struct src *s)
+{
+	static char *cmp;
+
+	if (cmp == NULL && (cmp = malloc(BUFSZ)) == NULL)
+		cli_fatal("out of memory");
+	return pread_full(s->fd, cmp, s->len, s->done) == (ssize_t)s->len &&
+	    memcmp(cmp, buf, s->len) == 0;
+}
+
 enum pump {
 	P_EOF,
 	P_STOP,
 	P_RERR,
-	P_WERR
+	P_WERR,
+	P_CERR /* the offset could not be committed */
 };
 
 /* Read s to its current end, writing every complete line. */
@@ -342,8 +506,10 @@ pump(struct src *s)
 	for (;;) {
 		if (stopping())
 			return P_STOP;
-		if (out.err != 0 || commit(s, 0) != 0)
+		if (out.err != 0)
 			return P_WERR;
+		if (commit(s, 0) != 0)
+			return P_CERR;
 		metrics_poll(&met);
 		if (s->longline) {
 			/* Look for the newline without holding the line. */
@@ -379,6 +545,14 @@ pump(struct src *s)
 		if (got == 0)
 			return P_EOF;
 		nl = memrchr(buf + s->len, '\n', (size_t)got);
+		if (nl != NULL && s->len > 0 && !held_intact(s)) {
+			/* Cut back and written anew since the bytes we hold
+			 * were read: read the line again. */
+			s->len = 0;
+			if (lseek(s->fd, s->done, SEEK_SET) < 0)
+				return P_RERR;
+			continue;
+		}
 		s->len += (size_t)got;
 		if (nl == NULL) {
 			if (s->len == BUFSZ) {
@@ -556,7 +730,7 @@ found:
 static int
 read_offset(struct offrec *o)
 {
-	char text[512], hash[17];
+	char text[512];
 	ssize_t n;
 	int fd;
 
@@ -570,14 +744,9 @@ read_offset(struct offrec *o)
 	if (n < 0)
 		cli_fatal("%s", offpath);
 	text[n] = '\0';
-	if (sscanf(text,
-		"{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
-		"\"head_fnv1a64\":\"%16[0-9a-f]\",\"offset\":%jd}",
-		&o->dev, &o->ino, &o->head_len, hash, &o->offset) != 5 ||
-	    o->offset < 0)
+	if (offrec_parse(text, o) != 0)
 		cli_fatalx(
 		    "%s: not an offset file of closehook-follow", offpath);
-	o->head_hash = strtoull(hash, NULL, 16);
 	return 1;
 }
 
@@ -650,21 +819,6 @@ find_rotated(const struct offrec *o, char **found)
 }
 
 static void
-setup_offset_file(void)
-{
-	char *copy;
-
-	if (asprintf(&offtmp, "%s.tmp", offpath) < 0)
-		cli_fatal("out of memory");
-	if ((copy = strdup(offpath)) == NULL)
-		cli_fatal("out of memory");
-	offdirfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (offdirfd < 0)
-		cli_fatal("%s: directory", offpath);
-	free(copy);
-}
-
-static void
 setup_signals(void)
 {
 	sigset_t set;
@@ -708,6 +862,39 @@ drain_inotify(void)
 }
 
 /*
+ * The file shrank under us.  A writer that failed mid-append (a full
+ * disk) cuts its file back to the end of its last complete line, as
+ * closehook-receive does; follow then forgets the bytes it held of the
+ * torn line and reads on from there.  Lines already written that were cut
+ * away too (the writer had answered them with an error) stay written, and
+ * follow goes on at the new end.  Returns 0, or -1 when size is not at the
+ * end of a line (truncated by someone else: the position means nothing).
+ */
+static int
+cut_back(struct src *s, off_t size)
+{
+	char c;
+
+	if (size > 0 && (pread_full(s->fd, &c, 1, size - 1) != 1 || c != '\n'))
+		return -1;
+	if (size < s->done) {
+		note("%s: cut back to %jd bytes, below the %jd already written: "
+		     "going on at the new end",
+		    s->name, (intmax_t)size, (intmax_t)s->done);
+		s->done = size;
+		if (flushed > size)
+			flushed = size;
+		if (size == 0)
+			s->head_len = 0;
+	}
+	s->len = 0;
+	s->longline = 0;
+	if (lseek(s->fd, s->done, SEEK_SET) < 0)
+		return -1;
+	return 0;
+}
+
+/*
  * At the end of s: has path been renamed away and recreated?  Returns 1
  * when s must be read again (once more after the rename was seen, or
  * because it was replaced by the new file), 0 otherwise; *wait_ms is
@@ -721,8 +908,12 @@ rotate(struct src *s, uint64_t *grace_end, int *wait_ms)
 	int fd;
 
 	if (fstat(s->fd, &st) == 0 &&
-	    st.st_size < (s->longline ? s->scan : s->done + (off_t)s->len))
-		cli_fatalx("%s: truncated while being followed", s->name);
+	    st.st_size < (s->longline ? s->scan : s->done + (off_t)s->len)) {
+		if (cut_back(s, st.st_size) != 0)
+			cli_fatalx(
+			    "%s: truncated while being followed", s->name);
+		return 1;
+	}
 	if (stat(path, &st) != 0 ||
 	    (st.st_dev == s->dev && st.st_ino == s->ino)) {
 		*grace_end = 0;
@@ -823,6 +1014,125 @@ setup_metrics(const char *mpath, struct src *s)
 	metrics_start(&met);
 }
 
+/*
+ * --commit FILE: the end of a pipeline that starts with closehook-follow.
+ * Every line but a mark goes to stdout unchanged (CRs, blank lines and a
+ * last line without a newline included); a mark is taken as the position
+ * to commit.  The newest one is committed when input would block, every
+ * --commit-interval in a flood, and at the end: after stdout was flushed
+ * (and fdatasync'd, when it is a file), since what the mark covers
+ * includes what went to stdout.  Returns the exit status.
+ */
+static int
+ack_run(void)
+{
+	struct offrec pend, o;
+	int have_pend = 0, passing = 0, eof = 0;
+	unsigned long lineno = 0;
+	size_t len = 0, at;
+	ssize_t got;
+	char *nl;
+
+	for (;;) {
+		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+		int idle;
+
+		/* Every complete line in buf[0, len). */
+		for (at = 0; (nl = memchr(buf + at, '\n', len - at)) != NULL;
+		     at = (size_t)(nl - buf) + 1) {
+			size_t n = (size_t)(nl - (buf + at));
+			size_t m = n > 0 && buf[at + n - 1] == '\r' ? n - 1 : n;
+
+			lineno++;
+			if (!passing && mark_is(buf + at, m)) {
+				char text[MARK_MAX + 1];
+
+				memcpy(text, buf + at + MARK_PREFIX_LEN,
+				    m - MARK_PREFIX_LEN - 1);
+				text[m - MARK_PREFIX_LEN - 1] = '\0';
+				if (offrec_parse(text, &o) == 0) {
+					pend = o;
+					have_pend = 1;
+				} else
+					cli_recwarnx("stdin", lineno,
+					    "not a closehook-follow mark: "
+					    "ignored");
+			} else
+				out_write(&out, buf + at, n + 1);
+			passing = 0;
+		}
+		/*
+		 * An incomplete line: held while it may still be a mark, else
+		 * passed on now (a long line is never held whole).
+		 */
+		if (at < len && !eof &&
+		    (passing || len - at > MARK_MAX + 1 ||
+			memcmp(buf + at, MARK_PREFIX,
+			    len - at < MARK_PREFIX_LEN ? len - at
+						       : MARK_PREFIX_LEN) != 0)) {
+			out_write(&out, buf + at, len - at);
+			passing = 1;
+			at = len;
+		}
+		if (at < len && eof) {
+			/* A last line without a newline. */
+			buf[len++] = '\n';
+			continue;
+		}
+		memmove(buf, buf + at, len - at);
+		len -= at;
+		if (out.err != 0)
+			break;
+		if (eof)
+			break;
+		idle = !(poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLHUP)));
+		if (have_pend &&
+		    (idle || cli_mono_ns() - last_commit_ns >= interval_ns)) {
+			if (out_flush(&out) != 0)
+				break;
+			if (out_is_file && fdatasync(STDOUT_FILENO) != 0) {
+				cli_warn("stdout");
+				return CLI_EXIT_FATAL;
+			}
+			last_commit_ns = cli_mono_ns();
+			if (!have_commit ||
+			    memcmp(&pend, &committed, sizeof(pend)) != 0) {
+				if (write_offset(&pend) != 0)
+					return CLI_EXIT_FATAL;
+				committed = pend;
+				have_commit = 1;
+			}
+			have_pend = 0;
+		} else if (idle && out_flush(&out) != 0)
+			break;
+		got = read(STDIN_FILENO, buf + len, BUFSZ - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			cli_warn("stdin: read error");
+			return CLI_EXIT_FATAL;
+		}
+		if (got == 0)
+			eof = 1;
+		len += (size_t)got;
+	}
+	if (out_flush(&out) != 0) {
+		cli_warnx("stdout: %s", strerror(out.err));
+		return CLI_EXIT_FATAL;
+	}
+	if (have_pend) {
+		if (out_is_file && fdatasync(STDOUT_FILENO) != 0) {
+			cli_warn("stdout");
+			return CLI_EXIT_FATAL;
+		}
+		if ((!have_commit ||
+			memcmp(&pend, &committed, sizeof(pend)) != 0) &&
+		    write_offset(&pend) != 0)
+			return CLI_EXIT_FATAL;
+	}
+	return CLI_EXIT_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -833,6 +1143,8 @@ main(int argc, char *argv[])
 		O_INTERVAL,
 		O_ONCE,
 		O_METRICS,
+		O_WHEN,
+		O_COMMIT,
 		O_VERSION
 	};
 	static const struct option longopts[] = {
@@ -842,12 +1154,16 @@ main(int argc, char *argv[])
 		{ "commit-interval", required_argument, NULL, O_INTERVAL },
 		{ "once", no_argument, NULL, O_ONCE },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "commit-when", required_argument, NULL, O_WHEN },
+		{ "commit", required_argument, NULL, O_COMMIT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *from = NULL, *why, *mpath = NULL;
+	const char *from = NULL, *why, *mpath = NULL, *when = NULL;
+	const char *ackpath = NULL;
+	struct stat ost;
 	int64_t rewind_ms = -1;
 	struct offrec o;
 	struct src cur;
@@ -890,6 +1206,19 @@ main(int argc, char *argv[])
 		case O_METRICS:
 			mpath = optarg;
 			break;
+		case O_WHEN:
+			if (strcmp(optarg, "acked") != 0 &&
+			    strcmp(optarg, "written") != 0) {
+				cli_warnx("invalid value for --commit-when: "
+					  "%.32s (acked or written)",
+				    optarg);
+				usage();
+			}
+			when = optarg;
+			break;
+		case O_COMMIT:
+			ackpath = optarg;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -905,6 +1234,29 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	out_is_file = fstat(STDOUT_FILENO, &ost) == 0 && S_ISREG(ost.st_mode);
+	if (ackpath != NULL) {
+		if (argc != 0 || offpath != NULL || from != NULL ||
+		    rewind_ms >= 0 || when != NULL || once || mpath != NULL) {
+			cli_warnx("--commit reads a pipeline on stdin: no FILE "
+				  "and no options but --commit-interval and -q");
+			usage();
+		}
+		offpath = ackpath;
+		check_committable();
+		if ((buf = malloc(BUFSZ)) == NULL)
+			cli_fatal("out of memory");
+		signal(SIGPIPE, SIG_IGN);
+		out_init(&out, STDOUT_FILENO, "stdout");
+		last_commit_ns = cli_mono_ns();
+		rc = ack_run();
+		if (out_close(&out) != 0 && rc == CLI_EXIT_OK) {
+			cli_warn("stdout");
+			rc = CLI_EXIT_FATAL;
+		}
+		free(buf);
+		return rc;
+	}
 	if (argc != 1) {
 		cli_warnx("give exactly one FILE to follow");
 		usage();
@@ -918,7 +1270,14 @@ main(int argc, char *argv[])
 		cli_fatal("%s", path);
 	pos = -1;
 	if (offpath != NULL) {
-		setup_offset_file();
+		lock_offset();
+		acked = when != NULL ? strcmp(when, "acked") == 0
+				     : fstat(STDOUT_FILENO, &ost) == 0 &&
+			(S_ISFIFO(ost.st_mode) || S_ISSOCK(ost.st_mode));
+		if (!acked)
+			check_committable();
+		else if (stat(offpath, &ack_st) != 0)
+			memset(&ack_st, 0, sizeof(ack_st));
 		if (read_offset(&o)) {
 			if ((why = check_identity(fd, &o)) == NULL) {
 				pos = o.offset;
@@ -986,12 +1345,19 @@ main(int argc, char *argv[])
 					rc = CLI_EXIT_FATAL;
 					goto done;
 				}
+				/* A mark leaves before the wait. */
+				if (acked && sync_out(&cur) != 0) {
+					p = P_WERR;
+					break;
+				}
 			} else {
 				ms = (int)((due - now) / 1000000) + 1;
 				if (ms < wait_ms)
 					wait_ms = ms;
 			}
 		}
+		if (acked)
+			ack_watch(cli_mono_ns());
 		metrics_poll(&met);
 		pfd[np].fd = sfd;
 		pfd[np++].events = POLLIN;
@@ -1009,6 +1375,8 @@ main(int argc, char *argv[])
 		cli_warn("%s: read error", cur.name);
 		rc = CLI_EXIT_FATAL;
 	}
+	if (p == P_CERR)
+		rc = CLI_EXIT_FATAL;
 	if (sync_out(&cur) != 0) {
 		cli_warnx("stdout: %s", strerror(out.err));
 		rc = CLI_EXIT_FATAL;
@@ -1023,6 +1391,5 @@ done:
 	}
 	src_close(&cur);
 	free(buf);
-	free(offtmp);
 	return rc;
 }

@@ -34,6 +34,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
+#include "mark.h"
 #include "metrics.h"
 #include "out.h"
 #include "ratelimit.h"
@@ -70,6 +71,7 @@ struct rec {
 	const char *file; /* "stdin" or an operand */
 	uint64_t t_read; /* mono ns */
 	size_t off; /* line == NULL: it is job body[off, off + n) */
+	uint64_t epoch; /* marks read before it (mark.h) */
 };
 
 struct okey;
@@ -111,6 +113,19 @@ struct jlist {
 	struct job *head, *tail;
 };
 
+/*
+ * Marks (mark.h): the records read between two marks form an epoch, and a
+ * mark is passed on once every record of its epoch and of the epochs
+ * before it is done (delivered, or dead-lettered and fsync'd).  Records
+ * finish out of order, so each epoch counts its open records; epochs[0]
+ * is the oldest not yet passed on, the last one is still being read.
+ */
+struct epoch {
+	size_t open; /* records not done */
+	char *mark; /* the mark that closed it; NULL while being read */
+	size_t markn;
+};
+
 /* Options. */
 static const char *url;
 static const char *method = "POST";
@@ -141,6 +156,9 @@ static struct okey **ktab;
 static size_t ktabn = 1024, nkeys;
 static size_t live; /* records not yet done */
 static size_t live_max;
+static struct epoch *epochs;
+static size_t nepochs, capepochs;
+static uint64_t epoch_base; /* the number of epochs[0] */
 static volatile sig_atomic_t got_signal;
 static int sigpipe[2] = { -1, -1 };
 static int draining;
@@ -681,6 +699,63 @@ key_release(struct job *j)
 	}
 }
 
+/* The epoch being read: the one a record read now belongs to. */
+static struct epoch *
+epoch_cur(void)
+{
+	if (nepochs == 0) {
+		capepochs = 16;
+		epochs = xmalloc(capepochs * sizeof(*epochs));
+		memset(&epochs[0], 0, sizeof(epochs[0]));
+		nepochs = 1;
+	}
+	return &epochs[nepochs - 1];
+}
+
+/* Pass on, in order, every mark whose records are all done. */
+static void
+epochs_pass(void)
+{
+	size_t k = 0;
+
+	while (k + 1 < nepochs && epochs[k].open == 0) {
+		/* dl_commit() made the dead letters durable already. */
+		mark_pass(&out, epochs[k].mark, epochs[k].markn, NULL, 0);
+		free(epochs[k].mark);
+		k++;
+	}
+	if (k > 0) {
+		memmove(epochs, epochs + k, (nepochs - k) * sizeof(*epochs));
+		nepochs -= k;
+		epoch_base += k;
+	}
+}
+
+/* A mark was read: it closes the epoch being read. */
+static void
+epoch_close(const char *p, size_t n)
+{
+	struct epoch *e = epoch_cur();
+
+	e->mark = xmemdup(p, n);
+	e->markn = n;
+	if (nepochs == capepochs) {
+		capepochs *= 2;
+		if ((epochs = realloc(epochs, capepochs * sizeof(*epochs))) ==
+		    NULL)
+			cli_fatal("out of memory");
+	}
+	memset(&epochs[nepochs++], 0, sizeof(*epochs));
+	epochs_pass();
+}
+
+/* A record is done. */
+static void
+epoch_done(const struct rec *r)
+{
+	epochs[r->epoch - epoch_base].open--;
+}
+
 static void
 delivered(struct job *j, uint64_t now)
 {
@@ -693,12 +768,14 @@ delivered(struct job *j, uint64_t now)
 		out_putc(&out, '\n');
 		report(r, "delivered", j, NULL, now);
 		hist_add(now - r->t_read);
+		epoch_done(r);
 	}
 	ndelivered += j->nrec;
 	live -= j->nrec;
 	j->where = J_DONE;
 	key_release(j);
 	job_free(j);
+	epochs_pass();
 }
 
 /*
@@ -739,6 +816,7 @@ dl_commit(uint64_t now)
 				cli_recwarnx(j->recs[i].file, j->recs[i].lineno,
 				    "dead-lettered: %s", j->err);
 			report(&j->recs[i], "dead-letter", j, j->err, now);
+			epoch_done(&j->recs[i]);
 		}
 		if (!quiet && j->nrec > 1)
 			cli_recwarnx(j->recs[0].file, j->recs[0].lineno,
@@ -747,6 +825,7 @@ dl_commit(uint64_t now)
 		live -= j->nrec;
 		job_free(j);
 	}
+	epochs_pass();
 }
 
 /* Building jobs from input lines. */
@@ -782,6 +861,8 @@ job_add_rec(struct job *j, const struct line *l, const char *file, uint64_t now,
 	r->lineno = l->lineno;
 	r->file = file;
 	r->t_read = now;
+	epoch_cur()->open++;
+	r->epoch = epoch_base + nepochs - 1;
 	live++;
 }
 
@@ -941,7 +1022,7 @@ add_line(const struct line *l, const char *file, uint64_t now)
 		jv_free(in);
 		if (jq_body != NULL && body == NULL) {
 			/* --body gave nothing (select): not for this sink. */
-			struct rec r = { NULL, 0, l->lineno, file, now, 0 };
+			struct rec r = { NULL, 0, l->lineno, file, now, 0, 0 };
 
 			free(u);
 			free(idem);
@@ -1328,6 +1409,43 @@ set_nonblock(int fd, int *saved)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+static void
+too_long(const char *file, unsigned long lineno, uint64_t now)
+{
+	struct rec rr = { NULL, 0, lineno, file, now, 0, 0 };
+
+	cli_recwarnx(file, lineno, "line too long");
+	nrejected++;
+	report(&rr, "rejected", NULL, "line too long", now);
+}
+
+/*
+ * Reading stops (SIGTERM): every line read must still be delivered or
+ * dead-lettered.  Lines read from a regular file on stdin are put back
+ * (its offset moved back to the first line not taken), so that whoever
+ * shares the descriptor reads them next; any other input's held lines are
+ * taken now, and dead-lettered by begin_drain() with the queues.
+ */
+static void
+put_back(struct lr *r, uint64_t now)
+{
+	struct stat st;
+	struct line l;
+	enum lr_status s;
+
+	if (r->fd == STDIN_FILENO && fstat(r->fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && lr_unread(r) == 0)
+		return;
+	while ((s = lr_next_held(r, &l)) != LR_AGAIN) {
+		if (s == LR_LINE && mark_is(l.p, l.n))
+			epoch_close(l.p, l.n);
+		else if (s == LR_LINE)
+			add_line(&l, r->name, now);
+		else
+			too_long(r->name, l.lineno, now);
+	}
+}
+
 /* The main loop over all inputs.  Returns 0, or -1 after a read error. */
 static int
 run(char **files, int nfiles, size_t max_line)
@@ -1345,6 +1463,8 @@ run(char **files, int nfiles, size_t max_line)
 
 		now = cli_mono_ns();
 		if (got_signal && !draining) {
+			if (reading && opened)
+				put_back(&r, now);
 			reading = 0;
 			begin_drain(now);
 		}
@@ -1371,6 +1491,10 @@ run(char **files, int nfiles, size_t max_line)
 			st = lr_next(&r, &l);
 			if (st == LR_AGAIN)
 				break;
+			if (st == LR_LINE && mark_is(l.p, l.n)) {
+				epoch_close(l.p, l.n);
+				continue;
+			}
 			if (st == LR_LINE) {
 				/* Start it now: free slots fill in one go. */
 				add_line(&l, r.name, now);
@@ -1378,13 +1502,7 @@ run(char **files, int nfiles, size_t max_line)
 				continue;
 			}
 			if (st == LR_TOOLONG) {
-				struct rec rr = { NULL, 0, l.lineno, r.name,
-					now, 0 };
-
-				cli_recwarnx(r.name, l.lineno, "line too long");
-				nrejected++;
-				report(&rr, "rejected", NULL, "line too long",
-				    now);
+				too_long(r.name, l.lineno, now);
 				continue;
 			}
 			if (st == LR_ERROR) {

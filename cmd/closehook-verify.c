@@ -29,6 +29,7 @@
 #include "json.h"
 #include "keys.h"
 #include "line.h"
+#include "mark.h"
 #include "metrics.h"
 #include "out.h"
 
@@ -308,6 +309,18 @@ verify_stream(const char *path, size_t max_line)
 			cli_warn("%s: read error", r.name);
 			rc = -1;
 			break;
+		}
+		if (st == LR_LINE && mark_is(l.p, l.n)) {
+			/* Everything before it is written or rejected. */
+			struct out *side = have_rej ? &rej : NULL;
+
+			if (mark_pass(&out, l.p, l.n, &side, 1) != 0) {
+				if (side != NULL && rej.err != 0)
+					cli_fatalx("%s: %s", rej.name,
+					    strerror(rej.err));
+				break;
+			}
+			continue;
 		}
 		nread++;
 		metrics_tick(&met);

@@ -119,41 +119,63 @@ make_room(struct lr *r)
 	r->cap = want;
 }
 
+/*
+ * The next complete line in the buffer (LR_LINE, or LR_TOOLONG), or
+ * LR_AGAIN when the buffer holds no more newlines.  Blank lines are passed
+ * over here.
+ */
+static enum lr_status
+held_line(struct lr *r, struct line *l)
+{
+	char *nl;
+	size_t len;
+
+	while ((nl = memchr(r->buf + r->scan, '\n', r->end - r->scan)) !=
+	    NULL) {
+		size_t at = (size_t)(nl - r->buf);
+
+		r->lineno++;
+		if (r->skipping) {
+			/* The tail of an over-long line. */
+			r->skipping = 0;
+			r->start = r->scan = at + 1;
+			l->lineno = r->lineno;
+			return LR_TOOLONG;
+		}
+		len = at - r->start;
+		l->p = r->buf + r->start;
+		r->start = r->scan = at + 1;
+		if (len > 0 && l->p[len - 1] == '\r')
+			len--;
+		if (len > r->max_line) {
+			l->lineno = r->lineno;
+			return LR_TOOLONG;
+		}
+		if (blank(l->p, len))
+			continue;
+		l->n = len;
+		l->lineno = r->lineno;
+		return LR_LINE;
+	}
+	return LR_AGAIN;
+}
+
+enum lr_status
+lr_next_held(struct lr *r, struct line *l)
+{
+	return held_line(r, l);
+}
+
 enum lr_status
 lr_next(struct lr *r, struct line *l)
 {
-	char *nl;
+	enum lr_status st;
 	size_t len;
 	ssize_t got;
 
 	for (;;) {
-		nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
-		if (nl != NULL) {
-			size_t at = (size_t)(nl - r->buf);
-
-			r->lineno++;
-			if (r->skipping) {
-				/* The tail of an over-long line. */
-				r->skipping = 0;
-				r->start = r->scan = at + 1;
-				l->lineno = r->lineno;
-				return LR_TOOLONG;
-			}
-			len = at - r->start;
-			l->p = r->buf + r->start;
-			r->start = r->scan = at + 1;
-			if (len > 0 && l->p[len - 1] == '\r')
-				len--;
-			if (len > r->max_line) {
-				l->lineno = r->lineno;
-				return LR_TOOLONG;
-			}
-			if (blank(l->p, len))
-				continue;
-			l->n = len;
-			l->lineno = r->lineno;
-			return LR_LINE;
-		}
+		if ((st = held_line(r, l)) != LR_AGAIN)
+			return st;
 		r->scan = r->end;
 		/* max_line + 1 leaves room for a CR before the newline. */
 		if (r->skipping || r->end - r->start > r->max_line + 1) {
@@ -196,4 +218,17 @@ lr_next(struct lr *r, struct line *l)
 			r->eof = 1;
 		r->end += (size_t)got;
 	}
+}
+
+int
+lr_unread(struct lr *r)
+{
+	size_t held = r->end - r->start;
+
+	if (r->skipping)
+		held = 0; /* the over-long line was given up already */
+	if (held > 0 && lseek(r->fd, -(off_t)held, SEEK_CUR) < 0)
+		return -1;
+	r->start = r->scan = r->end;
+	return 0;
 }

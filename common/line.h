@@ -70,6 +70,20 @@ void lr_fdopen(
  */
 void lr_on_idle(struct lr *, void (*fn)(void *), void *arg);
 enum lr_status lr_next(struct lr *, struct line *);
+/*
+ * The next complete line already in the buffer, without reading: LR_LINE
+ * or LR_TOOLONG as lr_next() gives them, else LR_AGAIN (an incomplete last
+ * line stays held).  For a program that stops reading but must account
+ * for every line it has read.
+ */
+enum lr_status lr_next_held(struct lr *, struct line *);
+/*
+ * Put back what was read but not returned: seek the descriptor back by
+ * the bytes held, so that whoever reads it next starts at the first line
+ * not returned.  Returns 0, or -1 when the descriptor cannot seek (a pipe)
+ * and nothing was changed.
+ */
+int lr_unread(struct lr *);
 void lr_close(struct lr *);
 
 #endif

@@ -6,6 +6,7 @@
 #   for each NAME=URL of $FANOUT_TARGETS, its own follower:
 #     closehook-follow --offset-file NAME.offset SPOOL | closehook-verify
 #       | closehook-dedupe --mode check | closehook-post URL | closehook-dedupe --mode record
+#       | closehook-follow --commit NAME.offset
 #
 # closehook-receive makes each event durable in the spool before Close gets
 # its 2xx; each follower reads the spool from its own offset, so a slow or
@@ -109,7 +110,7 @@ follower() {
 	if [ -e "$secrets/$name.token" ]; then
 		post+=(--bearer-file "$secrets/$name.token")
 	fi
-	mkfifo "$f.1" "$f.2" "$f.3" "$f.4"
+	mkfifo "$f.1" "$f.2" "$f.3" "$f.4" "$f.5"
 	closehook-follow -q --offset-file "$state/$name.offset" \
 	    --rewind "$rewind" "$spool" >"$f.1" &
 	stop+=("$!")
@@ -121,7 +122,9 @@ follower() {
 	all+=("$!")
 	closehook-post "${post[@]}" "$url" <"$f.3" >"$f.4" &
 	all+=("$!")
-	closehook-dedupe "${seen[@]}" --mode record <"$f.4" >/dev/null &
+	closehook-dedupe "${seen[@]}" --mode record <"$f.4" >"$f.5" &
+	all+=("$!")
+	closehook-follow --commit "$state/$name.offset" <"$f.5" >/dev/null &
 	all+=("$!")
 }
 for t in $FANOUT_TARGETS; do

@@ -65,4 +65,5 @@ closehook-follow "${follow[@]}" "$spool" |
 	closehook-verify --secret-file "$keys" \
 	    --rejects "$state/$name.rejects.ndjson" |
 	closehook-dedupe "${seen[@]}" |
-	closehook-post "${post[@]}" "$EVENTS_URL" >/dev/null
+	closehook-post "${post[@]}" "$EVENTS_URL" |
+	closehook-follow --commit "$state/$name.offset" >/dev/null

@@ -90,8 +90,10 @@ seen=(--store "$store" --namespace "$name" --key '[.event.lead_id]')
 # the seen-set, which is keyed on the lead: keyed on the lead, the lead's
 # other events would count as repeats.
 # shellcheck disable=SC2016 # jq's $variables, not the shell's
+# closehook-follow's marks pass unchanged: --commit at the end needs them.
 select='
 def each: if type == "array" then .[] else . end | tostring;
+if has("closehook_mark") then . else
 ($ENV.VIP_VALUES | split(",")) as $vips
 | $ENV.VIP_FIELD as $f
 | select(.event.object_type == "lead")
@@ -100,7 +102,8 @@ def each: if type == "array" then .[] else . end | tostring;
     or (.event.action == "updated"
         and (.event.previous_data | type) == "object"
         and (.event.previous_data | has($f))
-        and (any(.event.previous_data[$f] | each; IN($vips[])) | not)))'
+        and (any(.event.previous_data[$f] | each; IN($vips[])) | not)))
+end'
 
 # The message, names escaped as Slack's mrkdwn wants.
 # shellcheck disable=SC2016
@@ -124,4 +127,5 @@ closehook-follow "${follow[@]}" "$spool" |
 	    --rate "${SLACK_RATE:-1/s}" --body "$body" \
 	    --url-file "$slack_url_file" \
 	    --dead-letter "$state/$name.dead-letter.ndjson" |
-	closehook-dedupe "${seen[@]}" --mode record >/dev/null
+	closehook-dedupe "${seen[@]}" --mode record |
+	closehook-follow --commit "$state/$name.offset" >/dev/null

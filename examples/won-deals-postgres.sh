@@ -2,8 +2,10 @@
 # examples/won-deals-postgres.sh - won deals into a PostgreSQL table, one
 # row per deal, kept at its newest state.
 #
-#   closehook-follow --once | closehook-verify | closehook-flatten --format csv
-#     > batch;  psql: \copy into a staging table, INSERT ... ON CONFLICT DO UPDATE
+#   closehook-follow --once | closehook-verify | closehook-flatten
+#     | closehook-follow --commit > batch;
+#   closehook-flatten --format csv < batch | psql: \copy into a staging
+#     table, INSERT ... ON CONFLICT DO UPDATE
 #
 # Run it every minute (systemd/closehook-won-deals.timer, or cron).  Each
 # run takes what arrived in the spool since the last one, keeps the events
@@ -18,9 +20,11 @@
 # batches rather than as a stream.  Each batch is a file in
 # $CLOSEHOOK_STATE/won-deals.pending until PostgreSQL took it: a run that
 # cannot reach the database leaves it there, and the next run loads it
-# first.  Each run also starts $CLOSEHOOK_REWIND early in the spool, which
-# costs nothing (the upsert ignores repeats) and covers a run killed
-# between reading the spool and writing its batch.
+# first.  The spool position is committed only once the batch holding the
+# rows before it is on disk, so a run killed at any point loses nothing:
+# the next one goes on from the last committed position.  Each run also
+# starts $CLOSEHOOK_REWIND early in the spool, which costs nothing (the
+# upsert ignores repeats).
 #
 # Environment:
 #   PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSFILE, PGSSLMODE, ...
@@ -55,7 +59,7 @@ if ! flock -n 9; then
 	exit 0
 fi
 
-# One CSV row per event of a deal that is won or was won until this event.
+# One row per event of a deal that is won or was won until this event.
 # shellcheck disable=SC2016 # jq, not the shell
 rows='
 .event
@@ -101,37 +105,45 @@ ON CONFLICT (opportunity_id) DO UPDATE SET
     event_id = excluded.event_id, date_updated = excluded.date_updated
 WHERE excluded.date_updated > t.date_updated;'
 
-# 1. What is new in the spool becomes a pending batch.  verify and flatten
-# exit 1 when they rejected a line (kept in the rejects files); that still
-# makes a good batch.
-batch=$pending/$(date -u +%Y%m%dT%H%M%S.%N).csv
+# 1. What is new in the spool becomes a pending batch of rows (NDJSON: a
+# line cut short by a crash is simply rejected when loaded, and comes
+# again from the spool).  closehook-follow --commit at the end commits the
+# spool position only once the rows before it are fdatasync'd in the
+# batch, so a batch that exists may hold committed rows: it is kept even
+# when a stage failed.  verify and flatten exit 1 when they rejected a line
+# (kept in the rejects files); that still makes a good batch.
+batch=$pending/$(date -u +%Y%m%dT%H%M%S.%N).ndjson
 set +e
 closehook-follow --once --rewind "${CLOSEHOOK_REWIND:-10m}" \
     --offset-file "$state/$name.offset" "$spool" |
 	closehook-verify -q --secret-file "$keys" \
 	    --rejects "$state/$name.rejects.ndjson" |
-	closehook-flatten -q --dates utc -e "$rows" --format csv \
-	    --columns "$cols" --rejects "$state/$name.rejects.ndjson" \
-	    >"$batch.tmp"
+	closehook-flatten -q --dates utc -e "$rows" \
+	    --rejects "$state/$name.rejects.ndjson" |
+	closehook-follow --commit "$state/$name.offset" >"$batch"
 st=("${PIPESTATUS[@]}")
 set -e
-if [ "${st[0]}" -ne 0 ] || [ "${st[1]}" -gt 1 ] || [ "${st[2]}" -gt 1 ]; then
-	rm -f "$batch.tmp"
+[ -s "$batch" ] || rm -f "$batch"
+if [ "${st[0]}" -ne 0 ] || [ "${st[1]}" -gt 1 ] || [ "${st[2]}" -gt 1 ] ||
+    [ "${st[3]}" -ne 0 ]; then
 	echo "$name: reading the spool failed (follow ${st[0]}, verify ${st[1]}," \
-	    "flatten ${st[2]}); the next run starts ${CLOSEHOOK_REWIND:-10m} early" >&2
+	    "flatten ${st[2]}, commit ${st[3]}); the next run goes on from" \
+	    "the last committed position" >&2
 	exit 1
 fi
-if [ -s "$batch.tmp" ]; then
-	mv "$batch.tmp" "$batch"
-else
-	rm -f "$batch.tmp"
-fi
 
-# 2. Load every pending batch, oldest first, each in one transaction.
-for f in "$pending"/*.csv; do
+# 2. Load every pending batch, oldest first, each in one transaction: its
+# rows as CSV into a staging table, then upserted.
+for f in "$pending"/*.ndjson; do
 	[ -e "$f" ] || continue
-	if ! psql -X -q -v ON_ERROR_STOP=1 -v table="$table" -1 \
-	    -f <(printf '%s\n' "$sql") <"$f"; then
+	set +e
+	closehook-flatten -q --format csv --columns "$cols" \
+	    --rejects "$state/$name.rejects.ndjson" <"$f" |
+		psql -X -q -v ON_ERROR_STOP=1 -v table="$table" -1 \
+		    -f <(printf '%s\n' "$sql")
+	st=("${PIPESTATUS[@]}")
+	set -e
+	if [ "${st[0]}" -gt 1 ] || [ "${st[1]}" -ne 0 ]; then
 		echo "$name: $f not loaded; kept for the next run" >&2
 		exit 1
 	fi

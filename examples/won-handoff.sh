@@ -65,15 +65,18 @@ seen=(--store "$store" --namespace "$name" --key '[.event.data.id // .event.obje
 
 # The events that win a deal.  They are picked before the seen-set, which is
 # keyed on the opportunity: keyed on the opportunity, its other events would
-# count as repeats.
+# count as repeats.  closehook-follow's marks pass unchanged: --commit at
+# the end needs them.
 select='
+if has("closehook_mark") then . else
 select(.event.object_type == "opportunity"
     and .event.data.status_type == "won")
 | select(.event.action == "created"
     or (.event.action == "updated"
         and (.event.previous_data | type) == "object"
         and (.event.previous_data | has("status_type"))
-        and .event.previous_data.status_type != "won"))'
+        and .event.previous_data.status_type != "won"))
+end'
 
 # shellcheck disable=SC2016 # jq's $variables, not the shell's
 body='
@@ -101,4 +104,5 @@ closehook-follow "${follow[@]}" "$spool" |
 	    --idempotency-key '"close-won-\(.event.data.id // .event.object_id)"' \
 	    --body "$body" --dead-letter "$state/$name.dead-letter.ndjson" \
 	    "$HELPDESK_URL" |
-	closehook-dedupe "${seen[@]}" --mode record >/dev/null
+	closehook-dedupe "${seen[@]}" --mode record |
+	closehook-follow --commit "$state/$name.offset" >/dev/null

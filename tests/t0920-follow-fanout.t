@@ -14,8 +14,10 @@ mkfifo stuck
 command sleep 60 <>stuck &
 spid=$!
 at_exit "kill $spid 2>/dev/null"
-closehook-follow --commit-interval 100ms --offset-file a.off spool \
-    >stuck 2>a.err &
+# --commit-when written: what this test looks at is the offset of what
+# went into the fifo (t0950 covers the acknowledged commits of a pipeline).
+closehook-follow --commit-interval 100ms --commit-when written \
+    --offset-file a.off spool >stuck 2>a.err &
 apid=$!
 at_exit "kill -KILL $apid 2>/dev/null"
 closehook-follow --commit-interval 100ms --offset-file b.off spool >b.out &

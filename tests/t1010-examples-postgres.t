@@ -119,9 +119,9 @@ ok "Close delivers a deal while the database is down" \
 run env PGHOST="$TMP/no-such-dir" CLOSEHOOK_REWIND=0 \
     "$EX/won-deals-postgres.sh"
 is "$rc" 1 "a run that cannot reach PostgreSQL exits 1"
-like "$err" "*won-deals.pending/*.csv not loaded; kept for the next run*" \
+like "$err" "*won-deals.pending/*.ndjson not loaded; kept for the next run*" \
     "saying its batch is kept"
-is "$(find "$TMP/pg/won-deals.pending" -name '*.csv' | wc -l)" 1 \
+is "$(find "$TMP/pg/won-deals.pending" -name '*.ndjson' | wc -l)" 1 \
     "one batch is pending"
 run env CLOSEHOOK_REWIND=0 "$EX/won-deals-postgres.sh"
 is "$rc" 0 "the next run, with the database back, exits 0"

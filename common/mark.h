@@ -1,0 +1,46 @@
+/*
+ * mark.h - acknowledgement marks: how a pipeline tells closehook-follow
+ * what it has finished.
+ *
+ * closehook-follow, writing into a pipe, puts a mark line after the lines
+ * it wrote:
+ *
+ *	{"closehook_mark":{"dev":D,"ino":I,"head_len":N,"head_fnv1a64":"H","offset":O}}
+ *
+ * naming the spool position after them.  Every closehook program that
+ * reads records passes a mark on, unchanged and in order, only once it has
+ * finished every record it read before the mark: written it to stdout,
+ * rejected it into its --rejects file, dead-lettered it, or committed its
+ * key, and made those files durable.  So when `closehook-follow --commit
+ * FILE` at the end of the pipeline reads a mark, every stage has finished
+ * every line before that position, and the position may be committed.
+ * HACKING.md holds the argument.
+ *
+ * A mark is recognised by its first bytes alone: captures, event records
+ * and flat rows never begin with them.  This module owns the spelling.
+ */
+#ifndef CLOSEHOOK_MARK_H
+#define CLOSEHOOK_MARK_H
+
+#include <stddef.h>
+
+#include "out.h"
+
+#define MARK_PREFIX "{\"closehook_mark\":"
+#define MARK_PREFIX_LEN (sizeof(MARK_PREFIX) - 1)
+/* A mark line is never longer than this (newline excluded). */
+#define MARK_MAX 256
+
+/* Whether the line p[0..n) (no newline) is a mark. */
+int mark_is(const char *p, size_t n);
+/*
+ * Pass a mark line on: write it and its newline to o.  Before that,
+ * flush and fdatasync each writer in side[0..nside) that was written to
+ * (rejects, dead letters), so that what the mark covers is durable.
+ * Returns 0, or -1 when a side file failed (errno set, its writer's err
+ * too); the mark is then not written.
+ */
+int mark_pass(struct out *o, const char *p, size_t n, struct out **side,
+    size_t nside);
+
+#endif
