@@ -1420,6 +1420,30 @@ too_long(const char *file, unsigned long lineno, uint64_t now)
 }
 
 /*
+ * The input ended inside a line that is not JSON: a writer that died
+ * mid-line (a stage of the pipeline killed).  Its record comes whole with
+ * the replay; this piece of it is never sent.
+ */
+static void
+torn(const char *file, unsigned long lineno, uint64_t now)
+{
+	struct rec rr = { NULL, 0, lineno, file, now, 0, 0 };
+
+	cli_recwarnx(file, lineno, "cut short: no newline at the end of "
+				   "input, and not JSON");
+	nrejected++;
+	report(&rr, "rejected", NULL, "cut short", now);
+}
+
+static int
+json_valid(const char *p, size_t n)
+{
+	struct json_span v;
+
+	return json_parse(p, n, &v, NULL) == 0;
+}
+
+/*
  * Reading stops (SIGTERM): every line read must still be delivered or
  * dead-lettered.  Lines read from a regular file on stdin are put back
  * (its offset moved back to the first line not taken), so that whoever
@@ -1493,6 +1517,11 @@ run(char **files, int nfiles, size_t max_line)
 				break;
 			if (st == LR_LINE && mark_is(l.p, l.n)) {
 				epoch_close(l.p, l.n);
+				continue;
+			}
+			if (st == LR_LINE && r.unterminated &&
+			    !json_valid(l.p, l.n)) {
+				torn(r.name, l.lineno, now);
 				continue;
 			}
 			if (st == LR_LINE) {

@@ -196,6 +196,7 @@ lr_next(struct lr *r, struct line *l)
 			l->p = r->buf + r->start;
 			r->start = r->scan = r->end;
 			r->lineno++;
+			r->unterminated = 1;
 			if (len > 0 && l->p[len - 1] == '\r')
 				len--;
 			if (blank(l->p, len))

@@ -49,6 +49,7 @@ struct lr {
 	size_t max_line;
 	unsigned long lineno;
 	int eof;
+	int unterminated; /* the last line returned had no newline */
 	int skipping; /* inside an over-long line */
 	struct out *flush; /* flushed before a blocking read */
 	void (*idle)(void *); /* called before a blocking read */

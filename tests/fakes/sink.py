@@ -84,6 +84,10 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n > 0 else b""
+        if len(body) < n:
+            # The client went away mid-body: nothing was accepted.
+            self.close_connection = True
+            return
         # One handler serves one connection: count its requests.
         self.served = getattr(self, "served", 0) + 1
         if args.drop_reused and self.served > 1:
