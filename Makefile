@@ -48,8 +48,8 @@ PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
 MODS_verify  = cli line out json keys hmac capture isotime closesig metrics \
                atomicfile
 LIBS_verify  = crypto sodium
-MODS_receive = cli json keys hmac capture isotime closesig netaddr metrics \
-               atomicfile
+MODS_receive = cli out json keys hmac capture isotime closesig netaddr \
+               metrics atomicfile
 LIBS_receive = mhd sodium crypto pthread
 MODS_flatten = cli line out json jqr isotime evrec flat metrics atomicfile
 LIBS_flatten = jq m

@@ -45,6 +45,7 @@
 #include "keys.h"
 #include "metrics.h"
 #include "netaddr.h"
+#include "out.h"
 
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
@@ -128,7 +129,8 @@ static int so_pipe; /* stdout is non-blocking */
 static char *so_buf;
 static size_t so_len, so_off;
 static uint64_t so_total, so_flushed; /* bytes ever queued / written */
-static int rej_fd = -1;
+static struct out rej_out; /* --keep-rejects, once open */
+static int rej_open;
 static int rej_gen;
 
 /* Metrics. */
@@ -445,39 +447,45 @@ hdr_get(const struct hdrs *hs, const char *name)
 	return NULL;
 }
 
-/* Append a 401 request to --keep-rejects; reopened after SIGHUP. */
+/*
+ * Append a 401 request to --keep-rejects (only the HTTP thread calls
+ * this); reopened after SIGHUP.  The 401 stands whether or not the line is
+ * kept.  It is written whole or not at all (see out.h), without a sync: a
+ * sync here would stall every connection, and Close sends again anyway.
+ */
 static void
 keep_reject(const char *reason, const char *line, size_t n)
 {
 	char head[96];
-	struct iovec iov[3];
 	int gen = atomic_load(&rej_reopen), hn;
 
 	if (rej_path == NULL)
 		return;
-	if (rej_fd < 0 || gen != rej_gen) {
-		int fd = open(
-		    rej_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (!rej_open || gen != rej_gen) {
+		struct out o;
 
-		if (fd < 0) {
+		if (out_append_open(&o, rej_path, 0600) != 0) {
 			cli_warn("%s", rej_path);
 			return;
 		}
-		if (rej_fd >= 0)
-			close(rej_fd);
-		rej_fd = fd;
+		if (rej_open)
+			out_close(&rej_out);
+		rej_out = o;
+		rej_open = 1;
 		rej_gen = gen;
 	}
 	hn = snprintf(
 	    head, sizeof(head), "{\"reason\":\"%s\",\"capture\":", reason);
-	iov[0].iov_base = head;
-	iov[0].iov_len = (size_t)hn;
-	iov[1].iov_base = (void *)line;
-	iov[1].iov_len = n - 1; /* without its newline */
-	iov[2].iov_base = "}\n";
-	iov[2].iov_len = 2;
-	if (writev(rej_fd, iov, 3) < 0)
-		cli_warn("%s", rej_path);
+	out_write(&rej_out, head, (size_t)hn);
+	out_write(&rej_out, line, n - 1); /* without its newline */
+	out_write(&rej_out, "}\n", 2);
+	if (out_commit(&rej_out, 0) != 0) {
+		cli_warnx("%s: %s; a rejected request is not kept", rej_path,
+		    strerror(rej_out.err));
+		/* The error is sticky: open the file afresh next time. */
+		out_close(&rej_out);
+		rej_open = 0;
+	}
 }
 
 /* The body is complete: capture, verify, queue and suspend. */
@@ -1321,8 +1329,8 @@ main(int argc, char *argv[])
 		cli_warn("%s", spool_path);
 		rc = CLI_EXIT_FATAL;
 	}
-	if (rej_fd >= 0)
-		close(rej_fd);
+	if (rej_open && out_close(&rej_out) != 0)
+		cli_warn("%s", rej_path);
 	if (so_on && close(STDOUT_FILENO) != 0 && errno != EBADF) {
 		cli_warn("stdout");
 		rc = CLI_EXIT_FATAL;
