@@ -108,7 +108,11 @@ static int reopen_spool;
 /* Committer threads: concurrent fdatasyncs share the disk's flushes. */
 #define NCOMMITTERS 2
 static pthread_t committers[NCOMMITTERS];
-/* wlock orders spool writes; spool_rw guards the descriptor's life. */
+/*
+ * wlock orders spool writes and guards spool_end, spool_good and
+ * spool_failed; spool_rw guards the descriptors' life (committers hold it
+ * for reading, a reopen for writing).
+ */
 static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t spool_rw = PTHREAD_RWLOCK_INITIALIZER;
 /* slock guards stdout's buffer (so_*). */
@@ -122,8 +126,16 @@ static atomic_int fatal; /* stdout failed without a spool */
 static atomic_long inflight; /* requests not yet completed */
 static atomic_int rej_reopen; /* SIGHUP generation for rejects */
 
-static int spool_fd = -1;
-static off_t spool_off; /* end of the last whole line */
+/*
+ * The spool, one descriptor (open file description) per committer: Linux
+ * reports a writeback error to each description once, so no committer's
+ * fdatasync returns 0 because the other one consumed the error.
+ */
+static int spool_fd[NCOMMITTERS] = { -1, -1 };
+static off_t spool_end; /* end of the last whole line written */
+static off_t spool_good; /* end of what a sync made durable: the 2xx line */
+static int spool_failed; /* a write or sync failed: reopen before any 2xx */
+static int spool_warned; /* the failure was reported */
 static int so_on; /* stdout takes captures */
 static int so_pipe; /* stdout is non-blocking */
 static char *so_buf;
@@ -699,91 +711,178 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&inflight, 1);
 }
 
-/* The spool: open for appending, ending any torn line of a crash. */
+/*
+ * (Re)open the spool: a descriptor for each committer.  out_append_fd()
+ * cuts off a torn last line (a batch cut short by a crash; it was never
+ * acknowledged, so Close sends it again) and syncs the directory of a new
+ * file.  Runs at start, and later with spool_rw held for writing.  Returns
+ * 0, or -1 with the old descriptors kept; says why unless quiet.
+ */
 static int
-spool_open(void)
+spool_open(int quiet_fail)
 {
-	struct stat st;
-	char last;
-	int fd, created = 0;
+	struct stat st, st2;
+	int fds[NCOMMITTERS], i, k;
 
-	fd = open(spool_path,
-	    O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd >= 0)
-		created = 1;
-	else if (errno == EEXIST)
-		fd = open(spool_path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0) {
-		cli_warn("%s", spool_path);
+	if ((fds[0] = out_append_fd(spool_path, 0640, &st)) < 0) {
+		if (!quiet_fail)
+			cli_warn("%s", spool_path);
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		cli_warnx("%s: not a regular file", spool_path);
-		close(fd);
+	if (!S_ISREG(st.st_mode)) {
+		if (!quiet_fail)
+			cli_warnx("%s: not a regular file", spool_path);
+		close(fds[0]);
 		return -1;
 	}
-	if (st.st_size > 0) {
-		int rfd = open(spool_path, O_RDONLY | O_CLOEXEC);
-
-		if (rfd >= 0 && pread(rfd, &last, 1, st.st_size - 1) == 1 &&
-		    last != '\n') {
-			cli_warnx("%s: ends in a partial line; ending it",
-			    spool_path);
-			if (write(fd, "\n", 1) != 1 || fdatasync(fd) != 0) {
+	for (i = 1; i < NCOMMITTERS; i++) {
+		fds[i] = open(spool_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fds[i] >= 0 && fstat(fds[i], &st2) == 0 &&
+		    st2.st_dev == st.st_dev && st2.st_ino == st.st_ino)
+			continue;
+		if (!quiet_fail) {
+			if (fds[i] < 0)
 				cli_warn("%s", spool_path);
-				close(rfd);
-				close(fd);
-				return -1;
-			}
-			st.st_size++;
+			else
+				cli_warnx("%s: replaced while being opened",
+				    spool_path);
 		}
-		if (rfd >= 0)
-			close(rfd);
+		if (fds[i] >= 0)
+			close(fds[i]);
+		for (k = 0; k < i; k++)
+			close(fds[k]);
+		return -1;
 	}
-	/* A new file is durable only once its directory entry is. */
-	if (created) {
-		char dir[PATH_MAX];
-		const char *slash = strrchr(spool_path, '/');
-		int dfd;
-
-		if (slash == NULL)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == spool_path)
-			snprintf(dir, sizeof(dir), "/");
-		else
-			snprintf(dir, sizeof(dir), "%.*s",
-			    (int)(slash - spool_path), spool_path);
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
-		    0) {
-			fsync(dfd);
-			close(dfd);
-		}
+	for (i = 0; i < NCOMMITTERS; i++) {
+		if (spool_fd[i] >= 0)
+			close(spool_fd[i]);
+		spool_fd[i] = fds[i];
 	}
-	if (spool_fd >= 0)
-		close(spool_fd);
-	spool_fd = fd;
-	spool_off = st.st_size;
+	spool_end = spool_good = st.st_size;
+	spool_failed = 0;
 	return 0;
 }
 
 /*
- * Write a batch to the spool and sync it.  Several committers run this at
- * once: writes are serialised (whole lines, in order) and each fdatasync
- * covers every write before it, so concurrent syncs share the disk's
- * flushes.  The read lock keeps the descriptor alive against a SIGHUP
- * reopen.  Returns 0 or -1.
+ * Cut the spool back to spool_good through fd, never extending it (a file
+ * truncated by someone else is shorter).  Returns 0 or -1.
  */
 static int
-spool_commit(struct req *batch)
+spool_cut(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	return st.st_size > spool_good ? ftruncate(fd, spool_good) : 0;
+}
+
+/*
+ * A write or sync of committer c failed, or its file was deleted (e is
+ * ENOENT); wlock is held.  Nothing more is acknowledged on these
+ * descriptors: what lies past spool_good gets 503 and is cut off, so that
+ * the spool holds no partial line and no capture that was not
+ * acknowledged, and the next batch reopens the spool first.
+ */
+static void
+spool_fail(int c, int e)
+{
+	if (!spool_warned)
+		cli_warnx("%s: %s; answering 503 until it works again",
+		    spool_path,
+		    e == ENOENT ? "deleted while being written" : strerror(e));
+	spool_warned = 1;
+	if (spool_failed)
+		return;
+	spool_failed = 1;
+	if (spool_cut(spool_fd[c]) != 0)
+		cli_warn(
+		    "%s: cannot truncate after a failed write", spool_path);
+}
+
+/*
+ * Must the spool be reopened before committer c writes: after a failure,
+ * or because its path now names another file or nothing?  spool_rw is
+ * held.
+ */
+enum {
+	SPOOL_OK,
+	SPOOL_FAILED,
+	SPOOL_GONE
+};
+
+static int
+spool_stale(int c)
+{
+	struct stat st, pst;
+	int failed;
+
+	pthread_mutex_lock(&wlock);
+	failed = spool_failed;
+	pthread_mutex_unlock(&wlock);
+	if (failed)
+		return SPOOL_FAILED;
+	if (fstat(spool_fd[c], &st) != 0 || st.st_nlink == 0 ||
+	    stat(spool_path, &pst) != 0 || pst.st_dev != st.st_dev ||
+	    pst.st_ino != st.st_ino)
+		return SPOOL_GONE;
+	return SPOOL_OK;
+}
+
+/* Reopen a stale spool, or after SIGHUP (hup); spool_rw held for writing. */
+static void
+spool_reopen(int hup)
+{
+	switch (spool_stale(0)) {
+	case SPOOL_FAILED:
+		/* Cut again what was not acknowledged, in case that failed. */
+		(void)spool_cut(spool_fd[0]);
+		if (spool_open(spool_warned) != 0)
+			spool_warned = 1;
+		break;
+	case SPOOL_GONE:
+		cli_warnx("%s: deleted or replaced while open; writing to a "
+			  "new file there",
+		    spool_path);
+		if (spool_open(0) != 0) {
+			spool_warned = 1;
+			spool_failed = 1;
+		}
+		break;
+	default:
+		if (hup && spool_open(0) != 0)
+			cli_warnx("%s: keeping the old spool open", spool_path);
+	}
+}
+
+/*
+ * Write a batch to the spool through committer c's descriptor and sync it.
+ * Both committers run this at once: writes are serialised (whole lines,
+ * in order) and each fdatasync covers every write before it, so
+ * concurrent syncs share the disk's flushes.  A batch is acknowledged
+ * when a sync that succeeded on the linked file covered it (spool_good);
+ * after any failure no sync counts until the spool was reopened.  The
+ * read lock keeps the descriptors alive against a reopen.  Returns 0
+ * (acknowledge) or -1 (503).
+ */
+static int
+spool_commit(struct req *batch, int c)
 {
 	struct iovec iov[64];
 	struct req *r = batch;
-	uint64_t t0;
+	struct stat st;
+	uint64_t t0, dt;
+	off_t upto;
 	ssize_t w;
-	int n, rc = 0;
+	int n, rc, e, good;
 
 	pthread_rwlock_rdlock(&spool_rw);
 	pthread_mutex_lock(&wlock);
+	if (spool_failed) {
+		pthread_mutex_unlock(&wlock);
+		pthread_rwlock_unlock(&spool_rw);
+		return -1;
+	}
 	while (r != NULL) {
 		size_t want = 0, done;
 
@@ -803,37 +902,49 @@ spool_commit(struct req *batch)
 			}
 			iov[i].iov_base = (char *)iov[i].iov_base + skip;
 			iov[i].iov_len -= skip;
-			w = writev(spool_fd, iov + i, n - i);
+			w = writev(spool_fd[c], iov + i, n - i);
 			iov[i].iov_base = (char *)iov[i].iov_base - skip;
 			iov[i].iov_len += skip;
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0) {
-				cli_warn("%s", spool_path);
-				/* Leave no partial line for a follower. */
-				if (ftruncate(spool_fd, spool_off) != 0)
-					cli_warn("%s: cannot truncate after a "
-						 "failed write",
-					    spool_path);
+				spool_fail(c, w < 0 ? errno : EIO);
 				pthread_mutex_unlock(&wlock);
 				pthread_rwlock_unlock(&spool_rw);
 				return -1;
 			}
 			done += (size_t)w;
 		}
-		spool_off += (off_t)want;
+		spool_end += (off_t)want;
 	}
+	upto = spool_end;
 	pthread_mutex_unlock(&wlock);
 	t0 = cli_mono_ns();
-	if (fdatasync(spool_fd) != 0) {
-		cli_warn("%s", spool_path);
+	rc = fdatasync(spool_fd[c]);
+	e = errno;
+	dt = cli_mono_ns() - t0;
+	/* Synced into a file that was deleted meanwhile: into the void. */
+	if (rc == 0 && fstat(spool_fd[c], &st) == 0 && st.st_nlink == 0) {
 		rc = -1;
-	} else {
-		atomic_fetch_add(&m_fsync_us, (cli_mono_ns() - t0) / 1000);
+		e = ENOENT;
+	}
+	pthread_mutex_lock(&wlock);
+	if (rc != 0)
+		spool_fail(c, e);
+	else if (!spool_failed && upto > spool_good)
+		spool_good = upto;
+	good = upto <= spool_good;
+	if (rc == 0 && !spool_failed && spool_warned) {
+		cli_warnx("%s: captures are written again", spool_path);
+		spool_warned = 0;
+	}
+	pthread_mutex_unlock(&wlock);
+	pthread_rwlock_unlock(&spool_rw);
+	if (rc == 0) {
+		atomic_fetch_add(&m_fsync_us, dt / 1000);
 		atomic_fetch_add(&m_batches, 1);
 	}
-	pthread_rwlock_unlock(&spool_rw);
-	return rc;
+	return good ? 0 : -1;
 }
 
 /* stdout failed: without a spool nothing more can be acknowledged. */
@@ -930,6 +1041,7 @@ static void *
 committer(void *arg)
 {
 	struct req *batch, *r, *next;
+	int c = (int)(intptr_t)arg, stale;
 
 	for (;;) {
 		size_t bytes = 0;
@@ -958,12 +1070,20 @@ committer(void *arg)
 		reopen = reopen_spool;
 		reopen_spool = 0;
 		pthread_mutex_unlock(&lock);
-		if (reopen && spool_path != NULL) {
-			pthread_rwlock_wrlock(&spool_rw);
-			if (spool_open() != 0)
-				cli_warnx("%s: keeping the old spool open",
-				    spool_path);
+		/*
+		 * Before writing: reopen after SIGHUP, after a failure, and
+		 * when the path names another file or nothing (deleted,
+		 * replaced), so that no 2xx goes into a file nobody reads.
+		 */
+		if (spool_path != NULL && (reopen || batch != NULL)) {
+			pthread_rwlock_rdlock(&spool_rw);
+			stale = spool_stale(c);
 			pthread_rwlock_unlock(&spool_rw);
+			if (reopen || stale != SPOOL_OK) {
+				pthread_rwlock_wrlock(&spool_rw);
+				spool_reopen(reopen);
+				pthread_rwlock_unlock(&spool_rw);
+			}
 		}
 		if (batch == NULL) {
 			if (atomic_load(&so_pending) > 0) {
@@ -980,7 +1100,7 @@ committer(void *arg)
 		for (r = batch; r != NULL; r = r->next)
 			bytes += r->linen;
 		if (spool_path != NULL)
-			spool_ok = spool_commit(batch) == 0;
+			spool_ok = spool_commit(batch, c) == 0;
 		pthread_mutex_lock(&slock);
 		if (spool_ok && so_on) {
 			if (stdout_queue(batch) != 0) {
@@ -1222,7 +1342,7 @@ main(int argc, char *argv[])
 		}
 	} else if (spool_path == NULL)
 		cli_fatalx("stdout is closed: give --spool FILE");
-	if (spool_path != NULL && spool_open() != 0)
+	if (spool_path != NULL && spool_open(0) != 0)
 		exit(CLI_EXIT_FATAL);
 	if (certp != NULL) {
 		cert = read_pem(certp);
@@ -1257,7 +1377,8 @@ main(int argc, char *argv[])
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	for (i = 0; i < NCOMMITTERS; i++)
-		if (pthread_create(&committers[i], NULL, committer, NULL) != 0)
+		if (pthread_create(&committers[i], NULL, committer,
+			(void *)(intptr_t)i) != 0)
 			cli_fatalx("cannot start the committer threads");
 
 	setup_metrics();
@@ -1325,10 +1446,11 @@ main(int argc, char *argv[])
 		cli_warnx("stdout: %zu bytes not written", so_len - so_off);
 	if (atomic_load(&fatal))
 		rc = CLI_EXIT_FATAL;
-	if (spool_fd >= 0 && close(spool_fd) != 0) {
-		cli_warn("%s", spool_path);
-		rc = CLI_EXIT_FATAL;
-	}
+	for (i = 0; i < NCOMMITTERS; i++)
+		if (spool_fd[i] >= 0 && close(spool_fd[i]) != 0) {
+			cli_warn("%s", spool_path);
+			rc = CLI_EXIT_FATAL;
+		}
 	if (rej_open && out_close(&rej_out) != 0)
 		cli_warn("%s", rej_path);
 	if (so_on && close(STDOUT_FILENO) != 0 && errno != EBADF) {
