@@ -745,8 +745,8 @@ dl_commit(uint64_t now)
 
 		for (j = dlq.head; j != NULL; j = j->next)
 			lost += j->nrec;
-		cli_fatalx("%s: %s; %zu records could not be dead-lettered",
-		    dl.name, strerror(dl.err), lost);
+		cli_fatalx("%s: %s; %zu record%s not dead-lettered", dl.name,
+		    strerror(dl.err), lost, lost == 1 ? "" : "s");
 	}
 	while ((j = jl_pop(&dlq)) != NULL) {
 		for (i = 0; i < j->nrec; i++) {
