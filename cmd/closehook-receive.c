@@ -135,7 +135,16 @@ static int spool_fd[NCOMMITTERS] = { -1, -1 };
 static off_t spool_end; /* end of the last whole line written */
 static off_t spool_good; /* end of what a sync made durable: the 2xx line */
 static int spool_failed; /* a write or sync failed: reopen before any 2xx */
-static int spool_warned; /* the failure was reported */
+/*
+ * An outage (failures since the last acknowledged batch) is reported once,
+ * and at most one a SPOOL_WARN_NS: a disk on the edge of full fails and
+ * recovers with every other batch.
+ */
+#define SPOOL_WARN_NS (10 * 1000000000ull)
+static int spool_down; /* failed since the last acknowledged batch */
+static int spool_said; /* this outage was reported */
+static uint64_t spool_said_ns; /* when an outage was last reported */
+static char spool_why[PATH_MAX + 128]; /* why spool_open() failed */
 static int so_on; /* stdout takes captures */
 static int so_pipe; /* stdout is non-blocking */
 static char *so_buf;
@@ -716,22 +725,22 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  * cuts off a torn last line (a batch cut short by a crash; it was never
  * acknowledged, so Close sends it again) and syncs the directory of a new
  * file.  Runs at start, and later with spool_rw held for writing.  Returns
- * 0, or -1 with the old descriptors kept; says why unless quiet.
+ * 0, or -1 with the old descriptors kept and the reason in spool_why.
  */
 static int
-spool_open(int quiet_fail)
+spool_open(void)
 {
 	struct stat st, st2;
 	int fds[NCOMMITTERS], i, k;
 
 	if ((fds[0] = out_append_fd(spool_path, 0640, &st)) < 0) {
-		if (!quiet_fail)
-			cli_warn("%s", spool_path);
+		snprintf(spool_why, sizeof(spool_why), "%s: %s", spool_path,
+		    strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		if (!quiet_fail)
-			cli_warnx("%s: not a regular file", spool_path);
+		snprintf(spool_why, sizeof(spool_why), "%s: not a regular file",
+		    spool_path);
 		close(fds[0]);
 		return -1;
 	}
@@ -740,13 +749,9 @@ spool_open(int quiet_fail)
 		if (fds[i] >= 0 && fstat(fds[i], &st2) == 0 &&
 		    st2.st_dev == st.st_dev && st2.st_ino == st.st_ino)
 			continue;
-		if (!quiet_fail) {
-			if (fds[i] < 0)
-				cli_warn("%s", spool_path);
-			else
-				cli_warnx("%s: replaced while being opened",
-				    spool_path);
-		}
+		snprintf(spool_why, sizeof(spool_why), "%s: %s", spool_path,
+		    fds[i] < 0 ? strerror(errno)
+			       : "replaced while being opened");
 		if (fds[i] >= 0)
 			close(fds[i]);
 		for (k = 0; k < i; k++)
@@ -761,6 +766,27 @@ spool_open(int quiet_fail)
 	spool_end = spool_good = st.st_size;
 	spool_failed = 0;
 	return 0;
+}
+
+/*
+ * May a spool failure be reported now: the first of an outage, and at
+ * most one outage a SPOOL_WARN_NS?  wlock or spool_rw for writing held.
+ */
+static int
+spool_may_warn(void)
+{
+	uint64_t now = cli_mono_ns();
+
+	if (!spool_down) {
+		spool_down = 1;
+		spool_said = 0;
+	}
+	if (spool_said ||
+	    (spool_said_ns != 0 && now - spool_said_ns < SPOOL_WARN_NS))
+		return 0;
+	spool_said = 1;
+	spool_said_ns = now;
+	return 1;
 }
 
 /*
@@ -787,11 +813,10 @@ spool_cut(int fd)
 static void
 spool_fail(int c, int e)
 {
-	if (!spool_warned)
+	if (spool_may_warn())
 		cli_warnx("%s: %s; answering 503 until it works again",
 		    spool_path,
 		    e == ENOENT ? "deleted while being written" : strerror(e));
-	spool_warned = 1;
 	if (spool_failed)
 		return;
 	spool_failed = 1;
@@ -837,21 +862,25 @@ spool_reopen(int hup)
 	case SPOOL_FAILED:
 		/* Cut again what was not acknowledged, in case that failed. */
 		(void)spool_cut(spool_fd[0]);
-		if (spool_open(spool_warned) != 0)
-			spool_warned = 1;
+		if (spool_open() != 0 && spool_may_warn())
+			cli_warnx("%s; answering 503 until it works again",
+			    spool_why);
 		break;
 	case SPOOL_GONE:
 		cli_warnx("%s: deleted or replaced while open; writing to a "
 			  "new file there",
 		    spool_path);
-		if (spool_open(0) != 0) {
-			spool_warned = 1;
+		if (spool_open() != 0) {
 			spool_failed = 1;
+			if (spool_may_warn())
+				cli_warnx("%s; answering 503 until it works "
+					  "again",
+				    spool_why);
 		}
 		break;
 	default:
-		if (hup && spool_open(0) != 0)
-			cli_warnx("%s: keeping the old spool open", spool_path);
+		if (hup && spool_open() != 0)
+			cli_warnx("%s; keeping the old spool open", spool_why);
 	}
 }
 
@@ -934,9 +963,10 @@ spool_commit(struct req *batch, int c)
 	else if (!spool_failed && upto > spool_good)
 		spool_good = upto;
 	good = upto <= spool_good;
-	if (rc == 0 && !spool_failed && spool_warned) {
-		cli_warnx("%s: captures are written again", spool_path);
-		spool_warned = 0;
+	if (rc == 0 && !spool_failed && spool_down) {
+		if (spool_said)
+			cli_warnx("%s: captures are written again", spool_path);
+		spool_down = 0;
 	}
 	pthread_mutex_unlock(&wlock);
 	pthread_rwlock_unlock(&spool_rw);
@@ -1342,8 +1372,8 @@ main(int argc, char *argv[])
 		}
 	} else if (spool_path == NULL)
 		cli_fatalx("stdout is closed: give --spool FILE");
-	if (spool_path != NULL && spool_open(0) != 0)
-		exit(CLI_EXIT_FATAL);
+	if (spool_path != NULL && spool_open() != 0)
+		cli_fatalx("%s", spool_why);
 	if (certp != NULL) {
 		cert = read_pem(certp);
 		tkey = read_pem(keyp);
