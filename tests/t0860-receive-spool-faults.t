@@ -117,4 +117,51 @@ is "$(ids_of "$spool")" d6 "into a new spool"
 stop_receive
 is "$rc" 0 "exit 0"
 
+# A sync that fails (the disk lost a write-back; tests/fakes/failsync.c
+# fakes it while a flag file exists): the batch gets 503 and is cut off,
+# the spool's descriptors are closed and it is reopened before the next
+# 2xx.
+spool_fds() { # the descriptors receive holds on $spool
+	local fd
+	for fd in /proc/"$RPID"/fd/*; do
+		[ "$(readlink "$fd")" = "$spool" ] && echo "${fd##*/}"
+	done | sort -n | tr '\n' ' '
+}
+if ! cc -shared -fPIC -o "$TMP/failsync.so" "$TOP/tests/fakes/failsync.c" \
+    -ldl 2>"$TMP/cc.err"; then
+	skip "a failed sync" "cannot build the fake: $(head -n 1 "$TMP/cc.err")"
+else
+	mkdir "$TMP/s"
+	spool=$TMP/s/spool
+	export FAILSYNC_FLAG=$TMP/failsync
+	# The sanitizer runtime need not come first: this library only wraps.
+	LD_PRELOAD=$TMP/failsync.so \
+	    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	    start_receive s --spool "$spool"
+	ok "it starts with fdatasync faked" [ -n "$RPORT" ]
+	is "$(post --data-binary "$(body s1)" "$RURL/")" 200 "a capture"
+	fds=$(spool_fds)
+	like "$fds" "[0-9]* [0-9]* " "a descriptor on the spool per committer"
+	touch "$FAILSYNC_FLAG"
+	like "$(curl -s -D - -o /dev/null --max-time 10 --data-binary "$(body s2)" \
+	    "$RURL/" | tr -d '\r')" "HTTP/1.1 503*Retry-After: 5*" \
+	    "a failed sync: 503 with Retry-After"
+	like "$(cat "$TMP/s.err")" \
+	    "*$spool: Input/output error; answering 503 until it works again*" \
+	    "is logged"
+	is "$(ids_of "$spool")" s1 "the capture whose sync failed is cut off"
+	rm "$FAILSYNC_FLAG"
+	is "$(post --data-binary "$(body s3)" "$RURL/")" 200 \
+	    "once syncs work: 200"
+	is "$(ids_of "$spool" | tr '\n' ' ')" "s1 s3 " "the spool holds s1 and s3"
+	like "$(spool_fds)" "[0-9]* [0-9]* " "two descriptors again"
+	ok "not the old ones: the spool was reopened ($fds, $(spool_fds))" \
+	    [ "$(spool_fds)" != "$fds" ]
+	like "$(cat "$TMP/s.err")" "*spool: captures are written again*" \
+	    "the end of the outage is logged"
+	stop_receive
+	is "$rc" 0 "exit 0"
+	unset FAILSYNC_FLAG
+fi
+
 done_testing
