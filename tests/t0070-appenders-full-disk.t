@@ -5,7 +5,7 @@
 # the record as not done and stops with exit 2 naming the file; once there
 # is room, the same run again appends cleanly.  post's --dead-letter,
 # verify's, dedupe's and flatten's --rejects, on a small tmpfs (receive's
-# spool: t0860).
+# spool: t0860).  A sync that fails is undone the same way.
 . "$(dirname "$0")/lib.sh"
 
 mnt=$TMP/mnt
@@ -78,5 +78,26 @@ full flatten "$mnt/frej" "the reject of $TMP/array:1 is not kept" \
     closehook-flatten --rejects "$mnt/frej" "$TMP/array"
 is "$(sed -n 2p "$mnt/frej" | jq -r .reason)" not-an-object \
     "flatten: the reject's reason"
+
+# A failed sync (tests/fakes/failsync.c fakes EIO while its flag file
+# exists): the dead letter was written, but is not on disk, so it is cut
+# off again and post stops.
+if ! cc -shared -fPIC -o "$TMP/failsync.so" "$TOP/tests/fakes/failsync.c" \
+    -ldl 2>"$TMP/cc.err"; then
+	skip "a failed sync" "cannot build the fake: $(head -n 1 "$TMP/cc.err")"
+else
+	printf '%s\n' '{"kept":1}' >"$TMP/dl"
+	chmod 600 "$TMP/dl"
+	touch "$TMP/failsync"
+	FAILSYNC_FLAG=$TMP/failsync LD_PRELOAD=$TMP/failsync.so \
+	    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	    closehook-post -q --retries 0 --dead-letter "$TMP/dl" \
+	    http://127.0.0.1:1/ "$TMP/big" 2>"$TMP/err" && rc=0 || rc=$?
+	is "$rc" 2 "post: a failed sync of a dead letter is fatal (exit 2)"
+	like "$(cat "$TMP/err")" \
+	    "*closehook-post: $TMP/dl: Input/output error; 1 record not dead-lettered" \
+	    "post: says so"
+	is "$(cat "$TMP/dl")" '{"kept":1}' "post: the unsynced dead letter is cut off"
+fi
 
 done_testing
