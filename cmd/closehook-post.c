@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "atomicfile.h"
 #include "backoff.h"
 #include "cli.h"
 #include "http.h"
@@ -565,12 +566,21 @@ dl_ensure(void)
 		else
 			cli_fatalx("no dead-letter file: give --dead-letter, "
 				   "or set $XDG_STATE_HOME or $HOME");
-		/* Make each missing directory of the default path. */
+		/*
+		 * Make each missing directory of the default path, durable
+		 * in its parent like the file will be in its directory.
+		 */
 		for (slash = strchr(path + 1, '/');;
 		     slash = strchr(slash + 1, '/')) {
 			if (slash != NULL)
 				*slash = '\0';
-			if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			if (mkdir(path, 0700) == 0) {
+				if (atomicfile_sync_dir(path) != 0)
+					cli_fatal(
+					    "%s: cannot sync the directory "
+					    "that holds it",
+					    path);
+			} else if (errno != EEXIST)
 				cli_fatal("%s", path);
 			if (slash == NULL)
 				break;
