@@ -192,8 +192,9 @@ reject(const char *file, unsigned long lineno, const char *reason,
 	} else
 		out_write(&rej, "\",\"text\":null}\n", 15);
 	/*
-	 * Rejects are rare: make each one durable in the file at once.  One
-	 * that cannot be was not handled, so neither is the stream.
+	 * Rejects are rare: make each one durable in the file at once.  A
+	 * reject that cannot be kept leaves its line unhandled: stop, so that
+	 * nothing counts it as done.
 	 */
 	if (out_commit(&rej, 1) != 0)
 		cli_fatalx("%s: %s; the reject of %s:%lu is not kept", rej.name,

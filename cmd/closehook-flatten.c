@@ -216,8 +216,9 @@ reject(enum reason r, const char *detail, struct json_span rec)
 	out_write(&rej, "}\n", 2);
 	free(esc);
 	/*
-	 * Rejects are rare: make each one durable in the file at once.  One
-	 * that cannot be was not handled, so neither is the stream.
+	 * Rejects are rare: make each one durable in the file at once.  A
+	 * reject that cannot be kept leaves its line unhandled: stop, so that
+	 * nothing counts it as done.
 	 */
 	if (out_commit(&rej, 1) != 0)
 		cli_fatalx("%s: %s; the reject of %s:%lu is not kept", rej.name,
