@@ -48,8 +48,8 @@ PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
 MODS_verify  = cli line out mark json keys hmac capture isotime closesig metrics \
                atomicfile
 LIBS_verify  = crypto sodium
-MODS_receive = cli json keys hmac capture isotime closesig netaddr metrics \
-               atomicfile
+MODS_receive = cli out json keys hmac capture isotime closesig netaddr \
+               metrics atomicfile
 LIBS_receive = mhd sodium crypto pthread
 MODS_flatten = cli line out mark json jqr isotime evrec flat metrics atomicfile
 LIBS_flatten = jq m
@@ -69,8 +69,9 @@ LIBS_follow  =
 # ULIBS_NAME.
 UNITS = $(sort $(patsubst tests/unit/test-%.c,%,$(wildcard tests/unit/test-*.c)))
 UMODS_json    = json
-UMODS_line    = line out cli
+UMODS_line    = line out cli atomicfile
 UMODS_cli     = cli
+UMODS_out     = out cli atomicfile
 UMODS_hmac    = hmac cli
 UMODS_keys    = keys hmac cli
 UMODS_capture = capture json cli
@@ -79,8 +80,8 @@ ULIBS_capwrite = sodium
 UMODS_netaddr = netaddr
 UMODS_jqr     = jqr json cli
 UMODS_isotime = isotime
-UMODS_evrec   = evrec json out cli
-UMODS_flat    = flat json isotime out cli
+UMODS_evrec   = evrec json out cli atomicfile
+UMODS_flat    = flat json isotime out cli atomicfile
 UMODS_store   = store cli
 UMODS_ratelimit = ratelimit isotime json
 UMODS_closeapi = closeapi ratelimit json isotime cli
@@ -102,7 +103,7 @@ FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json jqr cli
 FMODS_capture = capture json cli
 FMODS_netaddr = netaddr
-FMODS_flat    = flat json isotime out cli
+FMODS_flat    = flat json isotime out cli atomicfile
 FMODS_storeurl = store cli
 FLIBS_json    = jq m
 FLIBS_capture = sodium

@@ -192,8 +192,14 @@ reject(const char *file, unsigned long lineno, const char *reason,
 		out_write(&rej, "\"}\n", 3);
 	} else
 		out_write(&rej, "\",\"text\":null}\n", 15);
-	if (out_flush(&rej) != 0)
-		cli_fatalx("%s: %s", rej.name, strerror(rej.err));
+	/*
+	 * Rejects are rare: make each one durable in the file at once.  A
+	 * reject that cannot be kept leaves its line unhandled: stop, so that
+	 * nothing counts it as done.
+	 */
+	if (out_commit(&rej, 1) != 0)
+		cli_fatalx("%s: %s; the reject of %s:%lu is not kept", rej.name,
+		    strerror(rej.err), file, lineno);
 }
 
 /* ---- keys ---- */
@@ -884,12 +890,8 @@ main(int argc, char *argv[])
 	if (st == NULL)
 		cli_fatalx("%s", err);
 	if (rejpath != NULL) {
-		int fd = open(
-		    rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-		if (fd < 0)
+		if (out_append_open(&rej, rejpath, 0600) != 0)
 			cli_fatal("%s", rejpath);
-		out_init(&rej, fd, rejpath);
 		have_rej = 1;
 	}
 	xalloc(items = calloc(BLOCK_RECORDS, sizeof(*items)));

@@ -216,9 +216,14 @@ reject(enum reason r, const char *detail, struct json_span rec)
 		out_write(&rej, "null", 4);
 	out_write(&rej, "}\n", 2);
 	free(esc);
-	/* Rejects are rare: make each one durable in the file at once. */
-	if (out_flush(&rej) != 0)
-		cli_fatalx("%s: %s", rej.name, strerror(rej.err));
+	/*
+	 * Rejects are rare: make each one durable in the file at once.  A
+	 * reject that cannot be kept leaves its line unhandled: stop, so that
+	 * nothing counts it as done.
+	 */
+	if (out_commit(&rej, 1) != 0)
+		cli_fatalx("%s: %s; the reject of %s:%lu is not kept", rej.name,
+		    strerror(rej.err), cur_file, cur_line);
 }
 
 static void
@@ -1102,12 +1107,8 @@ main(int argc, char *argv[])
 	flat_row_init(&row, &opts);
 	out_init(&out, STDOUT_FILENO, "stdout");
 	if (rejpath != NULL) {
-		int fd = open(
-		    rejpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-		if (fd < 0)
+		if (out_append_open(&rej, rejpath, 0600) != 0)
 			cli_fatal("%s", rejpath);
-		out_init(&rej, fd, rejpath);
 		have_rej = 1;
 	}
 	setup_metrics(metpath);

@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "atomicfile.h"
 #include "backoff.h"
 #include "cli.h"
 #include "http.h"
@@ -558,6 +559,12 @@ report(const struct rec *r, const char *status, const struct job *j,
 		out_putc(&rep, '"');
 	}
 	out_write(&rep, "}\n", 2);
+	/*
+	 * An append file collects until committed; a failure is sticky and
+	 * reported when the file is closed.
+	 */
+	if (out_pending(&rep) >= OUT_BUFSZ)
+		out_commit(&rep, 0);
 }
 
 static void
@@ -565,7 +572,6 @@ dl_ensure(void)
 {
 	char path[4096], *slash;
 	const char *base;
-	int fd;
 
 	if (dl_open)
 		return;
@@ -578,12 +584,21 @@ dl_ensure(void)
 		else
 			cli_fatalx("no dead-letter file: give --dead-letter, "
 				   "or set $XDG_STATE_HOME or $HOME");
-		/* Make each missing directory of the default path. */
+		/*
+		 * Make each missing directory of the default path, durable
+		 * in its parent like the file will be in its directory.
+		 */
 		for (slash = strchr(path + 1, '/');;
 		     slash = strchr(slash + 1, '/')) {
 			if (slash != NULL)
 				*slash = '\0';
-			if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			if (mkdir(path, 0700) == 0) {
+				if (atomicfile_sync_dir(path) != 0)
+					cli_fatal(
+					    "%s: cannot sync the directory "
+					    "that holds it",
+					    path);
+			} else if (errno != EEXIST)
 				cli_fatal("%s", path);
 			if (slash == NULL)
 				break;
@@ -593,10 +608,9 @@ dl_ensure(void)
 		    sizeof(path) - strlen(path) - 1);
 		dlpath = xmemdup(path, strlen(path));
 	}
-	if ((fd = open(
-		 dlpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+	/* A torn last line (a crash mid-write) is cut off; see out.h. */
+	if (out_append_open(&dl, dlpath, 0600) != 0)
 		cli_fatal("%s", dlpath);
-	out_init(&dl, fd, dlpath);
 	dl_open = 1;
 	if (!quiet)
 		cli_warnx("dead letters go to %s", dlpath);
@@ -807,9 +821,20 @@ dl_commit(uint64_t now)
 
 	if (dlq.head == NULL)
 		return;
-	if (out_flush(&dl) != 0 || fsync(dl.fd) != 0)
-		cli_fatalx(
-		    "%s: %s", dl.name, strerror(dl.err != 0 ? dl.err : errno));
+	/*
+	 * The commit point: once the lines are fdatasync'd they count as
+	 * done.  A failed commit leaves the file as it was (no partial line,
+	 * see out.h), so these records were neither delivered nor kept: stop,
+	 * and a rerun of the same input appends them cleanly.
+	 */
+	if (out_commit(&dl, 1) != 0) {
+		size_t lost = 0;
+
+		for (j = dlq.head; j != NULL; j = j->next)
+			lost += j->nrec;
+		cli_fatalx("%s: %s; %zu record%s not dead-lettered", dl.name,
+		    strerror(dl.err), lost, lost == 1 ? "" : "s");
+	}
 	while ((j = jl_pop(&dlq)) != NULL) {
 		for (i = 0; i < j->nrec; i++) {
 			if (!quiet && j->nrec == 1)
@@ -2009,12 +2034,8 @@ main(int argc, char *argv[])
 	sigaction(SIGTERM, &sa, NULL);
 	out_init(&out, STDOUT_FILENO, "stdout");
 	if (reppath != NULL) {
-		int fd = open(
-		    reppath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-		if (fd < 0)
+		if (out_append_open(&rep, reppath, 0644) != 0)
 			cli_fatal("%s", reppath);
-		out_init(&rep, fd, reppath);
 		have_rep = 1;
 	}
 	progress = !quiet && isatty(STDERR_FILENO);

@@ -45,6 +45,7 @@
 #include "keys.h"
 #include "metrics.h"
 #include "netaddr.h"
+#include "out.h"
 
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
@@ -107,7 +108,11 @@ static int reopen_spool;
 /* Committer threads: concurrent fdatasyncs share the disk's flushes. */
 #define NCOMMITTERS 2
 static pthread_t committers[NCOMMITTERS];
-/* wlock orders spool writes; spool_rw guards the descriptor's life. */
+/*
+ * wlock orders spool writes and guards spool_end, spool_good and
+ * spool_failed; spool_rw guards the descriptors' life (committers hold it
+ * for reading, a reopen for writing).
+ */
 static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t spool_rw = PTHREAD_RWLOCK_INITIALIZER;
 /* slock guards stdout's buffer (so_*). */
@@ -121,14 +126,32 @@ static atomic_int fatal; /* stdout failed without a spool */
 static atomic_long inflight; /* requests not yet completed */
 static atomic_int rej_reopen; /* SIGHUP generation for rejects */
 
-static int spool_fd = -1;
-static off_t spool_off; /* end of the last whole line */
+/*
+ * The spool, one descriptor (open file description) per committer: Linux
+ * reports a writeback error to each description once, so no committer's
+ * fdatasync returns 0 because the other one consumed the error.
+ */
+static int spool_fd[NCOMMITTERS] = { -1, -1 };
+static off_t spool_end; /* end of the last whole line written */
+static off_t spool_good; /* end of what a sync made durable: the 2xx line */
+static int spool_failed; /* a write or sync failed: reopen before any 2xx */
+/*
+ * An outage (failures since the last acknowledged batch) is reported once,
+ * and at most one a SPOOL_WARN_NS: a disk on the edge of full fails and
+ * recovers with every other batch.
+ */
+#define SPOOL_WARN_NS (10 * 1000000000ull)
+static int spool_down; /* failed since the last acknowledged batch */
+static int spool_said; /* this outage was reported */
+static uint64_t spool_said_ns; /* when an outage was last reported */
+static char spool_why[PATH_MAX + 128]; /* why spool_open() failed */
 static int so_on; /* stdout takes captures */
 static int so_pipe; /* stdout is non-blocking */
 static char *so_buf;
 static size_t so_len, so_off;
 static uint64_t so_total, so_flushed; /* bytes ever queued / written */
-static int rej_fd = -1;
+static struct out rej_out; /* --keep-rejects, once open */
+static int rej_open;
 static int rej_gen;
 
 /* Metrics. */
@@ -445,39 +468,45 @@ hdr_get(const struct hdrs *hs, const char *name)
 	return NULL;
 }
 
-/* Append a 401 request to --keep-rejects; reopened after SIGHUP. */
+/*
+ * Append a 401 request to --keep-rejects (only the HTTP thread calls
+ * this); reopened after SIGHUP.  The 401 stands whether or not the line is
+ * kept.  It is written whole or not at all (see out.h), without a sync: a
+ * sync here would stall every connection, and Close sends again anyway.
+ */
 static void
 keep_reject(const char *reason, const char *line, size_t n)
 {
 	char head[96];
-	struct iovec iov[3];
 	int gen = atomic_load(&rej_reopen), hn;
 
 	if (rej_path == NULL)
 		return;
-	if (rej_fd < 0 || gen != rej_gen) {
-		int fd = open(
-		    rej_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (!rej_open || gen != rej_gen) {
+		struct out o;
 
-		if (fd < 0) {
+		if (out_append_open(&o, rej_path, 0600) != 0) {
 			cli_warn("%s", rej_path);
 			return;
 		}
-		if (rej_fd >= 0)
-			close(rej_fd);
-		rej_fd = fd;
+		if (rej_open)
+			out_close(&rej_out);
+		rej_out = o;
+		rej_open = 1;
 		rej_gen = gen;
 	}
 	hn = snprintf(
 	    head, sizeof(head), "{\"reason\":\"%s\",\"capture\":", reason);
-	iov[0].iov_base = head;
-	iov[0].iov_len = (size_t)hn;
-	iov[1].iov_base = (void *)line;
-	iov[1].iov_len = n - 1; /* without its newline */
-	iov[2].iov_base = "}\n";
-	iov[2].iov_len = 2;
-	if (writev(rej_fd, iov, 3) < 0)
-		cli_warn("%s", rej_path);
+	out_write(&rej_out, head, (size_t)hn);
+	out_write(&rej_out, line, n - 1); /* without its newline */
+	out_write(&rej_out, "}\n", 2);
+	if (out_commit(&rej_out, 0) != 0) {
+		cli_warnx("%s: %s; a rejected request is not kept", rej_path,
+		    strerror(rej_out.err));
+		/* The error is sticky: open the file afresh next time. */
+		out_close(&rej_out);
+		rej_open = 0;
+	}
 }
 
 /* The body is complete: capture, verify, queue and suspend. */
@@ -691,91 +720,198 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&inflight, 1);
 }
 
-/* The spool: open for appending, ending any torn line of a crash. */
+/*
+ * (Re)open the spool: a descriptor for each committer.  out_append_fd()
+ * cuts off a torn last line (a batch cut short by a crash; it was never
+ * acknowledged, so Close sends it again) and syncs the directory of a new
+ * file.  Runs at start, and later with spool_rw held for writing.  Returns
+ * 0, or -1 with the old descriptors kept and the reason in spool_why.
+ */
 static int
 spool_open(void)
 {
-	struct stat st;
-	char last;
-	int fd, created = 0;
+	struct stat st, st2;
+	int fds[NCOMMITTERS], i, k;
 
-	fd = open(spool_path,
-	    O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd >= 0)
-		created = 1;
-	else if (errno == EEXIST)
-		fd = open(spool_path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0) {
-		cli_warn("%s", spool_path);
+	if ((fds[0] = out_append_fd(spool_path, 0640, &st)) < 0) {
+		snprintf(spool_why, sizeof(spool_why), "%s: %s", spool_path,
+		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		cli_warnx("%s: not a regular file", spool_path);
-		close(fd);
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(spool_why, sizeof(spool_why), "%s: not a regular file",
+		    spool_path);
+		close(fds[0]);
 		return -1;
 	}
-	if (st.st_size > 0) {
-		int rfd = open(spool_path, O_RDONLY | O_CLOEXEC);
-
-		if (rfd >= 0 && pread(rfd, &last, 1, st.st_size - 1) == 1 &&
-		    last != '\n') {
-			cli_warnx("%s: ends in a partial line; ending it",
-			    spool_path);
-			if (write(fd, "\n", 1) != 1 || fdatasync(fd) != 0) {
-				cli_warn("%s", spool_path);
-				close(rfd);
-				close(fd);
-				return -1;
-			}
-			st.st_size++;
-		}
-		if (rfd >= 0)
-			close(rfd);
+	for (i = 1; i < NCOMMITTERS; i++) {
+		fds[i] = open(spool_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fds[i] >= 0 && fstat(fds[i], &st2) == 0 &&
+		    st2.st_dev == st.st_dev && st2.st_ino == st.st_ino)
+			continue;
+		snprintf(spool_why, sizeof(spool_why), "%s: %s", spool_path,
+		    fds[i] < 0 ? strerror(errno)
+			       : "replaced while being opened");
+		if (fds[i] >= 0)
+			close(fds[i]);
+		for (k = 0; k < i; k++)
+			close(fds[k]);
+		return -1;
 	}
-	/* A new file is durable only once its directory entry is. */
-	if (created) {
-		char dir[PATH_MAX];
-		const char *slash = strrchr(spool_path, '/');
-		int dfd;
-
-		if (slash == NULL)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == spool_path)
-			snprintf(dir, sizeof(dir), "/");
-		else
-			snprintf(dir, sizeof(dir), "%.*s",
-			    (int)(slash - spool_path), spool_path);
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
-		    0) {
-			fsync(dfd);
-			close(dfd);
-		}
+	for (i = 0; i < NCOMMITTERS; i++) {
+		if (spool_fd[i] >= 0)
+			close(spool_fd[i]);
+		spool_fd[i] = fds[i];
 	}
-	if (spool_fd >= 0)
-		close(spool_fd);
-	spool_fd = fd;
-	spool_off = st.st_size;
+	spool_end = spool_good = st.st_size;
+	spool_failed = 0;
 	return 0;
 }
 
 /*
- * Write a batch to the spool and sync it.  Several committers run this at
- * once: writes are serialised (whole lines, in order) and each fdatasync
- * covers every write before it, so concurrent syncs share the disk's
- * flushes.  The read lock keeps the descriptor alive against a SIGHUP
- * reopen.  Returns 0 or -1.
+ * May a spool failure be reported now: the first of an outage, and at
+ * most one outage a SPOOL_WARN_NS?  wlock or spool_rw for writing held.
  */
 static int
-spool_commit(struct req *batch)
+spool_may_warn(void)
+{
+	uint64_t now = cli_mono_ns();
+
+	if (!spool_down) {
+		spool_down = 1;
+		spool_said = 0;
+	}
+	if (spool_said ||
+	    (spool_said_ns != 0 && now - spool_said_ns < SPOOL_WARN_NS))
+		return 0;
+	spool_said = 1;
+	spool_said_ns = now;
+	return 1;
+}
+
+/*
+ * Cut the spool back to spool_good through fd, never extending it (a file
+ * truncated by someone else is shorter).  Returns 0 or -1.
+ */
+static int
+spool_cut(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	return st.st_size > spool_good ? ftruncate(fd, spool_good) : 0;
+}
+
+/*
+ * A write or sync of committer c failed, or its file was deleted (e is
+ * ENOENT); wlock is held.  Nothing more is acknowledged on these
+ * descriptors: what lies past spool_good gets 503 and is cut off, so that
+ * the spool holds no partial line and no capture that was not
+ * acknowledged, and the next batch reopens the spool first.
+ */
+static void
+spool_fail(int c, int e)
+{
+	if (spool_may_warn())
+		cli_warnx("%s: %s; answering 503 until it works again",
+		    spool_path,
+		    e == ENOENT ? "deleted while being written" : strerror(e));
+	if (spool_failed)
+		return;
+	spool_failed = 1;
+	if (spool_cut(spool_fd[c]) != 0)
+		cli_warn(
+		    "%s: cannot truncate after a failed write", spool_path);
+}
+
+/*
+ * Must the spool be reopened before committer c writes: after a failure,
+ * or because its path now names another file or nothing?  spool_rw is
+ * held.
+ */
+enum {
+	SPOOL_OK,
+	SPOOL_FAILED,
+	SPOOL_GONE
+};
+
+static int
+spool_stale(int c)
+{
+	struct stat st, pst;
+	int failed;
+
+	pthread_mutex_lock(&wlock);
+	failed = spool_failed;
+	pthread_mutex_unlock(&wlock);
+	if (failed)
+		return SPOOL_FAILED;
+	if (fstat(spool_fd[c], &st) != 0 || st.st_nlink == 0 ||
+	    stat(spool_path, &pst) != 0 || pst.st_dev != st.st_dev ||
+	    pst.st_ino != st.st_ino)
+		return SPOOL_GONE;
+	return SPOOL_OK;
+}
+
+/* Reopen a stale spool, or after SIGHUP (hup); spool_rw held for writing. */
+static void
+spool_reopen(int hup)
+{
+	switch (spool_stale(0)) {
+	case SPOOL_FAILED:
+		/* Cut again what was not acknowledged, in case that failed. */
+		(void)spool_cut(spool_fd[0]);
+		if (spool_open() != 0 && spool_may_warn())
+			cli_warnx("%s; answering 503 until it works again",
+			    spool_why);
+		break;
+	case SPOOL_GONE:
+		cli_warnx("%s: deleted or replaced while open; writing to a "
+			  "new file there",
+		    spool_path);
+		if (spool_open() != 0) {
+			spool_failed = 1;
+			if (spool_may_warn())
+				cli_warnx("%s; answering 503 until it works "
+					  "again",
+				    spool_why);
+		}
+		break;
+	default:
+		if (hup && spool_open() != 0)
+			cli_warnx("%s; keeping the old spool open", spool_why);
+	}
+}
+
+/*
+ * Write a batch to the spool through committer c's descriptor and sync it.
+ * Both committers run this at once: writes are serialised (whole lines,
+ * in order) and each fdatasync covers every write before it, so
+ * concurrent syncs share the disk's flushes.  A batch is acknowledged
+ * when a sync that succeeded on the linked file covered it (spool_good);
+ * after any failure no sync counts until the spool was reopened.  The
+ * read lock keeps the descriptors alive against a reopen.  Returns 0
+ * (acknowledge) or -1 (503).
+ */
+static int
+spool_commit(struct req *batch, int c)
 {
 	struct iovec iov[64];
 	struct req *r = batch;
-	uint64_t t0;
+	struct stat st;
+	uint64_t t0, dt;
+	off_t upto;
 	ssize_t w;
-	int n, rc = 0;
+	int n, rc, e, good;
 
 	pthread_rwlock_rdlock(&spool_rw);
 	pthread_mutex_lock(&wlock);
+	if (spool_failed) {
+		pthread_mutex_unlock(&wlock);
+		pthread_rwlock_unlock(&spool_rw);
+		return -1;
+	}
 	while (r != NULL) {
 		size_t want = 0, done;
 
@@ -795,37 +931,50 @@ spool_commit(struct req *batch)
 			}
 			iov[i].iov_base = (char *)iov[i].iov_base + skip;
 			iov[i].iov_len -= skip;
-			w = writev(spool_fd, iov + i, n - i);
+			w = writev(spool_fd[c], iov + i, n - i);
 			iov[i].iov_base = (char *)iov[i].iov_base - skip;
 			iov[i].iov_len += skip;
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0) {
-				cli_warn("%s", spool_path);
-				/* Leave no partial line for a follower. */
-				if (ftruncate(spool_fd, spool_off) != 0)
-					cli_warn("%s: cannot truncate after a "
-						 "failed write",
-					    spool_path);
+				spool_fail(c, w < 0 ? errno : EIO);
 				pthread_mutex_unlock(&wlock);
 				pthread_rwlock_unlock(&spool_rw);
 				return -1;
 			}
 			done += (size_t)w;
 		}
-		spool_off += (off_t)want;
+		spool_end += (off_t)want;
 	}
+	upto = spool_end;
 	pthread_mutex_unlock(&wlock);
 	t0 = cli_mono_ns();
-	if (fdatasync(spool_fd) != 0) {
-		cli_warn("%s", spool_path);
+	rc = fdatasync(spool_fd[c]);
+	e = errno;
+	dt = cli_mono_ns() - t0;
+	/* Synced into a file that was deleted meanwhile: into the void. */
+	if (rc == 0 && fstat(spool_fd[c], &st) == 0 && st.st_nlink == 0) {
 		rc = -1;
-	} else {
-		atomic_fetch_add(&m_fsync_us, (cli_mono_ns() - t0) / 1000);
+		e = ENOENT;
+	}
+	pthread_mutex_lock(&wlock);
+	if (rc != 0)
+		spool_fail(c, e);
+	else if (!spool_failed && upto > spool_good)
+		spool_good = upto;
+	good = upto <= spool_good;
+	if (rc == 0 && !spool_failed && spool_down) {
+		if (spool_said)
+			cli_warnx("%s: captures are written again", spool_path);
+		spool_down = 0;
+	}
+	pthread_mutex_unlock(&wlock);
+	pthread_rwlock_unlock(&spool_rw);
+	if (rc == 0) {
+		atomic_fetch_add(&m_fsync_us, dt / 1000);
 		atomic_fetch_add(&m_batches, 1);
 	}
-	pthread_rwlock_unlock(&spool_rw);
-	return rc;
+	return good ? 0 : -1;
 }
 
 /* stdout failed: without a spool nothing more can be acknowledged. */
@@ -922,6 +1071,7 @@ static void *
 committer(void *arg)
 {
 	struct req *batch, *r, *next;
+	int c = (int)(intptr_t)arg, stale;
 
 	for (;;) {
 		size_t bytes = 0;
@@ -950,12 +1100,20 @@ committer(void *arg)
 		reopen = reopen_spool;
 		reopen_spool = 0;
 		pthread_mutex_unlock(&lock);
-		if (reopen && spool_path != NULL) {
-			pthread_rwlock_wrlock(&spool_rw);
-			if (spool_open() != 0)
-				cli_warnx("%s: keeping the old spool open",
-				    spool_path);
+		/*
+		 * Before writing: reopen after SIGHUP, after a failure, and
+		 * when the path names another file or nothing (deleted,
+		 * replaced), so that no 2xx goes into a file nobody reads.
+		 */
+		if (spool_path != NULL && (reopen || batch != NULL)) {
+			pthread_rwlock_rdlock(&spool_rw);
+			stale = spool_stale(c);
 			pthread_rwlock_unlock(&spool_rw);
+			if (reopen || stale != SPOOL_OK) {
+				pthread_rwlock_wrlock(&spool_rw);
+				spool_reopen(reopen);
+				pthread_rwlock_unlock(&spool_rw);
+			}
 		}
 		if (batch == NULL) {
 			if (atomic_load(&so_pending) > 0) {
@@ -972,7 +1130,7 @@ committer(void *arg)
 		for (r = batch; r != NULL; r = r->next)
 			bytes += r->linen;
 		if (spool_path != NULL)
-			spool_ok = spool_commit(batch) == 0;
+			spool_ok = spool_commit(batch, c) == 0;
 		pthread_mutex_lock(&slock);
 		if (spool_ok && so_on) {
 			if (stdout_queue(batch) != 0) {
@@ -1215,7 +1373,7 @@ main(int argc, char *argv[])
 	} else if (spool_path == NULL)
 		cli_fatalx("stdout is closed: give --spool FILE");
 	if (spool_path != NULL && spool_open() != 0)
-		exit(CLI_EXIT_FATAL);
+		cli_fatalx("%s", spool_why);
 	if (certp != NULL) {
 		cert = read_pem(certp);
 		tkey = read_pem(keyp);
@@ -1249,7 +1407,8 @@ main(int argc, char *argv[])
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	for (i = 0; i < NCOMMITTERS; i++)
-		if (pthread_create(&committers[i], NULL, committer, NULL) != 0)
+		if (pthread_create(&committers[i], NULL, committer,
+			(void *)(intptr_t)i) != 0)
 			cli_fatalx("cannot start the committer threads");
 
 	setup_metrics();
@@ -1317,12 +1476,13 @@ main(int argc, char *argv[])
 		cli_warnx("stdout: %zu bytes not written", so_len - so_off);
 	if (atomic_load(&fatal))
 		rc = CLI_EXIT_FATAL;
-	if (spool_fd >= 0 && close(spool_fd) != 0) {
-		cli_warn("%s", spool_path);
-		rc = CLI_EXIT_FATAL;
-	}
-	if (rej_fd >= 0)
-		close(rej_fd);
+	for (i = 0; i < NCOMMITTERS; i++)
+		if (spool_fd[i] >= 0 && close(spool_fd[i]) != 0) {
+			cli_warn("%s", spool_path);
+			rc = CLI_EXIT_FATAL;
+		}
+	if (rej_open && out_close(&rej_out) != 0)
+		cli_warn("%s", rej_path);
 	if (so_on && close(STDOUT_FILENO) != 0 && errno != EBADF) {
 		cli_warn("stdout");
 		rc = CLI_EXIT_FATAL;

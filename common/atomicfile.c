@@ -9,11 +9,11 @@
 
 #include "atomicfile.h"
 
-void
+int
 atomicfile_sync_dir(const char *path)
 {
 	char dir[4096], *slash;
-	int fd;
+	int fd, rc, e;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) != NULL) {
@@ -23,10 +23,15 @@ atomicfile_sync_dir(const char *path)
 			*slash = '\0';
 	} else
 		snprintf(dir, sizeof(dir), ".");
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	if (rc != 0 && e == EINVAL)
+		rc = 0;
+	errno = e;
+	return rc;
 }
 
 /* The temporary file and the directory are fsync'd when durable is set. */

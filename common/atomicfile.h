@@ -18,7 +18,11 @@ int atomicfile_write(const char *path, const void *p, size_t n);
  * the old or the new contents, never a mix.
  */
 int atomicfile_write_nosync(const char *path, const void *p, size_t n);
-/* fsync the directory that holds path (best effort). */
-void atomicfile_sync_dir(const char *path);
+/*
+ * fsync the directory that holds path, so that a file created or renamed
+ * there survives a crash.  Returns 0, or -1 with errno set; a filesystem
+ * that cannot sync a directory (EINVAL) is not an error.
+ */
+int atomicfile_sync_dir(const char *path);
 
 #endif

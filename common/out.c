@@ -1,11 +1,17 @@
 /*
- * out.c - block-buffered writer; see out.h.
+ * out.c - block-buffered writer and append files; see out.h.
  */
+#include <sys/file.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "cli.h"
 #include "out.h"
 
@@ -15,7 +21,11 @@ out_init(struct out *o, int fd, const char *name)
 	o->fd = fd;
 	o->name = name;
 	o->len = 0;
+	o->cap = OUT_BUFSZ;
 	o->err = 0;
+	o->append = 0;
+	o->regular = 0;
+	o->readable = 0;
 	if ((o->buf = malloc(OUT_BUFSZ)) == NULL)
 		cli_fatal("out of memory");
 }
@@ -42,6 +52,8 @@ write_all(struct out *o, const char *p, size_t n)
 int
 out_flush(struct out *o)
 {
+	if (o->append)
+		return out_commit(o, 0);
 	if (o->err != 0)
 		return -1;
 	if (o->len == 0)
@@ -52,16 +64,40 @@ out_flush(struct out *o)
 	return 0;
 }
 
+/* An append file collects until out_commit(): room for n more bytes. */
+static void
+grow(struct out *o, size_t n)
+{
+	size_t cap = o->cap;
+	char *nb;
+
+	while (cap - o->len < n) {
+		if (cap > SIZE_MAX / 2)
+			cli_fatalx("out of memory");
+		cap *= 2;
+	}
+	if ((nb = realloc(o->buf, cap)) == NULL)
+		cli_fatal("out of memory");
+	o->buf = nb;
+	o->cap = cap;
+}
+
 int
 out_write(struct out *o, const void *p, size_t n)
 {
 	if (o->err != 0)
 		return -1;
-	if (n <= OUT_BUFSZ - o->len) {
+	if (n <= o->cap - o->len) {
 		memcpy(o->buf + o->len, p, n);
 		o->len += n;
-		if (o->len == OUT_BUFSZ)
+		if (o->len == o->cap && !o->append)
 			return out_flush(o);
+		return 0;
+	}
+	if (o->append) {
+		grow(o, n);
+		memcpy(o->buf + o->len, p, n);
+		o->len += n;
 		return 0;
 	}
 	if (out_flush(o) != 0)
@@ -79,7 +115,7 @@ out_putc(struct out *o, int c)
 {
 	char ch = (char)c;
 
-	if (o->len < OUT_BUFSZ - 1 && o->err == 0) {
+	if (o->len < o->cap - 1 && o->err == 0) {
 		o->buf[o->len++] = ch;
 		return 0;
 	}
@@ -109,4 +145,182 @@ out_close(struct out *o)
 		rc = -1;
 	}
 	return rc;
+}
+
+/* Append files. */
+
+static void
+lock(int fd, int op)
+{
+	/* Without flock (ENOLCK), writers sharing a file are on their own. */
+	while (flock(fd, op) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Cut a torn last record off the regular file fd of size bytes: truncate
+ * it to just after its last '\n'.  Returns the new size, or -1 with errno
+ * set.
+ */
+static off_t
+cut_torn(int fd, const char *name, off_t size)
+{
+	char buf[16384], *nl;
+	off_t at = size, lo;
+	ssize_t got;
+	size_t k;
+
+	if (size == 0)
+		return 0;
+	while ((got = pread(fd, buf, 1, size - 1)) < 0 && errno == EINTR)
+		;
+	if (got != 1) {
+		if (got >= 0)
+			errno = EIO; /* shorter than fstat said: changed */
+		return -1;
+	}
+	if (buf[0] == '\n')
+		return size;
+	while (at > 0) {
+		lo = at > (off_t)sizeof(buf) ? at - (off_t)sizeof(buf) : 0;
+		k = (size_t)(at - lo);
+		if ((got = pread(fd, buf, k, lo)) < 0 && errno == EINTR)
+			continue;
+		if (got != (ssize_t)k) {
+			if (got >= 0)
+				errno = EIO;
+			return -1;
+		}
+		if ((nl = memrchr(buf, '\n', k)) != NULL) {
+			at = lo + (nl - buf) + 1;
+			break;
+		}
+		at = lo;
+	}
+	if (ftruncate(fd, at) != 0)
+		return -1;
+	cli_warnx("%s: ends in a partial line; removed its %jd bytes", name,
+	    (intmax_t)(size - at));
+	return at;
+}
+
+int
+out_append_fd(const char *path, mode_t mode, struct stat *st)
+{
+	const int wr = O_APPEND | O_CLOEXEC | O_NOCTTY;
+	int fd = -1, created = 0, tries, e;
+	off_t size;
+
+	for (tries = 0; fd < 0 && tries < 8; tries++) {
+		if (stat(path, st) == 0 && !S_ISREG(st->st_mode)) {
+			/* Read and write would make us a reader of a FIFO. */
+			fd = open(path, O_WRONLY | wr);
+			break;
+		}
+		fd = open(path, O_RDWR | wr);
+		if (fd < 0 && errno == EACCES)
+			fd = open(path, O_WRONLY | wr);
+		else if (fd < 0 && errno == ENOENT) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | wr, mode);
+			created = fd >= 0;
+			if (fd < 0 && errno == EEXIST)
+				continue; /* created meanwhile: open it */
+		}
+		if (fd < 0)
+			return -1;
+	}
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) != 0)
+		goto fail;
+	if (S_ISREG(st->st_mode) &&
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR) {
+		lock(fd, LOCK_EX);
+		size = cut_torn(fd, path, st->st_size);
+		e = errno;
+		lock(fd, LOCK_UN);
+		errno = e;
+		if (size < 0)
+			goto fail;
+		st->st_size = size;
+	}
+	/* A new file is durable only once its directory entry is. */
+	if (created && atomicfile_sync_dir(path) != 0)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+out_append_open(struct out *o, const char *path, mode_t mode)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = out_append_fd(path, mode, &st)) < 0)
+		return -1;
+	out_init(o, fd, path);
+	o->append = 1;
+	o->regular = S_ISREG(st.st_mode);
+	o->readable = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+	return 0;
+}
+
+int
+out_commit(struct out *o, int sync)
+{
+	struct stat st;
+	const char *nl;
+	off_t size;
+	size_t n;
+	int e;
+
+	if (!o->append)
+		return out_flush(o);
+	if (o->err != 0)
+		return -1;
+	/* Whole lines only: bytes after the last '\n' wait for the rest. */
+	if (o->len == 0 || (nl = memrchr(o->buf, '\n', o->len)) == NULL)
+		return 0;
+	n = (size_t)(nl - o->buf) + 1;
+	if (!o->regular) {
+		if (write_all(o, o->buf, n) != 0)
+			return -1;
+	} else {
+		lock(o->fd, LOCK_EX);
+		if (fstat(o->fd, &st) != 0) {
+			o->err = errno;
+			lock(o->fd, LOCK_UN);
+			return -1;
+		}
+		size = st.st_size;
+		if (o->readable &&
+		    (size = cut_torn(o->fd, o->name, size)) < 0) {
+			o->err = errno;
+			lock(o->fd, LOCK_UN);
+			return -1;
+		}
+		if (write_all(o, o->buf, n) != 0 ||
+		    (sync && fdatasync(o->fd) != 0)) {
+			e = o->err != 0 ? o->err : errno;
+			/*
+			 * Undo the whole commit: no half record stays, and
+			 * none of its records is left for a rerun to repeat.
+			 */
+			if (ftruncate(o->fd, size) != 0)
+				cli_warn("%s: cannot remove a failed write",
+				    o->name);
+			lock(o->fd, LOCK_UN);
+			o->err = e;
+			return -1;
+		}
+		lock(o->fd, LOCK_UN);
+	}
+	memmove(o->buf, o->buf + n, o->len - n);
+	o->len -= n;
+	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * out.h - the block-buffered writer with "optimal buffering".
+ * out.h - the block-buffered writer with "optimal buffering", and append
+ * files that only ever gain whole records.
  *
  * Data is collected in a buffer owned by the struct out and written with
  * write(2) in full blocks.  The owner calls out_flush() right before any
@@ -7,9 +8,46 @@
  * the writer), so a lone record leaves at once while a flood leaves in large
  * writes.  A write error is sticky: out_error() reports it and out_close()
  * returns -1, so a full disk is an error, never silence.
+ *
+ * Append files (--rejects, --dead-letter, --report, --keep-rejects, the
+ * spool) hold one record a line, and a record is in the file whole or not
+ * at all, across a full disk and a crash mid-write:
+ *
+ * - out_append_open() opens PATH for appending (O_APPEND|O_CREAT, MODE;
+ *   read and write, so that the tail can be checked through the very
+ *   descriptor that appends).  A regular file whose last byte is not '\n'
+ *   ends in a torn record: a writer died in the middle of it, so nobody
+ *   counted it as done and it will come again from upstream.  It is cut
+ *   off (the file is truncated to just after its last '\n', with one
+ *   warning) before anything is appended.  A file it created is made
+ *   durable by fsyncing its directory; a failure there is an error.
+ * - out_write() only collects: nothing reaches the file before
+ *   out_commit(), and the buffer grows until then.  The caller commits
+ *   after each record or each small group of records.
+ * - out_commit(o, sync) is the commit point.  Under an exclusive flock(2)
+ *   (writers sharing a file, such as several closehook-post runs without
+ *   --dead-letter, never interleave or cut each other's records), it
+ *   repairs a torn tail again (another writer may have died since), notes
+ *   the size, writes the buffered whole lines (bytes after the last '\n'
+ *   stay buffered), and with sync set fdatasyncs them.  It returns 0 when
+ *   the records are in the file (and, with sync, on disk): only then may
+ *   the caller count them as done.  When the write or the sync fails, the
+ *   file is truncated back to the noted size, the size after the last
+ *   commit, so no half record stays and no record of this commit is left
+ *   to be counted twice; the error is sticky (o->err) and -1 is returned.
+ *   The caller then must not count those records as done: it stops with
+ *   exit status 2, naming the file, and a rerun appends cleanly.
+ * - A file that is not regular (a FIFO, /dev/stderr) is written as it
+ *   comes: there is no tail to repair, nothing to truncate and no sync.
+ *
+ * out_append_fd() is the same open for a writer that does its own writes
+ * (the spool of closehook-receive, several threads, one descriptor each).
  */
 #ifndef CLOSEHOOK_OUT_H
 #define CLOSEHOOK_OUT_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <stddef.h>
 
@@ -19,8 +57,11 @@ struct out {
 	int fd;
 	const char *name; /* for messages: "stdout" or a path */
 	char *buf;
-	size_t len;
+	size_t len, cap;
 	int err; /* errno of the first failed write, or 0 */
+	int append; /* an append file: see above */
+	int regular; /* a regular file: locked, synced, failed writes undone */
+	int readable; /* and readable: a torn tail is cut off */
 };
 
 /* Attach to fd; name is kept by reference.  Exits 2 when out of memory. */
@@ -28,11 +69,25 @@ void out_init(struct out *, int fd, const char *name);
 /* Append bytes; returns 0, or -1 once a write has failed. */
 int out_write(struct out *, const void *, size_t);
 int out_putc(struct out *, int c);
-/* Write what is buffered; returns 0 or -1. */
+/* Write what is buffered; returns 0 or -1.  Append files: out_commit(o, 0). */
 int out_flush(struct out *);
 /* Bytes waiting in the buffer. */
 size_t out_pending(const struct out *);
 /* Flush, close the descriptor, free the buffer; returns 0 or -1. */
 int out_close(struct out *);
+
+/*
+ * Open path as an append file (see above); path is kept by reference.
+ * Returns 0, or -1 with errno set and nothing to close.
+ */
+int out_append_open(struct out *, const char *path, mode_t mode);
+/* Write the buffered whole lines, fdatasync them if sync; 0 or -1. */
+int out_commit(struct out *, int sync);
+/*
+ * The open of out_append_open() alone: a descriptor (O_RDWR|O_APPEND, or
+ * O_WRONLY for a file that is not regular or not readable) whose torn tail
+ * is cut off, with *st describing the file after that; or -1 with errno set.
+ */
+int out_append_fd(const char *path, mode_t mode, struct stat *st);
 
 #endif
