@@ -25,6 +25,11 @@ mark_pass(struct out *o, const char *p, size_t n, struct out **side,
 
 		if (s == NULL || s->fd < 0)
 			continue;
+		if (s->append) {
+			if (out_commit(s, 1) != 0)
+				return -1;
+			continue;
+		}
 		if (out_flush(s) != 0)
 			return -1;
 		if (fdatasync(s->fd) != 0 && errno != EINVAL) {
