@@ -191,7 +191,7 @@ help(void)
 	    "  -q, --quiet          no warnings or progress\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void

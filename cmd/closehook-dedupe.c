@@ -143,7 +143,7 @@ help(void)
 	    "  --max-line BYTES     longest input line (default 16M)\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void

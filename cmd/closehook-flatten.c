@@ -160,7 +160,7 @@ help(void)
 	    "  -q, --quiet              no stderr line per reject\n"
 	    "  -h, --help               show this help\n"
 	    "      --version            show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void *

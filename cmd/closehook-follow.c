@@ -127,7 +127,7 @@ help(void)
 	    "overrides\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -236,7 +236,7 @@ help(void)
 	    "  -h, --help                 show this help\n"
 	    "      --version              show the version\n",
 	    RETRYSET_DEFAULT);
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void *

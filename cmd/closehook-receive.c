@@ -202,7 +202,7 @@ help(void)
 	    "\n"
 	    "Keys also come from $CLOSEHOOK_SECRET and "
 	    "$CLOSEHOOK_SECRET_FILE.\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 /* Metrics helpers. */

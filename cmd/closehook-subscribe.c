@@ -127,7 +127,7 @@ help(void)
 	    "  --metrics FILE       check: Prometheus gauges written to FILE\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void

@@ -89,7 +89,7 @@ help(void)
 	    "\n"
 	    "Keys also come from $CLOSEHOOK_SECRET and "
 	    "$CLOSEHOOK_SECRET_FILE.\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 /* Check one message against the key ring and the window around ref. */

@@ -110,9 +110,31 @@ noreturn void
 cli_version(void)
 {
 	printf("%s %s\n", cli_prog, CLOSEHOOK_VERSION);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		exit(CLI_EXIT_FATAL);
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
+}
+
+int
+cli_close_out(void)
+{
+	/*
+	 * A write that failed inside printf left its errno; when stdio then
+	 * dropped the buffer, fflush succeeds and only ferror remembers.
+	 */
+	int e = errno, bad = 0;
+
+	if (fflush(stdout) != 0) {
+		bad = 1;
+		e = errno;
+	} else if (ferror(stdout))
+		bad = 1;
+	if (fclose(stdout) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (!bad)
+		return CLI_EXIT_OK;
+	cli_warnx("stdout: %s", strerror(e != 0 ? e : EIO));
+	return CLI_EXIT_FATAL;
 }
 
 int

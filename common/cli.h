@@ -39,10 +39,19 @@ cli_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Usage: cli_usage prints "usage: SYNOPSIS" to stderr and exits 2;
- * cli_version prints "closehook-NAME VERSION" to stdout and exits 0.
+ * cli_version prints "closehook-NAME VERSION" to stdout and exits as
+ * cli_close_out() says.
  */
 noreturn void cli_usage(const char *synopsis);
 noreturn void cli_version(void);
+
+/*
+ * Flush and close stdio's stdout (what --help and --version printed);
+ * returns CLI_EXIT_OK, or CLI_EXIT_FATAL after "closehook-NAME: stdout:
+ * ERROR" when a write failed.  help() functions end with
+ * exit(cli_close_out()).
+ */
+int cli_close_out(void);
 
 /*
  * Strict parsers: the whole string must be consumed and the value must lie
