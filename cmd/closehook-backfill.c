@@ -1166,6 +1166,7 @@ main(int argc, char **argv)
 	const char *s;
 
 	cli_init("closehook-backfill");
+	cli_std_fds(CLI_STDOUT_DATA);
 	memset(&ao, 0, sizeof(ao));
 	now_us = wall_us();
 	show_progress = isatty(2);

@@ -761,6 +761,7 @@ main(int argc, char *argv[])
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-dedupe");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	memset(&so, 0, sizeof(so));
 	so.now = -1;

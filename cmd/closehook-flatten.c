@@ -932,6 +932,7 @@ main(int argc, char *argv[])
 	int ch, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-flatten");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	flat_opts_init(&opts);
 	while ((ch = getopt_long(argc, argv, "e:f:hq", longopts, NULL)) != -1) {

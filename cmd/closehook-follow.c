@@ -858,6 +858,7 @@ main(int argc, char *argv[])
 	enum pump p;
 
 	cli_init("closehook-follow");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (ch) {

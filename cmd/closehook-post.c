@@ -1649,6 +1649,7 @@ main(int argc, char *argv[])
 	int ch, rc = CLI_EXIT_OK, ioerr;
 
 	cli_init("closehook-post");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");

@@ -1122,6 +1122,7 @@ main(int argc, char *argv[])
 	uint64_t t;
 
 	cli_init("closehook-receive");
+	cli_std_fds(CLI_STDOUT_OPTIONAL);
 	argv[0] = (char *)cli_prog;
 	keyring_init(&keys);
 	if (sodium_init() < 0)
@@ -1201,7 +1202,7 @@ main(int argc, char *argv[])
 
 	/* Set up: stdout, spool, rejects, TLS, the socket, the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	so_on = fcntl(STDOUT_FILENO, F_GETFL) >= 0;
+	so_on = !cli_stdout_closed();
 	if (so_on) {
 		struct stat st;
 

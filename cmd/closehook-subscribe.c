@@ -1013,6 +1013,7 @@ main(int argc, char **argv)
 	int c, rc = 0, verify_ssl = 1;
 
 	cli_init("closehook-subscribe");
+	cli_std_fds(CLI_STDOUT_OPTIONAL);
 	memset(&ao, 0, sizeof(ao));
 	while ((c = getopt_long(argc, argv, "hn", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1104,6 +1105,10 @@ main(int argc, char **argv)
 		if (filter_file != NULL)
 			load_filters(filter_file, ev, nev, &filters);
 	}
+	/* check and delete write nothing to stdout, the rest their data. */
+	if (cli_stdout_closed() &&
+	    (dry_run || (cmd != C_CHECK && cmd != C_DELETE)))
+		cli_fatalx("stdout is closed");
 	if ((s = getenv("CLOSEHOOK_HTTP_TIMEOUT")) != NULL && *s != '\0' &&
 	    cli_duration(s, 1, 3600000, &ao.timeout_ms) != 0)
 		cli_fatalx("invalid $CLOSEHOOK_HTTP_TIMEOUT");

@@ -421,6 +421,7 @@ main(int argc, char *argv[])
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-verify");
+	cli_std_fds(CLI_STDOUT_DATA);
 	/* getopt's own messages name the program as STYLE.md wants. */
 	argv[0] = (char *)cli_prog;
 	keyring_init(&keys);
