@@ -1121,11 +1121,14 @@ unlink_flight(struct job *j)
 	j->iprev = j->inext = NULL;
 }
 
-/* A short, printable piece of a response body for messages. */
+/*
+ * A short, printable piece of a response body for messages, without the
+ * white space around it (most bodies end in a newline).
+ */
 static void
 resp_snippet(const struct http_xfer *x, char *dst, size_t cap)
 {
-	size_t i, n = x->respn < cap - 1 ? x->respn : cap - 1;
+	size_t i, n = x->respn < cap - 1 ? x->respn : cap - 1, skip = 0;
 
 	if (n > 80)
 		n = 80;
@@ -1134,7 +1137,12 @@ resp_snippet(const struct http_xfer *x, char *dst, size_t cap)
 
 		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
 	}
-	dst[n] = '\0';
+	while (n > 0 && dst[n - 1] == ' ')
+		n--;
+	while (skip < n && dst[skip] == ' ')
+		skip++;
+	memmove(dst, dst + skip, n - skip);
+	dst[n - skip] = '\0';
 }
 
 static void
