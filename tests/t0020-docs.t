@@ -5,8 +5,9 @@
 # SYNOPSIS is the usage text and names every option but -h, --help and
 # --version; --help exits 0 with the help on stdout; a bad option exits 2
 # with the usage on stderr.  closehook-subscribe's event names are the
-# same in the program, its man page and its completions.  Every page in
-# man/ is mandoc -Tlint clean.
+# same in the program, its man page and its completions.  closehook.7's
+# SEE ALSO names every program's page.  Every page in man/ is mandoc -Tlint
+# clean and renders no quote nested in another.
 
 # shellcheck disable=SC1091
 . "$(dirname "$0")/lib.sh"
@@ -183,9 +184,13 @@ for p in "${progs[@]}"; do
 		    "$name fish completion offers every --help option"
 	fi
 
-	# The program list of closehook(7) refers to the program's page.
+	# The program list of closehook(7) refers to the program's page, and
+	# so does its SEE ALSO.
 	ok "closehook.7 refers to $name(1)" \
 	    grep -qE "^\.It Xr $name 1\$" "$TOP/man/closehook.7"
+	ok "closehook.7 SEE ALSO names $name(1)" \
+	    grep -qE "^\.Xr $name 1( ,)?\$" <(sed -n '/^\.Sh SEE ALSO/,/^\.Sh/p' \
+	    "$TOP/man/closehook.7")
 done
 
 # closehook-subscribe --event: the names the program takes (it lists them
@@ -241,6 +246,10 @@ if [ "$have_mandoc" -eq 1 ]; then
 		l=$(mandoc -Tlint -Wwarning "$m" 2>&1)
 		st=$?
 		is "$st:$l" "0:" "${m#"$TOP"/} is mandoc -Tlint -Wwarning clean"
+		# A quote macro swallowing the next one (".Pq Ql a , Ql b")
+		# renders `a, `b'' with nested quotes.
+		is "$(mandoc -Tascii "$m" | col -b | grep -E "\`[^'\`]*\`")" "" \
+		    "${m#"$TOP"/} renders no quote inside a quote"
 	done
 fi
 
