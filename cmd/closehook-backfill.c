@@ -191,7 +191,7 @@ help(void)
 	    "  -q, --quiet          no warnings or progress\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void
@@ -243,7 +243,10 @@ parse_us(const char *p, size_t n, int64_t *us)
 	return 0;
 }
 
-/* --since/--until: ISO-8601, or a duration before now. */
+/*
+ * --since/--until (opt names it without dashes): ISO-8601, or a duration
+ * before now.
+ */
 static int64_t
 opt_time(const char *opt, const char *s)
 {
@@ -1166,6 +1169,7 @@ main(int argc, char **argv)
 	const char *s;
 
 	cli_init("closehook-backfill");
+	cli_std_fds(CLI_STDOUT_DATA);
 	memset(&ao, 0, sizeof(ao));
 	now_us = wall_us();
 	show_progress = isatty(2);
@@ -1237,9 +1241,9 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	if (since_s != NULL)
-		since = opt_time("--since", since_s);
+		since = opt_time("since", since_s);
 	if (until_s != NULL)
-		until = opt_time("--until", until_s);
+		until = opt_time("until", until_s);
 	if (since >= 0 && until >= 0 && since >= until)
 		cli_fatalx("--since must be before --until");
 	if (event_id != NULL &&
@@ -1249,15 +1253,20 @@ main(int argc, char **argv)
 		ok_combo |= combos[i] == given;
 	if (!ok_combo) {
 		char names[256] = "";
+		unsigned n = 0, k = 0;
 
+		/* "--a alone", "--a and --b together", "--a, --b and --c ..." */
 		for (i = 0; i < F_COUNT; i++)
-			if (given & (1u << i)) {
-				strcat(names, names[0] ? " " : "");
-				strcat(names, fopt[i]);
-			}
-		cli_fatalx("Close's Event Log does not accept the filters %s "
-			   "together;\n%s",
-		    names, accepted_text);
+			n += (given >> i) & 1u;
+		for (i = 0; i < F_COUNT; i++) {
+			if ((given & (1u << i)) == 0)
+				continue;
+			if (k++ > 0)
+				strcat(names, k == n ? " and " : ", ");
+			strcat(names, fopt[i]);
+		}
+		cli_fatalx("Close's Event Log does not accept %s %s;\n%s",
+		    names, n == 1 ? "alone" : "together", accepted_text);
 	}
 	for (i = 0; i < F_COUNT; i++)
 		if (filter[i] != NULL &&

@@ -144,7 +144,7 @@ help(void)
 	    "  --max-line BYTES     longest input line (default 16M)\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void
@@ -782,6 +782,7 @@ main(int argc, char *argv[])
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-dedupe");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	memset(&so, 0, sizeof(so));
 	so.now = -1;

@@ -161,7 +161,7 @@ help(void)
 	    "  -q, --quiet              no stderr line per reject\n"
 	    "  -h, --help               show this help\n"
 	    "      --version            show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void *
@@ -950,6 +950,7 @@ main(int argc, char *argv[])
 	int ch, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-flatten");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	flat_opts_init(&opts);
 	while ((ch = getopt_long(argc, argv, "e:f:hq", longopts, NULL)) != -1) {

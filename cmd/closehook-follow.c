@@ -157,7 +157,7 @@ help(void)
 	    "overrides\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1174,6 +1174,7 @@ main(int argc, char *argv[])
 	enum pump p;
 
 	cli_init("closehook-follow");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -255,7 +255,7 @@ help(void)
 	    "  -h, --help                 show this help\n"
 	    "      --version              show the version\n",
 	    RETRYSET_DEFAULT);
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 static void *
@@ -1227,11 +1227,14 @@ unlink_flight(struct job *j)
 	j->iprev = j->inext = NULL;
 }
 
-/* A short, printable piece of a response body for messages. */
+/*
+ * A short, printable piece of a response body for messages, without the
+ * white space around it (most bodies end in a newline).
+ */
 static void
 resp_snippet(const struct http_xfer *x, char *dst, size_t cap)
 {
-	size_t i, n = x->respn < cap - 1 ? x->respn : cap - 1;
+	size_t i, n = x->respn < cap - 1 ? x->respn : cap - 1, skip = 0;
 
 	if (n > 80)
 		n = 80;
@@ -1240,7 +1243,12 @@ resp_snippet(const struct http_xfer *x, char *dst, size_t cap)
 
 		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
 	}
-	dst[n] = '\0';
+	while (n > 0 && dst[n - 1] == ' ')
+		n--;
+	while (skip < n && dst[skip] == ' ')
+		skip++;
+	memmove(dst, dst + skip, n - skip);
+	dst[n - skip] = '\0';
 }
 
 static void
@@ -1821,6 +1829,7 @@ main(int argc, char *argv[])
 	int ch, rc = CLI_EXIT_OK, ioerr;
 
 	cli_init("closehook-post");
+	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");

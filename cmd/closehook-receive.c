@@ -225,7 +225,7 @@ help(void)
 	    "\n"
 	    "Keys also come from $CLOSEHOOK_SECRET and "
 	    "$CLOSEHOOK_SECRET_FILE.\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 /* Metrics helpers. */
@@ -1280,6 +1280,7 @@ main(int argc, char *argv[])
 	uint64_t t;
 
 	cli_init("closehook-receive");
+	cli_std_fds(CLI_STDOUT_OPTIONAL);
 	argv[0] = (char *)cli_prog;
 	keyring_init(&keys);
 	if (sodium_init() < 0)
@@ -1359,7 +1360,7 @@ main(int argc, char *argv[])
 
 	/* Set up: stdout, spool, rejects, TLS, the socket, the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	so_on = fcntl(STDOUT_FILENO, F_GETFL) >= 0;
+	so_on = !cli_stdout_closed();
 	if (so_on) {
 		struct stat st;
 

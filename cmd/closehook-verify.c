@@ -90,7 +90,7 @@ help(void)
 	    "\n"
 	    "Keys also come from $CLOSEHOOK_SECRET and "
 	    "$CLOSEHOOK_SECRET_FILE.\n");
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
 }
 
 /* Check one message against the key ring and the window around ref. */
@@ -439,6 +439,7 @@ main(int argc, char *argv[])
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-verify");
+	cli_std_fds(CLI_STDOUT_DATA);
 	/* getopt's own messages name the program as STYLE.md wants. */
 	argv[0] = (char *)cli_prog;
 	keyring_init(&keys);

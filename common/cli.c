@@ -4,21 +4,52 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 const char *cli_prog = "closehook";
+static int stdout_closed;
 
 void
 cli_init(const char *prog)
 {
 	cli_prog = prog;
+}
+
+void
+cli_std_fds(enum cli_stdout use)
+{
+	int closed[3], fd;
+
+	for (fd = 0; fd < 3; fd++)
+		closed[fd] = fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+	/*
+	 * In order, stdin first: open(2) takes the lowest free number, which
+	 * then is the closed descriptor itself.  A closed stdout is reopened
+	 * even when it is fatal, so that stderr's /dev/null cannot take it.
+	 */
+	for (fd = 0; fd < 3; fd++) {
+		if (closed[fd] &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			cli_fatal("/dev/null");
+	}
+	stdout_closed = closed[1];
+	if (stdout_closed && use == CLI_STDOUT_DATA)
+		cli_fatalx("stdout is closed");
+}
+
+int
+cli_stdout_closed(void)
+{
+	return stdout_closed;
 }
 
 static void
@@ -110,9 +141,34 @@ noreturn void
 cli_version(void)
 {
 	printf("%s %s\n", cli_prog, CLOSEHOOK_VERSION);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		exit(CLI_EXIT_FATAL);
-	exit(CLI_EXIT_OK);
+	exit(cli_close_out());
+}
+
+int
+cli_close_out(void)
+{
+	/*
+	 * A write that failed inside printf left its errno; when stdio then
+	 * dropped the buffer, fflush succeeds and only ferror remembers.
+	 */
+	int e = errno, bad = 0;
+
+	if (stdout_closed) {
+		bad = 1;
+		e = EBADF;
+	} else if (fflush(stdout) != 0) {
+		bad = 1;
+		e = errno;
+	} else if (ferror(stdout))
+		bad = 1;
+	if (fclose(stdout) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (!bad)
+		return CLI_EXIT_OK;
+	cli_warnx("stdout: %s", strerror(e != 0 ? e : EIO));
+	return CLI_EXIT_FATAL;
 }
 
 int

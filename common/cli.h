@@ -24,6 +24,27 @@ extern const char *cli_prog;
 
 void cli_init(const char *prog);
 
+/*
+ * The standard descriptors, checked right after cli_init() and before
+ * anything opens a descriptor: a closed one would be taken by the next file
+ * or socket the program opens (a spool, a rejects file, libcurl's
+ * socketpair), which would then get the data or the diagnostics meant for
+ * it.  A closed stdin or stderr is reopened on /dev/null.  stdout:
+ *   CLI_STDOUT_DATA      the program writes its data there: a closed
+ *                        stdout is exit 2 with a message;
+ *   CLI_STDOUT_OPTIONAL  reopened on /dev/null; the program asks
+ *                        cli_stdout_closed() once its options say whether
+ *                        it needs stdout.
+ * Failing to open /dev/null is exit 2.
+ */
+enum cli_stdout {
+	CLI_STDOUT_DATA,
+	CLI_STDOUT_OPTIONAL
+};
+void cli_std_fds(enum cli_stdout);
+/* 1 when stdout was closed at start (and now is /dev/null), else 0. */
+int cli_stdout_closed(void);
+
 /* "closehook-NAME: message" on stderr. */
 void cli_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same with ": strerror(errno)" appended. */
@@ -39,10 +60,19 @@ cli_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Usage: cli_usage prints "usage: SYNOPSIS" to stderr and exits 2;
- * cli_version prints "closehook-NAME VERSION" to stdout and exits 0.
+ * cli_version prints "closehook-NAME VERSION" to stdout and exits as
+ * cli_close_out() says.
  */
 noreturn void cli_usage(const char *synopsis);
 noreturn void cli_version(void);
+
+/*
+ * Flush and close stdio's stdout (what --help and --version printed);
+ * returns CLI_EXIT_OK, or CLI_EXIT_FATAL after "closehook-NAME: stdout:
+ * ERROR" when a write failed or stdout was closed at start.  help()
+ * functions end with exit(cli_close_out()).
+ */
+int cli_close_out(void);
 
 /*
  * Strict parsers: the whole string must be consumed and the value must lie

@@ -693,11 +693,17 @@ r_open(struct store *s, const struct store_url *u)
 		s->rc = redisConnectWithTimeout(u->host, u->port, tv);
 	if (s->rc == NULL)
 		return fail(s, "redis: out of memory");
-	if (s->rc->err)
-		return fail(s, "redis: cannot connect to %s%s%.200s: %s",
-		    u->kind == STORE_REDIS_UNIX ? "" : u->host,
-		    u->kind == STORE_REDIS_UNIX ? "" : ":",
-		    u->kind == STORE_REDIS_UNIX ? u->path : "", s->rc->errstr);
+	if (s->rc->err && u->kind == STORE_REDIS_UNIX)
+		return fail(s, "redis: cannot connect to %.200s: %s", u->path,
+		    s->rc->errstr);
+	if (s->rc->err) {
+		/* An IPv6 address keeps its brackets, as in the URL. */
+		int v6 = strchr(u->host, ':') != NULL;
+
+		return fail(s, "redis: cannot connect to %s%s%s:%d: %s",
+		    v6 ? "[" : "", u->host, v6 ? "]" : "", u->port,
+		    s->rc->errstr);
+	}
 	snprintf(s->ttlarg, sizeof(s->ttlarg), "%lld", (long long)s->opt.ttl);
 	snprintf(s->leasearg, sizeof(s->leasearg), "%d", STORE_REDIS_LEASE);
 	if (claim_token(s) != 0)

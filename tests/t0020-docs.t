@@ -4,7 +4,10 @@
 # page and is offered by its bash, zsh and fish completions; the man page's
 # SYNOPSIS is the usage text and names every option but -h, --help and
 # --version; --help exits 0 with the help on stdout; a bad option exits 2
-# with the usage on stderr.  Every page in man/ is mandoc -Tlint clean.
+# with the usage on stderr.  closehook-subscribe's event names are the
+# same in the program, its man page and its completions.  closehook.7's
+# SEE ALSO names every program's page.  Every page in man/ is mandoc -Tlint
+# clean and renders no quote nested in another.
 
 # shellcheck disable=SC1091
 . "$(dirname "$0")/lib.sh"
@@ -181,10 +184,59 @@ for p in "${progs[@]}"; do
 		    "$name fish completion offers every --help option"
 	fi
 
-	# The program list of closehook(7) refers to the program's page.
+	# The program list of closehook(7) refers to the program's page, and
+	# so does its SEE ALSO.
 	ok "closehook.7 refers to $name(1)" \
 	    grep -qE "^\.It Xr $name 1\$" "$TOP/man/closehook.7"
+	ok "closehook.7 SEE ALSO names $name(1)" \
+	    grep -qE "^\.Xr $name 1( ,)?\$" <(sed -n '/^\.Sh SEE ALSO/,/^\.Sh/p' \
+	    "$TOP/man/closehook.7")
 done
+
+# closehook-subscribe --event: the names the program takes (it lists them
+# all for an unknown object type) are those its page and completions offer.
+sub=$CLOSEHOOK_BUILD/bin/closehook-subscribe
+if [ -x "$sub" ]; then
+	"$sub" create --event nosuchtype:created >/dev/null 2>"$TMP/err"
+	is "$?" 2 "subscribe: an unknown event exits 2"
+	tail -n +2 "$TMP/err" | tr -s ' ' '\n' | sed '/^$/d' | sort \
+	    >"$TMP/ev.prog"
+	ok "subscribe lists the events it takes ($(wc -l <"$TMP/ev.prog"))" \
+	    [ "$(wc -l <"$TMP/ev.prog")" -gt 100 ]
+	# The page: each ".It ACTION, ..." heads the object types under it.
+	awk '/^\.It Fl -event/ { f = 1; next }
+	    f && /^\.El/ { exit }
+	    f && /^\.It / { sub(/^\.It /, ""); gsub(/,/, ""); n = split($0, a) }
+	    f && /^\.Li / { for (i = 1; i <= n; i++) print $2 ":" a[i] }' \
+	    "$TOP/man/closehook-subscribe.1" | sort >"$TMP/ev.man"
+	same_file "$TMP/ev.man" "$TMP/ev.prog" \
+	    "closehook-subscribe.1 lists the events the program takes"
+	bash --norc --noprofile -c '
+		. "$1" || exit 1
+		COMP_WORDS=(closehook-subscribe create --event "")
+		COMP_CWORD=3
+		COMP_LINE="closehook-subscribe create --event "
+		COMP_POINT=${#COMP_LINE}
+		_closehook_subscribe closehook-subscribe "" --event
+		printf "%s\n" "${COMPREPLY[@]}"' sh \
+	    "$TOP/completions/bash/closehook-subscribe" 2>/dev/null |
+	    sort >"$TMP/ev.bash"
+	same_file "$TMP/ev.bash" "$TMP/ev.prog" \
+	    "the bash completion offers the events the program takes"
+	sed -n '/^events=(/,/^)/p' "$TOP/completions/zsh/_closehook-subscribe" |
+	    sed '1d; $d' | tr -s ' ' '\n' | sed '/^$/d' | sort >"$TMP/ev.zsh"
+	same_file "$TMP/ev.zsh" "$TMP/ev.prog" \
+	    "the zsh completion offers the events the program takes"
+	if command -v fish >/dev/null 2>&1; then
+		# shellcheck disable=SC2016
+		fish --no-config -c 'source $argv[1]
+		    complete -C "closehook-subscribe create --event "' \
+		    "$TOP/completions/fish/closehook-subscribe.fish" \
+		    2>/dev/null | cut -f1 | sort >"$TMP/ev.fish"
+		same_file "$TMP/ev.fish" "$TMP/ev.prog" \
+		    "the fish completion offers the events the program takes"
+	fi
+fi
 
 # Every page lints clean.
 pages=("$TOP"/man/*.[1-9])
@@ -194,6 +246,10 @@ if [ "$have_mandoc" -eq 1 ]; then
 		l=$(mandoc -Tlint -Wwarning "$m" 2>&1)
 		st=$?
 		is "$st:$l" "0:" "${m#"$TOP"/} is mandoc -Tlint -Wwarning clean"
+		# A quote macro swallowing the next one (".Pq Ql a , Ql b")
+		# renders `a, `b'' with nested quotes.
+		is "$(mandoc -Tascii "$m" | col -b | grep -E "\`[^'\`]*\`")" "" \
+		    "${m#"$TOP"/} renders no quote inside a quote"
 	done
 fi
 

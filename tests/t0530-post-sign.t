@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck disable=SC1091,SC2154 # lib.sh: sourced; run sets rc, out, err
+# shellcheck disable=SC1091,SC2119,SC2154 # lib.sh: sourced; run sets rc, out, err
 # Outbound signatures: --sign close is accepted by closehook-verify (the
 # sink logs captures, the shape closehook-verify reads); --sign
 # standard-webhooks v1 matches an independent HMAC in Python; v1a has the
@@ -25,7 +25,20 @@ chmod 600 "$TMP/other.key"
 must_fail "closehook-verify refuses them under another key" \
     closehook-verify --secret-file "$TMP/other.key" "$TMP/s.log"
 
-# Standard Webhooks v1.
+# closehook-receive under the other key answers 401 "signature rejected\n":
+# the dead-letter line quotes the body without its newline.
+. "$TOP/tests/fakes/receive-helpers.sh"
+ok "closehook-receive starts" start_receive r --spool "$TMP/rspool" \
+    --secret-file "$TMP/other.key"
+head -1 "$TMP/in" >"$TMP/in1"
+run closehook-post --sign close --sign-key-file "$TMP/close.key" \
+    --dead-letter "$TMP/dl" "$RURL/" <"$TMP/in1"
+is "$rc" 1 "--sign close under another key: dead-lettered, exit 1"
+is "$(grep dead-lettered: "$TMP/err")" \
+    "closehook-post: stdin:1: dead-lettered: http 401: signature rejected" \
+    "... saying so, without a trailing space"
+stop_receive
+
 : >"$TMP/s.log"
 echo 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' >"$TMP/sw.key"
 chmod 600 "$TMP/sw.key"

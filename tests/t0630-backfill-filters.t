@@ -21,6 +21,19 @@ for b in "${bad[@]}"; do
 	like "$err" "*does not accept*accepted:*lead-id+user-id*" \
 	    "$b: the message names the accepted combinations"
 done
+# The first line says, in a sentence, which filters cannot go alone or
+# together.
+first() { printf '%s\n' "${err%%$'\n'*}"; }
+msg="closehook-backfill: Close's Event Log does not accept"
+run closehook-backfill --api-url "$FAKE_URL" --object-type lead
+is "$(first)" "$msg --object-type alone;" "one filter: named alone"
+run closehook-backfill --api-url "$FAKE_URL" --request-id r --lead-id l
+is "$(first)" "$msg --lead-id and --request-id together;" \
+    "two filters: both named, together"
+run closehook-backfill --api-url "$FAKE_URL" --user-id u --lead-id l \
+    --object-id o
+is "$(first)" "$msg --object-id, --lead-id and --user-id together;" \
+    "three filters: a list"
 is "$(fake_requests)" 0 "unsupported combinations made no request"
 
 # Accepted combinations: the same filters on every page, cursor included.

@@ -110,6 +110,20 @@ exit_is 2 "create without --event" "${S[@]}" create --url https://x.test \
     --key-out "$TMP/k2"
 exit_is 2 "an --event that is not TYPE:ACTION" "${S[@]}" create \
     --url https://x.test --event lead --key-out "$TMP/k2"
+run "${S[@]}" create --url https://x.test --event opportunity:wibble \
+    --key-out "$TMP/k2"
+is "$rc" 2 "an --event Close does not know exits 2"
+is "$err" "closehook-subscribe: unknown event opportunity:wibble; opportunity's events are:
+  opportunity:created opportunity:updated opportunity:deleted" \
+    "... listing the object type's events"
+run "${S[@]}" create --url https://x.test --event opportunities:updated \
+    --key-out "$TMP/k2"
+is "$rc" 2 "an --event of an unknown object type exits 2"
+like "$err" "closehook-subscribe: unknown event opportunities:updated; Close's events are:
+  lead:created lead:updated lead:deleted lead:merged
+*  activity.call:created * activity.call:answered activity.call:completed
+*  membership:activated membership:deactivated
+*" "... listing every event"
 exit_is 2 "a --url that is not http(s)" "${S[@]}" create --url ftp://x \
     --event lead:created --key-out "$TMP/k2"
 run "${S[@]}" list --url https://x.test

@@ -1,14 +1,74 @@
 /*
- * test-cli.c - strict number, size and duration parsing.
+ * test-cli.c - strict number, size and duration parsing; stdout's write
+ * errors at exit.
  */
+#include <sys/wait.h>
+
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "tap.h"
 
+/*
+ * Run fn in a child whose stdout is /dev/full and whose stderr is a pipe;
+ * returns its exit status and puts what it said in msg.
+ */
+static int
+child(void (*fn)(void), char *msg, size_t cap)
+{
+	int p[2], st, fd;
+	ssize_t n;
+	size_t len = 0;
+	pid_t pid;
+
+	if (pipe(p) != 0 || (pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		fd = open("/dev/full", O_WRONLY);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(p[1], 2) < 0)
+			_exit(99);
+		close(p[0]);
+		fn();
+		_exit(98);
+	}
+	close(p[1]);
+	while (len + 1 < cap && (n = read(p[0], msg + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	msg[len] = '\0';
+	close(p[0]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* More than stdio's buffer: it meets the error inside printf. */
+static void
+print_long(void)
+{
+	int i;
+
+	cli_init("closehook-test");
+	for (i = 0; i < 1000; i++)
+		printf("0123456789abcdefghijklmnopqrstuvwxyz\n");
+	exit(cli_close_out());
+}
+
+/* Less than stdio's buffer: only the flush at exit meets it. */
+static void
+print_short(void)
+{
+	cli_init("closehook-test");
+	printf("usage: closehook-test\n");
+	exit(cli_close_out());
+}
+
 int
 main(void)
 {
+	char msg[256];
 	int64_t i, ms;
 	uint64_t u;
 
@@ -54,5 +114,15 @@ main(void)
 	is_int(cli_duration("1e300d", 0, INT64_MAX, &ms), -1,
 	    "huge duration refused");
 	is_int(cli_duration("2s", 0, 1000, &ms), -1, "above the maximum refused");
+
+	fflush(stdout);
+	is_int(child(print_short, msg, sizeof(msg)), 2,
+	    "a short text to a full stdout: exit 2");
+	is_str(msg, "closehook-test: stdout: No space left on device\n",
+	    "and the flush's error is named");
+	is_int(child(print_long, msg, sizeof(msg)), 2,
+	    "a long text to a full stdout: exit 2");
+	is_str(msg, "closehook-test: stdout: No space left on device\n",
+	    "and the error printf met is named");
 	return tap_done();
 }
