@@ -328,7 +328,7 @@ lock_offset(void)
 	    (int)sizeof(lpath))
 		cli_fatalx("%s: name too long", offpath);
 	if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		cli_fatal("%s", lpath);
+		cli_fatal("cannot lock the offset file %s: %s", offpath, lpath);
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK)
 			cli_fatal("%s", lpath);

@@ -183,6 +183,32 @@ wait "$fpid"
 run closehook-follow --once --offset-file o.off o.spool
 is "$rc:$out" '0:' "once the first one is gone, a follower starts (nothing new)"
 
+# An offset that cannot be committed is refused before anything is
+# written: each cron run would otherwise emit the whole file again.
+mkdir ro
+if [ "$(id -u)" -eq 0 ]; then
+	mount -t tmpfs -o ro,size=64k tmpfs ro 2>/dev/null &&
+	    at_exit "umount '$TMP/ro'"
+else
+	chmod 555 ro
+fi
+if touch ro/probe 2>/dev/null; then
+	for _ in 1 2 3 4 5 6; do
+		skip "no read-only directory here (mount failed)"
+	done
+else
+	run closehook-follow --once --offset-file ro/x.off o.spool
+	is "$rc:$out" "2:" "an offset file in a read-only directory: exit 2, nothing written"
+	like "$err" "*cannot lock the offset file ro/x.off: *" \
+	    "naming the offset file"
+	closehook-follow --once --offset-file ro/x.off o.spool >o.out 2>o.err
+	is "$?:$(cat o.out)" "2:" "the same into a file (written commits)"
+	like "$(cat o.err)" "*ro/x.off*" "naming the offset file"
+	run closehook-follow --commit ro/x.off </dev/null
+	is "$rc" 2 "--commit into a read-only directory: exit 2"
+	like "$err" "*cannot commit the offset to ro/x.off:*" "with the same message"
+fi
+
 # 6. --commit passes every other line through unchanged and commits the
 # newest mark; a line that only looks like a mark is reported, not
 # committed.
