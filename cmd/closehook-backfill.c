@@ -37,6 +37,7 @@
 #include "atomicfile.h"
 #include "cli.h"
 #include "closeapi.h"
+#include "evrec.h"
 #include "isotime.h"
 #include "json.h"
 #include "metrics.h"
@@ -654,19 +655,8 @@ progress(int last)
 static void
 emit(const char *p, size_t n)
 {
-	static const char head[] = "{\"subscription_id\":null,\"event\":";
-	const char *end = p + n, *q;
-
-	out_write(&out, head, sizeof(head) - 1);
-	while (p < end) {
-		for (q = p; q < end && *q != '\n' && *q != '\r'; q++)
-			;
-		out_write(&out, p, (size_t)(q - p));
-		if (q < end)
-			out_putc(&out, ' ');
-		p = q < end ? q + 1 : q;
-	}
-	out_write(&out, "}\n", 2);
+	evrec_write_event(&out, p, n);
+	out_putc(&out, '\n');
 	nevents++;
 }
 

@@ -58,7 +58,6 @@ static const char synopsis[] =
 #define COMMIT_KEYS 65536
 #define COMMIT_NS (1000u * 1000 * 1000)
 
-#define WRAP_HEAD "{\"subscription_id\":null,\"event\":"
 
 struct item {
 	size_t off, len; /* the record's bytes in blk */
@@ -544,12 +543,9 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 	it->off = blen;
 	it->len = len;
 	it->dup = 0;
-	if (wrap) {
-		memcpy(blk + blen, WRAP_HEAD, sizeof(WRAP_HEAD) - 1);
-		memcpy(
-		    blk + blen + sizeof(WRAP_HEAD) - 1, r->event.p, r->event.n);
-		blk[blen + len - 1] = '}';
-	} else
+	if (wrap)
+		evrec_wrap(blk + blen, r->event.p, r->event.n);
+	else
 		memcpy(blk + blen, line, n);
 	blen += len;
 	it->haskey = keyprog != NULL ? expr_key(r, it->key, &why)

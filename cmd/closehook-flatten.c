@@ -677,16 +677,10 @@ do_line(const char *file, struct line *l)
 		{
 			/* Build the wrapped text in memory: made of valid
 			 * parts, so it is valid without a second parse. */
-			static const char head[] =
-			    "{\"subscription_id\":null,\"event\":";
 			struct json_span w;
 
-			memcpy(wrapbuf, head, sizeof(head) - 1);
-			memcpy(wrapbuf + sizeof(head) - 1, rec.event.p,
-			    rec.event.n);
-			wrapbuf[n - 1] = '}';
 			w.p = wrapbuf;
-			w.n = n;
+			w.n = evrec_wrap(wrapbuf, rec.event.p, rec.event.n);
 			w.type = JSON_OBJECT;
 			do_record(w);
 		}

@@ -58,15 +58,6 @@ cls_walk(struct cls *c, struct json_span root)
 		cls_member(c, k, v);
 }
 
-enum evrec_kind
-evrec_classify(struct json_span root)
-{
-	struct cls c;
-
-	cls_walk(&c, root);
-	return cls_kind(&c);
-}
-
 static void
 begin(struct evrec_iter *e, struct json_span root, const struct cls *c)
 {
@@ -149,6 +140,21 @@ evrec_next(struct evrec_iter *e, struct evrec *r)
 	return 1;
 }
 
+size_t
+evrec_wrapped_len(size_t event_n)
+{
+	return sizeof(WRAP_HEAD) - 1 + event_n + 1;
+}
+
+size_t
+evrec_wrap(char *dst, const char *event, size_t n)
+{
+	memcpy(dst, WRAP_HEAD, sizeof(WRAP_HEAD) - 1);
+	memcpy(dst + sizeof(WRAP_HEAD) - 1, event, n);
+	dst[sizeof(WRAP_HEAD) - 1 + n] = '}';
+	return evrec_wrapped_len(n);
+}
+
 int
 evrec_write(struct out *o, const struct evrec *r)
 {
@@ -159,10 +165,25 @@ evrec_write(struct out *o, const struct evrec *r)
 	return out_putc(o, '}');
 }
 
+int
+evrec_write_event(struct out *o, const char *p, size_t n)
+{
+	const char *end = p + n, *q;
+
+	out_write(o, WRAP_HEAD, sizeof(WRAP_HEAD) - 1);
+	while (p < end) {
+		for (q = p; q < end && *q != '\n' && *q != '\r'; q++)
+			;
+		out_write(o, p, (size_t)(q - p));
+		if (q < end)
+			out_putc(o, ' ');
+		p = q < end ? q + 1 : q;
+	}
+	return out_putc(o, '}');
+}
+
 size_t
 evrec_len(const struct evrec *r)
 {
-	if (!r->wrapped)
-		return r->whole.n;
-	return sizeof(WRAP_HEAD) - 1 + r->event.n + 1;
+	return r->wrapped ? evrec_wrapped_len(r->event.n) : r->whole.n;
 }

@@ -8,7 +8,9 @@
  *                                                           per element
  *   any other JSON value                                  - one record, as is
  * "Wrapped" means read as {"subscription_id":null,"event":<the event>}.
- * Spans point into the caller's line; nothing is allocated.
+ * Spans point into the caller's line; nothing is allocated.  This module
+ * is the one place that spells the wrapper: every program that writes a
+ * wrapped record (dedupe, flatten, backfill) writes it through here.
  */
 #ifndef CLOSEHOOK_EVREC_H
 #define CLOSEHOOK_EVREC_H
@@ -37,8 +39,7 @@ struct evrec_iter {
 	int done;
 };
 
-/* What a validated value is. */
-enum evrec_kind evrec_classify(struct json_span root);
+/* Begin on a validated value. */
 void evrec_begin(struct evrec_iter *, struct json_span root);
 /*
  * Validate a line (json_parse) and begin on it, classifying it from the
@@ -53,5 +54,15 @@ int evrec_next(struct evrec_iter *, struct evrec *r);
 int evrec_write(struct out *, const struct evrec *);
 /* Its length in bytes as evrec_write writes it. */
 size_t evrec_len(const struct evrec *);
+/* The length of a wrapped event of n bytes. */
+size_t evrec_wrapped_len(size_t n);
+/* Write the wrapped event[0..n) into dst (evrec_wrapped_len(n) bytes). */
+size_t evrec_wrap(char *dst, const char *event, size_t n);
+/*
+ * Write a bare event (an Event Log element) as a wrapped record, without
+ * newline; the CR and LF bytes in it (JSON whitespace there) become spaces,
+ * so that the record fits one line.
+ */
+int evrec_write_event(struct out *, const char *p, size_t n);
 
 #endif

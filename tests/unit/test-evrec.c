@@ -115,5 +115,26 @@ main(void)
 	    "more members than the parse records: classified by a walk");
 	is_int(k, EVREC_BARE, "as a bare event");
 	ok(records("{\"event\":", &k) == NULL, "a line that is not JSON fails");
+	{
+		char dst[64];
+		size_t n = evrec_wrap(dst, "{\"id\":1}", 8);
+
+		is_int((long)n, (long)evrec_wrapped_len(8),
+		    "evrec_wrap writes evrec_wrapped_len bytes");
+		dst[n] = '\0';
+		is_str(dst, "{\"subscription_id\":null,\"event\":{\"id\":1}}",
+		    "evrec_wrap: the wrapper around the event");
+	}
+	{
+		struct out o;
+
+		out_init(&o, -1, "mem");
+		evrec_write_event(&o, "{\"a\":\r\n1,\n\"b\":2}", 16);
+		o.buf[o.len] = '\0';
+		is_str(o.buf,
+		    "{\"subscription_id\":null,\"event\":{\"a\":  1, \"b\":2}}",
+		    "evrec_write_event: wrapped, CR and LF become spaces");
+		free(o.buf);
+	}
 	return tap_done();
 }
