@@ -45,15 +45,15 @@ LIB_pthread = -lpthread
 # Programs: cmd/closehook-NAME.c each; MODS_NAME lists the common modules
 # it links and LIBS_NAME the libraries.
 PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
-MODS_verify  = cli line out mark json keys hmac capture isotime closesig metrics \
+MODS_verify  = cli line out mark recloop json keys hmac capture isotime closesig metrics \
                atomicfile
 LIBS_verify  = crypto sodium
 MODS_receive = cli out json keys hmac capture isotime closesig netaddr \
                metrics atomicfile
 LIBS_receive = mhd sodium crypto pthread
-MODS_flatten = cli line out mark json jqr isotime evrec flat metrics atomicfile
+MODS_flatten = cli line out mark recloop json jqr isotime evrec flat metrics atomicfile
 LIBS_flatten = jq m
-MODS_dedupe  = cli line out mark json jqr evrec store metrics atomicfile
+MODS_dedupe  = cli line out mark recloop json jqr evrec store metrics atomicfile
 LIBS_dedupe  = jq sqlite hiredis sodium m
 MODS_backfill = cli out json isotime ratelimit closeapi atomicfile metrics evrec
 MODS_subscribe = cli out json isotime ratelimit closeapi atomicfile

@@ -32,7 +32,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
-#include "mark.h"
+#include "recloop.h"
 #include "metrics.h"
 #include "out.h"
 #include "store.h"
@@ -517,11 +517,11 @@ block_key(size_t i)
 
 /* arg: the input's descriptor, which the metrics wait on. */
 static void
-on_idle(void *arg)
+on_idle(void *arg, int fd)
 {
 	block_run();
 	commit(1);
-	metrics_idle(&met, *(int *)arg);
+	metrics_idle(&met, fd);
 }
 
 /* Append one record to the block. */
@@ -578,53 +578,28 @@ do_line(const char *file, struct line *l)
 		    file, l->lineno, &r, ei.kind == EVREC_PAGE, l->p, l->n);
 }
 
-/* Returns 0, or -1 after an open or read error (reported). */
 static int
-dedupe_stream(const char *path, size_t max_line)
+on_line(void *arg, const char *file, struct line *l)
 {
-	struct lr r;
-	struct line l;
-	enum lr_status s;
-	int rc = 0;
+	do_line(file, l);
+	metrics_tick(&met);
+	return 0;
+}
 
-	if (lr_open(&r, path, max_line, &out) != 0) {
-		cli_warn("%s", path);
-		return -1;
-	}
-	lr_on_idle(&r, on_idle, &r.fd);
-	while ((s = lr_next(&r, &l)) != LR_EOF) {
-		if (s == LR_ERROR) {
-			cli_warn("%s: read error", r.name);
-			rc = -1;
-			break;
-		}
-		if (s == LR_LINE && mark_is(l.p, l.n)) {
-			/* After the records before it, and their keys. */
-			struct out *side = have_rej ? &rej : NULL;
+static int
+on_too_long(void *arg, const char *file, unsigned long lineno)
+{
+	reject(file, lineno, "line-too-long", NULL, NULL, 0);
+	metrics_tick(&met);
+	return 0;
+}
 
-			block_run();
-			commit(1);
-			if (mark_pass(&out, l.p, l.n, &side, 1) != 0) {
-				if (side != NULL && rej.err != 0)
-					cli_fatalx("%s: %s", rej.name,
-					    strerror(rej.err));
-				break;
-			}
-			continue;
-		}
-		if (s == LR_TOOLONG)
-			reject(
-			    r.name, l.lineno, "line-too-long", NULL, NULL, 0);
-		else
-			do_line(r.name, &l);
-		metrics_tick(&met);
-		if (out.err != 0)
-			break;
-	}
+/* A mark passes on after the records before it and their keys. */
+static void
+on_mark(void *arg)
+{
 	block_run();
 	commit(1);
-	lr_close(&r);
-	return rc;
 }
 
 /* ---- set-up ---- */
@@ -773,6 +748,7 @@ main(int argc, char *argv[])
 	struct store_url url;
 	struct store_opts so;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
+	struct recloop loop = { 0 };
 	int64_t ttl_ms = 35LL * 86400 * 1000;
 	char *pw, *jqerr = NULL, *defpath = NULL, err[600];
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
@@ -901,10 +877,19 @@ main(int argc, char *argv[])
 	setup_metrics(metpath);
 
 	/* Stream. */
+	loop.out = &out;
+	loop.side = have_rej ? &rej : NULL;
+	loop.max_line = max_line;
+	loop.line = on_line;
+	loop.too_long = on_too_long;
+	loop.before_mark = on_mark;
+	loop.idle = on_idle;
 	if (argc == 0)
-		ioerr |= dedupe_stream(NULL, max_line);
+		ioerr |= recloop_run(&loop, NULL) < 0;
 	for (i = 0; i < argc && out.err == 0; i++)
-		ioerr |= dedupe_stream(argv[i], max_line);
+		ioerr |= recloop_run(&loop, argv[i]) < 0;
+	block_run();
+	commit(1);
 
 	/* Tear down. */
 	if (stats.rejected > 0)

@@ -25,7 +25,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
-#include "mark.h"
+#include "recloop.h"
 #include "metrics.h"
 #include "out.h"
 
@@ -687,12 +687,6 @@ do_line(const char *file, struct line *l)
 	}
 }
 
-/* Input may block: keep the metrics file up to date meanwhile. */
-static void
-idle(void *fd)
-{
-	metrics_idle(&met, *(int *)fd);
-}
 
 static void
 setup_metrics(const char *path)
@@ -722,50 +716,32 @@ setup_metrics(const char *path)
 }
 
 static int
-flatten_stream(const char *path, size_t max_line)
+on_line(void *arg, const char *file, struct line *l)
 {
-	struct lr r;
-	struct line l;
-	enum lr_status st;
+	nread++;
+	metrics_tick(&met);
+	do_line(file, l);
+	return 0;
+}
+
+static int
+on_too_long(void *arg, const char *file, unsigned long lineno)
+{
 	struct json_span none = { NULL, 0, JSON_NONE };
-	int rc = 0;
 
-	if (lr_open(&r, path, max_line, &out) != 0) {
-		cli_warn("%s", path);
-		return -1;
-	}
-	lr_on_idle(&r, idle, &r.fd);
-	while ((st = lr_next(&r, &l)) != LR_EOF) {
-		if (st == LR_ERROR) {
-			cli_warn("%s: read error", r.name);
-			rc = -1;
-			break;
-		}
-		if (st == LR_LINE && mark_is(l.p, l.n)) {
-			/* Passed on in every format: --commit takes it out. */
-			struct out *side = have_rej ? &rej : NULL;
+	nread++;
+	metrics_tick(&met);
+	cur_file = file;
+	cur_line = lineno;
+	reject(RS_TOOLONG, NULL, none);
+	return 0;
+}
 
-			if (mark_pass(&out, l.p, l.n, &side, 1) != 0) {
-				if (side != NULL && rej.err != 0)
-					cli_fatalx("%s: %s", rej.name,
-					    strerror(rej.err));
-				break;
-			}
-			continue;
-		}
-		nread++;
-		metrics_tick(&met);
-		if (st == LR_TOOLONG) {
-			cur_file = r.name;
-			cur_line = l.lineno;
-			reject(RS_TOOLONG, NULL, none);
-		} else
-			do_line(r.name, &l);
-		if (out.err != 0)
-			break;
-	}
-	lr_close(&r);
-	return rc;
+/* Input may block: keep the metrics file up to date meanwhile. */
+static void
+on_idle(void *arg, int fd)
+{
+	metrics_idle(&met, fd);
 }
 
 /* A whole (small) file into memory, NUL-terminated; exits 2 on trouble. */
@@ -941,6 +917,7 @@ main(int argc, char *argv[])
 	const char *selexpr = NULL, *mappath = NULL, *metpath = NULL;
 	char *progtext = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE, i;
+	struct recloop loop = { 0 };
 	int ch, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-flatten");
@@ -1110,10 +1087,16 @@ main(int argc, char *argv[])
 	if (cols_given && format != F_NDJSON)
 		write_header();
 
+	loop.out = &out;
+	loop.side = have_rej ? &rej : NULL;
+	loop.max_line = max_line;
+	loop.line = on_line;
+	loop.too_long = on_too_long;
+	loop.idle = on_idle;
 	if (argc == 0)
-		ioerr |= flatten_stream(NULL, max_line);
+		ioerr |= recloop_run(&loop, NULL) < 0;
 	for (i = 0; i < (size_t)argc && out.err == 0; i++)
-		ioerr |= flatten_stream(argv[i], max_line);
+		ioerr |= recloop_run(&loop, argv[i]) < 0;
 
 	if (nrejected > 0)
 		rc = CLI_EXIT_REJECTS;

@@ -29,7 +29,7 @@
 #include "json.h"
 #include "keys.h"
 #include "line.h"
-#include "mark.h"
+#include "recloop.h"
 #include "metrics.h"
 #include "out.h"
 
@@ -260,13 +260,6 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	emit(*bodybuf, (size_t)bn, c.body_base64 || c.body_crlf);
 }
 
-/* Input may block: keep the metrics file up to date meanwhile. */
-static void
-idle(void *fd)
-{
-	metrics_idle(&met, *(int *)fd);
-}
-
 static void
 setup_metrics(const char *path)
 {
@@ -293,55 +286,33 @@ setup_metrics(const char *path)
 	metrics_start(&met);
 }
 
-/* Returns 0, or -1 after a read error (already reported). */
+/* The decoded body of the capture being checked, reused. */
+static char *bodybuf;
+static size_t bodycap;
+
 static int
-verify_stream(const char *path, size_t max_line)
+on_line(void *arg, const char *file, struct line *l)
 {
-	struct lr r;
-	struct line l;
-	enum lr_status st;
-	char *body = NULL;
-	size_t bodycap = 0;
-	int rc = 0;
+	nread++;
+	metrics_tick(&met);
+	verify_line(file, l, &bodybuf, &bodycap);
+	return fail_fast && nrejected > 0 ? -1 : 0;
+}
 
-	if (lr_open(&r, path, max_line, &out) != 0) {
-		cli_warn("%s", path);
-		return -1;
-	}
-	lr_on_idle(&r, idle, &r.fd);
-	while ((st = lr_next(&r, &l)) != LR_EOF) {
-		if (st == LR_ERROR) {
-			cli_warn("%s: read error", r.name);
-			rc = -1;
-			break;
-		}
-		if (st == LR_LINE && mark_is(l.p, l.n)) {
-			/* Everything before it is written or rejected. */
-			struct out *side = have_rej ? &rej : NULL;
+static int
+on_too_long(void *arg, const char *file, unsigned long lineno)
+{
+	nread++;
+	metrics_tick(&met);
+	reject(file, lineno, CLOSESIG_TOO_LONG, NULL, NULL, 0, 0);
+	return fail_fast && nrejected > 0 ? -1 : 0;
+}
 
-			if (mark_pass(&out, l.p, l.n, &side, 1) != 0) {
-				if (side != NULL && rej.err != 0)
-					cli_fatalx("%s: %s", rej.name,
-					    strerror(rej.err));
-				break;
-			}
-			continue;
-		}
-		nread++;
-		metrics_tick(&met);
-		if (st == LR_TOOLONG)
-			reject(r.name, l.lineno, CLOSESIG_TOO_LONG, NULL, NULL,
-			    0, 0);
-		else
-			verify_line(r.name, &l, &body, &bodycap);
-		if (fail_fast && nrejected > 0)
-			break;
-		if (out.err != 0)
-			break;
-	}
-	free(body);
-	lr_close(&r);
-	return rc;
+/* Input may block: keep the metrics file up to date meanwhile. */
+static void
+on_idle(void *arg, int fd)
+{
+	metrics_idle(&met, fd);
 }
 
 /* Raw mode: one body from FILE or stdin, bounded by max_body. */
@@ -436,6 +407,7 @@ main(int argc, char *argv[])
 	const char *rejpath = NULL, *raw_ts = NULL, *raw_sig = NULL;
 	const char *metpath = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
+	struct recloop loop = { 0 };
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-verify");
@@ -523,13 +495,20 @@ main(int argc, char *argv[])
 		have_rej = 1;
 	}
 	setup_metrics(metpath);
+	loop.out = &out;
+	loop.side = have_rej ? &rej : NULL;
+	loop.max_line = max_line;
+	loop.line = on_line;
+	loop.too_long = on_too_long;
+	loop.idle = on_idle;
 	if (argc == 0)
-		ioerr |= verify_stream(NULL, max_line);
+		ioerr |= recloop_run(&loop, NULL) < 0;
 	for (i = 0; i < argc && out.err == 0; i++) {
-		ioerr |= verify_stream(argv[i], max_line);
+		ioerr |= recloop_run(&loop, argv[i]) < 0;
 		if (fail_fast && nrejected > 0)
 			break;
 	}
+	free(bodybuf);
 	if (nrejected > 0)
 		rc = CLI_EXIT_REJECTS;
 	if (ioerr)
