@@ -69,19 +69,6 @@ is() {
 	fi
 }
 
-# is_todo GOT WANT DESCRIPTION REASON: like is, for a known bug: a failure
-# is reported as "not ok ... # TODO REASON", which prove shows but does not
-# count as a failure; a pass is reported as an unexpected success.
-is_todo() {
-	_n=$((_n + 1))
-	if [ "$1" == "$2" ]; then
-		echo "ok $_n - $3 # TODO $4"
-	else
-		echo "not ok $_n - $3 # TODO $4"
-		printf '#   got:  %s\n#   want: %s\n' "${1:0:300}" "${2:0:300}"
-	fi
-}
-
 # like GOT GLOB DESCRIPTION: GOT matches the bash glob pattern.
 like() {
 	_n=$((_n + 1))

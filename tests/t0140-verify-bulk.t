@@ -55,6 +55,7 @@ i, k = 0, 1
 while i < len(data):
     os.write(1, data[i:i + k]); i += k; k = k * 7 % 65521 + 1
 ' "$TMP/in" | closehook-verify --secret-file "$TMP/keys" --max-age 0 -q \
-    >"$TMP/out2" || true
+    >"$TMP/out2" && rc=0 || rc=$?
+is "$rc" 1 "through a pipe: exit 1 as well"
 same_file "$TMP/out2" "$TMP/want" "reading a pipe in odd-sized pieces"
 done_testing

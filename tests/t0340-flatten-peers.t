@@ -47,7 +47,7 @@ if command -v mlr >/dev/null 2>&1; then
 	mlr --ijsonl --ojsonl --flatsep : flatten "$TMP/g" | jq -c . >"$TMP/sep.mlr"
 	ok "--sep : agrees with mlr --flatsep :" cmp -s "$TMP/sep.ours" "$TMP/sep.mlr"
 else
-	ok "# SKIP mlr not installed" true
+	skip "flatten agrees with mlr" "mlr not installed"
 fi
 
 prog='[paths(if type == "object" or type == "array" then length == 0 else true end) as $p | {key: ($p | map(tostring) | join(".")), value: getpath($p)}] | from_entries'

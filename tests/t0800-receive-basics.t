@@ -109,7 +109,7 @@ if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0
 	wait "$pid"
 	is "$?" 0 "and stops cleanly"
 else
-	ok "# SKIP no IPv6 loopback" true
+	skip "receive on the IPv6 loopback" "no IPv6 loopback"
 fi
 
 done_testing
