@@ -95,6 +95,9 @@ UMODS_backoff = backoff
 UMODS_sign    = sign hmac cli
 UMODS_http    = http ratelimit isotime json
 UMODS_metrics = metrics atomicfile cli
+UMODS_atomicfile = atomicfile
+UMODS_closesig = closesig keys hmac json cli
+ULIBS_closesig = crypto sodium
 ULIBS_sign    = crypto sodium
 ULIBS_http    = curl
 
