@@ -1347,10 +1347,8 @@ main(int argc, char **argv)
 done:
 	end_metrics(rc == 0);
 close:
-	if (out_close(&out) != 0) {
-		errno = out.err;
-		cli_fatal("stdout");
-	}
+	if (out_close_stdout(&out, CLI_EXIT_OK) != CLI_EXIT_OK)
+		exit(CLI_EXIT_FATAL);
 	closeapi_free(api);
 	curl_global_cleanup();
 	ids_clear(&st);

@@ -900,10 +900,7 @@ main(int argc, char *argv[])
 		cli_warn("%s", rejpath);
 		rc = CLI_EXIT_FATAL;
 	}
-	if (out_close(&out) != 0) {
-		cli_warnx("stdout: %s", strerror(out.err));
-		rc = CLI_EXIT_FATAL;
-	}
+	rc = out_close_stdout(&out, rc);
 	if (stats.keyless > KEYLESS_REPORTED)
 		cli_warnx("%lu records without a key passed", stats.keyless);
 	if (want_stats)

@@ -1107,10 +1107,7 @@ main(int argc, char *argv[])
 		rc = CLI_EXIT_FATAL;
 	}
 	metrics_close(&met);
-	if (out_close(&out) != 0) {
-		cli_warn("stdout");
-		rc = CLI_EXIT_FATAL;
-	}
+	rc = out_close_stdout(&out, rc);
 	jqr_free(prog);
 	jqr_free(sel);
 	flat_row_free(&row);

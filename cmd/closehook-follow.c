@@ -1251,10 +1251,7 @@ main(int argc, char *argv[])
 		out_init(&out, STDOUT_FILENO, "stdout");
 		last_commit_ns = cli_mono_ns();
 		rc = ack_run();
-		if (out_close(&out) != 0 && rc == CLI_EXIT_OK) {
-			cli_warn("stdout");
-			rc = CLI_EXIT_FATAL;
-		}
+		rc = out_close_stdout(&out, rc);
 		free(buf);
 		return rc;
 	}
@@ -1386,10 +1383,11 @@ main(int argc, char *argv[])
 		rc = CLI_EXIT_FATAL;
 done:
 	metrics_close(&met);
-	if (out_close(&out) != 0 && rc == CLI_EXIT_OK) {
-		cli_warn("stdout");
-		rc = CLI_EXIT_FATAL;
-	}
+	/* A stdout error was reported already when rc says so. */
+	if (rc == CLI_EXIT_OK)
+		rc = out_close_stdout(&out, rc);
+	else
+		out_close(&out);
 	src_close(&cur);
 	free(buf);
 	return rc;

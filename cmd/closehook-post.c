@@ -2073,10 +2073,7 @@ main(int argc, char *argv[])
 		rc = CLI_EXIT_FATAL;
 	}
 	metrics_close(&met);
-	if (out_close(&out) != 0) {
-		cli_warn("stdout");
-		rc = CLI_EXIT_FATAL;
-	}
+	rc = out_close_stdout(&out, rc);
 	http_free(&http);
 	wipe_headers(hdrs);
 	curl_slist_free_all(hdrs);

@@ -1270,10 +1270,8 @@ main(int argc, char **argv)
 		break;
 	}
 
-	if (out_close(&out) != 0) {
-		errno = out.err;
-		cli_fatal("stdout");
-	}
+	if (out_close_stdout(&out, CLI_EXIT_OK) != CLI_EXIT_OK)
+		exit(CLI_EXIT_FATAL);
 	closeapi_free(api);
 	curl_global_cleanup();
 	free(filters);

@@ -519,10 +519,7 @@ main(int argc, char *argv[])
 	}
 	metrics_close(&met);
 done:
-	if (out_close(&out) != 0) {
-		cli_warn("stdout");
-		rc = CLI_EXIT_FATAL;
-	}
+	rc = out_close_stdout(&out, rc);
 	keyring_free(&keys);
 	return rc;
 }

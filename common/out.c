@@ -324,3 +324,12 @@ out_commit(struct out *o, int sync)
 	o->len -= n;
 	return 0;
 }
+
+int
+out_close_stdout(struct out *o, int rc)
+{
+	if (out_close(o) == 0)
+		return rc;
+	cli_warnx("stdout: %s", strerror(o->err != 0 ? o->err : errno));
+	return CLI_EXIT_FATAL;
+}

@@ -75,6 +75,12 @@ int out_flush(struct out *);
 size_t out_pending(const struct out *);
 /* Flush, close the descriptor, free the buffer; returns 0 or -1. */
 int out_close(struct out *);
+/*
+ * The end of a program's stdout: out_close(), and a write error there (a
+ * full disk, a reader gone) is reported as "stdout: ERROR" and makes the
+ * exit status 2.  Returns rc, or CLI_EXIT_FATAL.
+ */
+int out_close_stdout(struct out *, int rc);
 
 /*
  * Open path as an append file (see above); path is kept by reference.
