@@ -1317,7 +1317,7 @@ main(int argc, char *argv[])
 
 	/* Stream: read to the end, then wait for more. */
 	for (;;) {
-		struct pollfd pfd[2];
+		struct pollfd pfd[3];
 		int wait_ms, np = 0;
 
 		p = pump(&cur);
@@ -1363,8 +1363,20 @@ main(int argc, char *argv[])
 			pfd[np].fd = ifd;
 			pfd[np++].events = POLLIN;
 		}
+		/*
+		 * A pipe whose reader is gone reports an error: stop now, not
+		 * when the next line is appended (the stage after follow died
+		 * and the pipeline should end, to be restarted).
+		 */
+		pfd[np].fd = STDOUT_FILENO;
+		pfd[np++].events = 0;
 		if (poll(pfd, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
 			cli_fatal("poll");
+		if (pfd[np - 1].revents & (POLLERR | POLLHUP)) {
+			out.err = EPIPE;
+			p = P_WERR;
+			break;
+		}
 		drain_inotify();
 	}
 

@@ -71,26 +71,45 @@ lr_on_idle(struct lr *r, void (*fn)(void *), void *arg)
 }
 
 /*
- * Flush the attached writer, then run the idle hook, when the next read may
- * block: poll with a zero timeout says whether data is already there.
- * Regular files always are.
+ * Before a read that may block (poll with a zero timeout says whether data
+ * is already there; regular files always have it): flush the attached
+ * writer, run the idle hook, then wait for input, watching the writer's
+ * descriptor too.  A pipe whose reader is gone reports an error there:
+ * nothing read could be written any more, so the reader stops at once
+ * rather than when the next line comes (a stage after this one died while
+ * the stages before it have nothing to write).  Returns 0, or -1 when the
+ * writer's reader is gone (its error is set to EPIPE).
  */
-static void
-flush_if_blocking(struct lr *r)
+static int
+wait_input(struct lr *r)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
+	int n;
 
-	if (r->idle == NULL && (r->flush == NULL || out_pending(r->flush) == 0))
-		return;
-	pfd.fd = r->fd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
-		return;
+	if (r->idle == NULL && r->flush == NULL)
+		return 0;
+	pfd[0].fd = r->fd;
+	pfd[0].events = POLLIN;
+	pfd[0].revents = 0;
+	if (poll(pfd, 1, 0) == 1 && pfd[0].revents != 0)
+		return 0;
 	if (r->flush != NULL && out_pending(r->flush) > 0)
 		out_flush(r->flush);
 	if (r->idle != NULL)
 		r->idle(r->idle_arg);
+	if (r->flush == NULL || r->flush->fd < 0 || r->flush->err != 0)
+		return 0;
+	pfd[1].fd = r->flush->fd;
+	pfd[1].events = 0;
+	pfd[1].revents = 0;
+	while ((n = poll(pfd, 2, -1)) < 0 && errno == EINTR)
+		;
+	if (n > 0 && pfd[0].revents == 0 &&
+	    (pfd[1].revents & (POLLERR | POLLHUP)) != 0) {
+		r->flush->err = EPIPE;
+		return -1;
+	}
+	return 0;
 }
 
 /* Make room for at least one more chunk after end. */
@@ -206,7 +225,8 @@ lr_next(struct lr *r, struct line *l)
 			return LR_LINE;
 		}
 		make_room(r);
-		flush_if_blocking(r);
+		if (wait_input(r) != 0)
+			return LR_EOF;
 		got = read(r->fd, r->buf + r->end, r->cap - r->end);
 		if (got < 0) {
 			if (errno == EINTR)

@@ -10,7 +10,10 @@
  * The struct lr owns its buffer; a returned struct line points into it and
  * stays valid (and writable, for in-place edits) until the next lr_next()
  * or lr_close().  When a writer is attached, the reader flushes it right
- * before a read(2) that may block (DESIGN.md section 4).  An idle hook set
+ * before a read(2) that may block (DESIGN.md section 4), and while it waits
+ * for input it watches the writer: when the writer's reader is gone (a
+ * pipe closed at the other end), lr_next() returns LR_EOF at once and the
+ * writer's err is EPIPE.  An idle hook set
  * with lr_on_idle() runs at the same moment, after that flush: a program
  * that commits work per block of input (dedupe) commits there.
  */
