@@ -12,6 +12,8 @@
  * Raw mode (--timestamp and --signature) checks one body read as raw bytes.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -34,13 +36,15 @@
 #include "out.h"
 
 static const char synopsis[] =
-    "closehook-verify [-q] [--secret-file FILE]... [--max-age SECONDS] "
+    "closehook-verify [-q] [--secret-file FILE]... [--max-age DURATION] "
     "[--now UNIX]\n"
-    "\t[--rejects FILE] [--metrics FILE] [--max-line BYTES] [--fail-fast]\n"
-    "\t[FILE...]\n"
+    "\t[--explain] [--summary | --no-summary] [--rejects FILE] "
+    "[--metrics FILE]\n"
+    "\t[--max-line BYTES] [--fail-fast] [FILE...]\n"
     "       closehook-verify --timestamp TS --signature HEX "
     "[--secret-file FILE]...\n"
-    "\t[--max-age SECONDS] [--now UNIX] [--max-line BYTES] [-q] [FILE]\n";
+    "\t[--max-age DURATION] [--now UNIX] [--explain] [--max-line BYTES] "
+    "[-q] [FILE]\n";
 
 static struct keyring keys;
 static int64_t max_age = 300;
@@ -48,6 +52,8 @@ static int64_t now;
 static int have_now;
 static int quiet;
 static int fail_fast;
+static int explain; /* --explain */
+static int summary = -1; /* --summary, --no-summary; -1: when a tty */
 static struct out out, rej;
 static int have_rej;
 static unsigned long nrejected;
@@ -72,7 +78,7 @@ help(void)
 	    "\n"
 	    "  --secret-file FILE   key file: HEXKEY or SUBSCRIPTION_ID HEXKEY "
 	    "per line\n"
-	    "  --max-age SECONDS    replay window (default 300; 0: off), "
+	    "  --max-age DURATION   replay window (default 5m; 0: off), "
 	    "around each\n"
 	    "                       capture's received_at, or now when it has "
 	    "none\n"
@@ -82,6 +88,14 @@ help(void)
 	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
 	    "  --max-line BYTES     longest capture line (default 16M)\n"
 	    "  --fail-fast          stop at the first reject\n"
+	    "  --explain            say why each reject fails: age, keys tried, "
+	    "and the\n"
+	    "                       usual mistake that makes the signature "
+	    "match\n"
+	    "  --summary            a count of reads, verifies and rejects at "
+	    "the end\n"
+	    "                       (the default when stderr is a terminal)\n"
+	    "  --no-summary         no such count\n"
 	    "  --timestamp TS       raw mode: the close-sig-timestamp header\n"
 	    "  --signature HEX      raw mode: the close-sig-hash header\n"
 	    "  -q, --quiet          no stderr line per reject\n"
@@ -109,18 +123,20 @@ check(int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
  * overrides that; a capture without a readable received_at uses the clock.
  */
 static int64_t
-reference_time(const struct capture *c)
+reference_time(const struct capture *c, const char **which)
 {
 	struct isotime t;
 	char buf[64];
 	size_t n;
 
+	*which = have_now ? "--now" : "clock";
 	if (have_now || c->received_at.type != JSON_STRING ||
 	    c->received_at.n > sizeof(buf))
 		return now;
 	n = json_str_unescape(c->received_at, buf);
 	if (isotime_parse(buf, n, &t) != 0)
 		return now;
+	*which = "received_at";
 	return t.sec;
 }
 
@@ -146,42 +162,264 @@ emit(char *body, size_t n, int crlf)
 	nverified++;
 }
 
+/* What --explain found for one reject, and against which time. */
+struct why {
+	struct closesig_explain ex;
+	const char *ref; /* "received_at", "clock" or "--now" */
+	const char *missing; /* a header that is missing, or NULL */
+};
+
+/* Append a JSON string to rej. */
 static void
-reject(const char *file, unsigned long lineno, enum closesig_reason r,
-    const char *detail, const char *line, size_t n, int line_is_json)
+rej_str(const char *p, size_t n)
 {
-	char num[32];
 	static char *esc;
 	static size_t escn;
+
+	if (escn < 6 * n + 1) {
+		escn = 6 * n + 1;
+		if ((esc = realloc(esc, escn)) == NULL)
+			cli_fatal("out of memory");
+	}
+	out_putc(&rej, '"');
+	out_write(&rej, esc, json_escape(p, n, esc));
+	out_putc(&rej, '"');
+}
+
+static void
+rej_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+rej_printf(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	out_write(&rej, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n
+							     : sizeof(buf) - 1);
+}
+
+static const char *
+fingerprint(size_t k)
+{
+	return keys.v[k].fp;
+}
+
+/* The explanation as a JSON object in the rejects line. */
+static void
+rej_explain(const struct why *w)
+{
+	const struct closesig_explain *ex = &w->ex;
+	size_t i;
+
+	out_write(&rej, ",\"explain\":{", 12);
+	if (w->missing != NULL) {
+		out_write(&rej, "\"missing_header\":", 17);
+		rej_str(w->missing, strlen(w->missing));
+		out_putc(&rej, '}');
+		return;
+	}
+	out_write(&rej, "\"reference\":", 12);
+	rej_str(w->ref, strlen(w->ref));
+	if (ex->have_ts)
+		rej_printf(",\"age_seconds\":%lld", (long long)ex->age);
+	rej_printf(",\"signature_valid\":%s",
+	    ex->signature_valid ? "true" : "false");
+	out_write(&rej, ",\"keys_tried\":[", 15);
+	for (i = 0; i < ex->ntried; i++) {
+		const struct keyring_entry *e = &keys.v[ex->tried[i]];
+
+		rej_printf("%s{\"fingerprint\":\"%s\",\"subscription\":",
+		    i > 0 ? "," : "", e->fp);
+		if (e->sublen > 0)
+			rej_str(e->sub, e->sublen);
+		else
+			out_write(&rej, "null", 4);
+		out_putc(&rej, '}');
+	}
+	out_write(&rej, "],\"subscription_id\":", 20);
+	if (ex->have_sub)
+		rej_str(ex->sub, strlen(ex->sub));
+	else
+		out_write(&rej, "null", 4);
+	rej_printf(",\"body_bytes\":%zu,\"body_sha256\":\"%s\"", ex->body_bytes,
+	    ex->body_sha256);
+	if (ex->cause != NULL) {
+		rej_printf(",\"likely_cause\":\"%s\"", ex->cause);
+		if (strcmp(ex->cause, "wrong-key") != 0)
+			rej_printf(",\"matching_key\":\"%s\"",
+			    fingerprint(ex->cause_key));
+		if (strcmp(ex->cause, "timestamp-changed") == 0)
+			rej_printf(",\"matching_timestamp\":%lld",
+			    (long long)ex->cause_ts);
+	}
+	out_putc(&rej, '}');
+}
+
+/* One line of the explanation on stderr, under the reject line. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("    ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The explanation for a person at a terminal. */
+static void
+say_explain(enum closesig_reason r, const struct why *w)
+{
+	const struct closesig_explain *ex = &w->ex;
+	char keylist[512];
+	size_t i, kl = 0;
+
+	if (w->missing != NULL) {
+		say("the capture has no %s header: Close sends close-sig-hash "
+		    "and close-sig-timestamp with every delivery; a proxy or "
+		    "the capturing tool dropped it",
+		    w->missing);
+		return;
+	}
+	if (ex->have_ts) {
+		long long a = (long long)ex->age;
+
+		say("timestamp %lld: %lld s %s %s", (long long)ex->ts,
+		    a < 0 ? -a : a, a < 0 ? "after" : "before",
+		    strcmp(w->ref, "received_at") == 0
+			? "the capture's received_at"
+			: strcmp(w->ref, "--now") == 0 ? "--now" : "now");
+	}
+	say("body: %zu bytes, sha256 %.16s..., %s", ex->body_bytes,
+	    ex->body_sha256,
+	    ex->body_json ? "a JSON object" : "not a JSON object");
+	for (i = 0; i < ex->ntried && kl < sizeof(keylist) - 64; i++) {
+		const struct keyring_entry *e = &keys.v[ex->tried[i]];
+
+		kl += (size_t)snprintf(keylist + kl, sizeof(keylist) - kl,
+		    "%s%s (%s%.*s)", i > 0 ? ", " : "", e->fp,
+		    e->sublen > 0 ? "bound to " : "any subscription",
+		    (int)(e->sublen > 40 ? 40 : e->sublen), e->sub);
+	}
+	keylist[kl] = '\0';
+	if (ex->ntried == 0) {
+		say("no key applies: the body names %s%s%s, and every key is "
+		    "bound to another subscription",
+		    ex->have_sub ? "subscription " : "no subscription",
+		    ex->have_sub ? ex->sub : "", "");
+		return;
+	}
+	say("keys tried: %s%s", keylist,
+	    ex->napplicable > ex->ntried ? ", ..." : "");
+	if (!ex->sig_hex) {
+		say("the signature is not 64 hex digits: nothing to compare");
+		return;
+	}
+	if (ex->signature_valid) {
+		if (r == CLOSESIG_STALE || r == CLOSESIG_FUTURE)
+			say("the signature is genuine: it matches with the "
+			    "window ignored; the delivery lies outside "
+			    "--max-age (a replay, a clock off, or a spool read "
+			    "long after without received_at)");
+		else
+			say("the signature matches as given");
+		return;
+	}
+	if (ex->cause == NULL)
+		return;
+	if (strcmp(ex->cause, "trailing-newline-added") == 0)
+		say("likely cause: trailing-newline-added: the body ends in a "
+		    "newline Close did not send (an editor, echo or a copy "
+		    "added it); without it the signature matches key %s",
+		    fingerprint(ex->cause_key));
+	else if (strcmp(ex->cause, "crlf-line-endings") == 0)
+		say("likely cause: crlf-line-endings: the body's line ends "
+		    "became CRLF on the way; with LF the signature matches "
+		    "key %s",
+		    fingerprint(ex->cause_key));
+	else if (strcmp(ex->cause, "reserialized-body") == 0)
+		say("likely cause: reserialized-body: the body was parsed and "
+		    "written again (pretty-printed or compacted); as Close "
+		    "serialises it the signature matches key %s: verify the "
+		    "raw bytes as received",
+		    fingerprint(ex->cause_key));
+	else if (strcmp(ex->cause, "key-as-text") == 0)
+		say("likely cause: key-as-text: the signature was made with "
+		    "the key's hex digits as text; decoded to bytes first, "
+		    "as Close does, key %s is the one",
+		    fingerprint(ex->cause_key));
+	else if (strcmp(ex->cause, "body-before-timestamp") == 0)
+		say("likely cause: body-before-timestamp: the HMAC was taken "
+		    "over the body and then the timestamp; Close signs the "
+		    "timestamp, then the body; that order matches key %s",
+		    fingerprint(ex->cause_key));
+	else if (strcmp(ex->cause, "timestamp-changed") == 0)
+		say("likely cause: timestamp-changed: the signature matches "
+		    "key %s with timestamp %lld (%+lld s): the headers and "
+		    "the body come from different deliveries",
+		    fingerprint(ex->cause_key), (long long)ex->cause_ts,
+		    (long long)(ex->cause_ts - ex->ts));
+	else
+		say("likely cause: wrong-key: no usual mistake makes it "
+		    "match; it was signed with another key (rotated, or "
+		    "another subscription's)");
+}
+
+static void
+reject(const char *file, unsigned long lineno, enum closesig_reason r,
+    const char *detail, const char *line, size_t n, int line_is_json,
+    const struct why *w)
+{
+	char num[32];
 	size_t fl = strlen(file);
 	const char *rs;
 
 	nrejected++;
 	nreason[r]++;
 	if (!quiet) {
-		if (detail != NULL)
-			cli_recwarnx(file, lineno, "rejected: %s (%s)",
-			    closesig_reason_name(r), detail);
+		const char *rn = closesig_reason_name(r);
+
+		/* Raw mode has one message, no line numbers. */
+		if (lineno == 0)
+			cli_warnx("%s: rejected: %s%s%s%s", file, rn,
+			    detail != NULL ? " (" : "",
+			    detail != NULL ? detail : "",
+			    detail != NULL ? ")" : "");
+		else if (detail != NULL)
+			cli_recwarnx(
+			    file, lineno, "rejected: %s (%s)", rn, detail);
 		else
-			cli_recwarnx(file, lineno, "rejected: %s",
-			    closesig_reason_name(r));
+			cli_recwarnx(file, lineno, "rejected: %s", rn);
+		if (w != NULL)
+			say_explain(r, w);
 	}
 	if (!have_rej)
 		return;
 	snprintf(num, sizeof(num), "%lu", lineno);
 	out_write(&rej, "{\"line\":", 8);
 	out_write(&rej, num, strlen(num));
-	out_write(&rej, ",\"file\":\"", 9);
-	if (escn < 6 * fl + 1) {
-		escn = 6 * fl + 1;
-		if ((esc = realloc(esc, escn)) == NULL)
-			cli_fatal("out of memory");
-	}
-	out_write(&rej, esc, json_escape(file, fl, esc));
-	out_write(&rej, "\",\"reason\":\"", 12);
+	out_write(&rej, ",\"file\":", 8);
+	rej_str(file, fl);
+	out_write(&rej, ",\"reason\":\"", 11);
 	rs = closesig_reason_name(r);
 	out_write(&rej, rs, strlen(rs));
-	out_write(&rej, "\",\"capture\":", 12);
+	out_putc(&rej, '"');
+	if (detail != NULL) {
+		out_write(&rej, ",\"detail\":", 10);
+		rej_str(detail, strlen(detail));
+	}
+	if (w != NULL)
+		rej_explain(w);
+	out_write(&rej, ",\"capture\":", 11);
 	if (line_is_json)
 		out_write(&rej, line, n);
 	else
@@ -197,6 +435,107 @@ reject(const char *file, unsigned long lineno, enum closesig_reason r,
 		    strerror(rej.err), file, lineno);
 }
 
+/*
+ * A header's value as text: a string decoded, a number (a timestamp
+ * written as one) as written; spaces and tabs around it dropped, as HTTP
+ * does.  Returns the length, or -1 when it does not fit.
+ */
+static long
+header_text(struct json_span v, char *buf, size_t cap)
+{
+	size_t n, a = 0;
+
+	if (v.n > cap)
+		return -1;
+	if (v.type == JSON_STRING)
+		n = json_str_unescape(v, buf);
+	else {
+		memcpy(buf, v.p, v.n);
+		n = v.n;
+	}
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	while (a < n && (buf[a] == ' ' || buf[a] == '\t'))
+		a++;
+	memmove(buf, buf + a, n - a);
+	return (long)(n - a);
+}
+
+/* The offending value, quoted and cut short, for a message. */
+static const char *
+quoted(const char *p, size_t n, char *dst, size_t cap)
+{
+	char esc[6 * 40 + 1];
+	size_t m = n > 40 ? 40 : n;
+
+	snprintf(dst, cap, "\"%.*s\"%s", (int)json_escape(p, m, esc), esc,
+	    n > m ? "..." : "");
+	return dst;
+}
+
+/* Why a signature the checker calls bad is bad. */
+static const char *
+bad_sig_detail(const char *sig, size_t n, char *dst, size_t cap)
+{
+	char q[300];
+
+	if (n > 7 && strncasecmp(sig, "sha256=", 7) == 0) {
+		snprintf(dst, cap,
+		    "%s: a sha256= prefix; Close sends the bare hex digest",
+		    quoted(sig, n, q, sizeof(q)));
+		return dst;
+	}
+	snprintf(dst, cap, "%s: not 64 hex digits", quoted(sig, n, q, sizeof(q)));
+	return dst;
+}
+
+/*
+ * Check ts, sig and body against ref; on a reject, report it with its
+ * detail and, with --explain, the explanation.  Returns the reason.
+ */
+static enum closesig_reason
+judge(const char *file, unsigned long lineno, int64_t ref, const char *refname,
+    const char *ts, size_t tsn, const char *sig, size_t sign,
+    const char *body, size_t bodyn, const char *line, size_t n,
+    int line_is_json)
+{
+	enum closesig_reason r;
+	char detail[400], q[300];
+	const char *d = NULL;
+	struct why w;
+
+	r = check(ref, ts, tsn, sig, sign, body, bodyn);
+	if (r == CLOSESIG_OK)
+		return r;
+	if (r == CLOSESIG_BAD_TS) {
+		snprintf(detail, sizeof(detail), "%s: not decimal seconds",
+		    quoted(ts, tsn, q, sizeof(q)));
+		d = detail;
+	} else if (r == CLOSESIG_BAD_SIG)
+		d = bad_sig_detail(sig, sign, detail, sizeof(detail));
+	if (explain) {
+		closesig_explain(
+		    &keys, ref, ts, tsn, sig, sign, body, bodyn, &w.ex);
+		w.ref = refname;
+		w.missing = NULL;
+	}
+	reject(file, lineno, r, d, line, n, line_is_json,
+	    explain ? &w : NULL);
+	return r;
+}
+
+/* A capture without one of the signature headers. */
+static void
+missing(const char *file, const struct line *l, enum closesig_reason r,
+    const char *header)
+{
+	struct why w;
+
+	memset(&w, 0, sizeof(w));
+	w.missing = header;
+	reject(file, l->lineno, r, NULL, l->p, l->n, 1, explain ? &w : NULL);
+}
+
 /* Verify one capture line; the line buffer is ours to modify. */
 static void
 verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
@@ -204,9 +543,9 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	struct capture c;
 	struct json_span ts, sig;
 	char tsbuf[64], sigbuf[256];
-	size_t tsn, sign;
-	const char *why;
-	enum closesig_reason r;
+	long tsn, sign;
+	const char *why, *refname;
+	int64_t ref;
 	long bn;
 
 	/* The body is decoded while the line is parsed: room for it all. */
@@ -218,45 +557,39 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	}
 	if (capture_parse(l->p, l->n, &c, *bodybuf, &why) != 0) {
 		reject(file, l->lineno, CLOSESIG_MALFORMED, why, l->p, l->n,
-		    c.root.type != JSON_NONE);
+		    c.root.type != JSON_NONE, NULL);
 		return;
 	}
 	bn = capture_body(&c, *bodybuf);
 	if (!capture_header(&c, "close-sig-hash", &sig)) {
-		reject(
-		    file, l->lineno, CLOSESIG_MISSING_SIG, NULL, l->p, l->n, 1);
+		missing(file, l, CLOSESIG_MISSING_SIG, "close-sig-hash");
 		return;
 	}
 	if (!capture_header(&c, "close-sig-timestamp", &ts)) {
-		reject(
-		    file, l->lineno, CLOSESIG_MISSING_TS, NULL, l->p, l->n, 1);
+		missing(file, l, CLOSESIG_MISSING_TS, "close-sig-timestamp");
 		return;
 	}
 	if (bn < 0) {
 		reject(file, l->lineno, CLOSESIG_MALFORMED,
-		    "body_base64 is not base64", l->p, l->n, 1);
+		    "body_base64 is not base64", l->p, l->n, 1, NULL);
 		return;
 	}
-	/*
-	 * Header values are validated JSON strings: compare their decoded
-	 * contents.  Longer values than any valid one are bad already.
-	 */
-	if (ts.n > sizeof(tsbuf)) {
-		reject(file, l->lineno, CLOSESIG_BAD_TS, NULL, l->p, l->n, 1);
+	/* Longer values than any valid one are bad already. */
+	if ((tsn = header_text(ts, tsbuf, sizeof(tsbuf))) < 0) {
+		reject(file, l->lineno, CLOSESIG_BAD_TS, "too long", l->p,
+		    l->n, 1, NULL);
 		return;
 	}
-	if (sig.n > sizeof(sigbuf)) {
-		reject(file, l->lineno, CLOSESIG_BAD_SIG, NULL, l->p, l->n, 1);
+	if ((sign = header_text(sig, sigbuf, sizeof(sigbuf))) < 0) {
+		reject(file, l->lineno, CLOSESIG_BAD_SIG, "too long", l->p,
+		    l->n, 1, NULL);
 		return;
 	}
-	tsn = json_str_unescape(ts, tsbuf);
-	sign = json_str_unescape(sig, sigbuf);
-	r = check(
-	    reference_time(&c), tsbuf, tsn, sigbuf, sign, *bodybuf, (size_t)bn);
-	if (r != CLOSESIG_OK) {
-		reject(file, l->lineno, r, NULL, l->p, l->n, 1);
+	ref = reference_time(&c, &refname);
+	if (judge(file, l->lineno, ref, refname, tsbuf, (size_t)tsn, sigbuf,
+		(size_t)sign, *bodybuf, (size_t)bn, l->p, l->n,
+		1) != CLOSESIG_OK)
 		return;
-	}
 	emit(*bodybuf, (size_t)bn, c.body_base64 || c.body_crlf);
 }
 
@@ -304,7 +637,7 @@ on_too_long(void *arg, const char *file, unsigned long lineno)
 {
 	nread++;
 	metrics_tick(&met);
-	reject(file, lineno, CLOSESIG_TOO_LONG, NULL, NULL, 0, 0);
+	reject(file, lineno, CLOSESIG_TOO_LONG, NULL, NULL, 0, 0, NULL);
 	return fail_fast && nrejected > 0 ? -1 : 0;
 }
 
@@ -324,7 +657,6 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 	size_t n = 0, cap = 64 * 1024;
 	char *buf;
 	ssize_t got;
-	enum closesig_reason r;
 	int fd;
 
 	if (path == NULL || strcmp(path, "-") == 0)
@@ -354,24 +686,48 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 		close(fd);
 	if (n > max_body) {
 		nrejected++;
+		nreason[CLOSESIG_TOO_LONG]++;
 		if (!quiet)
 			cli_warnx("%s: rejected: %s", name,
 			    closesig_reason_name(CLOSESIG_TOO_LONG));
 		free(buf);
 		return CLI_EXIT_REJECTS;
 	}
-	r = check(now, ts, strlen(ts), sig, strlen(sig), buf, n);
-	if (r != CLOSESIG_OK) {
-		nrejected++;
-		if (!quiet)
-			cli_warnx(
-			    "%s: rejected: %s", name, closesig_reason_name(r));
+	nread++;
+	if (judge(name, 0, now, have_now ? "--now" : "clock", ts, strlen(ts),
+		sig, strlen(sig), buf, n, NULL, 0, 0) != CLOSESIG_OK) {
 		free(buf);
 		return CLI_EXIT_REJECTS;
 	}
 	emit(buf, n, 1);
 	free(buf);
 	return CLI_EXIT_OK;
+}
+
+/*
+ * --summary: "N read, N verified, N rejected (REASON N, ...)", the reasons
+ * in the order of closehook-verify(1).
+ */
+static void
+print_summary(void)
+{
+	char buf[1024];
+	size_t n, k;
+	int first = 1;
+
+	n = (size_t)snprintf(buf, sizeof(buf), "%lu read, %lu verified, %lu "
+					       "rejected",
+	    nread, nverified, nrejected);
+	for (k = 0; k < CLOSESIG_COUNT && n < sizeof(buf) - 64; k++) {
+		if (nreason[k] == 0)
+			continue;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s %lu",
+		    first ? " (" : ", ", closesig_reason_name(k), nreason[k]);
+		first = 0;
+	}
+	if (!first)
+		snprintf(buf + n, sizeof(buf) - n, ")");
+	cli_warnx("%s", buf);
 }
 
 int
@@ -387,6 +743,9 @@ main(int argc, char *argv[])
 		O_FAILFAST,
 		O_TS,
 		O_SIG,
+		O_EXPLAIN,
+		O_SUMMARY,
+		O_NOSUMMARY,
 		O_VERSION
 	};
 	static const struct option longopts[] = {
@@ -399,6 +758,9 @@ main(int argc, char *argv[])
 		{ "fail-fast", no_argument, NULL, O_FAILFAST },
 		{ "timestamp", required_argument, NULL, O_TS },
 		{ "signature", required_argument, NULL, O_SIG },
+		{ "explain", no_argument, NULL, O_EXPLAIN },
+		{ "summary", no_argument, NULL, O_SUMMARY },
+		{ "no-summary", no_argument, NULL, O_NOSUMMARY },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -408,7 +770,8 @@ main(int argc, char *argv[])
 	const char *metpath = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct recloop loop = { 0 };
-	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
+	int ch, i, rc = CLI_EXIT_OK, ioerr = 0, nsecret = 0;
+	const char **secret;
 
 	cli_init("closehook-verify");
 	cli_std_fds(CLI_STDOUT_DATA);
@@ -417,15 +780,28 @@ main(int argc, char *argv[])
 	keyring_init(&keys);
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
+	/* Key files are loaded after the options: --explain changes how. */
+	if ((secret = calloc((size_t)argc, sizeof(*secret))) == NULL)
+		cli_fatal("out of memory");
 	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_SECRET:
-			if (keyring_load_file(&keys, optarg) != 0)
-				exit(CLI_EXIT_FATAL);
+			secret[nsecret++] = optarg;
 			break;
 		case O_MAXAGE:
-			max_age = cli_opt_int(
-			    "max-age", optarg, 0, 100LL * 365 * 86400);
+			/* A bare number is seconds, as before durations. */
+			max_age = cli_opt_duration("max-age", optarg, 0,
+				      100LL * 365 * 86400 * 1000) /
+			    1000;
+			break;
+		case O_EXPLAIN:
+			explain = 1;
+			break;
+		case O_SUMMARY:
+			summary = 1;
+			break;
+		case O_NOSUMMARY:
+			summary = 0;
 			break;
 		case O_NOW:
 			now = cli_opt_int("now", optarg, 0, INT64_MAX / 4);
@@ -475,6 +851,13 @@ main(int argc, char *argv[])
 			  "no --metrics");
 		usage();
 	}
+	keys.with_text = explain;
+	for (i = 0; i < nsecret; i++)
+		if (keyring_load_file(&keys, secret[i]) != 0)
+			exit(CLI_EXIT_FATAL);
+	free(secret);
+	if (summary < 0)
+		summary = isatty(STDERR_FILENO);
 	if (keyring_load_env(&keys) != 0)
 		exit(CLI_EXIT_FATAL);
 	if (keys.n == 0)
@@ -520,6 +903,8 @@ main(int argc, char *argv[])
 	metrics_close(&met);
 done:
 	rc = out_close_stdout(&out, rc);
+	if (summary)
+		print_summary();
 	keyring_free(&keys);
 	return rc;
 }

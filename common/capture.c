@@ -114,7 +114,8 @@ capture_header(const struct capture *c, const char *name, struct json_span *out)
 			}
 			val = first;
 		}
-		if (val.type != JSON_STRING) {
+		/* A number is a value too (a timestamp written as one). */
+		if (val.type != JSON_STRING && val.type != JSON_NUMBER) {
 			found = 0;
 			continue;
 		}

@@ -45,7 +45,8 @@ int capture_parse(
 
 /*
  * Look up a header by name (ASCII, matched case-insensitively).  Returns 1
- * and sets *val to its string span, or 0 when absent or not a string.
+ * and sets *val to its span, a string or a number (a timestamp some tools
+ * write as one), or 0 when absent or of another type.
  */
 int
 capture_header(const struct capture *, const char *name, struct json_span *val);

@@ -1,8 +1,12 @@
 /*
  * closesig.c - checking one Close webhook signature; see closesig.h.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "cli.h"
 #include "closesig.h"
 #include "hmac.h"
 #include "json.h"
@@ -109,4 +113,271 @@ closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
 	if (!tried)
 		return CLOSESIG_NO_KEY;
 	return match ? CLOSESIG_OK : CLOSESIG_MISMATCH;
+}
+
+/* Python json.dumps(ensure_ascii=True) of a JSON string's contents. */
+static char *
+py_string(struct json_span s, char *dst, char *tmp)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = json_str_unescape(s, tmp), i = 0;
+
+	*dst++ = '"';
+	while (i < n) {
+		unsigned char c = (unsigned char)tmp[i];
+		unsigned long cp;
+		int len;
+
+		if (c < 0x80) {
+			i++;
+			switch (c) {
+			case '"':
+				*dst++ = '\\';
+				*dst++ = '"';
+				continue;
+			case '\\':
+				*dst++ = '\\';
+				*dst++ = '\\';
+				continue;
+			case '\n':
+				*dst++ = '\\';
+				*dst++ = 'n';
+				continue;
+			case '\r':
+				*dst++ = '\\';
+				*dst++ = 'r';
+				continue;
+			case '\t':
+				*dst++ = '\\';
+				*dst++ = 't';
+				continue;
+			case '\b':
+				*dst++ = '\\';
+				*dst++ = 'b';
+				continue;
+			case '\f':
+				*dst++ = '\\';
+				*dst++ = 'f';
+				continue;
+			}
+			if (c >= 0x20) {
+				*dst++ = (char)c;
+				continue;
+			}
+			cp = c;
+		} else {
+			/* Validated UTF-8: the lead byte says the length. */
+			len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0f : 0x1f);
+			while (--len > 0)
+				cp = cp << 6 | ((unsigned char)tmp[++i] & 0x3f);
+			i++;
+		}
+		if (cp >= 0x10000) {
+			unsigned long v = cp - 0x10000, hi = 0xd800 | v >> 10,
+				      lo = 0xdc00 | (v & 0x3ff);
+
+			*dst++ = '\\';
+			*dst++ = 'u';
+			*dst++ = hex[hi >> 12];
+			*dst++ = hex[hi >> 8 & 15];
+			*dst++ = hex[hi >> 4 & 15];
+			*dst++ = hex[hi & 15];
+			cp = lo;
+		}
+		*dst++ = '\\';
+		*dst++ = 'u';
+		*dst++ = hex[cp >> 12 & 15];
+		*dst++ = hex[cp >> 8 & 15];
+		*dst++ = hex[cp >> 4 & 15];
+		*dst++ = hex[cp & 15];
+	}
+	*dst++ = '"';
+	return dst;
+}
+
+static char *
+py_value(struct json_span v, char *dst, char *tmp)
+{
+	struct json_span k, e;
+	struct json_iter it;
+	int first = 1;
+
+	switch (v.type) {
+	case JSON_OBJECT:
+		*dst++ = '{';
+		json_iter_init(&it, v);
+		while (json_iter_member(&it, &k, &e)) {
+			if (!first) {
+				*dst++ = ',';
+				*dst++ = ' ';
+			}
+			first = 0;
+			dst = py_string(k, dst, tmp);
+			*dst++ = ':';
+			*dst++ = ' ';
+			dst = py_value(e, dst, tmp);
+		}
+		*dst++ = '}';
+		return dst;
+	case JSON_ARRAY:
+		*dst++ = '[';
+		json_iter_init(&it, v);
+		while (json_iter_elem(&it, &e)) {
+			if (!first) {
+				*dst++ = ',';
+				*dst++ = ' ';
+			}
+			first = 0;
+			dst = py_value(e, dst, tmp);
+		}
+		*dst++ = ']';
+		return dst;
+	case JSON_STRING:
+		return py_string(v, dst, tmp);
+	default:
+		/* Numbers and literals as written. */
+		memcpy(dst, v.p, v.n);
+		return dst + v.n;
+	}
+}
+
+long
+closesig_reserialize(const char *body, size_t n, char *dst)
+{
+	struct json_span root;
+	char *tmp, *end;
+
+	if (json_parse(body, n, &root, NULL) != 0)
+		return -1;
+	if ((tmp = malloc(n + 1)) == NULL)
+		cli_fatal("out of memory");
+	end = py_value(root, dst, tmp);
+	free(tmp);
+	return (long)(end - dst);
+}
+
+/* Does any key tried match mac over a || b?  Sets *which. */
+static int
+match_any(const struct keyring *keys, const struct closesig_explain *ex,
+    int text, const void *a, size_t an, const void *b, size_t bn,
+    const unsigned char *want, size_t *which)
+{
+	unsigned char got[HMAC_LEN];
+	size_t i;
+
+	for (i = 0; i < ex->ntried; i++) {
+		const struct keyring_entry *e = &keys->v[ex->tried[i]];
+
+		if (text && !e->has_text)
+			continue;
+		hmac_sha256(text ? &e->hk_text : &e->hk, a, an, b, bn, got);
+		if (hmac_equal(got, want, HMAC_LEN)) {
+			*which = ex->tried[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void
+closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
+    size_t tsn, const char *sig, size_t sign, const char *body, size_t bodyn,
+    struct closesig_explain *ex)
+{
+	unsigned char want[HMAC_LEN], h[crypto_hash_sha256_BYTES];
+	struct json_member m[16];
+	struct json_top top = { .m = m, .max = 16 };
+	struct json_span root;
+	char *alt, tsbuf[24];
+	size_t i, subn = 0, altn, w;
+	long rn;
+	int d;
+
+	memset(ex, 0, sizeof(*ex));
+	ex->have_ts = parse_ts(ts, tsn, &ex->ts) == 0;
+	if (ex->have_ts)
+		ex->age = ref - ex->ts;
+	ex->sig_hex = sign == 2 * HMAC_LEN &&
+	    hmac_hex_decode(sig, sign, want, sizeof(want)) == HMAC_LEN;
+	ex->body_bytes = bodyn;
+	crypto_hash_sha256(h, (const unsigned char *)body, bodyn);
+	sodium_bin2hex(ex->body_sha256, sizeof(ex->body_sha256), h, sizeof(h));
+	ex->body_json = json_parse_top(body, bodyn, &root, &top, NULL) == 0 &&
+	    root.type == JSON_OBJECT;
+	if (ex->body_json && (subn = body_subscription(root, &top, ex->sub)) > 0)
+		ex->have_sub = 1;
+	ex->sub[subn] = '\0';
+	for (i = keyring_next(keys, 0, ex->sub, subn); i < keys->n;
+	     i = keyring_next(keys, i + 1, ex->sub, subn)) {
+		if (ex->ntried < CLOSESIG_EXPLAIN_KEYS)
+			ex->tried[ex->ntried++] = i;
+		ex->napplicable++;
+	}
+	if (!ex->sig_hex || ex->ntried == 0 || !ex->have_ts)
+		return;
+	if (match_any(keys, ex, 0, ts, tsn, body, bodyn, want, &w)) {
+		ex->signature_valid = 1;
+		return;
+	}
+	/* The usual mistakes, most common first. */
+	if (bodyn >= 1 && body[bodyn - 1] == '\n') {
+		altn = bodyn - (bodyn >= 2 && body[bodyn - 2] == '\r' ? 2 : 1);
+		if (match_any(keys, ex, 0, ts, tsn, body, altn, want, &w) ||
+		    match_any(keys, ex, 0, ts, tsn, body, bodyn - 1, want, &w)) {
+			ex->cause = "trailing-newline-added";
+			ex->cause_key = w;
+			return;
+		}
+	}
+	if ((alt = malloc(7 * bodyn + 16)) == NULL)
+		cli_fatal("out of memory");
+	if (memmem(body, bodyn, "\r\n", 2) != NULL) {
+		for (i = altn = 0; i < bodyn; i++)
+			if (!(body[i] == '\r' && i + 1 < bodyn &&
+				body[i + 1] == '\n'))
+				alt[altn++] = body[i];
+		if (match_any(keys, ex, 0, ts, tsn, alt, altn, want, &w)) {
+			ex->cause = "crlf-line-endings";
+			goto found;
+		}
+	}
+	if ((rn = closesig_reserialize(body, bodyn, alt)) >= 0 &&
+	    ((size_t)rn != bodyn || memcmp(alt, body, bodyn) != 0) &&
+	    match_any(keys, ex, 0, ts, tsn, alt, (size_t)rn, want, &w)) {
+		ex->cause = "reserialized-body";
+		goto found;
+	}
+	if (match_any(keys, ex, 1, ts, tsn, body, bodyn, want, &w)) {
+		ex->cause = "key-as-text";
+		goto found;
+	}
+	if (match_any(keys, ex, 0, body, bodyn, ts, tsn, want, &w)) {
+		ex->cause = "body-before-timestamp";
+		goto found;
+	}
+	for (d = 1; d <= 300; d++) {
+		int s;
+
+		for (s = -1; s <= 1; s += 2) {
+			int64_t t = ex->ts + s * d;
+			int n;
+
+			if (t < 0)
+				continue;
+			n = snprintf(tsbuf, sizeof(tsbuf), "%lld", (long long)t);
+			if (match_any(
+				keys, ex, 0, tsbuf, (size_t)n, body, bodyn, want, &w)) {
+				ex->cause = "timestamp-changed";
+				ex->cause_ts = t;
+				goto found;
+			}
+		}
+	}
+	ex->cause = "wrong-key";
+	free(alt);
+	return;
+found:
+	ex->cause_key = w;
+	free(alt);
 }

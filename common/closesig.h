@@ -46,4 +46,56 @@ enum closesig_reason closesig_check(const struct keyring *, int64_t max_age,
     int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
     const char *body, size_t bodyn);
 
+/* At most this many applicable keys are listed in an explanation. */
+#define CLOSESIG_EXPLAIN_KEYS 16
+
+/*
+ * Why a message fails, for closehook-verify --explain: the facts, and the
+ * usual mistake that makes the signature match, tried with every applicable
+ * key.  The HMAC is always computed, the window ignored, so "stale but
+ * genuine" and "stale and forged" differ.  Nothing here is a secret: keys
+ * appear as fingerprints (keys.h).
+ */
+struct closesig_explain {
+	int have_ts; /* the timestamp parsed */
+	int64_t ts;
+	int64_t age; /* ref - ts: negative is in the future */
+	int sig_hex; /* the signature is 64 hex digits */
+	int body_json; /* the body is a JSON object */
+	int signature_valid; /* as given, with some applicable key */
+	size_t body_bytes;
+	char body_sha256[65];
+	int have_sub; /* the body names a subscription */
+	char sub[KEYS_SUB_MAX + 1];
+	size_t tried[CLOSESIG_EXPLAIN_KEYS]; /* indexes into the ring */
+	size_t ntried, napplicable;
+	/*
+	 * When the signature does not match as given: the first mistake that
+	 * makes it match ("trailing-newline-added", "crlf-line-endings",
+	 * "reserialized-body", "key-as-text", "body-before-timestamp",
+	 * "timestamp-changed"), else "wrong-key"; NULL when there is nothing
+	 * to try (no applicable key, or a signature that is not hex).
+	 */
+	const char *cause;
+	size_t cause_key; /* the ring index of the key that matched */
+	int64_t cause_ts; /* timestamp-changed: the timestamp that matched */
+};
+
+/*
+ * Explain one message (the arguments of closesig_check, the window left
+ * out).  The ring must have been loaded with_text for key-as-text to be
+ * tried.
+ */
+void closesig_explain(const struct keyring *, int64_t ref, const char *ts,
+    size_t tsn, const char *sig, size_t sign, const char *body, size_t bodyn,
+    struct closesig_explain *);
+
+/*
+ * The body serialised as Close serialises it (Python's json.dumps
+ * defaults: ", " and ": " separators, members in their order, non-ASCII
+ * as \uXXXX) into dst, which has room for 7 * n + 16 bytes.  Returns the
+ * length, or -1 when the body is not JSON.
+ */
+long closesig_reserialize(const char *body, size_t n, char *dst);
+
 #endif

@@ -25,8 +25,11 @@ keyring_free(struct keyring *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++)
+	for (i = 0; i < r->n; i++) {
 		hmac_key_free(&r->v[i].hk);
+		if (r->v[i].has_text)
+			hmac_key_free(&r->v[i].hk_text);
+	}
 	if (r->v != NULL)
 		sodium_memzero(r->v, r->cap * sizeof(*r->v));
 	free(r->v);
@@ -77,10 +80,21 @@ keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
 	memcpy(e->sub, sub, sublen);
 	e->sub[sublen] = '\0';
 	e->sublen = sublen;
-	if (hmac_key_init(&e->hk, key, klen) != 0) {
+	if (hmac_key_init(&e->hk, key, klen) != 0 ||
+	    (r->with_text &&
+		hmac_key_init(&e->hk_text, (const unsigned char *)hex,
+		    hexlen) != 0)) {
 		sodium_memzero(key, sizeof(key));
 		*why = "cannot set up HMAC";
 		return -1;
+	}
+	e->has_text = r->with_text;
+	{
+		unsigned char h[crypto_hash_sha256_BYTES];
+
+		crypto_hash_sha256(h, key, klen);
+		sodium_bin2hex(e->fp, sizeof(e->fp), h, 4);
+		sodium_memzero(h, sizeof(h));
 	}
 	sodium_memzero(key, sizeof(key));
 	r->n++;

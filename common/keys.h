@@ -24,6 +24,13 @@ struct keyring_entry {
 	char sub[KEYS_SUB_MAX + 1]; /* "" when unbound */
 	size_t sublen;
 	struct hmac_key hk;
+	/* The first 8 hex digits of SHA-256 of the key bytes: names a key in
+	 * messages without telling anything usable about it. */
+	char fp[9];
+	/* with_text: the schedule of the key's hex text used as the key (the
+	 * usual mistake closehook-verify --explain looks for). */
+	struct hmac_key hk_text;
+	int has_text;
 };
 
 struct keyring {
@@ -31,6 +38,7 @@ struct keyring {
 	size_t n;
 	size_t cap;
 	size_t nbound; /* entries bound to a subscription */
+	int with_text; /* set before loading: keep hk_text too */
 };
 
 void keyring_init(struct keyring *);

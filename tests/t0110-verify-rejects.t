@@ -39,8 +39,8 @@ is "$rc" 1 "exit 1 when anything was rejected"
 is "$(wc -l <"$TMP/out")" 2 "both good captures came out"
 is "$(sort -u "$TMP/out")" "$KAV_BODY" "and only they"
 reasons=$(sed "s|^closehook-verify: $TMP/in:||" "$TMP/err" | tr '\n' ' ')
-is "$reasons" "1: rejected: malformed-capture (not valid JSON) 3: rejected: malformed-capture (not a JSON object) 4: rejected: malformed-capture (body is not a string) 5: rejected: malformed-capture (missing headers) 6: rejected: missing-signature 7: rejected: missing-timestamp 8: rejected: bad-timestamp 9: rejected: stale-timestamp 10: rejected: future-timestamp 11: rejected: bad-signature 12: rejected: no-key 13: rejected: signature-mismatch 14: rejected: body-not-json 15: rejected: body-not-json " \
-    "one stderr line per reject, with its line number and reason"
+is "$reasons" "1: rejected: malformed-capture (not valid JSON) 3: rejected: malformed-capture (not a JSON object) 4: rejected: malformed-capture (body is not a string) 5: rejected: malformed-capture (missing headers) 6: rejected: missing-signature 7: rejected: missing-timestamp 8: rejected: bad-timestamp (\"12ab\": not decimal seconds) 9: rejected: stale-timestamp 10: rejected: future-timestamp 11: rejected: bad-signature (\"abc\": not 64 hex digits) 12: rejected: no-key 13: rejected: signature-mismatch 14: rejected: body-not-json 15: rejected: body-not-json " \
+    "one stderr line per reject, with its line number, reason and the value at fault"
 is "$(jq -r '"\(.line) \(.reason)"' "$TMP/rej" | tr '\n' ' ')" \
     "1 malformed-capture 3 malformed-capture 4 malformed-capture 5 malformed-capture 6 missing-signature 7 missing-timestamp 8 bad-timestamp 9 stale-timestamp 10 future-timestamp 11 bad-signature 12 no-key 13 signature-mismatch 14 body-not-json 15 body-not-json " \
     "the rejects file has one NDJSON line per reject"

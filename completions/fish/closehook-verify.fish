@@ -1,7 +1,10 @@
 # fish completion for closehook-verify(1)
 
 complete -c closehook-verify -l secret-file -r -F -d 'Key file: HEXKEY or SUBSCRIPTION_ID HEXKEY per line'
-complete -c closehook-verify -l max-age -x -d 'Replay window around now in seconds (0: off)'
+complete -c closehook-verify -l max-age -x -d 'Replay window around received_at (default 5m; 0: off)'
+complete -c closehook-verify -l explain -d 'Say why each reject fails and the likely cause'
+complete -c closehook-verify -l summary -d 'A count of reads, verifies and rejects at the end'
+complete -c closehook-verify -l no-summary -d 'No count at the end'
 complete -c closehook-verify -l now -x -d 'The time to check timestamps against'
 complete -c closehook-verify -l rejects -r -F -d 'Append each reject as an NDJSON line'
 complete -c closehook-verify -l metrics -r -F -d 'Keep Prometheus metrics in FILE'

@@ -1,0 +1,173 @@
+#!/bin/bash
+# shellcheck disable=SC1091,SC2154 # lib.sh: sourced; run sets rc, out, err
+# closehook-verify --explain: for each reject, the facts (age and its
+# reference, whether the HMAC matches with the window ignored, the keys
+# tried as fingerprints, the body's size and hash) and the usual mistake
+# that makes a bad signature match, on stderr and in the rejects file.
+# Also --summary, trimmed and numeric header values, a sha256= prefix, and
+# --max-age as a duration.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TMP" || exit 1
+printf '%s\n' "$KAV_KEY" >keys
+chmod 600 keys
+other=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+fp() { printf '%s' "$1" | xxd -r -p | sha256sum | cut -c1-8; }
+fp_kav=$(fp "$KAV_KEY")
+
+# explain_of CAPTURE...: run --explain over the captures (one per argument)
+# with --now at the vector's time; sets rc, out, err; the rejects in rej.
+explain_of() {
+	rm -f rej
+	printf '%s\n' "$@" >in
+	run closehook-verify --explain --no-summary --now "$KAV_TS" \
+	    --secret-file keys --rejects rej in
+}
+cause() { jq -r '.explain.likely_cause' rej; }
+
+# The mistakes, each made the way people make it.
+pretty=$(jq . <<<"$KAV_BODY")
+pretty_sig=$(sign "$KAV_KEY" "$KAV_TS" "$pretty")
+crlf=$(printf '%s' "$pretty" | sed '$!s/$/\r/')
+compact=$(jq -c . <<<"$KAV_BODY")
+
+explain_of "$(capture "$KAV_TS" "$KAV_SIG" "$KAV_BODY
+")"
+is "$rc:$(cause)" "1:trailing-newline-added" "a newline added to the body"
+like "$err" "*rejected: signature-mismatch
+    timestamp 1557751596: 0 s before --now
+    body: $((${#KAV_BODY} + 1)) bytes, sha256 *
+    keys tried: $fp_kav (any subscription)
+    likely cause: trailing-newline-added: *matches key $fp_kav" \
+    "explained on stderr, indented under the reject line"
+is "$(jq -r '.explain.matching_key' rej)" "$fp_kav" "naming the key that matches"
+
+explain_of "$(capture "$KAV_TS" "$pretty_sig" "$crlf")"
+is "$(cause)" crlf-line-endings "LF became CRLF on the way"
+
+explain_of "$(capture "$KAV_TS" "$KAV_SIG" "$compact")" \
+    "$(capture "$KAV_TS" "$KAV_SIG" "$pretty")"
+is "$(cause | tr '\n' ' ')" "reserialized-body reserialized-body " \
+    "a compacted and a pretty-printed copy of the body"
+
+# Close's serialisation of non-ASCII text (\uXXXX, surrogate pairs for
+# emoji) rebuilt from a copy jq wrote out as UTF-8.
+python3 "$TOP/bench/gen" --format payloads --count 200 --seed 5 |
+    grep -m1 '\\ud83' >uni.json
+uni=$(cat uni.json)
+explain_of "$(capture "$KAV_TS" "$(sign "$KAV_KEY" "$KAV_TS" "$uni")" \
+    "$(jq -c . uni.json)")"
+is "$(cause)" reserialized-body "non-ASCII and emoji serialised as Close does"
+
+explain_of "$(capture "$KAV_TS" "$KAV_SIG_ASCII_KEY" "$KAV_BODY")"
+is "$(cause)" key-as-text "the key used as its hex text"
+
+explain_of "$(capture "$KAV_TS" "$KAV_SIG_SWAPPED" "$KAV_BODY")"
+is "$(cause)" body-before-timestamp "body and timestamp in the wrong order"
+
+later=$((KAV_TS + 97))
+explain_of "$(capture "$KAV_TS" "$(sign "$KAV_KEY" "$later" "$KAV_BODY")" \
+    "$KAV_BODY")"
+is "$(cause):$(jq -r .explain.matching_timestamp rej)" \
+    "timestamp-changed:$later" "headers from another delivery: the timestamp that matches"
+like "$err" "*with timestamp $later (+97 s)*" "and how far off it is"
+
+explain_of "$(capture "$KAV_TS" "$(sign "$other" "$KAV_TS" "$KAV_BODY")" \
+    "$KAV_BODY")"
+is "$(cause):$(jq -r .explain.signature_valid rej)" "wrong-key:false" \
+    "signed with another key"
+is "$(jq -r '.explain.matching_key' rej)" null "which matches none of ours"
+
+# Stale: genuine or forged, the window no longer hides which.
+stale=$((KAV_TS - 1000))
+explain_of "$(capture "$stale" "$(sign "$KAV_KEY" "$stale" "$KAV_BODY")" \
+    "$KAV_BODY")" \
+    "$(capture "$stale" "$(sign "$other" "$stale" "$KAV_BODY")" "$KAV_BODY")"
+is "$(jq -r '"\(.reason) \(.explain.signature_valid) \(.explain.age_seconds)"' rej | tr '\n' ';')" \
+    "stale-timestamp true 1000;stale-timestamp false 1000;" \
+    "stale but genuine and stale and forged differ, with the age"
+like "$err" "*the signature is genuine*" "said in words"
+is "$(jq -r .explain.reference rej | sort -u)" "--now" "the reference is named"
+
+# Without --now, the capture's received_at is the reference.
+capture "$KAV_TS" "$(sign "$other" "$KAV_TS" "$KAV_BODY")" "$KAV_BODY" >ra
+run closehook-verify --explain --no-summary --secret-file keys \
+    --rejects rej2 ra
+is "$(jq -r '"\(.explain.reference) \(.explain.age_seconds)"' rej2)" \
+    "received_at $(($(date -u -d 2026-11-26T16:54:45Z +%s) - KAV_TS))" \
+    "the age is measured from received_at"
+
+# The facts: body size and hash, keys tried with their subscriptions.
+printf 'whsub_mBTylJxRXaBOXcuQmgUdmL %s\n%s\n' "$other" "$KAV_KEY" >keys2
+chmod 600 keys2
+capture "$KAV_TS" "$(sign "$other" "$KAV_TS" "$KAV_BODY")x" "$KAV_BODY" >f.in
+capture "$KAV_TS" 0000000000000000000000000000000000000000000000000000000000000000 \
+    "$KAV_BODY" >>f.in
+run closehook-verify --explain --no-summary --now "$KAV_TS" \
+    --secret-file keys2 --rejects rej3 f.in
+is "$(sed -n 2p rej3 | jq -c '.explain.keys_tried')" \
+    "[{\"fingerprint\":\"$(fp "$other")\",\"subscription\":\"whsub_mBTylJxRXaBOXcuQmgUdmL\"},{\"fingerprint\":\"$fp_kav\",\"subscription\":null}]" \
+    "keys tried: fingerprints and the subscription each is bound to"
+is "$(sed -n 2p rej3 | jq -r '"\(.explain.subscription_id) \(.explain.body_bytes) \(.explain.body_sha256)"')" \
+    "whsub_mBTylJxRXaBOXcuQmgUdmL ${#KAV_BODY} $(printf '%s' "$KAV_BODY" | sha256sum | cut -d' ' -f1)" \
+    "the body's subscription, size and SHA-256"
+is "$(sed -n 1p rej3 | jq -r '"\(.reason) \(.detail)"')" \
+    'bad-signature "'"$(sign "$other" "$KAV_TS" "$KAV_BODY" | cut -c1-40)"'"...: not 64 hex digits' \
+    "a bad signature names the value, cut short"
+printf '%s\n' "$err" >err3
+ok "no key bytes anywhere" \
+    bash -c "! grep -q -e $KAV_KEY -e $other rej rej2 rej3 err3"
+
+# A missing header is named.
+capture "$KAV_TS" "$KAV_SIG" "$KAV_BODY" | sed 's/"close-sig-hash"/"x-sig"/' >m.in
+run closehook-verify --explain --no-summary --secret-file keys --rejects rej4 m.in
+is "$(jq -r '.explain.missing_header' rej4)" close-sig-hash "a missing header is named"
+
+# Header values as HTTP has them: spaces around them dropped, a timestamp
+# written as a number, a sha256= prefix named for what it is.
+capture " $KAV_TS " " $KAV_SIG	" "$KAV_BODY" >h.in
+capture "$KAV_TS" "$KAV_SIG" "$KAV_BODY" |
+    sed "s/\"close-sig-timestamp\": *\"$KAV_TS\"/\"close-sig-timestamp\":$KAV_TS/" >>h.in
+capture "$KAV_TS" "sha256=$KAV_SIG" "$KAV_BODY" >>h.in
+run closehook-verify --no-summary --now "$KAV_TS" --secret-file keys h.in
+is "$rc:$(wc -l <<<"$out")" "1:2" "trimmed values and a numeric timestamp verify"
+like "$err" "*rejected: bad-signature (\"sha256=e6cf*\"...: a sha256= prefix; Close sends the bare hex digest)*" \
+    "a sha256= prefix is named as such"
+
+# --summary, and its default on a terminal.
+run closehook-verify --summary --now "$KAV_TS" --secret-file keys h.in
+like "$err" "*closehook-verify: 3 read, 2 verified, 1 rejected (bad-signature 1)" \
+    "--summary counts reads, verifies and rejects by reason"
+unlike() { ! [[ $1 == $2 ]]; }
+run closehook-verify --now "$KAV_TS" --secret-file keys h.in
+ok "no summary by default when stderr is not a terminal" \
+    unlike "$err" "*read,*verified*"
+if command -v script >/dev/null 2>&1; then
+	script -qec "closehook-verify -q --now $KAV_TS --secret-file keys h.in >/dev/null" \
+	    /dev/null >tty.out 2>&1
+	like "$(tr -d '\r' <tty.out)" "*3 read, 2 verified, 1 rejected (bad-signature 1)*" \
+	    "on a terminal the summary is on by default"
+else
+	skip "on a terminal the summary is on by default" "no script(1)"
+fi
+run closehook-verify --no-summary --now "$KAV_TS" --secret-file keys h.in
+ok "--no-summary turns it off" unlike "$err" "*read,*verified*"
+
+# --max-age takes durations; a bare number is still seconds.
+old=$((KAV_TS - 200))
+capture "$old" "$(sign "$KAV_KEY" "$old" "$KAV_BODY")" "$KAV_BODY" >a.in
+run closehook-verify -q --no-summary --max-age 3m --now "$KAV_TS" --secret-file keys a.in
+is "$rc" 1 "--max-age 3m: 200 s is too old"
+run closehook-verify -q --no-summary --max-age 5m --now "$KAV_TS" --secret-file keys a.in
+is "$rc" 0 "--max-age 5m: 200 s is within"
+run closehook-verify -q --no-summary --max-age 199 --now "$KAV_TS" --secret-file keys a.in
+is "$rc" 1 "--max-age 199: seconds"
+
+# Raw mode explains too: the body file a user saved with a newline.
+printf '%s\n' "$KAV_BODY" >body.txt
+run closehook-verify --explain --now "$KAV_TS" --secret-file keys \
+    --timestamp "$KAV_TS" --signature "$KAV_SIG" body.txt
+like "$err" "*body.txt: rejected: signature-mismatch*likely cause: trailing-newline-added*" \
+    "raw mode: the likely cause of a body file that fails"
+
+done_testing
