@@ -30,11 +30,11 @@
 #include "out.h"
 
 static const char synopsis[] =
-    "closehook-flatten [-q] [-e PROGRAM | -f FILE] [--select EXPR] "
-    "[--root PATH]\n"
-    "\t[--sep STR] [--arrays index|json] [--explode PATH] [--max-depth N]\n"
-    "\t[--dates keep|utc|epoch] [--fields-map FILE] [--sql-names]\n"
-    "\t[--format ndjson|csv|tsv] [--columns LIST] [--header]\n"
+    "closehook-flatten [-q] [-e PROGRAM | -f FILE | --changes] "
+    "[--select EXPR]\n"
+    "\t[--root PATH] [--sep STR] [--arrays index|json] [--explode PATH]\n"
+    "\t[--max-depth N] [--dates keep|utc|epoch] [--fields-map FILE]\n"
+    "\t[--sql-names] [--format ndjson|csv|tsv] [--columns LIST] [--header]\n"
     "\t[--rejects FILE] [--metrics FILE] [--max-line BYTES] [FILE...]\n";
 
 /*
@@ -99,6 +99,7 @@ static char **cols;
 static size_t ncols;
 static int cols_given, header, header_done, warned_cols, warned_coll;
 static int quiet;
+static int changes; /* --changes */
 static struct out out, rej;
 static int have_rej;
 static unsigned long nrejected;
@@ -133,6 +134,11 @@ help(void)
 	    "                           flattened (helpers: close_time, "
 	    "close_days, ...)\n"
 	    "  -f, --from-file FILE     read the jq program from FILE\n"
+	    "  --changes                one row per changed field of an "
+	    "updated event:\n"
+	    "                           event_id, object_type, object_id, "
+	    "lead_id,\n"
+	    "                           date_updated, field, old, new\n"
 	    "  --select EXPR            keep the records for which jq EXPR is "
 	    "true\n"
 	    "  --root PATH              flatten from this sub-object (e.g. "
@@ -591,6 +597,72 @@ truthy(jv v)
 	return k != JV_KIND_INVALID && k != JV_KIND_NULL && k != JV_KIND_FALSE;
 }
 
+/* A member of an object by its literal name, or JSON_NONE. */
+static struct json_span
+member(struct json_span obj, const char *name)
+{
+	struct json_span v = { NULL, 0, JSON_NONE };
+
+	if (obj.type != JSON_OBJECT ||
+	    !json_object_get(obj, name, strlen(name), &v))
+		v.type = JSON_NONE;
+	return v;
+}
+
+/* Add a column from a span; a missing value is null. */
+static void
+add_col(const char *name, struct json_span v)
+{
+	if (v.type == JSON_NONE)
+		flat_add_text(&row, name, strlen(name), "null", 4, JSON_NULL);
+	else
+		flat_add_text(&row, name, strlen(name), v.p, v.n, v.type);
+}
+
+/*
+ * --changes: one row per field an updated event changed, with its value
+ * before (previous_data) and after (data), kept as JSON values.  A field
+ * Close names in changed_fields is a literal key of data
+ * ("custom.cf_..." included).  Other events give no rows.
+ */
+static void
+emit_changes(struct json_span rec)
+{
+	struct json_span ev = member(rec, "event"), changed, data, prev, f,
+			 action;
+	struct json_iter it;
+	char name[1024];
+	size_t n;
+
+	if (ev.type != JSON_OBJECT)
+		ev = rec; /* a bare event given as is */
+	action = member(ev, "action");
+	if (!json_str_eq(action, "updated", 7))
+		return;
+	changed = member(ev, "changed_fields");
+	if (changed.type != JSON_ARRAY)
+		return;
+	data = member(ev, "data");
+	prev = member(ev, "previous_data");
+	json_iter_init(&it, changed);
+	while (json_iter_elem(&it, &f) && out.err == 0) {
+		if (f.type != JSON_STRING || f.n > sizeof(name))
+			continue;
+		n = json_str_unescape(f, name);
+		name[n] = '\0';
+		flat_row_reset(&row);
+		add_col("event_id", member(ev, "id"));
+		add_col("object_type", member(ev, "object_type"));
+		add_col("object_id", member(ev, "object_id"));
+		add_col("lead_id", member(ev, "lead_id"));
+		add_col("date_updated", member(ev, "date_updated"));
+		add_col("field", f);
+		add_col("old", member(prev, name));
+		add_col("new", member(data, name));
+		emit_row();
+	}
+}
+
 static void
 do_record(struct json_span rec)
 {
@@ -600,7 +672,10 @@ do_record(struct json_span rec)
 
 	cur_record = rec;
 	if (prog == NULL && sel == NULL) {
-		emit_value(rec, 0);
+		if (changes)
+			emit_changes(rec);
+		else
+			emit_value(rec, 0);
 		return;
 	}
 	if (opts.dates != FLAT_DATES_KEEP) {
@@ -629,7 +704,10 @@ do_record(struct json_span rec)
 	}
 	if (prog == NULL) {
 		jv_free(in);
-		emit_value(rec, 0);
+		if (changes)
+			emit_changes(rec);
+		else
+			emit_value(rec, 0);
 		return;
 	}
 	if (jqr_run(prog, in, on_result, NULL, &err) < 0) {
@@ -889,12 +967,14 @@ main(int argc, char *argv[])
 		O_REJECTS,
 		O_METRICS,
 		O_MAXLINE,
+		O_CHANGES,
 		O_VERSION
 	};
 	static const struct option longopts[] = { { "expr", required_argument,
 						      NULL, 'e' },
 		{ "from-file", required_argument, NULL, 'f' },
 		{ "select", required_argument, NULL, O_SELECT },
+		{ "changes", no_argument, NULL, O_CHANGES },
 		{ "root", required_argument, NULL, O_ROOT },
 		{ "sep", required_argument, NULL, O_SEP },
 		{ "arrays", required_argument, NULL, O_ARRAYS },
@@ -934,6 +1014,9 @@ main(int argc, char *argv[])
 			break;
 		case O_SELECT:
 			selexpr = optarg;
+			break;
+		case O_CHANGES:
+			changes = 1;
 			break;
 		case O_ROOT:
 			simple_path("root", optarg, &root_path);
@@ -1026,6 +1109,12 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (expr != NULL && exprfile != NULL) {
 		cli_warnx("-e and -f exclude each other");
+		usage();
+	}
+	if (changes && (expr != NULL || exprfile != NULL || have_root ||
+			   have_explode)) {
+		cli_warnx("--changes makes its own rows: no -e, -f, --root or "
+			  "--explode with it");
 		usage();
 	}
 	if (format == F_NDJSON && (cols_given || header)) {

@@ -20,3 +20,4 @@ complete -c closehook-flatten -l max-line -x -d 'Longest input line (default 16M
 complete -c closehook-flatten -s q -l quiet -d 'No stderr line per reject'
 complete -c closehook-flatten -s h -l help -d 'Show help'
 complete -c closehook-flatten -l version -d 'Show the version'
+complete -c closehook-flatten -l changes -d 'One row per changed field of an updated event'
