@@ -724,7 +724,7 @@ read_password(const char *file)
 		return pw;
 	}
 	if ((f = fopen(file, "re")) == NULL)
-		cli_fatal("%s", file);
+		cli_fatal("%s", cli_secret_name("--redis-password-file", file));
 	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077) != 0)
 		cli_warnx("%s: password file is readable by others", file);
 	n = getline(&pw, &cap, f);

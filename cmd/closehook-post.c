@@ -359,17 +359,20 @@ has_header(const char *name)
 	return 0;
 }
 
-/* Read a small secret file into locked memory; returns its length. */
+/*
+ * Read a small secret file, the value of option opt, into locked memory;
+ * returns its length.
+ */
 static size_t
-read_secret(const char *path, char *buf, size_t cap)
+read_secret(const char *opt, const char *path, char *buf, size_t cap)
 {
 	struct stat st;
 	size_t n = 0;
 	ssize_t got;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		cli_fatal("%s", path);
+	if ((fd = cli_secret_open(opt, path)) < 0)
+		exit(CLI_EXIT_FATAL);
 	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
 		cli_warnx("%s: readable by group or others", path);
 	while (n < cap && (got = read(fd, buf + n, cap - n)) != 0) {
@@ -394,7 +397,7 @@ load_header_file(const char *path)
 
 	if (buf == NULL)
 		cli_fatalx("out of memory");
-	n = read_secret(path, buf, 65535);
+	n = read_secret("--header-file", path, buf, 65535);
 	buf[n] = '\0';
 	for (p = buf; p < buf + n; p = e + 1) {
 		char src[64];
@@ -433,7 +436,7 @@ load_url(const char *path)
 
 	if (buf == NULL)
 		cli_fatalx("out of memory");
-	n = read_secret(path, buf, 8191);
+	n = read_secret("--url-file", path, buf, 8191);
 	while (n > 0 &&
 	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
@@ -451,7 +454,8 @@ load_auth(const char *path, int basic)
 
 	if (buf == NULL)
 		cli_fatalx("out of memory");
-	n = read_secret(path, buf, 4096);
+	n = read_secret(
+	    basic ? "--basic-file" : "--bearer-file", path, buf, 4096);
 	while (n > 0 &&
 	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
@@ -2008,7 +2012,8 @@ main(int argc, char *argv[])
 	}
 	if (sign_scheme != NULL &&
 	    signer_load(&signer, sign_scheme, sign_key, &why) != 0)
-		cli_fatalx("%s: %s", sign_key, why);
+		cli_fatalx("%s: %s",
+		    cli_secret_name("--sign-key-file", sign_key), why);
 	if (ho.insecure)
 		cli_warnx("warning: --insecure: server certificates are not "
 			  "verified");

@@ -129,7 +129,8 @@ read_key(struct closeapi *c, char *err, size_t errn)
 	}
 	if (c->o.key_file != NULL) {
 		if ((fd = open(c->o.key_file, O_RDONLY | O_CLOEXEC)) < 0) {
-			snprintf(err, errn, "%s: %s", c->o.key_file,
+			snprintf(err, errn, "%s: %s",
+			    cli_secret_name("--api-key-file", c->o.key_file),
 			    strerror(errno));
 			return -1;
 		}
