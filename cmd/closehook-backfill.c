@@ -1170,6 +1170,7 @@ main(int argc, char **argv)
 
 	cli_init("closehook-backfill");
 	cli_std_fds(CLI_STDOUT_DATA);
+	cli_no_core_dumps();
 	memset(&ao, 0, sizeof(ao));
 	now_us = wall_us();
 	show_progress = isatty(2);

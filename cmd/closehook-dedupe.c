@@ -783,6 +783,7 @@ main(int argc, char *argv[])
 
 	cli_init("closehook-dedupe");
 	cli_std_fds(CLI_STDOUT_DATA);
+	cli_no_core_dumps();
 	argv[0] = (char *)cli_prog;
 	memset(&so, 0, sizeof(so));
 	so.now = -1;

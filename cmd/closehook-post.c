@@ -1834,6 +1834,7 @@ main(int argc, char *argv[])
 
 	cli_init("closehook-post");
 	cli_std_fds(CLI_STDOUT_DATA);
+	cli_no_core_dumps();
 	argv[0] = (char *)cli_prog;
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");

@@ -2,6 +2,9 @@
  * cli.c - shared command-line plumbing: messages, exit codes, strict number,
  * size and duration parsing.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -370,6 +373,17 @@ cli_secret_open(const char *opt, const char *path)
 		errno = e;
 	}
 	return fd;
+}
+
+void
+cli_no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)
+		cli_warn("warning: cannot make the process non-dumpable");
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		cli_warn("warning: cannot turn core dumps off");
 }
 
 int64_t

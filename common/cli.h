@@ -123,6 +123,17 @@ const char *cli_secret_name(const char *opt, const char *path);
  */
 int cli_secret_open(const char *opt, const char *path);
 
+/*
+ * No core dumps and no ptrace attach by other processes of the same user
+ * (prctl PR_SET_DUMPABLE 0, and RLIMIT_CORE 0 for the systems whose
+ * suid_dumpable setting dumps non-dumpable processes all the same): a core
+ * file would hold the keys, tokens and HMAC pad states the program keeps in
+ * memory.  Every program that may load a secret calls it in main() before
+ * its options are read, since some options load secrets as they are
+ * parsed.  A failure is warned about, not fatal.
+ */
+void cli_no_core_dumps(void);
+
 /* Wall clock in seconds since the epoch, and a monotonic clock in ns. */
 int64_t cli_now(void);
 uint64_t cli_mono_ns(void);
