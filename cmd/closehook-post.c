@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "out.h"
 #include "ratelimit.h"
+#include "secret.h"
 #include "sign.h"
 
 static const char synopsis[] =
@@ -347,6 +348,20 @@ add_header(const char *h, size_t n, const char *src)
 		cli_fatalx("out of memory");
 }
 
+/*
+ * Free a header list: wiped first, since copies of the headers from files
+ * (Authorization, API keys) are in every list.
+ */
+static void
+free_headers(struct curl_slist *l)
+{
+	struct curl_slist *h;
+
+	for (h = l; h != NULL; h = h->next)
+		sodium_memzero(h->data, strlen(h->data));
+	curl_slist_free_all(l);
+}
+
 static int
 has_header(const char *name)
 {
@@ -359,46 +374,25 @@ has_header(const char *name)
 	return 0;
 }
 
-/*
- * Read a small secret file, the value of option opt, into locked memory;
- * returns its length.
- */
-static size_t
-read_secret(const char *opt, const char *path, char *buf, size_t cap)
+/* A secret file, the value of option opt: exit 2 when it cannot be read. */
+static char *
+read_secret(const char *opt, const char *path, size_t max, size_t *n)
 {
-	struct stat st;
-	size_t n = 0;
-	ssize_t got;
-	int fd;
+	char *buf;
 
-	if ((fd = cli_secret_open(opt, path)) < 0)
+	if ((buf = secret_read(opt, path, max, n)) == NULL)
 		exit(CLI_EXIT_FATAL);
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-		cli_warnx("%s: readable by group or others", path);
-	while (n < cap && (got = read(fd, buf + n, cap - n)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			cli_fatal("%s", path);
-		n += (size_t)got;
-	}
-	close(fd);
-	if (n == cap)
-		cli_fatalx("%s: file too large", path);
-	return n;
+	return buf;
 }
 
 static void
 load_header_file(const char *path)
 {
-	char *buf = sodium_malloc(65536), *p, *e;
+	char *buf, *p, *e;
 	size_t n;
 	unsigned long lineno = 0;
 
-	if (buf == NULL)
-		cli_fatalx("out of memory");
-	n = read_secret("--header-file", path, buf, 65535);
-	buf[n] = '\0';
+	buf = read_secret("--header-file", path, 65535, &n);
 	for (p = buf; p < buf + n; p = e + 1) {
 		char src[64];
 		size_t l;
@@ -421,7 +415,7 @@ load_header_file(const char *path)
 		}
 		add_header(p, l, src);
 	}
-	sodium_free(buf);
+	secret_free(buf);
 }
 
 /*
@@ -431,12 +425,10 @@ load_header_file(const char *path)
 static const char *
 load_url(const char *path)
 {
-	char *buf = sodium_malloc(8192);
+	char *buf;
 	size_t n;
 
-	if (buf == NULL)
-		cli_fatalx("out of memory");
-	n = read_secret("--url-file", path, buf, 8191);
+	buf = read_secret("--url-file", path, 8191, &n);
 	while (n > 0 &&
 	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
@@ -449,13 +441,11 @@ load_url(const char *path)
 static void
 load_auth(const char *path, int basic)
 {
-	char *buf = sodium_malloc(8192), *hdr;
+	char *buf, *hdr;
 	size_t n, hn;
 
-	if (buf == NULL)
-		cli_fatalx("out of memory");
-	n = read_secret(
-	    basic ? "--basic-file" : "--bearer-file", path, buf, 4096);
+	buf = read_secret(
+	    basic ? "--basic-file" : "--bearer-file", path, 4095, &n);
 	while (n > 0 &&
 	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
@@ -478,7 +468,7 @@ load_auth(const char *path, int basic)
 	}
 	add_header(hdr, strlen(hdr), path);
 	sodium_free(hdr);
-	sodium_free(buf);
+	secret_free(buf);
 }
 
 static struct jqr *
@@ -687,7 +677,7 @@ job_free(struct job *j)
 	free(j->url);
 	free(j->idem);
 	if (j->hdrs != NULL)
-		curl_slist_free_all(j->hdrs);
+		free_headers(j->hdrs);
 	free(j);
 }
 
@@ -1170,7 +1160,7 @@ start(struct job *j, uint64_t now)
 	struct curl_slist *h = hdrs, *l;
 
 	if (j->hdrs != NULL) {
-		curl_slist_free_all(j->hdrs);
+		free_headers(j->hdrs);
 		j->hdrs = NULL;
 	}
 	if (j->idem != NULL || signer.scheme != SIGN_NONE) {
@@ -1741,13 +1731,6 @@ setup_metrics(const char *path)
 	metrics_start(&met);
 }
 
-static void
-wipe_headers(struct curl_slist *l)
-{
-	for (; l != NULL; l = l->next)
-		sodium_memzero(l->data, strlen(l->data));
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -2084,8 +2067,7 @@ main(int argc, char *argv[])
 		rc = CLI_EXIT_FATAL;
 	}
 	http_free(&http);
-	wipe_headers(hdrs);
-	curl_slist_free_all(hdrs);
+	free_headers(hdrs);
 	signer_free(&signer);
 	jqr_free(jq_body);
 	jqr_free(jq_url);

@@ -20,29 +20,30 @@ int
 signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
     const char **why)
 {
-	unsigned char raw[256];
+	unsigned char raw[256], pk[crypto_sign_PUBLICKEYBYTES];
 	size_t rawn = 0;
 	long hn;
+	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
+	/* Every way out goes through out:, which wipes raw. */
 	if (strcmp(scheme, "close") == 0) {
 		if (n < 32 || n > 2 * sizeof(raw) ||
 		    (hn = hmac_hex_decode(key, n, raw, sizeof(raw))) < 16) {
 			*why = "expected a hex key of 32 to 256 digits";
-			return -1;
+			goto out;
 		}
 		if (hmac_key_init(&s->hk, raw, (size_t)hn) != 0) {
-			sodium_memzero(raw, sizeof(raw));
 			*why = "out of memory";
-			return -1;
+			goto out;
 		}
-		sodium_memzero(raw, sizeof(raw));
 		s->scheme = SIGN_CLOSE;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (strcmp(scheme, "standard-webhooks") != 0) {
 		*why = "unknown scheme (close or standard-webhooks)";
-		return -1;
+		goto out;
 	}
 	if (n > 6 && memcmp(key, "whsec_", 6) == 0) {
 		if (sodium_base642bin(raw, sizeof(raw), key + 6, n - 6, NULL,
@@ -50,46 +51,43 @@ signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
 		    rawn < 16) {
 			*why =
 			    "whsec_ secret is not base64 of 16 or more bytes";
-			return -1;
+			goto out;
 		}
 		if (hmac_key_init(&s->hk, raw, rawn) != 0) {
-			sodium_memzero(raw, sizeof(raw));
 			*why = "out of memory";
-			return -1;
+			goto out;
 		}
-		sodium_memzero(raw, sizeof(raw));
 		s->scheme = SIGN_SW_V1;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (n > 5 && memcmp(key, "whsk_", 5) == 0) {
-		unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-
 		if (sodium_base642bin(raw, sizeof(raw), key + 5, n - 5, NULL,
 			&rawn, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 		    (rawn != crypto_sign_SEEDBYTES &&
 			rawn != crypto_sign_SECRETKEYBYTES)) {
-			sodium_memzero(raw, sizeof(raw));
 			*why = "whsk_ key is not base64 of a 32-byte seed or "
 			       "a 64-byte Ed25519 secret key";
-			return -1;
+			goto out;
 		}
 		if ((s->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) ==
 		    NULL) {
-			sodium_memzero(raw, sizeof(raw));
 			*why = "out of memory";
-			return -1;
+			goto out;
 		}
 		if (rawn == crypto_sign_SEEDBYTES)
 			crypto_sign_seed_keypair(pk, s->sk, raw);
 		else
 			memcpy(s->sk, raw, rawn);
-		sodium_memzero(raw, sizeof(raw));
 		sodium_mprotect_readonly(s->sk);
 		s->scheme = SIGN_SW_V1A;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	*why = "expected a whsec_ or whsk_ key";
-	return -1;
+out:
+	sodium_memzero(raw, sizeof(raw));
+	return rc;
 }
 
 int
