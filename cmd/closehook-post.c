@@ -45,10 +45,11 @@
 static const char synopsis[] =
     "closehook-post [-q] [-X METHOD] [-H HEADER]... [--header-file FILE]\n"
     "\t[--bearer-file FILE] [--basic-file FILE] [--content-type TYPE]\n"
-    "\t[--body EXPR] [--url-expr EXPR] [--idempotency-key EXPR]\n"
-    "\t[--batch N] [--batch-bytes BYTES] [--batch-wait DURATION]\n"
-    "\t[--batch-format FORMAT] [--rate RATE] [--order-by EXPR]\n"
-    "\t[--sign SCHEME] [--sign-key-file FILE] [--parallel N]\n"
+    "\t[--body EXPR] [--url-expr EXPR] [--allow-origin ORIGIN]...\n"
+    "\t[--idempotency-key EXPR] [--batch N] [--batch-bytes BYTES]\n"
+    "\t[--batch-wait DURATION] [--batch-format FORMAT] [--rate RATE]\n"
+    "\t[--order-by EXPR]"
+    " [--sign SCHEME] [--sign-key-file FILE] [--parallel N]\n"
     "\t[--cacert FILE] [--insecure] [--retry-on LIST] [--retry-base DURATION]\n"
     "\t[--retry-max-wait DURATION] [--retries N] [--retry-max-time DURATION]\n"
     "\t[--connect-timeout DURATION] [--timeout DURATION]\n"
@@ -129,7 +130,14 @@ struct epoch {
 };
 
 /* Options. */
-static const char *url;
+static const char *url, *url_path;
+/*
+ * The origins a --url-expr URL may have: the URL's (origin0), and those of
+ * --allow-origin.  Credentials and signatures go nowhere else.
+ */
+static char origin0[HTTP_ORIGIN_MAX];
+static char (*origins)[HTTP_ORIGIN_MAX];
+static size_t norigins;
 static const char *method = "POST";
 static struct curl_slist *hdrs;
 static struct jqr *jq_body, *jq_url, *jq_idem, *jq_order;
@@ -213,6 +221,8 @@ help(void)
 	    "(string: as is)\n"
 	    "  --url-file FILE            the URL from a file (a secret URL)\n"
 	    "  --url-expr EXPR            jq program giving each record's URL\n"
+	    "  --allow-origin ORIGIN      another scheme://host[:port] for "
+	    "--url-expr\n"
 	    "  --idempotency-key EXPR     jq program giving the "
 	    "Idempotency-Key header\n"
 	    "  --batch N                  up to N records per request\n"
@@ -471,13 +481,25 @@ load_auth(const char *path, int basic)
 	secret_free(buf);
 }
 
+/*
+ * --url-expr: jq formats each value interpolated into a string ("\(.x)")
+ * with format("text"); for this program only, that is @uri, so that
+ * "https://h/deals/\(.event.id)" percent-encodes the id and a record
+ * cannot add a '/', '?' or '#' to the URL.  Other formats, @uri included,
+ * stay as they are.
+ */
+static const char url_defs[] = "def _closehook_format(f): format(f);"
+			       " def format(f): if f == \"text\""
+			       " then tostring | _closehook_format(\"uri\")"
+			       " else _closehook_format(f) end;";
+
 static struct jqr *
-compile(const char *opt, const char *prog)
+compile(const char *opt, const char *prog, const char *defs)
 {
 	struct jqr *q;
 	char *err = NULL;
 
-	if ((q = jqr_new(prog, NULL, &err)) == NULL)
+	if ((q = jqr_new(prog, defs, &err)) == NULL)
 		cli_fatalx(
 		    "--%s: %s", opt, err != NULL ? err : "compile error");
 	return q;
@@ -996,6 +1018,58 @@ header_value_ok(const char *s)
 	return strpbrk(s, "\r\n") == NULL;
 }
 
+/* --allow-origin ORIGIN */
+static void
+add_origin(const char *o)
+{
+	const char *why;
+
+	if ((origins = realloc(origins, (norigins + 1) * sizeof(*origins))) ==
+	    NULL)
+		cli_fatal("out of memory");
+	if (http_origin(o, 1, origins[norigins], &why) != 0)
+		cli_fatalx("invalid ORIGIN for --allow-origin '%.40s%s': %s", o,
+		    strlen(o) > 40 ? "..." : "", why);
+	norigins++;
+}
+
+/*
+ * A URL from --url-expr (u, un bytes; NULL: no result): an http or https
+ * URL of the URL's origin or an --allow-origin, without a dot segment in
+ * its path.  Returns 0, or -1 with why in err.
+ */
+static int
+url_check(const char *u, size_t un, char *err, size_t errn)
+{
+	char o[HTTP_ORIGIN_MAX];
+	const char *why;
+	size_t i;
+
+	if (u == NULL || memchr(u, '\0', un) != NULL || !header_value_ok(u)) {
+		snprintf(err, errn, "--url-expr gave no usable URL");
+		return -1;
+	}
+	if (http_origin(u, 0, o, &why) != 0) {
+		snprintf(err, errn, "--url-expr gave no usable URL: %s", why);
+		return -1;
+	}
+	for (i = 0; i < norigins && strcmp(o, origins[i]) != 0; i++)
+		;
+	if (strcmp(o, origin0) != 0 && i == norigins) {
+		snprintf(err, errn,
+		    "--url-expr gave another origin (%.100s), not the URL's "
+		    "nor an --allow-origin",
+		    o);
+		return -1;
+	}
+	if (http_dot_segment(u)) {
+		snprintf(err, errn,
+		    "--url-expr gave a path with a '.' or '..' segment");
+		return -1;
+	}
+	return 0;
+}
+
 /* One input line. */
 static void
 add_line(const struct line *l, const char *file, uint64_t now)
@@ -1050,14 +1124,12 @@ add_line(const struct line *l, const char *file, uint64_t now)
 			report(&r, "skipped", NULL, NULL, now);
 			return;
 		}
-		if (jq_url != NULL &&
-		    (u == NULL || memchr(u, '\0', un) || !header_value_ok(u))) {
+		if (jq_url != NULL && url_check(u, un, err, sizeof(err)) != 0) {
 			free(body);
 			free(u);
 			free(idem);
 			free(k);
-			fail_record(
-			    l, file, now, "--url-expr gave no usable URL");
+			fail_record(l, file, now, err);
 			return;
 		}
 		if (idem != NULL &&
@@ -1742,6 +1814,7 @@ main(int argc, char *argv[])
 		O_BODY,
 		O_URLEXPR,
 		O_URLFILE,
+		O_ALLOW,
 		O_IDEM,
 		O_BATCH,
 		O_BBYTES,
@@ -1778,6 +1851,7 @@ main(int argc, char *argv[])
 		{ "body", required_argument, NULL, O_BODY },
 		{ "url-expr", required_argument, NULL, O_URLEXPR },
 		{ "url-file", required_argument, NULL, O_URLFILE },
+		{ "allow-origin", required_argument, NULL, O_ALLOW },
 		{ "idempotency-key", required_argument, NULL, O_IDEM },
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "batch-bytes", required_argument, NULL, O_BBYTES },
@@ -1852,16 +1926,20 @@ main(int argc, char *argv[])
 			ctype = optarg;
 			break;
 		case O_BODY:
-			jq_body = compile("body", optarg);
+			jq_body = compile("body", optarg, NULL);
 			break;
 		case O_URLFILE:
 			url = load_url(optarg);
+			url_path = optarg;
+			break;
+		case O_ALLOW:
+			add_origin(optarg);
 			break;
 		case O_URLEXPR:
-			jq_url = compile("url-expr", optarg);
+			jq_url = compile("url-expr", optarg, url_defs);
 			break;
 		case O_IDEM:
-			jq_idem = compile("idempotency-key", optarg);
+			jq_idem = compile("idempotency-key", optarg, NULL);
 			break;
 		case O_BATCH:
 			batch_n =
@@ -1889,7 +1967,7 @@ main(int argc, char *argv[])
 				cli_fatalx("invalid RATE for --rate: %s", why);
 			break;
 		case O_ORDER:
-			jq_order = compile("order-by", optarg);
+			jq_order = compile("order-by", optarg, NULL);
 			break;
 		case O_SIGN:
 			sign_scheme = optarg;
@@ -1979,6 +2057,21 @@ main(int argc, char *argv[])
 		url = argv[0];
 		argc--;
 		argv++;
+	}
+	/*
+	 * The URL is checked before any input is read: a URL that can never
+	 * work would otherwise dead-letter every record, after retries.  A
+	 * URL from --url-file may be a secret: only the file is named.
+	 */
+	if (http_origin(url, 0, origin0, &why) != 0) {
+		if (url_path != NULL)
+			cli_fatalx("%s: %s", url_path, why);
+		cli_fatalx("invalid URL '%.40s%s': %s", url,
+		    strlen(url) > 40 ? "..." : "", why);
+	}
+	if (norigins > 0 && jq_url == NULL) {
+		cli_warnx("--allow-origin needs --url-expr");
+		usage();
 	}
 	if (batch_n == 0 && (batch_bytes > 0 || batch_ndjson)) {
 		cli_warnx("--batch-bytes and --batch-format need --batch");
@@ -2073,6 +2166,7 @@ main(int argc, char *argv[])
 	jqr_free(jq_url);
 	jqr_free(jq_idem);
 	jqr_free(jq_order);
+	free(origins);
 	free(ktab);
 	curl_global_cleanup();
 	return rc;
