@@ -2124,8 +2124,9 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	out_init(&out, STDOUT_FILENO, "stdout");
+	/* The report quotes responses: customer data, as dead letters are. */
 	if (reppath != NULL) {
-		if (out_append_open(&rep, reppath, 0644) != 0)
+		if (out_append_open(&rep, reppath, 0600) != 0)
 			cli_fatal("%s", reppath);
 		have_rep = 1;
 	}
