@@ -88,7 +88,7 @@ struct job {
 	int body_is_line;
 	char *url; /* owned; NULL: the URL operand */
 	char *idem; /* Idempotency-Key value, owned */
-	char msgid[80]; /* webhook-id */
+	char msgid[SIGN_ID_MAX + 1]; /* webhook-id */
 	struct okey *key;
 	enum where where;
 	int attempts;
@@ -974,32 +974,47 @@ close_batch(void)
 	jl_push(&ready, j);
 }
 
-/* The default webhook-id: the record's event id, else a body hash. */
+/* "msg_" and 32 hex digits of the SHA-256 of [p, p + n), as the id. */
+static void
+msgid_hash(struct job *j, const void *p, size_t n)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[33];
+
+	crypto_hash_sha256(h, p, n);
+	hmac_hex_encode(h, 16, hex);
+	hex[32] = '\0';
+	snprintf(j->msgid, sizeof(j->msgid), "msg_%s", hex);
+}
+
+/*
+ * The webhook-id (sign.h says what an id may hold): the --idempotency-key
+ * value, or, when it cannot be an id, a hash of it, the same on every
+ * attempt and every run; without one, the record's event id when it can
+ * be one, else a hash of the body.
+ */
 static void
 set_msgid(struct job *j, const char *line, size_t n)
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
 	struct json_span root, ev, id;
-	char hex[33];
 
-	if (j->idem != NULL && strlen(j->idem) < sizeof(j->msgid)) {
-		snprintf(j->msgid, sizeof(j->msgid), "%s", j->idem);
+	if (j->idem != NULL) {
+		if (sign_id_ok(j->idem, strlen(j->idem)))
+			snprintf(j->msgid, sizeof(j->msgid), "%s", j->idem);
+		else
+			msgid_hash(j, j->idem, strlen(j->idem));
 		return;
 	}
 	if (line != NULL && json_parse(line, n, &root, NULL) == 0 &&
 	    root.type == JSON_OBJECT &&
 	    json_object_get(root, "event", 5, &ev) && ev.type == JSON_OBJECT &&
 	    json_object_get(ev, "id", 2, &id) && id.type == JSON_STRING &&
-	    json_str_plain(id) && id.n - 2 < sizeof(j->msgid) &&
-	    memchr(id.p + 1, '.', id.n - 2) == NULL) {
+	    json_str_plain(id) && sign_id_ok(id.p + 1, id.n - 2)) {
 		memcpy(j->msgid, id.p + 1, id.n - 2);
 		j->msgid[id.n - 2] = '\0';
 		return;
 	}
-	crypto_hash_sha256(h, (const unsigned char *)j->body, j->bodyn);
-	hmac_hex_encode(h, 16, hex);
-	hex[32] = '\0';
-	snprintf(j->msgid, sizeof(j->msgid), "msg_%s", hex);
+	msgid_hash(j, j->body, j->bodyn);
 }
 
 static void
@@ -1134,7 +1149,7 @@ add_line(const struct line *l, const char *file, uint64_t now)
 		}
 		if (idem != NULL &&
 		    (memchr(idem, '\0', idn) != NULL ||
-			!header_value_ok(idem) || idn > 200)) {
+			!header_value_ok(idem) || idn > SIGN_ID_MAX)) {
 			free(body);
 			free(u);
 			free(idem);
