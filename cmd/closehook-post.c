@@ -2145,7 +2145,8 @@ main(int argc, char *argv[])
 			cli_fatal("%s", reppath);
 		have_rep = 1;
 	}
-	progress = !quiet && isatty(STDERR_FILENO);
+	/* Not among the delivered lines when both go to one terminal. */
+	progress = !quiet && cli_progress_tty();
 	setup_metrics(metpath);
 
 	ioerr = run(argv, argc > 0 ? argc : 1, max_line);

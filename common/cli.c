@@ -4,6 +4,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -384,6 +385,17 @@ cli_no_core_dumps(void)
 		cli_warn("warning: cannot make the process non-dumpable");
 	if (setrlimit(RLIMIT_CORE, &rl) != 0)
 		cli_warn("warning: cannot turn core dumps off");
+}
+
+int
+cli_progress_tty(void)
+{
+	struct stat so, se;
+
+	if (!isatty(STDERR_FILENO))
+		return 0;
+	return !(isatty(STDOUT_FILENO) && fstat(STDOUT_FILENO, &so) == 0 &&
+	    fstat(STDERR_FILENO, &se) == 0 && so.st_rdev == se.st_rdev);
 }
 
 int64_t

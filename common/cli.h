@@ -134,6 +134,14 @@ int cli_secret_open(const char *opt, const char *path);
  */
 void cli_no_core_dumps(void);
 
+/*
+ * 1 when a progress line may be drawn and redrawn in place on stderr: it is
+ * a terminal, and stdout does not write to the same one (isatty and the
+ * same st_rdev), where data lines would be overwritten and interleaved
+ * with it.  Else 0.
+ */
+int cli_progress_tty(void);
+
 /* Wall clock in seconds since the epoch, and a monotonic clock in ns. */
 int64_t cli_now(void);
 uint64_t cli_mono_ns(void);

@@ -464,6 +464,8 @@ closeapi_request(struct closeapi *c, const char *method, const char *path,
 			continue;
 		}
 		closeapi_error_text(r->body, r->n, r->error, sizeof(r->error));
+		if (r->status >= 500 && r->status <= 599)
+			c->st.server_errors++;
 		if (r->status == 401 || r->status == 403)
 			return CLOSEAPI_AUTH;
 		if (r->status == 503 ||
