@@ -21,8 +21,8 @@
  * reference libraries take it (Python's and Java's decoders accept both).
  */
 static int
-b64_decode(const char *t, size_t n, unsigned char *raw, size_t cap,
-    size_t *rawn)
+b64_decode(
+    const char *t, size_t n, unsigned char *raw, size_t cap, size_t *rawn)
 {
 	const char *end;
 
@@ -47,8 +47,8 @@ sign_id_ok(const char *id, size_t n)
 	if (n == 0 || n > SIGN_ID_MAX)
 		return 0;
 	for (i = 0; i < n; i++)
-		if ((unsigned char)id[i] <= ' ' ||
-		    (unsigned char)id[i] > '~' || id[i] == '.')
+		if ((unsigned char)id[i] <= ' ' || (unsigned char)id[i] > '~' ||
+		    id[i] == '.')
 			return 0;
 	return 1;
 }
