@@ -20,8 +20,10 @@ if ! ulimit -c unlimited 2>/dev/null && ! ulimit -c 1000000 2>/dev/null; then
 	skip_all "cannot raise the core size limit"
 fi
 export DUMPABLE_LOG=$TMP/dumpable.log
-# The sanitizer runtime need not come first: this library only reads.
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+# The sanitizer runtime need not come first: this library only reads; and
+# it must leave the core limit alone (it sets it to 0 by default), or the
+# control below would prove nothing.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:disable_coredump=0
 pre() { LD_PRELOAD=$TMP/dumpable.so "$@"; }
 # at_exit_state: what the last process preloaded reported, then forget it.
 at_exit_state() {
