@@ -53,14 +53,15 @@ MODS_receive = cli out json keys hmac capture isotime closesig netaddr \
 LIBS_receive = mhd sodium crypto pthread
 MODS_flatten = cli line out mark recloop json jqr isotime evrec flat metrics atomicfile
 LIBS_flatten = jq m
-MODS_dedupe  = cli line out mark recloop json jqr evrec store metrics atomicfile
+MODS_dedupe  = cli line out mark recloop json jqr evrec store metrics atomicfile \
+               secret
 LIBS_dedupe  = jq sqlite hiredis sodium m
 MODS_backfill = cli out json isotime ratelimit closeapi atomicfile metrics evrec
 MODS_subscribe = cli out json isotime ratelimit closeapi atomicfile
 LIBS_subscribe = curl sodium
 LIBS_backfill = curl sodium
 MODS_post    = cli line out mark json jqr http backoff ratelimit isotime sign hmac \
-               metrics atomicfile
+               metrics atomicfile secret
 LIBS_post    = curl jq sodium crypto m
 MODS_follow  = cli out json isotime metrics atomicfile mark
 LIBS_follow  =
@@ -93,6 +94,8 @@ ULIBS_jqr     = jq m
 ULIBS_store   = sqlite hiredis sodium
 UMODS_backoff = backoff
 UMODS_sign    = sign hmac cli
+UMODS_secret  = secret cli
+ULIBS_secret  = sodium
 UMODS_http    = http ratelimit isotime json
 UMODS_metrics = metrics atomicfile cli
 UMODS_atomicfile = atomicfile

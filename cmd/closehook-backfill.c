@@ -120,6 +120,7 @@ static const char *filter[F_COUNT];
 static char fquery[QUERY_MAX]; /* the non-date filters, encoded */
 static int64_t now_us;
 static int quiet, show_progress, newest_first;
+static int progress_redraw; /* stderr is a terminal of its own */
 static const char *state_path, *metrics_path;
 static struct closeapi *api;
 static struct out out;
@@ -131,10 +132,11 @@ static uint64_t npages, nevents, nnodata, nskipped;
 static struct metrics met;
 static int m_complete;
 static double m_duration, m_ended = NAN, m_newest = NAN, m_lag = NAN;
-static uint64_t t_start_ns, last_progress_ns;
+static uint64_t t_start_ns, last_progress_ns, last_requests;
 static int64_t range_lo, range_hi; /* for progress: the time range */
 static int64_t done_lo; /* oldest-first: done below this */
 static int64_t seen_lo; /* oldest date seen in this fetch */
+static int range_done; /* the whole range was walked */
 
 /* The checkpoint, in memory as in the state file. */
 struct state {
@@ -550,6 +552,9 @@ setup_metrics(void)
 		    NULL, NULL },
 		{ "closehook_backfill_rate_limited_total", METRICS_COUNTER,
 		    METRICS_U64, &s->rate_limited, "429 answers.", NULL, NULL },
+		{ "closehook_backfill_server_errors_total", METRICS_COUNTER,
+		    METRICS_U64, &s->server_errors, "5xx answers.", NULL,
+		    NULL },
 		{ "closehook_backfill_wait_seconds_total", METRICS_COUNTER,
 		    METRICS_DOUBLE, &s->waited,
 		    "Time spent waiting: pacing, back-off and 429s.", NULL,
@@ -615,23 +620,42 @@ fmt_dur(double s, char *buf, size_t n)
 		snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
 }
 
+/*
+ * About once a second, and at the end: pages, events, the request rate,
+ * retries, 5xx and 429 answers, the share of the range done and the time
+ * left.  The rate is measured over the time since the previous line, at
+ * least a second (the first line comes a second after the start): over the
+ * few milliseconds of the first request it read 181 req/s under a limit of
+ * 5.  The last line gives the whole run's rate, over a second at least.
+ */
 static void
 progress(int last)
 {
 	const struct closeapi_stats *s = closeapi_stats(api);
 	uint64_t t = cli_mono_ns();
-	double el = (double)(t - t_start_ns) / 1e9, frac = 0, total;
+	double el = (double)(t - t_start_ns) / 1e9, frac = 0, total, dt, rate;
 	char eta[32];
 
 	if (!show_progress || quiet)
 		return;
 	if (!last && t - last_progress_ns < 1000000000ULL)
 		return;
+	if (last) {
+		dt = el;
+		rate = (double)s->requests;
+	} else {
+		dt = (double)(t - last_progress_ns) / 1e9;
+		rate = (double)(s->requests - last_requests);
+	}
+	rate /= dt > 1 ? dt : 1;
 	last_progress_ns = t;
+	last_requests = s->requests;
 	total = (double)(range_hi - range_lo);
 	/* Newest first runs down from the top; oldest first goes up a
 	 * window at a time. */
-	if (total > 0 && newest_first && seen_lo >= 0)
+	if (range_done)
+		frac = 1;
+	else if (total > 0 && newest_first && seen_lo >= 0)
 		frac = (double)(range_hi - seen_lo) / total;
 	else if (total > 0 && !newest_first)
 		frac = (double)(done_lo - range_lo) / total;
@@ -641,12 +665,14 @@ progress(int last)
 		frac = 1;
 	fmt_dur(frac > 0.001 ? el * (1 - frac) / frac : -1, eta, sizeof(eta));
 	fprintf(stderr,
-	    "%s: %llu pages, %llu events, %.1f req/s, "
-	    "%llu rate-limited, %.0f%% of the range, ETA %s%s",
+	    "%s: %llu pages, %llu events, %.1f req/s, %llu retried, "
+	    "%llu server errors, %llu rate-limited, %.0f%% of the range, "
+	    "ETA %s%s",
 	    cli_prog, (unsigned long long)npages, (unsigned long long)nevents,
-	    el > 0 ? (double)s->requests / el : 0.0,
+	    rate, (unsigned long long)s->retries,
+	    (unsigned long long)s->server_errors,
 	    (unsigned long long)s->rate_limited, frac * 100, eta,
-	    isatty(2) && !last ? "\033[K\r" : "\n");
+	    progress_redraw && !last ? "\033[K\r" : "\n");
 }
 
 /* -- output ------------------------------------------------------------------ */
@@ -1042,7 +1068,8 @@ run_oldest(void)
 				return -1;
 		} while (next_cursor(&pg, cursor, sizeof(cursor)));
 		write_window(hi);
-		done_lo = hi;
+		/* The last window is open above: it ends at the range's end. */
+		done_lo = hi >= 0 ? hi : range_hi;
 		progress(0);
 		if (stop)
 			return -1;
@@ -1160,9 +1187,11 @@ main(int argc, char **argv)
 
 	cli_init("closehook-backfill");
 	cli_std_fds(CLI_STDOUT_DATA);
+	cli_no_core_dumps();
 	memset(&ao, 0, sizeof(ao));
 	now_us = wall_us();
-	show_progress = isatty(2);
+	/* Not among the data when both go to one terminal. */
+	show_progress = progress_redraw = cli_progress_tty();
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_SINCE:
@@ -1288,7 +1317,7 @@ main(int argc, char **argv)
 	if ((api = closeapi_new(&ao, err, sizeof(err))) == NULL)
 		cli_fatalx("%s", err);
 	out_init(&out, 1, "stdout");
-	t_start_ns = cli_mono_ns();
+	t_start_ns = last_progress_ns = cli_mono_ns();
 	setup_metrics();
 
 	if (event_id != NULL) {
@@ -1322,7 +1351,7 @@ main(int argc, char **argv)
 	seen_lo = -1;
 	save_state();
 	rc = newest_first ? run_newest() : run_oldest();
-	complete = rc == 0;
+	complete = range_done = rc == 0;
 	if (rc == 0) {
 		st.running = 0;
 		st.through = st.until >= 0 ? st.until : now_us;

@@ -35,6 +35,7 @@
 #include "recloop.h"
 #include "metrics.h"
 #include "out.h"
+#include "secret.h"
 #include "store.h"
 
 static const char synopsis[] =
@@ -677,33 +678,28 @@ default_store(void)
 	return path;
 }
 
-/* The Redis password: first line of the file, or the environment. */
+/*
+ * The Redis password: the first line of the file, or the environment, in
+ * locked memory (secret.h); the caller wipes it with secret_free().
+ */
 static char *
 read_password(const char *file)
 {
-	struct stat sb;
-	char *pw = NULL, *e;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f;
+	char *pw, *e;
+	size_t n;
 
 	if (file == NULL) {
 		if ((e = getenv("CLOSEHOOK_REDIS_PASSWORD")) == NULL ||
 		    *e == '\0')
 			return NULL;
-		xalloc(pw = strdup(e));
+		xalloc(pw = secret_dup(e, strlen(e)));
 		return pw;
 	}
-	if ((f = fopen(file, "re")) == NULL)
-		cli_fatal("%s", file);
-	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077) != 0)
-		cli_warnx("%s: password file is readable by others", file);
-	n = getline(&pw, &cap, f);
-	fclose(f);
-	if (n <= 0)
+	if ((pw = secret_read("--redis-password-file", file, 4096, &n)) == NULL)
+		exit(CLI_EXIT_FATAL);
+	pw[strcspn(pw, "\r\n")] = '\0';
+	if (pw[0] == '\0')
 		cli_fatalx("%s: empty password file", file);
-	while (n > 0 && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
-		pw[--n] = '\0';
 	return pw;
 }
 
@@ -755,6 +751,7 @@ main(int argc, char *argv[])
 
 	cli_init("closehook-dedupe");
 	cli_std_fds(CLI_STDOUT_DATA);
+	cli_no_core_dumps();
 	argv[0] = (char *)cli_prog;
 	memset(&so, 0, sizeof(so));
 	so.now = -1;
@@ -856,10 +853,7 @@ main(int argc, char *argv[])
 	so.password = pw;
 	sqlite_store = url.kind == STORE_SQLITE;
 	st = store_open(&url, &so, err, sizeof(err));
-	if (pw != NULL) {
-		sodium_memzero(pw, strlen(pw));
-		free(pw);
-	}
+	secret_free(pw);
 	if (st == NULL)
 		cli_fatalx("%s", err);
 	if (rejpath != NULL) {

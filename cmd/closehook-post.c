@@ -39,15 +39,17 @@
 #include "metrics.h"
 #include "out.h"
 #include "ratelimit.h"
+#include "secret.h"
 #include "sign.h"
 
 static const char synopsis[] =
     "closehook-post [-q] [-X METHOD] [-H HEADER]... [--header-file FILE]\n"
     "\t[--bearer-file FILE] [--basic-file FILE] [--content-type TYPE]\n"
-    "\t[--body EXPR] [--url-expr EXPR] [--idempotency-key EXPR]\n"
-    "\t[--batch N] [--batch-bytes BYTES] [--batch-wait DURATION]\n"
-    "\t[--batch-format FORMAT] [--rate RATE] [--order-by EXPR]\n"
-    "\t[--sign SCHEME] [--sign-key-file FILE] [--parallel N]\n"
+    "\t[--body EXPR] [--url-expr EXPR] [--allow-origin ORIGIN]...\n"
+    "\t[--idempotency-key EXPR] [--batch N] [--batch-bytes BYTES]\n"
+    "\t[--batch-wait DURATION] [--batch-format FORMAT] [--rate RATE]\n"
+    "\t[--order-by EXPR]"
+    " [--sign SCHEME] [--sign-key-file FILE] [--parallel N]\n"
     "\t[--cacert FILE] [--insecure] [--retry-on LIST] [--retry-base DURATION]\n"
     "\t[--retry-max-wait DURATION] [--retries N] [--retry-max-time DURATION]\n"
     "\t[--connect-timeout DURATION] [--timeout DURATION]\n"
@@ -86,7 +88,7 @@ struct job {
 	int body_is_line;
 	char *url; /* owned; NULL: the URL operand */
 	char *idem; /* Idempotency-Key value, owned */
-	char msgid[80]; /* webhook-id */
+	char msgid[SIGN_ID_MAX + 1]; /* webhook-id */
 	struct okey *key;
 	enum where where;
 	int attempts;
@@ -128,7 +130,14 @@ struct epoch {
 };
 
 /* Options. */
-static const char *url;
+static const char *url, *url_path;
+/*
+ * The origins a --url-expr URL may have: the URL's (origin0), and those of
+ * --allow-origin.  Credentials and signatures go nowhere else.
+ */
+static char origin0[HTTP_ORIGIN_MAX];
+static char (*origins)[HTTP_ORIGIN_MAX];
+static size_t norigins;
 static const char *method = "POST";
 static struct curl_slist *hdrs;
 static struct jqr *jq_body, *jq_url, *jq_idem, *jq_order;
@@ -212,6 +221,8 @@ help(void)
 	    "(string: as is)\n"
 	    "  --url-file FILE            the URL from a file (a secret URL)\n"
 	    "  --url-expr EXPR            jq program giving each record's URL\n"
+	    "  --allow-origin ORIGIN      another scheme://host[:port] for "
+	    "--url-expr\n"
 	    "  --idempotency-key EXPR     jq program giving the "
 	    "Idempotency-Key header\n"
 	    "  --batch N                  up to N records per request\n"
@@ -347,6 +358,20 @@ add_header(const char *h, size_t n, const char *src)
 		cli_fatalx("out of memory");
 }
 
+/*
+ * Free a header list: wiped first, since copies of the headers from files
+ * (Authorization, API keys) are in every list.
+ */
+static void
+free_headers(struct curl_slist *l)
+{
+	struct curl_slist *h;
+
+	for (h = l; h != NULL; h = h->next)
+		sodium_memzero(h->data, strlen(h->data));
+	curl_slist_free_all(l);
+}
+
 static int
 has_header(const char *name)
 {
@@ -359,43 +384,25 @@ has_header(const char *name)
 	return 0;
 }
 
-/* Read a small secret file into locked memory; returns its length. */
-static size_t
-read_secret(const char *path, char *buf, size_t cap)
+/* A secret file, the value of option opt: exit 2 when it cannot be read. */
+static char *
+read_secret(const char *opt, const char *path, size_t max, size_t *n)
 {
-	struct stat st;
-	size_t n = 0;
-	ssize_t got;
-	int fd;
+	char *buf;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		cli_fatal("%s", path);
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-		cli_warnx("%s: readable by group or others", path);
-	while (n < cap && (got = read(fd, buf + n, cap - n)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			cli_fatal("%s", path);
-		n += (size_t)got;
-	}
-	close(fd);
-	if (n == cap)
-		cli_fatalx("%s: file too large", path);
-	return n;
+	if ((buf = secret_read(opt, path, max, n)) == NULL)
+		exit(CLI_EXIT_FATAL);
+	return buf;
 }
 
 static void
 load_header_file(const char *path)
 {
-	char *buf = sodium_malloc(65536), *p, *e;
+	char *buf, *p, *e;
 	size_t n;
 	unsigned long lineno = 0;
 
-	if (buf == NULL)
-		cli_fatalx("out of memory");
-	n = read_secret(path, buf, 65535);
-	buf[n] = '\0';
+	buf = read_secret("--header-file", path, 65535, &n);
 	for (p = buf; p < buf + n; p = e + 1) {
 		char src[64];
 		size_t l;
@@ -418,7 +425,7 @@ load_header_file(const char *path)
 		}
 		add_header(p, l, src);
 	}
-	sodium_free(buf);
+	secret_free(buf);
 }
 
 /*
@@ -428,12 +435,10 @@ load_header_file(const char *path)
 static const char *
 load_url(const char *path)
 {
-	char *buf = sodium_malloc(8192);
+	char *buf;
 	size_t n;
 
-	if (buf == NULL)
-		cli_fatalx("out of memory");
-	n = read_secret(path, buf, 8191);
+	buf = read_secret("--url-file", path, 8191, &n);
 	while (n > 0 &&
 	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
@@ -446,12 +451,11 @@ load_url(const char *path)
 static void
 load_auth(const char *path, int basic)
 {
-	char *buf = sodium_malloc(8192), *hdr;
+	char *buf, *hdr;
 	size_t n, hn;
 
-	if (buf == NULL)
-		cli_fatalx("out of memory");
-	n = read_secret(path, buf, 4096);
+	buf = read_secret(
+	    basic ? "--basic-file" : "--bearer-file", path, 4095, &n);
 	while (n > 0 &&
 	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
@@ -474,16 +478,28 @@ load_auth(const char *path, int basic)
 	}
 	add_header(hdr, strlen(hdr), path);
 	sodium_free(hdr);
-	sodium_free(buf);
+	secret_free(buf);
 }
 
+/*
+ * --url-expr: jq formats each value interpolated into a string ("\(.x)")
+ * with format("text"); for this program only, that is @uri, so that
+ * "https://h/deals/\(.event.id)" percent-encodes the id and a record
+ * cannot add a '/', '?' or '#' to the URL.  Other formats, @uri included,
+ * stay as they are.
+ */
+static const char url_defs[] = "def _closehook_format(f): format(f);"
+			       " def format(f): if f == \"text\""
+			       " then tostring | _closehook_format(\"uri\")"
+			       " else _closehook_format(f) end;";
+
 static struct jqr *
-compile(const char *opt, const char *prog)
+compile(const char *opt, const char *prog, const char *defs)
 {
 	struct jqr *q;
 	char *err = NULL;
 
-	if ((q = jqr_new(prog, NULL, &err)) == NULL)
+	if ((q = jqr_new(prog, defs, &err)) == NULL)
 		cli_fatalx(
 		    "--%s: %s", opt, err != NULL ? err : "compile error");
 	return q;
@@ -683,7 +699,7 @@ job_free(struct job *j)
 	free(j->url);
 	free(j->idem);
 	if (j->hdrs != NULL)
-		curl_slist_free_all(j->hdrs);
+		free_headers(j->hdrs);
 	free(j);
 }
 
@@ -958,32 +974,47 @@ close_batch(void)
 	jl_push(&ready, j);
 }
 
-/* The default webhook-id: the record's event id, else a body hash. */
+/* "msg_" and 32 hex digits of the SHA-256 of [p, p + n), as the id. */
+static void
+msgid_hash(struct job *j, const void *p, size_t n)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[33];
+
+	crypto_hash_sha256(h, p, n);
+	hmac_hex_encode(h, 16, hex);
+	hex[32] = '\0';
+	snprintf(j->msgid, sizeof(j->msgid), "msg_%s", hex);
+}
+
+/*
+ * The webhook-id (sign.h says what an id may hold): the --idempotency-key
+ * value, or, when it cannot be an id, a hash of it, the same on every
+ * attempt and every run; without one, the record's event id when it can
+ * be one, else a hash of the body.
+ */
 static void
 set_msgid(struct job *j, const char *line, size_t n)
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
 	struct json_span root, ev, id;
-	char hex[33];
 
-	if (j->idem != NULL && strlen(j->idem) < sizeof(j->msgid)) {
-		snprintf(j->msgid, sizeof(j->msgid), "%s", j->idem);
+	if (j->idem != NULL) {
+		if (sign_id_ok(j->idem, strlen(j->idem)))
+			snprintf(j->msgid, sizeof(j->msgid), "%s", j->idem);
+		else
+			msgid_hash(j, j->idem, strlen(j->idem));
 		return;
 	}
 	if (line != NULL && json_parse(line, n, &root, NULL) == 0 &&
 	    root.type == JSON_OBJECT &&
 	    json_object_get(root, "event", 5, &ev) && ev.type == JSON_OBJECT &&
 	    json_object_get(ev, "id", 2, &id) && id.type == JSON_STRING &&
-	    json_str_plain(id) && id.n - 2 < sizeof(j->msgid) &&
-	    memchr(id.p + 1, '.', id.n - 2) == NULL) {
+	    json_str_plain(id) && sign_id_ok(id.p + 1, id.n - 2)) {
 		memcpy(j->msgid, id.p + 1, id.n - 2);
 		j->msgid[id.n - 2] = '\0';
 		return;
 	}
-	crypto_hash_sha256(h, (const unsigned char *)j->body, j->bodyn);
-	hmac_hex_encode(h, 16, hex);
-	hex[32] = '\0';
-	snprintf(j->msgid, sizeof(j->msgid), "msg_%s", hex);
+	msgid_hash(j, j->body, j->bodyn);
 }
 
 static void
@@ -1000,6 +1031,58 @@ static int
 header_value_ok(const char *s)
 {
 	return strpbrk(s, "\r\n") == NULL;
+}
+
+/* --allow-origin ORIGIN */
+static void
+add_origin(const char *o)
+{
+	const char *why;
+
+	if ((origins = realloc(origins, (norigins + 1) * sizeof(*origins))) ==
+	    NULL)
+		cli_fatal("out of memory");
+	if (http_origin(o, 1, origins[norigins], &why) != 0)
+		cli_fatalx("invalid ORIGIN for --allow-origin '%.40s%s': %s", o,
+		    strlen(o) > 40 ? "..." : "", why);
+	norigins++;
+}
+
+/*
+ * A URL from --url-expr (u, un bytes; NULL: no result): an http or https
+ * URL of the URL's origin or an --allow-origin, without a dot segment in
+ * its path.  Returns 0, or -1 with why in err.
+ */
+static int
+url_check(const char *u, size_t un, char *err, size_t errn)
+{
+	char o[HTTP_ORIGIN_MAX];
+	const char *why;
+	size_t i;
+
+	if (u == NULL || memchr(u, '\0', un) != NULL || !header_value_ok(u)) {
+		snprintf(err, errn, "--url-expr gave no usable URL");
+		return -1;
+	}
+	if (http_origin(u, 0, o, &why) != 0) {
+		snprintf(err, errn, "--url-expr gave no usable URL: %s", why);
+		return -1;
+	}
+	for (i = 0; i < norigins && strcmp(o, origins[i]) != 0; i++)
+		;
+	if (strcmp(o, origin0) != 0 && i == norigins) {
+		snprintf(err, errn,
+		    "--url-expr gave another origin (%.100s), not the URL's "
+		    "nor an --allow-origin",
+		    o);
+		return -1;
+	}
+	if (http_dot_segment(u)) {
+		snprintf(err, errn,
+		    "--url-expr gave a path with a '.' or '..' segment");
+		return -1;
+	}
+	return 0;
 }
 
 /* One input line. */
@@ -1056,19 +1139,17 @@ add_line(const struct line *l, const char *file, uint64_t now)
 			report(&r, "skipped", NULL, NULL, now);
 			return;
 		}
-		if (jq_url != NULL &&
-		    (u == NULL || memchr(u, '\0', un) || !header_value_ok(u))) {
+		if (jq_url != NULL && url_check(u, un, err, sizeof(err)) != 0) {
 			free(body);
 			free(u);
 			free(idem);
 			free(k);
-			fail_record(
-			    l, file, now, "--url-expr gave no usable URL");
+			fail_record(l, file, now, err);
 			return;
 		}
 		if (idem != NULL &&
 		    (memchr(idem, '\0', idn) != NULL ||
-			!header_value_ok(idem) || idn > 200)) {
+			!header_value_ok(idem) || idn > SIGN_ID_MAX)) {
 			free(body);
 			free(u);
 			free(idem);
@@ -1166,7 +1247,7 @@ start(struct job *j, uint64_t now)
 	struct curl_slist *h = hdrs, *l;
 
 	if (j->hdrs != NULL) {
-		curl_slist_free_all(j->hdrs);
+		free_headers(j->hdrs);
 		j->hdrs = NULL;
 	}
 	if (j->idem != NULL || signer.scheme != SIGN_NONE) {
@@ -1737,13 +1818,6 @@ setup_metrics(const char *path)
 	metrics_start(&met);
 }
 
-static void
-wipe_headers(struct curl_slist *l)
-{
-	for (; l != NULL; l = l->next)
-		sodium_memzero(l->data, strlen(l->data));
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -1755,6 +1829,7 @@ main(int argc, char *argv[])
 		O_BODY,
 		O_URLEXPR,
 		O_URLFILE,
+		O_ALLOW,
 		O_IDEM,
 		O_BATCH,
 		O_BBYTES,
@@ -1791,6 +1866,7 @@ main(int argc, char *argv[])
 		{ "body", required_argument, NULL, O_BODY },
 		{ "url-expr", required_argument, NULL, O_URLEXPR },
 		{ "url-file", required_argument, NULL, O_URLFILE },
+		{ "allow-origin", required_argument, NULL, O_ALLOW },
 		{ "idempotency-key", required_argument, NULL, O_IDEM },
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "batch-bytes", required_argument, NULL, O_BBYTES },
@@ -1830,6 +1906,7 @@ main(int argc, char *argv[])
 
 	cli_init("closehook-post");
 	cli_std_fds(CLI_STDOUT_DATA);
+	cli_no_core_dumps();
 	argv[0] = (char *)cli_prog;
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
@@ -1864,16 +1941,20 @@ main(int argc, char *argv[])
 			ctype = optarg;
 			break;
 		case O_BODY:
-			jq_body = compile("body", optarg);
+			jq_body = compile("body", optarg, NULL);
 			break;
 		case O_URLFILE:
 			url = load_url(optarg);
+			url_path = optarg;
+			break;
+		case O_ALLOW:
+			add_origin(optarg);
 			break;
 		case O_URLEXPR:
-			jq_url = compile("url-expr", optarg);
+			jq_url = compile("url-expr", optarg, url_defs);
 			break;
 		case O_IDEM:
-			jq_idem = compile("idempotency-key", optarg);
+			jq_idem = compile("idempotency-key", optarg, NULL);
 			break;
 		case O_BATCH:
 			batch_n =
@@ -1901,7 +1982,7 @@ main(int argc, char *argv[])
 				cli_fatalx("invalid RATE for --rate: %s", why);
 			break;
 		case O_ORDER:
-			jq_order = compile("order-by", optarg);
+			jq_order = compile("order-by", optarg, NULL);
 			break;
 		case O_SIGN:
 			sign_scheme = optarg;
@@ -1992,6 +2073,21 @@ main(int argc, char *argv[])
 		argc--;
 		argv++;
 	}
+	/*
+	 * The URL is checked before any input is read: a URL that can never
+	 * work would otherwise dead-letter every record, after retries.  A
+	 * URL from --url-file may be a secret: only the file is named.
+	 */
+	if (http_origin(url, 0, origin0, &why) != 0) {
+		if (url_path != NULL)
+			cli_fatalx("%s: %s", url_path, why);
+		cli_fatalx("invalid URL '%.40s%s': %s", url,
+		    strlen(url) > 40 ? "..." : "", why);
+	}
+	if (norigins > 0 && jq_url == NULL) {
+		cli_warnx("--allow-origin needs --url-expr");
+		usage();
+	}
 	if (batch_n == 0 && (batch_bytes > 0 || batch_ndjson)) {
 		cli_warnx("--batch-bytes and --batch-format need --batch");
 		usage();
@@ -2008,7 +2104,8 @@ main(int argc, char *argv[])
 	}
 	if (sign_scheme != NULL &&
 	    signer_load(&signer, sign_scheme, sign_key, &why) != 0)
-		cli_fatalx("%s: %s", sign_key, why);
+		cli_fatalx("%s: %s",
+		    cli_secret_name("--sign-key-file", sign_key), why);
 	if (ho.insecure)
 		cli_warnx("warning: --insecure: server certificates are not "
 			  "verified");
@@ -2042,12 +2139,14 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	out_init(&out, STDOUT_FILENO, "stdout");
+	/* The report quotes responses: customer data, as dead letters are. */
 	if (reppath != NULL) {
-		if (out_append_open(&rep, reppath, 0644) != 0)
+		if (out_append_open(&rep, reppath, 0600) != 0)
 			cli_fatal("%s", reppath);
 		have_rep = 1;
 	}
-	progress = !quiet && isatty(STDERR_FILENO);
+	/* Not among the delivered lines when both go to one terminal. */
+	progress = !quiet && cli_progress_tty();
 	setup_metrics(metpath);
 
 	ioerr = run(argv, argc > 0 ? argc : 1, max_line);
@@ -2075,13 +2174,13 @@ main(int argc, char *argv[])
 	metrics_close(&met);
 	rc = out_close_stdout(&out, rc);
 	http_free(&http);
-	wipe_headers(hdrs);
-	curl_slist_free_all(hdrs);
+	free_headers(hdrs);
 	signer_free(&signer);
 	jqr_free(jq_body);
 	jqr_free(jq_url);
 	jqr_free(jq_idem);
 	jqr_free(jq_order);
+	free(origins);
 	free(ktab);
 	curl_global_cleanup();
 	return rc;

@@ -1281,6 +1281,7 @@ main(int argc, char *argv[])
 
 	cli_init("closehook-receive");
 	cli_std_fds(CLI_STDOUT_OPTIONAL);
+	cli_no_core_dumps();
 	argv[0] = (char *)cli_prog;
 	keyring_init(&keys);
 	if (sodium_init() < 0)

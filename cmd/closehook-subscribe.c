@@ -1136,6 +1136,7 @@ main(int argc, char **argv)
 
 	cli_init("closehook-subscribe");
 	cli_std_fds(CLI_STDOUT_OPTIONAL);
+	cli_no_core_dumps();
 	memset(&ao, 0, sizeof(ao));
 	while ((c = getopt_long(argc, argv, "hn", longopts, NULL)) != -1) {
 		switch (c) {

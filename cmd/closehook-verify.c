@@ -775,6 +775,7 @@ main(int argc, char *argv[])
 
 	cli_init("closehook-verify");
 	cli_std_fds(CLI_STDOUT_DATA);
+	cli_no_core_dumps();
 	/* getopt's own messages name the program as STYLE.md wants. */
 	argv[0] = (char *)cli_prog;
 	keyring_init(&keys);

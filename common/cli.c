@@ -2,6 +2,10 @@
  * cli.c - shared command-line plumbing: messages, exit codes, strict number,
  * size and duration parsing.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -305,6 +309,93 @@ cli_opt_duration(const char *opt, const char *s, int64_t min_ms, int64_t max_ms)
 	if (cli_duration(s, min_ms, max_ms, &v) != 0)
 		badopt(opt, s);
 	return v;
+}
+
+static int
+is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+int
+cli_looks_secret(const char *s)
+{
+	static const char *const prefix[] = { "whsec_", "whsk_", "api_",
+		"eyJ" };
+	size_t i, run = 0, n = strlen(s);
+	int upper = 0, lower = 0, digit = 0, b64 = 1;
+
+	for (i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (strncmp(s, prefix[i], strlen(prefix[i])) == 0)
+			return 1;
+	if (strstr(s, "://") != NULL ||
+	    (strchr(s, ':') != NULL && strchr(s, '/') == NULL))
+		return 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		run = is_hex(c) ? run + 1 : 0;
+		if (run >= 32)
+			return 1;
+		upper |= c >= 'A' && c <= 'Z';
+		lower |= c >= 'a' && c <= 'z';
+		digit |= c >= '0' && c <= '9';
+		if (!isalnum(c) && strchr("+/=_-", c) == NULL)
+			b64 = 0;
+	}
+	/* A token: long base64 or base64url text, not a file name. */
+	return n >= 32 && b64 && upper && lower && digit &&
+	    (strchr(s, '/') == NULL || s[n - 1] == '=');
+}
+
+const char *
+cli_secret_name(const char *opt, const char *path)
+{
+	static char buf[160];
+
+	if (!cli_looks_secret(path))
+		return path;
+	snprintf(buf, sizeof(buf),
+	    "%s (its value looks like a secret, not the path of a file "
+	    "holding one: not shown)",
+	    opt);
+	return buf;
+}
+
+int
+cli_secret_open(const char *opt, const char *path)
+{
+	int fd, e;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		e = errno;
+		cli_warn("%s", cli_secret_name(opt, path));
+		errno = e;
+	}
+	return fd;
+}
+
+void
+cli_no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)
+		cli_warn("warning: cannot make the process non-dumpable");
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		cli_warn("warning: cannot turn core dumps off");
+}
+
+int
+cli_progress_tty(void)
+{
+	struct stat so, se;
+
+	if (!isatty(STDERR_FILENO))
+		return 0;
+	return !(isatty(STDOUT_FILENO) && fstat(STDOUT_FILENO, &so) == 0 &&
+	    fstat(STDERR_FILENO, &se) == 0 && so.st_rdev == se.st_rdev);
 }
 
 int64_t

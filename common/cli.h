@@ -99,6 +99,49 @@ cli_opt_size(const char *opt, const char *s, uint64_t min, uint64_t max);
 int64_t cli_opt_duration(
     const char *opt, const char *s, int64_t min_ms, int64_t max_ms);
 
+/*
+ * Secret files.  A user who passes a key itself where the path of a file
+ * holding it belongs must not see it echoed in "No such file or directory".
+ * cli_secret_name(OPT, PATH) is how a message names the value of a
+ * secret-file option OPT ("--secret-file", "$CLOSEHOOK_SECRET_FILE"): PATH,
+ * or, when PATH looks like a secret itself, a phrase naming OPT instead, in
+ * a static buffer that the next call overwrites.  It looks like a secret
+ * when it holds 32 or more hex digits in a row, starts with whsec_, whsk_
+ * or api_ (Standard Webhooks secrets, Close API keys), holds "://" (a URL,
+ * which can be a secret), holds a ':' but no '/' (user:password, a header
+ * line), starts with "eyJ" (a JWT), or is 32 or more characters of base64
+ * without a '.' mixing upper case, lower case and digits (without a '/',
+ * unless it ends in '=').  Every secret-file option of every program names
+ * its file through it.
+ */
+int cli_looks_secret(const char *s);
+const char *cli_secret_name(const char *opt, const char *path);
+/*
+ * Open the secret file PATH of option OPT read-only (close-on-exec).
+ * Returns the descriptor, or -1 after "closehook-NAME: NAME: ERROR" on
+ * stderr, NAME being cli_secret_name(OPT, PATH); errno is kept.
+ */
+int cli_secret_open(const char *opt, const char *path);
+
+/*
+ * No core dumps and no ptrace attach by other processes of the same user
+ * (prctl PR_SET_DUMPABLE 0, and RLIMIT_CORE 0 for the systems whose
+ * suid_dumpable setting dumps non-dumpable processes all the same): a core
+ * file would hold the keys, tokens and HMAC pad states the program keeps in
+ * memory.  Every program that may load a secret calls it in main() before
+ * its options are read, since some options load secrets as they are
+ * parsed.  A failure is warned about, not fatal.
+ */
+void cli_no_core_dumps(void);
+
+/*
+ * 1 when a progress line may be drawn and redrawn in place on stderr: it is
+ * a terminal, and stdout does not write to the same one (isatty and the
+ * same st_rdev), where data lines would be overwritten and interleaved
+ * with it.  Else 0.
+ */
+int cli_progress_tty(void);
+
 /* Wall clock in seconds since the epoch, and a monotonic clock in ns. */
 int64_t cli_now(void);
 uint64_t cli_mono_ns(void);

@@ -129,7 +129,8 @@ read_key(struct closeapi *c, char *err, size_t errn)
 	}
 	if (c->o.key_file != NULL) {
 		if ((fd = open(c->o.key_file, O_RDONLY | O_CLOEXEC)) < 0) {
-			snprintf(err, errn, "%s: %s", c->o.key_file,
+			snprintf(err, errn, "%s: %s",
+			    cli_secret_name("--api-key-file", c->o.key_file),
 			    strerror(errno));
 			return -1;
 		}
@@ -463,6 +464,8 @@ closeapi_request(struct closeapi *c, const char *method, const char *path,
 			continue;
 		}
 		closeapi_error_text(r->body, r->n, r->error, sizeof(r->error));
+		if (r->status >= 500 && r->status <= 599)
+			c->st.server_errors++;
 		if (r->status == 401 || r->status == 403)
 			return CLOSEAPI_AUTH;
 		if (r->status == 503 ||

@@ -71,6 +71,7 @@ struct closeapi_stats {
 	uint64_t requests; /* HTTP requests sent */
 	uint64_t retries; /* transient failures retried */
 	uint64_t rate_limited; /* 429 answers */
+	uint64_t server_errors; /* 5xx answers */
 	uint64_t failures; /* requests that ended CLOSEAPI_FAILED */
 	double waited; /* seconds slept pacing or backing off */
 };

@@ -1,6 +1,7 @@
 /*
  * http.c - the libcurl multi driver; see http.h.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,5 +385,123 @@ http_header_check(const char *line, size_t n, const char **why)
 			*why = "header value holds CR, LF or NUL";
 			return -1;
 		}
+	return 0;
+}
+
+/* 1 when the URL has the part, and it is not except (may be NULL). */
+static int
+url_has(CURLU *u, CURLUPart what, const char *except)
+{
+	char *v = NULL;
+	int has;
+
+	has = curl_url_get(u, what, &v, 0) == CURLUE_OK &&
+	    (except == NULL || strcmp(v, except) != 0);
+	curl_free(v);
+	return has;
+}
+
+int
+http_origin(const char *url, int only_origin, char *out, const char **why)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	size_t i;
+	int rc = -1;
+
+	if ((u = curl_url()) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	/* No scheme guessed: "example.com/x" is not taken for http. */
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK) {
+		*why = "not a URL";
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcasecmp(scheme, "http") != 0 &&
+		strcasecmp(scheme, "https") != 0)) {
+		*why = "not an http or https URL";
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    *host == '\0') {
+		*why = "no host";
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK) {
+		*why = "no port";
+		goto out;
+	}
+	if (only_origin) {
+		if (url_has(u, CURLUPART_USER, NULL) ||
+		    url_has(u, CURLUPART_PASSWORD, NULL)) {
+			*why = "an origin has no user or password";
+			goto out;
+		}
+		if (url_has(u, CURLUPART_PATH, "/") ||
+		    url_has(u, CURLUPART_QUERY, NULL) ||
+		    url_has(u, CURLUPART_FRAGMENT, NULL)) {
+			*why =
+			    "an origin is scheme://host[:port], with no path";
+			goto out;
+		}
+	}
+	if ((size_t)snprintf(out, HTTP_ORIGIN_MAX, "%s://%s:%s", scheme, host,
+		port) >= HTTP_ORIGIN_MAX) {
+		*why = "host name too long";
+		goto out;
+	}
+	for (i = 0; out[i] != '\0'; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* 1 when [p, e) is "." or "..", each dot spelt out or as %2e. */
+static int
+dot_segment(const char *p, const char *e)
+{
+	int dots = 0;
+
+	while (p < e) {
+		if (*p == '.')
+			p++;
+		else if (e - p >= 3 && p[0] == '%' && p[1] == '2' &&
+		    (p[2] == 'e' || p[2] == 'E'))
+			p += 3;
+		else
+			return 0;
+		dots++;
+	}
+	return dots == 1 || dots == 2;
+}
+
+int
+http_dot_segment(const char *url)
+{
+	const char *p = strstr(url, "://"), *end, *seg;
+
+	if (p == NULL)
+		return 0;
+	/* The path starts after the authority and ends at '?' or '#'. */
+	p += 3;
+	p += strcspn(p, "/?#");
+	end = p + strcspn(p, "?#");
+	while (p < end && *p == '/') {
+		seg = ++p;
+		p += strcspn(p, "/?#");
+		if (p > end)
+			p = end;
+		if (dot_segment(seg, p))
+			return 1;
+	}
 	return 0;
 }

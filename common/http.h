@@ -108,6 +108,23 @@ struct http_xfer *http_done(struct http *);
 int http_is_timeout(const struct http_xfer *);
 
 /*
+ * The origin of an http or https URL, "scheme://host:port" with the scheme
+ * and host in lower case and the port always written (80 and 443 when the
+ * URL has none), into out (HTTP_ORIGIN_MAX bytes): two URLs may share
+ * credentials when their origins are equal.  With only_origin, the URL
+ * must be an origin itself: nothing but "/" after the port, and no user
+ * or password.  Returns 0, or -1 with a reason (static text) in *why.
+ */
+#define HTTP_ORIGIN_MAX 320
+int http_origin(const char *url, int only_origin, char *out, const char **why);
+
+/*
+ * 1 when the path of url has a "." or ".." segment, spelt out or
+ * percent-encoded ("%2e%2E"), else 0.
+ */
+int http_dot_segment(const char *url);
+
+/*
  * Check a "Name: value" header line: a token name, a colon, a value
  * without CR, LF or NUL.  Returns 0, or -1 with a reason in *why.
  */

@@ -168,8 +168,9 @@ parse_keys(struct keyring *r, const char *path, char *text, size_t n)
 	return rc;
 }
 
-int
-keyring_load_file(struct keyring *r, const char *path)
+/* A key file named by opt (an option, or the variable that named it). */
+static int
+load_file(struct keyring *r, const char *opt, const char *path)
 {
 	struct stat st;
 	char *text;
@@ -177,12 +178,10 @@ keyring_load_file(struct keyring *r, const char *path)
 	ssize_t got;
 	int fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		cli_warn("%s", path);
+	if ((fd = cli_secret_open(opt, path)) < 0)
 		return -1;
-	}
 	if (fstat(fd, &st) != 0) {
-		cli_warn("%s", path);
+		cli_warn("%s", cli_secret_name(opt, path));
 		close(fd);
 		return -1;
 	}
@@ -226,6 +225,12 @@ keyring_load_file(struct keyring *r, const char *path)
 }
 
 int
+keyring_load_file(struct keyring *r, const char *path)
+{
+	return load_file(r, "--secret-file", path);
+}
+
+int
 keyring_load_env(struct keyring *r)
 {
 	const char *s, *why;
@@ -241,7 +246,7 @@ keyring_load_env(struct keyring *r)
 		}
 	}
 	if ((s = getenv("CLOSEHOOK_SECRET_FILE")) != NULL && *s != '\0')
-		return keyring_load_file(r, s);
+		return load_file(r, "$CLOSEHOOK_SECRET_FILE", s);
 	return 0;
 }
 

@@ -16,80 +16,138 @@
 
 #define KEYTEXT_MAX 4096
 
+/*
+ * Standard base64 of n bytes of text, with its padding or without, as the
+ * reference libraries take it (Python's and Java's decoders accept both).
+ */
+static int
+b64_decode(
+    const char *t, size_t n, unsigned char *raw, size_t cap, size_t *rawn)
+{
+	const char *end;
+
+	if (n == 0)
+		return -1;
+	if (sodium_base642bin(raw, cap, t, n, NULL, rawn, &end,
+		sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	    end == t + n)
+		return 0;
+	if (sodium_base642bin(raw, cap, t, n, NULL, rawn, &end,
+		sodium_base64_VARIANT_ORIGINAL_NO_PADDING) == 0 &&
+	    end == t + n)
+		return 0;
+	return -1;
+}
+
+int
+sign_id_ok(const char *id, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > SIGN_ID_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)id[i] <= ' ' || (unsigned char)id[i] > '~' ||
+		    id[i] == '.')
+			return 0;
+	return 1;
+}
+
 int
 signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
     const char **why)
 {
-	unsigned char raw[256];
+	unsigned char raw[256], pk[crypto_sign_PUBLICKEYBYTES];
 	size_t rawn = 0;
 	long hn;
+	int rc = -1, same;
 
 	memset(s, 0, sizeof(*s));
+	/* Every way out goes through out:, which wipes raw. */
 	if (strcmp(scheme, "close") == 0) {
 		if (n < 32 || n > 2 * sizeof(raw) ||
 		    (hn = hmac_hex_decode(key, n, raw, sizeof(raw))) < 16) {
 			*why = "expected a hex key of 32 to 256 digits";
-			return -1;
+			goto out;
 		}
 		if (hmac_key_init(&s->hk, raw, (size_t)hn) != 0) {
-			sodium_memzero(raw, sizeof(raw));
 			*why = "out of memory";
-			return -1;
+			goto out;
 		}
-		sodium_memzero(raw, sizeof(raw));
 		s->scheme = SIGN_CLOSE;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (strcmp(scheme, "standard-webhooks") != 0) {
 		*why = "unknown scheme (close or standard-webhooks)";
-		return -1;
-	}
-	if (n > 6 && memcmp(key, "whsec_", 6) == 0) {
-		if (sodium_base642bin(raw, sizeof(raw), key + 6, n - 6, NULL,
-			&rawn, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		    rawn < 16) {
-			*why =
-			    "whsec_ secret is not base64 of 16 or more bytes";
-			return -1;
-		}
-		if (hmac_key_init(&s->hk, raw, rawn) != 0) {
-			sodium_memzero(raw, sizeof(raw));
-			*why = "out of memory";
-			return -1;
-		}
-		sodium_memzero(raw, sizeof(raw));
-		s->scheme = SIGN_SW_V1;
-		return 0;
+		goto out;
 	}
 	if (n > 5 && memcmp(key, "whsk_", 5) == 0) {
-		unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+		unsigned char check[crypto_sign_SECRETKEYBYTES];
 
-		if (sodium_base642bin(raw, sizeof(raw), key + 5, n - 5, NULL,
-			&rawn, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		if (b64_decode(key + 5, n - 5, raw, sizeof(raw), &rawn) != 0 ||
 		    (rawn != crypto_sign_SEEDBYTES &&
 			rawn != crypto_sign_SECRETKEYBYTES)) {
-			sodium_memzero(raw, sizeof(raw));
 			*why = "whsk_ key is not base64 of a 32-byte seed or "
 			       "a 64-byte Ed25519 secret key";
-			return -1;
+			goto out;
 		}
 		if ((s->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) ==
 		    NULL) {
-			sodium_memzero(raw, sizeof(raw));
 			*why = "out of memory";
-			return -1;
+			goto out;
 		}
-		if (rawn == crypto_sign_SEEDBYTES)
-			crypto_sign_seed_keypair(pk, s->sk, raw);
-		else
-			memcpy(s->sk, raw, rawn);
-		sodium_memzero(raw, sizeof(raw));
+		/*
+		 * A 64-byte key is the seed and its public key: a public half
+		 * of another key would give signatures that verify under
+		 * neither.
+		 */
+		crypto_sign_seed_keypair(pk, s->sk, raw);
+		if (rawn == crypto_sign_SECRETKEYBYTES) {
+			memcpy(check, s->sk, sizeof(check));
+			same = sodium_memcmp(check, raw, sizeof(check)) == 0;
+			sodium_memzero(check, sizeof(check));
+			if (!same) {
+				sodium_free(s->sk);
+				s->sk = NULL;
+				*why = "whsk_ key: its public half is not the "
+				       "one of its seed (a damaged or mixed-up "
+				       "key)";
+				goto out;
+			}
+		}
 		sodium_mprotect_readonly(s->sk);
 		s->scheme = SIGN_SW_V1A;
-		return 0;
+		rc = 0;
+		goto out;
 	}
-	*why = "expected a whsec_ or whsk_ key";
-	return -1;
+	/* A v1 secret: whsec_ is optional, as in the reference libraries. */
+	if (n >= 6 && memcmp(key, "whsec_", 6) == 0) {
+		key += 6;
+		n -= 6;
+	} else if (n > 0 && strspn(key, "0123456789abcdefABCDEF") >= n) {
+		*why = "hex digits: a key for --sign close, not a Standard "
+		       "Webhooks secret (whsec_ and base64)";
+		goto out;
+	}
+	if (b64_decode(key, n, raw, sizeof(raw), &rawn) != 0) {
+		*why = "expected a whsec_ secret or a whsk_ key, in base64";
+		goto out;
+	}
+	if (rawn < 24 || rawn > 64) {
+		*why = "the secret is not 24 to 64 bytes, as Standard Webhooks "
+		       "wants";
+		goto out;
+	}
+	if (hmac_key_init(&s->hk, raw, rawn) != 0) {
+		*why = "out of memory";
+		goto out;
+	}
+	s->scheme = SIGN_SW_V1;
+	rc = 0;
+out:
+	sodium_memzero(raw, sizeof(raw));
+	return rc;
 }
 
 int

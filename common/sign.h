@@ -29,14 +29,27 @@ struct signer {
 	unsigned char *sk; /* SIGN_SW_V1A: 64-byte secret key */
 };
 
-/* The longest header value sign_headers writes (with its name). */
-#define SIGN_HDR_MAX 160
+/*
+ * Standard Webhooks message ids (webhook-id): the signed text joins id,
+ * timestamp and body with '.', so the spec forbids a '.' in an id; it
+ * names no other limit.  closehook takes 1 to SIGN_ID_MAX bytes of
+ * printable ASCII (no space, no control byte) without '.'.
+ */
+#define SIGN_ID_MAX 200
+int sign_id_ok(const char *id, size_t n);
+
+/* The longest header line signer_headers writes (with its name). */
+#define SIGN_HDR_MAX (SIGN_ID_MAX + 32)
 
 /*
  * Load a key from text (the first non-comment line of a key file): for
- * "close" 64..256 hex digits, for "standard-webhooks" whsec_BASE64 (v1) or
- * whsk_BASE64 (v1a; a 32-byte seed or a 64-byte secret key).  Returns 0,
- * or -1 with a reason (static text) in *why.
+ * "close" 64..256 hex digits; for "standard-webhooks" whsk_BASE64 (v1a;
+ * Ed25519, a 32-byte seed, or a 64-byte secret key whose public half must
+ * be its seed's), else a v1 HMAC secret as the spec's reference libraries
+ * take it: base64, padded or not, with or without the whsec_ prefix, of
+ * 24 to 64 bytes as the spec says.  Hex digits alone, without the prefix,
+ * are refused as a Close key given by mistake.  Returns 0, or -1 with a
+ * reason (static text) in *why.
  */
 int signer_init(struct signer *, const char *scheme, const char *key, size_t n,
     const char **why);

@@ -57,7 +57,10 @@ post=(-q --dead-letter "$state/$name.dead-letter.ndjson")
 [ -e "$token_file" ] && post+=(--bearer-file "$token_file")
 seen=(--store "$store" --namespace "$namespace")
 
+# The URL reaches closehook-post on descriptor 3, not on its command line,
+# which ps shows to every user: a URL can be a secret (a Slack or Zapier
+# hook's is).
 closehook-backfill "${backfill[@]}" |
 	closehook-dedupe "${seen[@]}" --mode check |
-	closehook-post "${post[@]}" "$EVENTS_URL" |
+	closehook-post "${post[@]}" --url-file /dev/fd/3 3<<<"$EVENTS_URL" |
 	closehook-dedupe "${seen[@]}" --mode record >/dev/null

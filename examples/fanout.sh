@@ -5,7 +5,8 @@
 #   closehook-receive --spool SPOOL
 #   for each NAME=URL of $FANOUT_TARGETS, its own follower:
 #     closehook-follow --offset-file NAME.offset SPOOL | closehook-verify
-#       | closehook-dedupe --mode check | closehook-post URL | closehook-dedupe --mode record
+#       | closehook-dedupe --mode check | closehook-post --url-file (URL)
+#       | closehook-dedupe --mode record
 #       | closehook-follow --commit NAME.offset
 #
 # closehook-receive makes each event durable in the spool before Close gets
@@ -28,7 +29,10 @@
 #                      '-' and '_' (required), e.g.
 #                      "warehouse=https://ingest.example.com/close crm=https://crm.internal/close"
 #                      A Bearer token for NAME is read from the file NAME.token
-#                      beside the keys when it exists.
+#                      beside the keys when it exists.  Each URL reaches
+#                      closehook-post on a descriptor, never on a command
+#                      line, which ps shows to every user: a URL can be a
+#                      secret (a Slack or Zapier hook's is).
 #   CLOSEHOOK_LISTEN   the receiver's ADDR:PORT (default 127.0.0.1:8080; put a
 #                      TLS-terminating proxy in front, or set the two below)
 #   CLOSEHOOK_TLS_CERT, CLOSEHOOK_TLS_KEY   serve HTTPS with these PEM files
@@ -120,7 +124,8 @@ follower() {
 	all+=("$!")
 	closehook-dedupe "${seen[@]}" --mode check <"$f.2" >"$f.3" &
 	all+=("$!")
-	closehook-post "${post[@]}" "$url" <"$f.3" >"$f.4" &
+	closehook-post "${post[@]}" --url-file /dev/fd/3 3<<<"$url" \
+	    <"$f.3" >"$f.4" &
 	all+=("$!")
 	closehook-dedupe "${seen[@]}" --mode record <"$f.4" >"$f.5" &
 	all+=("$!")

@@ -61,9 +61,12 @@ seen=(--store "$CLOSEHOOK_REDIS" --namespace "${CLOSEHOOK_NAMESPACE:-$name}")
 post=(--idempotency-key .event.id --dead-letter "$state/$name.dead-letter.ndjson")
 [ -e "$token_file" ] && post+=(--bearer-file "$token_file")
 
+# The URL reaches closehook-post on descriptor 3, not on its command line,
+# which ps shows to every user: a URL can be a secret (a Slack or Zapier
+# hook's is).
 closehook-follow "${follow[@]}" "$spool" |
 	closehook-verify --secret-file "$keys" \
 	    --rejects "$state/$name.rejects.ndjson" |
 	closehook-dedupe "${seen[@]}" |
-	closehook-post "${post[@]}" "$EVENTS_URL" |
+	closehook-post "${post[@]}" --url-file /dev/fd/3 3<<<"$EVENTS_URL" |
 	closehook-follow --commit "$state/$name.offset" >/dev/null

@@ -94,6 +94,9 @@ body='
                    close_opportunity_id: $oppo,
                    value: .data.value, currency: .data.value_currency}}'
 
+# The URL reaches closehook-post on descriptor 3, not on its command line,
+# which ps shows to every user: a URL can be a secret (a Slack or Zapier
+# hook's is).
 closehook-follow "${follow[@]}" "$spool" |
 	closehook-verify --secret-file "$keys" \
 	    --rejects "$state/$name.rejects.ndjson" |
@@ -103,6 +106,6 @@ closehook-follow "${follow[@]}" "$spool" |
 	    --order-by '.event.data.id // .event.object_id' \
 	    --idempotency-key '"close-won-\(.event.data.id // .event.object_id)"' \
 	    --body "$body" --dead-letter "$state/$name.dead-letter.ndjson" \
-	    "$HELPDESK_URL" |
+	    --url-file /dev/fd/3 3<<<"$HELPDESK_URL" |
 	closehook-dedupe "${seen[@]}" --mode record |
 	closehook-follow --commit "$state/$name.offset" >/dev/null

@@ -134,8 +134,19 @@ run closehook-dedupe --store "$P" --redis-password-file "$TMP/pwfile" "$TMP/m"
 is "$rc:$out:$err" "0::" "password from --redis-password-file"
 chmod 644 "$TMP/pwfile"
 run closehook-dedupe --store "$P" --redis-password-file "$TMP/pwfile" </dev/null
-like "$err" "*password file is readable by others*" \
+like "$err" "*$TMP/pwfile: readable by group or others (chmod 600)*" \
     "a password file readable by others draws a warning"
+# The password is read with read(2) into locked memory (secret.h): from a
+# pipe too, up to the end of its first line, a CR before the LF cut off.
+run closehook-dedupe --store "$P" \
+    --redis-password-file <(printf 's3cret pass\r\nsecond line\n') "$TMP/m"
+is "$rc:$out:$err" "0::" "the first line of a password pipe, without CR LF"
+printf '\ns3cret pass\n' >"$TMP/pwfile2"
+chmod 600 "$TMP/pwfile2"
+run closehook-dedupe --store "$P" --redis-password-file "$TMP/pwfile2" \
+    </dev/null
+is "$rc:$err" "2:closehook-dedupe: $TMP/pwfile2: empty password file" \
+    "an empty first line is no password: exit 2"
 run env CLOSEHOOK_REDIS_PASSWORD=wrong closehook-dedupe --store "$P" "$TMP/m"
 is "$rc" 2 "a wrong password: exit 2"
 like "$err" "*redis: authentication failed" "reported without the password"

@@ -3,7 +3,7 @@
 # closehook-post basics against real nginx on 127.0.0.1: every record is
 # delivered and comes out on stdout unchanged, over few kept-alive
 # connections; HTTPS with a throwaway certificate and --cacert; usage
-# errors exit 2.
+# errors exit 2; the progress line only on a terminal stdout does not share.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/post-helpers.sh"
 
@@ -186,5 +186,25 @@ if start_nginx tls; then
 	like "$err" "*warning: --insecure*" "--insecure warns"
 else
 	skip "https through nginx" "nginx with TLS does not start here"
+fi
+
+# The progress line on a terminal (script(1) gives one): drawn when stderr
+# is a terminal of its own, not among delivered lines on a shared one.
+if command -v script >/dev/null; then
+	start_sink slow --delay 0.4 --max-time 60
+	head -n 6 "$TMP/in" >"$TMP/a6"
+	script -qefc "closehook-post --parallel 1 --dead-letter '$TMP/dls' \
+	    '$SINK_URL/' <'$TMP/a6' >'$TMP/tty.out'" /dev/null \
+	    >"$TMP/tty1" 2>&1 </dev/null
+	ok "stderr on a terminal, stdout to a file: a progress line" \
+	    grep -q 'in flight' "$TMP/tty1"
+	script -qefc "closehook-post --parallel 1 --dead-letter '$TMP/dls' \
+	    '$SINK_URL/' <'$TMP/a6'" /dev/null >"$TMP/tty2" 2>&1 </dev/null
+	is "$(grep -c '"event"' "$TMP/tty2")" 6 \
+	    "stdout and stderr on one terminal: the delivered lines"
+	ok "and no progress line among them" \
+	    bash -c '! grep -q "in flight" "$1"' sh "$TMP/tty2"
+else
+	ok "# SKIP no script(1)" true
 fi
 done_testing

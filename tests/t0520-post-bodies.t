@@ -3,7 +3,8 @@
 # What closehook-post sends: batch bodies byte for byte (array, ndjson,
 # --batch-bytes, --batch-wait), --body (a string as is, other values as
 # compact JSON, no result: skipped), --url-expr, --idempotency-key, -X,
-# -H, --header-file, --bearer-file, --basic-file and --content-type.
+# -H, --header-file, --bearer-file, --basic-file and --content-type; the
+# report's mode.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/post-helpers.sh"
 
@@ -108,6 +109,10 @@ is "$rc" 1 "a jq error: exit 1"
 is "$(cat "$TMP/dl2")" "$(sed -n 3p "$TMP/in")" "the original line is dead-lettered"
 like "$(jq -r 'select(.line == 3) | .error' "$TMP/rep2")" "*three*" \
     "the reason is in the report"
+# The report quotes what the server answered: customer data, like the
+# dead letters, so both are for their owner only.
+is "$(stat -c %a "$TMP/rep2"):$(stat -c %a "$TMP/dl2")" 600:600 \
+    "the report is made with mode 0600, as the dead-letter file is"
 
 # --url-expr, -X, --idempotency-key, headers.
 : >"$TMP/b.log"

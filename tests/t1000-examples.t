@@ -235,8 +235,13 @@ ok "no command line held the Slack URL's secret part" \
     bash -c "! grep -q sEcReTsLaCkToKeN '$TMP/argv.log'"
 ok "nor the helpdesk token" \
     bash -c "! grep -q hd-tOkEn '$TMP/argv.log'"
+ok "nor HELPDESK_URL" \
+    bash -c "! grep -qF '/api/tickets' '$TMP/argv.log'"
 ok "(the log of command lines is not empty)" \
     grep -q 'closehook-post.*--bearer-file' "$TMP/argv.log"
+ok "closehook-post took the helpdesk's URL from a descriptor" \
+    grep -q 'won-handoff.dead-letter.ndjson --url-file /dev/fd/3$' \
+    "$TMP/argv.log"
 
 stop_receive
 done_testing

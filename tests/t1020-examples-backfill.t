@@ -98,8 +98,12 @@ is "$(lines "$TMP/bf/backfill-sync.dead-letter.ndjson")" 2 \
 
 ok "no command line held the API key" \
     bash -c "! grep -q api_test_key '$TMP/argv.log'"
+ok "nor EVENTS_URL" \
+    bash -c "! grep -qF '/close-events' '$TMP/argv.log'"
 ok "(the log of command lines is not empty)" \
     grep -q 'closehook-backfill.*--api-key-file' "$TMP/argv.log"
+ok "closehook-post took EVENTS_URL from a descriptor" \
+    grep -q 'closehook-post.*--url-file /dev/fd/3' "$TMP/argv.log"
 
 run env CLOSEHOOK_STATE="$TMP/bf" "$EX/backfill-sync.sh"
 is "$rc" 2 "no EVENTS_URL: exit 2"

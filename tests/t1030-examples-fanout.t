@@ -124,6 +124,11 @@ is "$(post -H 'close-sig-hash: 00' -H 'close-sig-timestamp: 1' \
     "a forged delivery is refused at the door"
 stop_group fan
 ok "systemctl-style stop of the whole group" test "$rc" -ne 137
+ok "no command line held a target's URL" \
+    bash -c '! grep -qF -e "$1" -e "$2" -e "$3" "$4"' sh "$WH/close" \
+    "$CRM/hooks/close" "$AUDIT/log" "$TMP/argv.log"
+is "$(grep -c 'closehook-post.*--url-file /dev/fd/3' "$TMP/argv.log")" 6 \
+    "each closehook-post took its URL from a descriptor (two starts)"
 
 # A part that cannot start takes the rest down: exit 1.
 rm "$TMP/creds/crm.token"

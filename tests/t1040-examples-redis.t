@@ -101,6 +101,10 @@ ok "no command line held the Redis password" \
     bash -c "! grep -q 'redis pass' '$TMP/argv.log'"
 ok "(the log of command lines is not empty)" \
     grep -q 'closehook-dedupe.*--redis-password-file' "$TMP/argv.log"
+ok "no command line held EVENTS_URL" \
+    bash -c "! grep -qF '$SINK_URL' '$TMP/argv.log'"
+ok "closehook-post took it from a descriptor" \
+    grep -q 'closehook-post.*--url-file /dev/fd/3' "$TMP/argv.log"
 run env EVENTS_URL="$SINK_URL" CLOSEHOOK_STATE="$TMP/a" "$EX/shared-redis.sh"
 is "$rc" 2 "no CLOSEHOOK_REDIS: exit 2"
 for RPID in "$pid_a" "$pid_b"; do

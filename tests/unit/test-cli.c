@@ -1,6 +1,6 @@
 /*
  * test-cli.c - strict number, size and duration parsing; stdout's write
- * errors at exit.
+ * errors at exit; which values of a secret-file option look like secrets.
  */
 #include <sys/wait.h>
 
@@ -114,6 +114,46 @@ main(void)
 	is_int(cli_duration("1e300d", 0, INT64_MAX, &ms), -1,
 	    "huge duration refused");
 	is_int(cli_duration("2s", 0, 1000, &ms), -1, "above the maximum refused");
+
+	/* Values that look like secrets, and paths that do not. */
+	ok(cli_looks_secret("b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d"
+			    "33ab042eb8abb4"),
+	    "a hex key looks like a secret");
+	ok(cli_looks_secret("whsub_abc b9260244ef33625f9b4b26a27db08758cdd3947"
+			    "8b852c73f2d33ab042eb8abb4"),
+	    "a key file's line looks like a secret");
+	ok(cli_looks_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+	    "a whsec_ secret looks like a secret");
+	ok(cli_looks_secret("whsk_AAAA"), "a whsk_ key looks like a secret");
+	ok(cli_looks_secret("api_3sYTxQ5mK2.4fHj8Kq"),
+	    "a Close API key looks like a secret");
+	ok(cli_looks_secret("https://hooks.slack.com/services/T0/B0/XXXX"),
+	    "a URL looks like a secret");
+	ok(cli_looks_secret("user:hunter2"),
+	    "user:password looks like a secret");
+	ok(cli_looks_secret("X-Api-Key: 12345"),
+	    "a header line looks like a secret");
+	ok(cli_looks_secret("eyJhbGciOiJIUzI1NiJ9.e30.abc"),
+	    "a JWT looks like a secret");
+	ok(cli_looks_secret("Zk9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZg"),
+	    "a long base64 token looks like a secret");
+	ok(cli_looks_secret("Zk9v/YmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZg=="),
+	    "padded base64 with a slash looks like a secret");
+	ok(!cli_looks_secret("/etc/closehook/keys"), "a path does not");
+	ok(!cli_looks_secret("keys"), "a bare file name does not");
+	ok(!cli_looks_secret("helpdesk-token"), "a name with a dash does not");
+	ok(!cli_looks_secret("/var/lib/closehook/Backups2024/helpdesk-token"),
+	    "a long path without padding does not");
+	ok(!cli_looks_secret("closehook-backfill-2024-api-key.txt"),
+	    "a long file name with a dot does not");
+	ok(!cli_looks_secret("/dev/fd/63"), "a descriptor's path does not");
+	is_str(cli_secret_name("--secret-file", "/etc/closehook/keys"),
+	    "/etc/closehook/keys", "a path is named as it is");
+	is_str(cli_secret_name("--secret-file",
+		   "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab04"),
+	    "--secret-file (its value looks like a secret, not the path of a "
+	    "file holding one: not shown)",
+	    "a key is not");
 
 	fflush(stdout);
 	is_int(child(print_short, msg, sizeof(msg)), 2,

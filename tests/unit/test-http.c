@@ -2,7 +2,8 @@
  * test-http.c - common/http.c: header-line checks, a transfer set up and
  * torn down without a network (a refused connection on a closed port),
  * and transfers to a one-request server run here: a handle used again
- * with another method or URL, and the proxy from the environment.
+ * with another method or URL, and the proxy from the environment; URL
+ * origins and dot segments.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -196,6 +197,70 @@ main(void)
 		http_free(&h);
 		unsetenv("http_proxy");
 		close(ls);
+	}
+
+	/* Origins: scheme, host and port, normalised. */
+	{
+		static const struct {
+			const char *url, *origin;
+		} good[] = {
+			{ "http://example.com/x?y#z", "http://example.com:80" },
+			{ "HTTPS://Example.COM", "https://example.com:443" },
+			{ "https://example.com:8443/",
+			    "https://example.com:8443" },
+			{ "http://u:p@h.example/", "http://h.example:80" },
+			{ "http://[::1]:8080/x", "http://[::1]:8080" },
+			{ "http://127.0.0.1:80/", "http://127.0.0.1:80" },
+		};
+		static const char *const bad[] = { "notaurl", "example.com/x",
+			"file:///etc/passwd", "ftp://example.com/", "http://",
+			"gopher://example.com/", "" };
+		static const char *const not_origin[] = {
+			"http://example.com/x",
+			"http://example.com/?q",
+			"http://example.com/#f",
+			"http://u:p@example.com/",
+			"http://u@example.com",
+		};
+		char org[HTTP_ORIGIN_MAX];
+		const char *why;
+		size_t k;
+
+		for (k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+			org[0] = '\0';
+			ok(http_origin(good[k].url, 0, org, &why) == 0,
+			    "%s is an http(s) URL", good[k].url);
+			is_str(org, good[k].origin, "its origin");
+		}
+		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+			ok(http_origin(bad[k], 0, org, &why) != 0,
+			    "'%s' is refused", bad[k]);
+		http_origin("file:///x", 0, org, &why);
+		is_str(why, "not an http or https URL", "saying why");
+		ok(http_origin("https://example.com", 1, org, &why) == 0 &&
+			http_origin(
+			    "https://example.com:8443/", 1, org, &why) == 0,
+		    "an origin is an origin");
+		for (k = 0; k < sizeof(not_origin) / sizeof(not_origin[0]); k++)
+			ok(http_origin(not_origin[k], 1, org, &why) != 0,
+			    "%s is not an origin", not_origin[k]);
+
+		ok(http_dot_segment("http://h/a/../b"), "a .. segment");
+		ok(http_dot_segment("http://h/a/./b"), "a . segment");
+		ok(http_dot_segment("http://h/a/.."),
+		    "a .. segment at the end");
+		ok(http_dot_segment("http://h/%2e%2E/b"),
+		    "an encoded .. segment");
+		ok(http_dot_segment("http://h/.%2e?x"),
+		    "half encoded, then a query");
+		ok(!http_dot_segment("http://h/a..b/.c/..d/"),
+		    "dots inside segments are no dot segments");
+		ok(!http_dot_segment("http://h/a?x=/../"),
+		    "the query is not the path");
+		ok(!http_dot_segment("http://h/a#/../"), "nor is the fragment");
+		ok(!http_dot_segment("http://h.example"), "no path at all");
+		ok(!http_dot_segment("http://h/a%2F..%2Fb"),
+		    "an encoded slash makes no segment");
 	}
 	curl_global_cleanup();
 	return tap_done();

@@ -1,0 +1,68 @@
+#!/bin/bash
+# shellcheck disable=SC2154 # run sets rc, out, err
+# A secret given where the path of a file holding it belongs (a user who
+# passes the key itself to --secret-file) is never echoed in the error:
+# every secret-file option of every program names its value through one
+# helper, which shows a path as it is and replaces a value that looks like
+# a secret with the option's name.  Each program exits 2 before reading
+# any input.
+. "$(dirname "$0")/lib.sh"
+
+hexkey=$KAV_KEY
+whsec=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+apikey=api_3sYTxQ5mK2aQ9.4fHj8KqLmN0pR2
+token=Zk9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZgXy
+slack=https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX
+: >"$TMP/in"
+
+# hidden DESCRIPTION SECRET OPTION CMD...: CMD exits 2, its message does
+# not hold SECRET (nor its first 12 characters) and names OPTION.
+hidden() {
+	local desc=$1 secret=$2 opt=$3
+	shift 3
+	run timeout "$(slow 20)" "$@" <"$TMP/in"
+	is "$rc" 2 "$desc: exit 2"
+	ok "$desc: the value is not echoed" \
+	    bash -c '! grep -qF -- "$1" "$2"' sh "${secret:0:12}" "$TMP/err"
+	like "$err" "*$opt (its value looks like a secret, not the path of a file holding one: not shown): No such file or directory*" \
+	    "$desc: the message names the option instead"
+}
+
+hidden "verify --secret-file HEXKEY" "$hexkey" --secret-file \
+    closehook-verify --secret-file "$hexkey"
+hidden "verify with \$CLOSEHOOK_SECRET_FILE=HEXKEY" "$hexkey" \
+    '$CLOSEHOOK_SECRET_FILE' \
+    env CLOSEHOOK_SECRET_FILE="$hexkey" closehook-verify
+hidden "verify --secret-file 'whsub_ID HEXKEY'" "$hexkey" --secret-file \
+    closehook-verify --secret-file "whsub_x $hexkey"
+hidden "receive --secret-file HEXKEY" "$hexkey" --secret-file \
+    closehook-receive -l 127.0.0.1:0 --secret-file "$hexkey"
+hidden "post --bearer-file TOKEN" "$token" --bearer-file \
+    closehook-post --bearer-file "$token" http://127.0.0.1:9/
+hidden "post --basic-file USER:PASSWORD" "hunter2secret" --basic-file \
+    closehook-post --basic-file "alice:hunter2secret" http://127.0.0.1:9/
+hidden "post --header-file 'Name: value'" "s3cr3tvalue" --header-file \
+    closehook-post --header-file "X-Api-Key: s3cr3tvalue" http://127.0.0.1:9/
+hidden "post --sign-key-file whsec_..." "$whsec" --sign-key-file \
+    closehook-post --sign standard-webhooks --sign-key-file "$whsec" \
+    http://127.0.0.1:9/
+hidden "post --url-file URL" "$slack" --url-file \
+    closehook-post --url-file "$slack"
+hidden "backfill --api-key-file KEY" "$apikey" --api-key-file \
+    closehook-backfill --api-key-file "$apikey" --api-url http://127.0.0.1:9
+hidden "subscribe --api-key-file KEY" "$apikey" --api-key-file \
+    closehook-subscribe --api-key-file "$apikey" --api-url http://127.0.0.1:9 \
+    list
+hidden "dedupe --redis-password-file HEXKEY" "$hexkey" \
+    --redis-password-file \
+    closehook-dedupe --store redis://127.0.0.1:9 \
+    --redis-password-file "$hexkey"
+
+# A path is still named as it is.
+run closehook-verify --secret-file "$TMP/no-such-keys"
+is "$rc:$err" "2:closehook-verify: $TMP/no-such-keys: No such file or directory" \
+    "a missing key file is named"
+run closehook-post --bearer-file "$TMP/no-such-token" http://127.0.0.1:9/
+is "$rc:$err" "2:closehook-post: $TMP/no-such-token: No such file or directory" \
+    "a missing token file is named"
+done_testing
