@@ -109,11 +109,19 @@ main(void)
 	header_is(&c, "x", "2", "the last of duplicate headers wins");
 	body_is(&c, "", "empty body");
 
-	is_int(parse("{\"headers\":{\"x\":[\"a\",\"b\"],\"y\":[],\"z\":5},"
+	is_int(parse("{\"headers\":{\"x\":[\"a\",\"b\"],\"y\":[],\"z\":5,"
+	    "\"t\":true},"
 	    "\"body_base64\":\"eyJhIjoxfQ==\"}", &c), 0, "base64 capture");
 	header_is(&c, "x", "a", "an array header gives its first value");
 	header_is(&c, "y", NULL, "an empty array is absent");
-	header_is(&c, "z", NULL, "a number is not a header value");
+	{
+		struct json_span v;
+
+		ok(capture_header(&c, "z", &v) && v.type == JSON_NUMBER &&
+			v.n == 1 && v.p[0] == '5',
+		    "a number is a header value (a timestamp written as one)");
+	}
+	header_is(&c, "t", NULL, "true is not a header value");
 	ok(c.body_base64, "flagged base64");
 	body_is(&c, "{\"a\":1}", "base64 is decoded");
 
