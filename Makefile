@@ -42,82 +42,90 @@ LIB_jq      = $(call pc,libjq,-ljq)
 LIB_m       = -lm
 LIB_pthread = -lpthread
 
+# Each module's link dependencies, written once: D_NAME the modules its
+# functions call, L_NAME the libraries.  Programs, unit tests and fuzz
+# targets name only the modules (and libraries) they call themselves; the
+# rest follows (mods, libs).
+D_capture  = json
+L_capture  = sodium
+D_closeapi = cli json ratelimit readfile
+L_closeapi = curl sodium
+D_closesig = cli hmac json keys
+L_closesig = sodium
+D_evrec    = json out
+D_flat     = cli isotime json out
+L_hmac     = crypto
+D_http     = ratelimit
+L_http     = curl
+D_jqr      = cli json
+L_jqr      = jq m
+D_keys     = cli hmac readfile
+L_keys     = sodium
+D_line     = cli out
+D_mark     = out
+D_metrics  = atomicfile cli
+D_out      = atomicfile cli
+D_ratelimit = isotime json
+D_readfile = cli
+L_readfile = sodium
+D_recloop  = cli line mark out
+D_sign     = cli hmac readfile
+L_sign     = sodium crypto
+D_store    = cli
+L_store    = sqlite hiredis sodium
+# mods LIST: LIST and every module it needs, transitively.
+mods = $(sort $(1) $(foreach m,$(1),$(call mods,$(D_$(m)))))
+# libs MODULES, OWN: the libraries of the modules' closure, and OWN.
+libs = $(sort $(2) $(foreach m,$(call mods,$(1)),$(L_$(m))))
+
 # Programs: cmd/closehook-NAME.c each; MODS_NAME lists the common modules
-# it links and LIBS_NAME the libraries.
+# it calls and LIBS_NAME the libraries it calls itself.
 PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
-MODS_verify  = cli line out mark recloop json keys hmac capture isotime closesig metrics \
-               atomicfile
-LIBS_verify  = crypto sodium
-MODS_receive = cli out json keys hmac capture isotime closesig netaddr \
-               metrics atomicfile
-LIBS_receive = mhd sodium crypto pthread
-MODS_flatten = cli line out mark recloop json jqr isotime evrec flat metrics atomicfile
+MODS_verify  = capture cli closesig isotime json keys line mark metrics out \
+               recloop
+LIBS_verify  = sodium
+MODS_receive = capture cli closesig isotime json keys metrics netaddr out \
+               readfile
+LIBS_receive = mhd pthread sodium
+MODS_flatten = cli evrec flat jqr json line mark metrics out readfile recloop
 LIBS_flatten = jq m
-MODS_dedupe  = cli line out mark recloop json jqr evrec store metrics atomicfile \
-               secret
-LIBS_dedupe  = jq sqlite hiredis sodium m
-MODS_backfill = cli out json isotime ratelimit closeapi atomicfile metrics evrec
-MODS_subscribe = cli out json isotime ratelimit closeapi atomicfile
+MODS_dedupe  = cli evrec jqr json line mark metrics out readfile recloop \
+               store
+LIBS_dedupe  = jq m sodium
+MODS_backfill = atomicfile cli closeapi evrec isotime json metrics out
+LIBS_backfill = curl
+MODS_subscribe = atomicfile cli closeapi json out readfile
 LIBS_subscribe = curl sodium
-LIBS_backfill = curl sodium
-MODS_post    = cli line out mark json jqr http backoff ratelimit isotime sign hmac \
-               metrics atomicfile secret
-LIBS_post    = curl jq sodium crypto m
-MODS_follow  = cli out json isotime metrics atomicfile mark
+MODS_post    = atomicfile backoff cli hmac http jqr json line mark metrics \
+               out ratelimit readfile sign
+LIBS_post    = curl jq m sodium
+MODS_follow  = atomicfile cli isotime json mark metrics out
 LIBS_follow  =
 
-# Unit tests of common/: tests/unit/test-NAME.c links UMODS_NAME and
-# ULIBS_NAME.
+# Unit tests of common/: tests/unit/test-NAME.c calls UMODS_NAME (NAME when
+# unset) and ULIBS_NAME.
 UNITS = $(sort $(patsubst tests/unit/test-%.c,%,$(wildcard tests/unit/test-*.c)))
-UMODS_json    = json
-UMODS_line    = line out cli atomicfile
-UMODS_cli     = cli
-UMODS_out     = out cli atomicfile
-UMODS_hmac    = hmac cli
-UMODS_keys    = keys hmac cli
-UMODS_capture = capture json cli
-UMODS_capwrite = capture json cli
-ULIBS_capwrite = sodium
-UMODS_netaddr = netaddr
-UMODS_jqr     = jqr json cli
-UMODS_isotime = isotime
-UMODS_evrec   = evrec json out cli atomicfile
-UMODS_flat    = flat json isotime out cli atomicfile
-UMODS_store   = store cli
-UMODS_ratelimit = ratelimit isotime json
-UMODS_closeapi = closeapi ratelimit json isotime cli
-ULIBS_closeapi = curl sodium
-ULIBS_keys    = crypto sodium
-ULIBS_hmac    = crypto sodium
-ULIBS_capture = sodium
-ULIBS_jqr     = jq m
-ULIBS_store   = sqlite hiredis sodium
-UMODS_backoff = backoff
-UMODS_sign    = sign hmac cli
-UMODS_secret  = secret cli
-ULIBS_secret  = sodium
-UMODS_http    = http ratelimit isotime json
-UMODS_metrics = metrics atomicfile cli
-UMODS_atomicfile = atomicfile
-UMODS_closesig = closesig keys hmac json cli
-ULIBS_closesig = crypto sodium
-ULIBS_sign    = crypto sodium
-ULIBS_http    = curl
+umods = $(if $(UMODS_$(1)),$(UMODS_$(1)),$(1))
+UMODS_capwrite = capture json
+UMODS_closesig = closesig keys
+UMODS_evrec   = evrec json out
+UMODS_flat    = flat json out
+UMODS_line    = line out
+UMODS_metrics = metrics cli
+ULIBS_closesig = sodium
+ULIBS_keys    = sodium
+ULIBS_readfile = sodium
+ULIBS_sign    = sodium
 
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json jqr cli
 FMODS_capture = capture json cli
 FMODS_netaddr = netaddr
-FMODS_flat    = flat json isotime out cli atomicfile
+FMODS_flat    = flat json out
 FMODS_storeurl = store cli
-FLIBS_json    = jq m
-FLIBS_capture = sodium
-FLIBS_storeurl = sqlite hiredis
-FMODS_closeapi = closeapi ratelimit json isotime cli
-FLIBS_closeapi = curl sodium
-FMODS_postopts = http backoff ratelimit isotime json
-FLIBS_postopts = curl
+FMODS_closeapi = closeapi json
+FMODS_postopts = backoff http ratelimit
 
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
@@ -126,42 +134,50 @@ FREPLAY = $(FUZZ:%=$(BUILD)/tests/replay-%)
 
 all: $(BIN)
 
-$(BUILD)/common/%.o: common/%.c common/*.h
-	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+# Header dependencies come from the compiler (-MMD -MP, the .d files).
+DEPFLAGS = -MMD -MP
 
-$(BUILD)/cmd/%.o: cmd/%.c common/*.h
+$(BUILD)/common/%.o: common/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/unit/%.c tests/unit/tap.h common/*.h
+$(BUILD)/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -Itests/unit -c -o $@ $<
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/fuzz-%.o: tests/fuzz/fuzz-%.c common/*.h
+$(BUILD)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/fuzz-%.o: tests/fuzz/fuzz-%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/replay.o: tests/fuzz/replay.c
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+-include $(wildcard $(BUILD)/*/*.d)
 
 define prog_rule
-$(BUILD)/bin/closehook-$(1): $(BUILD)/cmd/closehook-$(1).o $(MODS_$(1):%=$(BUILD)/common/%.o)
+$(BUILD)/bin/closehook-$(1): $(BUILD)/cmd/closehook-$(1).o \
+    $(patsubst %,$(BUILD)/common/%.o,$(call mods,$(MODS_$(1))))
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(LIBS_$(1)),$$(LIB_$$(l)))
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(call libs,$(MODS_$(1)),$(LIBS_$(1))),$$(LIB_$$(l)))
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
 define unit_rule
-$(BUILD)/tests/test-$(1): $(BUILD)/tests/test-$(1).o $(UMODS_$(1):%=$(BUILD)/common/%.o)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(ULIBS_$(1)),$$(LIB_$$(l)))
+$(BUILD)/tests/test-$(1): $(BUILD)/tests/test-$(1).o \
+    $(patsubst %,$(BUILD)/common/%.o,$(call mods,$(call umods,$(1))))
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(call libs,$(call umods,$(1)),$(ULIBS_$(1))),$$(LIB_$$(l)))
 endef
 $(foreach u,$(UNITS),$(eval $(call unit_rule,$(u))))
 
 define replay_rule
-$(BUILD)/tests/replay-$(1): $(BUILD)/tests/fuzz-$(1).o $(BUILD)/tests/replay.o $(FMODS_$(1):%=$(BUILD)/common/%.o)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(FLIBS_$(1)),$$(LIB_$$(l)))
+$(BUILD)/tests/replay-$(1): $(BUILD)/tests/fuzz-$(1).o $(BUILD)/tests/replay.o \
+    $(patsubst %,$(BUILD)/common/%.o,$(call mods,$(FMODS_$(1))))
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(call libs,$(FMODS_$(1)),$(FLIBS_$(1))),$$(LIB_$$(l)))
 endef
 $(foreach f,$(FUZZ),$(eval $(call replay_rule,$(f))))
 
@@ -173,9 +189,9 @@ FUZZFLAGS   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon -g -O1 \
 FUZZTIME   ?= 60
 FUZZLONG   ?= 600
 define fuzz_rule
-build-fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(FMODS_$(1):%=common/%.c) common/*.h
+build-fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(patsubst %,common/%.c,$(call mods,$(FMODS_$(1)))) common/*.h
 	@mkdir -p $$(@D)
-	$$(FUZZCC) $$(FUZZFLAGS) -o $$@ tests/fuzz/fuzz-$(1).c $(FMODS_$(1):%=common/%.c) $$(foreach l,$(FLIBS_$(1)),$$(LIB_$$(l)))
+	$$(FUZZCC) $$(FUZZFLAGS) -o $$@ tests/fuzz/fuzz-$(1).c $(patsubst %,common/%.c,$(call mods,$(FMODS_$(1)))) $$(foreach l,$(call libs,$(FMODS_$(1)),$(FLIBS_$(1))),$$(LIB_$$(l)))
 endef
 $(foreach f,$(FUZZ),$(eval $(call fuzz_rule,$(f))))
 

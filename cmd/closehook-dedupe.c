@@ -35,7 +35,7 @@
 #include "recloop.h"
 #include "metrics.h"
 #include "out.h"
-#include "secret.h"
+#include "readfile.h"
 #include "store.h"
 
 static const char synopsis[] =
@@ -680,7 +680,7 @@ default_store(void)
 
 /*
  * The Redis password: the first line of the file, or the environment, in
- * locked memory (secret.h); the caller wipes it with secret_free().
+ * locked memory (readfile.h); the caller wipes it with readfile_secret_free().
  */
 static char *
 read_password(const char *file)
@@ -692,10 +692,10 @@ read_password(const char *file)
 		if ((e = getenv("CLOSEHOOK_REDIS_PASSWORD")) == NULL ||
 		    *e == '\0')
 			return NULL;
-		xalloc(pw = secret_dup(e, strlen(e)));
+		xalloc(pw = readfile_secret_dup(e, strlen(e)));
 		return pw;
 	}
-	if ((pw = secret_read("--redis-password-file", file, 4096, &n)) == NULL)
+	if ((pw = readfile_secret("--redis-password-file", file, 4096, &n)) == NULL)
 		exit(CLI_EXIT_FATAL);
 	pw[strcspn(pw, "\r\n")] = '\0';
 	if (pw[0] == '\0')
@@ -853,7 +853,7 @@ main(int argc, char *argv[])
 	so.password = pw;
 	sqlite_store = url.kind == STORE_SQLITE;
 	st = store_open(&url, &so, err, sizeof(err));
-	secret_free(pw);
+	readfile_secret_free(pw);
 	if (st == NULL)
 		cli_fatalx("%s", err);
 	if (rejpath != NULL) {

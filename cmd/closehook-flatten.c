@@ -25,6 +25,7 @@
 #include "jqr.h"
 #include "json.h"
 #include "line.h"
+#include "readfile.h"
 #include "recloop.h"
 #include "metrics.h"
 #include "out.h"
@@ -822,40 +823,6 @@ on_idle(void *arg, int fd)
 	metrics_idle(&met, fd);
 }
 
-/* A whole (small) file into memory, NUL-terminated; exits 2 on trouble. */
-static char *
-slurp(const char *path, size_t max, size_t *len)
-{
-	size_t n = 0, cap = 4096;
-	char *buf = xmalloc(cap);
-	ssize_t got;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		cli_fatal("%s", path);
-	for (;;) {
-		if (n + 1 >= cap) {
-			if (cap > max)
-				cli_fatalx(
-				    "%s: larger than %zu bytes", path, max);
-			cap *= 2;
-			if ((buf = realloc(buf, cap)) == NULL)
-				cli_fatal("out of memory");
-		}
-		got = read(fd, buf + n, cap - n - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			cli_fatal("%s", path);
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
 
 /*
  * The defs take line 1 and jqr_new adds a newline, so jq numbers the
@@ -935,7 +902,7 @@ static void
 load_map(const char *path)
 {
 	size_t n;
-	char *text = slurp(path, (size_t)1 << 30, &n);
+	char *text = readfile_must(path, (size_t)1 << 30, &n);
 	struct json_span v;
 	struct json_error je;
 	const char *why;
@@ -1128,7 +1095,7 @@ main(int argc, char *argv[])
 	if (exprfile != NULL) {
 		size_t n;
 
-		progtext = slurp(exprfile, (size_t)1 << 24, &n);
+		progtext = readfile_must(exprfile, (size_t)1 << 24, &n);
 		prog = compile(exprfile, progtext);
 	} else if (expr != NULL)
 		prog = compile("-e", expr);

@@ -39,7 +39,7 @@
 #include "metrics.h"
 #include "out.h"
 #include "ratelimit.h"
-#include "secret.h"
+#include "readfile.h"
 #include "sign.h"
 
 static const char synopsis[] =
@@ -390,7 +390,7 @@ read_secret(const char *opt, const char *path, size_t max, size_t *n)
 {
 	char *buf;
 
-	if ((buf = secret_read(opt, path, max, n)) == NULL)
+	if ((buf = readfile_secret(opt, path, max, n)) == NULL)
 		exit(CLI_EXIT_FATAL);
 	return buf;
 }
@@ -425,7 +425,7 @@ load_header_file(const char *path)
 		}
 		add_header(p, l, src);
 	}
-	secret_free(buf);
+	readfile_secret_free(buf);
 }
 
 /*
@@ -478,7 +478,7 @@ load_auth(const char *path, int basic)
 	}
 	add_header(hdr, strlen(hdr), path);
 	sodium_free(hdr);
-	secret_free(buf);
+	readfile_secret_free(buf);
 }
 
 /*
@@ -2103,9 +2103,12 @@ main(int argc, char *argv[])
 		usage();
 	}
 	if (sign_scheme != NULL &&
-	    signer_load(&signer, sign_scheme, sign_key, &why) != 0)
+	    signer_load(&signer, sign_scheme, sign_key, &why) != 0) {
+		if (why == NULL)
+			exit(CLI_EXIT_FATAL);
 		cli_fatalx("%s: %s",
 		    cli_secret_name("--sign-key-file", sign_key), why);
+	}
 	if (ho.insecure)
 		cli_warnx("warning: --insecure: server certificates are not "
 			  "verified");

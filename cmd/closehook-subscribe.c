@@ -34,6 +34,7 @@
 #include "closeapi.h"
 #include "json.h"
 #include "out.h"
+#include "readfile.h"
 
 static const char synopsis[] =
     "closehook-subscribe [--api-url URL] [--api-key-file FILE] [-n] list\n"
@@ -238,40 +239,6 @@ member_text(struct json_span obj, const char *key, char *dst, size_t cap)
 	return dst;
 }
 
-/* -- files ----------------------------------------------------------------- */
-
-static char *
-read_file(const char *path, size_t max, size_t *np)
-{
-	char *p = NULL, *nb;
-	size_t n = 0, cap = 0;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		cli_fatal("%s", path);
-	for (;;) {
-		if (n + 4096 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			if ((nb = realloc(p, cap)) == NULL)
-				cli_fatalx("out of memory");
-			p = nb;
-		}
-		if ((r = read(fd, p + n, cap - n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			cli_fatal("%s", path);
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max)
-			cli_fatalx("%s: larger than %zu bytes", path, max);
-	}
-	close(fd);
-	*np = n;
-	return p;
-}
 
 /* -- metrics --------------------------------------------------------------- */
 
@@ -652,7 +619,7 @@ load_filters(const char *path, struct event *ev, size_t nev, char **keep)
 	const char *why;
 	size_t n, i, kn;
 
-	*keep = read_file(path, FILTER_MAX, &n);
+	*keep = readfile_must(path, FILTER_MAX, &n);
 	if (json_parse(*keep, n, &root, &je) != 0)
 		cli_fatalx(
 		    "%s: invalid JSON at byte %zu: %s", path, je.off, je.msg);
@@ -864,10 +831,11 @@ open_key_out(const char *path, int *created)
 		cli_fatal("%s: cannot open the key file (no subscription "
 			  "was created)",
 		    path);
+	/* The same rule and words as readfile_secret() (readfile.h). */
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    (sb.st_mode & 077) != 0)
-		cli_warnx("warning: %s: key file is accessible by group or "
-			  "others",
+	    (sb.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
+		cli_warnx("warning: %s: readable or writable by group or "
+			  "others (chmod 600)",
 		    path);
 	return fd;
 }

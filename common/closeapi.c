@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "closeapi.h"
+#include "readfile.h"
 #include "json.h"
 
 #ifndef CLOSEHOOK_VERSION
@@ -118,39 +119,23 @@ static int
 read_key(struct closeapi *c, char *err, size_t errn)
 {
 	const char *env;
-	struct stat st;
-	ssize_t r;
 	size_t n = 0;
-	int fd;
 
 	if ((c->key = sodium_malloc(KEY_MAX + 1)) == NULL) {
 		snprintf(err, errn, "out of memory");
 		return -1;
 	}
 	if (c->o.key_file != NULL) {
-		if ((fd = open(c->o.key_file, O_RDONLY | O_CLOEXEC)) < 0) {
-			snprintf(err, errn, "%s: %s",
-			    cli_secret_name("--api-key-file", c->o.key_file),
-			    strerror(errno));
+		char *text = readfile_secret(
+		    "--api-key-file", c->o.key_file, KEY_MAX, &n);
+
+		if (text == NULL) {
+			snprintf(err, errn, "%s: cannot read the API key",
+			    cli_secret_name("--api-key-file", c->o.key_file));
 			return -1;
 		}
-		if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-			cli_warnx("%s: key file is readable by group or "
-				  "others",
-			    c->o.key_file);
-		while (n < KEY_MAX &&
-		    (r = read(fd, c->key + n, KEY_MAX - n)) != 0) {
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				snprintf(err, errn, "%s: %s", c->o.key_file,
-				    strerror(errno));
-				close(fd);
-				return -1;
-			}
-			n += (size_t)r;
-		}
-		close(fd);
+		memcpy(c->key, text, n);
+		readfile_secret_free(text);
 	} else if ((env = getenv("CLOSE_API_KEY")) != NULL) {
 		n = strlen(env);
 		if (n > KEY_MAX)

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "keys.h"
+#include "readfile.h"
 
 void
 keyring_init(struct keyring *r)
@@ -172,55 +173,14 @@ parse_keys(struct keyring *r, const char *path, char *text, size_t n)
 static int
 load_file(struct keyring *r, const char *opt, const char *path)
 {
-	struct stat st;
 	char *text;
-	size_t n = 0;
-	ssize_t got;
-	int fd, rc;
+	size_t n;
+	int rc;
 
-	if ((fd = cli_secret_open(opt, path)) < 0)
+	if ((text = readfile_secret(opt, path, KEYS_FILE_MAX, &n)) == NULL)
 		return -1;
-	if (fstat(fd, &st) != 0) {
-		cli_warn("%s", cli_secret_name(opt, path));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) &&
-	    !S_ISCHR(st.st_mode)) {
-		cli_warnx("%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (S_ISREG(st.st_mode) &&
-	    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
-		cli_warnx("warning: %s: key file is accessible by group or "
-			  "others (chmod 600)",
-		    path);
-	/* sodium_malloc gives guarded, mlock'ed memory for the key text. */
-	if ((text = sodium_malloc(KEYS_FILE_MAX + 1)) == NULL)
-		cli_fatal("out of memory");
-	for (;;) {
-		got = read(fd, text + n, KEYS_FILE_MAX + 1 - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-		if (n > KEYS_FILE_MAX)
-			break;
-	}
-	if (got < 0) {
-		cli_warn("%s", path);
-		rc = -1;
-	} else if (n > KEYS_FILE_MAX) {
-		cli_warnx(
-		    "%s: key file larger than %d bytes", path, KEYS_FILE_MAX);
-		rc = -1;
-	} else
-		rc = parse_keys(r, path, text, n);
-	close(fd);
-	sodium_memzero(text, KEYS_FILE_MAX + 1);
-	sodium_free(text);
+	rc = parse_keys(r, path, text, n);
+	readfile_secret_free(text);
 	return rc;
 }
 

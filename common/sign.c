@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "readfile.h"
 #include "sign.h"
 
 #define KEYTEXT_MAX 4096
@@ -155,33 +156,14 @@ signer_load(
     struct signer *s, const char *scheme, const char *path, const char **why)
 {
 	char *buf, *p, *e;
-	struct stat st;
-	ssize_t got;
-	size_t n = 0;
-	int fd, rc = -1;
+	size_t n;
+	int rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*why = strerror(errno);
+	if ((buf = readfile_secret("--sign-key-file", path, KEYTEXT_MAX, &n)) ==
+	    NULL) {
+		*why = NULL; /* said already */
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-		cli_warnx("%s: key file is readable by group or others", path);
-	if ((buf = sodium_malloc(KEYTEXT_MAX + 1)) == NULL) {
-		close(fd);
-		*why = "out of memory";
-		return -1;
-	}
-	while (n < KEYTEXT_MAX &&
-	    (got = read(fd, buf + n, KEYTEXT_MAX - n)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			*why = strerror(errno);
-			goto out;
-		}
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
 	/* The first line that is neither blank nor a comment is the key. */
 	for (p = buf; *p != '\0'; p = *e == '\0' ? e : e + 1) {
 		e = p + strcspn(p, "\n");
@@ -197,8 +179,7 @@ signer_load(
 	}
 	*why = "no key in the file";
 out:
-	sodium_free(buf);
-	close(fd);
+	readfile_secret_free(buf);
 	return rc;
 }
 

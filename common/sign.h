@@ -53,7 +53,11 @@ int sign_id_ok(const char *id, size_t n);
  */
 int signer_init(struct signer *, const char *scheme, const char *key, size_t n,
     const char **why);
-/* Read the key from a file (warns when others may read it). */
+/*
+ * Read the key from a file (readfile_secret: warns when others may read
+ * it).  On failure *why is the reason, or NULL when a message was printed
+ * already.
+ */
 int signer_load(
     struct signer *, const char *scheme, const char *path, const char **why);
 void signer_free(struct signer *);

@@ -44,7 +44,7 @@ is "$(printf '%s\n' "$body_a" "$body_b" "$body_none")" "$out" \
 printf '%s\n' "$k1" >"$TMP/open"
 chmod 644 "$TMP/open"
 run closehook-verify --secret-file "$TMP/open" --now $ts "$TMP/in"
-like "$err" "*warning: $TMP/open: key file is accessible by group or others*" \
+like "$err" "*warning: $TMP/open: readable or writable by group or others (chmod 600)*" \
     "a group/world-readable key file draws a warning"
 
 # Bad key files: exit 2, the line named, the key never echoed.

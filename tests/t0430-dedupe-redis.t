@@ -134,7 +134,7 @@ run closehook-dedupe --store "$P" --redis-password-file "$TMP/pwfile" "$TMP/m"
 is "$rc:$out:$err" "0::" "password from --redis-password-file"
 chmod 644 "$TMP/pwfile"
 run closehook-dedupe --store "$P" --redis-password-file "$TMP/pwfile" </dev/null
-like "$err" "*$TMP/pwfile: readable by group or others (chmod 600)*" \
+like "$err" "*warning: $TMP/pwfile: readable or writable by group or others (chmod 600)*" \
     "a password file readable by others draws a warning"
 # The password is read with read(2) into locked memory (secret.h): from a
 # pipe too, up to the end of its first line, a CR before the LF cut off.

@@ -139,7 +139,7 @@ head -n 1 "$TMP/in" >"$TMP/one"
 run closehook-post --basic-file "$TMP/basic" "$SINK_URL" <"$TMP/one"
 is "$(jq -r .headers.authorization "$TMP/b.log" | tail -1)" \
     "Basic $(printf 'user:pa ss' | base64)" "--basic-file"
-like "$err" "*$TMP/basic: readable by group or others*" \
+like "$err" "*warning: $TMP/basic: readable or writable by group or others (chmod 600)*" \
     "a readable secret file draws a warning"
 exit_is 2 "a header file with a bad line" closehook-post \
     --header-file "$TMP/in" "$SINK_URL"

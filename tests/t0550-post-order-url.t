@@ -31,7 +31,7 @@ is "$(jq -r .path "$TMP/u1.log" | sort -u)" /secret/T000/B000/XXXX \
     "to the URL in the file"
 chmod 644 "$TMP/url"
 run closehook-post -q --url-file "$TMP/url" --dead-letter "$TMP/dl" "$TMP/in"
-like "$err" "*readable by group or others*" \
+like "$err" "*readable or writable by group or others (chmod 600)*" \
     "a URL file others can read gets a warning"
 printf 'http://a/\nhttp://b/\n' >"$TMP/url2"
 chmod 600 "$TMP/url2"

@@ -32,7 +32,7 @@ is "$(cat "$TMP/keyfile")" "0:$(wc -l <"$TMP/want")" \
 chmod 640 "$TMP/key"
 run closehook-backfill --api-url "$FAKE_URL" --api-key-file "$TMP/key" \
     --since 1h
-like "$err" "*readable by group or others*" \
+like "$err" "*readable or writable by group or others (chmod 600)*" \
     "a group-readable key file is warned about"
 exit_is 2 "an unreadable key file exits 2" \
     closehook-backfill --api-url "$FAKE_URL" --api-key-file "$TMP/nokey.x"

@@ -59,7 +59,7 @@ ok "... and closehook-verify still reads the file" \
 chmod 644 "$TMP/keys"
 run "${S[@]}" create --url https://example.com/d --event lead:merged \
     --key-out "$TMP/keys"
-like "$err" "*keys: key file is accessible by group or others*" \
+like "$err" "*keys: readable or writable by group or others (chmod 600)*" \
     "an existing key file readable by others draws a warning"
 
 # Cannot open the key file: exit 2 before anything is created.

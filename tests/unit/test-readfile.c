@@ -1,7 +1,7 @@
 /*
- * test-secret.c - secret files (common/secret.c): the whole file comes
+ * test-readfile.c - whole files and secret files (common/readfile.c): the whole file comes
  * back NUL-terminated in locked memory, pipes too; a file longer than
- * allowed, a missing file and a directory are refused; secret_dup copies.
+ * allowed, a missing file and a directory are refused; readfile_secret_dup copies.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "secret.h"
+#include "readfile.h"
 #include "tap.h"
 
 static void
@@ -36,43 +36,43 @@ main(void)
 	snprintf(path, sizeof(path), "%s/token", dir);
 
 	put(path, "s3cret\nsecond\n");
-	s = secret_read("--bearer-file", path, 64, &n);
+	s = readfile_secret("--bearer-file", path, 64, &n);
 	ok(s != NULL, "a secret file is read");
 	is_int(n, 14, "all of it");
 	is_str(s, "s3cret\nsecond\n", "its bytes, NUL-terminated");
-	secret_free(s);
+	readfile_secret_free(s);
 
-	s = secret_read("--bearer-file", path, 14, &n);
+	s = readfile_secret("--bearer-file", path, 14, &n);
 	ok(s != NULL, "a file exactly as long as allowed is read");
-	secret_free(s);
-	s = secret_read("--bearer-file", path, 13, &n);
+	readfile_secret_free(s);
+	s = readfile_secret("--bearer-file", path, 13, &n);
 	ok(s == NULL, "a file one byte longer than allowed is refused");
 
 	put(path, "");
-	s = secret_read("--bearer-file", path, 64, &n);
+	s = readfile_secret("--bearer-file", path, 64, &n);
 	ok(s != NULL && n == 0 && s[0] == '\0', "an empty file is empty text");
-	secret_free(s);
+	readfile_secret_free(s);
 
 	if (pipe(p) != 0 || write(p[1], "from a pipe", 11) != 11)
 		return 1;
 	close(p[1]);
 	snprintf(path, sizeof(path), "/dev/fd/%d", p[0]);
-	s = secret_read("--url-file", path, 64, &n);
+	s = readfile_secret("--url-file", path, 64, &n);
 	ok(s != NULL && n == 11, "a pipe is read to its end");
 	is_str(s, "from a pipe", "its bytes");
-	secret_free(s);
+	readfile_secret_free(s);
 	close(p[0]);
 
 	snprintf(path, sizeof(path), "%s/missing", dir);
-	ok(secret_read("--bearer-file", path, 64, &n) == NULL,
+	ok(readfile_secret("--bearer-file", path, 64, &n) == NULL,
 	    "a missing file is refused");
-	ok(secret_read("--bearer-file", dir, 64, &n) == NULL,
+	ok(readfile_secret("--bearer-file", dir, 64, &n) == NULL,
 	    "a directory is refused");
 
-	s = secret_dup("env secret", 10);
-	is_str(s, "env secret", "secret_dup copies and terminates");
-	secret_free(s);
-	secret_free(NULL);
+	s = readfile_secret_dup("env secret", 10);
+	is_str(s, "env secret", "readfile_secret_dup copies and terminates");
+	readfile_secret_free(s);
+	readfile_secret_free(NULL);
 
 	snprintf(path, sizeof(path), "%s/token", dir);
 	unlink(path);
