@@ -49,7 +49,7 @@ MODS_verify  = cli line out mark json keys hmac capture isotime closesig metrics
                atomicfile
 LIBS_verify  = crypto sodium
 MODS_receive = cli out json keys hmac capture isotime closesig netaddr \
-               metrics atomicfile
+               httpframe metrics atomicfile
 LIBS_receive = mhd sodium crypto pthread
 MODS_flatten = cli line out mark json jqr isotime evrec flat metrics atomicfile
 LIBS_flatten = jq m

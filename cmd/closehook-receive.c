@@ -11,7 +11,10 @@
  * the spool), written and flushed before the answer; when stdout stops
  * draining, new requests get 503 and Retry-After instead of memory.  With
  * keys, a request whose signature does not verify gets 401 and is not
- * captured.  Nothing is acknowledged that is not written.
+ * captured.  A request whose framing two readers could take differently
+ * (RFC 9112: two Content-Lengths, two Hosts, a transfer coding other than
+ * chunked) gets 400 or 501 before its body is read.  Nothing is
+ * acknowledged that is not written.
  */
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -40,6 +43,7 @@
 #include "capture.h"
 #include "cli.h"
 #include "closesig.h"
+#include "httpframe.h"
 #include "isotime.h"
 #include "json.h"
 #include "keys.h"
@@ -77,8 +81,14 @@ static int64_t max_conns = 512;
 static int64_t timeout_s = 10;
 static int quiet;
 
-/* The state of one request, from its headers to its answer. */
+/*
+ * The state of one request, from its request line to its answer: RS_NEW
+ * until its headers are complete, then RS_BODY while its body arrives,
+ * RS_QUEUED while the committer has it, RS_ANSWERED once an answer is
+ * queued (or the connection is dropped).
+ */
 enum rstate {
+	RS_NEW,
 	RS_BODY,
 	RS_QUEUED,
 	RS_ANSWERED
@@ -97,6 +107,8 @@ struct req {
 	char *line; /* the capture line */
 	size_t linen;
 	uint64_t so_end; /* stdout offset after the line */
+	size_t targetn;
+	char target[]; /* the request target as sent, NUL-terminated */
 };
 
 /* The committer's queue and state; lock protects the first group. */
@@ -155,7 +167,8 @@ static int rej_open;
 static int rej_gen;
 
 /* Metrics. */
-static const unsigned codes[] = { 200, 400, 401, 404, 405, 408, 413, 500, 503 };
+static const unsigned codes[] = { 200, 400, 401, 404, 405, 408, 413, 431, 500,
+	501, 503, 505 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 static atomic_ulong m_req[NCODES];
 static atomic_ulong m_bytes;
@@ -182,7 +195,7 @@ static size_t m_backlog;
 static int m_stalled;
 
 static struct MHD_Response *r_ok, *r_401, *r_404, *r_405, *r_405get, *r_408,
-    *r_413, *r_500, *r_503, *r_503close, *r_health, *r_400;
+    *r_413, *r_500, *r_501, *r_503, *r_503close, *r_505, *r_health, *r_400;
 
 static void
 usage(void)
@@ -267,6 +280,10 @@ response_for(unsigned code)
 		return r_408;
 	case 413:
 		return r_413;
+	case 501:
+		return r_501;
+	case 505:
+		return r_505;
 	case 503:
 		return atomic_load(&stopping) ? r_503close : r_503;
 	default:
@@ -539,8 +556,9 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 	m.received_at = when;
 	m.remote_addr = addr[0] != '\0' ? addr : NULL;
 	m.method = method;
-	m.path = url;
-	m.pathn = strlen(url);
+	/* The target as sent: the query too, nothing decoded. */
+	m.path = r->target;
+	m.pathn = r->targetn;
 	if (r->body == NULL && (r->body = malloc(1)) == NULL)
 		return answer(conn, r, 500, NULL);
 	bound = capture_write_bound(&m, hs.h, hs.n, r->body, r->n);
@@ -595,6 +613,92 @@ is_method(const char *m, const char *want)
 	return strcmp(m, want) == 0;
 }
 
+/* Feed each header line to the framing check. */
+static enum MHD_Result
+frame_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t keyn,
+    const char *val, size_t valn)
+{
+	if (val == NULL)
+		val = "", valn = 0;
+	httpframe_field(cls, key, keyn, val, valn);
+	return MHD_YES;
+}
+
+/*
+ * The request line has arrived: the request's state begins here, so that
+ * its target is kept as sent (libmicrohttpd decodes the path and splits
+ * the query off before the handler sees it) and so that on_completed
+ * sees the requests libmicrohttpd answers itself.
+ */
+static void *
+on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	size_t n = uri != NULL ? strlen(uri) : 0;
+	struct req *r;
+
+	if ((r = calloc(1, sizeof(*r) + n + 1)) == NULL)
+		return NULL;
+	memcpy(r->target, uri != NULL ? uri : "", n);
+	r->targetn = n;
+	atomic_fetch_add(&inflight, 1);
+	return r;
+}
+
+/*
+ * The headers are complete: check the framing, route, and decide what
+ * can be decided before the body.
+ */
+static enum MHD_Result
+on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
+    const char *method, const char *version)
+{
+	struct httpframe f;
+
+	r->t0 = cli_mono_ns();
+	clock_gettime(CLOCK_REALTIME, &r->rt);
+	r->state = RS_BODY;
+	if (atomic_load(&stopping))
+		return answer(conn, r, 503, NULL);
+	/*
+	 * Framing two readers could disagree on is refused before any body
+	 * byte is read (RFC 9112 sections 3.2, 6.1 and 6.3): two
+	 * Content-Lengths or Hosts, Transfer-Encoding other than chunked
+	 * alone (libmicrohttpd would read such a body until the connection
+	 * closes) or beside Content-Length.
+	 */
+	httpframe_start(&f, method, strlen(method), r->target, r->targetn,
+	    version, strlen(version));
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, frame_field, &f);
+	if (httpframe_end(&f) != 0)
+		return answer(conn, r, (unsigned)f.status, NULL);
+	if (strcmp(url, path) == 0) {
+		if (!is_method(method, MHD_HTTP_METHOD_POST))
+			return answer(conn, r, 405, r_405);
+		if (f.body == HTTPFRAME_LENGTH) {
+			if (f.length > max_body)
+				return answer(conn, r, 413, NULL);
+			/*
+			 * Trust the announced length only so far: memory
+			 * grows with bytes that arrive.
+			 */
+			r->cap = f.length < BODY_PREALLOC ? (size_t)f.length
+							  : BODY_PREALLOC;
+			if (f.length > 0 && (r->body = malloc(r->cap)) == NULL)
+				return answer(conn, r, 500, NULL);
+		}
+		return MHD_YES;
+	}
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+		if (!is_method(method, MHD_HTTP_METHOD_GET) &&
+		    !is_method(method, MHD_HTTP_METHOD_HEAD))
+			return answer(conn, r, 405, r_405get);
+		if (url[1] == 'h')
+			return answer(conn, r, 200, r_health);
+		return serve_metrics(conn, r);
+	}
+	return answer(conn, r, 404, NULL);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *data, size_t *datan,
@@ -602,51 +706,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct req *r = *con_cls;
 
-	if (r == NULL) {
-		const char *cl;
-		int64_t len;
-
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			return MHD_NO;
-		r->t0 = cli_mono_ns();
-		clock_gettime(CLOCK_REALTIME, &r->rt);
-		*con_cls = r;
-		atomic_fetch_add(&inflight, 1);
-		if (atomic_load(&stopping))
-			return answer(conn, r, 503, NULL);
-		if (strcmp(url, path) == 0) {
-			if (!is_method(method, MHD_HTTP_METHOD_POST))
-				return answer(conn, r, 405, r_405);
-			cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_CONTENT_LENGTH);
-			if (cl != NULL &&
-			    cli_int(cl, 0, INT64_MAX, &len) == 0) {
-				if ((uint64_t)len > max_body)
-					return answer(conn, r, 413, NULL);
-				/*
-				 * Trust the announced length only so far:
-				 * memory grows with bytes that arrive.
-				 */
-				r->cap = len < BODY_PREALLOC ? (size_t)len
-							     : BODY_PREALLOC;
-				if (len > 0 &&
-				    (r->body = malloc(r->cap)) == NULL)
-					return answer(conn, r, 500, NULL);
-			}
-			return MHD_YES;
-		}
-		if (strcmp(url, "/healthz") == 0 ||
-		    strcmp(url, "/metrics") == 0) {
-			if (!is_method(method, MHD_HTTP_METHOD_GET) &&
-			    !is_method(method, MHD_HTTP_METHOD_HEAD))
-				return answer(conn, r, 405, r_405get);
-			if (url[1] == 'h')
-				return answer(conn, r, 200, r_health);
-			return serve_metrics(conn, r);
-		}
-		return answer(conn, r, 404, NULL);
-	}
+	/* on_request_line could not allocate the request's state. */
+	if (r == NULL)
+		return MHD_NO;
 	switch (r->state) {
+	case RS_NEW:
+		return on_headers(conn, r, url, method, version);
 	case RS_BODY:
 		if (*datan == 0 && r->too_big)
 			return answer(conn, r, 413, NULL);
@@ -709,10 +774,19 @@ static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *ci;
 	struct req *r = *con_cls;
 
 	if (r == NULL)
 		return;
+	/*
+	 * An answer libmicrohttpd queued itself (a malformed header line,
+	 * headers too large, an unreadable Content-Length) is counted too.
+	 */
+	if (r->state != RS_ANSWERED &&
+	    (ci = MHD_get_connection_info(
+		 conn, MHD_CONNECTION_INFO_HTTP_STATUS)) != NULL)
+		count_answer(NULL, ci->http_status);
 	free(r->body);
 	free(r->line);
 	free(r);
@@ -1393,6 +1467,8 @@ main(int argc, char *argv[])
 	    mkresp("request timeout\n", MHD_HTTP_HEADER_CONNECTION, "close");
 	r_413 = mkresp("body too large\n", MHD_HTTP_HEADER_CONNECTION, "close");
 	r_500 = mkresp("internal error\n", NULL, NULL);
+	r_501 = mkresp("transfer coding not supported\n", NULL, NULL);
+	r_505 = mkresp("HTTP version not supported\n", NULL, NULL);
 	r_503 = mkresp(
 	    "busy, retry later\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
 	r_503close =
@@ -1423,9 +1499,14 @@ main(int argc, char *argv[])
 	    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    NULL,
-	    /* Refuse HTTP/1.1 without Host, and other sloppy requests. */
-	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    NULL, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
+	    /*
+	     * libmicrohttpd's strict mode refuses HTTP/1.1 without Host and
+	     * targets with spaces itself, with its status line and headers
+	     * sent twice; httpframe makes those checks and more, and the
+	     * 400 is ours.
+	     */
+	    MHD_OPTION_STRICT_FOR_CLIENT, 0,
 	    /*
 	     * Each connection's pool holds its request headers and read
 	     * buffer (bodies are copied out as they arrive), and MHD zeroes
