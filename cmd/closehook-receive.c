@@ -54,8 +54,9 @@
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
     "\t[--secret-file FILE]... [--max-age SECONDS] [--keep-rejects FILE]\n"
-    "\t[--max-body BYTES] [--max-connections N] [--timeout SECONDS]\n"
-    "\t[--tls-cert FILE --tls-key FILE]\n";
+    "\t[--max-body BYTES] [--max-connections N]\n"
+    "\t[--max-connections-per-ip N] [--timeout SECONDS]\n"
+    "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n";
 
 /* Captures waiting for the spool or stdout, in bytes, before 503s. */
 #define BACKLOG_MAX ((size_t)64 * 1024 * 1024)
@@ -79,7 +80,31 @@ static uint64_t max_body = 16 * 1024 * 1024;
 #define CONN_MEMORY (16 * 1024)
 static int64_t max_conns = 512;
 static int64_t timeout_s = 10;
+static int64_t hdr_timeout_ms = 5000;
+static int64_t max_per_ip = 64;
 static int quiet;
+
+/*
+ * One connection, from its accept to its close (libmicrohttpd's socket
+ * context).  While a request line and headers are due on it, it sits in
+ * the due list: from the accept, and again from each answer on a kept-alive
+ * connection, until a request's headers are complete.  Every entry's
+ * deadline is its start plus the same --header-timeout, so appending keeps
+ * the list in deadline order and the door thread looks at its head only.
+ * door_lock guards the list and its links.
+ */
+struct conn {
+	struct conn *prev, *next;
+	uint64_t due; /* monotonic ns */
+	int fd;
+	int listed;
+};
+
+static pthread_mutex_t door_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *due_head, *due_tail;
+static int door_wake[2] = { -1, -1 }; /* a pipe that wakes the door thread */
+static pthread_t door;
+static atomic_int door_stop;
 
 /*
  * The state of one request, from its request line to its answer: RS_NEW
@@ -176,6 +201,7 @@ static atomic_ulong m_captures;
 static atomic_ulong m_capbytes;
 static atomic_ulong m_rejects[CLOSESIG_COUNT];
 static atomic_ulong m_batches;
+static atomic_ulong m_hdr_timeouts;
 static atomic_ulong m_fsync_us;
 static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -207,37 +233,44 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf(
-	    "\n"
-	    "Accept Close webhook POSTs, make each durable, answer 2xx, write "
-	    "captures.\n"
-	    "\n"
-	    "  -l, --listen ADDR:PORT  address to listen on (default "
-	    "127.0.0.1:8080;\n"
-	    "                          [::1]:8080 for IPv6; port 0 picks a "
-	    "free one)\n"
-	    "  --path PATH             the path Close posts to (default /)\n"
-	    "  --spool FILE            append each capture and fdatasync "
-	    "before the 2xx\n"
-	    "  --secret-file FILE      verify at the door with these keys (401 "
-	    "if bad)\n"
-	    "  --max-age SECONDS       replay window with keys (default 300; "
-	    "0: off)\n"
-	    "  --keep-rejects FILE     append each 401 request as an NDJSON "
-	    "line\n"
-	    "  --max-body BYTES        largest body accepted (default 16M; "
-	    "else 413)\n"
-	    "  --max-connections N     connections at once (default 512)\n"
-	    "  --timeout SECONDS       idle limit per connection (default 10)\n"
-	    "  --tls-cert FILE         serve HTTPS with this PEM certificate "
-	    "chain\n"
-	    "  --tls-key FILE          and this PEM private key\n"
-	    "  -q, --quiet             no stderr line per rejected request\n"
-	    "  -h, --help              show this help\n"
-	    "      --version           show the version\n"
-	    "\n"
-	    "Keys also come from $CLOSEHOOK_SECRET and "
-	    "$CLOSEHOOK_SECRET_FILE.\n");
+	printf("\n"
+	       "Accept Close webhook POSTs, make each durable, answer 2xx, "
+	       "write captures.\n"
+	       "\n"
+	       "  -l, --listen ADDR:PORT      address to listen on (default "
+	       "127.0.0.1:8080;\n"
+	       "                              [::1]:8080 for IPv6; port 0 "
+	       "picks a free one)\n"
+	       "  --path PATH                 the path Close posts to "
+	       "(default /)\n"
+	       "  --spool FILE                append each capture and "
+	       "fdatasync before the 2xx\n"
+	       "  --secret-file FILE          verify at the door with these "
+	       "keys (401 if bad)\n"
+	       "  --max-age SECONDS           replay window with keys "
+	       "(default 300; 0: off)\n"
+	       "  --keep-rejects FILE         append each 401 request as an "
+	       "NDJSON line\n"
+	       "  --max-body BYTES            largest body accepted (default "
+	       "16M; else 413)\n"
+	       "  --max-connections N         connections at once (default "
+	       "512)\n"
+	       "  --max-connections-per-ip N  from one address (default 64; "
+	       "0: no cap)\n"
+	       "  --timeout SECONDS           idle limit per connection "
+	       "(default 10)\n"
+	       "  --header-timeout DURATION   request line and headers within "
+	       "this (default 5s)\n"
+	       "  --tls-cert FILE             serve HTTPS with this PEM "
+	       "certificate chain\n"
+	       "  --tls-key FILE              and this PEM private key\n"
+	       "  -q, --quiet                 no stderr line per rejected "
+	       "request\n"
+	       "  -h, --help                  show this help\n"
+	       "      --version               show the version\n"
+	       "\n"
+	       "Keys also come from $CLOSEHOOK_SECRET and "
+	       "$CLOSEHOOK_SECRET_FILE.\n");
 	exit(cli_close_out());
 }
 
@@ -337,6 +370,11 @@ setup_metrics(void)
 		    "Bytes of capture lines written.", NULL, NULL },
 	};
 	static const struct metrics_def defs2[] = {
+		{ "closehook_receive_header_timeouts_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_hdr_timeouts,
+		    "Connections closed because a request line and headers "
+		    "took longer than --header-timeout.",
+		    NULL, NULL },
 		{ "closehook_receive_fsync_batches_total", METRICS_COUNTER,
 		    METRICS_ATOMIC_ULONG, &m_batches,
 		    "Spool writes, each ended by one fdatasync (group commit).",
@@ -613,6 +651,160 @@ is_method(const char *m, const char *want)
 	return strcmp(m, want) == 0;
 }
 
+/* Wake the door thread (the pipe is non-blocking: a full one wakes it). */
+static void
+door_poke(void)
+{
+	ssize_t w = write(door_wake[1], "", 1);
+
+	(void)w;
+}
+
+/* The next request line and headers on c are due --header-timeout from now. */
+static void
+due_add(struct conn *c)
+{
+	int was_empty;
+
+	pthread_mutex_lock(&door_lock);
+	if (c->listed) {
+		/* Move to the tail: the deadline starts again. */
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			due_head = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		else
+			due_tail = c->prev;
+	}
+	was_empty = due_head == NULL;
+	c->due = cli_mono_ns() + (uint64_t)hdr_timeout_ms * 1000000u;
+	c->next = NULL;
+	c->prev = due_tail;
+	if (due_tail != NULL)
+		due_tail->next = c;
+	else
+		due_head = c;
+	due_tail = c;
+	c->listed = 1;
+	pthread_mutex_unlock(&door_lock);
+	/* A later deadline than the head's needs no wake-up. */
+	if (was_empty)
+		door_poke();
+}
+
+/* door_lock held. */
+static void
+due_unlink(struct conn *c)
+{
+	if (!c->listed)
+		return;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		due_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		due_tail = c->prev;
+	c->prev = c->next = NULL;
+	c->listed = 0;
+}
+
+static void
+due_del(struct conn *c)
+{
+	pthread_mutex_lock(&door_lock);
+	due_unlink(c);
+	pthread_mutex_unlock(&door_lock);
+}
+
+static struct conn *
+conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/*
+ * A connection opens or closes.  Its descriptor is closed only after this
+ * returns from MHD_CONNECTION_NOTIFY_CLOSED, and that takes door_lock, so
+ * the door thread never shuts down a descriptor that was closed and
+ * reused for another file.
+ */
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if ((c = *socket_context) != NULL) {
+			due_del(c);
+			free(c);
+			*socket_context = NULL;
+		}
+		return;
+	}
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	/* A connection nobody would police is not served at all. */
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->fd = ci->connect_fd;
+	*socket_context = c;
+	due_add(c);
+}
+
+/*
+ * The door thread closes every connection whose request line and headers
+ * are not complete by their deadline.  libmicrohttpd's idle timeout cannot:
+ * each header line dribbled in resets it, so slow clients could hold every
+ * slot for as long as they kept talking.  shutdown() makes the next read
+ * see the end of the stream, and libmicrohttpd closes the connection
+ * itself, without an answer (as nginx does at its client_header_timeout).
+ */
+static void *
+door_keeper(void *arg)
+{
+	struct pollfd pfd;
+	char buf[64];
+
+	for (;;) {
+		uint64_t now = cli_mono_ns(), next = 0;
+		int ms = -1;
+
+		pthread_mutex_lock(&door_lock);
+		while (due_head != NULL && due_head->due <= now) {
+			struct conn *c = due_head;
+
+			due_unlink(c);
+			shutdown(c->fd, SHUT_RDWR);
+			atomic_fetch_add(&m_hdr_timeouts, 1);
+		}
+		if (due_head != NULL)
+			next = due_head->due;
+		pthread_mutex_unlock(&door_lock);
+		if (atomic_load(&door_stop))
+			break;
+		if (next != 0)
+			ms = (int)((next - now) / 1000000) + 1;
+		pfd.fd = door_wake[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, ms) > 0)
+			while (read(door_wake[0], buf, sizeof(buf)) > 0)
+				;
+	}
+	return NULL;
+}
+
 /* Feed each header line to the framing check. */
 static enum MHD_Result
 frame_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t keyn,
@@ -653,10 +845,13 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
     const char *method, const char *version)
 {
 	struct httpframe f;
+	struct conn *c;
 
 	r->t0 = cli_mono_ns();
 	clock_gettime(CLOCK_REALTIME, &r->rt);
 	r->state = RS_BODY;
+	if ((c = conn_of(conn)) != NULL)
+		due_del(c);
 	if (atomic_load(&stopping))
 		return answer(conn, r, 503, NULL);
 	/*
@@ -776,7 +971,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	const union MHD_ConnectionInfo *ci;
 	struct req *r = *con_cls;
+	struct conn *c;
 
+	/* On a kept-alive connection, the next request is due in time too. */
+	if ((c = conn_of(conn)) != NULL)
+		due_add(c);
 	if (r == NULL)
 		return;
 	/*
@@ -1324,7 +1523,9 @@ main(int argc, char *argv[])
 		OPT_KEEPREJ,
 		OPT_MAXBODY,
 		OPT_MAXCONN,
+		OPT_PERIP,
 		OPT_TIMEOUT,
+		OPT_HDRTIMEOUT,
 		OPT_CERT,
 		OPT_KEY,
 		OPT_VERSION
@@ -1338,7 +1539,10 @@ main(int argc, char *argv[])
 		{ "keep-rejects", required_argument, NULL, OPT_KEEPREJ },
 		{ "max-body", required_argument, NULL, OPT_MAXBODY },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "max-connections-per-ip", required_argument, NULL,
+		    OPT_PERIP },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "header-timeout", required_argument, NULL, OPT_HDRTIMEOUT },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1394,8 +1598,16 @@ main(int argc, char *argv[])
 			max_conns =
 			    cli_opt_int("max-connections", optarg, 1, 65536);
 			break;
+		case OPT_PERIP:
+			max_per_ip = cli_opt_int(
+			    "max-connections-per-ip", optarg, 0, 65536);
+			break;
 		case OPT_TIMEOUT:
 			timeout_s = cli_opt_int("timeout", optarg, 1, 3600);
+			break;
+		case OPT_HDRTIMEOUT:
+			hdr_timeout_ms = cli_opt_duration(
+			    "header-timeout", optarg, 100, 3600 * 1000);
 			break;
 		case OPT_CERT:
 			certp = optarg;
@@ -1487,6 +1699,10 @@ main(int argc, char *argv[])
 		if (pthread_create(&committers[i], NULL, committer,
 			(void *)(intptr_t)i) != 0)
 			cli_fatalx("cannot start the committer threads");
+	if (pipe2(door_wake, O_NONBLOCK | O_CLOEXEC) != 0)
+		cli_fatal("pipe");
+	if (pthread_create(&door, NULL, door_keeper, NULL) != 0)
+		cli_fatalx("cannot start the door thread");
 
 	setup_metrics();
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
@@ -1497,9 +1713,11 @@ main(int argc, char *argv[])
 		flags |= MHD_USE_TLS;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    NULL, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
+	    (unsigned)max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)max_per_ip, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
 	    /*
 	     * libmicrohttpd's strict mode refuses HTTP/1.1 without Host and
 	     * targets with spaces itself, with its status line and headers
@@ -1552,6 +1770,11 @@ main(int argc, char *argv[])
 	while (atomic_load(&inflight) > 0 && cli_mono_ns() < t)
 		usleep(10000);
 	MHD_stop_daemon(d);
+	atomic_store(&door_stop, 1);
+	door_poke();
+	pthread_join(door, NULL);
+	close(door_wake[0]);
+	close(door_wake[1]);
 	metrics_close(&met);
 
 	if (so_on && so_off < so_len && !quiet)
