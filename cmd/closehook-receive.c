@@ -16,6 +16,7 @@
  * chunked) gets 400 or 501 before its body is read.  Nothing is
  * acknowledged that is not written.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
@@ -98,7 +99,28 @@ struct conn {
 	uint64_t due; /* monotonic ns */
 	int fd;
 	int listed;
+	int linger; /* answered with request bytes maybe unread */
 };
+
+/*
+ * Closed connections whose client may still be sending a body we answered
+ * early: the door thread reads and drops what comes, so that the close
+ * does not reset the connection under the answer.  At most LINGER_MAX at
+ * once (more are closed at once, as libmicrohttpd does), each until the
+ * client closes, LINGER_IDLE_NS without data, or as long as a body may
+ * take (four times --timeout).  door_lock guards the table; only the door
+ * thread closes its descriptors.
+ */
+#define LINGER_MAX 64
+#define LINGER_IDLE_NS (2 * 1000000000ull)
+struct lingering {
+	int fd;
+	uint64_t idle_until, until;
+};
+static struct lingering lingering[LINGER_MAX];
+static int nlinger;
+/* Descriptors kept for the spool, the rejects file, pipes, epoll... */
+#define FD_RESERVE 64
 
 static pthread_mutex_t door_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn *due_head, *due_tail;
@@ -110,11 +132,14 @@ static atomic_int door_stop;
  * The state of one request, from its request line to its answer: RS_NEW
  * until its headers are complete, then RS_BODY while its body arrives,
  * RS_QUEUED while the committer has it, RS_ANSWERED once an answer is
- * queued (or the connection is dropped).
+ * queued (or the connection is dropped).  RS_DEFER instead of RS_BODY: the
+ * answer was decided at the headers of a request without a body, and
+ * waits for the request's end (see early()).
  */
 enum rstate {
 	RS_NEW,
 	RS_BODY,
+	RS_DEFER,
 	RS_QUEUED,
 	RS_ANSWERED
 };
@@ -132,6 +157,10 @@ struct req {
 	char *line; /* the capture line */
 	size_t linen;
 	uint64_t so_end; /* stdout offset after the line */
+	int nobody; /* framed without a body */
+	unsigned dcode; /* RS_DEFER: the answer, */
+	struct MHD_Response *dresp; /* its response (NULL: the code's), */
+	int dmetrics; /* or /metrics, rendered when sent */
 	size_t targetn;
 	char target[]; /* the request target as sent, NUL-terminated */
 };
@@ -730,6 +759,33 @@ conn_of(struct MHD_Connection *mc)
 }
 
 /*
+ * libmicrohttpd closes a connection once an early answer is sent, with the
+ * request body still coming: the kernel then resets the connection, and a
+ * client that sends its whole body before it reads (most do) gets a reset
+ * instead of the answer.  Called before libmicrohttpd closes fd, this keeps
+ * the socket open through a duplicate for the door thread to drain.
+ */
+static void
+linger_add(int fd)
+{
+	uint64_t now = cli_mono_ns();
+	int dfd;
+
+	pthread_mutex_lock(&door_lock);
+	if (nlinger < LINGER_MAX &&
+	    (dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		/* The file description is libmicrohttpd's: non-blocking. */
+		lingering[nlinger].fd = dfd;
+		lingering[nlinger].idle_until = now + LINGER_IDLE_NS;
+		lingering[nlinger].until =
+		    now + (uint64_t)timeout_s * 4000000000u;
+		nlinger++;
+	}
+	pthread_mutex_unlock(&door_lock);
+	door_poke();
+}
+
+/*
  * A connection opens or closes.  Its descriptor is closed only after this
  * returns from MHD_CONNECTION_NOTIFY_CLOSED, and that takes door_lock, so
  * the door thread never shuts down a descriptor that was closed and
@@ -745,6 +801,8 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		if ((c = *socket_context) != NULL) {
 			due_del(c);
+			if (c->linger)
+				linger_add(c->fd);
 			free(c);
 			*socket_context = NULL;
 		}
@@ -774,8 +832,9 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 static void *
 door_keeper(void *arg)
 {
-	struct pollfd pfd;
-	char buf[64];
+	struct pollfd pfd[1 + LINGER_MAX];
+	static char drop[64 * 1024];
+	int i, n, k;
 
 	for (;;) {
 		uint64_t now = cli_mono_ns(), next = 0;
@@ -791,17 +850,72 @@ door_keeper(void *arg)
 		}
 		if (due_head != NULL)
 			next = due_head->due;
+		/* Lingering sockets past their time are closed. */
+		for (i = 0; i < nlinger;) {
+			struct lingering *l = &lingering[i];
+
+			if (now >= l->idle_until || now >= l->until) {
+				close(l->fd);
+				*l = lingering[--nlinger];
+				continue;
+			}
+			if (next == 0 || l->idle_until < next)
+				next = l->idle_until;
+			if (l->until < next)
+				next = l->until;
+			pfd[1 + i].fd = l->fd;
+			pfd[1 + i].events = POLLIN;
+			pfd[1 + i].revents = 0;
+			i++;
+		}
+		n = nlinger;
 		pthread_mutex_unlock(&door_lock);
 		if (atomic_load(&door_stop))
 			break;
 		if (next != 0)
 			ms = (int)((next - now) / 1000000) + 1;
-		pfd.fd = door_wake[0];
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, ms) > 0)
-			while (read(door_wake[0], buf, sizeof(buf)) > 0)
+		pfd[0].fd = door_wake[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		if (poll(pfd, (nfds_t)(1 + n), ms) <= 0)
+			continue;
+		if (pfd[0].revents != 0)
+			while (read(door_wake[0], drop, sizeof(drop)) > 0)
 				;
+		/*
+		 * Drain what the lingering clients sent.  Only this thread
+		 * removes entries, and new ones are appended, so index i
+		 * still names the descriptor polled.
+		 */
+		for (i = 0; i < n; i++) {
+			ssize_t got = 0;
+			int more = 0, done = 0;
+
+			if (pfd[1 + i].revents == 0)
+				continue;
+			for (k = 0; k < 16; k++) {
+				got = read(pfd[1 + i].fd, drop, sizeof(drop));
+				if (got > 0) {
+					more = 1;
+					continue;
+				}
+				done = got == 0 || errno != EAGAIN;
+				break;
+			}
+			pthread_mutex_lock(&door_lock);
+			if (done)
+				/* Past the end: closed at the next turn. */
+				lingering[i].idle_until = 0;
+			else if (more)
+				lingering[i].idle_until =
+				    cli_mono_ns() + LINGER_IDLE_NS;
+			pthread_mutex_unlock(&door_lock);
+		}
 	}
+	pthread_mutex_lock(&door_lock);
+	while (nlinger > 0)
+		close(lingering[--nlinger].fd);
+	pthread_mutex_unlock(&door_lock);
 	return NULL;
 }
 
@@ -837,6 +951,33 @@ on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 /*
+ * An answer decided at the headers.  libmicrohttpd closes a connection
+ * answered before its request was read whole, so for a request without a
+ * body the answer waits for the request's end, the next call, and the
+ * connection stays open for the next request.  With a body unread, it is
+ * sent at once (reading a body only to refuse it would cost the time and
+ * bandwidth the answer saves), and the connection lingers on its close.
+ */
+static enum MHD_Result
+early(struct MHD_Connection *conn, struct req *r, unsigned code,
+    struct MHD_Response *resp)
+{
+	struct conn *c;
+
+	if (r->nobody) {
+		r->state = RS_DEFER;
+		r->dcode = code;
+		r->dresp = resp;
+		return MHD_YES;
+	}
+	if ((c = conn_of(conn)) != NULL)
+		c->linger = 1;
+	if (r->dmetrics)
+		return serve_metrics(conn, r);
+	return answer(conn, r, code, resp);
+}
+
+/*
  * The headers are complete: check the framing, route, and decide what
  * can be decided before the body.
  */
@@ -852,8 +993,6 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 	r->state = RS_BODY;
 	if ((c = conn_of(conn)) != NULL)
 		due_del(c);
-	if (atomic_load(&stopping))
-		return answer(conn, r, 503, NULL);
 	/*
 	 * Framing two readers could disagree on is refused before any body
 	 * byte is read (RFC 9112 sections 3.2, 6.1 and 6.3): two
@@ -865,13 +1004,17 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 	    version, strlen(version));
 	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, frame_field, &f);
 	if (httpframe_end(&f) != 0)
-		return answer(conn, r, (unsigned)f.status, NULL);
+		return early(conn, r, (unsigned)f.status, NULL);
+	r->nobody = f.body == HTTPFRAME_NONE ||
+	    (f.body == HTTPFRAME_LENGTH && f.length == 0);
+	if (atomic_load(&stopping))
+		return early(conn, r, 503, NULL);
 	if (strcmp(url, path) == 0) {
 		if (!is_method(method, MHD_HTTP_METHOD_POST))
-			return answer(conn, r, 405, r_405);
+			return early(conn, r, 405, r_405);
 		if (f.body == HTTPFRAME_LENGTH) {
 			if (f.length > max_body)
-				return answer(conn, r, 413, NULL);
+				return early(conn, r, 413, NULL);
 			/*
 			 * Trust the announced length only so far: memory
 			 * grows with bytes that arrive.
@@ -879,19 +1022,20 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 			r->cap = f.length < BODY_PREALLOC ? (size_t)f.length
 							  : BODY_PREALLOC;
 			if (f.length > 0 && (r->body = malloc(r->cap)) == NULL)
-				return answer(conn, r, 500, NULL);
+				return early(conn, r, 500, NULL);
 		}
 		return MHD_YES;
 	}
 	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
 		if (!is_method(method, MHD_HTTP_METHOD_GET) &&
 		    !is_method(method, MHD_HTTP_METHOD_HEAD))
-			return answer(conn, r, 405, r_405get);
+			return early(conn, r, 405, r_405get);
 		if (url[1] == 'h')
-			return answer(conn, r, 200, r_health);
-		return serve_metrics(conn, r);
+			return early(conn, r, 200, r_health);
+		r->dmetrics = 1;
+		return early(conn, r, 200, NULL);
 	}
-	return answer(conn, r, 404, NULL);
+	return early(conn, r, 404, NULL);
 }
 
 static enum MHD_Result
@@ -907,6 +1051,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	switch (r->state) {
 	case RS_NEW:
 		return on_headers(conn, r, url, method, version);
+	case RS_DEFER:
+		/* A request without a body: its end. */
+		if (*datan != 0) {
+			*datan = 0;
+			return MHD_YES;
+		}
+		if (r->dmetrics)
+			return serve_metrics(conn, r);
+		return answer(conn, r, r->dcode, r->dresp);
 	case RS_BODY:
 		if (*datan == 0 && r->too_big)
 			return answer(conn, r, 413, NULL);
@@ -984,8 +1137,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	 */
 	if (r->state != RS_ANSWERED &&
 	    (ci = MHD_get_connection_info(
-		 conn, MHD_CONNECTION_INFO_HTTP_STATUS)) != NULL)
+		 conn, MHD_CONNECTION_INFO_HTTP_STATUS)) != NULL) {
 		count_answer(NULL, ci->http_status);
+		/* It closes the connection, maybe with a body unread. */
+		if (c != NULL)
+			c->linger = 1;
+	}
 	free(r->body);
 	free(r->line);
 	free(r);
@@ -1475,6 +1632,40 @@ mkresp(const char *text, const char *hname, const char *hval)
 	return r;
 }
 
+/*
+ * Each connection, lingering socket and file takes a descriptor.  Raise
+ * the soft limit to fit --max-connections; when the hard limit is lower,
+ * serve fewer connections, with a warning, rather than let accept() and a
+ * spool reopen fail with EMFILE under load.
+ */
+static void
+fit_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)max_conns + LINGER_MAX + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need
+	    ? rl.rlim_max
+	    : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur >= need)
+		return;
+	cli_warnx("--max-connections %lld needs %llu descriptors, the limit "
+		  "is %llu: serving at most %llu connections",
+	    (long long)max_conns, (unsigned long long)need,
+	    (unsigned long long)rl.rlim_cur,
+	    rl.rlim_cur > LINGER_MAX + FD_RESERVE + 1
+		? (unsigned long long)(rl.rlim_cur - LINGER_MAX - FD_RESERVE)
+		: 1ull);
+	max_conns = rl.rlim_cur > LINGER_MAX + FD_RESERVE + 1
+	    ? (int64_t)(rl.rlim_cur - LINGER_MAX - FD_RESERVE)
+	    : 1;
+}
+
 static int
 listen_on(const char *spec, int *family)
 {
@@ -1645,6 +1836,7 @@ main(int argc, char *argv[])
 	}
 
 	/* Set up: stdout, spool, rejects, TLS, the socket, the daemon. */
+	fit_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	so_on = !cli_stdout_closed();
 	if (so_on) {
