@@ -55,7 +55,7 @@
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
     "\t[--secret-file FILE]... [--max-age SECONDS] [--keep-rejects FILE]\n"
-    "\t[--max-body BYTES] [--max-connections N]\n"
+    "\t[--max-body BYTES] [--max-buffered BYTES] [--max-connections N]\n"
     "\t[--max-connections-per-ip N] [--timeout SECONDS]\n"
     "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n";
 
@@ -77,6 +77,13 @@ static int64_t max_age = 300;
 static const char *spool_path, *rej_path;
 static const char *path = "/";
 static uint64_t max_body = 16 * 1024 * 1024;
+/*
+ * Request bodies held in memory at once, in all (--max-buffered): each
+ * body reserves its announced length before any of it is read, a chunked
+ * one as it grows.  buffered is the sum reserved.
+ */
+static uint64_t max_buffered = (uint64_t)64 * 1024 * 1024;
+static atomic_size_t buffered;
 /* MHD's per-connection memory pool (see MHD_start_daemon below). */
 #define CONN_MEMORY (16 * 1024)
 static int64_t max_conns = 512;
@@ -151,6 +158,9 @@ struct req {
 	struct timespec rt; /* wall clock at the headers */
 	enum rstate state;
 	int too_big; /* past --max-body */
+	int over; /* past --max-buffered: dropped, 503 at its end */
+	uint64_t clen; /* the announced length, or UINT64_MAX (chunked) */
+	size_t held; /* bytes of --max-buffered reserved */
 	unsigned status; /* answer decided by committer */
 	char *body;
 	size_t n, cap;
@@ -246,7 +256,7 @@ static char code_text[NCODES][8];
 static uint64_t mlat_count[NBUCKETS + 1];
 static struct metrics_hist mlat = { buckets, NBUCKETS, mlat_count, 0 };
 static double m_fsync_s, m_inflight;
-static size_t m_backlog;
+static size_t m_backlog, m_buffered;
 static int m_stalled;
 
 static struct MHD_Response *r_ok, *r_401, *r_404, *r_405, *r_405get, *r_408,
@@ -282,6 +292,8 @@ help(void)
 	       "NDJSON line\n"
 	       "  --max-body BYTES            largest body accepted (default "
 	       "16M; else 413)\n"
+	       "  --max-buffered BYTES        bodies in memory at once, in all "
+	       "(default 64M)\n"
 	       "  --max-connections N         connections at once (default "
 	       "512)\n"
 	       "  --max-connections-per-ip N  from one address (default 64; "
@@ -353,6 +365,27 @@ response_for(unsigned code)
 	}
 }
 
+/* Reserve n more bytes of --max-buffered for r's body; returns 0 or -1. */
+static int
+body_reserve(struct req *r, uint64_t n)
+{
+	/* Only the HTTP thread reserves; the check and the add agree. */
+	if (n > max_buffered - atomic_load(&buffered))
+		return -1;
+	atomic_fetch_add(&buffered, (size_t)n);
+	r->held += (size_t)n;
+	return 0;
+}
+
+static void
+body_free(struct req *r)
+{
+	free(r->body);
+	r->body = NULL;
+	atomic_fetch_sub(&buffered, r->held);
+	r->held = 0;
+}
+
 /* Queue the answer and free what the request no longer needs. */
 static enum MHD_Result
 answer(struct MHD_Connection *conn, struct req *r, unsigned code,
@@ -360,8 +393,7 @@ answer(struct MHD_Connection *conn, struct req *r, unsigned code,
 {
 	if (r != NULL) {
 		r->state = RS_ANSWERED;
-		free(r->body);
-		r->body = NULL;
+		body_free(r);
 		free(r->line);
 		r->line = NULL;
 	}
@@ -381,6 +413,7 @@ metrics_update(void *arg)
 	m_fsync_s = (double)atomic_load(&m_fsync_us) / 1e6;
 	m_inflight = (double)atomic_load(&inflight);
 	m_backlog = atomic_load(&backlog);
+	m_buffered = atomic_load(&buffered);
 	m_stalled = atomic_load(&stdout_stalled);
 }
 
@@ -417,6 +450,11 @@ setup_metrics(void)
 		{ "closehook_receive_backlog_bytes", METRICS_GAUGE,
 		    METRICS_SIZE, &m_backlog,
 		    "Capture bytes not yet written to the spool or stdout.",
+		    NULL, NULL },
+		{ "closehook_receive_buffered_bytes", METRICS_GAUGE,
+		    METRICS_SIZE, &m_buffered,
+		    "Request body bytes held in memory (at most "
+		    "--max-buffered).",
 		    NULL, NULL },
 		{ "closehook_receive_stdout_stalled", METRICS_GAUGE,
 		    METRICS_INT, &m_stalled,
@@ -654,8 +692,7 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 			return answer(conn, r, 401, NULL);
 		}
 	}
-	free(r->body);
-	r->body = NULL;
+	body_free(r);
 
 	/* Back-pressure: refuse rather than grow without bound. */
 	if (atomic_load(&stdout_stalled) || atomic_load(&fatal) ||
@@ -1012,9 +1049,18 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 	if (strcmp(url, path) == 0) {
 		if (!is_method(method, MHD_HTTP_METHOD_POST))
 			return early(conn, r, 405, r_405);
+		r->clen = UINT64_MAX;
 		if (f.body == HTTPFRAME_LENGTH) {
 			if (f.length > max_body)
 				return early(conn, r, 413, NULL);
+			/*
+			 * The whole announced body is reserved before any of
+			 * it is read: past --max-buffered, 503 and Retry-After
+			 * rather than memory.
+			 */
+			if (body_reserve(r, f.length) != 0)
+				return early(conn, r, 503, NULL);
+			r->clen = f.length;
 			/*
 			 * Trust the announced length only so far: memory
 			 * grows with bytes that arrive.
@@ -1063,6 +1109,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	case RS_BODY:
 		if (*datan == 0 && r->too_big)
 			return answer(conn, r, 413, NULL);
+		if (*datan == 0 && r->over)
+			return answer(conn, r, 503, NULL);
 		if (*datan == 0)
 			return finish_body(conn, r, url, method);
 		atomic_fetch_add_explicit(
@@ -1077,22 +1125,42 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			r->state = RS_ANSWERED;
 			return MHD_NO;
 		}
+		if (r->over) {
+			*datan = 0;
+			return MHD_YES;
+		}
 		/* Past --max-body: drop the rest, answer 413 at its end. */
 		if (r->too_big || *datan > max_body - r->n) {
-			free(r->body);
-			r->body = NULL;
+			body_free(r);
 			r->too_big = 1;
 			*datan = 0;
 			return MHD_YES;
 		}
 		if (r->n + *datan > r->cap) {
-			size_t cap = r->cap * 2 > r->n + *datan
-			    ? r->cap * 2
-			    : r->n + *datan + 4096;
+			size_t need = r->n + *datan;
+			size_t cap =
+			    r->cap * 2 > need ? r->cap * 2 : need + 4096;
 			char *nb;
 
 			if (cap > max_body)
 				cap = max_body;
+			if (cap > r->clen)
+				cap = (size_t)r->clen;
+			/*
+			 * A chunked body reserves as it grows (a length
+			 * reserved it all); past --max-buffered the rest is
+			 * dropped and the answer is 503 at its end.
+			 */
+			if (cap > r->held &&
+			    body_reserve(r, cap - r->held) != 0) {
+				cap = need;
+				if (body_reserve(r, cap - r->held) != 0) {
+					body_free(r);
+					r->over = 1;
+					*datan = 0;
+					return MHD_YES;
+				}
+			}
 			if ((nb = realloc(r->body, cap)) == NULL) {
 				*datan = 0;
 				return answer(conn, r, 500, NULL);
@@ -1143,7 +1211,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (c != NULL)
 			c->linger = 1;
 	}
-	free(r->body);
+	body_free(r);
 	free(r->line);
 	free(r);
 	*con_cls = NULL;
@@ -1713,6 +1781,7 @@ main(int argc, char *argv[])
 		OPT_MAXAGE,
 		OPT_KEEPREJ,
 		OPT_MAXBODY,
+		OPT_MAXBUF,
 		OPT_MAXCONN,
 		OPT_PERIP,
 		OPT_TIMEOUT,
@@ -1729,6 +1798,7 @@ main(int argc, char *argv[])
 		{ "max-age", required_argument, NULL, OPT_MAXAGE },
 		{ "keep-rejects", required_argument, NULL, OPT_KEEPREJ },
 		{ "max-body", required_argument, NULL, OPT_MAXBODY },
+		{ "max-buffered", required_argument, NULL, OPT_MAXBUF },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "max-connections-per-ip", required_argument, NULL,
 		    OPT_PERIP },
@@ -1785,6 +1855,10 @@ main(int argc, char *argv[])
 			max_body = cli_opt_size(
 			    "max-body", optarg, 1, (uint64_t)1 << 30);
 			break;
+		case OPT_MAXBUF:
+			max_buffered = cli_opt_size(
+			    "max-buffered", optarg, 1, (uint64_t)1 << 40);
+			break;
 		case OPT_MAXCONN:
 			max_conns =
 			    cli_opt_int("max-connections", optarg, 1, 65536);
@@ -1821,6 +1895,13 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc) {
 		cli_warnx("no operands expected");
+		usage();
+	}
+	if (max_buffered < max_body) {
+		cli_warnx("--max-buffered (%llu bytes) is less than --max-body "
+			  "(%llu bytes): such a body could never be taken",
+		    (unsigned long long)max_buffered,
+		    (unsigned long long)max_body);
 		usage();
 	}
 	if ((certp == NULL) != (keyp == NULL)) {
