@@ -61,13 +61,17 @@ is "$(status_of "$RPORT" 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2
 is "$(captures)" "$n0" "none of them is captured"
 
 # Transfer codings other than chunked: an answer at once, not at the idle
-# timeout (--timeout 5).
+# timeout (--timeout 5; "at once" is 1 s, 3 s when the programs run slowed).
+soon=1
+slowed && soon=3
 read -r code n secs <<<"$(exchange "$RPORT" 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nab')"
 is "$code" 400 "Transfer-Encoding: gzip (chunked not last): 400"
-ok "at once ($secs s)" awk -v s="$secs" 'BEGIN { exit !(s < 1) }'
+ok "at once ($secs s)" awk -v s="$secs" -v l="$soon" \
+    'BEGIN { exit !(s != "" && s < l) }'
 read -r code n secs <<<"$(exchange "$RPORT" 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n')"
 is "$code" 501 "Transfer-Encoding: gzip, chunked: 501"
-ok "at once ($secs s)" awk -v s="$secs" 'BEGIN { exit !(s < 1) }'
+ok "at once ($secs s)" awk -v s="$secs" -v l="$soon" \
+    'BEGIN { exit !(s != "" && s < l) }'
 is "$(captures)" "$n0" "neither is captured"
 
 # The method must be a token; a valid one other than POST stays 405.

@@ -96,23 +96,26 @@ is "$rc" 0 "exit 0"
 
 # --max-connections above the soft limit on descriptors: raised.  The
 # function stands in for the program, so start_receive runs it under the
-# limits.
+# limits.  Under valgrind (slowed) the limits are valgrind's: skipped.
 # shellcheck disable=SC2317 # called by start_receive
 closehook-receive() {
 	ulimit -Sn "$SOFT" && exec "$CLOSEHOOK_BUILD/bin/closehook-receive" "$@"
 }
 SOFT=256
+if slowed; then
+	skip "descriptor limits" "$SLOW_SKIP"
+	unset -f closehook-receive
+	done_testing
+	exit
+fi
 ok "it starts with --max-connections 1000 under a soft limit of 256" \
     start_receive lim --spool "$TMP/spool3" --max-connections 1000 \
     --max-connections-per-ip 0 --timeout 3
 soft=$(awk '/^Max open files/ { print $4 }' "/proc/$RPID/limits")
-ok "the soft limit was raised to fit ($soft)" [ "$soft" -ge 1000 ]
+ok "the soft limit was raised to fit ($soft)" [ "${soft:-0}" -ge 1000 ]
 is "$(cat "$TMP/lim.err")" "closehook-receive: listening on 127.0.0.1:$RPORT" \
     "without a warning"
-if slowed; then
-	skip "connections held at once are not timed when slowed" 2
-else
-	python3 - "$RPORT" >"$TMP/held" <<'PY'
+python3 - "$RPORT" >"$TMP/held" <<'PY'
 import resource, socket, subprocess, sys, time
 port = int(sys.argv[1])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -127,10 +130,9 @@ out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                      capture_output=True, text=True).stdout
 print(out, "%.1f" % (time.monotonic() - t0))
 PY
-	read -r code secs <"$TMP/held"
-	is "$code" 200 "600 idle connections held, a POST still gets 200"
-	ok "at once ($secs s)" awk -v s="$secs" 'BEGIN { exit !(s < 1) }'
-fi
+read -r code secs <"$TMP/held"
+is "$code" 200 "600 idle connections held, a POST still gets 200"
+ok "at once ($secs s)" awk -v s="$secs" 'BEGIN { exit !(s != "" && s < 1) }'
 stop_receive
 is "$rc" 0 "exit 0"
 
