@@ -84,8 +84,8 @@ PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
 MODS_verify  = capture cli closesig isotime json keys line mark metrics out \
                recloop
 LIBS_verify  = sodium
-MODS_receive = capture cli closesig isotime json keys metrics netaddr out \
-               readfile
+MODS_receive = capture cli closesig httpframe isotime json keys metrics \
+               netaddr out readfile
 LIBS_receive = mhd pthread sodium
 MODS_flatten = cli evrec flat jqr json line mark metrics out readfile recloop
 LIBS_flatten = jq m
@@ -122,6 +122,7 @@ FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json jqr cli
 FMODS_capture = capture json cli
 FMODS_netaddr = netaddr
+FMODS_httpframe = httpframe
 FMODS_flat    = flat json out
 FMODS_storeurl = store cli
 FMODS_closeapi = closeapi json

@@ -11,8 +11,12 @@
  * the spool), written and flushed before the answer; when stdout stops
  * draining, new requests get 503 and Retry-After instead of memory.  With
  * keys, a request whose signature does not verify gets 401 and is not
- * captured.  Nothing is acknowledged that is not written.
+ * captured.  A request whose framing two readers could take differently
+ * (RFC 9112: two Content-Lengths, two Hosts, a transfer coding other than
+ * chunked) gets 400 or 501 before its body is read.  Nothing is
+ * acknowledged that is not written.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
@@ -40,6 +44,7 @@
 #include "capture.h"
 #include "cli.h"
 #include "closesig.h"
+#include "httpframe.h"
 #include "isotime.h"
 #include "json.h"
 #include "keys.h"
@@ -50,8 +55,9 @@
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
     "\t[--secret-file FILE]... [--max-age SECONDS] [--keep-rejects FILE]\n"
-    "\t[--max-body BYTES] [--max-connections N] [--timeout SECONDS]\n"
-    "\t[--tls-cert FILE --tls-key FILE]\n";
+    "\t[--max-body BYTES] [--max-buffered BYTES] [--max-connections N]\n"
+    "\t[--max-connections-per-ip N] [--timeout SECONDS]\n"
+    "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n";
 
 /* Captures waiting for the spool or stdout, in bytes, before 503s. */
 #define BACKLOG_MAX ((size_t)64 * 1024 * 1024)
@@ -71,15 +77,76 @@ static int64_t max_age = 300;
 static const char *spool_path, *rej_path;
 static const char *path = "/";
 static uint64_t max_body = 16 * 1024 * 1024;
+/*
+ * Request bodies held in memory at once, in all (--max-buffered): each
+ * body reserves its announced length before any of it is read, a chunked
+ * one as it grows.  buffered is the sum reserved.
+ */
+static uint64_t max_buffered = (uint64_t)64 * 1024 * 1024;
+static atomic_size_t buffered;
 /* MHD's per-connection memory pool (see MHD_start_daemon below). */
 #define CONN_MEMORY (16 * 1024)
 static int64_t max_conns = 512;
 static int64_t timeout_s = 10;
+static int64_t hdr_timeout_ms = 5000;
+static int64_t max_per_ip = 64;
 static int quiet;
 
-/* The state of one request, from its headers to its answer. */
+/*
+ * One connection, from its accept to its close (libmicrohttpd's socket
+ * context).  While a request line and headers are due on it, it sits in
+ * the due list: from the accept, and again from each answer on a kept-alive
+ * connection, until a request's headers are complete.  Every entry's
+ * deadline is its start plus the same --header-timeout, so appending keeps
+ * the list in deadline order and the door thread looks at its head only.
+ * door_lock guards the list and its links.
+ */
+struct conn {
+	struct conn *prev, *next;
+	uint64_t due; /* monotonic ns */
+	int fd;
+	int listed;
+	int linger; /* answered with request bytes maybe unread */
+};
+
+/*
+ * Closed connections whose client may still be sending a body we answered
+ * early: the door thread reads and drops what comes, so that the close
+ * does not reset the connection under the answer.  At most LINGER_MAX at
+ * once (more are closed at once, as libmicrohttpd does), each until the
+ * client closes, LINGER_IDLE_NS without data, or as long as a body may
+ * take (four times --timeout).  door_lock guards the table; only the door
+ * thread closes its descriptors.
+ */
+#define LINGER_MAX 64
+#define LINGER_IDLE_NS (2 * 1000000000ull)
+struct lingering {
+	int fd;
+	uint64_t idle_until, until;
+};
+static struct lingering lingering[LINGER_MAX];
+static int nlinger;
+/* Descriptors kept for the spool, the rejects file, pipes, epoll... */
+#define FD_RESERVE 64
+
+static pthread_mutex_t door_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *due_head, *due_tail;
+static int door_wake[2] = { -1, -1 }; /* a pipe that wakes the door thread */
+static pthread_t door;
+static atomic_int door_stop;
+
+/*
+ * The state of one request, from its request line to its answer: RS_NEW
+ * until its headers are complete, then RS_BODY while its body arrives,
+ * RS_QUEUED while the committer has it, RS_ANSWERED once an answer is
+ * queued (or the connection is dropped).  RS_DEFER instead of RS_BODY: the
+ * answer was decided at the headers of a request without a body, and
+ * waits for the request's end (see early()).
+ */
 enum rstate {
+	RS_NEW,
 	RS_BODY,
+	RS_DEFER,
 	RS_QUEUED,
 	RS_ANSWERED
 };
@@ -91,12 +158,21 @@ struct req {
 	struct timespec rt; /* wall clock at the headers */
 	enum rstate state;
 	int too_big; /* past --max-body */
+	int over; /* past --max-buffered: dropped, 503 at its end */
+	uint64_t clen; /* the announced length, or UINT64_MAX (chunked) */
+	size_t held; /* bytes of --max-buffered reserved */
 	unsigned status; /* answer decided by committer */
 	char *body;
 	size_t n, cap;
 	char *line; /* the capture line */
 	size_t linen;
 	uint64_t so_end; /* stdout offset after the line */
+	int nobody; /* framed without a body */
+	unsigned dcode; /* RS_DEFER: the answer, */
+	struct MHD_Response *dresp; /* its response (NULL: the code's), */
+	int dmetrics; /* or /metrics, rendered when sent */
+	size_t targetn;
+	char target[]; /* the request target as sent, NUL-terminated */
 };
 
 /* The committer's queue and state; lock protects the first group. */
@@ -155,7 +231,8 @@ static int rej_open;
 static int rej_gen;
 
 /* Metrics. */
-static const unsigned codes[] = { 200, 400, 401, 404, 405, 408, 413, 500, 503 };
+static const unsigned codes[] = { 200, 400, 401, 404, 405, 408, 413, 431, 500,
+	501, 503, 505 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 static atomic_ulong m_req[NCODES];
 static atomic_ulong m_bytes;
@@ -163,6 +240,7 @@ static atomic_ulong m_captures;
 static atomic_ulong m_capbytes;
 static atomic_ulong m_rejects[CLOSESIG_COUNT];
 static atomic_ulong m_batches;
+static atomic_ulong m_hdr_timeouts;
 static atomic_ulong m_fsync_us;
 static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -178,11 +256,11 @@ static char code_text[NCODES][8];
 static uint64_t mlat_count[NBUCKETS + 1];
 static struct metrics_hist mlat = { buckets, NBUCKETS, mlat_count, 0 };
 static double m_fsync_s, m_inflight;
-static size_t m_backlog;
+static size_t m_backlog, m_buffered;
 static int m_stalled;
 
 static struct MHD_Response *r_ok, *r_401, *r_404, *r_405, *r_405get, *r_408,
-    *r_413, *r_500, *r_503, *r_503close, *r_health, *r_400;
+    *r_413, *r_500, *r_501, *r_503, *r_503close, *r_505, *r_health, *r_400;
 
 static void
 usage(void)
@@ -194,37 +272,46 @@ static void
 help(void)
 {
 	printf("usage: %s", synopsis);
-	printf(
-	    "\n"
-	    "Accept Close webhook POSTs, make each durable, answer 2xx, write "
-	    "captures.\n"
-	    "\n"
-	    "  -l, --listen ADDR:PORT  address to listen on (default "
-	    "127.0.0.1:8080;\n"
-	    "                          [::1]:8080 for IPv6; port 0 picks a "
-	    "free one)\n"
-	    "  --path PATH             the path Close posts to (default /)\n"
-	    "  --spool FILE            append each capture and fdatasync "
-	    "before the 2xx\n"
-	    "  --secret-file FILE      verify at the door with these keys (401 "
-	    "if bad)\n"
-	    "  --max-age SECONDS       replay window with keys (default 300; "
-	    "0: off)\n"
-	    "  --keep-rejects FILE     append each 401 request as an NDJSON "
-	    "line\n"
-	    "  --max-body BYTES        largest body accepted (default 16M; "
-	    "else 413)\n"
-	    "  --max-connections N     connections at once (default 512)\n"
-	    "  --timeout SECONDS       idle limit per connection (default 10)\n"
-	    "  --tls-cert FILE         serve HTTPS with this PEM certificate "
-	    "chain\n"
-	    "  --tls-key FILE          and this PEM private key\n"
-	    "  -q, --quiet             no stderr line per rejected request\n"
-	    "  -h, --help              show this help\n"
-	    "      --version           show the version\n"
-	    "\n"
-	    "Keys also come from $CLOSEHOOK_SECRET and "
-	    "$CLOSEHOOK_SECRET_FILE.\n");
+	printf("\n"
+	       "Accept Close webhook POSTs, make each durable, answer 2xx, "
+	       "write captures.\n"
+	       "\n"
+	       "  -l, --listen ADDR:PORT      address to listen on (default "
+	       "127.0.0.1:8080;\n"
+	       "                              [::1]:8080 for IPv6; port 0 "
+	       "picks a free one)\n"
+	       "  --path PATH                 the path Close posts to "
+	       "(default /)\n"
+	       "  --spool FILE                append each capture and "
+	       "fdatasync before the 2xx\n"
+	       "  --secret-file FILE          verify at the door with these "
+	       "keys (401 if bad)\n"
+	       "  --max-age SECONDS           replay window with keys "
+	       "(default 300; 0: off)\n"
+	       "  --keep-rejects FILE         append each 401 request as an "
+	       "NDJSON line\n"
+	       "  --max-body BYTES            largest body accepted (default "
+	       "16M; else 413)\n"
+	       "  --max-buffered BYTES        bodies in memory at once, in all "
+	       "(default 64M)\n"
+	       "  --max-connections N         connections at once (default "
+	       "512)\n"
+	       "  --max-connections-per-ip N  from one address (default 64; "
+	       "0: no cap)\n"
+	       "  --timeout SECONDS           idle limit per connection "
+	       "(default 10)\n"
+	       "  --header-timeout DURATION   request line and headers within "
+	       "this (default 5s)\n"
+	       "  --tls-cert FILE             serve HTTPS with this PEM "
+	       "certificate chain\n"
+	       "  --tls-key FILE              and this PEM private key\n"
+	       "  -q, --quiet                 no stderr line per rejected "
+	       "request\n"
+	       "  -h, --help                  show this help\n"
+	       "      --version               show the version\n"
+	       "\n"
+	       "Keys also come from $CLOSEHOOK_SECRET and "
+	       "$CLOSEHOOK_SECRET_FILE.\n");
 	exit(cli_close_out());
 }
 
@@ -267,11 +354,36 @@ response_for(unsigned code)
 		return r_408;
 	case 413:
 		return r_413;
+	case 501:
+		return r_501;
+	case 505:
+		return r_505;
 	case 503:
 		return atomic_load(&stopping) ? r_503close : r_503;
 	default:
 		return r_500;
 	}
+}
+
+/* Reserve n more bytes of --max-buffered for r's body; returns 0 or -1. */
+static int
+body_reserve(struct req *r, uint64_t n)
+{
+	/* Only the HTTP thread reserves; the check and the add agree. */
+	if (n > max_buffered - atomic_load(&buffered))
+		return -1;
+	atomic_fetch_add(&buffered, (size_t)n);
+	r->held += (size_t)n;
+	return 0;
+}
+
+static void
+body_free(struct req *r)
+{
+	free(r->body);
+	r->body = NULL;
+	atomic_fetch_sub(&buffered, r->held);
+	r->held = 0;
 }
 
 /* Queue the answer and free what the request no longer needs. */
@@ -281,8 +393,7 @@ answer(struct MHD_Connection *conn, struct req *r, unsigned code,
 {
 	if (r != NULL) {
 		r->state = RS_ANSWERED;
-		free(r->body);
-		r->body = NULL;
+		body_free(r);
 		free(r->line);
 		r->line = NULL;
 	}
@@ -302,6 +413,7 @@ metrics_update(void *arg)
 	m_fsync_s = (double)atomic_load(&m_fsync_us) / 1e6;
 	m_inflight = (double)atomic_load(&inflight);
 	m_backlog = atomic_load(&backlog);
+	m_buffered = atomic_load(&buffered);
 	m_stalled = atomic_load(&stdout_stalled);
 }
 
@@ -320,6 +432,11 @@ setup_metrics(void)
 		    "Bytes of capture lines written.", NULL, NULL },
 	};
 	static const struct metrics_def defs2[] = {
+		{ "closehook_receive_header_timeouts_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_hdr_timeouts,
+		    "Connections closed because a request line and headers "
+		    "took longer than --header-timeout.",
+		    NULL, NULL },
 		{ "closehook_receive_fsync_batches_total", METRICS_COUNTER,
 		    METRICS_ATOMIC_ULONG, &m_batches,
 		    "Spool writes, each ended by one fdatasync (group commit).",
@@ -333,6 +450,11 @@ setup_metrics(void)
 		{ "closehook_receive_backlog_bytes", METRICS_GAUGE,
 		    METRICS_SIZE, &m_backlog,
 		    "Capture bytes not yet written to the spool or stdout.",
+		    NULL, NULL },
+		{ "closehook_receive_buffered_bytes", METRICS_GAUGE,
+		    METRICS_SIZE, &m_buffered,
+		    "Request body bytes held in memory (at most "
+		    "--max-buffered).",
 		    NULL, NULL },
 		{ "closehook_receive_stdout_stalled", METRICS_GAUGE,
 		    METRICS_INT, &m_stalled,
@@ -539,8 +661,9 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 	m.received_at = when;
 	m.remote_addr = addr[0] != '\0' ? addr : NULL;
 	m.method = method;
-	m.path = url;
-	m.pathn = strlen(url);
+	/* The target as sent: the query too, nothing decoded. */
+	m.path = r->target;
+	m.pathn = r->targetn;
 	if (r->body == NULL && (r->body = malloc(1)) == NULL)
 		return answer(conn, r, 500, NULL);
 	bound = capture_write_bound(&m, hs.h, hs.n, r->body, r->n);
@@ -569,8 +692,7 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 			return answer(conn, r, 401, NULL);
 		}
 	}
-	free(r->body);
-	r->body = NULL;
+	body_free(r);
 
 	/* Back-pressure: refuse rather than grow without bound. */
 	if (atomic_load(&stdout_stalled) || atomic_load(&fatal) ||
@@ -595,6 +717,373 @@ is_method(const char *m, const char *want)
 	return strcmp(m, want) == 0;
 }
 
+/* Wake the door thread (the pipe is non-blocking: a full one wakes it). */
+static void
+door_poke(void)
+{
+	ssize_t w = write(door_wake[1], "", 1);
+
+	(void)w;
+}
+
+/* The next request line and headers on c are due --header-timeout from now. */
+static void
+due_add(struct conn *c)
+{
+	int was_empty;
+
+	pthread_mutex_lock(&door_lock);
+	if (c->listed) {
+		/* Move to the tail: the deadline starts again. */
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			due_head = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		else
+			due_tail = c->prev;
+	}
+	was_empty = due_head == NULL;
+	c->due = cli_mono_ns() + (uint64_t)hdr_timeout_ms * 1000000u;
+	c->next = NULL;
+	c->prev = due_tail;
+	if (due_tail != NULL)
+		due_tail->next = c;
+	else
+		due_head = c;
+	due_tail = c;
+	c->listed = 1;
+	pthread_mutex_unlock(&door_lock);
+	/* A later deadline than the head's needs no wake-up. */
+	if (was_empty)
+		door_poke();
+}
+
+/* door_lock held. */
+static void
+due_unlink(struct conn *c)
+{
+	if (!c->listed)
+		return;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		due_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		due_tail = c->prev;
+	c->prev = c->next = NULL;
+	c->listed = 0;
+}
+
+static void
+due_del(struct conn *c)
+{
+	pthread_mutex_lock(&door_lock);
+	due_unlink(c);
+	pthread_mutex_unlock(&door_lock);
+}
+
+static struct conn *
+conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/*
+ * libmicrohttpd closes a connection once an early answer is sent, with the
+ * request body still coming: the kernel then resets the connection, and a
+ * client that sends its whole body before it reads (most do) gets a reset
+ * instead of the answer.  Called before libmicrohttpd closes fd, this keeps
+ * the socket open through a duplicate for the door thread to drain.
+ */
+static void
+linger_add(int fd)
+{
+	uint64_t now = cli_mono_ns();
+	int dfd;
+
+	pthread_mutex_lock(&door_lock);
+	if (nlinger < LINGER_MAX &&
+	    (dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		/* The file description is libmicrohttpd's: non-blocking. */
+		lingering[nlinger].fd = dfd;
+		lingering[nlinger].idle_until = now + LINGER_IDLE_NS;
+		lingering[nlinger].until =
+		    now + (uint64_t)timeout_s * 4000000000u;
+		nlinger++;
+	}
+	pthread_mutex_unlock(&door_lock);
+	door_poke();
+}
+
+/*
+ * A connection opens or closes.  Its descriptor is closed only after this
+ * returns from MHD_CONNECTION_NOTIFY_CLOSED, and that takes door_lock, so
+ * the door thread never shuts down a descriptor that was closed and
+ * reused for another file.
+ */
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if ((c = *socket_context) != NULL) {
+			due_del(c);
+			if (c->linger)
+				linger_add(c->fd);
+			free(c);
+			*socket_context = NULL;
+		}
+		return;
+	}
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	/* A connection nobody would police is not served at all. */
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->fd = ci->connect_fd;
+	*socket_context = c;
+	due_add(c);
+}
+
+/*
+ * The door thread closes every connection whose request line and headers
+ * are not complete by their deadline.  libmicrohttpd's idle timeout cannot:
+ * each header line dribbled in resets it, so slow clients could hold every
+ * slot for as long as they kept talking.  shutdown() makes the next read
+ * see the end of the stream, and libmicrohttpd closes the connection
+ * itself, without an answer (as nginx does at its client_header_timeout).
+ */
+static void *
+door_keeper(void *arg)
+{
+	struct pollfd pfd[1 + LINGER_MAX];
+	static char drop[64 * 1024];
+	int i, n, k;
+
+	for (;;) {
+		uint64_t now = cli_mono_ns(), next = 0;
+		int ms = -1;
+
+		pthread_mutex_lock(&door_lock);
+		while (due_head != NULL && due_head->due <= now) {
+			struct conn *c = due_head;
+
+			due_unlink(c);
+			shutdown(c->fd, SHUT_RDWR);
+			atomic_fetch_add(&m_hdr_timeouts, 1);
+		}
+		if (due_head != NULL)
+			next = due_head->due;
+		/* Lingering sockets past their time are closed. */
+		for (i = 0; i < nlinger;) {
+			struct lingering *l = &lingering[i];
+
+			if (now >= l->idle_until || now >= l->until) {
+				close(l->fd);
+				*l = lingering[--nlinger];
+				continue;
+			}
+			if (next == 0 || l->idle_until < next)
+				next = l->idle_until;
+			if (l->until < next)
+				next = l->until;
+			pfd[1 + i].fd = l->fd;
+			pfd[1 + i].events = POLLIN;
+			pfd[1 + i].revents = 0;
+			i++;
+		}
+		n = nlinger;
+		pthread_mutex_unlock(&door_lock);
+		if (atomic_load(&door_stop))
+			break;
+		if (next != 0)
+			ms = (int)((next - now) / 1000000) + 1;
+		pfd[0].fd = door_wake[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		if (poll(pfd, (nfds_t)(1 + n), ms) <= 0)
+			continue;
+		if (pfd[0].revents != 0)
+			while (read(door_wake[0], drop, sizeof(drop)) > 0)
+				;
+		/*
+		 * Drain what the lingering clients sent.  Only this thread
+		 * removes entries, and new ones are appended, so index i
+		 * still names the descriptor polled.
+		 */
+		for (i = 0; i < n; i++) {
+			ssize_t got = 0;
+			int more = 0, done = 0;
+
+			if (pfd[1 + i].revents == 0)
+				continue;
+			for (k = 0; k < 16; k++) {
+				got = read(pfd[1 + i].fd, drop, sizeof(drop));
+				if (got > 0) {
+					more = 1;
+					continue;
+				}
+				done = got == 0 || errno != EAGAIN;
+				break;
+			}
+			pthread_mutex_lock(&door_lock);
+			if (done)
+				/* Past the end: closed at the next turn. */
+				lingering[i].idle_until = 0;
+			else if (more)
+				lingering[i].idle_until =
+				    cli_mono_ns() + LINGER_IDLE_NS;
+			pthread_mutex_unlock(&door_lock);
+		}
+	}
+	pthread_mutex_lock(&door_lock);
+	while (nlinger > 0)
+		close(lingering[--nlinger].fd);
+	pthread_mutex_unlock(&door_lock);
+	return NULL;
+}
+
+/* Feed each header line to the framing check. */
+static enum MHD_Result
+frame_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t keyn,
+    const char *val, size_t valn)
+{
+	if (val == NULL)
+		val = "", valn = 0;
+	httpframe_field(cls, key, keyn, val, valn);
+	return MHD_YES;
+}
+
+/*
+ * The request line has arrived: the request's state begins here, so that
+ * its target is kept as sent (libmicrohttpd decodes the path and splits
+ * the query off before the handler sees it) and so that on_completed
+ * sees the requests libmicrohttpd answers itself.
+ */
+static void *
+on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	size_t n = uri != NULL ? strlen(uri) : 0;
+	struct req *r;
+
+	if ((r = calloc(1, sizeof(*r) + n + 1)) == NULL)
+		return NULL;
+	memcpy(r->target, uri != NULL ? uri : "", n);
+	r->targetn = n;
+	atomic_fetch_add(&inflight, 1);
+	return r;
+}
+
+/*
+ * An answer decided at the headers.  libmicrohttpd closes a connection
+ * answered before its request was read whole, so for a request without a
+ * body the answer waits for the request's end, the next call, and the
+ * connection stays open for the next request.  With a body unread, it is
+ * sent at once (reading a body only to refuse it would cost the time and
+ * bandwidth the answer saves), and the connection lingers on its close.
+ */
+static enum MHD_Result
+early(struct MHD_Connection *conn, struct req *r, unsigned code,
+    struct MHD_Response *resp)
+{
+	struct conn *c;
+
+	if (r->nobody) {
+		r->state = RS_DEFER;
+		r->dcode = code;
+		r->dresp = resp;
+		return MHD_YES;
+	}
+	if ((c = conn_of(conn)) != NULL)
+		c->linger = 1;
+	if (r->dmetrics)
+		return serve_metrics(conn, r);
+	return answer(conn, r, code, resp);
+}
+
+/*
+ * The headers are complete: check the framing, route, and decide what
+ * can be decided before the body.
+ */
+static enum MHD_Result
+on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
+    const char *method, const char *version)
+{
+	struct httpframe f;
+	struct conn *c;
+
+	r->t0 = cli_mono_ns();
+	clock_gettime(CLOCK_REALTIME, &r->rt);
+	r->state = RS_BODY;
+	if ((c = conn_of(conn)) != NULL)
+		due_del(c);
+	/*
+	 * Framing two readers could disagree on is refused before any body
+	 * byte is read (RFC 9112 sections 3.2, 6.1 and 6.3): two
+	 * Content-Lengths or Hosts, Transfer-Encoding other than chunked
+	 * alone (libmicrohttpd would read such a body until the connection
+	 * closes) or beside Content-Length.
+	 */
+	httpframe_start(&f, method, strlen(method), r->target, r->targetn,
+	    version, strlen(version));
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, frame_field, &f);
+	if (httpframe_end(&f) != 0)
+		return early(conn, r, (unsigned)f.status, NULL);
+	r->nobody = f.body == HTTPFRAME_NONE ||
+	    (f.body == HTTPFRAME_LENGTH && f.length == 0);
+	if (atomic_load(&stopping))
+		return early(conn, r, 503, NULL);
+	if (strcmp(url, path) == 0) {
+		if (!is_method(method, MHD_HTTP_METHOD_POST))
+			return early(conn, r, 405, r_405);
+		r->clen = UINT64_MAX;
+		if (f.body == HTTPFRAME_LENGTH) {
+			if (f.length > max_body)
+				return early(conn, r, 413, NULL);
+			/*
+			 * The whole announced body is reserved before any of
+			 * it is read: past --max-buffered, 503 and Retry-After
+			 * rather than memory.
+			 */
+			if (body_reserve(r, f.length) != 0)
+				return early(conn, r, 503, NULL);
+			r->clen = f.length;
+			/*
+			 * Trust the announced length only so far: memory
+			 * grows with bytes that arrive.
+			 */
+			r->cap = f.length < BODY_PREALLOC ? (size_t)f.length
+							  : BODY_PREALLOC;
+			if (f.length > 0 && (r->body = malloc(r->cap)) == NULL)
+				return early(conn, r, 500, NULL);
+		}
+		return MHD_YES;
+	}
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+		if (!is_method(method, MHD_HTTP_METHOD_GET) &&
+		    !is_method(method, MHD_HTTP_METHOD_HEAD))
+			return early(conn, r, 405, r_405get);
+		if (url[1] == 'h')
+			return early(conn, r, 200, r_health);
+		r->dmetrics = 1;
+		return early(conn, r, 200, NULL);
+	}
+	return early(conn, r, 404, NULL);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *data, size_t *datan,
@@ -602,54 +1091,26 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct req *r = *con_cls;
 
-	if (r == NULL) {
-		const char *cl;
-		int64_t len;
-
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			return MHD_NO;
-		r->t0 = cli_mono_ns();
-		clock_gettime(CLOCK_REALTIME, &r->rt);
-		*con_cls = r;
-		atomic_fetch_add(&inflight, 1);
-		if (atomic_load(&stopping))
-			return answer(conn, r, 503, NULL);
-		if (strcmp(url, path) == 0) {
-			if (!is_method(method, MHD_HTTP_METHOD_POST))
-				return answer(conn, r, 405, r_405);
-			cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_CONTENT_LENGTH);
-			if (cl != NULL &&
-			    cli_int(cl, 0, INT64_MAX, &len) == 0) {
-				if ((uint64_t)len > max_body)
-					return answer(conn, r, 413, NULL);
-				/*
-				 * Trust the announced length only so far:
-				 * memory grows with bytes that arrive.
-				 */
-				r->cap = len < BODY_PREALLOC ? (size_t)len
-							     : BODY_PREALLOC;
-				if (len > 0 &&
-				    (r->body = malloc(r->cap)) == NULL)
-					return answer(conn, r, 500, NULL);
-			}
+	/* on_request_line could not allocate the request's state. */
+	if (r == NULL)
+		return MHD_NO;
+	switch (r->state) {
+	case RS_NEW:
+		return on_headers(conn, r, url, method, version);
+	case RS_DEFER:
+		/* A request without a body: its end. */
+		if (*datan != 0) {
+			*datan = 0;
 			return MHD_YES;
 		}
-		if (strcmp(url, "/healthz") == 0 ||
-		    strcmp(url, "/metrics") == 0) {
-			if (!is_method(method, MHD_HTTP_METHOD_GET) &&
-			    !is_method(method, MHD_HTTP_METHOD_HEAD))
-				return answer(conn, r, 405, r_405get);
-			if (url[1] == 'h')
-				return answer(conn, r, 200, r_health);
+		if (r->dmetrics)
 			return serve_metrics(conn, r);
-		}
-		return answer(conn, r, 404, NULL);
-	}
-	switch (r->state) {
+		return answer(conn, r, r->dcode, r->dresp);
 	case RS_BODY:
 		if (*datan == 0 && r->too_big)
 			return answer(conn, r, 413, NULL);
+		if (*datan == 0 && r->over)
+			return answer(conn, r, 503, NULL);
 		if (*datan == 0)
 			return finish_body(conn, r, url, method);
 		atomic_fetch_add_explicit(
@@ -664,22 +1125,42 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			r->state = RS_ANSWERED;
 			return MHD_NO;
 		}
+		if (r->over) {
+			*datan = 0;
+			return MHD_YES;
+		}
 		/* Past --max-body: drop the rest, answer 413 at its end. */
 		if (r->too_big || *datan > max_body - r->n) {
-			free(r->body);
-			r->body = NULL;
+			body_free(r);
 			r->too_big = 1;
 			*datan = 0;
 			return MHD_YES;
 		}
 		if (r->n + *datan > r->cap) {
-			size_t cap = r->cap * 2 > r->n + *datan
-			    ? r->cap * 2
-			    : r->n + *datan + 4096;
+			size_t need = r->n + *datan;
+			size_t cap =
+			    r->cap * 2 > need ? r->cap * 2 : need + 4096;
 			char *nb;
 
 			if (cap > max_body)
 				cap = max_body;
+			if (cap > r->clen)
+				cap = (size_t)r->clen;
+			/*
+			 * A chunked body reserves as it grows (a length
+			 * reserved it all); past --max-buffered the rest is
+			 * dropped and the answer is 503 at its end.
+			 */
+			if (cap > r->held &&
+			    body_reserve(r, cap - r->held) != 0) {
+				cap = need;
+				if (body_reserve(r, cap - r->held) != 0) {
+					body_free(r);
+					r->over = 1;
+					*datan = 0;
+					return MHD_YES;
+				}
+			}
 			if ((nb = realloc(r->body, cap)) == NULL) {
 				*datan = 0;
 				return answer(conn, r, 500, NULL);
@@ -709,11 +1190,28 @@ static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *ci;
 	struct req *r = *con_cls;
+	struct conn *c;
 
+	/* On a kept-alive connection, the next request is due in time too. */
+	if ((c = conn_of(conn)) != NULL)
+		due_add(c);
 	if (r == NULL)
 		return;
-	free(r->body);
+	/*
+	 * An answer libmicrohttpd queued itself (a malformed header line,
+	 * headers too large, an unreadable Content-Length) is counted too.
+	 */
+	if (r->state != RS_ANSWERED &&
+	    (ci = MHD_get_connection_info(
+		 conn, MHD_CONNECTION_INFO_HTTP_STATUS)) != NULL) {
+		count_answer(NULL, ci->http_status);
+		/* It closes the connection, maybe with a body unread. */
+		if (c != NULL)
+			c->linger = 1;
+	}
+	body_free(r);
 	free(r->line);
 	free(r);
 	*con_cls = NULL;
@@ -1202,6 +1700,40 @@ mkresp(const char *text, const char *hname, const char *hval)
 	return r;
 }
 
+/*
+ * Each connection, lingering socket and file takes a descriptor.  Raise
+ * the soft limit to fit --max-connections; when the hard limit is lower,
+ * serve fewer connections, with a warning, rather than let accept() and a
+ * spool reopen fail with EMFILE under load.
+ */
+static void
+fit_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)max_conns + LINGER_MAX + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need
+	    ? rl.rlim_max
+	    : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur >= need)
+		return;
+	cli_warnx("--max-connections %lld needs %llu descriptors, the limit "
+		  "is %llu: serving at most %llu connections",
+	    (long long)max_conns, (unsigned long long)need,
+	    (unsigned long long)rl.rlim_cur,
+	    rl.rlim_cur > LINGER_MAX + FD_RESERVE + 1
+		? (unsigned long long)(rl.rlim_cur - LINGER_MAX - FD_RESERVE)
+		: 1ull);
+	max_conns = rl.rlim_cur > LINGER_MAX + FD_RESERVE + 1
+	    ? (int64_t)(rl.rlim_cur - LINGER_MAX - FD_RESERVE)
+	    : 1;
+}
+
 static int
 listen_on(const char *spec, int *family)
 {
@@ -1249,8 +1781,11 @@ main(int argc, char *argv[])
 		OPT_MAXAGE,
 		OPT_KEEPREJ,
 		OPT_MAXBODY,
+		OPT_MAXBUF,
 		OPT_MAXCONN,
+		OPT_PERIP,
 		OPT_TIMEOUT,
+		OPT_HDRTIMEOUT,
 		OPT_CERT,
 		OPT_KEY,
 		OPT_VERSION
@@ -1263,8 +1798,12 @@ main(int argc, char *argv[])
 		{ "max-age", required_argument, NULL, OPT_MAXAGE },
 		{ "keep-rejects", required_argument, NULL, OPT_KEEPREJ },
 		{ "max-body", required_argument, NULL, OPT_MAXBODY },
+		{ "max-buffered", required_argument, NULL, OPT_MAXBUF },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "max-connections-per-ip", required_argument, NULL,
+		    OPT_PERIP },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "header-timeout", required_argument, NULL, OPT_HDRTIMEOUT },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1317,12 +1856,24 @@ main(int argc, char *argv[])
 			max_body = cli_opt_size(
 			    "max-body", optarg, 1, (uint64_t)1 << 30);
 			break;
+		case OPT_MAXBUF:
+			max_buffered = cli_opt_size(
+			    "max-buffered", optarg, 1, (uint64_t)1 << 40);
+			break;
 		case OPT_MAXCONN:
 			max_conns =
 			    cli_opt_int("max-connections", optarg, 1, 65536);
 			break;
+		case OPT_PERIP:
+			max_per_ip = cli_opt_int(
+			    "max-connections-per-ip", optarg, 0, 65536);
+			break;
 		case OPT_TIMEOUT:
 			timeout_s = cli_opt_int("timeout", optarg, 1, 3600);
+			break;
+		case OPT_HDRTIMEOUT:
+			hdr_timeout_ms = cli_opt_duration(
+			    "header-timeout", optarg, 100, 3600 * 1000);
 			break;
 		case OPT_CERT:
 			certp = optarg;
@@ -1347,6 +1898,13 @@ main(int argc, char *argv[])
 		cli_warnx("no operands expected");
 		usage();
 	}
+	if (max_buffered < max_body) {
+		cli_warnx("--max-buffered (%llu bytes) is less than --max-body "
+			  "(%llu bytes): such a body could never be taken",
+		    (unsigned long long)max_buffered,
+		    (unsigned long long)max_body);
+		usage();
+	}
 	if ((certp == NULL) != (keyp == NULL)) {
 		cli_warnx("--tls-cert and --tls-key go together");
 		usage();
@@ -1360,6 +1918,7 @@ main(int argc, char *argv[])
 	}
 
 	/* Set up: stdout, spool, rejects, TLS, the socket, the daemon. */
+	fit_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	so_on = !cli_stdout_closed();
 	if (so_on) {
@@ -1394,6 +1953,8 @@ main(int argc, char *argv[])
 	    mkresp("request timeout\n", MHD_HTTP_HEADER_CONNECTION, "close");
 	r_413 = mkresp("body too large\n", MHD_HTTP_HEADER_CONNECTION, "close");
 	r_500 = mkresp("internal error\n", NULL, NULL);
+	r_501 = mkresp("transfer coding not supported\n", NULL, NULL);
+	r_505 = mkresp("HTTP version not supported\n", NULL, NULL);
 	r_503 = mkresp(
 	    "busy, retry later\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
 	r_503close =
@@ -1412,6 +1973,10 @@ main(int argc, char *argv[])
 		if (pthread_create(&committers[i], NULL, committer,
 			(void *)(intptr_t)i) != 0)
 			cli_fatalx("cannot start the committer threads");
+	if (pipe2(door_wake, O_NONBLOCK | O_CLOEXEC) != 0)
+		cli_fatal("pipe");
+	if (pthread_create(&door, NULL, door_keeper, NULL) != 0)
+		cli_fatalx("cannot start the door thread");
 
 	setup_metrics();
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
@@ -1422,11 +1987,18 @@ main(int argc, char *argv[])
 		flags |= MHD_USE_TLS;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    NULL,
-	    /* Refuse HTTP/1.1 without Host, and other sloppy requests. */
-	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    (unsigned)max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)max_per_ip, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
+	    /*
+	     * libmicrohttpd's strict mode refuses HTTP/1.1 without Host and
+	     * targets with spaces itself, with its status line and headers
+	     * sent twice; httpframe makes those checks and more, and the
+	     * 400 is ours.
+	     */
+	    MHD_OPTION_STRICT_FOR_CLIENT, 0,
 	    /*
 	     * Each connection's pool holds its request headers and read
 	     * buffer (bodies are copied out as they arrive), and MHD zeroes
@@ -1472,6 +2044,11 @@ main(int argc, char *argv[])
 	while (atomic_load(&inflight) > 0 && cli_mono_ns() < t)
 		usleep(10000);
 	MHD_stop_daemon(d);
+	atomic_store(&door_stop, 1);
+	door_poke();
+	pthread_join(door, NULL);
+	close(door_wake[0]);
+	close(door_wake[1]);
 	metrics_close(&met);
 
 	if (so_on && so_off < so_len && !quiet)

@@ -29,7 +29,8 @@ declare -A known=(
 	    User Group Environment EnvironmentFile LoadCredential
 	    StandardOutput StandardError StateDirectory StateDirectoryMode
 	    RuntimeDirectory WorkingDirectory UMask Restart RestartSec
-	    TimeoutStartSec TimeoutStopSec KillMode LimitNOFILE NoNewPrivileges
+	    TimeoutStartSec TimeoutStopSec KillMode LimitNOFILE MemoryMax
+	    NoNewPrivileges
 	    CapabilityBoundingSet AmbientCapabilities PrivateUsers ProtectSystem
 	    ProtectHome PrivateTmp PrivateDevices DevicePolicy
 	    ProtectKernelTunables ProtectKernelModules ProtectKernelLogs
