@@ -81,7 +81,7 @@ libs = $(sort $(2) $(foreach m,$(call mods,$(1)),$(L_$(m))))
 # Programs: cmd/closehook-NAME.c each; MODS_NAME lists the common modules
 # it calls and LIBS_NAME the libraries it calls itself.
 PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
-MODS_verify  = capture cli closesig isotime json keys line mark metrics out \
+MODS_verify  = capture cli closesig isotime json keys line mark metrics out readfile \
                recloop
 LIBS_verify  = sodium
 MODS_receive = capture cli closesig httpframe isotime json keys metrics \
@@ -92,7 +92,7 @@ LIBS_flatten = jq m
 MODS_dedupe  = cli evrec jqr json line mark metrics out readfile recloop \
                store
 LIBS_dedupe  = jq m sodium
-MODS_backfill = atomicfile cli closeapi evrec isotime json metrics out
+MODS_backfill = atomicfile cli closeapi evrec isotime json metrics out readfile
 LIBS_backfill = curl
 MODS_subscribe = atomicfile cli closeapi json out readfile
 LIBS_subscribe = curl sodium

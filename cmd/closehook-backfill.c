@@ -42,6 +42,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "out.h"
+#include "readfile.h"
 
 static const char synopsis[] =
     "closehook-backfill [--since TIME] [--until TIME] [--object-type T] "
@@ -442,33 +443,15 @@ load_state(const char *path)
 	char *buf = NULL, tmp[CURSOR_MAX], order[16], status[16];
 	struct json_span root, v, e;
 	struct json_iter it;
-	size_t n = 0, cap = 0, k;
-	ssize_t r;
-	int fd;
+	size_t n = 0, k;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((buf = readfile(path, 64u << 20, &n)) == NULL) {
 		if (errno == ENOENT)
 			return;
+		if (errno == EFBIG)
+			cli_fatalx("%s: state file too large", path);
 		cli_fatal("%s", path);
 	}
-	for (;;) {
-		if (n + 4096 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			if (cap > (64u << 20))
-				cli_fatalx("%s: state file too large", path);
-			if ((buf = realloc(buf, cap)) == NULL)
-				cli_fatalx("out of memory");
-		}
-		if ((r = read(fd, buf + n, cap - n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			cli_fatal("%s", path);
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
 	if (n == 0 || json_parse(buf, n, &root, NULL) != 0 ||
 	    root.type != JSON_OBJECT ||
 	    !json_object_get(root, "filters", 7, &v) || v.type != JSON_STRING ||

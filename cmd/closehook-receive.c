@@ -51,6 +51,7 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "out.h"
+#include "readfile.h"
 
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
@@ -69,6 +70,7 @@ static const char synopsis[] =
 #define BODY_PREALLOC (256 * 1024)
 /* Headers kept per request (MHD's connection memory bounds them too). */
 #define HDR_MAX 128
+#define PEM_MAX (1024 * 1024) /* a certificate chain or a key */
 
 /* Options. */
 static struct keyring keys;
@@ -1658,32 +1660,6 @@ committer(void *arg)
 	return NULL;
 }
 
-/* Read a PEM file whole (bounded) into a NUL-terminated buffer. */
-static char *
-read_pem(const char *p)
-{
-	char *buf;
-	size_t n = 0, cap = 1024 * 1024;
-	ssize_t got;
-	int fd;
-
-	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
-		cli_fatal("%s", p);
-	if ((buf = malloc(cap + 1)) == NULL)
-		cli_fatal("out of memory");
-	while (n < cap && (got = read(fd, buf + n, cap - n)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			cli_fatal("%s", p);
-		n += (size_t)got;
-	}
-	close(fd);
-	if (n == cap)
-		cli_fatalx("%s: too large for a PEM file", p);
-	buf[n] = '\0';
-	return buf;
-}
 
 static struct MHD_Response *
 mkresp(const char *text, const char *hname, const char *hval)
@@ -1936,9 +1912,13 @@ main(int argc, char *argv[])
 	if (spool_path != NULL && spool_open() != 0)
 		cli_fatalx("%s", spool_why);
 	if (certp != NULL) {
-		cert = read_pem(certp);
-		tkey = read_pem(keyp);
-		sodium_mlock(tkey, strlen(tkey));
+		size_t n;
+
+		cert = readfile_must(certp, PEM_MAX, &n);
+		/* The private key is a secret: locked memory, wiped. */
+		if ((tkey = readfile_secret("--tls-key", keyp, PEM_MAX, &n)) ==
+		    NULL)
+			exit(CLI_EXIT_FATAL);
 	}
 	lfd = listen_on(listen_spec, &family);
 
@@ -2066,10 +2046,7 @@ main(int argc, char *argv[])
 		cli_warn("stdout");
 		rc = CLI_EXIT_FATAL;
 	}
-	if (tkey != NULL) {
-		sodium_munlock(tkey, strlen(tkey));
-		free(tkey);
-	}
+	readfile_secret_free(tkey);
 	free(cert);
 	free(so_buf);
 	keyring_free(&keys);

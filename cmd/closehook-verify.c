@@ -31,6 +31,7 @@
 #include "json.h"
 #include "keys.h"
 #include "line.h"
+#include "readfile.h"
 #include "recloop.h"
 #include "metrics.h"
 #include "out.h"
@@ -654,43 +655,17 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 {
 	const char *name =
 	    path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
-	size_t n = 0, cap = 64 * 1024;
+	size_t n;
 	char *buf;
-	ssize_t got;
-	int fd;
 
-	if (path == NULL || strcmp(path, "-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		cli_fatal("%s", path);
-	if ((buf = malloc(cap)) == NULL)
-		cli_fatal("out of memory");
-	for (;;) {
-		if (n == cap) {
-			if (cap > max_body)
-				break;
-			cap *= 2;
-			if ((buf = realloc(buf, cap)) == NULL)
-				cli_fatal("out of memory");
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
+	if ((buf = readfile(path == NULL ? "-" : path, max_body, &n)) == NULL) {
+		if (errno != EFBIG)
 			cli_fatal("%s", name);
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	if (fd != STDIN_FILENO)
-		close(fd);
-	if (n > max_body) {
 		nrejected++;
 		nreason[CLOSESIG_TOO_LONG]++;
 		if (!quiet)
 			cli_warnx("%s: rejected: %s", name,
 			    closesig_reason_name(CLOSESIG_TOO_LONG));
-		free(buf);
 		return CLI_EXIT_REJECTS;
 	}
 	nread++;
