@@ -64,11 +64,12 @@ L_keys     = sodium
 D_line     = cli out
 D_mark     = out
 D_metrics  = atomicfile cli
-D_out      = atomicfile cli
+D_out      = atomicfile cli json
 D_ratelimit = isotime json
 D_readfile = cli
 L_readfile = sodium
 D_recloop  = cli line mark out
+D_rejline  = cli out
 D_sign     = cli hmac readfile
 L_sign     = sodium crypto
 D_store    = cli
@@ -81,16 +82,16 @@ libs = $(sort $(2) $(foreach m,$(call mods,$(1)),$(L_$(m))))
 # Programs: cmd/closehook-NAME.c each; MODS_NAME lists the common modules
 # it calls and LIBS_NAME the libraries it calls itself.
 PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
-MODS_verify  = capture cli closesig isotime json keys line mark metrics out readfile \
+MODS_verify  = capture cli closesig isotime json keys line mark metrics out readfile rejline \
                recloop
 LIBS_verify  = sodium
 MODS_receive = capture cli closesig httpframe isotime json keys metrics \
                netaddr out readfile
 LIBS_receive = mhd pthread sodium
-MODS_flatten = cli evrec flat jqr json line mark metrics out readfile recloop
+MODS_flatten = cli evrec flat jqr json line mark metrics out readfile recloop rejline
 LIBS_flatten = jq m
 MODS_dedupe  = cli evrec jqr json line mark metrics out readfile recloop \
-               store
+               rejline store
 LIBS_dedupe  = jq m sodium
 MODS_backfill = atomicfile cli closeapi evrec isotime json metrics out readfile
 LIBS_backfill = curl

@@ -33,6 +33,7 @@
 #include "json.h"
 #include "line.h"
 #include "recloop.h"
+#include "rejline.h"
 #include "metrics.h"
 #include "out.h"
 #include "readfile.h"
@@ -160,11 +161,6 @@ static void
 reject(const char *file, unsigned long lineno, const char *reason,
     const char *detail, const char *line, size_t n)
 {
-	static char *esc;
-	static size_t escn;
-	char num[32];
-	size_t fl = strlen(file), need;
-
 	stats.rejected++;
 	if (detail != NULL)
 		cli_recwarnx(file, lineno, "rejected: %s (%s)", reason, detail);
@@ -172,34 +168,11 @@ reject(const char *file, unsigned long lineno, const char *reason,
 		cli_recwarnx(file, lineno, "rejected: %s", reason);
 	if (!have_rej)
 		return;
-	need = 6 * (fl > n ? fl : n) + 1;
-	if (escn < need) {
-		escn = need;
-		free(esc);
-		xalloc(esc = malloc(escn));
-	}
-	snprintf(num, sizeof(num), "%lu", lineno);
-	out_write(&rej, "{\"line\":", 8);
-	out_write(&rej, num, strlen(num));
-	out_write(&rej, ",\"file\":\"", 9);
-	out_write(&rej, esc, json_escape(file, fl, esc));
-	out_write(&rej, "\",\"reason\":\"", 12);
-	out_write(&rej, reason, strlen(reason));
+	rejline_begin(&rej, file, lineno, reason);
 	/* Not JSON, so kept as text when it is UTF-8, else null. */
-	if (line != NULL && json_utf8_valid(line, n)) {
-		out_write(&rej, "\",\"text\":\"", 10);
-		out_write(&rej, esc, json_escape(line, n, esc));
-		out_write(&rej, "\"}\n", 3);
-	} else
-		out_write(&rej, "\",\"text\":null}\n", 15);
-	/*
-	 * Rejects are rare: make each one durable in the file at once.  A
-	 * reject that cannot be kept leaves its line unhandled: stop, so that
-	 * nothing counts it as done.
-	 */
-	if (out_commit(&rej, 1) != 0)
-		cli_fatalx("%s: %s; the reject of %s:%lu is not kept", rej.name,
-		    strerror(rej.err), file, lineno);
+	rejline_str(&rej, "text",
+	    line != NULL && json_utf8_valid(line, n) ? line : NULL, n);
+	rejline_end(&rej, file, lineno);
 }
 
 /* ---- keys ---- */

@@ -27,6 +27,7 @@
 #include "line.h"
 #include "readfile.h"
 #include "recloop.h"
+#include "rejline.h"
 #include "metrics.h"
 #include "out.h"
 
@@ -184,10 +185,6 @@ xmalloc(size_t n)
 static void
 reject(enum reason r, const char *detail, struct json_span rec)
 {
-	char num[32];
-	char *esc;
-	size_t fl = strlen(cur_file), dl;
-
 	nrejected++;
 	nreason[r]++;
 	if (!quiet) {
@@ -200,37 +197,10 @@ reject(enum reason r, const char *detail, struct json_span rec)
 	}
 	if (!have_rej)
 		return;
-	dl = detail != NULL ? strlen(detail) : 0;
-	esc = xmalloc(6 * (fl > dl ? fl : dl) + 1);
-	snprintf(num, sizeof(num), "%lu", cur_line);
-	out_write(&rej, "{\"line\":", 8);
-	out_write(&rej, num, strlen(num));
-	out_write(&rej, ",\"file\":\"", 9);
-	out_write(&rej, esc, json_escape(cur_file, fl, esc));
-	out_write(&rej, "\",\"reason\":\"", 12);
-	out_write(&rej, reason_name[r], strlen(reason_name[r]));
-	out_write(&rej, "\",\"detail\":", 11);
-	if (detail != NULL) {
-		out_putc(&rej, '"');
-		out_write(&rej, esc, json_escape(detail, dl, esc));
-		out_putc(&rej, '"');
-	} else
-		out_write(&rej, "null", 4);
-	out_write(&rej, ",\"record\":", 10);
-	if (rec.type != JSON_NONE)
-		out_write(&rej, rec.p, rec.n);
-	else
-		out_write(&rej, "null", 4);
-	out_write(&rej, "}\n", 2);
-	free(esc);
-	/*
-	 * Rejects are rare: make each one durable in the file at once.  A
-	 * reject that cannot be kept leaves its line unhandled: stop, so that
-	 * nothing counts it as done.
-	 */
-	if (out_commit(&rej, 1) != 0)
-		cli_fatalx("%s: %s; the reject of %s:%lu is not kept", rej.name,
-		    strerror(rej.err), cur_file, cur_line);
+	rejline_begin(&rej, cur_file, cur_line, reason_name[r]);
+	rejline_str(&rej, "detail", detail, detail != NULL ? strlen(detail) : 0);
+	rejline_raw(&rej, "record", rec.type != JSON_NONE ? rec.p : NULL, rec.n);
+	rejline_end(&rej, cur_file, cur_line);
 }
 
 static void

@@ -33,6 +33,7 @@
 #include "line.h"
 #include "readfile.h"
 #include "recloop.h"
+#include "rejline.h"
 #include "metrics.h"
 #include "out.h"
 
@@ -170,22 +171,6 @@ struct why {
 	const char *missing; /* a header that is missing, or NULL */
 };
 
-/* Append a JSON string to rej. */
-static void
-rej_str(const char *p, size_t n)
-{
-	static char *esc;
-	static size_t escn;
-
-	if (escn < 6 * n + 1) {
-		escn = 6 * n + 1;
-		if ((esc = realloc(esc, escn)) == NULL)
-			cli_fatal("out of memory");
-	}
-	out_putc(&rej, '"');
-	out_write(&rej, esc, json_escape(p, n, esc));
-	out_putc(&rej, '"');
-}
 
 static void
 rej_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -220,12 +205,12 @@ rej_explain(const struct why *w)
 	out_write(&rej, ",\"explain\":{", 12);
 	if (w->missing != NULL) {
 		out_write(&rej, "\"missing_header\":", 17);
-		rej_str(w->missing, strlen(w->missing));
+		out_json_str(&rej, w->missing, strlen(w->missing));
 		out_putc(&rej, '}');
 		return;
 	}
 	out_write(&rej, "\"reference\":", 12);
-	rej_str(w->ref, strlen(w->ref));
+	out_json_str(&rej, w->ref, strlen(w->ref));
 	if (ex->have_ts)
 		rej_printf(",\"age_seconds\":%lld", (long long)ex->age);
 	rej_printf(",\"signature_valid\":%s",
@@ -237,14 +222,14 @@ rej_explain(const struct why *w)
 		rej_printf("%s{\"fingerprint\":\"%s\",\"subscription\":",
 		    i > 0 ? "," : "", e->fp);
 		if (e->sublen > 0)
-			rej_str(e->sub, e->sublen);
+			out_json_str(&rej, e->sub, e->sublen);
 		else
 			out_write(&rej, "null", 4);
 		out_putc(&rej, '}');
 	}
 	out_write(&rej, "],\"subscription_id\":", 20);
 	if (ex->have_sub)
-		rej_str(ex->sub, strlen(ex->sub));
+		out_json_str(&rej, ex->sub, strlen(ex->sub));
 	else
 		out_write(&rej, "null", 4);
 	rej_printf(",\"body_bytes\":%zu,\"body_sha256\":\"%s\"", ex->body_bytes,
@@ -380,10 +365,6 @@ reject(const char *file, unsigned long lineno, enum closesig_reason r,
     const char *detail, const char *line, size_t n, int line_is_json,
     const struct why *w)
 {
-	char num[32];
-	size_t fl = strlen(file);
-	const char *rs;
-
 	nrejected++;
 	nreason[r]++;
 	if (!quiet) {
@@ -405,35 +386,13 @@ reject(const char *file, unsigned long lineno, enum closesig_reason r,
 	}
 	if (!have_rej)
 		return;
-	snprintf(num, sizeof(num), "%lu", lineno);
-	out_write(&rej, "{\"line\":", 8);
-	out_write(&rej, num, strlen(num));
-	out_write(&rej, ",\"file\":", 8);
-	rej_str(file, fl);
-	out_write(&rej, ",\"reason\":\"", 11);
-	rs = closesig_reason_name(r);
-	out_write(&rej, rs, strlen(rs));
-	out_putc(&rej, '"');
-	if (detail != NULL) {
-		out_write(&rej, ",\"detail\":", 10);
-		rej_str(detail, strlen(detail));
-	}
+	rejline_begin(&rej, file, lineno, closesig_reason_name(r));
+	if (detail != NULL)
+		rejline_str(&rej, "detail", detail, strlen(detail));
 	if (w != NULL)
 		rej_explain(w);
-	out_write(&rej, ",\"capture\":", 11);
-	if (line_is_json)
-		out_write(&rej, line, n);
-	else
-		out_write(&rej, "null", 4);
-	out_write(&rej, "}\n", 2);
-	/*
-	 * Rejects are rare: make each one durable in the file at once.  A
-	 * reject that cannot be kept leaves its line unhandled: stop, so that
-	 * nothing counts it as done.
-	 */
-	if (out_commit(&rej, 1) != 0)
-		cli_fatalx("%s: %s; the reject of %s:%lu is not kept", rej.name,
-		    strerror(rej.err), file, lineno);
+	rejline_raw(&rej, "capture", line_is_json ? line : NULL, n);
+	rejline_end(&rej, file, lineno);
 }
 
 /*

@@ -13,6 +13,7 @@
 
 #include "atomicfile.h"
 #include "cli.h"
+#include "json.h"
 #include "out.h"
 
 void
@@ -332,4 +333,21 @@ out_close_stdout(struct out *o, int rc)
 		return rc;
 	cli_warnx("stdout: %s", strerror(o->err != 0 ? o->err : errno));
 	return CLI_EXIT_FATAL;
+}
+
+int
+out_json_str(struct out *o, const char *s, size_t n)
+{
+	char esc[6 * 512];
+	size_t k;
+
+	/* Escaping is byte by byte: any cut between chunks is fine. */
+	out_putc(o, '"');
+	while (n > 0) {
+		k = n < 512 ? n : 512;
+		out_write(o, esc, json_escape(s, k, esc));
+		s += k;
+		n -= k;
+	}
+	return out_putc(o, '"');
 }

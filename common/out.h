@@ -69,6 +69,8 @@ void out_init(struct out *, int fd, const char *name);
 /* Append bytes; returns 0, or -1 once a write has failed. */
 int out_write(struct out *, const void *, size_t);
 int out_putc(struct out *, int c);
+/* Append s[0..n) as a JSON string, quotes included, escaped on the way. */
+int out_json_str(struct out *, const char *s, size_t n);
 /* Write what is buffered; returns 0 or -1.  Append files: out_commit(o, 0). */
 int out_flush(struct out *);
 /* Bytes waiting in the buffer. */
