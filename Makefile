@@ -97,6 +97,7 @@ UMODS_http    = http ratelimit isotime json
 UMODS_metrics = metrics atomicfile cli
 UMODS_atomicfile = atomicfile
 UMODS_closesig = closesig keys hmac json cli
+UMODS_httpdump = httpdump cli
 ULIBS_closesig = crypto sodium
 ULIBS_sign    = crypto sodium
 ULIBS_http    = curl
