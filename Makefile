@@ -98,6 +98,8 @@ UMODS_metrics = metrics atomicfile cli
 UMODS_atomicfile = atomicfile
 UMODS_closesig = closesig keys hmac json cli
 UMODS_httpdump = httpdump cli
+UMODS_har     = har json isotime cli
+ULIBS_har     = sodium
 ULIBS_closesig = crypto sodium
 ULIBS_sign    = crypto sodium
 ULIBS_http    = curl
@@ -116,6 +118,10 @@ FMODS_closeapi = closeapi ratelimit json isotime cli
 FLIBS_closeapi = curl sodium
 FMODS_postopts = http backoff ratelimit isotime json
 FLIBS_postopts = curl
+FMODS_httpdump = httpdump capture json cli
+FLIBS_httpdump = sodium
+FMODS_har     = har capture json isotime cli
+FLIBS_har     = sodium
 
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
