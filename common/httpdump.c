@@ -352,6 +352,7 @@ no_body(struct httpdump *d, const char *s, const char *e, int eof, size_t limit,
 	struct httpdump_req next;
 	const char *x = s, *lf, *why;
 
+	/* White space and the next line: fewer than limit bytes. */
 	while (x < e && ws(*x))
 		x++;
 	if ((size_t)(x - s) >= limit)
@@ -359,7 +360,7 @@ no_body(struct httpdump *d, const char *s, const char *e, int eof, size_t limit,
 	if (x == e)
 		return eof ? HTTPDUMP_REQUEST : HTTPDUMP_MORE;
 	lf = memchr(x, '\n', (size_t)(e - x));
-	if ((size_t)((lf != NULL ? lf : e) - x) >= limit)
+	if ((size_t)((lf != NULL ? lf : e) - s) >= limit)
 		goto body;
 	if (lf == NULL && !eof)
 		return HTTPDUMP_MORE;

@@ -84,8 +84,10 @@ void httpdump_init(struct httpdump *, size_t max_req);
  * (HTTPDUMP_END).  The caller drops those bytes and calls again with the
  * rest, after reading more on HTTPDUMP_MORE.  After HTTPDUMP_ERROR the
  * requests that follow cannot be told apart: the caller stops reading the
- * dump.  HTTPDUMP_MORE never comes with eof, nor once the incomplete
- * request holds max_req bytes.
+ * dump.  HTTPDUMP_MORE never comes with eof, and the bytes it leaves are
+ * fewer than max_req + HTTPDUMP_MAX_HEAD (a request without a length is
+ * complete only once the line after it shows that no body follows), so a
+ * caller's buffer stays bounded.
  */
 enum httpdump_status httpdump_next(struct httpdump *, const char *p, size_t n,
     int eof, struct httpdump_req *, size_t *used);
