@@ -64,6 +64,8 @@ MODS_post    = cli line out mark json jqr http backoff ratelimit isotime sign hm
 LIBS_post    = curl jq sodium crypto m
 MODS_follow  = cli out json isotime metrics atomicfile mark
 LIBS_follow  =
+MODS_capture = cli out atomicfile json capture httpdump har isotime
+LIBS_capture = sodium
 
 # Unit tests of common/: tests/unit/test-NAME.c links UMODS_NAME and
 # ULIBS_NAME.
