@@ -107,6 +107,16 @@ closehook-capture: $TMP/mixed.json:$((11 + 2 * n)): not valid JSON: expected str
     "each with its line and reason"
 is "$(wc -l <"$TMP/cap")" 2 "the captures between them still come out, none after"
 
+# A write error on stdout is exit 2, never a silent loss.
+if [ -w /dev/full ]; then
+	closehook-capture --body "$TMP/body" >/dev/full 2>"$TMP/err" && rc=0 || rc=$?
+	is "$rc:$(cat "$TMP/err")" \
+	    "2:closehook-capture: stdout: No space left on device" \
+	    "a capture that cannot be written: exit 2, and why"
+else
+	skip "a capture that cannot be written: exit 2" "no /dev/full here"
+fi
+
 # Usage errors: exit 2, the usage on stderr, nothing on stdout.
 usage_err() {
 	local desc=$1 msg=$2
