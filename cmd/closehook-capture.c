@@ -355,7 +355,8 @@ do_http(const char *path)
 			nbad++;
 			break;
 		}
-		if (st == HTTPDUMP_END)
+		/* A reader gone from stdout ends the run, not only the file. */
+		if (st == HTTPDUMP_END || out.err != 0)
 			break;
 		memmove(buf, buf + off, have - off);
 		have -= off;
@@ -368,6 +369,7 @@ do_http(const char *path)
 		}
 	}
 done:
+	httpdump_free(&d);
 	free(buf);
 	close_input(fd);
 }
