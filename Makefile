@@ -46,7 +46,7 @@ LIB_pthread = -lpthread
 # functions call, L_NAME the libraries.  Programs, unit tests and fuzz
 # targets name only the modules (and libraries) they call themselves; the
 # rest follows (mods, libs).
-D_capture  = json
+D_capture  = cli json
 L_capture  = sodium
 D_closeapi = cli json ratelimit readfile
 L_closeapi = curl sodium
@@ -55,7 +55,10 @@ L_closesig = sodium
 D_evrec    = json out
 D_flat     = cli isotime json out
 L_hmac     = crypto
+D_har      = cli isotime json
+L_har      = sodium
 D_http     = ratelimit
+D_httpdump = cli
 L_http     = curl
 D_jqr      = cli json
 L_jqr      = jq m
@@ -102,6 +105,8 @@ MODS_post    = atomicfile backoff cli hmac http jqr json line mark metrics \
 LIBS_post    = curl jq m sodium
 MODS_follow  = atomicfile cli isotime json mark metrics out
 LIBS_follow  =
+MODS_capture = cli out atomicfile json capture httpdump har isotime
+LIBS_capture = sodium
 
 # Unit tests of common/: tests/unit/test-NAME.c calls UMODS_NAME (NAME when
 # unset) and ULIBS_NAME.
@@ -128,6 +133,8 @@ FMODS_flat    = flat json out
 FMODS_storeurl = store cli
 FMODS_closeapi = closeapi json
 FMODS_postopts = backoff http ratelimit
+FMODS_httpdump = httpdump capture
+FMODS_har     = har capture
 
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)

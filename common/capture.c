@@ -1,11 +1,14 @@
 /*
  * capture.c - reading capture records; see capture.h.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
 #include "capture.h"
+#include "cli.h"
 
 /*
  * One pass: json_parse_top validates the line, records its top-level
@@ -279,4 +282,105 @@ capture_write(char *dst, const struct capture_meta *m,
 	PUTLIT("}\n");
 #undef PUTLIT
 	return (size_t)(d - dst);
+}
+
+void
+capture_hdrs_init(struct capture_hdrs *hs)
+{
+	memset(hs, 0, sizeof(*hs));
+}
+
+void
+capture_hdrs_reset(struct capture_hdrs *hs)
+{
+	hs->n = 0;
+}
+
+void
+capture_hdrs_add(struct capture_hdrs *hs, const char *name, size_t namen,
+    const char *val, size_t valn)
+{
+	struct capture_hdr *h;
+
+	while (valn > 0 && (val[0] == ' ' || val[0] == '\t'))
+		val++, valn--;
+	while (valn > 0 && (val[valn - 1] == ' ' || val[valn - 1] == '\t'))
+		valn--;
+	if (hs->n == hs->cap) {
+		hs->cap = hs->cap == 0 ? 32 : 2 * hs->cap;
+		h = reallocarray(hs->h, hs->cap, sizeof(*h));
+		if (h == NULL)
+			cli_fatal("out of memory");
+		hs->h = h;
+	}
+	h = &hs->h[hs->n++];
+	h->name = name;
+	h->namen = namen;
+	h->val = val;
+	h->valn = valn;
+}
+
+static int
+same_name(const struct capture_hdr *a, const struct capture_hdr *b)
+{
+	return a->namen == b->namen &&
+	    strncasecmp(a->name, b->name, a->namen) == 0;
+}
+
+/*
+ * In place: the list only shrinks, and entry k is written once every entry
+ * up to it was read.  A later duplicate is marked by a NULL name once it
+ * was joined.  The storage is sized for every value first, so the joined
+ * values never move.  Quadratic in the number of fields, which the parsers
+ * bound.
+ */
+void
+capture_hdrs_join(struct capture_hdrs *hs)
+{
+	size_t i, j, k = 0, need = 0;
+	struct capture_hdr cur;
+	char *d;
+	int joined;
+
+	for (i = 0; i < hs->n; i++)
+		need += hs->h[i].valn + 2;
+	if (need > hs->joincap) {
+		free(hs->join);
+		if ((hs->join = malloc(need)) == NULL)
+			cli_fatal("out of memory");
+		hs->joincap = need;
+	}
+	d = hs->join;
+	for (i = 0; i < hs->n; i++) {
+		cur = hs->h[i];
+		if (cur.name == NULL)
+			continue;
+		joined = 0;
+		for (j = i + 1; j < hs->n; j++) {
+			if (hs->h[j].name == NULL ||
+			    !same_name(&cur, &hs->h[j]))
+				continue;
+			if (!joined) {
+				memcpy(d, cur.val, cur.valn);
+				cur.val = d;
+				d += cur.valn;
+				joined = 1;
+			}
+			memcpy(d, ", ", 2);
+			memcpy(d + 2, hs->h[j].val, hs->h[j].valn);
+			d += 2 + hs->h[j].valn;
+			cur.valn += 2 + hs->h[j].valn;
+			hs->h[j].name = NULL;
+		}
+		hs->h[k++] = cur;
+	}
+	hs->n = k;
+}
+
+void
+capture_hdrs_free(struct capture_hdrs *hs)
+{
+	free(hs->h);
+	free(hs->join);
+	capture_hdrs_init(hs);
 }

@@ -13,8 +13,11 @@
  *
  * All spans point into the caller's line buffer; nothing is allocated.
  *
- * Writing (closehook-receive): capture_write formats one capture line into
- * a buffer the caller sizes with capture_write_bound; nothing is allocated.
+ * Writing (closehook-receive, closehook-capture): capture_write formats one
+ * capture line into a buffer the caller sizes with capture_write_bound;
+ * nothing is allocated.  A struct capture_hdrs builds its header list from
+ * fields as they come; it owns the storage of the values it joins, and
+ * points to the caller's names and values otherwise.
  */
 #ifndef CLOSEHOOK_CAPTURE_H
 #define CLOSEHOOK_CAPTURE_H
@@ -95,5 +98,33 @@ size_t capture_write_bound(const struct capture_meta *,
  */
 size_t capture_write(char *dst, const struct capture_meta *,
     const struct capture_hdr *, size_t nh, const char *body, size_t bodyn);
+
+/*
+ * A header list built field by field (a raw request, a HAR entry, -H
+ * options), for capture_write.  capture_hdrs_add trims the value of spaces
+ * and tabs at both ends and keeps pointers to the caller's bytes, which
+ * must stay valid until the list has been written.  capture_hdrs_join then
+ * joins each repeated name (ASCII case ignored) into its first occurrence,
+ * values in order separated by ", " (RFC 9110 section 5.3), as
+ * closehook-receive does: a reader keeps only the last of repeated names,
+ * so writing them apart would lose all but one.  h[0..n) is then the list
+ * to write; joined values live in storage the list owns until the next
+ * reset or free.  Out of memory is fatal (exit 2).
+ */
+struct capture_hdrs {
+	struct capture_hdr *h;
+	size_t n;
+	size_t cap; /* of h */
+	char *join; /* the joined values */
+	size_t joincap;
+};
+
+void capture_hdrs_init(struct capture_hdrs *);
+/* Empty the list, keeping its storage for the next one. */
+void capture_hdrs_reset(struct capture_hdrs *);
+void capture_hdrs_add(struct capture_hdrs *, const char *name, size_t namen,
+    const char *val, size_t valn);
+void capture_hdrs_join(struct capture_hdrs *);
+void capture_hdrs_free(struct capture_hdrs *);
 
 #endif

@@ -635,7 +635,7 @@ str_eq_raw(const uchar *k, const uchar *ke, const char *lit, size_t n)
  */
 static inline __attribute__((always_inline)) int
 parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
-    struct json_top *top)
+    struct json_top *top, size_t *used)
 {
 	const uchar *s = (const uchar *)p, *e = s + n, *start, *end;
 	const uchar *tkey = NULL, *tkeyend = NULL, *tval = NULL;
@@ -805,7 +805,9 @@ key:
 done:
 	end = s;
 	s = skip_ws(s, e);
-	if (s != e) {
+	if (used != NULL)
+		*used = (size_t)(s - (const uchar *)p);
+	else if (s != e) {
 		pe.at = s;
 		pe.msg = "trailing garbage after value";
 		goto fail;
@@ -839,7 +841,14 @@ fail:
 int
 json_parse(const char *p, size_t n, struct json_span *v, struct json_error *err)
 {
-	return parse(p, n, v, err, NULL);
+	return parse(p, n, v, err, NULL, NULL);
+}
+
+int
+json_parse_next(const char *p, size_t n, struct json_span *v, size_t *used,
+    struct json_error *err)
+{
+	return parse(p, n, v, err, NULL, used);
 }
 
 int
@@ -850,7 +859,7 @@ json_parse_top(const char *p, size_t n, struct json_span *v,
 	top->lazy_found = 0;
 	top->lazy_n = 0;
 	top->lazy_crlf = 0;
-	return parse(p, n, v, err, top);
+	return parse(p, n, v, err, top, NULL);
 }
 
 /* jq's names, so that messages read like jq's own. */
@@ -1055,6 +1064,27 @@ skip_value(const uchar *s, const uchar *e)
 			s++;
 		return s;
 	}
+}
+
+size_t
+json_compact(struct json_span v, char *dst)
+{
+	const uchar *s = (const uchar *)v.p, *e = s + v.n, *t;
+	char *d = dst;
+
+	while (s < e) {
+		if (*s == '"') {
+			/* A string's bytes, escapes included, stay as written. */
+			t = skip_string(s, e);
+			memcpy(d, s, (size_t)(t - s));
+			d += t - s;
+			s = t;
+		} else if (ws_tab[*s])
+			s++;
+		else
+			*d++ = (char)*s++;
+	}
+	return (size_t)(d - dst);
 }
 
 void

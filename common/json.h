@@ -59,6 +59,17 @@ int json_parse(
     const char *p, size_t n, struct json_span *v, struct json_error *err);
 
 /*
+ * One value of a sequence (values one after another, as jq prints them):
+ * validate the value at the start of [p, p+n), after any whitespace, and
+ * set *used to the bytes up to its end and the whitespace after it, where
+ * the next value starts.  Returns 0, or -1 with *err filled as json_parse
+ * does (at the end of the input: "no value" after whitespace, "empty
+ * input" for none).
+ */
+int json_parse_next(const char *p, size_t n, struct json_span *v, size_t *used,
+    struct json_error *err);
+
+/*
  * json_parse, recording the members of a top-level object as it goes, so
  * that a caller needs no second walk over them.  The first max members go
  * to m[]; n counts them (n > max: there were more, not recorded).  The
@@ -88,6 +99,13 @@ int json_parse_top(const char *p, size_t n, struct json_span *v,
 
 /* Name of a type for messages: "object", "array", "string", ... */
 const char *json_type_name(enum json_type);
+
+/*
+ * Copy a validated value to dst without the whitespace between its tokens
+ * (room for v.n bytes) and return the bytes written.  Strings, numbers and
+ * member order stay as written: only insignificant bytes go.
+ */
+size_t json_compact(struct json_span v, char *dst);
 
 /* Iteration over a validated object or array span. */
 struct json_iter {

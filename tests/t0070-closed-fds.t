@@ -117,6 +117,10 @@ is "$err" "closehook-receive: stdout: Bad file descriptor" \
 closed 1 closehook-post --version
 stdout_refused post
 
+printf '%s' "$KAV_BODY" >"$TMP/body"
+closed 1 closehook-capture --body "$TMP/body"
+stdout_refused capture
+
 # -- closed stderr --------------------------------------------------------
 closed 2 "${V[@]}" --rejects "$TMP/vrej2" "$TMP/caps"
 is "$rc/$out" "1/$KAV_BODY" "verify 2>&-: the good capture passes, exit 1"
@@ -167,4 +171,6 @@ is "$rc/$out/$err" 0// "dedupe <&-: empty input, exit 0"
 closed 0 closehook-post -q --dead-letter "$TMP/dl3" "$SINK_URL/hook"
 is "$rc/$out/$err" 0// "post <&-: empty input, exit 0"
 is "$(wc -l <"$TMP/sink.log")" 0 "post <&-: nothing delivered"
+closed 0 closehook-capture --http
+is "$rc/$out/$err" 0// "capture <&-: empty input, exit 0"
 done_testing

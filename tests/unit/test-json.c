@@ -1001,6 +1001,68 @@ test_utf8(void)
 }
 
 static void
+test_parse_next(void)
+{
+	/* Two pretty-printed values, as jq prints them, then whitespace. */
+	const char *seq = "\n{\n  \"a\": [1, 2],\n  \"b\": \"x y\"\n}\n"
+			  "[true]{}  \n";
+	const char *p = seq;
+	size_t n = strlen(seq), used;
+	struct json_span v;
+	struct json_error err;
+
+	ok(json_parse_next(p, n, &v, &used, NULL) == 0 &&
+		v.type == JSON_OBJECT && v.p == seq + 1 && v.n == 31 &&
+		used == 33,
+	    "the first value, its span and the whitespace after it");
+	p += used;
+	n -= used;
+	ok(json_parse_next(p, n, &v, &used, NULL) == 0 &&
+		v.type == JSON_ARRAY && v.n == 6 && used == 6,
+	    "the next value starts right after the first");
+	p += used;
+	n -= used;
+	ok(json_parse_next(p, n, &v, &used, NULL) == 0 && v.n == 2 &&
+		used == n,
+	    "the last value takes the trailing whitespace");
+	ok(json_parse_next(p + used, 0, &v, &used, &err) == -1 &&
+		strcmp(err.msg, "empty input") == 0,
+	    "nothing left: empty input");
+	ok(json_parse_next(" \n", 2, &v, &used, &err) == -1 &&
+		strcmp(err.msg, "no value") == 0,
+	    "only whitespace left: no value");
+	ok(json_parse_next("{\"a\":}", 7, &v, &used, &err) == -1 &&
+		err.off == 5,
+	    "a bad value fails where json_parse fails");
+	ok(json_parse_next("1 2", 3, &v, &used, NULL) == 0 && v.n == 1 &&
+		used == 2,
+	    "a number ends at the whitespace");
+	ok(json_parse("{} {}", 5, &v, NULL) == -1,
+	    "json_parse still refuses a sequence");
+}
+
+static void
+test_compact(void)
+{
+	const char *t = "{\n\t\"a b\" : [ 1 , 2.50e1 ],\r\n"
+			"  \"s\": \" x\\\" \\u00e9 \\n\" , \"o\":{ } }";
+	const char *want = "{\"a b\":[1,2.50e1],\"s\":\" x\\\" "
+			   "\\u00e9 \\n\",\"o\":{}}";
+	struct json_span v;
+	char out[128];
+	size_t n;
+
+	ok(json_parse(t, strlen(t), &v, NULL) == 0, "compact: input parses");
+	n = json_compact(v, out);
+	is_mem(out, n, want, strlen(want),
+	    "whitespace between tokens goes, strings and numbers stay");
+	ok(json_parse(out, n, NULL, NULL) == 0, "the result is valid JSON");
+	ok(json_parse("\"a \\\" }\"", 8, &v, NULL) == 0 &&
+		json_compact(v, out) == 8 && memcmp(out, "\"a \\\" }\"", 8) == 0,
+	    "an escaped quote does not end a string");
+}
+
+static void
 test_type_names(void)
 {
 	is_str(json_type_name(JSON_OBJECT), "object", "object name");
@@ -1031,6 +1093,8 @@ main(void)
 	test_numbers();
 	test_escape();
 	test_utf8();
+	test_parse_next();
+	test_compact();
 	test_type_names();
 	return tap_done();
 }

@@ -1,0 +1,97 @@
+/*
+ * httpdump.h - raw HTTP/1.1 requests as tools save them: `nc -l > FILE`, a
+ * proxy's "save request", tcpflow.  A dump holds requests one after another
+ * (pipelined, or saved one after the other); each is a request line, header
+ * fields, an empty line, and a body framed by Content-Length or by the
+ * chunked transfer coding (RFC 9112).  Lines end in CRLF or a bare LF, and
+ * empty lines before a request are skipped.
+ *
+ * The parser is strict wherever a lenient reading could frame the requests
+ * differently from the server that received them: differing Content-Length
+ * values, Content-Length beside Transfer-Encoding, a coding other than
+ * chunked, a body with no length, a truncated body, a folded header line
+ * (obs-fold), white space before a colon.  Each refusal says what is wrong
+ * and names a line: the request line's, or the offending header's or chunk
+ * size line's.  Chunk extensions and trailer fields are ignored.
+ *
+ * It is incremental: given the bytes read so far, httpdump_next returns a
+ * request, asks for more bytes, or fails; parsing the same bytes in any
+ * number of pieces gives the same result as parsing them at once.
+ *
+ * Ownership: the caller owns the bytes.  A request's method, target and
+ * header spans point into them and stay valid while the caller keeps them
+ * where they are; a Content-Length body points into them too.  A chunked
+ * body is decoded into storage the struct httpdump owns, valid until the
+ * next httpdump_next; httpdump_free releases it.  Nothing else is
+ * allocated; out of memory is fatal (exit 2).
+ */
+#ifndef CLOSEHOOK_HTTPDUMP_H
+#define CLOSEHOOK_HTTPDUMP_H
+
+#include <stddef.h>
+
+/* The request line and header fields, with their line ends, at most. */
+#define HTTPDUMP_MAX_HEAD (64 * 1024)
+#define HTTPDUMP_MAX_FIELDS 256
+
+struct httpdump_field {
+	const char *name;
+	size_t namen;
+	const char *val; /* trimmed of spaces and tabs */
+	size_t valn;
+	unsigned long line;
+};
+
+struct httpdump_req {
+	unsigned long line; /* of the request line */
+	const char *method;
+	size_t methodn;
+	const char *target; /* the request target as sent */
+	size_t targetn;
+	int minor; /* HTTP/1.minor: 0 or 1 */
+	const struct httpdump_field *f;
+	size_t nf;
+	const char *body;
+	size_t bodyn;
+	int chunked; /* the body came chunked (and is decoded) */
+};
+
+struct httpdump {
+	size_t max_req; /* the largest request, as sent, in bytes */
+	unsigned long line; /* the line number of the next byte given */
+	int last_cl; /* the last request had a Content-Length body */
+	struct httpdump_field f[HTTPDUMP_MAX_FIELDS];
+	char *body; /* a chunked body, decoded */
+	size_t bodycap;
+	unsigned long errline; /* after HTTPDUMP_ERROR: where, */
+	char err[192]; /* and what, lowercase, no final period */
+};
+
+enum httpdump_status {
+	HTTPDUMP_ERROR = -1,
+	HTTPDUMP_MORE = 0, /* not complete: more bytes are needed */
+	HTTPDUMP_REQUEST = 1,
+	HTTPDUMP_END = 2 /* at the end, nothing but white space was left */
+};
+
+/* max_req bounds a request's bytes as sent; line numbers start at 1. */
+void httpdump_init(struct httpdump *, size_t max_req);
+
+/*
+ * Parse the next request from p[0..n); eof says that nothing follows p + n.
+ * *used is set to the bytes taken: a request's (HTTPDUMP_REQUEST), the
+ * empty lines before an incomplete one (HTTPDUMP_MORE), all of them
+ * (HTTPDUMP_END).  The caller drops those bytes and calls again with the
+ * rest, after reading more on HTTPDUMP_MORE.  After HTTPDUMP_ERROR the
+ * requests that follow cannot be told apart: the caller stops reading the
+ * dump.  HTTPDUMP_MORE never comes with eof, and the bytes it leaves are
+ * fewer than max_req + HTTPDUMP_MAX_HEAD (a request without a length is
+ * complete only once the line after it shows that no body follows), so a
+ * caller's buffer stays bounded.
+ */
+enum httpdump_status httpdump_next(struct httpdump *, const char *p, size_t n,
+    int eof, struct httpdump_req *, size_t *used);
+
+void httpdump_free(struct httpdump *);
+
+#endif
