@@ -64,6 +64,9 @@ MODS_post    = cli line out mark json jqr http backoff ratelimit isotime sign hm
 LIBS_post    = curl jq sodium crypto m
 MODS_follow  = cli out json isotime metrics atomicfile mark
 LIBS_follow  =
+MODS_trigger = cli out json jtree closeevents closegen keys hmac capture \
+               atomicfile
+LIBS_trigger = curl sodium crypto m
 
 # Unit tests of common/: tests/unit/test-NAME.c links UMODS_NAME and
 # ULIBS_NAME.
