@@ -213,6 +213,14 @@ kind_name(enum jt_kind k)
 	return names[k];
 }
 
+/* Whether a path step is the key k (step keys are not NUL-terminated). */
+static int
+step_is(const struct json_path_step *st, const char *k)
+{
+	return !st->is_index && st->keylen == strlen(k) &&
+	    memcmp(st->key, k, st->keylen) == 0;
+}
+
 /* Set op's value at op's path in pl, making objects and arrays on the way
  * as jq's setpath does (null becomes one; arrays are padded with null). */
 static void
@@ -222,10 +230,8 @@ apply_set(struct jt *pl, const struct setop *op)
 	struct jt *cur = pl, *next, *old = NULL, *ev;
 	size_t i;
 
-	if (op->path.nsteps >= 2 && !op->path.step[0].is_index &&
-	    !op->path.step[1].is_index &&
-	    strcmp(op->path.step[0].key, "event") == 0 &&
-	    strcmp(op->path.step[1].key, "data") == 0 &&
+	if (op->path.nsteps >= 2 && step_is(&op->path.step[0], "event") &&
+	    step_is(&op->path.step[1], "data") &&
 	    (ev = jt_get(pl, "event")) != NULL && jt_get(ev, "data") != NULL)
 		old = jt_copy(jt_get(ev, "data"));
 	for (i = 0; i < op->path.nsteps; i++) {
