@@ -32,6 +32,7 @@
 #include "atomicfile.h"
 #include "cli.h"
 #include "closeapi.h"
+#include "closeevents.h"
 #include "json.h"
 #include "out.h"
 #include "readfile.h"
@@ -665,127 +666,6 @@ load_filters(const char *path, struct event *ev, size_t nev, char **keep)
 	}
 }
 
-/*
- * Close's event types and their actions, as its "List of Event Types"
- * (developer.close.com, Events & Webhooks) documents them.  --event takes
- * these and nothing else: Close would accept a misspelt event and the
- * subscription would never fire.  closehook-subscribe(1) and the bash, zsh
- * and fish completions list the same (tests/t0020-docs.t compares them).
- */
-static const struct {
-	const char *type;
-	const char *actions; /* separated by one space */
-} close_events[] = {
-	{ "lead", "created updated deleted merged" },
-	{ "contact", "created updated deleted" },
-	{ "opportunity", "created updated deleted" },
-	{ "task.lead", "created updated deleted completed" },
-	{ "task.incoming_email", "created updated deleted completed" },
-	{ "task.email_followup", "created updated deleted completed" },
-	{ "task.missed_call", "created updated deleted completed" },
-	{ "task.answered_detached_call", "created updated deleted completed" },
-	{ "task.voicemail", "created updated deleted completed" },
-	{ "task.opportunity_due", "created updated deleted completed" },
-	{ "task.incoming_sms", "created updated deleted completed" },
-	{ "activity.email", "created updated deleted sent" },
-	{ "activity.email_thread", "created updated deleted" },
-	{ "activity.call", "created updated deleted answered completed" },
-	{ "activity.sms", "created updated deleted sent" },
-	{ "activity.whatsapp_message", "created updated deleted" },
-	{ "activity.note", "created updated deleted" },
-	{ "activity.meeting",
-	    "created updated deleted scheduled started completed canceled" },
-	{ "activity.form_submission", "created updated deleted" },
-	{ "activity.lead_status_change", "created updated deleted" },
-	{ "activity.opportunity_status_change", "created updated deleted" },
-	{ "activity.task_completed", "created deleted" },
-	{ "activity.custom_activity", "created updated deleted" },
-	{ "unsubscribed_email", "created deleted" },
-	{ "import", "created updated completed reverting reverted" },
-	{ "export.lead", "created updated completed" },
-	{ "export.opportunity", "created updated completed" },
-	{ "bulk_action.delete", "created updated completed paused" },
-	{ "bulk_action.edit", "created updated completed paused" },
-	{ "bulk_action.email", "created updated completed paused" },
-	{ "bulk_action.sequence_subscription",
-	    "created updated completed paused" },
-	{ "custom_fields.lead", "created updated deleted" },
-	{ "custom_fields.contact", "created updated deleted" },
-	{ "custom_fields.opportunity", "created updated deleted" },
-	{ "custom_fields.activity", "created updated deleted" },
-	{ "custom_fields.custom_object", "created updated deleted" },
-	{ "custom_fields.shared", "created updated deleted" },
-	{ "custom_activity_type", "created updated deleted" },
-	{ "custom_object_type", "created updated deleted" },
-	{ "custom_object", "created updated deleted" },
-	{ "status.lead", "created updated deleted" },
-	{ "status.opportunity", "created updated deleted" },
-	{ "membership", "activated deactivated" },
-	{ "group", "created updated deleted" },
-	{ "saved_search", "created updated deleted" },
-	{ "phone_number", "created updated deleted" },
-	{ "email_template", "created updated deleted" },
-	{ "sms_template", "created updated deleted" },
-	{ "sequence", "created updated deleted" },
-	{ "sequence_subscription", "created updated deleted" },
-	{ "comment", "created updated deleted" },
-	{ "comment_thread", "created updated deleted" },
-	{ "lead_merge", "created updated deleted" },
-};
-#define NCLOSE_EVENTS (sizeof(close_events) / sizeof(close_events[0]))
-
-/* One line of "  TYPE:ACTION TYPE:ACTION ..." for close_events[i]. */
-static void
-print_events(size_t i)
-{
-	const char *a = close_events[i].actions, *sp;
-
-	fputs(" ", stderr);
-	for (;;) {
-		sp = strchr(a, ' ');
-		fprintf(stderr, " %s:%.*s", close_events[i].type,
-		    (int)(sp != NULL ? (size_t)(sp - a) : strlen(a)), a);
-		if (sp == NULL)
-			break;
-		a = sp + 1;
-	}
-	fputs("\n", stderr);
-}
-
-/*
- * An event Close does not know is exit 2 with the valid names: its type's
- * when the type is known, else all of them.
- */
-static void
-check_event(const char *type, const char *action)
-{
-	size_t i, len, n = strlen(action);
-	const char *a, *sp;
-
-	for (i = 0; i < NCLOSE_EVENTS; i++)
-		if (strcmp(close_events[i].type, type) == 0)
-			break;
-	if (i < NCLOSE_EVENTS) {
-		for (a = close_events[i].actions;; a = sp + 1) {
-			sp = strchr(a, ' ');
-			len = sp != NULL ? (size_t)(sp - a) : strlen(a);
-			if (len == n && strncmp(a, action, n) == 0)
-				return;
-			if (sp == NULL)
-				break;
-		}
-		cli_warnx("unknown event %.40s:%.40s; %s's events are:", type,
-		    action, close_events[i].type);
-		print_events(i);
-		exit(CLI_EXIT_FATAL);
-	}
-	cli_warnx(
-	    "unknown event %.40s:%.40s; Close's events are:", type, action);
-	for (i = 0; i < NCLOSE_EVENTS; i++)
-		print_events(i);
-	exit(CLI_EXIT_FATAL);
-}
-
 static void
 parse_event(const char *s, struct event *e)
 {
@@ -804,7 +684,7 @@ parse_event(const char *s, struct event *e)
 	if ((e->type = strndup(s, (size_t)(colon - s))) == NULL ||
 	    (e->action = strdup(colon + 1)) == NULL)
 		cli_fatalx("out of memory");
-	check_event(e->type, e->action);
+	closeevents_check(e->type, e->action);
 	e->filter.type = JSON_NONE;
 }
 

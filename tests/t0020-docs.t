@@ -4,8 +4,9 @@
 # page and is offered by its bash, zsh and fish completions; the man page's
 # SYNOPSIS is the usage text and names every option but -h, --help and
 # --version; --help exits 0 with the help on stdout; a bad option exits 2
-# with the usage on stderr.  closehook-subscribe's event names are the
-# same in the program, its man page and its completions.  closehook.7's
+# with the usage on stderr.  closehook-subscribe's and closehook-trigger's
+# event names are the same in each program, its man page and its
+# completions.  closehook.7's
 # SEE ALSO names every program's page.  Every page in man/ is mandoc -Tlint
 # clean and renders no quote nested in another.
 
@@ -235,6 +236,54 @@ if [ -x "$sub" ]; then
 		    2>/dev/null | cut -f1 | sort >"$TMP/ev.fish"
 		same_file "$TMP/ev.fish" "$TMP/ev.prog" \
 		    "the fish completion offers the events the program takes"
+	fi
+fi
+
+# closehook-trigger EVENT: the same names (the table is shared with
+# subscribe), in its page and its completions.
+trig=$CLOSEHOOK_BUILD/bin/closehook-trigger
+if [ -x "$trig" ]; then
+	"$trig" nosuchtype:created >/dev/null 2>"$TMP/err"
+	is "$?" 2 "trigger: an unknown event exits 2"
+	tail -n +2 "$TMP/err" | tr -s ' ' '\n' | sed '/^$/d' | sort \
+	    >"$TMP/tev.prog"
+	ok "trigger lists the events it takes ($(wc -l <"$TMP/tev.prog"))" \
+	    [ "$(wc -l <"$TMP/tev.prog")" -gt 100 ]
+	if [ -s "$TMP/ev.prog" ]; then
+		same_file "$TMP/tev.prog" "$TMP/ev.prog" \
+		    "trigger and subscribe take the same events"
+	fi
+	awk '/^\.Ss Events/ { f = 1; next }
+	    f && /^\.El/ { exit }
+	    f && /^\.It / { sub(/^\.It /, ""); gsub(/,/, ""); n = split($0, a) }
+	    f && /^\.Li / { for (i = 1; i <= n; i++) print $2 ":" a[i] }' \
+	    "$TOP/man/closehook-trigger.1" | sort >"$TMP/tev.man"
+	same_file "$TMP/tev.man" "$TMP/tev.prog" \
+	    "closehook-trigger.1 lists the events the program takes"
+	bash --norc --noprofile -c '
+		. "$1" || exit 1
+		COMP_WORDS=(closehook-trigger "")
+		COMP_CWORD=1
+		COMP_LINE="closehook-trigger "
+		COMP_POINT=${#COMP_LINE}
+		_closehook_trigger closehook-trigger "" closehook-trigger
+		printf "%s\n" "${COMPREPLY[@]}"' sh \
+	    "$TOP/completions/bash/closehook-trigger" 2>/dev/null |
+	    sort >"$TMP/tev.bash"
+	same_file "$TMP/tev.bash" "$TMP/tev.prog" \
+	    "the trigger bash completion offers the events the program takes"
+	sed -n '/^events=(/,/^)/p' "$TOP/completions/zsh/_closehook-trigger" |
+	    sed '1d; $d' | tr -s ' ' '\n' | sed '/^$/d' | sort >"$TMP/tev.zsh"
+	same_file "$TMP/tev.zsh" "$TMP/tev.prog" \
+	    "the trigger zsh completion offers the events the program takes"
+	if command -v fish >/dev/null 2>&1; then
+		# shellcheck disable=SC2016
+		fish --no-config -c 'source $argv[1]
+		    complete -C "closehook-trigger "' \
+		    "$TOP/completions/fish/closehook-trigger.fish" \
+		    2>/dev/null | cut -f1 | sort >"$TMP/tev.fish"
+		same_file "$TMP/tev.fish" "$TMP/tev.prog" \
+		    "the trigger fish completion offers the events the program takes"
 	fi
 fi
 

@@ -6,7 +6,7 @@
 # never a silent failure.
 . "$(dirname "$0")/lib.sh"
 
-progs=(backfill capture dedupe flatten follow post receive subscribe verify)
+progs=(backfill capture dedupe flatten follow post receive subscribe trigger verify)
 [ -w /dev/full ] || skip_all "no /dev/full here"
 
 for p in "${progs[@]}"; do
