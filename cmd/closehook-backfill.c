@@ -313,12 +313,10 @@ ids_add(struct state *s, const char *id, size_t n)
 
 	if (s->nids == s->capids) {
 		s->capids = s->capids ? s->capids * 2 : 16;
-		if ((nv = realloc(s->ids, s->capids * sizeof(*nv))) == NULL)
-			cli_fatalx("out of memory");
+		nv = xrealloc(s->ids, s->capids * sizeof(*nv));
 		s->ids = nv;
 	}
-	if ((s->ids[s->nids] = strndup(id, n)) == NULL)
-		cli_fatalx("out of memory");
+	s->ids[s->nids] = xstrndup(id, n);
 	s->nids++;
 }
 
@@ -339,8 +337,7 @@ put_str(FILE *f, const char *s)
 	char *esc;
 	size_t n = strlen(s);
 
-	if ((esc = malloc(6 * n + 1)) == NULL)
-		cli_fatalx("out of memory");
+	esc = xmalloc(6 * n + 1);
 	n = json_escape(s, n, esc);
 	fprintf(f, "\"%.*s\"", (int)n, esc);
 	free(esc);
@@ -916,16 +913,14 @@ spill_add(const char *p, size_t n, int64_t date)
 
 		while (c < sp.memlen + n)
 			c *= 2;
-		if ((nm = realloc(sp.mem, c)) == NULL)
-			cli_fatalx("out of memory");
+		nm = xrealloc(sp.mem, c);
 		sp.mem = nm;
 		sp.memcap = c;
 	}
 	memcpy(sp.mem + sp.memlen, p, n);
 	if (sp.n == sp.cap) {
 		sp.cap = sp.cap ? sp.cap * 2 : 1024;
-		if ((nv = realloc(sp.v, sp.cap * sizeof(*nv))) == NULL)
-			cli_fatalx("out of memory");
+		nv = xrealloc(sp.v, sp.cap * sizeof(*nv));
 		sp.v = nv;
 	}
 	sp.v[sp.n].off = sp.memlen;
@@ -948,8 +943,7 @@ spill_get(size_t i)
 	if (e->len > sp.rcap) {
 		free(sp.rbuf);
 		sp.rcap = e->len;
-		if ((sp.rbuf = malloc(sp.rcap)) == NULL)
-			cli_fatalx("out of memory");
+		sp.rbuf = xmalloc(sp.rcap);
 	}
 	while (done < e->len) {
 		r = pread(sp.fd, sp.rbuf + done, e->len - done,

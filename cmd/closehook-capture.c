@@ -182,8 +182,7 @@ emit(const struct capture_meta *m, struct capture_hdrs *hs, const char *body,
 	if (n > linecap) {
 		free(linebuf);
 		linecap = n + 4096;
-		if ((linebuf = malloc(linecap)) == NULL)
-			cli_fatal("out of memory");
+		linebuf = xmalloc(linecap);
 	}
 	n = capture_write(linebuf, m, hs->h, hs->n, body, bodyn);
 	out_write(&out, linebuf, n);
@@ -234,15 +233,13 @@ read_all(int fd, const char *name, char **buf, size_t *n)
 	ssize_t r;
 	char *b;
 
-	if ((b = malloc(cap)) == NULL)
-		cli_fatal("out of memory");
+	b = xmalloc(cap);
 	for (;;) {
 		if (have == cap) {
 			if (cap > max_input)
 				break;
 			cap *= 2;
-			if ((b = realloc(b, cap)) == NULL)
-				cli_fatal("out of memory");
+			b = xrealloc(b, cap);
 		}
 		if (out_pending(&out) > 0 && !ready(fd))
 			out_flush(&out);
@@ -304,8 +301,7 @@ do_http(const char *path)
 		regular = 1;
 	}
 	httpdump_init(&d, max_input);
-	if ((buf = malloc(cap)) == NULL)
-		cli_fatal("out of memory");
+	buf = xmalloc(cap);
 	for (;;) {
 		while (!eof && have < cap) {
 			if (!ready(fd)) {
@@ -364,8 +360,7 @@ do_http(const char *path)
 		need = 1;
 		if (have > cap / 2) {
 			cap *= 2;
-			if ((buf = realloc(buf, cap)) == NULL)
-				cli_fatal("out of memory");
+			buf = xrealloc(buf, cap);
 		}
 	}
 done:
@@ -497,11 +492,9 @@ do_json(const char *path)
 		if (v.n + 1 > linecap) {
 			free(linebuf);
 			linecap = v.n + 4096;
-			if ((linebuf = malloc(linecap)) == NULL)
-				cli_fatal("out of memory");
+			linebuf = xmalloc(linecap);
 		}
-		if ((dec = realloc(dec, v.n + 1)) == NULL)
-			cli_fatal("out of memory");
+		dec = xrealloc(dec, v.n + 1);
 		k = json_compact(v, linebuf);
 		if (capture_parse(linebuf, k, &c, dec, &why) != 0)
 			bad = why;

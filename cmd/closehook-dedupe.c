@@ -148,13 +148,6 @@ help(void)
 	exit(cli_close_out());
 }
 
-static void
-xalloc(void *p)
-{
-	if (p == NULL)
-		cli_fatal("out of memory");
-}
-
 /* ---- rejects ---- */
 
 static void
@@ -511,7 +504,7 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 		block_run();
 	if (blen + len > bcap) {
 		bcap = blen + len + 64 * 1024;
-		xalloc(blk = realloc(blk, bcap));
+		blk = xrealloc(blk, bcap);
 	}
 	it = &items[nitems];
 	it->off = blen;
@@ -665,7 +658,8 @@ read_password(const char *file)
 		if ((e = getenv("CLOSEHOOK_REDIS_PASSWORD")) == NULL ||
 		    *e == '\0')
 			return NULL;
-		xalloc(pw = readfile_secret_dup(e, strlen(e)));
+		if ((pw = readfile_secret_dup(e, strlen(e))) == NULL)
+			cli_fatalx("out of memory");
 		return pw;
 	}
 	if ((pw = readfile_secret("--redis-password-file", file, 4096, &n)) == NULL)
@@ -834,12 +828,12 @@ main(int argc, char *argv[])
 			cli_fatal("%s", rejpath);
 		have_rej = 1;
 	}
-	xalloc(items = calloc(BLOCK_RECORDS, sizeof(*items)));
-	xalloc(keys = malloc((size_t)BLOCK_RECORDS * STORE_KEYLEN));
-	xalloc(verdict = malloc(BLOCK_RECORDS));
-	xalloc(bset = calloc(2 * BLOCK_RECORDS, sizeof(*bset)));
+	items = xcalloc(BLOCK_RECORDS, sizeof(*items));
+	keys = xmalloc((size_t)BLOCK_RECORDS * STORE_KEYLEN);
+	verdict = xmalloc(BLOCK_RECORDS);
+	bset = xcalloc(2 * BLOCK_RECORDS, sizeof(*bset));
 	if (mode == STORE_PEEK)
-		xalloc(recent = calloc(RECENT_SLOTS, sizeof(*recent)));
+		recent = xcalloc(RECENT_SLOTS, sizeof(*recent));
 	out_init(&out, STDOUT_FILENO, "stdout");
 	setup_metrics(metpath);
 

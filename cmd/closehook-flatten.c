@@ -172,16 +172,6 @@ help(void)
 	exit(cli_close_out());
 }
 
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (p == NULL)
-		cli_fatal("out of memory");
-	return p;
-}
-
 static void
 reject(enum reason r, const char *detail, struct json_span rec)
 {
@@ -360,8 +350,7 @@ jv_text(jv v, char **buf, size_t *cap, enum json_type *t)
 		n = (size_t)jv_string_length_bytes(jv_copy(v));
 		if (*cap < 6 * n + 2) {
 			*cap = 6 * n + 64;
-			if ((*buf = realloc(*buf, *cap)) == NULL)
-				cli_fatal("out of memory");
+			*buf = xrealloc(*buf, *cap);
 		}
 		(*buf)[0] = '"';
 		n = 1 + json_escape(jv_string_value(v), n, *buf + 1);
@@ -377,8 +366,7 @@ jv_text(jv v, char **buf, size_t *cap, enum json_type *t)
 			jv_free(v);
 			if (*cap < 32) {
 				*cap = 64;
-				if ((*buf = realloc(*buf, *cap)) == NULL)
-					cli_fatal("out of memory");
+				*buf = xrealloc(*buf, *cap);
 			}
 			return (size_t)snprintf(
 			    *buf, *cap, "%lld", (long long)d);
@@ -394,8 +382,7 @@ jv_text(jv v, char **buf, size_t *cap, enum json_type *t)
 		n = (size_t)jv_string_length_bytes(jv_copy(str));
 		if (*cap < n + 1) {
 			*cap = n + 64;
-			if ((*buf = realloc(*buf, *cap)) == NULL)
-				cli_fatal("out of memory");
+			*buf = xrealloc(*buf, *cap);
 		}
 		memcpy(*buf, jv_string_value(str), n);
 		jv_free(str);
@@ -405,8 +392,7 @@ jv_text(jv v, char **buf, size_t *cap, enum json_type *t)
 	n = strlen(s);
 	if (*cap < n + 1) {
 		*cap = 64;
-		if ((*buf = realloc(*buf, *cap)) == NULL)
-			cli_fatal("out of memory");
+		*buf = xrealloc(*buf, *cap);
 	}
 	memcpy(*buf, s, n);
 	return n;
@@ -486,8 +472,7 @@ flatten_jv(jv root)
 		len = f->base + o->sepn + flat_key_part_room(o, cn) + 1;
 		if (kbcap < len) {
 			kbcap = 2 * len + 256;
-			if ((kb = realloc(kb, kbcap)) == NULL)
-				cli_fatal("out of memory");
+			kb = xrealloc(kb, kbcap);
 		}
 		len = f->base;
 		if (f->has_prefix) {
@@ -509,9 +494,7 @@ flatten_jv(jv root)
 
 			if (sp == stcap) {
 				stcap *= 2;
-				if ((st = realloc(st, stcap * sizeof(*st))) ==
-				    NULL)
-					cli_fatal("out of memory");
+				st = xrealloc(st, stcap * sizeof(*st));
 			}
 			f = &st[sp++];
 			f->is_array = jv_get_kind(child) == JV_KIND_ARRAY;
@@ -1090,9 +1073,8 @@ main(int argc, char *argv[])
 				    num, sizeof(num), "%zu", s->index);
 				k = num;
 			}
-			if ((explode_key = realloc(
-				 explode_key, cap += kn + opts.sepn)) == NULL)
-				cli_fatal("out of memory");
+			explode_key = xrealloc(
+				 explode_key, cap += kn + opts.sepn);
 			if (explode_keyn > 0) {
 				memcpy(explode_key + explode_keyn, opts.sep,
 				    opts.sepn);

@@ -596,8 +596,7 @@ src_init(struct src *s, int fd, const char *name, off_t pos)
 
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
-	if ((s->name = strdup(name)) == NULL)
-		cli_fatal("out of memory");
+	s->name = xstrdup(name);
 	if (fstat(fd, &st) != 0)
 		cli_fatal("%s", name);
 	s->dev = st.st_dev;
@@ -709,8 +708,7 @@ rewind_from(int fd, const char *name, off_t pos, int64_t ms)
 			cap *= 2;
 			if (rb != buf)
 				free(rb);
-			if ((rb = malloc(cap)) == NULL)
-				cli_fatal("out of memory");
+			rb = xmalloc(cap);
 		}
 		hi = nhi;
 	}
@@ -788,8 +786,7 @@ find_rotated(const struct offrec *o, char **found)
 	DIR *dp;
 	int dfd, fd = -1;
 
-	if ((copy = strdup(path)) == NULL)
-		cli_fatal("out of memory");
+	copy = xstrdup(path);
 	dir = dirname(copy);
 	if ((dp = opendir(dir)) == NULL) {
 		free(copy);
@@ -840,8 +837,7 @@ setup_inotify(void)
 
 	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
 		return;
-	if ((copy = strdup(path)) == NULL)
-		cli_fatal("out of memory");
+	copy = xstrdup(path);
 	dirwd = inotify_add_watch(
 	    ifd, dirname(copy), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
 	free(copy);
@@ -1245,8 +1241,7 @@ main(int argc, char *argv[])
 		}
 		offpath = ackpath;
 		check_committable();
-		if ((buf = malloc(BUFSZ)) == NULL)
-			cli_fatal("out of memory");
+		buf = xmalloc(BUFSZ);
 		signal(SIGPIPE, SIG_IGN);
 		out_init(&out, STDOUT_FILENO, "stdout");
 		last_commit_ns = cli_mono_ns();
@@ -1262,8 +1257,7 @@ main(int argc, char *argv[])
 	path = argv[0];
 
 	/* Set up: the file, the offset, where to start. */
-	if ((buf = malloc(BUFSZ)) == NULL)
-		cli_fatal("out of memory");
+	buf = xmalloc(BUFSZ);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		cli_fatal("%s", path);
 	pos = -1;

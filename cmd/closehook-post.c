@@ -269,26 +269,6 @@ help(void)
 	exit(cli_close_out());
 }
 
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n == 0 ? 1 : n);
-
-	if (p == NULL)
-		cli_fatal("out of memory");
-	return p;
-}
-
-static char *
-xmemdup(const char *s, size_t n)
-{
-	char *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 static void
 on_signal(int sig)
 {
@@ -771,9 +751,7 @@ epoch_close(const char *p, size_t n)
 	e->markn = n;
 	if (nepochs == capepochs) {
 		capepochs *= 2;
-		if ((epochs = realloc(epochs, capepochs * sizeof(*epochs))) ==
-		    NULL)
-			cli_fatal("out of memory");
+		epochs = xrealloc(epochs, capepochs * sizeof(*epochs));
 	}
 	memset(&epochs[nepochs++], 0, sizeof(*epochs));
 	epochs_pass();
@@ -888,9 +866,7 @@ job_add_rec(struct job *j, const struct line *l, const char *file, uint64_t now,
 	if (j->nrec == j->caprec) {
 		j->caprec =
 		    j->caprec == 0 ? (batch_n > 0 ? 16 : 1) : 2 * j->caprec;
-		if ((j->recs = realloc(j->recs, j->caprec * sizeof(*r))) ==
-		    NULL)
-			cli_fatal("out of memory");
+		j->recs = xrealloc(j->recs, j->caprec * sizeof(*r));
 	}
 	r = &j->recs[j->nrec++];
 	if (body_off >= 0) {
@@ -912,8 +888,7 @@ body_append(struct job *j, const char *p, size_t n)
 {
 	if (j->bodyn + n > j->bodycap) {
 		j->bodycap = 2 * (j->bodyn + n) + 256;
-		if ((j->body = realloc(j->body, j->bodycap)) == NULL)
-			cli_fatal("out of memory");
+		j->body = xrealloc(j->body, j->bodycap);
 	}
 	memcpy(j->body + j->bodyn, p, n);
 	j->bodyn += n;
@@ -1039,9 +1014,7 @@ add_origin(const char *o)
 {
 	const char *why;
 
-	if ((origins = realloc(origins, (norigins + 1) * sizeof(*origins))) ==
-	    NULL)
-		cli_fatal("out of memory");
+	origins = xrealloc(origins, (norigins + 1) * sizeof(*origins));
 	if (http_origin(o, 1, origins[norigins], &why) != 0)
 		cli_fatalx("invalid ORIGIN for --allow-origin '%.40s%s': %s", o,
 		    strlen(o) > 40 ? "..." : "", why);
@@ -2128,8 +2101,7 @@ main(int argc, char *argv[])
 	if (http_init(&http, &ho) != 0)
 		cli_fatalx("cannot initialise libcurl");
 	live_max = (parallel + 1) * (batch_n > 0 ? batch_n : 1) + 4 * parallel;
-	if ((ktab = calloc(ktabn, sizeof(*ktab))) == NULL)
-		cli_fatal("out of memory");
+	ktab = xcalloc(ktabn, sizeof(*ktab));
 	if (pipe(sigpipe) != 0)
 		cli_fatal("pipe");
 	(void)fcntl(sigpipe[0], F_SETFL, O_NONBLOCK);

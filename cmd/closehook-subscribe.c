@@ -151,8 +151,7 @@ buf_add(struct buf *b, const void *p, size_t n)
 		c = b->cap ? b->cap : 1024;
 		while (c < b->n + n + 1)
 			c *= 2;
-		if ((np = realloc(b->p, c)) == NULL)
-			cli_fatalx("out of memory");
+		np = xrealloc(b->p, c);
 		b->p = np;
 		b->cap = c;
 	}
@@ -174,8 +173,7 @@ buf_str(struct buf *b, const char *s)
 	size_t n = strlen(s);
 	char *esc;
 
-	if ((esc = malloc(6 * n + 1)) == NULL)
-		cli_fatalx("out of memory");
+	esc = xmalloc(6 * n + 1);
 	n = json_escape(s, n, esc);
 	buf_add(b, "\"", 1);
 	buf_add(b, esc, n);
@@ -226,8 +224,7 @@ member_text(struct json_span obj, const char *key, char *dst, size_t cap)
 	if (!json_object_get(obj, key, strlen(key), &v) ||
 	    v.type != JSON_STRING)
 		return dst;
-	if ((tmp = malloc(v.n)) == NULL)
-		cli_fatalx("out of memory");
+	tmp = xmalloc(v.n);
 	n = json_str_unescape(v, tmp);
 	if (n >= cap)
 		n = cap - 1;
@@ -681,9 +678,8 @@ parse_event(const char *s, struct event *e)
 			(*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
 			*p == '-' || *p == ':'))
 			cli_fatalx("invalid value for --event: %.40s", s);
-	if ((e->type = strndup(s, (size_t)(colon - s))) == NULL ||
-	    (e->action = strdup(colon + 1)) == NULL)
-		cli_fatalx("out of memory");
+	e->type = xstrndup(s, (size_t)(colon - s));
+	e->action = xstrdup(colon + 1);
 	closeevents_check(e->type, e->action);
 	e->filter.type = JSON_NONE;
 }

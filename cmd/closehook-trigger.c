@@ -353,8 +353,7 @@ emit_capture(const char *body, size_t n, int64_t at_ms, unsigned us)
 	    (struct capture_hdr){ "content-type", 12, "application/json", 16 };
 	h[3] = (struct capture_hdr){ "user-agent", 10, USER_AGENT,
 		strlen(USER_AGENT) };
-	if ((line = malloc(capture_write_bound(&m, h, 4, body, n))) == NULL)
-		cli_fatalx("out of memory");
+	line = xmalloc(capture_write_bound(&m, h, 4, body, n));
 	len = capture_write(line, &m, h, 4, body, n);
 	out_write(&out, line, len);
 	free(line);
@@ -401,8 +400,7 @@ report(const char *id, const char *name, long status, const char *error)
 	out_write(&out, "\",\"event\":\"", 11);
 	out_write(&out, name, strlen(name));
 	if (error != NULL) {
-		if ((esc = malloc(6 * strlen(error) + 1)) == NULL)
-			cli_fatalx("out of memory");
+		esc = xmalloc(6 * strlen(error) + 1);
 		n = json_escape(error, strlen(error), esc);
 		out_write(&out, "\",\"status\":0,\"error\":\"", 22);
 		out_write(&out, esc, n);
@@ -586,9 +584,8 @@ main(int argc, char *argv[])
 			have_format = 1;
 			break;
 		case O_SET:
-			if ((sets = realloc(
-				 sets, (nsets + 1) * sizeof(*sets))) == NULL)
-				cli_fatalx("out of memory");
+			sets = xrealloc(
+				 sets, (nsets + 1) * sizeof(*sets));
 			parse_set(optarg, &sets[nsets++]);
 			break;
 		case O_URL:
@@ -619,8 +616,7 @@ main(int argc, char *argv[])
 			  "stdout has one status line per event");
 		usage();
 	}
-	if ((ev = calloc((size_t)argc, sizeof(*ev))) == NULL)
-		cli_fatalx("out of memory");
+	ev = xcalloc((size_t)argc, sizeof(*ev));
 	for (i = 0; i < argc; i++)
 		parse_event(argv[i], &ev[i]);
 	nev = (size_t)argc;

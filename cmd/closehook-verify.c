@@ -512,8 +512,7 @@ verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
 	if (*bodycap < l->n) {
 		free(*bodybuf);
 		*bodycap = l->n + 4096;
-		if ((*bodybuf = malloc(*bodycap)) == NULL)
-			cli_fatal("out of memory");
+		*bodybuf = xmalloc(*bodycap);
 	}
 	if (capture_parse(l->p, l->n, &c, *bodybuf, &why) != 0) {
 		reject(file, l->lineno, CLOSESIG_MALFORMED, why, l->p, l->n,
@@ -716,8 +715,7 @@ main(int argc, char *argv[])
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
 	/* Key files are loaded after the options: --explain changes how. */
-	if ((secret = calloc((size_t)argc, sizeof(*secret))) == NULL)
-		cli_fatal("out of memory");
+	secret = xcalloc((size_t)argc, sizeof(*secret));
 	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_SECRET:

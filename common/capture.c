@@ -346,8 +346,7 @@ capture_hdrs_join(struct capture_hdrs *hs)
 		need += hs->h[i].valn + 2;
 	if (need > hs->joincap) {
 		free(hs->join);
-		if ((hs->join = malloc(need)) == NULL)
-			cli_fatal("out of memory");
+		hs->join = xmalloc(need);
 		hs->joincap = need;
 	}
 	d = hs->join;

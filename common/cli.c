@@ -398,6 +398,56 @@ cli_progress_tty(void)
 	    fstat(STDERR_FILENO, &se) == 0 && so.st_rdev == se.st_rdev);
 }
 
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n != 0 ? n : 1);
+
+	if (p == NULL)
+		cli_fatalx("out of memory");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n != 0 ? n : 1, size != 0 ? size : 1);
+
+	if (p == NULL)
+		cli_fatalx("out of memory");
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	if ((p = realloc(p, n != 0 ? n : 1)) == NULL)
+		cli_fatalx("out of memory");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xmemdup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	return xmemdup(s, strnlen(s, n));
+}
+
+char *
+xmemdup(const void *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
 int64_t
 cli_now(void)
 {

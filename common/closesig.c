@@ -250,8 +250,7 @@ closesig_reserialize(const char *body, size_t n, char *dst)
 
 	if (json_parse(body, n, &root, NULL) != 0)
 		return -1;
-	if ((tmp = malloc(n + 1)) == NULL)
-		cli_fatal("out of memory");
+	tmp = xmalloc(n + 1);
 	end = py_value(root, dst, tmp);
 	free(tmp);
 	return (long)(end - dst);
@@ -330,8 +329,7 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 			return;
 		}
 	}
-	if ((alt = malloc(7 * bodyn + 16)) == NULL)
-		cli_fatal("out of memory");
+	alt = xmalloc(7 * bodyn + 16);
 	if (memmem(body, bodyn, "\r\n", 2) != NULL) {
 		for (i = altn = 0; i < bodyn; i++)
 			if (!(body[i] == '\r' && i + 1 < bodyn &&

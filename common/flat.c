@@ -29,14 +29,6 @@ struct flat_map {
 	size_t maxname; /* the longest name */
 };
 
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n)) == NULL)
-		cli_fatal("out of memory");
-	return p;
-}
-
 static void
 grow(char **buf, size_t *cap, size_t need)
 {
@@ -491,6 +483,10 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	char num[24];
 	int more;
 
+	/* A prefix is a key built here, far below this; it keeps the size
+	 * arithmetic below from wrapping. */
+	if (prefixn > (size_t)1 << 32)
+		cli_fatalx("flat key longer than 4 GiB");
 	grow(&r->kb, &r->kbcap, prefixn + 64);
 	memcpy(r->kb, prefix, prefixn);
 	if ((v.type != JSON_OBJECT && v.type != JSON_ARRAY) ||

@@ -308,8 +308,7 @@ har_next(struct har *h, struct har_entry *e)
 		if (2 * ent.n + 16 > h->cap) {
 			free(h->buf);
 			h->cap = 2 * ent.n + 16;
-			if ((h->buf = malloc(h->cap)) == NULL)
-				cli_fatal("out of memory");
+			h->buf = xmalloc(h->cap);
 		}
 		d = h->buf;
 		if (get_str(ent, "startedDateTime", &d, &s, &n) != 0 ||

@@ -208,8 +208,7 @@ body_room(struct httpdump *d, size_t n)
 		return;
 	while (cap < n)
 		cap *= 2;
-	if ((b = realloc(d->body, cap)) == NULL)
-		cli_fatal("out of memory");
+	b = xrealloc(d->body, cap);
 	d->body = b;
 	d->bodycap = cap;
 }

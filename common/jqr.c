@@ -16,16 +16,6 @@ struct jqr {
 	char *msg; /* the last message jq reported */
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		cli_fatal("out of memory");
-	return d;
-}
-
 char *
 jvh_errmsg(jv msg)
 {
@@ -72,11 +62,11 @@ jqr_new(const char *prog, const char *defs, char **err)
 	char *text;
 	size_t dl = defs ? strlen(defs) : 0, pl = strlen(prog);
 
-	if ((r = calloc(1, sizeof(*r))) == NULL || (r->jq = jq_init()) == NULL)
-		cli_fatal("out of memory");
+	r = xcalloc(1, sizeof(*r));
+	if ((r->jq = jq_init()) == NULL)
+		cli_fatalx("out of memory");
 	jq_set_error_cb(r->jq, on_error, r);
-	if ((text = malloc(dl + pl + 2)) == NULL)
-		cli_fatal("out of memory");
+	text = xmalloc(dl + pl + 2);
 	if (dl > 0)
 		memcpy(text, defs, dl);
 	text[dl] = '\n';
@@ -208,15 +198,13 @@ from_span(struct json_span root)
 	int sp = 0, more;
 
 	if (root.type != JSON_OBJECT && root.type != JSON_ARRAY) {
-		if ((buf = malloc(root.n + 1)) == NULL)
-			cli_fatal("out of memory");
+		buf = xmalloc(root.n + 1);
 		val = scalar(root, buf);
 		free(buf);
 		return val;
 	}
-	if ((st = malloc((JSON_MAX_DEPTH + 2) * sizeof(*st))) == NULL ||
-	    (buf = malloc(root.n + 1)) == NULL)
-		cli_fatal("out of memory");
+	st = xmalloc((JSON_MAX_DEPTH + 2) * sizeof(*st));
+	buf = xmalloc(root.n + 1);
 	st[0].c = root.type == JSON_OBJECT ? jv_object() : jv_array();
 	st[0].key = jv_invalid();
 	json_iter_init(&st[0].it, root);

@@ -11,34 +11,6 @@
 #include "cli.h"
 #include "jtree.h"
 
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		cli_fatalx("out of memory");
-	return p;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n ? n : 1)) == NULL)
-		cli_fatalx("out of memory");
-	return p;
-}
-
-static char *
-xmemdup(const char *s, size_t n)
-{
-	char *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 static struct jt *
 node(enum jt_kind kind)
 {

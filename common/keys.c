@@ -67,8 +67,7 @@ keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
 		size_t ncap = r->cap ? r->cap * 2 : 8;
 		struct keyring_entry *nv;
 
-		if ((nv = calloc(ncap, sizeof(*nv))) == NULL)
-			cli_fatal("out of memory");
+		nv = xcalloc(ncap, sizeof(*nv));
 		if (r->n > 0)
 			memcpy(nv, r->v, r->n * sizeof(*nv));
 		if (r->v != NULL)

@@ -23,8 +23,7 @@ lr_fdopen(
 	r->max_line = max_line;
 	r->flush = flush;
 	r->cap = LR_CHUNK;
-	if ((r->buf = malloc(r->cap)) == NULL)
-		cli_fatal("out of memory");
+	r->buf = xmalloc(r->cap);
 }
 
 int
@@ -132,8 +131,7 @@ make_room(struct lr *r)
 		want = r->max_line + LR_CHUNK;
 	if (want <= r->cap)
 		return;
-	if ((nb = realloc(r->buf, want)) == NULL)
-		cli_fatal("out of memory");
+	nb = xrealloc(r->buf, want);
 	r->buf = nb;
 	r->cap = want;
 }

@@ -87,8 +87,7 @@ add(struct metrics *m, const struct metrics_def *d)
 			cli_fatalx("metrics: %s defined twice", d->name);
 	if (m->n == m->cap) {
 		m->cap = m->cap == 0 ? 32 : 2 * m->cap;
-		if ((m->v = realloc(m->v, m->cap * sizeof(*m->v))) == NULL)
-			cli_fatal("out of memory");
+		m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
 	}
 	m->v[m->n++] = *d;
 }

@@ -27,8 +27,7 @@ out_init(struct out *o, int fd, const char *name)
 	o->append = 0;
 	o->regular = 0;
 	o->readable = 0;
-	if ((o->buf = malloc(OUT_BUFSZ)) == NULL)
-		cli_fatal("out of memory");
+	o->buf = xmalloc(OUT_BUFSZ);
 }
 
 static int
@@ -77,8 +76,7 @@ grow(struct out *o, size_t n)
 			cli_fatalx("out of memory");
 		cap *= 2;
 	}
-	if ((nb = realloc(o->buf, cap)) == NULL)
-		cli_fatal("out of memory");
+	nb = xrealloc(o->buf, cap);
 	o->buf = nb;
 	o->cap = cap;
 }

@@ -241,8 +241,7 @@ signer_headers(const struct signer *s, const char *id, int64_t ts,
 		pn = snprintf(pre, sizeof(pre), "%s.%s.", id, tsb);
 		if (pn < 0 || (size_t)pn >= sizeof(pre))
 			pn = 0;
-		if ((m = malloc((size_t)pn + n + 1)) == NULL)
-			cli_fatal("out of memory");
+		m = xmalloc((size_t)pn + n + 1);
 		memcpy(m, pre, (size_t)pn);
 		if (n > 0)
 			memcpy(m + pn, body, n);
