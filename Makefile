@@ -52,7 +52,7 @@ D_closeapi = cli json ratelimit readfile
 L_closeapi = curl sodium
 D_closeevents = cli
 D_closegen = cli closeevents jtree
-D_closesig = cli hmac json keys
+D_closesig = cli hmac json keyring
 L_closesig = sodium
 D_evrec    = json out
 D_flat     = cli isotime json out
@@ -66,19 +66,19 @@ D_jqr      = cli json
 D_jtree    = cli json
 L_jtree    = m
 L_jqr      = jq m
-D_keys     = cli hmac readfile
-L_keys     = sodium
-D_line     = cli out
+D_keyring  = cli hmac readfile
+L_keyring  = sodium
+D_lr       = cli out
 D_mark     = out
 D_metrics  = atomicfile cli
 D_out      = atomicfile cli json
 D_ratelimit = isotime json
 D_readfile = cli
 L_readfile = sodium
-D_recloop  = cli line mark out
+D_recloop  = cli lr mark out
 D_rejline  = cli out
-D_sign     = cli hmac readfile
-L_sign     = sodium crypto
+D_signer   = cli hmac readfile
+L_signer   = sodium crypto
 D_store    = cli
 L_store    = sqlite hiredis sodium
 # mods LIST: LIST and every module it needs, transitively.
@@ -89,27 +89,27 @@ libs = $(sort $(2) $(foreach m,$(call mods,$(1)),$(L_$(m))))
 # Programs: cmd/closehook-NAME.c each; MODS_NAME lists the common modules
 # it calls and LIBS_NAME the libraries it calls itself.
 PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
-MODS_verify  = capture cli closesig isotime json keys line mark metrics out readfile rejline \
+MODS_verify  = capture cli closesig isotime json keyring lr mark metrics out readfile rejline \
                recloop
 LIBS_verify  = sodium
-MODS_receive = capture cli closesig httpframe isotime json keys metrics \
+MODS_receive = capture cli closesig httpframe isotime json keyring metrics \
                netaddr out readfile
 LIBS_receive = mhd pthread sodium
-MODS_flatten = cli evrec flat jqr json line mark metrics out readfile recloop rejline
+MODS_flatten = cli evrec flat jqr json lr mark metrics out readfile recloop rejline
 LIBS_flatten = jq m
-MODS_dedupe  = cli evrec jqr json line mark metrics out readfile recloop \
+MODS_dedupe  = cli evrec jqr json lr mark metrics out readfile recloop \
                rejline store
 LIBS_dedupe  = jq m sodium
 MODS_backfill = atomicfile cli closeapi evrec isotime json metrics out readfile
 LIBS_backfill = curl
 MODS_subscribe = atomicfile cli closeapi closeevents json out readfile
 LIBS_subscribe = curl sodium
-MODS_post    = atomicfile backoff cli hmac http jqr json line mark metrics \
-               out ratelimit readfile sign
+MODS_post    = atomicfile backoff cli hmac http jqr json lr mark metrics \
+               out ratelimit readfile signer
 LIBS_post    = curl jq m sodium
 MODS_follow  = atomicfile cli isotime json mark metrics out
 LIBS_follow  =
-MODS_trigger = capture cli closeevents closegen hmac json jtree keys out
+MODS_trigger = capture cli closeevents closegen hmac json jtree keyring out
 LIBS_trigger = curl sodium
 MODS_capture = cli out atomicfile json capture httpdump har isotime
 LIBS_capture = sodium
@@ -119,15 +119,15 @@ LIBS_capture = sodium
 UNITS = $(sort $(patsubst tests/unit/test-%.c,%,$(wildcard tests/unit/test-*.c)))
 umods = $(if $(UMODS_$(1)),$(UMODS_$(1)),$(1))
 UMODS_capwrite = capture json
-UMODS_closesig = closesig keys
+UMODS_closesig = closesig keyring
 UMODS_evrec   = evrec json out
 UMODS_flat    = flat json out
-UMODS_line    = line out
+UMODS_lr      = lr out
 UMODS_metrics = metrics cli
 ULIBS_closesig = sodium
-ULIBS_keys    = sodium
+ULIBS_keyring = sodium
 ULIBS_readfile = sodium
-ULIBS_sign    = sodium
+ULIBS_signer = sodium
 
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))

@@ -31,7 +31,7 @@
 #include "evrec.h"
 #include "jqr.h"
 #include "json.h"
-#include "line.h"
+#include "lr.h"
 #include "recloop.h"
 #include "rejline.h"
 #include "metrics.h"
@@ -527,7 +527,7 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 }
 
 static void
-do_line(const char *file, struct line *l)
+do_line(const char *file, struct lr_line *l)
 {
 	struct json_error e;
 	struct evrec_iter ei;
@@ -546,7 +546,7 @@ do_line(const char *file, struct line *l)
 }
 
 static int
-on_line(void *arg, const char *file, struct line *l)
+on_line(void *arg, const char *file, struct lr_line *l)
 {
 	do_line(file, l);
 	metrics_tick(&met);

@@ -24,7 +24,7 @@
 #include "flat.h"
 #include "jqr.h"
 #include "json.h"
-#include "line.h"
+#include "lr.h"
 #include "readfile.h"
 #include "recloop.h"
 #include "rejline.h"
@@ -671,7 +671,7 @@ do_record(struct json_span rec)
 }
 
 static void
-do_line(const char *file, struct line *l)
+do_line(const char *file, struct lr_line *l)
 {
 	struct json_span root, none = { NULL, 0, JSON_NONE };
 	struct json_error je;
@@ -748,7 +748,7 @@ setup_metrics(const char *path)
 }
 
 static int
-on_line(void *arg, const char *file, struct line *l)
+on_line(void *arg, const char *file, struct lr_line *l)
 {
 	nread++;
 	metrics_tick(&met);

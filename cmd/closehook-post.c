@@ -34,13 +34,13 @@
 #include "http.h"
 #include "jqr.h"
 #include "json.h"
-#include "line.h"
+#include "lr.h"
 #include "mark.h"
 #include "metrics.h"
 #include "out.h"
 #include "ratelimit.h"
 #include "readfile.h"
-#include "sign.h"
+#include "signer.h"
 
 static const char synopsis[] =
     "closehook-post [-q] [-X METHOD] [-H HEADER]... [--header-file FILE]\n"
@@ -88,7 +88,7 @@ struct job {
 	int body_is_line;
 	char *url; /* owned; NULL: the URL operand */
 	char *idem; /* Idempotency-Key value, owned */
-	char msgid[SIGN_ID_MAX + 1]; /* webhook-id */
+	char msgid[SIGNER_ID_MAX + 1]; /* webhook-id */
 	struct okey *key;
 	enum where where;
 	int attempts;
@@ -144,10 +144,10 @@ static struct jqr *jq_body, *jq_url, *jq_idem, *jq_order;
 static size_t batch_n = 0, batch_bytes = 0;
 static int64_t batch_wait_ms = 200;
 static int batch_ndjson;
-static struct tbucket bucket;
+static struct backoff_rate bucket;
 static struct signer signer;
 static size_t parallel = 16;
-static struct retryset retry;
+static struct backoff_retry retry;
 static int64_t retry_base_ms = 500, retry_max_wait_ms = 60000;
 static int64_t retries = 8, retry_max_time_ms = 600000;
 static int64_t drain_ms = 10000;
@@ -858,7 +858,7 @@ job_new(void)
 }
 
 static void
-job_add_rec(struct job *j, const struct line *l, const char *file, uint64_t now,
+job_add_rec(struct job *j, const struct lr_line *l, const char *file, uint64_t now,
     long body_off)
 {
 	struct rec *r;
@@ -994,7 +994,7 @@ set_msgid(struct job *j, const char *line, size_t n)
 
 static void
 fail_record(
-    const struct line *l, const char *file, uint64_t now, const char *why)
+    const struct lr_line *l, const char *file, uint64_t now, const char *why)
 {
 	struct job *j = job_new();
 
@@ -1060,7 +1060,7 @@ url_check(const char *u, size_t un, char *err, size_t errn)
 
 /* One input line. */
 static void
-add_line(const struct line *l, const char *file, uint64_t now)
+add_line(const struct lr_line *l, const char *file, uint64_t now)
 {
 	char err[200];
 	char *body = NULL, *u = NULL, *idem = NULL, *k = NULL;
@@ -1122,7 +1122,7 @@ add_line(const struct line *l, const char *file, uint64_t now)
 		}
 		if (idem != NULL &&
 		    (memchr(idem, '\0', idn) != NULL ||
-			!header_value_ok(idem) || idn > SIGN_ID_MAX)) {
+			!header_value_ok(idem) || idn > SIGNER_ID_MAX)) {
 			free(body);
 			free(u);
 			free(idem);
@@ -1188,7 +1188,7 @@ add_line(const struct line *l, const char *file, uint64_t now)
 	}
 	j->url = u;
 	j->idem = idem;
-	if (signer.scheme == SIGN_SW_V1 || signer.scheme == SIGN_SW_V1A)
+	if (signer.scheme == SIGNER_SW_V1 || signer.scheme == SIGNER_SW_V1A)
 		set_msgid(j, l->p, l->n);
 	if (k == NULL && parallel == 1) {
 		/* --parallel 1 keeps input order through retries too: every
@@ -1223,11 +1223,11 @@ start(struct job *j, uint64_t now)
 		free_headers(j->hdrs);
 		j->hdrs = NULL;
 	}
-	if (j->idem != NULL || signer.scheme != SIGN_NONE) {
-		char buf[300], sh[3][SIGN_HDR_MAX];
+	if (j->idem != NULL || signer.scheme != SIGNER_NONE) {
+		char buf[300], sh[3][SIGNER_HDR_MAX];
 		int i, ns;
 
-		if (signer.scheme == SIGN_SW_V1 || signer.scheme == SIGN_SW_V1A)
+		if (signer.scheme == SIGNER_SW_V1 || signer.scheme == SIGNER_SW_V1A)
 			if (j->msgid[0] == '\0')
 				set_msgid(j, NULL, 0);
 		for (l = hdrs; l != NULL; l = l->next)
@@ -1393,7 +1393,7 @@ launch(uint64_t now)
 	uint64_t wait;
 
 	while (ready.head != NULL && http.inflight < parallel) {
-		if ((wait = tbucket_take(&bucket, now)) > 0)
+		if ((wait = backoff_rate_take(&bucket, now)) > 0)
 			return wait;
 		j = jl_pop(&ready);
 		if (start(j, now) != 0)
@@ -1541,7 +1541,7 @@ static void
 put_back(struct lr *r, uint64_t now)
 {
 	struct stat st;
-	struct line l;
+	struct lr_line l;
 	enum lr_status s;
 
 	if (r->fd == STDIN_FILENO && fstat(r->fd, &st) == 0 &&
@@ -1562,7 +1562,7 @@ static int
 run(char **files, int nfiles, size_t max_line)
 {
 	struct lr r;
-	struct line l;
+	struct lr_line l;
 	int fi = 0, reading = 1, saved = -1, rc = 0, opened = 0;
 	uint64_t now, last_progress = 0, tok = 0;
 
@@ -1885,7 +1885,7 @@ main(int argc, char *argv[])
 		cli_fatalx("cannot initialise libsodium");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		cli_fatalx("cannot initialise libcurl");
-	if (retryset_parse(&retry, RETRYSET_DEFAULT, &why) != 0)
+	if (backoff_retry_parse(&retry, RETRYSET_DEFAULT, &why) != 0)
 		cli_fatalx("%s", why);
 	while (
 	    (ch = getopt_long(argc, argv, "H:X:hkq", longopts, NULL)) != -1) {
@@ -1951,7 +1951,7 @@ main(int argc, char *argv[])
 					   "(array or ndjson)");
 			break;
 		case O_RATE:
-			if (tbucket_parse(&bucket, optarg, &why) != 0)
+			if (backoff_rate_parse(&bucket, optarg, &why) != 0)
 				cli_fatalx("invalid RATE for --rate: %s", why);
 			break;
 		case O_ORDER:
@@ -1974,7 +1974,7 @@ main(int argc, char *argv[])
 			ho.insecure = 1;
 			break;
 		case O_RETRYON:
-			if (retryset_parse(&retry, optarg, &why) != 0)
+			if (backoff_retry_parse(&retry, optarg, &why) != 0)
 				cli_fatalx(
 				    "invalid LIST for --retry-on: %s", why);
 			break;

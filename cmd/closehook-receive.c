@@ -47,7 +47,7 @@
 #include "httpframe.h"
 #include "isotime.h"
 #include "json.h"
-#include "keys.h"
+#include "keyring.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "out.h"

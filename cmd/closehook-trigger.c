@@ -33,7 +33,7 @@
 #include "hmac.h"
 #include "json.h"
 #include "jtree.h"
-#include "keys.h"
+#include "keyring.h"
 #include "out.h"
 
 static const char synopsis[] =
@@ -45,7 +45,7 @@ static const char synopsis[] =
 #define SEED_EPOCH_MS 1764000000000LL
 /* Each event moves the clock on by at most this much (closegen). */
 #define STEP_MAX_MS 3000
-#define SUB_MAX (KEYS_SUB_MAX + 1)
+#define SUB_MAX (KEYRING_SUB_MAX + 1)
 #define CONNECT_TIMEOUT_MS 10000L
 #define TOTAL_TIMEOUT_MS 30000L
 #define RESPONSE_MAX (1024 * 1024)

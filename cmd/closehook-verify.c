@@ -29,8 +29,8 @@
 #include "hmac.h"
 #include "isotime.h"
 #include "json.h"
-#include "keys.h"
-#include "line.h"
+#include "keyring.h"
+#include "lr.h"
 #include "readfile.h"
 #include "recloop.h"
 #include "rejline.h"
@@ -486,7 +486,7 @@ judge(const char *file, unsigned long lineno, int64_t ref, const char *refname,
 
 /* A capture without one of the signature headers. */
 static void
-missing(const char *file, const struct line *l, enum closesig_reason r,
+missing(const char *file, const struct lr_line *l, enum closesig_reason r,
     const char *header)
 {
 	struct why w;
@@ -498,7 +498,7 @@ missing(const char *file, const struct line *l, enum closesig_reason r,
 
 /* Verify one capture line; the line buffer is ours to modify. */
 static void
-verify_line(const char *file, struct line *l, char **bodybuf, size_t *bodycap)
+verify_line(const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap)
 {
 	struct capture c;
 	struct json_span ts, sig;
@@ -583,7 +583,7 @@ static char *bodybuf;
 static size_t bodycap;
 
 static int
-on_line(void *arg, const char *file, struct line *l)
+on_line(void *arg, const char *file, struct lr_line *l)
 {
 	nread++;
 	metrics_tick(&met);

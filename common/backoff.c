@@ -23,7 +23,7 @@ backoff_delay(int64_t base_ms, int64_t cap_ms, int attempt, uint32_t rnd)
 }
 
 int
-tbucket_parse(struct tbucket *b, const char *spec, const char **why)
+backoff_rate_parse(struct backoff_rate *b, const char *spec, const char **why)
 {
 	const char *slash = strchr(spec, '/');
 	char num[32], *end;
@@ -64,7 +64,7 @@ tbucket_parse(struct tbucket *b, const char *spec, const char **why)
 }
 
 uint64_t
-tbucket_take(struct tbucket *b, uint64_t now)
+backoff_rate_take(struct backoff_rate *b, uint64_t now)
 {
 	if (b->interval_ns == 0)
 		return 0;
@@ -92,7 +92,7 @@ status3(const char *p, size_t n, int *v)
 }
 
 int
-retryset_parse(struct retryset *r, const char *list, const char **why)
+backoff_retry_parse(struct backoff_retry *r, const char *list, const char **why)
 {
 	const char *p = list;
 

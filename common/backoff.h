@@ -24,7 +24,7 @@ backoff_delay(int64_t base_ms, int64_t cap_ms, int attempt, uint32_t rnd);
  * A token bucket holding at most one token: requests are spaced evenly at
  * rate per second.  interval_ns 0 means no limit.
  */
-struct tbucket {
+struct backoff_rate {
 	uint64_t interval_ns; /* time per token */
 	uint64_t next_ns; /* when the next token is available */
 };
@@ -33,15 +33,15 @@ struct tbucket {
  * Parse "N/s", "N/m" or "N/h" (N a positive decimal, fraction allowed) into
  * b.  Returns 0, or -1 with a reason (static text) in *why.
  */
-int tbucket_parse(struct tbucket *, const char *spec, const char **why);
+int backoff_rate_parse(struct backoff_rate *, const char *spec, const char **why);
 /* Take a token at now: 0 on success, else the ns to wait for one. */
-uint64_t tbucket_take(struct tbucket *, uint64_t now_ns);
+uint64_t backoff_rate_take(struct backoff_rate *, uint64_t now_ns);
 
 /*
  * Which failures are retried: HTTP statuses 100..599, network errors
  * (refused, reset, dropped connections, DNS) and timeouts.
  */
-struct retryset {
+struct backoff_retry {
 	unsigned char status[600];
 	int network;
 	int timeout;
@@ -54,6 +54,6 @@ struct retryset {
  * classes (5xx) and the words network and timeout.  Returns 0, or -1 with
  * a reason in *why.
  */
-int retryset_parse(struct retryset *, const char *list, const char **why);
+int backoff_retry_parse(struct backoff_retry *, const char *list, const char **why);
 
 #endif

@@ -67,7 +67,7 @@ body_subscription(struct json_span root, const struct json_top *top, char *sub)
 		for (i = 0; i < top->n; i++)
 			if (json_str_eq(top->m[i].key, "subscription_id", 15))
 				v = top->m[i].val; /* the last one wins */
-	if (v.type != JSON_STRING || v.n - 2 > KEYS_SUB_MAX)
+	if (v.type != JSON_STRING || v.n - 2 > KEYRING_SUB_MAX)
 		return 0;
 	return json_str_unescape(v, sub);
 }
@@ -78,7 +78,7 @@ closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
     size_t bodyn)
 {
 	unsigned char want[HMAC_LEN], got[HMAC_LEN];
-	char sub[KEYS_SUB_MAX + 2];
+	char sub[KEYRING_SUB_MAX + 2];
 	struct json_member m[16];
 	struct json_top top = { .m = m, .max = 16 };
 	struct json_span root;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "keys.h"
+#include "keyring.h"
 
 /* The reject reasons, exactly as documented in closehook-verify(1). */
 enum closesig_reason {
@@ -66,7 +66,7 @@ struct closesig_explain {
 	size_t body_bytes;
 	char body_sha256[65];
 	int have_sub; /* the body names a subscription */
-	char sub[KEYS_SUB_MAX + 1];
+	char sub[KEYRING_SUB_MAX + 1];
 	size_t tried[CLOSESIG_EXPLAIN_KEYS]; /* indexes into the ring */
 	size_t ntried, napplicable;
 	/*

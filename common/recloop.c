@@ -25,7 +25,7 @@ recloop_run(struct recloop *rl, const char *path)
 {
 	struct idle_ctx ctx;
 	enum lr_status st;
-	struct line l;
+	struct lr_line l;
 	struct lr r;
 	int rc = 0;
 

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "line.h"
+#include "lr.h"
 #include "out.h"
 
 struct recloop {
@@ -28,7 +28,7 @@ struct recloop {
 	size_t max_line;
 	void *arg; /* for the callbacks */
 	/* A line (p and n point into the reader's buffer). 0, or -1: stop. */
-	int (*line)(void *arg, const char *file, struct line *l);
+	int (*line)(void *arg, const char *file, struct lr_line *l);
 	/* A line longer than max_line. 0, or -1: stop. */
 	int (*too_long)(void *arg, const char *file, unsigned long lineno);
 	/* Before a mark passes on (NULL: nothing to finish first). */

@@ -19,8 +19,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *why = NULL;
-	struct tbucket b;
-	struct retryset r;
+	struct backoff_rate b;
+	struct backoff_retry r;
 	struct ratelimit rl;
 	double d;
 	char *s;
@@ -45,15 +45,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case 1:
-		if (tbucket_parse(&b, s, &why) == 0) {
-			if (b.interval_ns == 0 || tbucket_take(&b, 1) != 0 ||
-			    tbucket_take(&b, 1) == 0)
+		if (backoff_rate_parse(&b, s, &why) == 0) {
+			if (b.interval_ns == 0 || backoff_rate_take(&b, 1) != 0 ||
+			    backoff_rate_take(&b, 1) == 0)
 				abort();
 		} else if (why == NULL)
 			abort();
 		break;
 	case 2:
-		if (retryset_parse(&r, s, &why) != 0 && why == NULL)
+		if (backoff_retry_parse(&r, s, &why) != 0 && why == NULL)
 			abort();
 		for (i = 0; i < 100; i++)
 			if (r.status[i])

@@ -1,5 +1,5 @@
 /*
- * line.c - the line reader; see line.h.
+ * lr.c - the line reader; see lr.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "line.h"
+#include "lr.h"
 
 #define LR_CHUNK (256 * 1024)
 
@@ -142,7 +142,7 @@ make_room(struct lr *r)
  * over here.
  */
 static enum lr_status
-held_line(struct lr *r, struct line *l)
+held_line(struct lr *r, struct lr_line *l)
 {
 	char *nl;
 	size_t len;
@@ -178,13 +178,13 @@ held_line(struct lr *r, struct line *l)
 }
 
 enum lr_status
-lr_next_held(struct lr *r, struct line *l)
+lr_next_held(struct lr *r, struct lr_line *l)
 {
 	return held_line(r, l);
 }
 
 enum lr_status
-lr_next(struct lr *r, struct line *l)
+lr_next(struct lr *r, struct lr_line *l)
 {
 	enum lr_status st;
 	size_t len;

@@ -1,5 +1,5 @@
 /*
- * sign.h - outbound webhook signatures: Close's own scheme (close-sig-hash
+ * signer.h - outbound webhook signatures: Close's own scheme (close-sig-hash
  * over timestamp || body, hex key) and Standard Webhooks (webhook-id,
  * webhook-timestamp, webhook-signature over "id.timestamp.body"): v1 with an
  * HMAC-SHA256 `whsec_` secret, v1a with an Ed25519 `whsk_` secret key.
@@ -8,38 +8,38 @@
  * wipes and releases it.  Key bytes never appear in a message.  Call
  * sodium_init() before signer_load().
  */
-#ifndef CLOSEHOOK_SIGN_H
-#define CLOSEHOOK_SIGN_H
+#ifndef CLOSEHOOK_SIGNER_H
+#define CLOSEHOOK_SIGNER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hmac.h"
 
-enum sign_scheme {
-	SIGN_NONE,
-	SIGN_CLOSE, /* close-sig-hash, close-sig-timestamp */
-	SIGN_SW_V1, /* standard webhooks, HMAC-SHA256 */
-	SIGN_SW_V1A /* standard webhooks, Ed25519 */
+enum signer_scheme {
+	SIGNER_NONE,
+	SIGNER_CLOSE, /* close-sig-hash, close-sig-timestamp */
+	SIGNER_SW_V1, /* standard webhooks, HMAC-SHA256 */
+	SIGNER_SW_V1A /* standard webhooks, Ed25519 */
 };
 
 struct signer {
-	enum sign_scheme scheme;
-	struct hmac_key hk; /* SIGN_CLOSE, SIGN_SW_V1 */
-	unsigned char *sk; /* SIGN_SW_V1A: 64-byte secret key */
+	enum signer_scheme scheme;
+	struct hmac_key hk; /* SIGNER_CLOSE, SIGNER_SW_V1 */
+	unsigned char *sk; /* SIGNER_SW_V1A: 64-byte secret key */
 };
 
 /*
  * Standard Webhooks message ids (webhook-id): the signed text joins id,
  * timestamp and body with '.', so the spec forbids a '.' in an id; it
- * names no other limit.  closehook takes 1 to SIGN_ID_MAX bytes of
+ * names no other limit.  closehook takes 1 to SIGNER_ID_MAX bytes of
  * printable ASCII (no space, no control byte) without '.'.
  */
-#define SIGN_ID_MAX 200
+#define SIGNER_ID_MAX 200
 int sign_id_ok(const char *id, size_t n);
 
 /* The longest header line signer_headers writes (with its name). */
-#define SIGN_HDR_MAX (SIGN_ID_MAX + 32)
+#define SIGNER_HDR_MAX (SIGNER_ID_MAX + 32)
 
 /*
  * Load a key from text (the first non-comment line of a key file): for
@@ -64,11 +64,11 @@ void signer_free(struct signer *);
 
 /*
  * The signature headers for one attempt, as "Name: value" strings, into
- * hdr[0..2] (each SIGN_HDR_MAX bytes).  id is the message id (Standard
+ * hdr[0..2] (each SIGNER_HDR_MAX bytes).  id is the message id (Standard
  * Webhooks only), ts the Unix time.  Returns the number of headers.
  */
 int signer_headers(const struct signer *, const char *id, int64_t ts,
-    const void *body, size_t n, char hdr[3][SIGN_HDR_MAX]);
+    const void *body, size_t n, char hdr[3][SIGNER_HDR_MAX]);
 
 /* The Standard Webhooks v1 signature, "v1,BASE64", into out (64 bytes). */
 void sign_sw_v1(const struct hmac_key *, const char *id, const char *ts,

@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "keys.h"
+#include "keyring.h"
 #include "tap.h"
 
 #define K1 "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4"

@@ -1,5 +1,5 @@
 /*
- * keys.c - the signing-key ring; see keys.h.
+ * keyring.c - the signing-key ring; see keyring.h.
  */
 #include <sys/stat.h>
 
@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "keys.h"
+#include "keyring.h"
 #include "readfile.h"
 
 void
@@ -41,17 +41,17 @@ int
 keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
     const char *hex, size_t hexlen, const char **why)
 {
-	unsigned char key[KEYS_MAX_BYTES];
+	unsigned char key[KEYRING_MAX_BYTES];
 	size_t klen = 0;
 	const char *end;
 	struct keyring_entry *e;
 
-	if (sublen > KEYS_SUB_MAX) {
+	if (sublen > KEYRING_SUB_MAX) {
 		*why = "subscription id too long";
 		return -1;
 	}
-	if (hexlen % 2 != 0 || hexlen / 2 < KEYS_MIN_BYTES ||
-	    hexlen / 2 > KEYS_MAX_BYTES) {
+	if (hexlen % 2 != 0 || hexlen / 2 < KEYRING_MIN_BYTES ||
+	    hexlen / 2 > KEYRING_MAX_BYTES) {
 		*why = "key is not 32 to 256 hex digits";
 		return -1;
 	}
@@ -176,7 +176,7 @@ load_file(struct keyring *r, const char *opt, const char *path)
 	size_t n;
 	int rc;
 
-	if ((text = readfile_secret(opt, path, KEYS_FILE_MAX, &n)) == NULL)
+	if ((text = readfile_secret(opt, path, KEYRING_FILE_MAX, &n)) == NULL)
 		return -1;
 	rc = parse_keys(r, path, text, n);
 	readfile_secret_free(text);

@@ -1,5 +1,5 @@
 /*
- * keys.h - the signing-key ring: hex keys from key files and the
+ * keyring.h - the signing-key ring: hex keys from key files and the
  * environment, each optionally bound to one Close subscription.
  *
  * Key file lines are `HEXKEY` or `SUBSCRIPTION_ID HEXKEY`; `#` starts a
@@ -8,20 +8,20 @@
  * (hmac.h), never as text.  No message ever contains key bytes.  The ring
  * owns its entries; keyring_free() releases and wipes them.
  */
-#ifndef CLOSEHOOK_KEYS_H
-#define CLOSEHOOK_KEYS_H
+#ifndef CLOSEHOOK_KEYRING_H
+#define CLOSEHOOK_KEYRING_H
 
 #include <stddef.h>
 
 #include "hmac.h"
 
-#define KEYS_SUB_MAX 128 /* longest subscription id accepted */
-#define KEYS_MAX_BYTES 128 /* longest key accepted, in bytes */
-#define KEYS_MIN_BYTES 16 /* shortest key accepted, in bytes */
-#define KEYS_FILE_MAX (1024 * 1024)
+#define KEYRING_SUB_MAX 128 /* longest subscription id accepted */
+#define KEYRING_MAX_BYTES 128 /* longest key accepted, in bytes */
+#define KEYRING_MIN_BYTES 16 /* shortest key accepted, in bytes */
+#define KEYRING_FILE_MAX (1024 * 1024)
 
 struct keyring_entry {
-	char sub[KEYS_SUB_MAX + 1]; /* "" when unbound */
+	char sub[KEYRING_SUB_MAX + 1]; /* "" when unbound */
 	size_t sublen;
 	struct hmac_key hk;
 	/* The first 8 hex digits of SHA-256 of the key bytes: names a key in

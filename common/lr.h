@@ -1,5 +1,5 @@
 /*
- * line.h - the line reader: NDJSON input read with read(2), one line at a
+ * lr.h - the line reader: NDJSON input read with read(2), one line at a
  * time, bounded by a maximum line length.
  *
  * Blank lines (empty, or only spaces and tabs) and a trailing CR are
@@ -7,7 +7,7 @@
  * line number, and the reader skips to the next newline without holding
  * more than max_line bytes.  A last line without a newline is still a line.
  *
- * The struct lr owns its buffer; a returned struct line points into it and
+ * The struct lr owns its buffer; a returned struct lr_line points into it and
  * stays valid (and writable, for in-place edits) until the next lr_next()
  * or lr_close().  When a writer is attached, the reader flushes it right
  * before a read(2) that may block (DESIGN.md section 4), and while it waits
@@ -17,8 +17,8 @@
  * with lr_on_idle() runs at the same moment, after that flush: a program
  * that commits work per block of input (dedupe) commits there.
  */
-#ifndef CLOSEHOOK_LINE_H
-#define CLOSEHOOK_LINE_H
+#ifndef CLOSEHOOK_LR_H
+#define CLOSEHOOK_LR_H
 
 #include <stddef.h>
 
@@ -34,7 +34,7 @@ enum lr_status {
 	LR_AGAIN = 3 /* non-blocking descriptor has nothing more yet */
 };
 
-struct line {
+struct lr_line {
 	char *p;
 	size_t n;
 	unsigned long lineno;
@@ -73,14 +73,14 @@ void lr_fdopen(
  * not touch the reader.
  */
 void lr_on_idle(struct lr *, void (*fn)(void *), void *arg);
-enum lr_status lr_next(struct lr *, struct line *);
+enum lr_status lr_next(struct lr *, struct lr_line *);
 /*
  * The next complete line already in the buffer, without reading: LR_LINE
  * or LR_TOOLONG as lr_next() gives them, else LR_AGAIN (an incomplete last
  * line stays held).  For a program that stops reading but must account
  * for every line it has read.
  */
-enum lr_status lr_next_held(struct lr *, struct line *);
+enum lr_status lr_next_held(struct lr *, struct lr_line *);
 /*
  * Put back what was read but not returned: seek the descriptor back by
  * the bytes held, so that whoever reads it next starts at the first line

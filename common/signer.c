@@ -1,5 +1,5 @@
 /*
- * sign.c - outbound webhook signatures; see sign.h.
+ * signer.c - outbound webhook signatures; see signer.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "readfile.h"
-#include "sign.h"
+#include "signer.h"
 
 #define KEYTEXT_MAX 4096
 
@@ -45,7 +45,7 @@ sign_id_ok(const char *id, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > SIGN_ID_MAX)
+	if (n == 0 || n > SIGNER_ID_MAX)
 		return 0;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)id[i] <= ' ' || (unsigned char)id[i] > '~' ||
@@ -75,7 +75,7 @@ signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
 			*why = "out of memory";
 			goto out;
 		}
-		s->scheme = SIGN_CLOSE;
+		s->scheme = SIGNER_CLOSE;
 		rc = 0;
 		goto out;
 	}
@@ -118,7 +118,7 @@ signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
 			}
 		}
 		sodium_mprotect_readonly(s->sk);
-		s->scheme = SIGN_SW_V1A;
+		s->scheme = SIGNER_SW_V1A;
 		rc = 0;
 		goto out;
 	}
@@ -144,7 +144,7 @@ signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
 		*why = "out of memory";
 		goto out;
 	}
-	s->scheme = SIGN_SW_V1;
+	s->scheme = SIGNER_SW_V1;
 	rc = 0;
 out:
 	sodium_memzero(raw, sizeof(raw));
@@ -186,7 +186,7 @@ out:
 void
 signer_free(struct signer *s)
 {
-	if (s->scheme == SIGN_CLOSE || s->scheme == SIGN_SW_V1)
+	if (s->scheme == SIGNER_CLOSE || s->scheme == SIGNER_SW_V1)
 		hmac_key_free(&s->hk);
 	if (s->sk != NULL)
 		sodium_free(s->sk);
@@ -212,7 +212,7 @@ sign_sw_v1(const struct hmac_key *k, const char *id, const char *ts,
 
 int
 signer_headers(const struct signer *s, const char *id, int64_t ts,
-    const void *body, size_t n, char hdr[3][SIGN_HDR_MAX])
+    const void *body, size_t n, char hdr[3][SIGNER_HDR_MAX])
 {
 	unsigned char mac[HMAC_LEN];
 	char tsb[32], hex[2 * HMAC_LEN + 1];
@@ -221,17 +221,17 @@ signer_headers(const struct signer *s, const char *id, int64_t ts,
 
 	tn = snprintf(tsb, sizeof(tsb), "%lld", (long long)ts);
 	switch (s->scheme) {
-	case SIGN_CLOSE:
+	case SIGNER_CLOSE:
 		hmac_close_sig(&s->hk, tsb, (size_t)tn, body, n, mac);
 		hmac_hex_encode(mac, sizeof(mac), hex);
 		hex[2 * HMAC_LEN] = '\0';
-		snprintf(hdr[0], SIGN_HDR_MAX, "close-sig-hash: %s", hex);
-		snprintf(hdr[1], SIGN_HDR_MAX, "close-sig-timestamp: %s", tsb);
+		snprintf(hdr[0], SIGNER_HDR_MAX, "close-sig-hash: %s", hex);
+		snprintf(hdr[1], SIGNER_HDR_MAX, "close-sig-timestamp: %s", tsb);
 		return 2;
-	case SIGN_SW_V1:
+	case SIGNER_SW_V1:
 		sign_sw_v1(&s->hk, id, tsb, body, n, sig, sizeof(sig));
 		break;
-	case SIGN_SW_V1A: {
+	case SIGNER_SW_V1A: {
 		unsigned char ed[crypto_sign_BYTES], *m;
 		unsigned long long sl;
 		char pre[256];
@@ -255,8 +255,8 @@ signer_headers(const struct signer *s, const char *id, int64_t ts,
 	default:
 		return 0;
 	}
-	snprintf(hdr[0], SIGN_HDR_MAX, "webhook-id: %s", id);
-	snprintf(hdr[1], SIGN_HDR_MAX, "webhook-timestamp: %s", tsb);
-	snprintf(hdr[2], SIGN_HDR_MAX, "webhook-signature: %s", sig);
+	snprintf(hdr[0], SIGNER_HDR_MAX, "webhook-id: %s", id);
+	snprintf(hdr[1], SIGNER_HDR_MAX, "webhook-timestamp: %s", tsb);
+	snprintf(hdr[2], SIGNER_HDR_MAX, "webhook-signature: %s", sig);
 	return 3;
 }

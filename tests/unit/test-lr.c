@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "line.h"
+#include "lr.h"
 #include "out.h"
 #include "tap.h"
 
@@ -40,7 +40,7 @@ int
 main(void)
 {
 	struct lr r;
-	struct line l;
+	struct lr_line l;
 	char *big;
 	const char *text = "one\n\n  \t\ntwo\r\n\r\nthree";
 	int p[2], st;

@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "sign.h"
+#include "signer.h"
 #include "tap.h"
 
 int
@@ -20,7 +20,7 @@ main(void)
 	static const char whsec[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 	static const char kav_key[] =
 	    "b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d33ab042eb8abb4";
-	char hdr[3][SIGN_HDR_MAX], sig[128], sk_text[128];
+	char hdr[3][SIGNER_HDR_MAX], sig[128], sk_text[128];
 	unsigned char seed[32], pk[32], sk[64], ed[64];
 	struct signer s;
 	const char *why;
@@ -33,7 +33,7 @@ main(void)
 	/* The Standard Webhooks spec's vector. */
 	ok(signer_init(&s, "standard-webhooks", whsec, strlen(whsec), &why) ==
 	    0, "whsec_ key loads");
-	is_int(s.scheme, SIGN_SW_V1, "v1 scheme");
+	is_int(s.scheme, SIGNER_SW_V1, "v1 scheme");
 	sign_sw_v1(&s.hk, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body,
 	    strlen(body), sig, sizeof(sig));
 	is_str(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
@@ -68,7 +68,7 @@ main(void)
 	    sodium_base64_VARIANT_ORIGINAL);
 	ok(signer_init(&s, "standard-webhooks", sk_text, strlen(sk_text),
 	    &why) == 0, "whsk_ seed loads");
-	is_int(s.scheme, SIGN_SW_V1A, "v1a scheme");
+	is_int(s.scheme, SIGNER_SW_V1A, "v1a scheme");
 	is_int(signer_headers(&s, "msg_1", 1614265330, body, strlen(body), hdr),
 	    3, "three headers");
 	ok(strncmp(hdr[2], "webhook-signature: v1a,", 23) == 0, "v1a prefix");
@@ -174,9 +174,9 @@ main(void)
 		}
 	}
 
-	/* Message ids: no '.', printable ASCII, at most SIGN_ID_MAX. */
+	/* Message ids: no '.', printable ASCII, at most SIGNER_ID_MAX. */
 	{
-		char id[SIGN_ID_MAX + 2];
+		char id[SIGNER_ID_MAX + 2];
 
 		ok(sign_id_ok("msg_p5jXN8AQM9LWM0D4loKWxJek", 28),
 		    "a msg_ id is an id");
@@ -187,10 +187,10 @@ main(void)
 		ok(!sign_id_ok("caf\xc3\xa9", 5), "nor a byte past ASCII");
 		ok(!sign_id_ok("", 0), "an id is not empty");
 		memset(id, 'a', sizeof(id));
-		ok(sign_id_ok(id, SIGN_ID_MAX), "%d bytes are an id",
-		    SIGN_ID_MAX);
-		ok(!sign_id_ok(id, SIGN_ID_MAX + 1), "%d are not",
-		    SIGN_ID_MAX + 1);
+		ok(sign_id_ok(id, SIGNER_ID_MAX), "%d bytes are an id",
+		    SIGNER_ID_MAX);
+		ok(!sign_id_ok(id, SIGNER_ID_MAX + 1), "%d are not",
+		    SIGNER_ID_MAX + 1);
 	}
 
 	/* Refused keys. */
