@@ -14,8 +14,10 @@ CFLAGS   ?= -O2 -g
 WARNINGS  = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla -Wimplicit-fallthrough \
             -Wno-unused-parameter
+# CPPFLAGS as make and dpkg-buildflags pass them (-D_FORTIFY_SOURCE=2).
 ALLCFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-            -DCLOSEHOOK_VERSION='"$(VERSION)"' -Icommon $(WARNINGS) $(CFLAGS)
+            -DCLOSEHOOK_VERSION='"$(VERSION)"' -Icommon $(WARNINGS) \
+            $(CPPFLAGS) $(CFLAGS)
 LDLIBS_BASE =
 
 BUILD     = build
