@@ -129,7 +129,12 @@ had_user=0
 getent passwd closehook >/dev/null && had_user=1
 had_group=0
 getent group closehook >/dev/null && had_group=1
-at_exit "dpkg -s closehook >/dev/null 2>&1 && dpkg --purge closehook >/dev/null 2>&1"
+at_exit "dpkg -s closehook >/dev/null 2>&1 && ${apt[*]} purge closehook >/dev/null 2>&1"
+# An interrupted run cleans up too: the EXIT trap runs on exit, not when a
+# signal kills the shell.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 [ "$had_user" = 1 ] || at_exit "getent passwd closehook >/dev/null && userdel closehook"
 [ "$had_group" = 1 ] || at_exit "getent group closehook >/dev/null && groupdel closehook"
 
