@@ -5,12 +5,15 @@
 # the units and the sysusers.d file, with dependencies computed from the
 # libraries the programs load; lintian finds nothing wrong; apt installs
 # it without the network, the shells and man find what it installed, the
-# closehook user exists, no unit is enabled, and the receiver, started as
-# its unit starts it, answers; apt purge leaves nothing behind.  Whatever
+# closehook user exists, no unit is enabled, the receiver, started as its
+# unit starts it, takes Close's deliveries, and a follower set up for the
+# follower template (the example vip-alert.sh) delivers from its spool;
+# apt purge leaves nothing behind.  Whatever
 # happens, the package is purged and the user removed at the end when the
 # test made them.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/receive-helpers.sh"
+. "$TOP/tests/fakes/post-helpers.sh"
 
 [ "$(id -u)" -eq 0 ] || skip_all "installs a package, which needs root"
 for c in dpkg-buildpackage dh lintian apt-get; do
@@ -129,6 +132,10 @@ had_user=0
 getent passwd closehook >/dev/null && had_user=1
 had_group=0
 getent group closehook >/dev/null && had_group=1
+# The follower instance the test sets up in /etc/closehook, removed before
+# the purge (hooks run in order).
+inst=t0045-$$
+at_exit "rm -f /etc/closehook/$inst.sh /etc/closehook/$inst.env"
 at_exit "dpkg -s closehook >/dev/null 2>&1 && ${apt[*]} purge closehook >/dev/null 2>&1"
 # An interrupted run cleans up too: the EXIT trap runs on exit, not when a
 # signal kills the shell.
@@ -236,16 +243,63 @@ done
 RURL=http://127.0.0.1:$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
     "$TMP/recv.err")
 is "$(curl -s --max-time 5 "$RURL/healthz")" ok "it answers /healthz"
-python3 "$TOP/bench/gen" --format payloads --count 3 --seed 45 >"$TMP/three"
-send_events "$RURL/" "$TMP/three"
-is "$(jq -r .acked "$TMP/sender.json")" 3 "it acknowledges Close's deliveries"
-is "$(wc -l <"$W/state/close.ndjson")" 3 "into the spool"
+# Close's traffic, and a lead created as a VIP for the follower below.
+python3 "$TOP/bench/gen" --format payloads --count 3 --seed 45 >"$TMP/four"
+jq -nc '{subscription_id: "whsub_t0045", event: {id: "ev_t0045vip",
+    date_created: "2026-11-26T10:00:00.000000",
+    date_updated: "2026-11-26T10:00:00.000000", object_type: "lead",
+    object_id: "lead_T45", lead_id: "lead_T45", action: "created",
+    data: {id: "lead_T45", display_name: "Packaged VIP",
+    "custom.cf_Tier": "VIP"}, previous_data: null}}' >>"$TMP/four"
+send_events "$RURL/" "$TMP/four"
+is "$(jq -r .acked "$TMP/sender.json")" 4 "it acknowledges Close's deliveries"
+is "$(wc -l <"$W/state/close.ndjson")" 4 "into the spool"
 is "$(stat -c %U:%a "$W/state/close.ndjson")" closehook:600 \
     "which the closehook user owns, mode 0600 under the unit's umask"
 is "$(post -H 'close-sig-hash: 00' -H 'close-sig-timestamp: 1' -d '{}' "$RURL/")" \
     401 "it refuses a forgery, with the credential's keys"
 stop_receive
 is "$rc" 0 "it stops on SIGTERM, exit 0"
+
+# A follower as closehook-follow@NAME runs it, set up as README.Debian
+# says for the installed example vip-alert.sh: the script and its settings
+# in /etc/closehook, the Slack URL a credential beside the keys, the
+# receiver's state directory (so the spool is where the script looks), as
+# the closehook user, with only Debian's programs on PATH (systemd's, less
+# /usr/local).  A sink stands in for Slack; the script stops at the end of
+# the spool.
+T=/usr/lib/systemd/system/closehook-follow@.service
+script=$(unit_lines "$T" | sed -n 's/^ExecStart=//p' | sed "s/%i/$inst/g")
+envfile=$(unit_lines "$T" | sed -n 's/^EnvironmentFile=-\{0,1\}//p' |
+    sed "s/%i/$inst/g")
+is "$script $envfile" "/etc/closehook/$inst.sh /etc/closehook/$inst.env" \
+    "closehook-follow@NAME runs /etc/closehook/NAME.sh, settings in NAME.env"
+is "$(unit_lines "$T" | sed -n 's/^StateDirectory=//p')" \
+    "$(unit_lines /usr/lib/systemd/system/closehook-receive.service |
+    sed -n 's/^StateDirectory=//p')" "in the receiver's state directory"
+is "$(unit_lines "$T" | sed -n 's/^LoadCredential=//p')" \
+    "keys:/etc/closehook/keys" "with the signature keys as the credential keys"
+install -m 0755 "/$doc/examples/vip-alert.sh" "$script"
+printf '%s\n' VIP_FIELD=custom.cf_Tier VIP_VALUES=VIP SLACK_RATE=100/s \
+    CLOSEHOOK_ONCE=1 >"$envfile"
+start_sink slack --max-time 60
+echo "$SINK_URL/services/T0/B0/t0045" >"$W/creds/slack-url"
+chown closehook:closehook "$W/creds/slack-url"
+chmod 400 "$W/creds/slack-url"
+mapfile -t settings <"$envfile"
+run timeout 60 sh -c 'umask 077 && exec "$@"' sh \
+    setpriv --reuid closehook --regid closehook --init-groups -- \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    STATE_DIRECTORY="$W/state" CREDENTIALS_DIRECTORY="$W/creds" \
+    "${settings[@]}" "$script"
+is "$rc" 0 "the follower runs the example's pipeline to the end of the spool"
+[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -10
+is "$(jq -r '.path + " " + (.body | fromjson | .text)' "$TMP/slack.log")" \
+    "/services/T0/B0/t0045 VIP lead <https://app.close.com/lead/lead_T45/|Packaged VIP>: VIP" \
+    "Slack gets one alert, for the VIP lead, at the credential's URL"
+is "$(stat -c %U "$W/state/vip-alert.offset" 2>&1)" closehook \
+    "its offset is committed in the state directory, the closehook user's"
+rm -f "$script" "$envfile"
 
 # Purge: every file of the package goes, and nothing the install made
 # stays but the user, which Debian packages leave (README.Debian).
