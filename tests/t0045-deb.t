@@ -8,9 +8,8 @@
 # closehook user exists, no unit is enabled, the receiver, started as its
 # unit starts it, takes Close's deliveries, and a follower set up for the
 # follower template (the example vip-alert.sh) delivers from its spool;
-# apt purge leaves nothing behind.  Whatever
-# happens, the package is purged and the user removed at the end when the
-# test made them.
+# apt purge leaves nothing behind.  Whatever happens, the package is purged
+# and the user removed at the end when the test made them.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/receive-helpers.sh"
 . "$TOP/tests/fakes/post-helpers.sh"
