@@ -14,8 +14,10 @@ CFLAGS   ?= -O2 -g
 WARNINGS  = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla -Wimplicit-fallthrough \
             -Wno-unused-parameter
+# CPPFLAGS as make and dpkg-buildflags pass them (-D_FORTIFY_SOURCE=2).
 ALLCFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-            -DCLOSEHOOK_VERSION='"$(VERSION)"' -Icommon $(WARNINGS) $(CFLAGS)
+            -DCLOSEHOOK_VERSION='"$(VERSION)"' -Icommon $(WARNINGS) \
+            $(CPPFLAGS) $(CFLAGS)
 LDLIBS_BASE =
 
 BUILD     = build
@@ -212,7 +214,7 @@ $(foreach f,$(FUZZ),$(eval $(call fuzz_rule,$(f))))
 
 .PHONY: all deps check test-run check-valgrind test-valgrind tests fuzz \
         fuzz-long bench demo lint \
-        install uninstall clean
+        install uninstall deb clean
 
 # Installs missing Debian packages (apt-get; sudo when not root).
 deps:
@@ -295,6 +297,31 @@ uninstall:
 	-rmdir $(DESTDIR)$(DOCDIR)/examples/systemd/sysusers.d \
 	    $(DESTDIR)$(DOCDIR)/examples/systemd $(DESTDIR)$(DOCDIR)/examples \
 	    $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# make deb: the Debian package, build/deb/closehook_VERSION_ARCH.deb, built
+# by dpkg-buildpackage (debian/, debhelper) in a copy of the tree in
+# build/deb/src: in a git checkout the files git sees, as they are now
+# (tracked and untracked, not the ignored ones; through an index of its
+# own, so the checkout's index is not touched), else everything but the
+# build directories.  The package build starts afresh, not inside this make.
+DEBDIR = build/deb
+deb: deps
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+	    { echo "debian/changelog is at $$v, VERSION at $(VERSION)" >&2; exit 2; }
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/src
+	if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
+	    export GIT_INDEX_FILE=$(abspath $(DEBDIR))/index && git add -A && \
+	    git archive -o $(DEBDIR)/src.tar "$$(git write-tree)"; \
+	else \
+	    tar -cf $(DEBDIR)/src.tar --exclude=./build --exclude=./build-san \
+	        --exclude=./build-fuzz .; \
+	fi
+	tar -xf $(DEBDIR)/src.tar -C $(DEBDIR)/src
+	rm -f $(DEBDIR)/index $(DEBDIR)/src.tar
+	cd $(DEBDIR)/src && unset MAKEFLAGS MFLAGS MAKELEVEL && \
+	    dpkg-buildpackage -b -us -uc
+	@ls $(DEBDIR)/closehook_$(VERSION)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb
 
 clean:
 	rm -rf build build-san build-fuzz
