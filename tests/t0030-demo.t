@@ -1,6 +1,7 @@
 #!/bin/bash
 # make demo's script end to end (sender -> receive -> two followers ->
-# verify, dedupe, flatten / post -> sink; backfill from the fake Close):
+# verify, dedupe, flatten / post -> sink; backfill from the fake Close; a
+# debugging scene with closehook-trigger and verify --explain):
 # its files add up, and what it prints is what its files hold.
 . "$(dirname "$0")/lib.sh"
 set -e
@@ -30,4 +31,9 @@ is "$(wc -l <"$d/backfill.ndjson")" 300 \
     "the backfill brought the fake's 300 events"
 like "$out" "*delivered to the sink:     $uniq by closehook-post*" \
     "the summary tells what was delivered"
+is "$(jq -r .explain.likely_cause "$d/debug-rejects.ndjson" | tr '\n' ' ')" \
+    "trailing-newline-added reserialized-body key-as-text body-before-timestamp timestamp-changed " \
+    "the debugging scene: --explain names each of the five causes"
+like "$out" "*line 3: signature-mismatch, likely cause key-as-text*" \
+    "and the demo prints them"
 done_testing
