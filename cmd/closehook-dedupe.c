@@ -60,7 +60,6 @@ static const char synopsis[] =
 #define COMMIT_KEYS 65536
 #define COMMIT_NS (1000u * 1000 * 1000)
 
-
 struct item {
 	size_t off, len; /* the record's bytes in blk */
 	unsigned char key[STORE_KEYLEN];
@@ -662,7 +661,8 @@ read_password(const char *file)
 			cli_fatalx("out of memory");
 		return pw;
 	}
-	if ((pw = readfile_secret("--redis-password-file", file, 4096, &n)) == NULL)
+	if ((pw = readfile_secret("--redis-password-file", file, 4096, &n)) ==
+	    NULL)
 		exit(CLI_EXIT_FATAL);
 	pw[strcspn(pw, "\r\n")] = '\0';
 	if (pw[0] == '\0')

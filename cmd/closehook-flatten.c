@@ -188,8 +188,10 @@ reject(enum reason r, const char *detail, struct json_span rec)
 	if (!have_rej)
 		return;
 	rejline_begin(&rej, cur_file, cur_line, reason_name[r]);
-	rejline_str(&rej, "detail", detail, detail != NULL ? strlen(detail) : 0);
-	rejline_raw(&rej, "record", rec.type != JSON_NONE ? rec.p : NULL, rec.n);
+	rejline_str(
+	    &rej, "detail", detail, detail != NULL ? strlen(detail) : 0);
+	rejline_raw(
+	    &rej, "record", rec.type != JSON_NONE ? rec.p : NULL, rec.n);
 	rejline_end(&rej, cur_file, cur_line);
 }
 
@@ -719,7 +721,6 @@ do_line(const char *file, struct lr_line *l)
 	}
 }
 
-
 static void
 setup_metrics(const char *path)
 {
@@ -775,7 +776,6 @@ on_idle(void *arg, int fd)
 {
 	metrics_idle(&met, fd);
 }
-
 
 /*
  * The defs take line 1 and jqr_new adds a newline, so jq numbers the
@@ -1031,8 +1031,8 @@ main(int argc, char *argv[])
 		cli_warnx("-e and -f exclude each other");
 		usage();
 	}
-	if (changes && (expr != NULL || exprfile != NULL || have_root ||
-			   have_explode)) {
+	if (changes &&
+	    (expr != NULL || exprfile != NULL || have_root || have_explode)) {
 		cli_warnx("--changes makes its own rows: no -e, -f, --root or "
 			  "--explode with it");
 		usage();
@@ -1073,8 +1073,8 @@ main(int argc, char *argv[])
 				    num, sizeof(num), "%zu", s->index);
 				k = num;
 			}
-			explode_key = xrealloc(
-				 explode_key, cap += kn + opts.sepn);
+			explode_key =
+			    xrealloc(explode_key, cap += kn + opts.sepn);
 			if (explode_keyn > 0) {
 				memcpy(explode_key + explode_keyn, opts.sep,
 				    opts.sepn);

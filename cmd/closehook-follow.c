@@ -304,8 +304,7 @@ check_committable(void)
 	if (snprintf(tmp, sizeof(tmp), "%s.check%ld", offpath,
 		(long)getpid()) >= (int)sizeof(tmp))
 		cli_fatalx("%s: name too long", offpath);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) <
-	    0)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
 		cli_fatal("cannot commit the offset to %s", offpath);
 	close(fd);
 	unlink(tmp);
@@ -335,8 +334,8 @@ lock_offset(void)
 		n = pread(fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		cli_fatalx("%s: in use by another closehook-follow%s%s%s", offpath,
-		    pid[0] != '\0' ? " (pid " : "", pid,
+		cli_fatalx("%s: in use by another closehook-follow%s%s%s",
+		    offpath, pid[0] != '\0' ? " (pid " : "", pid,
 		    pid[0] != '\0' ? ")" : "");
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
@@ -437,7 +436,8 @@ commit(struct src *s, int force)
 		if (unacked_ns == 0)
 			unacked_ns = now;
 	} else {
-		if (out_is_file && flushed > 0 && fdatasync(STDOUT_FILENO) != 0) {
+		if (out_is_file && flushed > 0 &&
+		    fdatasync(STDOUT_FILENO) != 0) {
 			cli_warn("stdout");
 			return -1;
 		}
@@ -874,8 +874,9 @@ cut_back(struct src *s, off_t size)
 	if (size > 0 && (pread_full(s->fd, &c, 1, size - 1) != 1 || c != '\n'))
 		return -1;
 	if (size < s->done) {
-		note("%s: cut back to %jd bytes, below the %jd already written: "
-		     "going on at the new end",
+		note(
+		    "%s: cut back to %jd bytes, below the %jd already written: "
+		    "going on at the new end",
 		    s->name, (intmax_t)size, (intmax_t)s->done);
 		s->done = size;
 		if (flushed > size)
@@ -1064,8 +1065,9 @@ ack_run(void)
 		if (at < len && !eof &&
 		    (passing || len - at > MARK_MAX + 1 ||
 			memcmp(buf + at, MARK_PREFIX,
-			    len - at < MARK_PREFIX_LEN ? len - at
-						       : MARK_PREFIX_LEN) != 0)) {
+			    len - at < MARK_PREFIX_LEN
+				? len - at
+				: MARK_PREFIX_LEN) != 0)) {
 			out_write(&out, buf + at, len - at);
 			passing = 1;
 			at = len;
@@ -1081,7 +1083,8 @@ ack_run(void)
 			break;
 		if (eof)
 			break;
-		idle = !(poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLHUP)));
+		idle = !(poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLIN | POLLHUP)));
 		if (have_pend &&
 		    (idle || cli_mono_ns() - last_commit_ns >= interval_ns)) {
 			if (out_flush(&out) != 0)
@@ -1235,8 +1238,9 @@ main(int argc, char *argv[])
 	if (ackpath != NULL) {
 		if (argc != 0 || offpath != NULL || from != NULL ||
 		    rewind_ms >= 0 || when != NULL || once || mpath != NULL) {
-			cli_warnx("--commit reads a pipeline on stdin: no FILE "
-				  "and no options but --commit-interval and -q");
+			cli_warnx(
+			    "--commit reads a pipeline on stdin: no FILE "
+			    "and no options but --commit-interval and -q");
 			usage();
 		}
 		offpath = ackpath;

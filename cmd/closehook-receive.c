@@ -1660,7 +1660,6 @@ committer(void *arg)
 	return NULL;
 }
 
-
 static struct MHD_Response *
 mkresp(const char *text, const char *hname, const char *hval)
 {

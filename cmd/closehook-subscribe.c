@@ -237,7 +237,6 @@ member_text(struct json_span obj, const char *key, char *dst, size_t cap)
 	return dst;
 }
 
-
 /* -- metrics --------------------------------------------------------------- */
 
 struct tally {

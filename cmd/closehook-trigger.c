@@ -584,8 +584,7 @@ main(int argc, char *argv[])
 			have_format = 1;
 			break;
 		case O_SET:
-			sets = xrealloc(
-				 sets, (nsets + 1) * sizeof(*sets));
+			sets = xrealloc(sets, (nsets + 1) * sizeof(*sets));
 			parse_set(optarg, &sets[nsets++]);
 			break;
 		case O_URL:

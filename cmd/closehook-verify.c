@@ -90,7 +90,8 @@ help(void)
 	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
 	    "  --max-line BYTES     longest capture line (default 16M)\n"
 	    "  --fail-fast          stop at the first reject\n"
-	    "  --explain            say why each reject fails: age, keys tried, "
+	    "  --explain            say why each reject fails: age, keys "
+	    "tried, "
 	    "and the\n"
 	    "                       usual mistake that makes the signature "
 	    "match\n"
@@ -171,7 +172,6 @@ struct why {
 	const char *missing; /* a header that is missing, or NULL */
 };
 
-
 static void
 rej_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -185,8 +185,10 @@ rej_printf(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	out_write(&rej, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n
-							     : sizeof(buf) - 1);
+	out_write(&rej, buf,
+	    n < 0			  ? 0
+		: (size_t)n < sizeof(buf) ? (size_t)n
+					  : sizeof(buf) - 1);
 }
 
 static const char *
@@ -213,8 +215,8 @@ rej_explain(const struct why *w)
 	out_json_str(&rej, w->ref, strlen(w->ref));
 	if (ex->have_ts)
 		rej_printf(",\"age_seconds\":%lld", (long long)ex->age);
-	rej_printf(",\"signature_valid\":%s",
-	    ex->signature_valid ? "true" : "false");
+	rej_printf(
+	    ",\"signature_valid\":%s", ex->signature_valid ? "true" : "false");
 	out_write(&rej, ",\"keys_tried\":[", 15);
 	for (i = 0; i < ex->ntried; i++) {
 		const struct keyring_entry *e = &keys.v[ex->tried[i]];
@@ -283,7 +285,8 @@ say_explain(enum closesig_reason r, const struct why *w)
 		    a < 0 ? -a : a, a < 0 ? "after" : "before",
 		    strcmp(w->ref, "received_at") == 0
 			? "the capture's received_at"
-			: strcmp(w->ref, "--now") == 0 ? "--now" : "now");
+			: strcmp(w->ref, "--now") == 0 ? "--now"
+						       : "now");
 	}
 	say("body: %zu bytes, sha256 %.16s..., %s", ex->body_bytes,
 	    ex->body_sha256,
@@ -445,7 +448,8 @@ bad_sig_detail(const char *sig, size_t n, char *dst, size_t cap)
 		    quoted(sig, n, q, sizeof(q)));
 		return dst;
 	}
-	snprintf(dst, cap, "%s: not 64 hex digits", quoted(sig, n, q, sizeof(q)));
+	snprintf(
+	    dst, cap, "%s: not 64 hex digits", quoted(sig, n, q, sizeof(q)));
 	return dst;
 }
 
@@ -455,9 +459,8 @@ bad_sig_detail(const char *sig, size_t n, char *dst, size_t cap)
  */
 static enum closesig_reason
 judge(const char *file, unsigned long lineno, int64_t ref, const char *refname,
-    const char *ts, size_t tsn, const char *sig, size_t sign,
-    const char *body, size_t bodyn, const char *line, size_t n,
-    int line_is_json)
+    const char *ts, size_t tsn, const char *sig, size_t sign, const char *body,
+    size_t bodyn, const char *line, size_t n, int line_is_json)
 {
 	enum closesig_reason r;
 	char detail[400], q[300];
@@ -479,8 +482,7 @@ judge(const char *file, unsigned long lineno, int64_t ref, const char *refname,
 		w.ref = refname;
 		w.missing = NULL;
 	}
-	reject(file, lineno, r, d, line, n, line_is_json,
-	    explain ? &w : NULL);
+	reject(file, lineno, r, d, line, n, line_is_json, explain ? &w : NULL);
 	return r;
 }
 
@@ -498,7 +500,8 @@ missing(const char *file, const struct lr_line *l, enum closesig_reason r,
 
 /* Verify one capture line; the line buffer is ours to modify. */
 static void
-verify_line(const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap)
+verify_line(
+    const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap)
 {
 	struct capture c;
 	struct json_span ts, sig;
@@ -535,8 +538,8 @@ verify_line(const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap
 	}
 	/* Longer values than any valid one are bad already. */
 	if ((tsn = header_text(ts, tsbuf, sizeof(tsbuf))) < 0) {
-		reject(file, l->lineno, CLOSESIG_BAD_TS, "too long", l->p,
-		    l->n, 1, NULL);
+		reject(file, l->lineno, CLOSESIG_BAD_TS, "too long", l->p, l->n,
+		    1, NULL);
 		return;
 	}
 	if ((sign = header_text(sig, sigbuf, sizeof(sigbuf))) < 0) {
@@ -648,8 +651,9 @@ print_summary(void)
 	size_t n, k;
 	int first = 1;
 
-	n = (size_t)snprintf(buf, sizeof(buf), "%lu read, %lu verified, %lu "
-					       "rejected",
+	n = (size_t)snprintf(buf, sizeof(buf),
+	    "%lu read, %lu verified, %lu "
+	    "rejected",
 	    nread, nverified, nrejected);
 	for (k = 0; k < CLOSESIG_COUNT && n < sizeof(buf) - 64; k++) {
 		if (nreason[k] == 0)

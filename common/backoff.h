@@ -33,7 +33,8 @@ struct backoff_rate {
  * Parse "N/s", "N/m" or "N/h" (N a positive decimal, fraction allowed) into
  * b.  Returns 0, or -1 with a reason (static text) in *why.
  */
-int backoff_rate_parse(struct backoff_rate *, const char *spec, const char **why);
+int
+backoff_rate_parse(struct backoff_rate *, const char *spec, const char **why);
 /* Take a token at now: 0 on success, else the ns to wait for one. */
 uint64_t backoff_rate_take(struct backoff_rate *, uint64_t now_ns);
 
@@ -54,6 +55,7 @@ struct backoff_retry {
  * classes (5xx) and the words network and timeout.  Returns 0, or -1 with
  * a reason in *why.
  */
-int backoff_retry_parse(struct backoff_retry *, const char *list, const char **why);
+int
+backoff_retry_parse(struct backoff_retry *, const char *list, const char **why);
 
 #endif

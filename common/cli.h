@@ -147,18 +147,16 @@ int cli_progress_tty(void);
  * Allocation that cannot fail: out of memory is exit 2 with
  * "PROG: out of memory" (nothing a program could do would help).
  */
-void *xmalloc(size_t n)
-    __attribute__((malloc, returns_nonnull, alloc_size(1)));
+void *xmalloc(size_t n) __attribute__((malloc, returns_nonnull, alloc_size(1)));
 void *xcalloc(size_t n, size_t size)
     __attribute__((malloc, returns_nonnull, alloc_size(1, 2)));
-void *xrealloc(void *p, size_t n)
-    __attribute__((returns_nonnull, alloc_size(2)));
+void *
+xrealloc(void *p, size_t n) __attribute__((returns_nonnull, alloc_size(2)));
 char *xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
-char *xstrndup(const char *s, size_t n)
-    __attribute__((malloc, returns_nonnull));
+char *
+xstrndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull));
 /* n bytes of s and a NUL after them. */
-char *xmemdup(const void *s, size_t n)
-    __attribute__((malloc, returns_nonnull));
+char *xmemdup(const void *s, size_t n) __attribute__((malloc, returns_nonnull));
 
 int64_t cli_now(void);
 uint64_t cli_mono_ns(void);

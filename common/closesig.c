@@ -304,7 +304,8 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 	sodium_bin2hex(ex->body_sha256, sizeof(ex->body_sha256), h, sizeof(h));
 	ex->body_json = json_parse_top(body, bodyn, &root, &top, NULL) == 0 &&
 	    root.type == JSON_OBJECT;
-	if (ex->body_json && (subn = body_subscription(root, &top, ex->sub)) > 0)
+	if (ex->body_json &&
+	    (subn = body_subscription(root, &top, ex->sub)) > 0)
 		ex->have_sub = 1;
 	ex->sub[subn] = '\0';
 	for (i = keyring_next(keys, 0, ex->sub, subn); i < keys->n;
@@ -323,7 +324,8 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 	if (bodyn >= 1 && body[bodyn - 1] == '\n') {
 		altn = bodyn - (bodyn >= 2 && body[bodyn - 2] == '\r' ? 2 : 1);
 		if (match_any(keys, ex, 0, ts, tsn, body, altn, want, &w) ||
-		    match_any(keys, ex, 0, ts, tsn, body, bodyn - 1, want, &w)) {
+		    match_any(
+			keys, ex, 0, ts, tsn, body, bodyn - 1, want, &w)) {
 			ex->cause = "trailing-newline-added";
 			ex->cause_key = w;
 			return;
@@ -363,9 +365,10 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 
 			if (t < 0)
 				continue;
-			n = snprintf(tsbuf, sizeof(tsbuf), "%lld", (long long)t);
-			if (match_any(
-				keys, ex, 0, tsbuf, (size_t)n, body, bodyn, want, &w)) {
+			n = snprintf(
+			    tsbuf, sizeof(tsbuf), "%lld", (long long)t);
+			if (match_any(keys, ex, 0, tsbuf, (size_t)n, body,
+				bodyn, want, &w)) {
 				ex->cause = "timestamp-changed";
 				ex->cause_ts = t;
 				goto found;

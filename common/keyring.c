@@ -82,8 +82,8 @@ keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
 	e->sublen = sublen;
 	if (hmac_key_init(&e->hk, key, klen) != 0 ||
 	    (r->with_text &&
-		hmac_key_init(&e->hk_text, (const unsigned char *)hex,
-		    hexlen) != 0)) {
+		hmac_key_init(
+		    &e->hk_text, (const unsigned char *)hex, hexlen) != 0)) {
 		sodium_memzero(key, sizeof(key));
 		*why = "cannot set up HMAC";
 		return -1;

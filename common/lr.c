@@ -147,8 +147,8 @@ held_line(struct lr *r, struct lr_line *l)
 	char *nl;
 	size_t len;
 
-	while ((nl = memchr(r->buf + r->scan, '\n', r->end - r->scan)) !=
-	    NULL) {
+	while (
+	    (nl = memchr(r->buf + r->scan, '\n', r->end - r->scan)) != NULL) {
 		size_t at = (size_t)(nl - r->buf);
 
 		r->lineno++;

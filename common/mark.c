@@ -15,8 +15,8 @@ mark_is(const char *p, size_t n)
 }
 
 int
-mark_pass(struct out *o, const char *p, size_t n, struct out **side,
-    size_t nside)
+mark_pass(
+    struct out *o, const char *p, size_t n, struct out **side, size_t nside)
 {
 	size_t i;
 

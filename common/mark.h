@@ -40,7 +40,7 @@ int mark_is(const char *p, size_t n);
  * Returns 0, or -1 when a side file failed (errno set, its writer's err
  * too); the mark is then not written.
  */
-int mark_pass(struct out *o, const char *p, size_t n, struct out **side,
-    size_t nside);
+int mark_pass(
+    struct out *o, const char *p, size_t n, struct out **side, size_t nside);
 
 #endif

@@ -226,7 +226,8 @@ signer_headers(const struct signer *s, const char *id, int64_t ts,
 		hmac_hex_encode(mac, sizeof(mac), hex);
 		hex[2 * HMAC_LEN] = '\0';
 		snprintf(hdr[0], SIGNER_HDR_MAX, "close-sig-hash: %s", hex);
-		snprintf(hdr[1], SIGNER_HDR_MAX, "close-sig-timestamp: %s", tsb);
+		snprintf(
+		    hdr[1], SIGNER_HDR_MAX, "close-sig-timestamp: %s", tsb);
 		return 2;
 	case SIGNER_SW_V1:
 		sign_sw_v1(&s->hk, id, tsb, body, n, sig, sizeof(sig));
