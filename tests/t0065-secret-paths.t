@@ -22,6 +22,7 @@ hidden() {
 	shift 3
 	run timeout "$(slow 20)" "$@" <"$TMP/in"
 	is "$rc" 2 "$desc: exit 2"
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	ok "$desc: the value is not echoed" \
 	    bash -c '! grep -qF -- "$1" "$2"' sh "${secret:0:12}" "$TMP/err"
 	like "$err" "*$opt (its value looks like a secret, not the path of a file holding one: not shown): No such file or directory*" \
@@ -30,6 +31,7 @@ hidden() {
 
 hidden "verify --secret-file HEXKEY" "$hexkey" --secret-file \
     closehook-verify --secret-file "$hexkey"
+# shellcheck disable=SC2016 # expanded by the inner shell
 hidden "verify with \$CLOSEHOOK_SECRET_FILE=HEXKEY" "$hexkey" \
     '$CLOSEHOOK_SECRET_FILE' \
     env CLOSEHOOK_SECRET_FILE="$hexkey" closehook-verify

@@ -46,7 +46,7 @@ ok "closehook-receive starts with keys" pre start_receive r \
     --spool "$TMP/spool" --secret-file "$TMP/keys"
 like "$(grep 'Max core file size' "/proc/$RPID/limits")" \
     "Max core file size*0*0*" "a running receive has a core limit of 0"
-stop_receive
+stop_receive ""
 is "$(at_exit_state)" "dumpable=0 core=0" "receive: not dumpable"
 
 # A running post with a bearer token.

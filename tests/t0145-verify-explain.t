@@ -138,6 +138,8 @@ like "$err" "*rejected: bad-signature (\"sha256=e6cf*\"...: a sha256= prefix; Cl
 run closehook-verify --summary --now "$KAV_TS" --secret-file keys h.in
 like "$err" "*closehook-verify: 3 read, 2 verified, 1 rejected (bad-signature 1)" \
     "--summary counts reads, verifies and rejects by reason"
+# unlike GOT GLOB: GOT does not match the pattern.
+# shellcheck disable=SC2053 # the right-hand side is a glob on purpose
 unlike() { ! [[ $1 == $2 ]]; }
 run closehook-verify --now "$KAV_TS" --secret-file keys h.in
 ok "no summary by default when stderr is not a terminal" \

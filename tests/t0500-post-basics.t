@@ -202,6 +202,7 @@ if command -v script >/dev/null; then
 	    '$SINK_URL/' <'$TMP/a6'" /dev/null >"$TMP/tty2" 2>&1 </dev/null
 	is "$(grep -c '"event"' "$TMP/tty2")" 6 \
 	    "stdout and stderr on one terminal: the delivered lines"
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	ok "and no progress line among them" \
 	    bash -c '! grep -q "in flight" "$1"' sh "$TMP/tty2"
 else

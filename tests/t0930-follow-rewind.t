@@ -57,7 +57,7 @@ with open("sink", "a") as sink:
             sys.stdout.write(line)
 PY
 pipeline() {
-	closehook-follow --once --offset-file p.off "$@" spool |
+	closehook-follow --once --offset-file p.off spool |
 	    closehook-dedupe --mode check --store dd.sqlite --key .body |
 	    python3 sink.py "$limit" |
 	    closehook-dedupe --mode record --store dd.sqlite --key .body |

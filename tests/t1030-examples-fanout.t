@@ -124,6 +124,7 @@ is "$(post -H 'close-sig-hash: 00' -H 'close-sig-timestamp: 1' \
     "a forged delivery is refused at the door"
 stop_group fan
 ok "systemctl-style stop of the whole group" test "$rc" -ne 137
+# shellcheck disable=SC2016 # expanded by the inner shell
 ok "no command line held a target's URL" \
     bash -c '! grep -qF -e "$1" -e "$2" -e "$3" "$4"' sh "$WH/close" \
     "$CRM/hooks/close" "$AUDIT/log" "$TMP/argv.log"
