@@ -56,6 +56,7 @@ static int quiet;
 static int fail_fast;
 static int explain; /* --explain */
 static int summary = -1; /* --summary, --no-summary; -1: when a tty */
+static const char **secret; /* the --secret-file operands, in order */
 static struct out out, rej;
 static int have_rej;
 static unsigned long nrejected;
@@ -708,7 +709,6 @@ main(int argc, char *argv[])
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct recloop loop = { 0 };
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0, nsecret = 0;
-	const char **secret;
 
 	cli_init("closehook-verify");
 	cli_std_fds(CLI_STDOUT_DATA);
@@ -793,6 +793,7 @@ main(int argc, char *argv[])
 		if (keyring_load_file(&keys, secret[i]) != 0)
 			exit(CLI_EXIT_FATAL);
 	free(secret);
+	secret = NULL;
 	if (summary < 0)
 		summary = isatty(STDERR_FILENO);
 	if (keyring_load_env(&keys) != 0)

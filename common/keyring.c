@@ -77,7 +77,8 @@ keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
 		r->cap = ncap;
 	}
 	e = &r->v[r->n];
-	memcpy(e->sub, sub, sublen);
+	if (sublen > 0)
+		memcpy(e->sub, sub, sublen);
 	e->sub[sublen] = '\0';
 	e->sublen = sublen;
 	if (hmac_key_init(&e->hk, key, klen) != 0 ||
