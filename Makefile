@@ -39,6 +39,7 @@ LIB_hiredis = $(call pc,hiredis,-lhiredis)
 LIB_mhd     = $(call pc,libmicrohttpd,-lmicrohttpd)
 # jq 1.6 on Debian ships no pkg-config file.
 LIB_jq      = $(call pc,libjq,-ljq)
+LIB_nats    = $(call pc,libnats,-lnats)
 LIB_m       = -lm
 LIB_pthread = -lpthread
 
@@ -84,6 +85,8 @@ UMODS_isotime = isotime
 UMODS_evrec   = evrec json out cli atomicfile
 UMODS_flat    = flat json isotime out cli atomicfile
 UMODS_store   = store cli
+UMODS_natsq   = natsq secret cli
+ULIBS_natsq   = nats sodium
 UMODS_ratelimit = ratelimit isotime json
 UMODS_closeapi = closeapi ratelimit json isotime cli
 ULIBS_closeapi = curl sodium
