@@ -64,8 +64,8 @@ LIBS_backfill = curl sodium
 MODS_post    = cli line out mark json jqr http backoff ratelimit isotime sign hmac \
                metrics atomicfile secret
 LIBS_post    = curl jq sodium crypto m
-MODS_follow  = cli out json isotime metrics atomicfile mark
-LIBS_follow  =
+MODS_follow  = cli out json isotime metrics atomicfile mark natsq secret
+LIBS_follow  = nats sodium
 
 # Unit tests of common/: tests/unit/test-NAME.c links UMODS_NAME and
 # ULIBS_NAME.
@@ -107,6 +107,12 @@ ULIBS_closesig = crypto sodium
 ULIBS_sign    = crypto sodium
 ULIBS_http    = curl
 
+# Test tools: tests/unit/NAME.c without the test- prefix, programs the
+# shell tests run (not tests themselves); TMODS_NAME and TLIBS_NAME.
+TOOLS = natsq-pub
+TMODS_natsq-pub = natsq secret capture json cli
+TLIBS_natsq-pub = nats sodium pthread
+
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json jqr cli
@@ -125,6 +131,7 @@ FLIBS_postopts = curl
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
 UBIN  = $(UNITS:%=$(BUILD)/tests/test-%)
+TBIN  = $(TOOLS:%=$(BUILD)/tests/%)
 FREPLAY = $(FUZZ:%=$(BUILD)/tests/replay-%)
 
 all: $(BIN)
@@ -162,6 +169,12 @@ $(BUILD)/tests/test-$(1): $(BUILD)/tests/test-$(1).o $(UMODS_$(1):%=$(BUILD)/com
 endef
 $(foreach u,$(UNITS),$(eval $(call unit_rule,$(u))))
 
+define tool_rule
+$(BUILD)/tests/$(1): $(BUILD)/tests/$(1).o $(TMODS_$(1):%=$(BUILD)/common/%.o)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(TLIBS_$(1)),$$(LIB_$$(l)))
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
 define replay_rule
 $(BUILD)/tests/replay-$(1): $(BUILD)/tests/fuzz-$(1).o $(BUILD)/tests/replay.o $(FMODS_$(1):%=$(BUILD)/common/%.o)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(FLIBS_$(1)),$$(LIB_$$(l)))
@@ -190,7 +203,7 @@ $(foreach f,$(FUZZ),$(eval $(call fuzz_rule,$(f))))
 deps:
 	@sh .ci/deps
 
-tests: all $(UBIN) $(FREPLAY)
+tests: all $(UBIN) $(TBIN) $(FREPLAY)
 
 # make check: set up, build, run everything a contributor needs.
 # VALGRIND=1 runs it under valgrind (the same as make check-valgrind).

@@ -17,6 +17,9 @@
 #   nats_restart I          start server I again on its ports and store.
 #   nats_leader STREAM      the number of the server leading STREAM.
 #   nats_jsz QUERY          the monitoring /jsz answer of a live server.
+#
+# $NATS_CONF_EXTRA, when set at start, is added to every server's
+# configuration (an authorization block, say).
 
 command -v nats-server >/dev/null 2>&1 ||
     skip_all "nats-server is not installed"
@@ -68,6 +71,7 @@ _nats_conf() {
 			echo "  routes: [ ${routes%, } ]"
 			echo "}"
 		fi
+		printf '%s\n' "${NATS_CONF_EXTRA:-}"
 	} >"$TMP/nats/n$i.conf"
 }
 
