@@ -7,7 +7,11 @@
  * deadline passes.  tests/t0970-nats-publish.t kills the stream's leader
  * while it runs.
  *
- *	natsq-pub [-r RATE] [-i INFLIGHT] [-d SECONDS] [-R REPLICAS] URL <captures
+ *	natsq-pub [-n] [-r RATE] [-i INFLIGHT] [-d SECONDS] [-R REPLICAS] URL
+ *	    <captures
+ *
+ * -n: the stream exists; do not look it up (a cluster without a quorum
+ * cannot answer, and it is the publishes that are to fail).
  *
  * stdout: one line per capture acknowledged, "LINE SEQ DUP" (its line
  * number from 1, its stream sequence, 1 when the stream reported it a
@@ -27,6 +31,9 @@
 #include "cli.h"
 #include "natsq.h"
 
+/* A failed line is sent again this long after. */
+#define RETRY_S 0.25
+
 struct line {
 	char *p;
 	size_t n;
@@ -34,6 +41,7 @@ struct line {
 	uint64_t seq;
 	int dup;
 	int state; /* 0 to send, 1 in flight, 2 acknowledged */
+	double retry_at; /* not sent again before */
 	unsigned long tries;
 };
 
@@ -43,6 +51,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static size_t nacked, nfailed, ninflight;
 static char lastwhy[256];
+
+static double now(void);
 
 static void
 on_done(void *arg, int ok, uint64_t seq, int dup, const char *why)
@@ -59,6 +69,7 @@ on_done(void *arg, int ok, uint64_t seq, int dup, const char *why)
 	} else {
 		/* As Close would: the delivery failed, send it again. */
 		l->state = 0;
+		l->retry_at = now() + RETRY_S;
 		nfailed++;
 		snprintf(lastwhy, sizeof(lastwhy), "%s", why);
 	}
@@ -125,15 +136,18 @@ main(int argc, char *argv[])
 	struct natsq_url u;
 	struct natsq *q;
 	double rate = 0, deadline = 60, t0, next;
-	int inflight = 256, ch, rc;
+	int inflight = 256, ch, rc, nolookup = 0;
 	const char *why;
 	size_t i, sent = 0, ndup = 0;
 	unsigned long npub = 0;
 	char err[600];
 
 	cli_init("natsq-pub");
-	while ((ch = getopt(argc, argv, "r:i:d:R:")) != -1) {
+	while ((ch = getopt(argc, argv, "nr:i:d:R:")) != -1) {
 		switch (ch) {
+		case 'n':
+			nolookup = 1;
+			break;
 		case 'r':
 			rate = atof(optarg);
 			break;
@@ -157,7 +171,7 @@ main(int argc, char *argv[])
 	read_lines();
 	if ((q = natsq_connect(&u, &o, err, sizeof(err))) == NULL)
 		cli_fatalx("%s", err);
-	if (natsq_stream(q) != 0 ||
+	if ((!nolookup && natsq_stream(q) != 0) ||
 	    natsq_pub_start(q, on_done, inflight, 2000) != 0)
 		cli_fatalx("%s", natsq_error(q));
 	t0 = now();
@@ -168,7 +182,7 @@ main(int argc, char *argv[])
 
 		/* A failed one first, else the next new one when it is due. */
 		for (i = 0; i < sent; i++)
-			if (lines[i].state == 0) {
+			if (lines[i].state == 0 && lines[i].retry_at <= now()) {
 				l = &lines[i];
 				break;
 			}
@@ -198,16 +212,15 @@ main(int argc, char *argv[])
 		if (rc != 0) {
 			ninflight--;
 			l->state = 0;
+			l->retry_at = now() + RETRY_S;
 			nfailed++;
 			snprintf(
 			    lastwhy, sizeof(lastwhy), "%s", natsq_pub_error());
-			pthread_mutex_unlock(&mu);
-			usleep(10000);
-			pthread_mutex_lock(&mu);
 		}
 	}
 	pthread_mutex_unlock(&mu);
 	natsq_pub_drain(q, 3000);
+	pthread_mutex_lock(&mu);
 	for (i = 0; i < nlines; i++) {
 		if (lines[i].state == 2)
 			printf("%zu %llu %d\n", i + 1,
@@ -220,6 +233,7 @@ main(int argc, char *argv[])
 	    nlines, nacked, ndup, npub, nfailed, nfailed ? ", the last: " : "",
 	    nfailed ? lastwhy : "", now() - t0);
 	rc = nacked == nlines ? 0 : 1;
+	pthread_mutex_unlock(&mu);
 	natsq_close(q);
 	natsq_finish();
 	for (i = 0; i < nlines; i++)
