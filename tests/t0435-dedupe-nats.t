@@ -26,7 +26,7 @@ for a in j.get("account_details") or []:
 }
 
 # No server: exit 2 before reading any input.
-port=$(_nats_ports 1)
+port=$(nats_free_port)
 printf '%s\n' '{"event":{"id":"x"}}' >"$TMP/one"
 run bash -c 'closehook-dedupe --store "nats://127.0.0.1:$1/SEEN"; echo "rc=$?"; cat' \
     sh "$port" <"$TMP/one"

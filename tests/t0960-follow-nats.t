@@ -37,7 +37,7 @@ publish() {
 }
 
 # No server: exit 2 at once, with the servers named.
-port=$(_nats_ports 1)
+port=$(nats_free_port)
 run timeout 20 closehook-follow --durable a --once "nats://127.0.0.1:$port/S"
 is "$rc" 2 "no server reachable at start: exit 2"
 like "$err" "closehook-follow: nats: cannot connect to 127.0.0.1:$port: *" \

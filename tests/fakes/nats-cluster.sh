@@ -7,9 +7,9 @@
 # under timeout(1), and the test kills them all when it ends.  A test
 # skips when nats-server is not installed.
 #
-#   nats_cluster_start [N]  N servers (default 3) in one cluster; waits
-#                           until every one is healthy and JetStream has
-#                           a meta leader.  Sets NATS_N, NATS_SERVERS
+#   nats_cluster_start      three servers in one cluster; waits until
+#                           every one is healthy and JetStream has a
+#                           meta leader.  Sets NATS_N, NATS_SERVERS
 #                           (HOST:PORT,HOST:PORT,...: what a nats:// URL
 #                           takes), NATS_PORT[I], NATS_MPORT[I].
 #   nats_single_start       one server, JetStream, no cluster.
@@ -17,6 +17,7 @@
 #   nats_restart I          start server I again on its ports and store.
 #   nats_leader STREAM      the number of the server leading STREAM.
 #   nats_jsz QUERY          the monitoring /jsz answer of a live server.
+#   nats_free_port          a loopback port no server listens on (yet).
 #
 # $NATS_CONF_EXTRA, when set at start, is added to every server's
 # configuration (an authorization block, say).
@@ -170,7 +171,7 @@ _nats_meta() {
 }
 
 nats_cluster_start() {
-	_nats_start "${1:-3}" 1
+	_nats_start 3 1
 }
 
 nats_single_start() {
@@ -218,4 +219,8 @@ for a in j.get("account_details") or []:
     for s in a.get("stream_detail") or []:
         if s["name"] == sys.argv[1]:
             print(s["cluster"]["leader"][1:])' "$1"
+}
+
+nats_free_port() {
+	_nats_ports 1
 }
