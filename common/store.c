@@ -1323,9 +1323,12 @@ store_close(struct store *s)
 		redisFree(s->rc);
 		sigpipe_restore(&old);
 	}
-	if (s->nq != NULL) {
+	if (s->kind == STORE_NATS) {
 		natsq_close(s->nq);
-		/* The process's only connection: stop the library's threads. */
+		/*
+		 * The process's only connection (or none, when it failed):
+		 * stop the threads the library started.
+		 */
 		natsq_finish();
 	}
 	free(s->kpend);
