@@ -100,6 +100,40 @@ run closehook-follow --durable a --nats-creds "$TMP/creds" \
     --nats-user-file "$TMP/user" "$S1"
 is "$rc" 2 "--nats-creds and --nats-user-file together: exit 2"
 
+# TLS: a server whose certificate a test CA signed for "localhost".
+(
+	cd "$TMP" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -keyout srv.key -out srv.csr -subj /CN=localhost &&
+	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key \
+	    -CAcreateserial -out srv.pem -days 1 \
+	    -extfile <(printf 'subjectAltName=DNS:localhost\n')
+) >/dev/null 2>&1
+NATS_CONF_EXTRA="tls { cert_file: \"$TMP/srv.pem\", key_file: \"$TMP/srv.key\" }"
+nats_single_start || skip_all "nats-server did not start with TLS"
+NATS_CONF_EXTRA=
+T="tls://localhost:${NATS_PORT[1]}/TLS"
+caps 1 3 >"$TMP/t3"
+SSL_CERT_FILE=$TMP/ca.pem "$PUB" -R 1 "$T" <"$TMP/t3" >/dev/null 2>&1
+run env SSL_CERT_FILE="$TMP/ca.pem" timeout 20 closehook-follow --durable t \
+    --once --nats-replicas 1 "$T"
+is "$rc" 0 "tls://: the server's certificate checked against \$SSL_CERT_FILE"
+same_file "$TMP/out" "$TMP/t3" "and the messages read over TLS"
+run env SSL_CERT_FILE=/dev/null timeout 20 closehook-follow --durable t \
+    --once --nats-replicas 1 "$T"
+is "$rc" 2 "a certificate no trusted CA signed is refused"
+like "$err" "closehook-follow: nats: cannot connect to localhost:*: *" \
+    "with the connection's error ($err)"
+run env SSL_CERT_FILE="$TMP/ca.pem" timeout 20 closehook-follow --durable t \
+    --once --nats-replicas 1 "tls://127.0.0.1:${NATS_PORT[1]}/TLS"
+is "$rc" 2 "a certificate that does not name the URL's first host is refused"
+like "$err" "*SSL*" "by the TLS handshake ($err)"
+run timeout 20 closehook-follow --durable t --once --nats-replicas 1 \
+    "nats://$NATS_SERVERS/TLS"
+is "$rc" 2 "nats:// to a server that wants TLS: exit 2"
+
 # The cluster: three servers, the stream replicated on all three.
 nats_cluster_start || skip_all "the nats-server cluster did not start"
 U="nats://$NATS_SERVERS/SPOOL"
