@@ -38,7 +38,7 @@ publish() {
 
 # No server: exit 2 at once, with the servers named.
 port=$(nats_free_port)
-run timeout 20 closehook-follow --durable a --once "nats://127.0.0.1:$port/S"
+run timeout "$(slow 20)" closehook-follow --durable a --once "nats://127.0.0.1:$port/S"
 is "$rc" 2 "no server reachable at start: exit 2"
 like "$err" "closehook-follow: nats: cannot connect to 127.0.0.1:$port: *" \
     "with a clear message ($err)"
@@ -63,21 +63,21 @@ NATS_CONF_EXTRA=
 S1="nats://$NATS_SERVERS/SPOOL"
 printf 'closehook\npa ss\n' >"$TMP/user"
 chmod 600 "$TMP/user"
-run timeout 20 closehook-follow --durable a --once "$S1"
+run timeout "$(slow 20)" closehook-follow --durable a --once "$S1"
 is "$rc" 2 "no credentials for a server that wants them: exit 2"
 like "$err" "closehook-follow: nats: cannot connect to *: *uthorization*" \
     "as an authorization failure"
 printf 'closehook\nwrong pw\n' >"$TMP/bad"
 chmod 600 "$TMP/bad"
-run timeout 20 closehook-follow --durable a --once --nats-user-file "$TMP/bad" "$S1"
+run timeout "$(slow 20)" closehook-follow --durable a --once --nats-user-file "$TMP/bad" "$S1"
 is "$rc" 2 "a wrong password: exit 2"
 ok "not shown in the message" test "${err/wrong pw/}" = "$err"
-run timeout 20 closehook-follow --durable a --once --nats-user-file "$TMP/user" "$S1"
+run timeout "$(slow 20)" closehook-follow --durable a --once --nats-user-file "$TMP/user" "$S1"
 is "$rc" 2 "3 replicas on one server: exit 2"
 like "$err" "closehook-follow: nats: cannot create stream SPOOL with 3 replicas: *--nats-replicas 1*" \
     "with the reason and what to do ($err)"
 chmod 644 "$TMP/user"
-run timeout 20 closehook-follow --durable a --once --nats-user-file "$TMP/user" \
+run timeout "$(slow 20)" closehook-follow --durable a --once --nats-user-file "$TMP/user" \
     --nats-replicas 1 "$S1"
 is "$rc:$out" "0:" "--nats-replicas 1 on one server: the stream is created"
 like "$err" "*$TMP/user: readable by group or others (chmod 600)*" \
@@ -92,7 +92,7 @@ like "$rc:$err" "2:*want two lines, the user and the password*" \
     "a user file needs two lines"
 printf 'not a creds file\n' >"$TMP/creds"
 chmod 644 "$TMP/creds"
-run timeout 20 closehook-follow --durable a --once --nats-creds "$TMP/creds" "$S1"
+run timeout "$(slow 20)" closehook-follow --durable a --once --nats-creds "$TMP/creds" "$S1"
 is "$rc" 2 "a .creds file that is not one: exit 2"
 like "$err" "*$TMP/creds: readable by group or others (chmod 600)*" \
     "a .creds file others may read draws a warning"
@@ -117,20 +117,20 @@ NATS_CONF_EXTRA=
 T="tls://localhost:${NATS_PORT[1]}/TLS"
 caps 1 3 >"$TMP/t3"
 SSL_CERT_FILE=$TMP/ca.pem "$PUB" -R 1 "$T" <"$TMP/t3" >/dev/null 2>&1
-run env SSL_CERT_FILE="$TMP/ca.pem" timeout 20 closehook-follow --durable t \
+run env SSL_CERT_FILE="$TMP/ca.pem" timeout "$(slow 20)" closehook-follow --durable t \
     --once --nats-replicas 1 "$T"
 is "$rc" 0 "tls://: the server's certificate checked against \$SSL_CERT_FILE"
 same_file "$TMP/out" "$TMP/t3" "and the messages read over TLS"
-run env SSL_CERT_FILE=/dev/null timeout 20 closehook-follow --durable t \
+run env SSL_CERT_FILE=/dev/null timeout "$(slow 20)" closehook-follow --durable t \
     --once --nats-replicas 1 "$T"
 is "$rc" 2 "a certificate no trusted CA signed is refused"
 like "$err" "closehook-follow: nats: cannot connect to localhost:*: *" \
     "with the connection's error ($err)"
-run env SSL_CERT_FILE="$TMP/ca.pem" timeout 20 closehook-follow --durable t \
+run env SSL_CERT_FILE="$TMP/ca.pem" timeout "$(slow 20)" closehook-follow --durable t \
     --once --nats-replicas 1 "tls://127.0.0.1:${NATS_PORT[1]}/TLS"
 is "$rc" 2 "a certificate that does not name the URL's first host is refused"
 like "$err" "*SSL*" "by the TLS handshake ($err)"
-run timeout 20 closehook-follow --durable t --once --nats-replicas 1 \
+run timeout "$(slow 20)" closehook-follow --durable t --once --nats-replicas 1 \
     "nats://$NATS_SERVERS/TLS"
 is "$rc" 2 "nats:// to a server that wants TLS: exit 2"
 
@@ -140,14 +140,14 @@ U="nats://$NATS_SERVERS/SPOOL"
 caps 1 600 >"$TMP/a"
 ok "600 captures published" publish "$U" "$TMP/a"
 t0=$SECONDS
-run timeout 30 closehook-follow --durable one --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable one --once "$U"
 is "$rc" 0 "--once exits 0 when nothing is pending ($((SECONDS - t0)) s)"
 same_file "$TMP/out" "$TMP/a" "every message, in order, byte for byte"
 like "$(nats_jsz 'streams=true&accounts=true&config=true')" \
     '*"num_replicas": 3*' "the stream has 3 replicas"
-run timeout 30 closehook-follow --durable one --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable one --once "$U"
 is "$rc:$out" "0:" "a durable that acknowledged everything gets nothing more"
-run timeout 30 closehook-follow --durable two --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable two --once "$U"
 same_file "$TMP/out" "$TMP/a" "a second durable gets every message"
 
 # A follower that dies while it holds messages: its stdout is a fifo that
@@ -161,7 +161,7 @@ mkfifo "$TMP/stuck"
 command sleep 60 <>"$TMP/stuck" &
 hold=$!
 at_exit "kill $hold 2>/dev/null"
-closehook-follow --durable shared --ack-wait 2s "$U" >"$TMP/stuck" \
+closehook-follow --durable shared --ack-wait "$(slow 2)s" "$U" >"$TMP/stuck" \
     2>"$TMP/f1.err" &
 f1=$!
 disown "$f1"
@@ -209,17 +209,17 @@ mid=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 sleep 1.5
 caps 6001 50 >"$TMP/new"
 ok "a newer batch, 3 s later" publish "$U" "$TMP/new"
-run timeout 30 closehook-follow --durable rw --rewind 1s --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable rw --rewind "$(slow 1)s" --once "$U"
 same_file "$TMP/out" "$TMP/new" "--rewind 1s on a new durable: the newer batch only"
-run timeout 30 closehook-follow --durable ft --from "$mid" --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable ft --from "$mid" --once "$U"
 same_file "$TMP/out" "$TMP/new" "--from TIME on a new durable: from that time"
-run timeout 30 closehook-follow --durable ft2 --from end --rewind 10m --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable ft2 --from end --rewind 10m --once "$U"
 is "$(wc -l <"$TMP/out")" 2700 "--from end --rewind 10m: everything of the last 10 minutes"
-run timeout 30 closehook-follow --durable rw --rewind 1h --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable rw --rewind 1h --once "$U"
 is "$rc:$out" "0:" "an existing durable goes on where it is"
 like "$err" "*consumer rw of SPOOL exists: --from and --rewind apply to a new one only*" \
     "with a note"
-run timeout 30 closehook-follow --durable ne --from end --once "$U"
+run timeout "$(slow 30)" closehook-follow --durable ne --from end --once "$U"
 is "$rc:$out" "0:" "--from end: nothing of the past"
 
 # Following, then SIGTERM: exit 0.
