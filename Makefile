@@ -41,6 +41,7 @@ LIB_hiredis = $(call pc,hiredis,-lhiredis)
 LIB_mhd     = $(call pc,libmicrohttpd,-lmicrohttpd)
 # jq 1.6 on Debian ships no pkg-config file.
 LIB_jq      = $(call pc,libjq,-ljq)
+LIB_nats    = $(call pc,libnats,-lnats)
 LIB_m       = -lm
 LIB_pthread = -lpthread
 
@@ -72,6 +73,8 @@ D_keyring  = cli hmac readfile
 L_keyring  = sodium
 D_lr       = cli out
 D_mark     = out
+D_natsq    = cli readfile
+L_natsq    = nats sodium
 D_metrics  = atomicfile cli
 D_out      = atomicfile cli json
 D_ratelimit = isotime json
@@ -81,7 +84,7 @@ D_recloop  = cli lr mark out
 D_rejline  = cli out
 D_signer   = cli hmac readfile
 L_signer   = sodium crypto
-D_store    = cli
+D_store    = cli natsq
 L_store    = sqlite hiredis sodium
 # mods LIST: LIST and every module it needs, transitively.
 mods = $(sort $(1) $(foreach m,$(1),$(call mods,$(D_$(m)))))
@@ -109,7 +112,7 @@ LIBS_subscribe = curl sodium
 MODS_post    = atomicfile backoff cli hmac http jqr json lr mark metrics \
                out ratelimit readfile signer
 LIBS_post    = curl jq m sodium
-MODS_follow  = atomicfile cli isotime json mark metrics out
+MODS_follow  = atomicfile cli isotime json mark metrics natsq out readfile
 LIBS_follow  =
 MODS_trigger = capture cli closeevents closegen hmac json jtree keyring out
 LIBS_trigger = curl sodium
@@ -131,6 +134,12 @@ ULIBS_keyring = sodium
 ULIBS_readfile = sodium
 ULIBS_signer = sodium
 
+# Test tools: tests/unit/NAME.c without the test- prefix, programs the
+# shell tests run (not tests themselves); TMODS_NAME and TLIBS_NAME.
+TOOLS = natsq-pub
+TMODS_natsq-pub = natsq capture
+TLIBS_natsq-pub = pthread
+
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json jqr cli
@@ -147,6 +156,7 @@ FMODS_har     = har capture
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
 UBIN  = $(UNITS:%=$(BUILD)/tests/test-%)
+TBIN  = $(TOOLS:%=$(BUILD)/tests/%)
 FREPLAY = $(FUZZ:%=$(BUILD)/tests/replay-%)
 
 all: $(BIN)
@@ -191,6 +201,13 @@ $(BUILD)/tests/test-$(1): $(BUILD)/tests/test-$(1).o \
 endef
 $(foreach u,$(UNITS),$(eval $(call unit_rule,$(u))))
 
+define tool_rule
+$(BUILD)/tests/$(1): $(BUILD)/tests/$(1).o \
+    $(patsubst %,$(BUILD)/common/%.o,$(call mods,$(TMODS_$(1))))
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(call libs,$(TMODS_$(1)),$(TLIBS_$(1))),$$(LIB_$$(l)))
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
 define replay_rule
 $(BUILD)/tests/replay-$(1): $(BUILD)/tests/fuzz-$(1).o $(BUILD)/tests/replay.o \
     $(patsubst %,$(BUILD)/common/%.o,$(call mods,$(FMODS_$(1))))
@@ -220,7 +237,7 @@ $(foreach f,$(FUZZ),$(eval $(call fuzz_rule,$(f))))
 deps:
 	@sh .ci/deps
 
-tests: all $(UBIN) $(FREPLAY)
+tests: all $(UBIN) $(TBIN) $(FREPLAY)
 
 # make check: set up, build, run everything a contributor needs.
 # VALGRIND=1 runs it under valgrind (the same as make check-valgrind).

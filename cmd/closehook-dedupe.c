@@ -5,8 +5,8 @@
  * one wrapped event record per element), compute its key - by default the
  * event's (id, date_updated), else the JSON value of a jq expression - hash
  * it with BLAKE2b under the namespace, and look it up in a persistent store
- * (SQLite, or Redis shared by several hosts).  New records pass through byte
- * for byte; repeats are dropped.  A record without a key passes with a
+ * (SQLite, or Redis or a NATS JetStream key-value bucket shared by several
+ * hosts).  New records pass through byte for byte; repeats are dropped.  A record without a key passes with a
  * warning.  Invalid JSON is a reject.
  *
  * Records are judged in blocks: a block ends when the input would block, or
@@ -41,14 +41,16 @@
 
 static const char synopsis[] =
     "closehook-dedupe [--store PATH | --store redis://HOST:PORT[/DB] | "
-    "--store unix:PATH]\n"
+    "--store unix:PATH |\n"
+    "\t--store nats://HOST:PORT[,HOST:PORT...]/BUCKET]\n"
     "\t[--key EXPR] [--ttl DURATION] [--mode filter|check|record] "
     "[--invert]\n"
     "\t[--namespace NAME] [--now UNIX] [--stats] [--rejects FILE] "
     "[--metrics FILE]\n"
     "\t[--redis-password-file FILE] [--busy-timeout DURATION] "
     "[--max-line BYTES]\n"
-    "\t[FILE...]\n";
+    "\t[--nats-creds FILE | --nats-user-file FILE] [--nats-replicas N] "
+    "[FILE...]\n";
 
 #define BLOCK_RECORDS 4096
 #define BLOCK_BYTES (4u * 1024 * 1024)
@@ -119,6 +121,10 @@ help(void)
 	    "                       $XDG_STATE_HOME/closehook/dedupe.sqlite)\n"
 	    "  --store redis://HOST:PORT[/DB], --store unix:PATH\n"
 	    "                       a Redis store, shared by several hosts\n"
+	    "  --store nats://HOST:PORT[,HOST:PORT...]/BUCKET\n"
+	    "                       a NATS JetStream key-value bucket, shared "
+	    "by several\n"
+	    "                       hosts\n"
 	    "  --key EXPR           jq expression whose value is the key\n"
 	    "                       (default: the event's [.id, "
 	    ".date_updated])\n"
@@ -142,6 +148,11 @@ help(void)
 	    "                       longest wait for a locked SQLite store "
 	    "(30s)\n"
 	    "  --max-line BYTES     longest input line (default 16M)\n"
+	    "  --nats-creds FILE    NATS credentials (.creds file)\n"
+	    "  --nats-user-file FILE\n"
+	    "                       NATS user and password, one a line\n"
+	    "  --nats-replicas N    replicas of a bucket created here "
+	    "(default 3)\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
 	exit(cli_close_out());
@@ -687,6 +698,9 @@ main(int argc, char *argv[])
 		O_PWFILE,
 		O_BUSY,
 		O_MAXLINE,
+		O_CREDS,
+		O_USERFILE,
+		O_REPLICAS,
 		O_VERSION
 	};
 	static const struct option longopts[] = { { "store", required_argument,
@@ -703,6 +717,9 @@ main(int argc, char *argv[])
 		{ "redis-password-file", required_argument, NULL, O_PWFILE },
 		{ "busy-timeout", required_argument, NULL, O_BUSY },
 		{ "max-line", required_argument, NULL, O_MAXLINE },
+		{ "nats-creds", required_argument, NULL, O_CREDS },
+		{ "nats-user-file", required_argument, NULL, O_USERFILE },
+		{ "nats-replicas", required_argument, NULL, O_REPLICAS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 } };
@@ -714,7 +731,7 @@ main(int argc, char *argv[])
 	struct recloop loop = { 0 };
 	int64_t ttl_ms = 35LL * 86400 * 1000;
 	char *pw, *jqerr = NULL, *defpath = NULL, err[600];
-	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
+	int ch, i, rc = CLI_EXIT_OK, ioerr = 0, nats_only = 0;
 
 	cli_init("closehook-dedupe");
 	cli_std_fds(CLI_STDOUT_DATA);
@@ -778,6 +795,19 @@ main(int argc, char *argv[])
 			max_line = cli_opt_size(
 			    "max-line", optarg, 1, (uint64_t)1 << 32);
 			break;
+		case O_CREDS:
+			so.nats.creds = optarg;
+			nats_only = 1;
+			break;
+		case O_USERFILE:
+			so.nats.userfile = optarg;
+			nats_only = 1;
+			break;
+		case O_REPLICAS:
+			so.nats.replicas =
+			    (int)cli_opt_int("nats-replicas", optarg, 1, 5);
+			nats_only = 1;
+			break;
 		case 'h':
 			help();
 			break;
@@ -815,12 +845,29 @@ main(int argc, char *argv[])
 		spec = defpath = default_store();
 	if (store_url_parse(spec, &url, &why) != 0)
 		cli_fatalx("--store: %s", why);
+	if (nats_only && url.kind != STORE_NATS) {
+		cli_warnx("--nats-creds, --nats-user-file and --nats-replicas "
+			  "are for a nats:// store");
+		usage();
+	}
+	if (url.kind == STORE_NATS && pwfile != NULL) {
+		cli_warnx("--redis-password-file is for a Redis store");
+		usage();
+	}
+	if (so.nats.creds != NULL && so.nats.userfile != NULL) {
+		cli_warnx("give --nats-creds or --nats-user-file, not both");
+		usage();
+	}
 	so.ttl = (ttl_ms + 999) / 1000;
-	pw = url.kind == STORE_SQLITE ? NULL : read_password(pwfile);
+	pw = url.kind == STORE_SQLITE || url.kind == STORE_NATS
+	    ? NULL
+	    : read_password(pwfile);
 	so.password = pw;
 	sqlite_store = url.kind == STORE_SQLITE;
 	st = store_open(&url, &so, err, sizeof(err));
 	readfile_secret_free(pw);
+	if (st == NULL && err[0] == '\0')
+		exit(CLI_EXIT_FATAL);
 	if (st == NULL)
 		cli_fatalx("%s", err);
 	if (rejpath != NULL) {

@@ -24,6 +24,14 @@
  * commits the positions the marks name.  Into a regular file, follow
  * commits what it wrote once the file is fdatasync'd.  The offset file is
  * locked (FILE.lock) while a follower reads from it.
+ *
+ * The spool may also be a NATS JetStream stream (nats://.../STREAM, see
+ * natsq.h): follow is then a durable pull consumer of it (--durable), and
+ * writes each message's data, a capture line, to stdout; a message is
+ * acknowledged once its line was written and flushed (and fdatasync'd into
+ * a regular file), so the cluster delivers it again, to this follower or
+ * another on the same --durable, when follow dies before (HACKING.md says
+ * what this covers in a pipeline, and what not).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,12 +53,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli.h"
 #include "atomicfile.h"
 #include "isotime.h"
 #include "json.h"
 #include "mark.h"
 #include "metrics.h"
+#include "natsq.h"
 #include "out.h"
 
 #define BUFSZ (1024 * 1024)
@@ -58,13 +69,23 @@
 #define POLL_MS 100 /* the polling fallback's interval */
 #define ROTATE_GRACE_NS 1000000000ull
 #define ACK_WARN_NS (60 * 1000000000ull) /* marks without a commit */
+/* A stream: messages fetched at most at once, and the wait for one. */
+#define NATS_BATCH 256
+#define NATS_WAIT_MS 500
+/* A stream that cannot be read this long is fatal (exit 2). */
+#define NATS_OUTAGE_NS (60 * 1000000000ull)
 
 static const char synopsis[] =
     "closehook-follow [--offset-file FILE] [--from start|end] "
     "[--rewind DURATION]\n"
     "\t[--commit-when acked|written] [--commit-interval DURATION]\n"
     "\t[--metrics FILE] [--once] [-q] FILE\n"
-    "closehook-follow --commit FILE [--commit-interval DURATION] [-q]\n";
+    "closehook-follow --commit FILE [--commit-interval DURATION] [-q]\n"
+    "closehook-follow --durable NAME [--ack-wait DURATION] "
+    "[--from start|end|TIME]\n"
+    "\t[--rewind DURATION] [--nats-creds FILE | --nats-user-file FILE]\n"
+    "\t[--nats-replicas N] [--metrics FILE] [--once] [-q]\n"
+    "\tnats://HOST:PORT[,HOST:PORT...]/STREAM\n";
 
 /* One followed file. */
 struct src {
@@ -135,10 +156,26 @@ help(void)
 	    "  --from WHERE         start or end: where a new offset file "
 	    "starts\n"
 	    "                       (default start); also overrides a refused "
-	    "one\n"
+	    "one;\n"
+	    "                       of a stream, a new consumer also takes a "
+	    "TIME\n"
 	    "  --rewind DURATION    start earlier: at the first capture whose\n"
 	    "                       received_at is within DURATION before the "
 	    "position\n"
+	    "                       (a new consumer: stored DURATION before "
+	    "--from or now)\n"
+	    "  --durable NAME       the stream's durable consumer to read "
+	    "through;\n"
+	    "                       followers with one NAME share the "
+	    "messages\n"
+	    "  --ack-wait DURATION  redeliver a message not acknowledged "
+	    "within this\n"
+	    "                       (default 30s)\n"
+	    "  --nats-creds FILE    NATS credentials (.creds file)\n"
+	    "  --nats-user-file FILE\n"
+	    "                       NATS user and password, one a line\n"
+	    "  --nats-replicas N    replicas of a stream created here "
+	    "(default 3)\n"
 	    "  --commit-when WHEN   acked: commit what the pipeline's end "
 	    "acknowledged\n"
 	    "                       (closehook-follow --commit FILE); "
@@ -152,7 +189,10 @@ help(void)
 	    "                       commit the offset at most this often "
 	    "(default 1s)\n"
 	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
-	    "  --once               stop at the current end of the file\n"
+	    "  --once               stop at the current end of the file "
+	    "(stream: when\n"
+	    "                       nothing is pending and nothing awaits an "
+	    "ack)\n"
 	    "  -q, --quiet          no notes on stderr about rotation or "
 	    "overrides\n"
 	    "  -h, --help           show this help\n"
@@ -1132,6 +1172,255 @@ ack_run(void)
 	return CLI_EXIT_OK;
 }
 
+/* ---- a JetStream stream ---- */
+
+/* What the options say about a stream. */
+struct nats_args {
+	const char *spec;
+	struct natsq_opts opt;
+	struct natsq_consumer con;
+	int start_given; /* --from or --rewind */
+	const char *mpath;
+};
+
+static struct natsq *nq;
+static uint64_t n_msgs, n_acked, n_redelivered;
+static double m_pending = NAN, m_ack_pending = NAN, m_redelivering = NAN;
+
+/* Before each metrics write: the consumer as the server counts it. */
+static void
+nats_metrics_update(void *arg)
+{
+	struct natsq_cstate cs;
+
+	m_pending = m_ack_pending = m_redelivering = NAN;
+	if (natsq_consumer_state(nq, &cs) == 0) {
+		m_pending = (double)cs.pending;
+		m_ack_pending = (double)cs.ack_pending;
+		m_redelivering = (double)cs.redelivered;
+	}
+}
+
+static void
+nats_setup_metrics(const char *mpath)
+{
+	static const struct metrics_def defs[] = {
+		{ "closehook_follow_written_bytes_total", METRICS_COUNTER,
+		    METRICS_U64, &nbytes,
+		    "Bytes of complete lines written to stdout.", NULL, NULL },
+		{ "closehook_follow_messages_total", METRICS_COUNTER,
+		    METRICS_U64, &n_msgs,
+		    "Messages of the stream written to stdout.", NULL, NULL },
+		{ "closehook_follow_acked_total", METRICS_COUNTER, METRICS_U64,
+		    &n_acked, "Messages acknowledged after they were written.",
+		    NULL, NULL },
+		{ "closehook_follow_redelivered_total", METRICS_COUNTER,
+		    METRICS_U64, &n_redelivered,
+		    "Messages written that the stream had delivered before.",
+		    NULL, NULL },
+		{ "closehook_follow_pending_messages", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_pending,
+		    "Messages of the stream not yet delivered to the consumer.",
+		    NULL, NULL },
+		{ "closehook_follow_ack_pending_messages", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_ack_pending,
+		    "Messages delivered to the consumer's followers and not "
+		    "yet acknowledged.",
+		    NULL, NULL },
+		{ "closehook_follow_redelivering_messages", METRICS_GAUGE,
+		    METRICS_DOUBLE, &m_redelivering,
+		    "Messages awaiting acknowledgement that were delivered "
+		    "more than once.",
+		    NULL, NULL },
+	};
+
+	metrics_init(&met, mpath);
+	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
+	metrics_add_start_time(&met, "closehook_follow_start_time_seconds");
+	if (mpath != NULL)
+		metrics_on_update(&met, nats_metrics_update, NULL);
+	metrics_start(&met);
+}
+
+/*
+ * A stream that cannot be read: warn once when it starts, fail when it
+ * lasts NATS_OUTAGE_NS (a leader election takes seconds; a cluster gone
+ * for a minute is something a supervisor should hear of).  Returns 0 to
+ * go on, -1 to stop.
+ */
+static int
+nats_trouble(uint64_t *since)
+{
+	uint64_t now = cli_mono_ns();
+
+	if (*since == 0) {
+		*since = now;
+		cli_warnx("%s: trying again", natsq_error(nq));
+	} else if (now - *since > NATS_OUTAGE_NS) {
+		cli_warnx("%s: giving up after %llu s", natsq_error(nq),
+		    (unsigned long long)(NATS_OUTAGE_NS / 1000000000ull));
+		return -1;
+	}
+	usleep(250000);
+	return 0;
+}
+
+/* Give messages [from, b->n) back for redelivery at once. */
+static void
+nats_give_back(struct natsq_batch *b, int from)
+{
+	for (; from < b->n; from++)
+		natsq_nak(nq, b, from);
+}
+
+/*
+ * Write the batch's messages, flush (and fdatasync a file), then
+ * acknowledge them.  Returns 0, or -1 when stdout failed: nothing of the
+ * batch is acknowledged then, and all of it is given back.
+ */
+static int
+nats_write(struct natsq_batch *b)
+{
+	int i, ackfail = 0;
+
+	for (i = 0; i < b->n; i++) {
+		size_t n;
+		const char *p = natsq_data(b, i, &n);
+
+		if (natsq_delivered(b, i) > 1)
+			n_redelivered++;
+		/* A message without data would be a blank line. */
+		if (n == 0)
+			continue;
+		out_write(&out, p, n);
+		if (p[n - 1] != '\n')
+			out_putc(&out, '\n');
+		nbytes += n + (p[n - 1] != '\n');
+	}
+	if (out_flush(&out) != 0 ||
+	    (out_is_file && fdatasync(STDOUT_FILENO) != 0 &&
+		(out.err = errno) != 0)) {
+		nats_give_back(b, 0);
+		return -1;
+	}
+	n_msgs += (uint64_t)b->n;
+	/* A lost acknowledgement repeats the message: warned, not fatal. */
+	for (i = 0; i < b->n; i++)
+		if (natsq_ack(nq, b, i) == 0)
+			n_acked++;
+		else
+			ackfail = 1;
+	if (ackfail)
+		cli_warnx("%s: those messages will be delivered again",
+		    natsq_error(nq));
+	return 0;
+}
+
+/*
+ * --once: has the consumer nothing left, neither messages to deliver nor
+ * deliveries awaiting an acknowledgement (ours, once the server has
+ * them, or another follower's)?  1 yes, 0 no, -1 error.
+ */
+static int
+nats_drained(void)
+{
+	struct natsq_cstate cs;
+
+	if (natsq_sync(nq, 5000) != 0 || natsq_consumer_state(nq, &cs) != 0)
+		return -1;
+	return cs.pending == 0 && cs.ack_pending == 0;
+}
+
+static int
+nats_follow(const struct nats_args *a)
+{
+	struct natsq_url u;
+	struct natsq_batch b = { 0 };
+	uint64_t trouble = 0;
+	const char *why;
+	char err[600];
+	int created, n, rc = CLI_EXIT_OK, r;
+
+	if (natsq_url_parse(a->spec, &u, &why) != 0)
+		cli_fatalx("invalid stream URL: %s", why);
+	out_init(&out, STDOUT_FILENO, "stdout");
+	if (sodium_init() < 0)
+		cli_fatalx("cannot initialise libsodium");
+	/* Before the library starts its threads, which inherit the mask. */
+	setup_signals();
+	if ((nq = natsq_connect(&u, &a->opt, err, sizeof(err))) == NULL) {
+		if (err[0] != '\0')
+			cli_warnx("%s", err);
+		natsq_finish();
+		return CLI_EXIT_FATAL;
+	}
+	if (natsq_stream(nq) != 0 ||
+	    natsq_consume(nq, &a->con, &created) != 0) {
+		cli_warnx("%s", natsq_error(nq));
+		rc = CLI_EXIT_FATAL;
+		goto done;
+	}
+	if (!created && a->start_given)
+		note("consumer %s of %s exists: --from and --rewind apply to a "
+		     "new one only; it goes on where it is",
+		    a->con.durable, u.name);
+	nats_setup_metrics(a->mpath);
+	for (;;) {
+		struct pollfd pfd = { STDOUT_FILENO, 0, 0 };
+
+		if (stopping())
+			break;
+		/* The stage after follow died: stop, to be restarted. */
+		if (poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLERR | POLLHUP))) {
+			out.err = EPIPE;
+			break;
+		}
+		metrics_poll(&met);
+		n = natsq_fetch(nq, &b, NATS_BATCH, NATS_WAIT_MS);
+		if (n < 0) {
+			if (nats_trouble(&trouble) != 0) {
+				rc = CLI_EXIT_FATAL;
+				break;
+			}
+			continue;
+		}
+		if (n == 0) {
+			if (!once) {
+				trouble = 0;
+				continue;
+			}
+			if ((r = nats_drained()) > 0)
+				break;
+			if (r == 0)
+				trouble = 0;
+			else if (nats_trouble(&trouble) != 0) {
+				rc = CLI_EXIT_FATAL;
+				break;
+			}
+			continue;
+		}
+		trouble = 0;
+		r = nats_write(&b);
+		natsq_batch_free(&b);
+		if (r != 0)
+			break;
+	}
+	if (out.err != 0) {
+		cli_warnx("stdout: %s", strerror(out.err));
+		rc = CLI_EXIT_FATAL;
+	}
+done:
+	metrics_close(&met);
+	natsq_close(nq);
+	natsq_finish();
+	if (rc == CLI_EXIT_OK)
+		rc = out_close_stdout(&out, rc);
+	else
+		out_close(&out);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1144,6 +1433,11 @@ main(int argc, char *argv[])
 		O_METRICS,
 		O_WHEN,
 		O_COMMIT,
+		O_DURABLE,
+		O_ACKWAIT,
+		O_CREDS,
+		O_USERFILE,
+		O_REPLICAS,
 		O_VERSION
 	};
 	static const struct option longopts[] = {
@@ -1155,6 +1449,11 @@ main(int argc, char *argv[])
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "commit-when", required_argument, NULL, O_WHEN },
 		{ "commit", required_argument, NULL, O_COMMIT },
+		{ "durable", required_argument, NULL, O_DURABLE },
+		{ "ack-wait", required_argument, NULL, O_ACKWAIT },
+		{ "nats-creds", required_argument, NULL, O_CREDS },
+		{ "nats-user-file", required_argument, NULL, O_USERFILE },
+		{ "nats-replicas", required_argument, NULL, O_REPLICAS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -1162,6 +1461,9 @@ main(int argc, char *argv[])
 	};
 	const char *from = NULL, *why, *mpath = NULL, *when = NULL;
 	const char *ackpath = NULL;
+	struct nats_args na;
+	struct isotime ft;
+	int from_time = 0, interval_set = 0, nats_only = 0;
 	struct stat ost;
 	int64_t rewind_ms = -1;
 	struct offrec o;
@@ -1174,7 +1476,11 @@ main(int argc, char *argv[])
 
 	cli_init("closehook-follow");
 	cli_std_fds(CLI_STDOUT_DATA);
+	/* A stream's credentials may be loaded. */
+	cli_no_core_dumps();
 	argv[0] = (char *)cli_prog;
+	memset(&na, 0, sizeof(na));
+	na.con.ack_wait_ms = 30000;
 	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_OFFSET:
@@ -1183,10 +1489,15 @@ main(int argc, char *argv[])
 		case O_FROM:
 			if (strcmp(optarg, "start") != 0 &&
 			    strcmp(optarg, "end") != 0) {
-				cli_warnx("invalid value for --from: %.32s "
-					  "(start or end)",
-				    optarg);
-				usage();
+				if (isotime_parse(
+					optarg, strlen(optarg), &ft) != 0) {
+					cli_warnx("invalid value for --from: "
+						  "%.32s (start, end, or a "
+						  "date-time)",
+					    optarg);
+					usage();
+				}
+				from_time = 1;
 			}
 			from = optarg;
 			break;
@@ -1199,6 +1510,7 @@ main(int argc, char *argv[])
 			    (uint64_t)cli_opt_duration(
 				"commit-interval", optarg, 0, 86400000) *
 			    1000000;
+			interval_set = 1;
 			break;
 		case O_ONCE:
 			once = 1;
@@ -1219,6 +1531,35 @@ main(int argc, char *argv[])
 		case O_COMMIT:
 			ackpath = optarg;
 			break;
+		case O_DURABLE:
+			if (!natsq_name_ok(optarg)) {
+				cli_warnx("invalid value for --durable: %.32s "
+					  "(1 to 64 letters, digits, - or _)",
+				    optarg);
+				usage();
+			}
+			na.con.durable = optarg;
+			nats_only = 1;
+			break;
+		case O_ACKWAIT:
+			na.con.ack_wait_ms = cli_opt_duration(
+			    "ack-wait", optarg, 1000, 86400LL * 1000);
+			na.con.ack_wait_set = 1;
+			nats_only = 1;
+			break;
+		case O_CREDS:
+			na.opt.creds = optarg;
+			nats_only = 1;
+			break;
+		case O_USERFILE:
+			na.opt.userfile = optarg;
+			nats_only = 1;
+			break;
+		case O_REPLICAS:
+			na.opt.replicas =
+			    (int)cli_opt_int("nats-replicas", optarg, 1, 5);
+			nats_only = 1;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -1237,7 +1578,8 @@ main(int argc, char *argv[])
 	out_is_file = fstat(STDOUT_FILENO, &ost) == 0 && S_ISREG(ost.st_mode);
 	if (ackpath != NULL) {
 		if (argc != 0 || offpath != NULL || from != NULL ||
-		    rewind_ms >= 0 || when != NULL || once || mpath != NULL) {
+		    rewind_ms >= 0 || when != NULL || once || mpath != NULL ||
+		    nats_only) {
 			cli_warnx(
 			    "--commit reads a pipeline on stdin: no FILE "
 			    "and no options but --commit-interval and -q");
@@ -1256,6 +1598,50 @@ main(int argc, char *argv[])
 	}
 	if (argc != 1) {
 		cli_warnx("give exactly one FILE to follow");
+		usage();
+	}
+	if (natsq_is_url(argv[0])) {
+		if (offpath != NULL || when != NULL || interval_set) {
+			cli_warnx("a stream keeps its position in its durable "
+				  "consumer: no --offset-file, --commit-when "
+				  "or --commit-interval");
+			usage();
+		}
+		if (na.con.durable == NULL) {
+			cli_warnx("give the stream's consumer: --durable NAME");
+			usage();
+		}
+		if (na.opt.creds != NULL && na.opt.userfile != NULL) {
+			cli_warnx("give --nats-creds or --nats-user-file, not "
+				  "both");
+			usage();
+		}
+		na.spec = argv[0];
+		na.mpath = mpath;
+		na.start_given = from != NULL || rewind_ms >= 0;
+		/*
+		 * Where a new consumer starts: --from (the stream's start by
+		 * default), or --rewind before --from's time or now.
+		 */
+		if (from_time) {
+			na.con.start = NATSQ_START_TIME;
+			na.con.start_ns = ft.sec * 1000000000 + ft.nsec;
+		} else if (from != NULL && strcmp(from, "end") == 0) {
+			na.con.start = NATSQ_START_NEW;
+		}
+		if (rewind_ms >= 0 &&
+		    (from == NULL || strcmp(from, "start") != 0)) {
+			if (na.con.start != NATSQ_START_TIME)
+				na.con.start_ns =
+				    (int64_t)(metrics_wall() * 1e9);
+			na.con.start = NATSQ_START_TIME;
+			na.con.start_ns -= rewind_ms * 1000000;
+		}
+		return nats_follow(&na);
+	}
+	if (nats_only || from_time) {
+		cli_warnx("--durable, --ack-wait, --nats-* and --from TIME are "
+			  "for a nats:// stream");
 		usage();
 	}
 	path = argv[0];

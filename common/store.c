@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "cli.h"
+#include "natsq.h"
 #include "store.h"
 
 /* Redis keys: this prefix and the hash in hex. */
@@ -27,6 +28,10 @@
 /* Random bytes naming this process's claims, so it releases only its own. */
 #define CLAIM_TOKEN 8
 /* Deletes a claim only while it still holds the token. */
+/* Bucket keys: the hash in hex. */
+#define KKEY_LEN (2 * STORE_KEYLEN)
+/* A bucket's claim that moves while we try to take it over: give up. */
+#define KV_TAKEOVER_TRIES 8
 #define RELEASE_LUA \
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
 	"return redis.call('DEL', KEYS[1]) end return 0"
@@ -67,6 +72,10 @@ struct store {
 	struct rtmpl t_claim, t_get, t_commit;
 	size_t unread; /* commit replies not read yet */
 	size_t presend; /* keys of the next check whose command went ahead */
+	/* A JetStream bucket */
+	struct natsq *nq;
+	char (*kpend)[KKEY_LEN + 1]; /* claimed or recorded, to commit */
+	size_t nkpend, capkpend;
 };
 
 static int fail(struct store *s, const char *fmt, ...)
@@ -133,9 +142,16 @@ store_url_parse(const char *spec, struct store_url *u, const char **why)
 		strcpy(u->path, p);
 		return 0;
 	}
+	if (natsq_is_url(spec)) {
+		if (natsq_url_parse(spec, &u->nats, why) != 0)
+			return -1;
+		u->kind = STORE_NATS;
+		return 0;
+	}
 	if (strncmp(spec, "redis://", 8) != 0) {
 		if (strstr(spec, "://") != NULL) {
-			*why = "unknown scheme (use redis://, unix: or a path)";
+			*why = "unknown scheme (use redis://, nats://, tls://, "
+			       "unix: or a path)";
 			return -1;
 		}
 		if (strlen(spec) >= sizeof(u->path)) {
@@ -1012,6 +1028,185 @@ r_commit(struct store *s)
 	return 0;
 }
 
+/* ---- a JetStream key-value bucket ---- */
+
+/*
+ * The same claims as in Redis, on a bucket whose values live --ttl after
+ * their last write (the bucket's TTL; JetStream 2.9 has no TTL per key):
+ * "p" and this process's token while a key is claimed, "1" once it is
+ * committed.  A create fails when the key exists, so of two processes
+ * claiming one key, one wins.  A claim has no expiry of its own: one
+ * written more than STORE_REDIS_LEASE seconds ago (by the server's clock)
+ * is its dead owner's, and is taken over by an update on its revision,
+ * which again only one process can win.  Keys are judged one at a time,
+ * in order, so claims never lie past a contested key: nothing has to be
+ * released.
+ */
+
+static void
+kkey(char *dst, const unsigned char *k)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < STORE_KEYLEN; i++) {
+		dst[2 * i] = hex[k[i] >> 4];
+		dst[2 * i + 1] = hex[k[i] & 15];
+	}
+	dst[KKEY_LEN] = '\0';
+}
+
+static int
+kv_fail(struct store *s)
+{
+	return fail(s, "%s", natsq_error(s->nq));
+}
+
+static int64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int
+kv_open(struct store *s, const struct store_url *u)
+{
+	char err[sizeof(s->errbuf)];
+
+	s->nq = natsq_connect(&u->nats, &s->opt.nats, err, sizeof(err));
+	if (s->nq == NULL) {
+		memcpy(s->errbuf, err, sizeof(err));
+		return -1;
+	}
+	if (claim_token(s) != 0)
+		return -1;
+	if (natsq_kv(s->nq, s->opt.ttl * 1000) != 0)
+		return kv_fail(s);
+	return 0;
+}
+
+static int
+kpend_add(struct store *s, const char *k)
+{
+	if (s->nkpend == s->capkpend) {
+		size_t nc = s->capkpend ? 2 * s->capkpend : 1024;
+		void *np = realloc(s->kpend, nc * sizeof(*s->kpend));
+
+		if (np == NULL)
+			return fail(s, "out of memory");
+		s->kpend = np;
+		s->capkpend = nc;
+	}
+	memcpy(s->kpend[s->nkpend++], k, KKEY_LEN + 1);
+	return 0;
+}
+
+/*
+ * Judge one key: 0 with *v set, 1 when another live process has claimed
+ * it, -1 on error.  Filter claims it; check and record read it ("1" is
+ * seen; absent or claimed is new: check passes a key someone else is
+ * passing right now, at least once, and record marks it).
+ */
+static int
+kv_judge(struct store *s, enum store_op op, const char *key, unsigned char *v)
+{
+	size_t cn = strlen(s->claimval);
+	char val[64];
+	uint64_t rev;
+	int64_t at;
+	int r, tries;
+
+	if (op != STORE_FILTER) {
+		if ((r = natsq_kv_get(
+			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
+			return kv_fail(s);
+		*v = r == 0 && val[0] == '1' ? STORE_SEEN : STORE_NEW;
+		return 0;
+	}
+	for (tries = 0; tries < KV_TAKEOVER_TRIES; tries++) {
+		if ((r = natsq_kv_create(s->nq, key, s->claimval, cn)) < 0)
+			return kv_fail(s);
+		if (r == 0) {
+			*v = STORE_NEW;
+			return 0;
+		}
+		if ((r = natsq_kv_get(
+			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
+			return kv_fail(s);
+		if (r == 1)
+			continue; /* expired meanwhile: create it again */
+		if (val[0] != 'p') {
+			*v = STORE_SEEN;
+			return 0;
+		}
+		if (wall_ns() - at < (int64_t)STORE_REDIS_LEASE * 1000000000)
+			return 1;
+		if ((r = natsq_kv_update(s->nq, key, s->claimval, cn, rev)) < 0)
+			return kv_fail(s);
+		if (r == 0) {
+			*v = STORE_NEW;
+			return 0;
+		}
+		/* Another process took the dead claim over first. */
+	}
+	return 1;
+}
+
+/*
+ * Judge keys in order, as r_check does: a contested key ends the judged
+ * prefix, whose records the caller writes and commits before it calls
+ * again; contested first, the key alone is polled until its owner commits
+ * it or its lease passes.
+ */
+static long
+kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
+    unsigned char *verdict)
+{
+	uint64_t start = cli_mono_ns();
+	char k[KKEY_LEN + 1];
+	size_t i;
+	int r, ms = 1;
+
+	s->nkpend = 0;
+	for (i = 0; i < n; i++) {
+		kkey(k, keys + i * STORE_KEYLEN);
+		while ((r = kv_judge(s, op, k, &verdict[i])) != 0) {
+			if (r < 0)
+				return -1;
+			if (i > 0)
+				return (long)i;
+			if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
+				return fail(s,
+				    "nats: a key stays claimed by "
+				    "another process");
+			usleep((useconds_t)ms * 1000);
+			if (ms < 50)
+				ms *= 2;
+		}
+		if ((op == STORE_RECORD ||
+			(op == STORE_FILTER && verdict[i] == STORE_NEW)) &&
+		    kpend_add(s, k) != 0)
+			return -1;
+	}
+	return (long)n;
+}
+
+/* A claim becomes "1", and a recorded key's TTL starts again. */
+static int
+kv_commit(struct store *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nkpend; i++)
+		if (natsq_kv_put(s->nq, s->kpend[i], "1", 1) != 0)
+			return kv_fail(s);
+	s->nkpend = 0;
+	return 0;
+}
+
 /* ---- the interface ---- */
 
 struct store *
@@ -1032,6 +1227,8 @@ store_open(const struct store_url *u, const struct store_opts *o, char *err,
 		s->opt.ttl = 1;
 	if (u->kind == STORE_SQLITE)
 		rc = sq_open(s, u->path);
+	else if (u->kind == STORE_NATS)
+		rc = kv_open(s, u);
 	else {
 		sigset_t old;
 
@@ -1056,6 +1253,8 @@ store_check(struct store *s, enum store_op op, const unsigned char *keys,
 
 	if (s->kind == STORE_SQLITE)
 		return sq_check(s, op, keys, n, verdict) != 0 ? -1 : (long)n;
+	if (s->kind == STORE_NATS)
+		return kv_check(s, op, keys, n, verdict);
 	sigpipe_block(&old);
 	rc = r_check(s, op, keys, n, verdict);
 	sigpipe_restore(&old);
@@ -1068,7 +1267,7 @@ store_send(struct store *s, enum store_op op, const unsigned char *key)
 	sigset_t old;
 	int rc;
 
-	if (s->kind == STORE_SQLITE)
+	if (s->kind == STORE_SQLITE || s->kind == STORE_NATS)
 		return 0;
 	if (s->presend % SEND_AHEAD != SEND_AHEAD - 1) {
 		/* Only buffered: no I/O, no signal to block. */
@@ -1088,6 +1287,8 @@ store_commit(struct store *s)
 
 	if (s->kind == STORE_SQLITE)
 		return sq_commit(s);
+	if (s->kind == STORE_NATS)
+		return kv_commit(s);
 	sigpipe_block(&old);
 	rc = r_commit(s);
 	sigpipe_restore(&old);
@@ -1122,6 +1323,15 @@ store_close(struct store *s)
 		redisFree(s->rc);
 		sigpipe_restore(&old);
 	}
+	if (s->kind == STORE_NATS) {
+		natsq_close(s->nq);
+		/*
+		 * The process's only connection (or none, when it failed):
+		 * stop the threads the library started.
+		 */
+		natsq_finish();
+	}
+	free(s->kpend);
 	free(s->pend);
 	free(s->resp);
 	if (rc != 0)

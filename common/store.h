@@ -1,15 +1,16 @@
 /*
  * store.h - the seen-key store of closehook-dedupe: fixed-size key hashes
- * with an expiry, in SQLite (one host, several processes) or Redis (several
- * hosts), behind one small batch interface.
+ * with an expiry, in SQLite (one host, several processes), Redis or a NATS
+ * JetStream key-value bucket (several hosts; natsq.h), behind one small
+ * batch interface.
  *
  * Work goes in blocks: store_check() judges a block of keys and, for the
  * writing operations, claims them inside an open unit of work; the caller
  * then writes and flushes the records those keys belong to, and only then
  * calls store_commit(), which makes the claims permanent.  A crash before
  * the commit leaves the keys unrecorded (SQLite rolls the transaction back,
- * Redis lets the short claims expire), so a record may repeat but is never
- * lost.  In SQLite the unit is one IMMEDIATE transaction, so concurrent
+ * Redis lets the short claims expire, a bucket's claims are taken over once
+ * their lease has passed), so a record may repeat but is never lost.  In SQLite the unit is one IMMEDIATE transaction, so concurrent
  * processes serialise and a key is judged new exactly once in total.
  *
  * The struct store is opaque and owns its connection.  Messages returned by
@@ -22,16 +23,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "natsq.h"
+
 /* BLAKE2b output length: 128 bits (see closehook-dedupe(1), STORE). */
 #define STORE_KEYLEN 16
 
-/* Seconds a Redis claim lives when its owner dies before committing. */
+/*
+ * Seconds a Redis or bucket claim lives when its owner dies before
+ * committing.
+ */
 #define STORE_REDIS_LEASE 15
 
 enum store_kind {
 	STORE_SQLITE,
 	STORE_REDIS_TCP,
-	STORE_REDIS_UNIX
+	STORE_REDIS_UNIX,
+	STORE_NATS
 };
 
 #define STORE_HOSTMAX 256
@@ -44,13 +51,16 @@ struct store_url {
 	int port; /* TCP: 1..65535 */
 	int db; /* Redis database number */
 	char path[STORE_PATHMAX]; /* SQLite file or socket */
+	struct natsq_url nats; /* STORE_NATS: servers and bucket */
 };
 
 /*
  * Parse spec: "redis://HOST[:PORT][/DB]" (HOST may be [IPv6]; port 6379 and
- * database 0 by default), "unix:PATH" (a Redis socket), anything else a
- * SQLite file path.  User information ("user:pass@") is refused: passwords
- * never go on the command line.  Returns 0, or -1 with a static reason.
+ * database 0 by default), "unix:PATH" (a Redis socket),
+ * "nats://HOST[:PORT][,...]/BUCKET" or "tls://..." (a JetStream bucket),
+ * anything else a SQLite file path.  User information ("user:pass@") is
+ * refused: passwords never go on the command line.  Returns 0, or -1 with
+ * a static reason.
  */
 int store_url_parse(const char *spec, struct store_url *, const char **why);
 
@@ -59,6 +69,7 @@ struct store_opts {
 	int64_t now; /* fixed clock (SQLite), or -1 */
 	int64_t busy_ms; /* bound on waiting for a lock */
 	const char *password; /* Redis AUTH, or NULL */
+	struct natsq_opts nats; /* a bucket: credentials files, replicas */
 };
 
 /* How store_check treats the keys. */
@@ -77,8 +88,9 @@ enum store_verdict {
 struct store;
 
 /*
- * Open (and create, for SQLite) the store, and check it can be locked or
- * reached.  Returns NULL with a message in err on failure.
+ * Open (and create, for SQLite and a bucket) the store, and check it can be
+ * locked or reached.  Returns NULL with a message in err on failure (an
+ * empty one when it was printed already: an unreadable credentials file).
  */
 struct store *store_open(const struct store_url *, const struct store_opts *,
     char *err, size_t errlen);
@@ -89,7 +101,7 @@ struct store *store_open(const struct store_url *, const struct store_opts *,
  * judges fewer when it meets a key another process has claimed: the caller
  * writes the records of the judged keys, commits, and calls again with the
  * rest, so no process holds claims while it waits for another's (at least
- * 1 is judged when n > 0).
+ * 1 is judged when n > 0).  A bucket does the same.
  */
 long store_check(struct store *, enum store_op, const unsigned char *keys,
     size_t n, unsigned char *verdict);

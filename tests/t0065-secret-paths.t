@@ -59,6 +59,18 @@ hidden "dedupe --redis-password-file HEXKEY" "$hexkey" \
     --redis-password-file \
     closehook-dedupe --store redis://127.0.0.1:9 \
     --redis-password-file "$hexkey"
+hidden "dedupe --nats-user-file USER:PASSWORD" "closehook:pa55w0rd" \
+    --nats-user-file \
+    closehook-dedupe --store nats://127.0.0.1:9/SEEN \
+    --nats-user-file "closehook:pa55w0rd"
+hidden "follow --nats-user-file TOKEN" "$token" --nats-user-file \
+    closehook-follow --durable d --nats-user-file "$token" \
+    nats://127.0.0.1:9/SPOOL
+hidden "follow --nats-creds JWT" "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ" \
+    --nats-creds \
+    closehook-follow --durable d \
+    --nats-creds "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ" \
+    nats://127.0.0.1:9/SPOOL
 
 # A path is still named as it is.
 run closehook-verify --secret-file "$TMP/no-such-keys"

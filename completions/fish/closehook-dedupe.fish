@@ -1,6 +1,6 @@
 # fish completion for closehook-dedupe(1)
 
-complete -c closehook-dedupe -l store -r -F -d 'SQLite file, redis://HOST:PORT/DB or unix:PATH'
+complete -c closehook-dedupe -l store -r -F -d 'SQLite file, redis://HOST:PORT/DB, unix:PATH or nats://HOST:PORT/BUCKET'
 complete -c closehook-dedupe -l key -x -d 'jq expression whose value is the key'
 complete -c closehook-dedupe -l ttl -x -d 'How long a key is remembered (default 35d)'
 complete -c closehook-dedupe -l mode -x -a 'filter check record' -d 'Filter, check or record keys'
@@ -13,5 +13,8 @@ complete -c closehook-dedupe -l metrics -r -F -d 'Keep Prometheus metrics in FIL
 complete -c closehook-dedupe -l redis-password-file -r -F -d 'File holding the Redis password'
 complete -c closehook-dedupe -l busy-timeout -x -d 'Longest wait for a locked SQLite store (30s)'
 complete -c closehook-dedupe -l max-line -x -d 'Longest input line (default 16M)'
+complete -c closehook-dedupe -l nats-creds -r -F -d 'NATS credentials (.creds file)'
+complete -c closehook-dedupe -l nats-user-file -r -F -d 'NATS user and password, one a line'
+complete -c closehook-dedupe -l nats-replicas -x -a '1 3 5' -d 'Replicas of a bucket created here (default 3)'
 complete -c closehook-dedupe -s h -l help -d 'Show help'
 complete -c closehook-dedupe -l version -d 'Show the version'

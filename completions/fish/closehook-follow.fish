@@ -1,12 +1,17 @@
 # fish completion for closehook-follow(1)
 
 complete -c closehook-follow -l offset-file -r -F -d 'Where this consumer\'s offset is kept'
-complete -c closehook-follow -l from -x -a 'start end' -d 'Where a new offset file starts'
+complete -c closehook-follow -l from -x -a 'start end' -d 'Where a new offset file or consumer starts'
 complete -c closehook-follow -l rewind -x -d 'Start this long before the position, by received_at'
 complete -c closehook-follow -l commit-when -x -a 'acked written' -d 'What the offset file records'
 complete -c closehook-follow -l commit -r -F -d 'At a pipeline\'s end: commit the positions its marks name'
 complete -c closehook-follow -l commit-interval -x -d 'Commit the offset at most this often (default 1s)'
 complete -c closehook-follow -l metrics -r -F -d 'Keep Prometheus metrics in FILE'
+complete -c closehook-follow -l durable -x -d 'The stream\'s durable consumer to read through'
+complete -c closehook-follow -l ack-wait -x -d 'Redeliver a message not acknowledged within this'
+complete -c closehook-follow -l nats-creds -r -F -d 'NATS credentials (.creds file)'
+complete -c closehook-follow -l nats-user-file -r -F -d 'NATS user and password, one a line'
+complete -c closehook-follow -l nats-replicas -x -a '1 3 5' -d 'Replicas of a stream created here (default 3)'
 complete -c closehook-follow -l once -d 'Stop at the current end of the file'
 complete -c closehook-follow -s q -l quiet -d 'No notes about rotation or overrides'
 complete -c closehook-follow -s h -l help -d 'Show help'

@@ -34,6 +34,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strchr(s, '@') != NULL)
 			abort();
 		break;
+	case STORE_NATS:
+		if (u.nats.nsrv < 1 || u.nats.nsrv > NATSQ_MAXSRV ||
+		    !natsq_name_ok(u.nats.name) || strchr(s, '@') != NULL)
+			abort();
+		break;
 	case STORE_REDIS_UNIX:
 	case STORE_SQLITE:
 		if (u.path[0] == '\0' || strlen(u.path) >= STORE_PATHMAX ||

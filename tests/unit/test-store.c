@@ -19,7 +19,7 @@ static struct store *
 open_at(int64_t now, int64_t ttl)
 {
 	struct store_url u;
-	struct store_opts o = { ttl, now, 200, NULL };
+	struct store_opts o = { ttl, now, 200, NULL, { NULL, NULL, 0, 0 } };
 	const char *why;
 	char err[600];
 	struct store *s;
@@ -72,6 +72,17 @@ test_parse(void)
 	ok(store_url_parse("redis://h/x", &u, &why) == -1, "bad database");
 	ok(store_url_parse("redis://", &u, &why) == -1, "no host");
 	ok(store_url_parse("rediss://h", &u, &why) == -1, "unknown scheme");
+	ok(store_url_parse("nats://n1:4222,n2/SEEN", &u, &why) == 0 &&
+	    u.kind == STORE_NATS && u.nats.nsrv == 2 &&
+	    strcmp(u.nats.name, "SEEN") == 0,
+	    "nats://HOST:PORT,HOST/BUCKET: a JetStream bucket");
+	ok(store_url_parse("tls://n1/SEEN", &u, &why) == 0 &&
+	    u.kind == STORE_NATS && u.nats.tls, "tls://HOST/BUCKET");
+	ok(store_url_parse("nats://u:secret@n1/SEEN", &u, &why) == -1 &&
+	    strstr(why, "secret") == NULL,
+	    "a password in a nats:// URL is refused");
+	ok(store_url_parse("nats://n1/a.b", &u, &why) == -1,
+	    "a bucket name is letters, digits, - and _");
 	ok(store_url_parse("unix:", &u, &why) == -1, "empty socket path");
 	ok(store_url_parse("", &u, &why) == -1, "empty store");
 }

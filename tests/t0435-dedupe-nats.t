@@ -1,0 +1,182 @@
+#!/bin/bash
+# shellcheck disable=SC1091,SC2154 # lib.sh: sourced; run sets rc, out, err
+# closehook-dedupe with a NATS JetStream key-value bucket (real nats-server
+# processes on loopback, tests/fakes/nats-cluster.sh): no server at start;
+# a bucket of 3 replicas refused by a single server; then on a 3-node
+# cluster: repeats dropped across runs, the bucket's replicas and TTL, the
+# modes; two processes in filter mode on overlapping input pass each key
+# once; claims left by a killed process are passed by check, and taken
+# over by filter once their lease has passed; the cluster going away
+# mid-run.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/fakes/nats-cluster.sh"
+set -e
+
+ids() { seq "$1" "$2" | sed 's/.*/{"event":{"id":"ev_&","date_updated":"u"}}/'; }
+# bucket_config BUCKET: "replicas max_age_seconds" of the bucket's stream.
+bucket_config() {
+	nats_jsz 'streams=true&accounts=true&config=true' | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+for a in j.get("account_details") or []:
+    for s in a.get("stream_detail") or []:
+        if s["name"] == "KV_" + sys.argv[1]:
+            c = s["config"]
+            print(c["num_replicas"], c["max_age"] // 10**9)' "$1"
+}
+
+# No server: exit 2 before reading any input.
+port=$(nats_free_port)
+printf '%s\n' '{"event":{"id":"x"}}' >"$TMP/one"
+run bash -c 'closehook-dedupe --store "nats://127.0.0.1:$1/SEEN"; echo "rc=$?"; cat' \
+    sh "$port" <"$TMP/one"
+is "$out" "$(printf 'rc=2\n{"event":{"id":"x"}}')" \
+    "no server reachable at start: exit 2, stdin left unread"
+like "$err" "closehook-dedupe: nats: cannot connect to 127.0.0.1:$port: *" \
+    "with a clear message ($err)"
+must_fail "--nats-replicas is for a nats:// store" \
+    closehook-dedupe --store "$TMP/x.sqlite" --nats-replicas 1 </dev/null
+must_fail "--redis-password-file is not" \
+    closehook-dedupe --store "nats://127.0.0.1:$port/S" \
+    --redis-password-file "$TMP/one" </dev/null
+run closehook-dedupe --store "nats://u:s3cretpw@127.0.0.1:$port/S" </dev/null
+is "$rc" 2 "user information in the URL is refused"
+ok "without repeating the password" test "${err/s3cretpw/}" = "$err"
+
+# One server: a bucket of 3 replicas cannot be placed.
+nats_single_start || skip_all "nats-server did not start"
+run closehook-dedupe --store "nats://$NATS_SERVERS/SEEN" "$TMP/one"
+is "$rc:$out" "2:" "3 replicas on one server: exit 2, nothing passed"
+like "$err" "closehook-dedupe: nats: cannot create bucket SEEN with 3 replicas: *--nats-replicas 1*" \
+    "with the reason and what to do ($err)"
+run closehook-dedupe --store "nats://$NATS_SERVERS/SEEN" --nats-replicas 1 "$TMP/one"
+is "$rc:$out" '0:{"event":{"id":"x"}}' "--nats-replicas 1 on one server works"
+
+nats_cluster_start || skip_all "the nats-server cluster did not start"
+S="nats://$NATS_SERVERS/SEEN"
+ids 1 500 >"$TMP/in"
+ids 1 500 >>"$TMP/in"
+run closehook-dedupe --store "$S" "$TMP/in"
+is "$rc" 0 "exit 0"
+same_file "$TMP/out" <(ids 1 500) \
+    "repeats within the run are dropped, the rest passes in order"
+run closehook-dedupe --store "$S" "$TMP/in"
+is "$rc:$out" "0:" "and all of them in a second run"
+is "$(bucket_config SEEN)" "3 3024000" \
+    "the bucket has 3 replicas and keeps keys for --ttl (35 days)"
+ids 1 1 | closehook-dedupe --store "nats://$NATS_SERVERS/TTL" --ttl 90s >/dev/null
+is "$(bucket_config TTL)" "3 90" "--ttl 90s: the bucket's TTL"
+run closehook-dedupe --store "nats://$NATS_SERVERS/TTL" --ttl 60s </dev/null
+like "$err" "*bucket TTL keeps keys for 90s, not --ttl 60s: kept as it is*" \
+    "an existing bucket keeps its TTL, with a warning"
+
+# Modes.
+ids 2001 2003 >"$TMP/m"
+run closehook-dedupe --store "$S" --mode check "$TMP/m"
+is "$(wc -l <"$TMP/out")" 3 "check passes new keys"
+run closehook-dedupe --store "$S" --mode check "$TMP/m"
+is "$(wc -l <"$TMP/out")" 3 "and stores nothing"
+run closehook-dedupe --store "$S" --mode record "$TMP/m"
+is "$(wc -l <"$TMP/out")" 3 "record passes all"
+run closehook-dedupe --store "$S" --mode check --invert "$TMP/m"
+is "$(wc -l <"$TMP/out")" 3 "and stored them (--invert shows the repeats)"
+run closehook-dedupe --store "$S" "$TMP/m"
+is "$rc:$out" "0:" "filter drops what record stored"
+
+# Two processes in filter mode on overlapping input, one in reverse: they
+# meet each other's claims from both sides; each key passes exactly once.
+ids 10001 11500 >"$TMP/a"
+ids 10501 12000 | tac >"$TMP/b"
+t0=$SECONDS
+closehook-dedupe --store "$S" "$TMP/a" >"$TMP/oa" &
+pa=$!
+closehook-dedupe --store "$S" "$TMP/b" >"$TMP/ob" &
+pb=$!
+wait "$pa" && ra=0 || ra=$?
+wait "$pb" && rb=0 || rb=$?
+is "$ra:$rb" 0:0 "two processes on one bucket succeed"
+is "$(cat "$TMP/oa" "$TMP/ob" | wc -l):$(cat "$TMP/oa" "$TMP/ob" | sort -u | wc -l)" \
+    2000:2000 "each key passes exactly once in total"
+if slowed; then
+	skip "without waiting out a claim's lease" "$SLOW_SKIP"
+else
+	ok "without waiting out a claim's lease ($((SECONDS - t0)) s)" \
+	    test $((SECONDS - t0)) -lt 12
+fi
+same_file "$TMP/oa" <(grep -Fxf "$TMP/oa" "$TMP/a") \
+    "each process keeps its input order"
+same_file "$TMP/ob" <(grep -Fxf "$TMP/ob" "$TMP/b") "also in reverse"
+run closehook-dedupe --store "$S" --mode check --invert "$TMP/a" "$TMP/b"
+is "$(sort -u "$TMP/out" | wc -l)" 2000 \
+    "no claim is left behind: every key is committed"
+
+# A process killed between its claims and their commit: its stdout is a
+# fifo nobody reads, so it blocks writing the records it claimed.
+python3 -c '
+for i in range(1, 301):
+    print("{\"event\":{\"id\":\"ev_k%d\",\"date_updated\":\"u\"},\"pad\":\"%s\"}" % (i, "x" * 1000))' \
+    >"$TMP/k"
+mkfifo "$TMP/stuck"
+command sleep 60 <>"$TMP/stuck" &
+hold=$!
+at_exit "kill $hold 2>/dev/null"
+closehook-dedupe --store "$S" "$TMP/k" >"$TMP/stuck" 2>"$TMP/k.err" &
+kp=$!
+disown "$kp"
+at_exit "kill -KILL $kp 2>/dev/null"
+for _ in $(seq 200); do
+	grep -q "pipe_w" "/proc/$kp/wchan" 2>/dev/null && break
+	sleep 0.1
+done
+like "$(cat "/proc/$kp/wchan" 2>/dev/null)" "*pipe_w*" \
+    "a filter process blocks writing the records it claimed"
+kill -KILL "$kp"
+run closehook-dedupe --store "$S" --mode check "$TMP/k"
+is "$rc:$(wc -l <"$TMP/out")" "0:300" \
+    "check passes keys a dead process claimed (at least once)"
+run closehook-dedupe --store "$S" --mode record "$TMP/k"
+run closehook-dedupe --store "$S" "$TMP/k"
+is "$rc:$out" "0:" "record commits them, claimed or not"
+python3 -c '
+for i in range(301, 601):
+    print("{\"event\":{\"id\":\"ev_k%d\",\"date_updated\":\"u\"},\"pad\":\"%s\"}" % (i, "x" * 1000))' \
+    >"$TMP/k2"
+closehook-dedupe --store "$S" "$TMP/k2" >"$TMP/stuck" 2>"$TMP/k2.err" &
+kp=$!
+disown "$kp"
+at_exit "kill -KILL $kp 2>/dev/null"
+for _ in $(seq 200); do
+	grep -q "pipe_w" "/proc/$kp/wchan" 2>/dev/null && break
+	sleep 0.1
+done
+kill -KILL "$kp"
+t0=$SECONDS
+run timeout "$(slow 60)" closehook-dedupe --store "$S" "$TMP/k2"
+is "$rc" 0 "filter meets a dead process's claims, and succeeds"
+same_file "$TMP/out" "$TMP/k2" \
+    "every claimed record passes once the lease has passed ($((SECONDS - t0)) s)"
+ok "having waited for the lease (15 s), not for ever" \
+    test $((SECONDS - t0)) -ge 8 -a $((SECONDS - t0)) -lt "$(slow 40)"
+
+# The cluster goes away mid-run: what passed is out, then exit 2.
+mkfifo "$TMP/fifo"
+closehook-dedupe --store "$S" <"$TMP/fifo" >"$TMP/g.out" 2>"$TMP/g.err" &
+pid=$!
+exec 3>"$TMP/fifo"
+ids 20001 20003 >&3
+for _ in $(seq 100); do
+	[ "$(wc -l <"$TMP/g.out")" -ge 3 ] && break
+	sleep 0.05
+done
+nats_kill 1
+nats_kill 2
+nats_kill 3
+ids 20004 20006 >&3 || true
+exec 3>&-
+wait "$pid" && grc=0 || grc=$?
+is "$grc" 2 "the cluster going away mid-run: exit 2"
+same_file "$TMP/g.out" <(ids 20001 20003) "what passed before is out; nothing after"
+like "$(cat "$TMP/g.err")" "closehook-dedupe: store: nats: *" "reported on stderr"
+echo "# $(head -1 "$TMP/g.err")"
+
+done_testing
