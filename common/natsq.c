@@ -280,9 +280,13 @@ check_creds(const char *path)
 
 	if ((fd = cli_secret_open("--nats-creds", path)) < 0)
 		return -1;
+	/* The same rule and words as readfile_secret() (readfile.h): the
+	 * library reads the file itself. */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (st.st_mode & 077) != 0)
-		cli_warnx("%s: readable by group or others (chmod 600)", path);
+	    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
+		cli_warnx("warning: %s: readable or writable by group or "
+			  "others (chmod 600)",
+		    path);
 	close(fd);
 	return 0;
 }

@@ -80,7 +80,7 @@ chmod 644 "$TMP/user"
 run timeout "$(slow 20)" closehook-follow --durable a --once --nats-user-file "$TMP/user" \
     --nats-replicas 1 "$S1"
 is "$rc:$out" "0:" "--nats-replicas 1 on one server: the stream is created"
-like "$err" "*$TMP/user: readable by group or others (chmod 600)*" \
+like "$err" "*$TMP/user: readable or writable by group or others (chmod 600)*" \
     "a user file others may read draws a warning"
 run closehook-follow --durable a --once --nats-user-file "$TMP/none" "$S1"
 is "$rc" 2 "a missing user file: exit 2"
@@ -94,7 +94,7 @@ printf 'not a creds file\n' >"$TMP/creds"
 chmod 644 "$TMP/creds"
 run timeout "$(slow 20)" closehook-follow --durable a --once --nats-creds "$TMP/creds" "$S1"
 is "$rc" 2 "a .creds file that is not one: exit 2"
-like "$err" "*$TMP/creds: readable by group or others (chmod 600)*" \
+like "$err" "*$TMP/creds: readable or writable by group or others (chmod 600)*" \
     "a .creds file others may read draws a warning"
 run closehook-follow --durable a --nats-creds "$TMP/creds" \
     --nats-user-file "$TMP/user" "$S1"
