@@ -62,6 +62,7 @@ L_har      = sodium
 D_http     = ratelimit
 D_httpdump = cli
 L_http     = curl
+D_job      = cli mark out
 D_jqr      = cli json
 D_jtree    = cli json
 L_jtree    = m
@@ -104,7 +105,7 @@ MODS_backfill = atomicfile cli closeapi evrec isotime json metrics out readfile
 LIBS_backfill = curl
 MODS_subscribe = atomicfile cli closeapi closeevents json out readfile
 LIBS_subscribe = curl sodium
-MODS_post    = atomicfile backoff cli hmac http jqr json lr mark metrics \
+MODS_post    = atomicfile backoff cli hmac http job jqr json lr mark metrics \
                out ratelimit readfile signer
 LIBS_post    = curl jq m sodium
 MODS_follow  = atomicfile cli isotime json mark metrics out
