@@ -72,6 +72,7 @@ L_keyring  = sodium
 D_lr       = cli out
 D_mark     = out
 D_metrics  = atomicfile cli
+L_metrics  = m
 D_out      = atomicfile cli json
 D_ratelimit = isotime json
 D_readfile = cli

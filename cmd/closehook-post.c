@@ -96,22 +96,11 @@ static int sigpipe[2] = { -1, -1 };
 static uint64_t drain_deadline;
 static int progress;
 
-/* Counters and the latency histogram (1/16 octave buckets of us). */
+/* Counters. */
 static unsigned long ndelivered, nretried, ndead, nskipped, nrejected;
-#define HIST_N 800
-static unsigned long hist[HIST_N];
-static double hist_sum; /* seconds */
-
-/*
- * --metrics: the latency histogram's buckets end where octaves of hist do,
- * at 2^k - 1 us, so each count is exact.
- */
-#define MHIST_LO 7 /* 127 us */
-#define MHIST_N 19 /* to 2^25 - 1 us, 33.6 s */
+static struct metrics_lat lat;
 static struct metrics met;
-static double mhist_le[MHIST_N], last_delivery = NAN;
-static uint64_t mhist_count[MHIST_N + 1];
-static struct metrics_hist mhist = { mhist_le, MHIST_N, mhist_count, 0 };
+static double last_delivery = NAN;
 
 static void
 usage(void)
@@ -365,41 +354,6 @@ compile(const char *opt, const char *prog, const char *defs)
 	return q;
 }
 
-/* Latency. */
-static void
-hist_add(uint64_t ns)
-{
-	double us = (double)ns / 1e3;
-	int i = (int)(16 * log2(1 + us));
-
-	if (i < 0)
-		i = 0;
-	if (i >= HIST_N)
-		i = HIST_N - 1;
-	hist[i]++;
-	hist_sum += (double)ns / 1e9;
-}
-
-static double
-hist_pct(double p)
-{
-	unsigned long total = 0, acc = 0, want;
-	int i;
-
-	for (i = 0; i < HIST_N; i++)
-		total += hist[i];
-	if (total == 0)
-		return 0;
-	want = (unsigned long)ceil(p * (double)total);
-	for (i = 0; i < HIST_N; i++) {
-		acc += hist[i];
-		if (acc >= want)
-			break;
-	}
-	/* The bucket's middle, in ms. */
-	return (exp2((i + 0.5) / 16) - 1) / 1e3;
-}
-
 /* Output: stdout, the report, the dead-letter file. */
 static void
 report(const struct job_rec *r, const char *status, const struct job *j,
@@ -503,7 +457,7 @@ delivered(struct job *j, uint64_t now)
 		out_write(&out, job_rec_line(j, r), r->n);
 		out_putc(&out, '\n');
 		report(r, "delivered", j, NULL, now);
-		hist_add(now - r->t_read);
+		metrics_lat_add(&lat, now - r->t_read);
 	}
 	ndelivered += j->nrec;
 	job_move(&jobs, j, JOB_DONE);
@@ -1333,21 +1287,12 @@ run(char **files, int nfiles, size_t max_line)
 	return rc;
 }
 
-/* Before each rendering: fold hist into the metrics histogram. */
+/* Before each rendering: when a record was last delivered. */
 static void
 metrics_update(void *arg)
 {
 	static unsigned long seen;
-	size_t i = 0, k;
 
-	for (k = 0; k <= MHIST_N; k++) {
-		size_t end = k < MHIST_N ? 16 * (MHIST_LO + k) : HIST_N;
-
-		mhist_count[k] = 0;
-		for (; i < end; i++)
-			mhist_count[k] += hist[i];
-	}
-	mhist.sum = hist_sum;
 	if (ndelivered != seen) {
 		seen = ndelivered;
 		last_delivery = metrics_wall();
@@ -1383,7 +1328,7 @@ setup_metrics(const char *path)
 		    "Records read and not yet delivered or dead-lettered.",
 		    NULL, NULL },
 		{ "closehook_post_delivery_latency_seconds", METRICS_HISTOGRAM,
-		    METRICS_HIST, &mhist,
+		    METRICS_LAT, &lat,
 		    "From reading a record to its delivery, retries included.",
 		    NULL, NULL },
 		{ "closehook_post_last_delivery_timestamp_seconds",
@@ -1391,10 +1336,6 @@ setup_metrics(const char *path)
 		    "When a record was last delivered (to within a second).",
 		    NULL, NULL },
 	};
-	size_t k;
-
-	for (k = 0; k < MHIST_N; k++)
-		mhist_le[k] = (exp2((double)(MHIST_LO + k)) - 1) / 1e6;
 	metrics_init(&met, path);
 	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
 	metrics_add_start_time(&met, "closehook_post_start_time_seconds");
@@ -1743,7 +1684,8 @@ main(int argc, char *argv[])
 		    "skipped %lu%s; latency p50 %.2fms p95 %.2fms p99 %.2fms",
 		    ndelivered, nretried, ndead, nskipped,
 		    nrejected > 0 ? ", some lines too long" : "",
-		    hist_pct(0.50), hist_pct(0.95), hist_pct(0.99));
+		    metrics_lat_pct(&lat, 0.50), metrics_lat_pct(&lat, 0.95),
+		    metrics_lat_pct(&lat, 0.99));
 	/* Interrupted: what was not read was not delivered either. */
 	if (ndead > 0 || nrejected > 0 || got_signal)
 		rc = CLI_EXIT_REJECTS;
