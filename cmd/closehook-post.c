@@ -525,6 +525,14 @@ dl_commit(uint64_t now)
 	job_epochs_pass(&jobs);
 }
 
+static int
+json_valid(const char *p, size_t n)
+{
+	struct json_span v;
+
+	return json_parse(p, n, &v, NULL) == 0;
+}
+
 static void
 body_append(struct job *j, const char *p, size_t n)
 {
@@ -699,18 +707,63 @@ url_check(const char *u, size_t un, char *err, size_t errn)
 	return 0;
 }
 
-/* One input line. */
+/*
+ * Add a record to the batch being filled (opening one), with its body, or
+ * with its line when body is NULL.  Returns NULL, or why the record fails.
+ */
+static const char *
+batch_add(const struct lr_line *l, const char *file, uint64_t now,
+    const char *body, size_t bodyn)
+{
+	const char *p = body != NULL ? body : l->p;
+	size_t n = body != NULL ? bodyn : l->n;
+	long off;
+
+	if (!batch_ndjson && body == NULL && !json_valid(p, n))
+		return "not json: cannot go into an array batch";
+	if (batch != NULL && batch_bytes > 0 &&
+	    batch->bodyn + n + 2 > batch_bytes)
+		close_batch();
+	if (batch == NULL) {
+		batch = job_new(16);
+		batch_deadline = now + (uint64_t)batch_wait_ms * 1000000;
+		/* Room for a full batch of such records at once. */
+		batch->bodycap = batch_bytes > 0
+		    ? batch_bytes + 16
+		    : batch_n * (n + 2) + n / 4 + 16;
+		if (batch->bodycap > 64 * 1024 * 1024)
+			batch->bodycap = 64 * 1024 * 1024;
+		batch->body = xmalloc(batch->bodycap);
+		if (!batch_ndjson)
+			body_append(batch, "[", 1);
+	} else if (!batch_ndjson)
+		body_append(batch, ",", 1);
+	/* Sent as is, the line is kept only inside the body. */
+	off = body == NULL ? (long)batch->bodyn : -1;
+	body_append(batch, p, n);
+	if (batch_ndjson)
+		body_append(batch, "\n", 1);
+	job_add_rec(&jobs, batch, l, file, now, off);
+	if (batch->nrec >= batch_n)
+		close_batch();
+	return NULL;
+}
+
+/*
+ * One input line: a job of its own, a record in the batch, skipped (--body
+ * gave nothing), or failed (dead-lettered) with the reason in why.
+ */
 static void
 add_line(const struct lr_line *l, const char *file, uint64_t now)
 {
 	char err[200];
+	const char *why = NULL;
 	char *body = NULL, *u = NULL, *idem = NULL, *k = NULL;
 	size_t bodyn = 0, un = 0, idn = 0, kn = 0;
-	int need_jq = jq_body != NULL || jq_url != NULL || jq_idem != NULL ||
-	    jq_order != NULL;
 	struct job *j;
 
-	if (need_jq) {
+	if (jq_body != NULL || jq_url != NULL || jq_idem != NULL ||
+	    jq_order != NULL) {
 		jv in = jqr_parse(l->p, l->n);
 
 		if (!jv_is_valid(in)) {
@@ -718,8 +771,8 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 
 			snprintf(err, sizeof(err), "not json: %s", m);
 			free(m);
-			fail_record(l, file, now, err);
-			return;
+			why = err;
+			goto out;
 		}
 		if ((jq_body != NULL &&
 			run_prog(jq_body, in, &body, &bodyn, err, sizeof(err),
@@ -732,92 +785,36 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 			    "--idempotency-key") != 0) ||
 		    (jq_order != NULL &&
 			run_prog(jq_order, in, &k, &kn, err, sizeof(err),
-			    "--order-by") != 0)) {
-			jv_free(in);
-			free(body);
-			free(u);
-			free(idem);
-			free(k);
-			fail_record(l, file, now, err);
-			return;
-		}
+			    "--order-by") != 0))
+			why = err;
 		jv_free(in);
+		if (why != NULL)
+			goto out;
 		if (jq_body != NULL && body == NULL) {
 			/* --body gave nothing (select): not for this sink. */
 			struct job_rec r = { NULL, 0, l->lineno, file, now, 0,
 				0 };
 
-			free(u);
-			free(idem);
-			free(k);
 			nskipped++;
 			report(&r, "skipped", NULL, NULL, now);
-			return;
+			goto out;
 		}
 		if (jq_url != NULL && url_check(u, un, err, sizeof(err)) != 0) {
-			free(body);
-			free(u);
-			free(idem);
-			free(k);
-			fail_record(l, file, now, err);
-			return;
+			why = err;
+			goto out;
 		}
 		if (idem != NULL &&
 		    (memchr(idem, '\0', idn) != NULL ||
 			!header_value_ok(idem) || idn > SIGNER_ID_MAX)) {
-			free(body);
-			free(u);
-			free(idem);
-			free(k);
-			fail_record(l, file, now,
-			    "--idempotency-key gave an unusable value");
-			return;
+			why = "--idempotency-key gave an unusable value";
+			goto out;
 		}
 	}
 
 	if (batch_n > 0) {
-		const char *p = body != NULL ? body : l->p;
-		size_t n = body != NULL ? bodyn : l->n;
-		long off;
-		struct json_span v;
-
-		if (!batch_ndjson && body == NULL &&
-		    json_parse(p, n, &v, NULL) != 0) {
-			fail_record(l, file, now,
-			    "not json: cannot go into "
-			    "an array batch");
-			return;
-		}
-		if (batch != NULL && batch_bytes > 0 &&
-		    batch->bodyn + n + 2 > batch_bytes)
-			close_batch();
-		if (batch == NULL) {
-			batch = job_new(16);
-			batch_deadline =
-			    now + (uint64_t)batch_wait_ms * 1000000;
-			/* Room for a full batch of such records at once. */
-			batch->bodycap = batch_bytes > 0
-			    ? batch_bytes + 16
-			    : batch_n * (n + 2) + n / 4 + 16;
-			if (batch->bodycap > 64 * 1024 * 1024)
-				batch->bodycap = 64 * 1024 * 1024;
-			batch->body = xmalloc(batch->bodycap);
-			if (!batch_ndjson)
-				body_append(batch, "[", 1);
-		} else if (!batch_ndjson)
-			body_append(batch, ",", 1);
-		/* Sent as is, the line is kept only inside the body. */
-		off = body == NULL ? (long)batch->bodyn : -1;
-		body_append(batch, p, n);
-		if (batch_ndjson)
-			body_append(batch, "\n", 1);
-		free(body);
-		job_add_rec(&jobs, batch, l, file, now, off);
-		if (batch->nrec >= batch_n)
-			close_batch();
-		return;
+		why = batch_add(l, file, now, body, bodyn);
+		goto out;
 	}
-
 	j = job_new(1);
 	job_add_rec(&jobs, j, l, file, now, -1);
 	if (body != NULL) {
@@ -830,6 +827,7 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 	}
 	j->url = u;
 	j->idem = idem;
+	body = u = idem = NULL; /* the job's now */
 	if (signer.scheme == SIGNER_SW_V1 || signer.scheme == SIGNER_SW_V1A)
 		set_msgid(j, l->p, l->n);
 	/*
@@ -837,6 +835,12 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 	 * in one chain, as if they all had one --order-by key.
 	 */
 	job_enqueue(&jobs, j, k == NULL && parallel == 1 ? "" : k, kn);
+out:
+	if (why != NULL)
+		fail_record(l, file, now, why);
+	free(body);
+	free(u);
+	free(idem);
 	free(k);
 }
 
@@ -1085,14 +1089,6 @@ torn(const char *file, unsigned long lineno, uint64_t now)
 	    "input, and not JSON");
 	nrejected++;
 	report(&rr, "rejected", NULL, "cut short", now);
-}
-
-static int
-json_valid(const char *p, size_t n)
-{
-	struct json_span v;
-
-	return json_parse(p, n, &v, NULL) == 0;
 }
 
 /*
