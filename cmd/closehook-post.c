@@ -253,7 +253,7 @@ load_header_file(const char *path)
 
 	buf = read_secret("--header-file", path, 65535, &n);
 	for (p = buf; p < buf + n; p = e + 1) {
-		char src[64];
+		char src[4200];
 		size_t l;
 
 		e = memchr(p, '\n', (size_t)(buf + n - p));
@@ -265,16 +265,26 @@ load_header_file(const char *path)
 			l--;
 		if (l == 0 || p[0] == '#')
 			continue;
-		snprintf(src, sizeof(src), "line %lu", lineno);
-		{
-			const char *why;
-
-			if (http_header_check(p, l, &why) != 0)
-				cli_fatalx("%s:%lu: %s", path, lineno, why);
-		}
+		snprintf(src, sizeof(src), "%s:%lu", path, lineno);
 		add_header(p, l, src);
 	}
 	readfile_secret_free(buf);
+}
+
+/*
+ * A secret file of one line: the white space at its end (a final newline)
+ * cut off, NUL-terminated.
+ */
+static char *
+read_secret_line(const char *opt, const char *path, size_t max, size_t *n)
+{
+	char *buf = read_secret(opt, path, max, n);
+
+	while (*n > 0 &&
+	    (buf[*n - 1] == '\n' || buf[*n - 1] == '\r' || buf[*n - 1] == ' '))
+		(*n)--;
+	buf[*n] = '\0';
+	return buf;
 }
 
 /*
@@ -287,11 +297,7 @@ load_url(const char *path)
 	char *buf;
 	size_t n;
 
-	buf = read_secret("--url-file", path, 8191, &n);
-	while (n > 0 &&
-	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
+	buf = read_secret_line("--url-file", path, 8191, &n);
 	if (n == 0 || strpbrk(buf, "\r\n") != NULL)
 		cli_fatalx("%s: expected one line holding the URL", path);
 	return buf;
@@ -303,11 +309,8 @@ load_auth(const char *path, int basic)
 	char *buf, *hdr;
 	size_t n, hn;
 
-	buf = read_secret(
+	buf = read_secret_line(
 	    basic ? "--basic-file" : "--bearer-file", path, 4095, &n);
-	while (n > 0 &&
-	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
 	if (n == 0 || memchr(buf, '\n', n) != NULL ||
 	    memchr(buf, '\r', n) != NULL)
 		cli_fatalx("%s: expected one line", path);
@@ -395,6 +398,16 @@ report(const struct job_rec *r, const char *status, const struct job *j,
 	 */
 	if (out_pending(&rep) >= OUT_BUFSZ)
 		out_commit(&rep, 0);
+}
+
+/* A line that is no record to deliver: reported as status. */
+static void
+report_line(const char *file, unsigned long lineno, uint64_t now,
+    const char *status, const char *why)
+{
+	struct job_rec r = { NULL, 0, lineno, file, now, 0, 0 };
+
+	report(&r, status, NULL, why, now);
 }
 
 static void
@@ -792,11 +805,8 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 			goto out;
 		if (jq_body != NULL && body == NULL) {
 			/* --body gave nothing (select): not for this sink. */
-			struct job_rec r = { NULL, 0, l->lineno, file, now, 0,
-				0 };
-
 			nskipped++;
-			report(&r, "skipped", NULL, NULL, now);
+			report_line(file, l->lineno, now, "skipped", NULL);
 			goto out;
 		}
 		if (jq_url != NULL && url_check(u, un, err, sizeof(err)) != 0) {
@@ -1064,31 +1074,14 @@ set_nonblock(int fd, int *saved)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* A line rejected: warned about with msg, reported with why. */
 static void
-too_long(const char *file, unsigned long lineno, uint64_t now)
+reject(const char *file, unsigned long lineno, uint64_t now, const char *why,
+    const char *msg)
 {
-	struct job_rec rr = { NULL, 0, lineno, file, now, 0, 0 };
-
-	cli_recwarnx(file, lineno, "line too long");
+	cli_recwarnx(file, lineno, "%s", msg);
 	nrejected++;
-	report(&rr, "rejected", NULL, "line too long", now);
-}
-
-/*
- * The input ended inside a line that is not JSON: a writer that died
- * mid-line (a stage of the pipeline killed).  Its record comes whole with
- * the replay; this piece of it is never sent.
- */
-static void
-torn(const char *file, unsigned long lineno, uint64_t now)
-{
-	struct job_rec rr = { NULL, 0, lineno, file, now, 0, 0 };
-
-	cli_recwarnx(file, lineno,
-	    "cut short: no newline at the end of "
-	    "input, and not JSON");
-	nrejected++;
-	report(&rr, "rejected", NULL, "cut short", now);
+	report_line(file, lineno, now, "rejected", why);
 }
 
 /*
@@ -1114,8 +1107,16 @@ put_back(struct lr *r, uint64_t now)
 		else if (s == LR_LINE)
 			add_line(&l, r->name, now);
 		else
-			too_long(r->name, l.lineno, now);
+			reject(r->name, l.lineno, now, "line too long",
+			    "line too long");
 	}
+}
+
+/* The ns until deadline t (0: past), or wake if that is sooner. */
+static uint64_t
+sooner(uint64_t wake, uint64_t t, uint64_t now)
+{
+	return t <= now ? 0 : t - now < wake ? t - now : wake;
 }
 
 /* The main loop over all inputs.  Returns 0, or -1 after a read error. */
@@ -1167,9 +1168,17 @@ run(char **files, int nfiles, size_t max_line)
 				job_epoch_close(&jobs, l.p, l.n);
 				continue;
 			}
+			/*
+			 * The input ended inside a line that is not JSON: a
+			 * writer that died mid-line (a stage of the pipeline
+			 * killed).  Its record comes whole with the replay;
+			 * this piece of it is never sent.
+			 */
 			if (st == LR_LINE && r.unterminated &&
 			    !json_valid(l.p, l.n)) {
-				torn(r.name, l.lineno, now);
+				reject(r.name, l.lineno, now, "cut short",
+				    "cut short: no newline at the end of "
+				    "input, and not JSON");
 				continue;
 			}
 			if (st == LR_LINE) {
@@ -1179,7 +1188,8 @@ run(char **files, int nfiles, size_t max_line)
 				continue;
 			}
 			if (st == LR_TOOLONG) {
-				too_long(r.name, l.lineno, now);
+				reject(r.name, l.lineno, now, "line too long",
+				    "line too long");
 				continue;
 			}
 			if (st == LR_ERROR) {
@@ -1226,18 +1236,11 @@ run(char **files, int nfiles, size_t max_line)
 		if (tok > 0 && tok < wake)
 			wake = tok;
 		if (jobs.waiting.head != NULL)
-			wake = jobs.waiting.head->next_at <= now ? 0
-			    : jobs.waiting.head->next_at - now < wake
-			    ? jobs.waiting.head->next_at - now
-			    : wake;
+			wake = sooner(wake, jobs.waiting.head->next_at, now);
 		if (batch != NULL)
-			wake = batch_deadline <= now	  ? 0
-			    : batch_deadline - now < wake ? batch_deadline - now
-							  : wake;
+			wake = sooner(wake, batch_deadline, now);
 		if (jobs.draining)
-			wake = drain_deadline <= now	  ? 0
-			    : drain_deadline - now < wake ? drain_deadline - now
-							  : wake;
+			wake = sooner(wake, drain_deadline, now);
 		timeout = (int)((wake + 999999) / 1000000);
 		if (reading && opened && jobs.ready.head == NULL &&
 		    http.inflight < parallel && jobs.live < live_max) {
