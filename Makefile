@@ -124,6 +124,7 @@ UMODS_capwrite = capture json
 UMODS_closesig = closesig keyring
 UMODS_evrec   = evrec json out
 UMODS_flat    = flat json out
+UMODS_job     = job out
 UMODS_lr      = lr out
 UMODS_metrics = metrics cli
 ULIBS_closesig = sodium
