@@ -32,6 +32,7 @@
 #include "backoff.h"
 #include "cli.h"
 #include "http.h"
+#include "job.h"
 #include "jqr.h"
 #include "json.h"
 #include "lr.h"
@@ -56,78 +57,6 @@ static const char synopsis[] =
     "\t[--max-response BYTES] [--dead-letter FILE] [--report FILE]\n"
     "\t[--metrics FILE] [--drain-timeout DURATION] [--max-line BYTES]\n"
     "\t(URL | --url-file FILE) [FILE...]\n";
-
-/* Where a job is. */
-enum where {
-	J_NEW,
-	J_READY,
-	J_WAIT,
-	J_CHAIN,
-	J_FLIGHT,
-	J_DONE
-};
-
-struct rec {
-	char *line; /* the input line, owned; NULL: in the body */
-	size_t n;
-	unsigned long lineno;
-	const char *file; /* "stdin" or an operand */
-	uint64_t t_read; /* mono ns */
-	size_t off; /* line == NULL: it is job body[off, off + n) */
-	uint64_t epoch; /* marks read before it (mark.h) */
-};
-
-struct okey;
-
-/* One request: one record, or a batch of them. */
-struct job {
-	struct rec *recs;
-	size_t nrec, caprec;
-	char *body; /* owned unless body_is_line */
-	size_t bodyn, bodycap;
-	int body_is_line;
-	char *url; /* owned; NULL: the URL operand */
-	char *idem; /* Idempotency-Key value, owned */
-	char msgid[SIGNER_ID_MAX + 1]; /* webhook-id */
-	struct okey *key;
-	enum where where;
-	int attempts;
-	uint64_t t_first; /* first attempt, mono ns */
-	uint64_t next_at; /* J_WAIT: when to try again */
-	long status; /* last HTTP status */
-	char err[320]; /* last error, for the report */
-	struct http_xfer *x;
-	struct curl_slist *hdrs; /* per-attempt list, or NULL */
-	struct job *next; /* ready/wait/dead-letter list */
-	struct job *knext; /* the key's chain */
-	struct job *iprev, *inext; /* in-flight list */
-};
-
-/* The jobs of one --order-by key, delivered one at a time. */
-struct okey {
-	char *k;
-	size_t n;
-	uint64_t hash;
-	struct job *head, *tail;
-	struct okey *hnext;
-};
-
-struct jlist {
-	struct job *head, *tail;
-};
-
-/*
- * Marks (mark.h): the records read between two marks form an epoch, and a
- * mark is passed on once every record of its epoch and of the epochs
- * before it is done (delivered, or dead-lettered and fsync'd).  Records
- * finish out of order, so each epoch counts its open records; epochs[0]
- * is the oldest not yet passed on, the last one is still being read.
- */
-struct epoch {
-	size_t open; /* records not done */
-	char *mark; /* the mark that closed it; NULL while being read */
-	size_t markn;
-};
 
 /* Options. */
 static const char *url, *url_path;
@@ -158,39 +87,20 @@ static int quiet;
 static struct http http;
 static struct out out, dl, rep;
 static int dl_open, have_rep;
-static struct jlist ready, waiting, dlq;
-static struct job *inflight;
+static struct job_queue jobs;
 static struct job *batch; /* the batch being filled */
 static uint64_t batch_deadline;
-static struct okey **ktab;
-static size_t ktabn = 1024, nkeys;
-static size_t live; /* records not yet done */
-static size_t live_max;
-static struct epoch *epochs;
-static size_t nepochs, capepochs;
-static uint64_t epoch_base; /* the number of epochs[0] */
+static size_t live_max; /* the most records read and not done */
 static volatile sig_atomic_t got_signal;
 static int sigpipe[2] = { -1, -1 };
-static int draining;
 static uint64_t drain_deadline;
 static int progress;
 
-/* Counters and the latency histogram (1/16 octave buckets of us). */
+/* Counters. */
 static unsigned long ndelivered, nretried, ndead, nskipped, nrejected;
-#define HIST_N 800
-static unsigned long hist[HIST_N];
-static double hist_sum; /* seconds */
-
-/*
- * --metrics: the latency histogram's buckets end where octaves of hist do,
- * at 2^k - 1 us, so each count is exact.
- */
-#define MHIST_LO 7 /* 127 us */
-#define MHIST_N 19 /* to 2^25 - 1 us, 33.6 s */
+static struct metrics_lat lat;
 static struct metrics met;
-static double mhist_le[MHIST_N], last_delivery = NAN;
-static uint64_t mhist_count[MHIST_N + 1];
-static struct metrics_hist mhist = { mhist_le, MHIST_N, mhist_count, 0 };
+static double last_delivery = NAN;
 
 static void
 usage(void)
@@ -280,47 +190,6 @@ on_signal(int sig)
 	errno = e;
 }
 
-/* Lists. */
-static void
-jl_push(struct jlist *l, struct job *j)
-{
-	j->next = NULL;
-	if (l->tail != NULL)
-		l->tail->next = j;
-	else
-		l->head = j;
-	l->tail = j;
-}
-
-static struct job *
-jl_pop(struct jlist *l)
-{
-	struct job *j = l->head;
-
-	if (j != NULL) {
-		l->head = j->next;
-		if (l->head == NULL)
-			l->tail = NULL;
-		j->next = NULL;
-	}
-	return j;
-}
-
-/* The waiting list stays sorted by next_at. */
-static void
-wait_insert(struct job *j)
-{
-	struct job **pp = &waiting.head;
-
-	j->where = J_WAIT;
-	while (*pp != NULL && (*pp)->next_at <= j->next_at)
-		pp = &(*pp)->next;
-	j->next = *pp;
-	*pp = j;
-	if (j->next == NULL)
-		waiting.tail = j;
-}
-
 /* Headers and key files. */
 static void
 add_header(const char *h, size_t n, const char *src)
@@ -384,7 +253,7 @@ load_header_file(const char *path)
 
 	buf = read_secret("--header-file", path, 65535, &n);
 	for (p = buf; p < buf + n; p = e + 1) {
-		char src[64];
+		char src[4200];
 		size_t l;
 
 		e = memchr(p, '\n', (size_t)(buf + n - p));
@@ -396,16 +265,26 @@ load_header_file(const char *path)
 			l--;
 		if (l == 0 || p[0] == '#')
 			continue;
-		snprintf(src, sizeof(src), "line %lu", lineno);
-		{
-			const char *why;
-
-			if (http_header_check(p, l, &why) != 0)
-				cli_fatalx("%s:%lu: %s", path, lineno, why);
-		}
+		snprintf(src, sizeof(src), "%s:%lu", path, lineno);
 		add_header(p, l, src);
 	}
 	readfile_secret_free(buf);
+}
+
+/*
+ * A secret file of one line: the white space at its end (a final newline)
+ * cut off, NUL-terminated.
+ */
+static char *
+read_secret_line(const char *opt, const char *path, size_t max, size_t *n)
+{
+	char *buf = read_secret(opt, path, max, n);
+
+	while (*n > 0 &&
+	    (buf[*n - 1] == '\n' || buf[*n - 1] == '\r' || buf[*n - 1] == ' '))
+		(*n)--;
+	buf[*n] = '\0';
+	return buf;
 }
 
 /*
@@ -418,11 +297,7 @@ load_url(const char *path)
 	char *buf;
 	size_t n;
 
-	buf = read_secret("--url-file", path, 8191, &n);
-	while (n > 0 &&
-	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
+	buf = read_secret_line("--url-file", path, 8191, &n);
 	if (n == 0 || strpbrk(buf, "\r\n") != NULL)
 		cli_fatalx("%s: expected one line holding the URL", path);
 	return buf;
@@ -434,11 +309,8 @@ load_auth(const char *path, int basic)
 	char *buf, *hdr;
 	size_t n, hn;
 
-	buf = read_secret(
+	buf = read_secret_line(
 	    basic ? "--basic-file" : "--bearer-file", path, 4095, &n);
-	while (n > 0 &&
-	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
 	if (n == 0 || memchr(buf, '\n', n) != NULL ||
 	    memchr(buf, '\r', n) != NULL)
 		cli_fatalx("%s: expected one line", path);
@@ -485,44 +357,9 @@ compile(const char *opt, const char *prog, const char *defs)
 	return q;
 }
 
-/* Latency. */
-static void
-hist_add(uint64_t ns)
-{
-	double us = (double)ns / 1e3;
-	int i = (int)(16 * log2(1 + us));
-
-	if (i < 0)
-		i = 0;
-	if (i >= HIST_N)
-		i = HIST_N - 1;
-	hist[i]++;
-	hist_sum += (double)ns / 1e9;
-}
-
-static double
-hist_pct(double p)
-{
-	unsigned long total = 0, acc = 0, want;
-	int i;
-
-	for (i = 0; i < HIST_N; i++)
-		total += hist[i];
-	if (total == 0)
-		return 0;
-	want = (unsigned long)ceil(p * (double)total);
-	for (i = 0; i < HIST_N; i++) {
-		acc += hist[i];
-		if (acc >= want)
-			break;
-	}
-	/* The bucket's middle, in ms. */
-	return (exp2((i + 0.5) / 16) - 1) / 1e3;
-}
-
 /* Output: stdout, the report, the dead-letter file. */
 static void
-report(const struct rec *r, const char *status, const struct job *j,
+report(const struct job_rec *r, const char *status, const struct job *j,
     const char *err, uint64_t now)
 {
 	char buf[512], esc[6 * 320 + 1];
@@ -561,6 +398,16 @@ report(const struct rec *r, const char *status, const struct job *j,
 	 */
 	if (out_pending(&rep) >= OUT_BUFSZ)
 		out_commit(&rep, 0);
+}
+
+/* A line that is no record to deliver: reported as status. */
+static void
+report_line(const char *file, unsigned long lineno, uint64_t now,
+    const char *status, const char *why)
+{
+	struct job_rec r = { NULL, 0, lineno, file, now, 0, 0 };
+
+	report(&r, status, NULL, why, now);
 }
 
 static void
@@ -612,178 +459,24 @@ dl_ensure(void)
 		cli_warnx("dead letters go to %s", dlpath);
 }
 
-/* Order keys. */
-static uint64_t
-khash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (n-- > 0)
-		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-	return h;
-}
-
-static struct okey *
-key_get(const char *k, size_t n)
-{
-	uint64_t h = khash(k, n);
-	struct okey *o;
-
-	for (o = ktab[h % ktabn]; o != NULL; o = o->hnext)
-		if (o->hash == h && o->n == n && memcmp(o->k, k, n) == 0)
-			return o;
-	o = xmalloc(sizeof(*o));
-	memset(o, 0, sizeof(*o));
-	o->k = xmemdup(k, n);
-	o->n = n;
-	o->hash = h;
-	o->hnext = ktab[h % ktabn];
-	ktab[h % ktabn] = o;
-	nkeys++;
-	return o;
-}
-
-static void
-key_drop(struct okey *o)
-{
-	struct okey **pp = &ktab[o->hash % ktabn];
-
-	while (*pp != o)
-		pp = &(*pp)->hnext;
-	*pp = o->hnext;
-	free(o->k);
-	free(o);
-	nkeys--;
-}
-
-/*
- * The bytes of a record's input line: its own copy, or, in a batch sent as
- * is, the piece of the batch body that holds them.
- */
-static const char *
-rec_line(const struct job *j, const struct rec *r)
-{
-	return r->line != NULL ? r->line : j->body + r->off;
-}
-
-static void
-job_free(struct job *j)
-{
-	size_t i;
-
-	for (i = 0; i < j->nrec; i++)
-		free(j->recs[i].line);
-	free(j->recs);
-	if (!j->body_is_line)
-		free(j->body);
-	free(j->url);
-	free(j->idem);
-	if (j->hdrs != NULL)
-		free_headers(j->hdrs);
-	free(j);
-}
-
-/*
- * A job is over (delivered, skipped or dead-lettered): let the next job of
- * its key go.
- */
-static void
-key_release(struct job *j)
-{
-	struct okey *o = j->key;
-	struct job *nx;
-
-	if (o == NULL)
-		return;
-	j->key = NULL;
-	nx = j->knext;
-	o->head = nx;
-	if (nx == NULL) {
-		o->tail = NULL;
-		key_drop(o);
-		return;
-	}
-	if (!draining) {
-		nx->where = J_READY;
-		jl_push(&ready, nx);
-	}
-}
-
-/* The epoch being read: the one a record read now belongs to. */
-static struct epoch *
-epoch_cur(void)
-{
-	if (nepochs == 0) {
-		capepochs = 16;
-		epochs = xmalloc(capepochs * sizeof(*epochs));
-		memset(&epochs[0], 0, sizeof(epochs[0]));
-		nepochs = 1;
-	}
-	return &epochs[nepochs - 1];
-}
-
-/* Pass on, in order, every mark whose records are all done. */
-static void
-epochs_pass(void)
-{
-	size_t k = 0;
-
-	while (k + 1 < nepochs && epochs[k].open == 0) {
-		/* dl_commit() made the dead letters durable already. */
-		mark_pass(&out, epochs[k].mark, epochs[k].markn, NULL, 0);
-		free(epochs[k].mark);
-		k++;
-	}
-	if (k > 0) {
-		memmove(epochs, epochs + k, (nepochs - k) * sizeof(*epochs));
-		nepochs -= k;
-		epoch_base += k;
-	}
-}
-
-/* A mark was read: it closes the epoch being read. */
-static void
-epoch_close(const char *p, size_t n)
-{
-	struct epoch *e = epoch_cur();
-
-	e->mark = xmemdup(p, n);
-	e->markn = n;
-	if (nepochs == capepochs) {
-		capepochs *= 2;
-		epochs = xrealloc(epochs, capepochs * sizeof(*epochs));
-	}
-	memset(&epochs[nepochs++], 0, sizeof(*epochs));
-	epochs_pass();
-}
-
-/* A record is done. */
-static void
-epoch_done(const struct rec *r)
-{
-	epochs[r->epoch - epoch_base].open--;
-}
-
 static void
 delivered(struct job *j, uint64_t now)
 {
 	size_t i;
 
 	for (i = 0; i < j->nrec; i++) {
-		struct rec *r = &j->recs[i];
+		struct job_rec *r = &j->recs[i];
 
-		out_write(&out, rec_line(j, r), r->n);
+		out_write(&out, job_rec_line(j, r), r->n);
 		out_putc(&out, '\n');
 		report(r, "delivered", j, NULL, now);
-		hist_add(now - r->t_read);
-		epoch_done(r);
+		metrics_lat_add(&lat, now - r->t_read);
 	}
 	ndelivered += j->nrec;
-	live -= j->nrec;
-	j->where = J_DONE;
-	key_release(j);
+	job_move(&jobs, j, JOB_DONE);
+	job_recs_done(&jobs, j);
 	job_free(j);
-	epochs_pass();
+	job_epochs_pass(&jobs);
 }
 
 /*
@@ -799,12 +492,11 @@ dead(struct job *j, const char *why)
 		snprintf(j->err, sizeof(j->err), "%s", why);
 	dl_ensure();
 	for (i = 0; i < j->nrec; i++) {
-		out_write(&dl, rec_line(j, &j->recs[i]), j->recs[i].n);
+		out_write(&dl, job_rec_line(j, &j->recs[i]), j->recs[i].n);
 		out_putc(&dl, '\n');
 	}
-	j->where = J_DONE;
-	key_release(j);
-	jl_push(&dlq, j);
+	job_move(&jobs, j, JOB_DONE);
+	job_list_push(&jobs.dlq, j);
 }
 
 static void
@@ -813,7 +505,7 @@ dl_commit(uint64_t now)
 	struct job *j;
 	size_t i;
 
-	if (dlq.head == NULL)
+	if (jobs.dlq.head == NULL)
 		return;
 	/*
 	 * The commit point: once the lines are fdatasync'd they count as
@@ -824,63 +516,34 @@ dl_commit(uint64_t now)
 	if (out_commit(&dl, 1) != 0) {
 		size_t lost = 0;
 
-		for (j = dlq.head; j != NULL; j = j->next)
+		for (j = jobs.dlq.head; j != NULL; j = j->next)
 			lost += j->nrec;
 		cli_fatalx("%s: %s; %zu record%s not dead-lettered", dl.name,
 		    strerror(dl.err), lost, lost == 1 ? "" : "s");
 	}
-	while ((j = jl_pop(&dlq)) != NULL) {
+	while ((j = job_list_pop(&jobs.dlq)) != NULL) {
 		for (i = 0; i < j->nrec; i++) {
 			if (!quiet && j->nrec == 1)
 				cli_recwarnx(j->recs[i].file, j->recs[i].lineno,
 				    "dead-lettered: %s", j->err);
 			report(&j->recs[i], "dead-letter", j, j->err, now);
-			epoch_done(&j->recs[i]);
 		}
 		if (!quiet && j->nrec > 1)
 			cli_recwarnx(j->recs[0].file, j->recs[0].lineno,
 			    "batch of %zu dead-lettered: %s", j->nrec, j->err);
 		ndead += j->nrec;
-		live -= j->nrec;
+		job_recs_done(&jobs, j);
 		job_free(j);
 	}
-	epochs_pass();
+	job_epochs_pass(&jobs);
 }
 
-/* Building jobs from input lines. */
-static struct job *
-job_new(void)
+static int
+json_valid(const char *p, size_t n)
 {
-	struct job *j = xmalloc(sizeof(*j));
+	struct json_span v;
 
-	memset(j, 0, sizeof(*j));
-	return j;
-}
-
-static void
-job_add_rec(struct job *j, const struct lr_line *l, const char *file, uint64_t now,
-    long body_off)
-{
-	struct rec *r;
-
-	if (j->nrec == j->caprec) {
-		j->caprec =
-		    j->caprec == 0 ? (batch_n > 0 ? 16 : 1) : 2 * j->caprec;
-		j->recs = xrealloc(j->recs, j->caprec * sizeof(*r));
-	}
-	r = &j->recs[j->nrec++];
-	if (body_off >= 0) {
-		r->line = NULL;
-		r->off = (size_t)body_off;
-	} else
-		r->line = xmemdup(l->p, l->n);
-	r->n = l->n;
-	r->lineno = l->lineno;
-	r->file = file;
-	r->t_read = now;
-	epoch_cur()->open++;
-	r->epoch = epoch_base + nepochs - 1;
-	live++;
+	return json_parse(p, n, &v, NULL) == 0;
 }
 
 static void
@@ -945,8 +608,7 @@ close_batch(void)
 	batch = NULL;
 	if (!batch_ndjson)
 		body_append(j, "]", 1);
-	j->where = J_READY;
-	jl_push(&ready, j);
+	job_move(&jobs, j, JOB_READY);
 }
 
 /* "msg_" and 32 hex digits of the SHA-256 of [p, p + n), as the id. */
@@ -996,9 +658,9 @@ static void
 fail_record(
     const struct lr_line *l, const char *file, uint64_t now, const char *why)
 {
-	struct job *j = job_new();
+	struct job *j = job_new(1);
 
-	job_add_rec(j, l, file, now, -1);
+	job_add_rec(&jobs, j, l, file, now, -1);
 	dead(j, why);
 }
 
@@ -1058,18 +720,63 @@ url_check(const char *u, size_t un, char *err, size_t errn)
 	return 0;
 }
 
-/* One input line. */
+/*
+ * Add a record to the batch being filled (opening one), with its body, or
+ * with its line when body is NULL.  Returns NULL, or why the record fails.
+ */
+static const char *
+batch_add(const struct lr_line *l, const char *file, uint64_t now,
+    const char *body, size_t bodyn)
+{
+	const char *p = body != NULL ? body : l->p;
+	size_t n = body != NULL ? bodyn : l->n;
+	long off;
+
+	if (!batch_ndjson && body == NULL && !json_valid(p, n))
+		return "not json: cannot go into an array batch";
+	if (batch != NULL && batch_bytes > 0 &&
+	    batch->bodyn + n + 2 > batch_bytes)
+		close_batch();
+	if (batch == NULL) {
+		batch = job_new(16);
+		batch_deadline = now + (uint64_t)batch_wait_ms * 1000000;
+		/* Room for a full batch of such records at once. */
+		batch->bodycap = batch_bytes > 0
+		    ? batch_bytes + 16
+		    : batch_n * (n + 2) + n / 4 + 16;
+		if (batch->bodycap > 64 * 1024 * 1024)
+			batch->bodycap = 64 * 1024 * 1024;
+		batch->body = xmalloc(batch->bodycap);
+		if (!batch_ndjson)
+			body_append(batch, "[", 1);
+	} else if (!batch_ndjson)
+		body_append(batch, ",", 1);
+	/* Sent as is, the line is kept only inside the body. */
+	off = body == NULL ? (long)batch->bodyn : -1;
+	body_append(batch, p, n);
+	if (batch_ndjson)
+		body_append(batch, "\n", 1);
+	job_add_rec(&jobs, batch, l, file, now, off);
+	if (batch->nrec >= batch_n)
+		close_batch();
+	return NULL;
+}
+
+/*
+ * One input line: a job of its own, a record in the batch, skipped (--body
+ * gave nothing), or failed (dead-lettered) with the reason in why.
+ */
 static void
 add_line(const struct lr_line *l, const char *file, uint64_t now)
 {
 	char err[200];
+	const char *why = NULL;
 	char *body = NULL, *u = NULL, *idem = NULL, *k = NULL;
 	size_t bodyn = 0, un = 0, idn = 0, kn = 0;
-	int need_jq = jq_body != NULL || jq_url != NULL || jq_idem != NULL ||
-	    jq_order != NULL;
 	struct job *j;
 
-	if (need_jq) {
+	if (jq_body != NULL || jq_url != NULL || jq_idem != NULL ||
+	    jq_order != NULL) {
 		jv in = jqr_parse(l->p, l->n);
 
 		if (!jv_is_valid(in)) {
@@ -1077,8 +784,8 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 
 			snprintf(err, sizeof(err), "not json: %s", m);
 			free(m);
-			fail_record(l, file, now, err);
-			return;
+			why = err;
+			goto out;
 		}
 		if ((jq_body != NULL &&
 			run_prog(jq_body, in, &body, &bodyn, err, sizeof(err),
@@ -1091,93 +798,35 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 			    "--idempotency-key") != 0) ||
 		    (jq_order != NULL &&
 			run_prog(jq_order, in, &k, &kn, err, sizeof(err),
-			    "--order-by") != 0)) {
-			jv_free(in);
-			free(body);
-			free(u);
-			free(idem);
-			free(k);
-			fail_record(l, file, now, err);
-			return;
-		}
+			    "--order-by") != 0))
+			why = err;
 		jv_free(in);
+		if (why != NULL)
+			goto out;
 		if (jq_body != NULL && body == NULL) {
 			/* --body gave nothing (select): not for this sink. */
-			struct rec r = { NULL, 0, l->lineno, file, now, 0, 0 };
-
-			free(u);
-			free(idem);
-			free(k);
 			nskipped++;
-			report(&r, "skipped", NULL, NULL, now);
-			return;
+			report_line(file, l->lineno, now, "skipped", NULL);
+			goto out;
 		}
 		if (jq_url != NULL && url_check(u, un, err, sizeof(err)) != 0) {
-			free(body);
-			free(u);
-			free(idem);
-			free(k);
-			fail_record(l, file, now, err);
-			return;
+			why = err;
+			goto out;
 		}
 		if (idem != NULL &&
 		    (memchr(idem, '\0', idn) != NULL ||
 			!header_value_ok(idem) || idn > SIGNER_ID_MAX)) {
-			free(body);
-			free(u);
-			free(idem);
-			free(k);
-			fail_record(l, file, now,
-			    "--idempotency-key gave an unusable value");
-			return;
+			why = "--idempotency-key gave an unusable value";
+			goto out;
 		}
 	}
 
 	if (batch_n > 0) {
-		const char *p = body != NULL ? body : l->p;
-		size_t n = body != NULL ? bodyn : l->n;
-		long off;
-		struct json_span v;
-
-		if (!batch_ndjson && body == NULL &&
-		    json_parse(p, n, &v, NULL) != 0) {
-			fail_record(l, file, now,
-			    "not json: cannot go into "
-			    "an array batch");
-			return;
-		}
-		if (batch != NULL && batch_bytes > 0 &&
-		    batch->bodyn + n + 2 > batch_bytes)
-			close_batch();
-		if (batch == NULL) {
-			batch = job_new();
-			batch_deadline =
-			    now + (uint64_t)batch_wait_ms * 1000000;
-			/* Room for a full batch of such records at once. */
-			batch->bodycap = batch_bytes > 0
-			    ? batch_bytes + 16
-			    : batch_n * (n + 2) + n / 4 + 16;
-			if (batch->bodycap > 64 * 1024 * 1024)
-				batch->bodycap = 64 * 1024 * 1024;
-			batch->body = xmalloc(batch->bodycap);
-			if (!batch_ndjson)
-				body_append(batch, "[", 1);
-		} else if (!batch_ndjson)
-			body_append(batch, ",", 1);
-		/* Sent as is, the line is kept only inside the body. */
-		off = body == NULL ? (long)batch->bodyn : -1;
-		body_append(batch, p, n);
-		if (batch_ndjson)
-			body_append(batch, "\n", 1);
-		free(body);
-		job_add_rec(batch, l, file, now, off);
-		if (batch->nrec >= batch_n)
-			close_batch();
-		return;
+		why = batch_add(l, file, now, body, bodyn);
+		goto out;
 	}
-
-	j = job_new();
-	job_add_rec(j, l, file, now, -1);
+	j = job_new(1);
+	job_add_rec(&jobs, j, l, file, now, -1);
 	if (body != NULL) {
 		j->body = body;
 		j->bodyn = bodyn;
@@ -1188,46 +837,49 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 	}
 	j->url = u;
 	j->idem = idem;
+	body = u = idem = NULL; /* the job's now */
 	if (signer.scheme == SIGNER_SW_V1 || signer.scheme == SIGNER_SW_V1A)
 		set_msgid(j, l->p, l->n);
-	if (k == NULL && parallel == 1) {
-		/* --parallel 1 keeps input order through retries too: every
-		 * record in one chain, as if they all had one --order-by key. */
-		k = xmalloc(1);
-		kn = 0;
-	}
-	if (k != NULL) {
-		struct okey *o = key_get(k, kn);
-
-		free(k);
-		j->key = o;
-		if (o->head != NULL) {
-			o->tail->knext = j;
-			o->tail = j;
-			j->where = J_CHAIN;
-			return;
-		}
-		o->head = o->tail = j;
-	}
-	j->where = J_READY;
-	jl_push(&ready, j);
+	/*
+	 * --parallel 1 keeps input order through retries too: every record
+	 * in one chain, as if they all had one --order-by key.
+	 */
+	job_enqueue(&jobs, j, k == NULL && parallel == 1 ? "" : k, kn);
+out:
+	if (why != NULL)
+		fail_record(l, file, now, why);
+	free(body);
+	free(u);
+	free(idem);
+	free(k);
 }
 
 /* Transfers. */
+
+/*
+ * An attempt is over: its transfer goes back to the pool, and its header
+ * list, copies of secrets among them, is wiped and freed.
+ */
+static void
+attempt_end(struct job *j)
+{
+	http_xfer_put(&http, j->x);
+	j->x = NULL;
+	free_headers(j->hdrs);
+	j->hdrs = NULL;
+}
+
 static int
 start(struct job *j, uint64_t now)
 {
 	struct curl_slist *h = hdrs, *l;
 
-	if (j->hdrs != NULL) {
-		free_headers(j->hdrs);
-		j->hdrs = NULL;
-	}
 	if (j->idem != NULL || signer.scheme != SIGNER_NONE) {
 		char buf[300], sh[3][SIGNER_HDR_MAX];
 		int i, ns;
 
-		if (signer.scheme == SIGNER_SW_V1 || signer.scheme == SIGNER_SW_V1A)
+		if (signer.scheme == SIGNER_SW_V1 ||
+		    signer.scheme == SIGNER_SW_V1A)
 			if (j->msgid[0] == '\0')
 				set_msgid(j, NULL, 0);
 		for (l = hdrs; l != NULL; l = l->next)
@@ -1256,29 +908,11 @@ start(struct job *j, uint64_t now)
 	if (http_xfer_start(&http, j->x, method, j->url != NULL ? j->url : url,
 		h, j->body, j->bodyn) != 0) {
 		snprintf(j->err, sizeof(j->err), "%s", j->x->errbuf);
-		http_xfer_put(&http, j->x);
-		j->x = NULL;
+		attempt_end(j);
 		return -1;
 	}
-	j->where = J_FLIGHT;
-	j->iprev = NULL;
-	j->inext = inflight;
-	if (inflight != NULL)
-		inflight->iprev = j;
-	inflight = j;
+	job_move(&jobs, j, JOB_FLIGHT);
 	return 0;
-}
-
-static void
-unlink_flight(struct job *j)
-{
-	if (j->iprev != NULL)
-		j->iprev->inext = j->inext;
-	else
-		inflight = j->inext;
-	if (j->inext != NULL)
-		j->inext->iprev = j->iprev;
-	j->iprev = j->inext = NULL;
 }
 
 /*
@@ -1314,12 +948,10 @@ finished(struct http_xfer *x, uint64_t now)
 	double delay;
 	char snip[96];
 
-	unlink_flight(j);
-	j->x = NULL;
 	j->status = st;
 	if (st >= 200 && st <= 299) {
 		/* A body too large or cut short after a 2xx still arrived. */
-		http_xfer_put(&http, x);
+		attempt_end(j);
 		delivered(j, now);
 		return;
 	}
@@ -1338,12 +970,12 @@ finished(struct http_xfer *x, uint64_t now)
 		    ? 0
 		    : retry.network;
 	}
-	if (!retryable || draining || j->attempts > retries) {
-		if (retryable && !draining)
+	if (!retryable || jobs.draining || j->attempts > retries) {
+		if (retryable && !jobs.draining)
 			snprintf(j->err + strlen(j->err),
 			    sizeof(j->err) - strlen(j->err),
 			    " (after %d attempts)", j->attempts);
-		http_xfer_put(&http, x);
+		attempt_end(j);
 		dead(j, NULL);
 		return;
 	}
@@ -1356,7 +988,7 @@ finished(struct http_xfer *x, uint64_t now)
 	else if (x->rl.retry_after >= 0)
 		delay =
 		    fmin(x->rl.retry_after, (double)retry_max_wait_ms / 1e3);
-	http_xfer_put(&http, x);
+	attempt_end(j);
 	j->next_at = now + (uint64_t)(delay * 1e9);
 	if (j->next_at > j->t_first + (uint64_t)retry_max_time_ms * 1000000) {
 		snprintf(j->err + strlen(j->err),
@@ -1366,20 +998,7 @@ finished(struct http_xfer *x, uint64_t now)
 		return;
 	}
 	nretried++;
-	wait_insert(j);
-}
-
-/* Move due retries to the ready list. */
-static void
-due(uint64_t now)
-{
-	struct job *j;
-
-	while (waiting.head != NULL && waiting.head->next_at <= now) {
-		j = jl_pop(&waiting);
-		j->where = J_READY;
-		jl_push(&ready, j);
-	}
+	job_move(&jobs, j, JOB_WAIT);
 }
 
 /*
@@ -1392,10 +1011,10 @@ launch(uint64_t now)
 	struct job *j;
 	uint64_t wait;
 
-	while (ready.head != NULL && http.inflight < parallel) {
+	while (jobs.ready.head != NULL && http.inflight < parallel) {
 		if ((wait = backoff_rate_take(&bucket, now)) > 0)
 			return wait;
-		j = jl_pop(&ready);
+		j = job_list_pop(&jobs.ready);
 		if (start(j, now) != 0)
 			dead(j, NULL);
 	}
@@ -1406,52 +1025,13 @@ launch(uint64_t now)
 static void
 begin_drain(uint64_t now)
 {
-	struct job *j;
-	size_t i;
-
-	draining = 1;
 	drain_deadline = now + (uint64_t)drain_ms * 1000000;
 	if (!quiet)
 		cli_warnx("%s: draining %zu transfers in flight",
 		    got_signal == SIGINT ? "interrupted" : "terminated",
 		    http.inflight);
 	close_batch();
-	while ((j = jl_pop(&ready)) != NULL)
-		dead(j, "interrupted before delivery");
-	while ((j = jl_pop(&waiting)) != NULL)
-		dead(j,
-		    j->err[0] != '\0' ? j->err : "interrupted before delivery");
-	/*
-	 * Jobs queued behind a key: only a job in flight stays, as the head
-	 * of its key; the others are dead-lettered.
-	 */
-	for (i = 0; i < ktabn; i++) {
-		struct okey **pp = &ktab[i], *o;
-
-		while ((o = *pp) != NULL) {
-			struct job *c = o->head, *keep = NULL, *nx;
-
-			for (; c != NULL; c = nx) {
-				nx = c->knext;
-				c->knext = NULL;
-				if (c->where == J_FLIGHT)
-					keep = c;
-				else {
-					c->key = NULL;
-					dead(c, "interrupted before delivery");
-				}
-			}
-			if (keep != NULL) {
-				o->head = o->tail = keep;
-				pp = &o->hnext;
-			} else {
-				*pp = o->hnext;
-				free(o->k);
-				free(o);
-				nkeys--;
-			}
-		}
-	}
+	job_drain(&jobs, dead, "interrupted before delivery");
 }
 
 static void
@@ -1459,11 +1039,9 @@ cancel_all(void)
 {
 	struct job *j;
 
-	while ((j = inflight) != NULL) {
-		unlink_flight(j);
+	while ((j = jobs.inflight) != NULL) {
 		http_xfer_cancel(&http, j->x);
-		http_xfer_put(&http, j->x);
-		j->x = NULL;
+		attempt_end(j);
 		dead(j, "in flight at the end of --drain-timeout");
 	}
 }
@@ -1496,38 +1074,14 @@ set_nonblock(int fd, int *saved)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* A line rejected: warned about with msg, reported with why. */
 static void
-too_long(const char *file, unsigned long lineno, uint64_t now)
+reject(const char *file, unsigned long lineno, uint64_t now, const char *why,
+    const char *msg)
 {
-	struct rec rr = { NULL, 0, lineno, file, now, 0, 0 };
-
-	cli_recwarnx(file, lineno, "line too long");
+	cli_recwarnx(file, lineno, "%s", msg);
 	nrejected++;
-	report(&rr, "rejected", NULL, "line too long", now);
-}
-
-/*
- * The input ended inside a line that is not JSON: a writer that died
- * mid-line (a stage of the pipeline killed).  Its record comes whole with
- * the replay; this piece of it is never sent.
- */
-static void
-torn(const char *file, unsigned long lineno, uint64_t now)
-{
-	struct rec rr = { NULL, 0, lineno, file, now, 0, 0 };
-
-	cli_recwarnx(file, lineno, "cut short: no newline at the end of "
-				   "input, and not JSON");
-	nrejected++;
-	report(&rr, "rejected", NULL, "cut short", now);
-}
-
-static int
-json_valid(const char *p, size_t n)
-{
-	struct json_span v;
-
-	return json_parse(p, n, &v, NULL) == 0;
+	report_line(file, lineno, now, "rejected", why);
 }
 
 /*
@@ -1549,12 +1103,20 @@ put_back(struct lr *r, uint64_t now)
 		return;
 	while ((s = lr_next_held(r, &l)) != LR_AGAIN) {
 		if (s == LR_LINE && mark_is(l.p, l.n))
-			epoch_close(l.p, l.n);
+			job_epoch_close(&jobs, l.p, l.n);
 		else if (s == LR_LINE)
 			add_line(&l, r->name, now);
 		else
-			too_long(r->name, l.lineno, now);
+			reject(r->name, l.lineno, now, "line too long",
+			    "line too long");
 	}
+}
+
+/* The ns until deadline t (0: past), or wake if that is sooner. */
+static uint64_t
+sooner(uint64_t wake, uint64_t t, uint64_t now)
+{
+	return t <= now ? 0 : t - now < wake ? t - now : wake;
 }
 
 /* The main loop over all inputs.  Returns 0, or -1 after a read error. */
@@ -1573,15 +1135,15 @@ run(char **files, int nfiles, size_t max_line)
 		int timeout;
 
 		now = cli_mono_ns();
-		if (got_signal && !draining) {
+		if (got_signal && !jobs.draining) {
 			if (reading && opened)
 				put_back(&r, now);
 			reading = 0;
 			begin_drain(now);
 		}
 		/* Read while there is room; stop when the slots are full. */
-		while (reading && ready.head == NULL &&
-		    http.inflight < parallel && live < live_max) {
+		while (reading && jobs.ready.head == NULL &&
+		    http.inflight < parallel && jobs.live < live_max) {
 			enum lr_status st;
 
 			if (!opened) {
@@ -1603,12 +1165,20 @@ run(char **files, int nfiles, size_t max_line)
 			if (st == LR_AGAIN)
 				break;
 			if (st == LR_LINE && mark_is(l.p, l.n)) {
-				epoch_close(l.p, l.n);
+				job_epoch_close(&jobs, l.p, l.n);
 				continue;
 			}
+			/*
+			 * The input ended inside a line that is not JSON: a
+			 * writer that died mid-line (a stage of the pipeline
+			 * killed).  Its record comes whole with the replay;
+			 * this piece of it is never sent.
+			 */
 			if (st == LR_LINE && r.unterminated &&
 			    !json_valid(l.p, l.n)) {
-				torn(r.name, l.lineno, now);
+				reject(r.name, l.lineno, now, "cut short",
+				    "cut short: no newline at the end of "
+				    "input, and not JSON");
 				continue;
 			}
 			if (st == LR_LINE) {
@@ -1618,7 +1188,8 @@ run(char **files, int nfiles, size_t max_line)
 				continue;
 			}
 			if (st == LR_TOOLONG) {
-				too_long(r.name, l.lineno, now);
+				reject(r.name, l.lineno, now, "line too long",
+				    "line too long");
 				continue;
 			}
 			if (st == LR_ERROR) {
@@ -1636,7 +1207,7 @@ run(char **files, int nfiles, size_t max_line)
 		}
 		if (batch != NULL && now >= batch_deadline)
 			close_batch();
-		due(now);
+		job_due(&jobs, now);
 		tok = launch(now);
 		http_perform(&http);
 		{
@@ -1646,40 +1217,33 @@ run(char **files, int nfiles, size_t max_line)
 				finished(x, cli_mono_ns());
 		}
 		now = cli_mono_ns();
-		due(now);
+		job_due(&jobs, now);
 		tok = launch(now);
-		if (draining && http.inflight > 0 && now >= drain_deadline)
+		if (jobs.draining && http.inflight > 0 && now >= drain_deadline)
 			cancel_all();
 		dl_commit(now);
 		metrics_poll(&met);
 		if (out.err != 0)
 			break;
-		if (!reading && live == 0 && http.inflight == 0 &&
+		if (!reading && jobs.live == 0 && http.inflight == 0 &&
 		    batch == NULL)
 			break;
-		if (draining && http.inflight == 0)
+		if (jobs.draining && http.inflight == 0)
 			break;
 
 		/* How long to sleep. */
 		wake = 1000000000ULL;
 		if (tok > 0 && tok < wake)
 			wake = tok;
-		if (waiting.head != NULL)
-			wake = waiting.head->next_at <= now ? 0
-			    : waiting.head->next_at - now < wake
-			    ? waiting.head->next_at - now
-			    : wake;
+		if (jobs.waiting.head != NULL)
+			wake = sooner(wake, jobs.waiting.head->next_at, now);
 		if (batch != NULL)
-			wake = batch_deadline <= now	  ? 0
-			    : batch_deadline - now < wake ? batch_deadline - now
-							  : wake;
-		if (draining)
-			wake = drain_deadline <= now	  ? 0
-			    : drain_deadline - now < wake ? drain_deadline - now
-							  : wake;
+			wake = sooner(wake, batch_deadline, now);
+		if (jobs.draining)
+			wake = sooner(wake, drain_deadline, now);
 		timeout = (int)((wake + 999999) / 1000000);
-		if (reading && opened && ready.head == NULL &&
-		    http.inflight < parallel && live < live_max) {
+		if (reading && opened && jobs.ready.head == NULL &&
+		    http.inflight < parallel && jobs.live < live_max) {
 			wfd[nw].fd = r.fd;
 			wfd[nw].events = CURL_WAIT_POLLIN;
 			nw++;
@@ -1722,21 +1286,12 @@ run(char **files, int nfiles, size_t max_line)
 	return rc;
 }
 
-/* Before each rendering: fold hist into the metrics histogram. */
+/* Before each rendering: when a record was last delivered. */
 static void
 metrics_update(void *arg)
 {
 	static unsigned long seen;
-	size_t i = 0, k;
 
-	for (k = 0; k <= MHIST_N; k++) {
-		size_t end = k < MHIST_N ? 16 * (MHIST_LO + k) : HIST_N;
-
-		mhist_count[k] = 0;
-		for (; i < end; i++)
-			mhist_count[k] += hist[i];
-	}
-	mhist.sum = hist_sum;
 	if (ndelivered != seen) {
 		seen = ndelivered;
 		last_delivery = metrics_wall();
@@ -1768,11 +1323,11 @@ setup_metrics(const char *path)
 		    METRICS_SIZE, &http.inflight, "Transfers in flight.", NULL,
 		    NULL },
 		{ "closehook_post_pending_records", METRICS_GAUGE, METRICS_SIZE,
-		    &live,
+		    &jobs.live,
 		    "Records read and not yet delivered or dead-lettered.",
 		    NULL, NULL },
 		{ "closehook_post_delivery_latency_seconds", METRICS_HISTOGRAM,
-		    METRICS_HIST, &mhist,
+		    METRICS_LAT, &lat,
 		    "From reading a record to its delivery, retries included.",
 		    NULL, NULL },
 		{ "closehook_post_last_delivery_timestamp_seconds",
@@ -1780,10 +1335,6 @@ setup_metrics(const char *path)
 		    "When a record was last delivered (to within a second).",
 		    NULL, NULL },
 	};
-	size_t k;
-
-	for (k = 0; k < MHIST_N; k++)
-		mhist_le[k] = (exp2((double)(MHIST_LO + k)) - 1) / 1e6;
 	metrics_init(&met, path);
 	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
 	metrics_add_start_time(&met, "closehook_post_start_time_seconds");
@@ -2101,7 +1652,7 @@ main(int argc, char *argv[])
 	if (http_init(&http, &ho) != 0)
 		cli_fatalx("cannot initialise libcurl");
 	live_max = (parallel + 1) * (batch_n > 0 ? batch_n : 1) + 4 * parallel;
-	ktab = xcalloc(ktabn, sizeof(*ktab));
+	job_queue_init(&jobs, &out);
 	if (pipe(sigpipe) != 0)
 		cli_fatal("pipe");
 	(void)fcntl(sigpipe[0], F_SETFL, O_NONBLOCK);
@@ -2132,7 +1683,8 @@ main(int argc, char *argv[])
 		    "skipped %lu%s; latency p50 %.2fms p95 %.2fms p99 %.2fms",
 		    ndelivered, nretried, ndead, nskipped,
 		    nrejected > 0 ? ", some lines too long" : "",
-		    hist_pct(0.50), hist_pct(0.95), hist_pct(0.99));
+		    metrics_lat_pct(&lat, 0.50), metrics_lat_pct(&lat, 0.95),
+		    metrics_lat_pct(&lat, 0.99));
 	/* Interrupted: what was not read was not delivered either. */
 	if (ndead > 0 || nrejected > 0 || got_signal)
 		rc = CLI_EXIT_REJECTS;
@@ -2156,7 +1708,7 @@ main(int argc, char *argv[])
 	jqr_free(jq_idem);
 	jqr_free(jq_order);
 	free(origins);
-	free(ktab);
+	job_queue_free(&jobs);
 	curl_global_cleanup();
 	return rc;
 }

@@ -74,7 +74,8 @@ add(struct metrics *m, const struct metrics_def *d)
 
 	if (!valid_name(d->name, 1) || d->help == NULL || d->p == NULL ||
 	    (d->type == METRICS_COUNTER) != ends_with(d->name, "_total") ||
-	    (d->type == METRICS_HISTOGRAM) != (d->kind == METRICS_HIST) ||
+	    (d->type == METRICS_HISTOGRAM) !=
+		(d->kind == METRICS_HIST || d->kind == METRICS_LAT) ||
 	    (d->label != NULL &&
 		(!valid_name(d->label, 0) || d->value == NULL ||
 		    strcmp(d->label, "le") == 0)))
@@ -128,6 +129,40 @@ metrics_hist_observe(struct metrics_hist *h, double v)
 		;
 	h->count[i]++;
 	h->sum += v;
+}
+
+void
+metrics_lat_add(struct metrics_lat *h, uint64_t ns)
+{
+	double us = (double)ns / 1e3;
+	int i = (int)(16 * log2(1 + us));
+
+	if (i < 0)
+		i = 0;
+	if (i >= METRICS_LAT_N)
+		i = METRICS_LAT_N - 1;
+	h->count[i]++;
+	h->sum += (double)ns / 1e9;
+}
+
+double
+metrics_lat_pct(const struct metrics_lat *h, double p)
+{
+	uint64_t total = 0, acc = 0, want;
+	int i;
+
+	for (i = 0; i < METRICS_LAT_N; i++)
+		total += h->count[i];
+	if (total == 0)
+		return 0;
+	want = (uint64_t)ceil(p * (double)total);
+	for (i = 0; i < METRICS_LAT_N; i++) {
+		acc += h->count[i];
+		if (acc >= want)
+			break;
+	}
+	/* The bucket's middle, in ms. */
+	return (exp2((i + 0.5) / 16) - 1) / 1e3;
 }
 
 /* -- rendering --------------------------------------------------------------- */
@@ -258,6 +293,7 @@ put_value(struct sbuf *b, const struct metrics_def *d)
 		put_double(b, *(const double *)d->p);
 		break;
 	case METRICS_HIST:
+	case METRICS_LAT:
 		break;
 	}
 }
@@ -287,9 +323,9 @@ put_series(struct sbuf *b, const char *name, const char *suffix,
 }
 
 static void
-put_hist(struct sbuf *b, const struct metrics_def *d)
+put_hist(
+    struct sbuf *b, const struct metrics_def *d, const struct metrics_hist *h)
 {
-	const struct metrics_hist *h = d->p;
 	uint64_t cum = 0;
 	char le[64];
 	size_t i;
@@ -309,6 +345,31 @@ put_hist(struct sbuf *b, const struct metrics_def *d)
 	put(b, "\n");
 	put_series(b, d->name, "_count", d, NULL);
 	putf(b, " %llu\n", (unsigned long long)cum);
+}
+
+/* A metrics_lat's octaves 7 to 25 as the buckets of a metrics_hist. */
+#define LAT_LO 7
+#define LAT_NLE 19
+
+static void
+put_lat(struct sbuf *b, const struct metrics_def *d)
+{
+	const struct metrics_lat *l = d->p;
+	double le[LAT_NLE];
+	uint64_t count[LAT_NLE + 1];
+	struct metrics_hist h = { le, LAT_NLE, count, l->sum };
+	size_t i = 0, k;
+
+	for (k = 0; k <= LAT_NLE; k++) {
+		size_t end = k < LAT_NLE ? 16 * (LAT_LO + k) : METRICS_LAT_N;
+
+		if (k < LAT_NLE)
+			le[k] = (exp2((double)(LAT_LO + k)) - 1) / 1e6;
+		count[k] = 0;
+		for (; i < end; i++)
+			count[k] += l->count[i];
+	}
+	put_hist(b, d, &h);
 }
 
 static int
@@ -358,7 +419,11 @@ metrics_render(struct metrics *m, char **buf, size_t *cap, size_t *len)
 			if (strcmp(e->name, d->name) != 0 || !present(e))
 				continue;
 			if (e->kind == METRICS_HIST) {
-				put_hist(&b, e);
+				put_hist(&b, e, e->p);
+				continue;
+			}
+			if (e->kind == METRICS_LAT) {
+				put_lat(&b, e);
 				continue;
 			}
 			put_series(&b, e->name, "", e, NULL);

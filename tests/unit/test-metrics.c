@@ -377,6 +377,56 @@ test_writes(void)
 	    "a file that cannot be written at start exits 2");
 }
 
+/* Percentiles and the Prometheus buckets come from one count. */
+static void
+test_lat(void)
+{
+	struct metrics m;
+	static struct metrics_lat l;
+	char *buf = NULL;
+	size_t cap = 0, n;
+	double p;
+	int i;
+
+	is_int(metrics_lat_pct(&l, 0.5) == 0, 1, "no latencies: percentile 0");
+	for (i = 0; i < 50; i++)
+		metrics_lat_add(&l, 1000); /* 1 us */
+	for (i = 0; i < 49; i++)
+		metrics_lat_add(&l, 10000000); /* 10 ms */
+	metrics_lat_add(&l, (uint64_t)1 << 62); /* past the last bucket */
+	p = metrics_lat_pct(&l, 0.5);
+	ok(p > 0.00099 && p < 0.00110, "p50 is 1 us within a bucket (%g ms)",
+	    p);
+	p = metrics_lat_pct(&l, 0.51);
+	ok(p > 9.7 && p < 10.3, "p51 is 10 ms within 3%% (%g ms)", p);
+	p = metrics_lat_pct(&l, 0.99);
+	ok(p > 9.7 && p < 10.3, "p99 is 10 ms within 3%% (%g ms)", p);
+	ok(metrics_lat_pct(&l, 1) > 1e9, "p100 is the overflow bucket");
+
+	metrics_init(&m, NULL);
+	metrics_add(&m,
+	    &(struct metrics_def){ "closehook_t_lat_seconds", METRICS_HISTOGRAM,
+		METRICS_LAT, &l, "Latency.", NULL, NULL },
+	    1);
+	ok(metrics_render(&m, &buf, &cap, &n) == 0, "a METRICS_LAT renders");
+	ok(strstr(buf,
+	       "# TYPE closehook_t_lat_seconds histogram\n"
+	       "closehook_t_lat_seconds_bucket{le=\"0.000127\"} 50\n") != NULL,
+	    "the first bucket ends at 127 us and holds the 1 us ones");
+	ok(strstr(buf,
+	       "_bucket{le=\"0.008191\"} 50\n"
+	       "closehook_t_lat_seconds_bucket{le=\"0.016383\"} 99\n") != NULL,
+	    "the 10 ms ones are in the octave that ends at 16383 us");
+	ok(strstr(buf,
+	       "_bucket{le=\"33.554431\"} 99\n"
+	       "closehook_t_lat_seconds_bucket{le=\"+Inf\"} 100\n") != NULL,
+	    "the last bound is 2^25 - 1 us; beyond it only +Inf");
+	ok(strstr(buf, "closehook_t_lat_seconds_count 100\n") != NULL,
+	    "the count is every observation");
+	free(buf);
+	metrics_close(&m);
+}
+
 static void
 test_off(void)
 {
@@ -404,6 +454,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 2;
 	test_render();
+	test_lat();
 	test_off();
 	test_writes();
 	rmdir(dir);
