@@ -303,8 +303,8 @@ set_userfile(natsOptions *no, const char *path)
 	size_t n;
 	int rc = -1;
 
-	if ((text = readfile_secret("--nats-user-file", path, USERFILE_MAX, &n)) ==
-	    NULL)
+	if ((text = readfile_secret(
+		 "--nats-user-file", path, USERFILE_MAX, &n)) == NULL)
 		return -1;
 	user = text;
 	if ((nl = strchr(user, '\n')) == NULL) {
