@@ -101,10 +101,14 @@ depends=$(dpkg-deb -f "$deb" Depends)
 # owner PATH: the package that has the file, by its path or by the other
 # spelling of it on a merged /usr.
 owner() {
-	local f
-	for f in "$1" "${1#/usr}" "/usr$1"; do
-		dpkg -S "$f" 2>/dev/null | head -1 | sed 's/[:,].*//' | grep . &&
-		    return 0
+	local f try
+	# Twice: dpkg -S reads a database another dpkg may be rewriting.
+	for try in 1 2; do
+		for f in "$1" "${1#/usr}" "/usr$1"; do
+			dpkg -S "$f" 2>/dev/null | head -1 | sed 's/[:,].*//' |
+			    grep . && return 0
+		done
+		[ "$try" = 1 ] && sleep 1
 	done
 	return 1
 }
