@@ -264,6 +264,28 @@ say(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* What each likely cause means, ending where the key's name follows. */
+static const struct {
+	const char *name, *why;
+} causes[] = {
+	{ "trailing-newline-added",
+	    "the body ends in a newline Close did not send (an editor, echo "
+	    "or a copy added it); without it the signature matches" },
+	{ "crlf-line-endings",
+	    "the body's line ends became CRLF on the way; with LF the "
+	    "signature matches" },
+	{ "reserialized-body",
+	    "the body was parsed and written again (pretty-printed or "
+	    "compacted): verify the raw bytes as received; as Close "
+	    "serialises it the signature matches" },
+	{ "key-as-text",
+	    "the signature was made with the key's hex digits as text; "
+	    "decoded to bytes first, as Close does, the one that matches is" },
+	{ "body-before-timestamp",
+	    "the HMAC was taken over the body and then the timestamp; Close "
+	    "signs the timestamp, then the body; that order matches" },
+};
+
 /* The explanation for a person at a terminal. */
 static void
 say_explain(enum closesig_reason r, const struct why *w)
@@ -326,42 +348,23 @@ say_explain(enum closesig_reason r, const struct why *w)
 	}
 	if (ex->cause == NULL)
 		return;
-	if (strcmp(ex->cause, "trailing-newline-added") == 0)
-		say("likely cause: trailing-newline-added: the body ends in a "
-		    "newline Close did not send (an editor, echo or a copy "
-		    "added it); without it the signature matches key %s",
-		    fingerprint(ex->cause_key));
-	else if (strcmp(ex->cause, "crlf-line-endings") == 0)
-		say("likely cause: crlf-line-endings: the body's line ends "
-		    "became CRLF on the way; with LF the signature matches "
-		    "key %s",
-		    fingerprint(ex->cause_key));
-	else if (strcmp(ex->cause, "reserialized-body") == 0)
-		say("likely cause: reserialized-body: the body was parsed and "
-		    "written again (pretty-printed or compacted); as Close "
-		    "serialises it the signature matches key %s: verify the "
-		    "raw bytes as received",
-		    fingerprint(ex->cause_key));
-	else if (strcmp(ex->cause, "key-as-text") == 0)
-		say("likely cause: key-as-text: the signature was made with "
-		    "the key's hex digits as text; decoded to bytes first, "
-		    "as Close does, key %s is the one",
-		    fingerprint(ex->cause_key));
-	else if (strcmp(ex->cause, "body-before-timestamp") == 0)
-		say("likely cause: body-before-timestamp: the HMAC was taken "
-		    "over the body and then the timestamp; Close signs the "
-		    "timestamp, then the body; that order matches key %s",
-		    fingerprint(ex->cause_key));
-	else if (strcmp(ex->cause, "timestamp-changed") == 0)
+	if (strcmp(ex->cause, "timestamp-changed") == 0) {
 		say("likely cause: timestamp-changed: the signature matches "
 		    "key %s with timestamp %lld (%+lld s): the headers and "
 		    "the body come from different deliveries",
 		    fingerprint(ex->cause_key), (long long)ex->cause_ts,
 		    (long long)(ex->cause_ts - ex->ts));
-	else
-		say("likely cause: wrong-key: no usual mistake makes it "
-		    "match; it was signed with another key (rotated, or "
-		    "another subscription's)");
+		return;
+	}
+	for (i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+		if (strcmp(ex->cause, causes[i].name) == 0) {
+			say("likely cause: %s: %s key %s", causes[i].name,
+			    causes[i].why, fingerprint(ex->cause_key));
+			return;
+		}
+	say("likely cause: wrong-key: no usual mistake makes it match; it "
+	    "was signed with another key (rotated, or another "
+	    "subscription's)");
 }
 
 static void
