@@ -339,7 +339,10 @@ deb: deps
 	fi
 	tar -xf $(DEBDIR)/src.tar -C $(DEBDIR)/src
 	rm -f $(DEBDIR)/index $(DEBDIR)/src.tar
-	cd $(DEBDIR)/src && unset MAKEFLAGS MFLAGS MAKELEVEL && \
+	# The package is built as Debian builds it, whatever this make was
+	# given (make check SANITIZE=... exports SANITIZE to the tests).
+	cd $(DEBDIR)/src && unset MAKEFLAGS MFLAGS MAKELEVEL SANITIZE \
+	    DEVELOPER VALGRIND CLOSEHOOK_BUILD && \
 	    dpkg-buildpackage -b -us -uc
 	@ls $(DEBDIR)/closehook_$(VERSION)_$$(dpkg-architecture -qDEB_HOST_ARCH).deb
 
