@@ -185,8 +185,9 @@ on_signal(int sig)
 	int e = errno;
 
 	got_signal = sig;
-	if (sigpipe[1] >= 0)
-		(void)write(sigpipe[1], "", 1);
+	/* A full pipe already wakes the loop: a failed write loses nothing. */
+	if (sigpipe[1] >= 0 && write(sigpipe[1], "", 1) < 0)
+		got_signal = sig;
 	errno = e;
 }
 
@@ -1274,7 +1275,9 @@ run(char **files, int nfiles, size_t max_line)
 		if (wfd[nw - 1].revents != 0) {
 			char junk[16];
 
-			(void)read(sigpipe[0], junk, sizeof(junk));
+			/* Only the wake-up matters; got_signal says which. */
+			if (read(sigpipe[0], junk, sizeof(junk)) < 0)
+				junk[0] = '\0';
 		}
 	}
 	if (opened) {
