@@ -688,7 +688,6 @@ parse_event(const char *s, struct event *e)
 static int
 open_key_out(const char *path, int *created)
 {
-	struct stat sb;
 	int fd;
 
 	*created = 0;
@@ -706,12 +705,7 @@ open_key_out(const char *path, int *created)
 		cli_fatal("%s: cannot open the key file (no subscription "
 			  "was created)",
 		    path);
-	/* The same rule and words as readfile_secret() (readfile.h). */
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    (sb.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
-		cli_warnx("warning: %s: readable or writable by group or "
-			  "others (chmod 600)",
-		    path);
+	readfile_check_mode(fd, path);
 	return fd;
 }
 

@@ -275,18 +275,12 @@ natsq_url_servers(const struct natsq_url *u, char *buf, size_t cap)
 static int
 check_creds(const char *path)
 {
-	struct stat st;
 	int fd;
 
 	if ((fd = cli_secret_open("--nats-creds", path)) < 0)
 		return -1;
-	/* The same rule and words as readfile_secret() (readfile.h): the
-	 * library reads the file itself. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
-		cli_warnx("warning: %s: readable or writable by group or "
-			  "others (chmod 600)",
-		    path);
+	/* The library reads the file itself: only the mode is ours. */
+	readfile_check_mode(fd, path);
 	close(fd);
 	return 0;
 }

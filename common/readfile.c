@@ -88,10 +88,21 @@ readfile_must(const char *path, size_t max, size_t *n)
 	cli_fatal("%s", path);
 }
 
+void
+readfile_check_mode(int fd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
+		cli_warnx("warning: %s: readable or writable by group or "
+			  "others (chmod 600)",
+		    path);
+}
+
 char *
 readfile_secret(const char *opt, const char *path, size_t max, size_t *n)
 {
-	struct stat st;
 	char *buf;
 	ssize_t got;
 	size_t len = 0;
@@ -99,11 +110,7 @@ readfile_secret(const char *opt, const char *path, size_t max, size_t *n)
 
 	if ((fd = cli_secret_open(opt, path)) < 0)
 		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0)
-		cli_warnx("warning: %s: readable or writable by group or "
-			  "others (chmod 600)",
-		    path);
+	readfile_check_mode(fd, path);
 	/* One byte more than allowed tells a file that is too long. */
 	if ((buf = sodium_malloc(max + 2)) == NULL) {
 		close(fd);

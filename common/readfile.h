@@ -45,6 +45,14 @@ char *readfile_must(const char *path, size_t max, size_t *n);
 char *readfile_secret(const char *opt, const char *path, size_t max, size_t *n);
 
 /*
+ * The one permission rule, for a secret file opened as fd that a program
+ * does not read through readfile_secret() (a file it writes, or one a
+ * library reads): the warning above when group or others may read or
+ * write it.
+ */
+void readfile_check_mode(int fd, const char *path);
+
+/*
  * A copy of the n bytes at s in locked memory, NUL-terminated (for a
  * secret from the environment).  NULL when out of memory.
  */
