@@ -1060,6 +1060,27 @@ setup_metrics(const char *mpath, struct src *s)
  * (and fdatasync'd, when it is a file), since what the mark covers
  * includes what went to stdout.  Returns the exit status.
  */
+/*
+ * --commit: commit o once stdout (flushed by the caller) is on disk when it
+ * is a file, since what the mark covers includes what went there.  An
+ * offset already committed is not written again.  Returns 0 or -1.
+ */
+static int
+ack_commit(const struct offrec *o)
+{
+	if (out_is_file && fdatasync(STDOUT_FILENO) != 0) {
+		cli_warn("stdout");
+		return -1;
+	}
+	if (have_commit && memcmp(o, &committed, sizeof(*o)) == 0)
+		return 0;
+	if (write_offset(o) != 0)
+		return -1;
+	committed = *o;
+	have_commit = 1;
+	return 0;
+}
+
 static int
 ack_run(void)
 {
@@ -1129,18 +1150,9 @@ ack_run(void)
 		    (idle || cli_mono_ns() - last_commit_ns >= interval_ns)) {
 			if (out_flush(&out) != 0)
 				break;
-			if (out_is_file && fdatasync(STDOUT_FILENO) != 0) {
-				cli_warn("stdout");
+			if (ack_commit(&pend) != 0)
 				return CLI_EXIT_FATAL;
-			}
 			last_commit_ns = cli_mono_ns();
-			if (!have_commit ||
-			    memcmp(&pend, &committed, sizeof(pend)) != 0) {
-				if (write_offset(&pend) != 0)
-					return CLI_EXIT_FATAL;
-				committed = pend;
-				have_commit = 1;
-			}
 			have_pend = 0;
 		} else if (idle && out_flush(&out) != 0)
 			break;
@@ -1159,16 +1171,8 @@ ack_run(void)
 		cli_warnx("stdout: %s", strerror(out.err));
 		return CLI_EXIT_FATAL;
 	}
-	if (have_pend) {
-		if (out_is_file && fdatasync(STDOUT_FILENO) != 0) {
-			cli_warn("stdout");
-			return CLI_EXIT_FATAL;
-		}
-		if ((!have_commit ||
-			memcmp(&pend, &committed, sizeof(pend)) != 0) &&
-		    write_offset(&pend) != 0)
-			return CLI_EXIT_FATAL;
-	}
+	if (have_pend && ack_commit(&pend) != 0)
+		return CLI_EXIT_FATAL;
 	return CLI_EXIT_OK;
 }
 
