@@ -70,7 +70,9 @@ like "$(cat "$TMP/pub.err")" "*, [1-9]* failed, the last: *" \
 is "$(wc -l <"$TMP/acks")" 3000 "3000 acknowledgements"
 
 # What the stream holds: read it whole through a new durable.
-run timeout "$(slow 30)" closehook-follow --durable audit --once "$U"
+# follow retries a stream it cannot read for a minute (a leader election
+# under load), so the deadline is longer than that.
+run timeout "$(slow 90)" closehook-follow --durable audit --once "$U"
 is "$rc" 0 "the stream is read to its end"
 ids "$TMP/out" >"$TMP/stored"
 cat "$TMP/first" "$TMP/in" >"$TMP/all"
@@ -86,7 +88,9 @@ nats_restart "$leader"
 "$PUB" -d 20 "$U" <"$TMP/in" >"$TMP/acks2" 2>"$TMP/pub2.err"
 is "$?" 0 "a repeat of every capture is acknowledged"
 is "$(awk '$3 == 1' "$TMP/acks2" | wc -l)" 3000 "as a duplicate"
-run timeout "$(slow 30)" closehook-follow --durable audit --once "$U"
+# follow retries a stream it cannot read for a minute (a leader election
+# under load), so the deadline is longer than that.
+run timeout "$(slow 90)" closehook-follow --durable audit --once "$U"
 is "$rc:$out" "0:" "and not stored again"
 
 # No quorum: two of three servers gone.  Nothing is acknowledged.
