@@ -99,7 +99,7 @@ PROGS = $(sort $(patsubst cmd/closehook-%.c,%,$(wildcard cmd/closehook-*.c)))
 MODS_verify  = capture cli closesig isotime json keyring lr mark metrics out readfile rejline \
                recloop
 LIBS_verify  = sodium
-MODS_receive = capture cli closesig httpframe isotime json keyring metrics \
+MODS_receive = capture cli closesig httpframe isotime json keyring metrics natsq \
                netaddr out readfile
 LIBS_receive = mhd pthread sodium
 MODS_flatten = cli evrec flat jqr json lr mark metrics out readfile recloop rejline

@@ -49,6 +49,7 @@
 #include "json.h"
 #include "keyring.h"
 #include "metrics.h"
+#include "natsq.h"
 #include "netaddr.h"
 #include "out.h"
 #include "readfile.h"
@@ -58,7 +59,9 @@ static const char synopsis[] =
     "\t[--secret-file FILE]... [--max-age SECONDS] [--keep-rejects FILE]\n"
     "\t[--max-body BYTES] [--max-buffered BYTES] [--max-connections N]\n"
     "\t[--max-connections-per-ip N] [--timeout SECONDS]\n"
-    "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n";
+    "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n"
+    "\t[--spool nats://HOST:PORT[,HOST:PORT...]/STREAM\n"
+    "\t [--nats-creds FILE | --nats-user-file FILE] [--nats-replicas N]]\n";
 
 /* Captures waiting for the spool or stdout, in bytes, before 503s. */
 #define BACKLOG_MAX ((size_t)64 * 1024 * 1024)
@@ -68,6 +71,13 @@ static const char synopsis[] =
 #define RETRY_AFTER "5"
 /* Body bytes allocated before they arrive, at most. */
 #define BODY_PREALLOC (256 * 1024)
+/*
+ * A stream spool: how long a publish may wait for the stream's
+ * acknowledgement (a leader election takes a few seconds; Close waits
+ * longer than this for an answer), and how many may await one at once.
+ */
+#define NATS_PUB_WAIT_MS 5000
+#define NATS_INFLIGHT 4096
 /* Headers kept per request (MHD's connection memory bounds them too). */
 #define HDR_MAX 128
 #define PEM_MAX (1024 * 1024) /* a certificate chain or a key */
@@ -77,6 +87,10 @@ static struct keyring keys;
 static int have_keys;
 static int64_t max_age = 300;
 static const char *spool_path, *rej_path;
+/* --spool nats://...: the stream, and its connection once made. */
+static const char *nats_spec;
+static struct natsq_opts nats_opt;
+static struct natsq *nq;
 static const char *path = "/";
 static uint64_t max_body = 16 * 1024 * 1024;
 /*
@@ -169,6 +183,10 @@ struct req {
 	char *line; /* the capture line */
 	size_t linen;
 	uint64_t so_end; /* stdout offset after the line */
+	int stored; /* the spool (file or stream) has it, durably */
+	char msgid[NATSQ_MSGID_LEN + 1]; /* a stream spool: Nats-Msg-Id */
+	uint64_t pub_t0; /* monotonic ns at its publish */
+	struct pubwait *pw; /* the batch it is published with */
 	int nobody; /* framed without a body */
 	unsigned dcode; /* RS_DEFER: the answer, */
 	struct MHD_Response *dresp; /* its response (NULL: the code's), */
@@ -249,6 +267,10 @@ static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 static atomic_ulong m_lat[NBUCKETS + 1];
 static atomic_ulong m_lat_us;
+/* A stream spool: publish acknowledgements' latency, failures. */
+static atomic_ulong m_plat[NBUCKETS + 1];
+static atomic_ulong m_plat_us;
+static atomic_ulong m_pubfail;
 /*
  * The registry /metrics renders (in the HTTP thread only), and the values
  * it takes from the atomics above just before each rendering.
@@ -257,12 +279,17 @@ static struct metrics met;
 static char code_text[NCODES][8];
 static uint64_t mlat_count[NBUCKETS + 1];
 static struct metrics_hist mlat = { buckets, NBUCKETS, mlat_count, 0 };
+static uint64_t mplat_count[NBUCKETS + 1];
+static struct metrics_hist mplat = { buckets, NBUCKETS, mplat_count, 0 };
 static double m_fsync_s, m_inflight;
 static size_t m_backlog, m_buffered;
-static int m_stalled;
+static int m_stalled, m_nats_up;
+
+static void nats_failed(const char *why);
 
 static struct MHD_Response *r_ok, *r_401, *r_404, *r_405, *r_405get, *r_408,
-    *r_413, *r_500, *r_501, *r_503, *r_503close, *r_505, *r_health, *r_400;
+    *r_413, *r_500, *r_501, *r_503, *r_503close, *r_505, *r_health, *r_400,
+    *r_nats_down;
 
 static void
 usage(void)
@@ -286,6 +313,15 @@ help(void)
 	       "(default /)\n"
 	       "  --spool FILE                append each capture and "
 	       "fdatasync before the 2xx\n"
+	       "  --spool nats://HOST:PORT[,...]/STREAM\n"
+	       "                              publish each capture to a "
+	       "JetStream stream; 2xx\n"
+	       "                              once a quorum stored it\n"
+	       "  --nats-creds FILE           NATS credentials (.creds file)\n"
+	       "  --nats-user-file FILE       NATS user and password, a line "
+	       "each\n"
+	       "  --nats-replicas N           replicas of a stream created "
+	       "here (default 3)\n"
 	       "  --secret-file FILE          verify at the door with these "
 	       "keys (401 if bad)\n"
 	       "  --max-age SECONDS           replay window with keys "
@@ -318,11 +354,24 @@ help(void)
 }
 
 /* Metrics helpers. */
+
+/* Count a duration of s seconds into a histogram of atomics. */
+static void
+lat_add(atomic_ulong *count, atomic_ulong *sum_us, double s)
+{
+	size_t i;
+
+	for (i = 0; i < NBUCKETS && s > buckets[i]; i++)
+		;
+	atomic_fetch_add_explicit(&count[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    sum_us, (unsigned long)(s * 1e6), memory_order_relaxed);
+}
+
 static void
 count_answer(struct req *r, unsigned code)
 {
 	size_t i;
-	double s;
 
 	for (i = 0; i < NCODES; i++)
 		if (codes[i] == code) {
@@ -330,14 +379,8 @@ count_answer(struct req *r, unsigned code)
 			    &m_req[i], 1, memory_order_relaxed);
 			break;
 		}
-	if (r == NULL)
-		return;
-	s = (double)(cli_mono_ns() - r->t0) / 1e9;
-	for (i = 0; i < NBUCKETS && s > buckets[i]; i++)
-		;
-	atomic_fetch_add_explicit(&m_lat[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(
-	    &m_lat_us, (unsigned long)(s * 1e6), memory_order_relaxed);
+	if (r != NULL)
+		lat_add(m_lat, &m_lat_us, (double)(cli_mono_ns() - r->t0) / 1e9);
 }
 
 static struct MHD_Response *
@@ -409,9 +452,13 @@ metrics_update(void *arg)
 {
 	size_t i;
 
-	for (i = 0; i <= NBUCKETS; i++)
+	for (i = 0; i <= NBUCKETS; i++) {
 		mlat_count[i] = atomic_load(&m_lat[i]);
+		mplat_count[i] = atomic_load(&m_plat[i]);
+	}
 	mlat.sum = (double)atomic_load(&m_lat_us) / 1e6;
+	mplat.sum = (double)atomic_load(&m_plat_us) / 1e6;
+	m_nats_up = nq != NULL && natsq_connected(nq);
 	m_fsync_s = (double)atomic_load(&m_fsync_us) / 1e6;
 	m_inflight = (double)atomic_load(&inflight);
 	m_backlog = atomic_load(&backlog);
@@ -439,13 +486,6 @@ setup_metrics(void)
 		    "Connections closed because a request line and headers "
 		    "took longer than --header-timeout.",
 		    NULL, NULL },
-		{ "closehook_receive_fsync_batches_total", METRICS_COUNTER,
-		    METRICS_ATOMIC_ULONG, &m_batches,
-		    "Spool writes, each ended by one fdatasync (group commit).",
-		    NULL, NULL },
-		{ "closehook_receive_fsync_seconds_total", METRICS_COUNTER,
-		    METRICS_DOUBLE, &m_fsync_s, "Time spent in fdatasync.",
-		    NULL, NULL },
 		{ "closehook_receive_inflight_requests", METRICS_GAUGE,
 		    METRICS_DOUBLE, &m_inflight,
 		    "Requests being received or committed.", NULL, NULL },
@@ -465,6 +505,31 @@ setup_metrics(void)
 		{ "closehook_receive_request_duration_seconds",
 		    METRICS_HISTOGRAM, METRICS_HIST, &mlat,
 		    "From the request's headers to its answer.", NULL, NULL },
+	};
+	/* The spool's own: a file's group commits, or a stream's publishes. */
+	static const struct metrics_def file_defs[] = {
+		{ "closehook_receive_fsync_batches_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_batches,
+		    "Spool writes, each ended by one fdatasync (group commit).",
+		    NULL, NULL },
+		{ "closehook_receive_fsync_seconds_total", METRICS_COUNTER,
+		    METRICS_DOUBLE, &m_fsync_s, "Time spent in fdatasync.",
+		    NULL, NULL },
+	};
+	static const struct metrics_def nats_defs[] = {
+		{ "closehook_receive_nats_connected", METRICS_GAUGE,
+		    METRICS_INT, &m_nats_up,
+		    "1 while a server of the stream's cluster is connected.",
+		    NULL, NULL },
+		{ "closehook_receive_publish_failures_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_pubfail,
+		    "Captures the stream did not acknowledge (answered 503).",
+		    NULL, NULL },
+		{ "closehook_receive_publish_duration_seconds",
+		    METRICS_HISTOGRAM, METRICS_HIST, &mplat,
+		    "From a capture's publish to the stream's acknowledgement "
+		    "(a quorum stored it).",
+		    NULL, NULL },
 	};
 	struct metrics_def req = { "closehook_receive_requests_total",
 		METRICS_COUNTER, METRICS_ATOMIC_ULONG, NULL,
@@ -492,6 +557,12 @@ setup_metrics(void)
 		metrics_add(&met, &rej, 1);
 	}
 	metrics_add(&met, defs2, sizeof(defs2) / sizeof(defs2[0]));
+	if (nats_spec != NULL)
+		metrics_add(&met, nats_defs,
+		    sizeof(nats_defs) / sizeof(nats_defs[0]));
+	else
+		metrics_add(&met, file_defs,
+		    sizeof(file_defs) / sizeof(file_defs[0]));
 	metrics_add_start_time(&met, "closehook_receive_start_time_seconds");
 	metrics_on_update(&met, metrics_update, NULL);
 }
@@ -693,6 +764,17 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 			    closesig_reason_name(why), r->line, r->linen);
 			return answer(conn, r, 401, NULL);
 		}
+	}
+	if (nq != NULL) {
+		/* No server to publish to: 503 now, not after the wait. */
+		if (!natsq_connected(nq)) {
+			nats_failed("no server reachable");
+			return answer(conn, r, 503, r_nats_down);
+		}
+		/* Close's repeat of this delivery gets the same id. */
+		ts = hdr_get(&hs, "close-sig-timestamp");
+		natsq_msgid(r->body, r->n, ts != NULL ? ts->val : "",
+		    ts != NULL ? ts->valn : 0, r->msgid);
 	}
 	body_free(r);
 
@@ -1079,7 +1161,9 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 		    !is_method(method, MHD_HTTP_METHOD_HEAD))
 			return early(conn, r, 405, r_405get);
 		if (url[1] == 'h')
-			return early(conn, r, 200, r_health);
+			return nq != NULL && !natsq_connected(nq)
+			    ? early(conn, r, 503, r_nats_down)
+			    : early(conn, r, 200, r_health);
 		r->dmetrics = 1;
 		return early(conn, r, 200, NULL);
 	}
@@ -1477,11 +1561,114 @@ spool_commit(struct req *batch, int c)
 	return good ? 0 : -1;
 }
 
+/*
+ * A stream spool.  Each committer publishes its batch asynchronously, all
+ * of it in flight at once (and the other committer's batch beside it),
+ * then waits until the stream answered for every capture: acknowledged
+ * (a quorum of its replicas stored it) or failed (no quorum, no leader,
+ * no answer within NATS_PUB_WAIT_MS, no server).  A capture is answered
+ * 200 only when acknowledged.
+ */
+struct pubwait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t left; /* publishes not yet answered */
+};
+
+static struct pubwait pubwait[NCOMMITTERS];
+static pthread_mutex_t nwlock = PTHREAD_MUTEX_INITIALIZER;
+static int nats_down, nats_said; /* as spool_down and spool_said */
+static uint64_t nats_said_ns;
+
+/* A publish failed: say so at the start of an outage, and rarely after. */
+static void
+nats_failed(const char *why)
+{
+	uint64_t now = cli_mono_ns();
+
+	atomic_fetch_add(&m_pubfail, 1);
+	pthread_mutex_lock(&nwlock);
+	if (!nats_down) {
+		nats_down = 1;
+		nats_said = 0;
+	}
+	if (!nats_said &&
+	    (nats_said_ns == 0 || now - nats_said_ns >= SPOOL_WARN_NS)) {
+		nats_said = 1;
+		nats_said_ns = now;
+		cli_warnx("%s: %s; answering 503 until it works again",
+		    nats_spec, why);
+	}
+	pthread_mutex_unlock(&nwlock);
+}
+
+static void
+nats_stored(void)
+{
+	pthread_mutex_lock(&nwlock);
+	if (nats_down && nats_said)
+		cli_warnx("%s: captures are stored again", nats_spec);
+	nats_down = 0;
+	pthread_mutex_unlock(&nwlock);
+}
+
+/* natsq's callback, on a thread of the library: one capture answered. */
+static void
+on_published(void *arg, int ok, uint64_t seq, int dup, const char *why)
+{
+	struct req *r = arg;
+	struct pubwait *pw = r->pw;
+
+	(void)seq;
+	(void)dup; /* a repeat within the duplicate window: stored before */
+	lat_add(m_plat, &m_plat_us, (double)(cli_mono_ns() - r->pub_t0) / 1e9);
+	if (ok)
+		nats_stored();
+	else
+		nats_failed(why);
+	r->stored = ok;
+	/* r is the committer's again once left is down. */
+	pthread_mutex_lock(&pw->mu);
+	if (--pw->left == 0)
+		pthread_cond_signal(&pw->cv);
+	pthread_mutex_unlock(&pw->mu);
+}
+
+/* Publish committer c's batch and wait for every answer. */
+static void
+nats_commit(struct req *batch, int c)
+{
+	struct pubwait *pw = &pubwait[c];
+	struct req *r;
+
+	pthread_mutex_lock(&pw->mu);
+	for (r = batch; r != NULL; r = r->next)
+		pw->left++;
+	pthread_mutex_unlock(&pw->mu);
+	for (r = batch; r != NULL; r = r->next) {
+		r->pw = pw;
+		r->stored = 0;
+		r->pub_t0 = cli_mono_ns();
+		/* The line without its newline: a message is one capture. */
+		if (natsq_publish(nq, r->line, r->linen - 1, r->msgid, r) ==
+		    0)
+			continue;
+		nats_failed(natsq_pub_error());
+		pthread_mutex_lock(&pw->mu);
+		pw->left--;
+		pthread_mutex_unlock(&pw->mu);
+	}
+	pthread_mutex_lock(&pw->mu);
+	while (pw->left > 0)
+		pthread_cond_wait(&pw->cv, &pw->mu);
+	pthread_mutex_unlock(&pw->mu);
+}
+
 /* stdout failed: without a spool nothing more can be acknowledged. */
 static void
 stdout_failed(int e)
 {
-	if (spool_path != NULL) {
+	if (spool_path != NULL || nq != NULL) {
 		if (e != EPIPE)
 			cli_warnx("stdout: %s; captures go to the spool only",
 			    strerror(e));
@@ -1536,15 +1723,19 @@ stdout_drain(uint64_t deadline)
 		atomic_store(&stdout_stalled, 1);
 }
 
-/* Append a batch's lines to stdout's buffer; returns 0 or -1. */
-static int
+/*
+ * Append the lines of a batch the spool took to stdout's buffer; returns
+ * the bytes queued, or -1.
+ */
+static ssize_t
 stdout_queue(struct req *batch)
 {
 	struct req *r;
 	size_t need = 0;
 
 	for (r = batch; r != NULL; r = r->next)
-		need += r->linen;
+		if (r->stored)
+			need += r->linen;
 	if (so_off > 0) {
 		memmove(so_buf, so_buf + so_off, so_len - so_off);
 		so_len -= so_off;
@@ -1558,13 +1749,15 @@ stdout_queue(struct req *batch)
 		so_buf = nb;
 	}
 	for (r = batch; r != NULL; r = r->next) {
+		if (!r->stored)
+			continue;
 		memcpy(so_buf + so_len, r->line, r->linen);
 		so_len += r->linen;
 		atomic_fetch_add(&so_pending, r->linen);
 		so_total += r->linen;
 		r->so_end = so_total;
 	}
-	return 0;
+	return (ssize_t)need;
 }
 
 static void *
@@ -1575,7 +1768,8 @@ committer(void *arg)
 
 	for (;;) {
 		size_t bytes = 0;
-		int spool_ok = 1, reopen;
+		ssize_t queued = 0;
+		int reopen;
 
 		pthread_mutex_lock(&lock);
 		while (qhead == NULL && !stopping_committer && !reopen_spool) {
@@ -1627,26 +1821,33 @@ committer(void *arg)
 				break;
 			continue;
 		}
+		/* The spool first: r->stored says whether it took r. */
+		if (nq != NULL)
+			nats_commit(batch, c);
+		else {
+			int ok = spool_path == NULL || spool_commit(batch, c) == 0;
+
+			for (r = batch; r != NULL; r = r->next)
+				r->stored = ok;
+		}
 		for (r = batch; r != NULL; r = r->next)
 			bytes += r->linen;
-		if (spool_path != NULL)
-			spool_ok = spool_commit(batch, c) == 0;
 		pthread_mutex_lock(&slock);
-		if (spool_ok && so_on) {
-			if (stdout_queue(batch) != 0) {
-				spool_ok = 0;
-				atomic_fetch_sub(&backlog, bytes);
-			} else
-				stdout_drain(cli_mono_ns() +
-				    STDOUT_WAIT_MS * 1000000ull);
-		} else
-			atomic_fetch_sub(&backlog, bytes);
+		if (so_on && (queued = stdout_queue(batch)) < 0) {
+			queued = 0;
+			for (r = batch; r != NULL; r = r->next)
+				r->stored = 0;
+		}
+		/* What stdout did not take leaves the backlog now. */
+		atomic_fetch_sub(&backlog, bytes - (size_t)queued);
+		if (queued > 0)
+			stdout_drain(cli_mono_ns() + STDOUT_WAIT_MS * 1000000ull);
 		for (r = batch; r != NULL; r = r->next) {
-			if (!spool_ok)
+			if (!r->stored)
 				r->status = 503;
 			else if (so_on && so_flushed < r->so_end)
 				r->status = 503;
-			else if (spool_path == NULL && !so_on)
+			else if (spool_path == NULL && nq == NULL && !so_on)
 				r->status = 503; /* stdout failed */
 			else
 				r->status = 200;
@@ -1763,6 +1964,9 @@ main(int argc, char *argv[])
 		OPT_HDRTIMEOUT,
 		OPT_CERT,
 		OPT_KEY,
+		OPT_CREDS,
+		OPT_USERFILE,
+		OPT_REPLICAS,
 		OPT_VERSION
 	};
 	static const struct option longopts[] = { { "listen", required_argument,
@@ -1781,6 +1985,9 @@ main(int argc, char *argv[])
 		{ "header-timeout", required_argument, NULL, OPT_HDRTIMEOUT },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "nats-creds", required_argument, NULL, OPT_CREDS },
+		{ "nats-user-file", required_argument, NULL, OPT_USERFILE },
+		{ "nats-replicas", required_argument, NULL, OPT_REPLICAS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -1790,7 +1997,8 @@ main(int argc, char *argv[])
 	struct MHD_Daemon *d;
 	sigset_t sigs;
 	unsigned flags;
-	int ch, lfd, family, sig, i, rc = CLI_EXIT_OK;
+	struct natsq_url nurl;
+	int ch, lfd, family, sig, i, rc = CLI_EXIT_OK, nats_only = 0;
 	uint64_t t;
 
 	cli_init("closehook-receive");
@@ -1856,6 +2064,19 @@ main(int argc, char *argv[])
 		case OPT_KEY:
 			keyp = optarg;
 			break;
+		case OPT_CREDS:
+			nats_opt.creds = optarg;
+			nats_only = 1;
+			break;
+		case OPT_USERFILE:
+			nats_opt.userfile = optarg;
+			nats_only = 1;
+			break;
+		case OPT_REPLICAS:
+			nats_opt.replicas =
+			    (int)cli_opt_int("nats-replicas", optarg, 1, 5);
+			nats_only = 1;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -1878,6 +2099,25 @@ main(int argc, char *argv[])
 			  "(%llu bytes): such a body could never be taken",
 		    (unsigned long long)max_buffered,
 		    (unsigned long long)max_body);
+		usage();
+	}
+	if (spool_path != NULL && natsq_is_url(spool_path)) {
+		const char *why;
+
+		if (natsq_url_parse(spool_path, &nurl, &why) != 0) {
+			cli_warnx("invalid stream URL for --spool: %s", why);
+			usage();
+		}
+		nats_spec = spool_path;
+		spool_path = NULL;
+	}
+	if (nats_only && nats_spec == NULL) {
+		cli_warnx("--nats-creds, --nats-user-file and --nats-replicas "
+			  "are for a nats:// spool");
+		usage();
+	}
+	if (nats_opt.creds != NULL && nats_opt.userfile != NULL) {
+		cli_warnx("give --nats-creds or --nats-user-file, not both");
 		usage();
 	}
 	if ((certp == NULL) != (keyp == NULL)) {
@@ -1906,7 +2146,7 @@ main(int argc, char *argv[])
 			so_pipe =
 			    fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) == 0;
 		}
-	} else if (spool_path == NULL)
+	} else if (spool_path == NULL && nats_spec == NULL)
 		cli_fatalx("stdout is closed: give --spool FILE");
 	if (spool_path != NULL && spool_open() != 0)
 		cli_fatalx("%s", spool_why);
@@ -1941,6 +2181,8 @@ main(int argc, char *argv[])
 	MHD_add_response_header(
 	    r_503close, MHD_HTTP_HEADER_CONNECTION, "close");
 	r_health = mkresp("ok\n", NULL, NULL);
+	r_nats_down = mkresp("no NATS server reachable, retry later\n",
+	    MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
 
 	/* Threads inherit the mask: only main() takes these signals. */
 	sigemptyset(&sigs);
@@ -1948,6 +2190,34 @@ main(int argc, char *argv[])
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/*
+	 * A stream spool: connected, the stream there (or created) and the
+	 * publisher started before the first request.  The library's threads
+	 * start here and inherit the mask.
+	 */
+	if (nats_spec != NULL) {
+		char err[600];
+
+		if ((nq = natsq_connect(&nurl, &nats_opt, err, sizeof(err))) ==
+		    NULL) {
+			if (err[0] != '\0')
+				cli_warnx("%s", err);
+			natsq_finish();
+			exit(CLI_EXIT_FATAL);
+		}
+		if (natsq_stream(nq) != 0 ||
+		    natsq_pub_start(nq, on_published, NATS_INFLIGHT,
+			NATS_PUB_WAIT_MS) != 0) {
+			cli_warnx("%s", natsq_error(nq));
+			natsq_close(nq);
+			natsq_finish();
+			exit(CLI_EXIT_FATAL);
+		}
+		for (i = 0; i < NCOMMITTERS; i++)
+			if (pthread_mutex_init(&pubwait[i].mu, NULL) != 0 ||
+			    pthread_cond_init(&pubwait[i].cv, NULL) != 0)
+				cli_fatalx("cannot start the committer threads");
+	}
 	for (i = 0; i < NCOMMITTERS; i++)
 		if (pthread_create(&committers[i], NULL, committer,
 			(void *)(intptr_t)i) != 0)
@@ -2044,6 +2314,10 @@ main(int argc, char *argv[])
 	if (so_on && close(STDOUT_FILENO) != 0 && errno != EBADF) {
 		cli_warn("stdout");
 		rc = CLI_EXIT_FATAL;
+	}
+	if (nq != NULL) {
+		natsq_close(nq);
+		natsq_finish();
 	}
 	readfile_secret_free(tkey);
 	free(cert);

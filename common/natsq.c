@@ -47,6 +47,7 @@ struct natsq {
 	char subject[NATSQ_NAMEMAX + sizeof(NATSQ_SUBJECT)];
 	char durable[NATSQ_NAMEMAX];
 	int replicas;
+	int replicas_set; /* --nats-replicas given */
 	int64_t wait_ms;
 	char errbuf[480];
 	/* The publisher: its own context, whose options carry the callback. */
@@ -347,6 +348,7 @@ natsq_connect(const struct natsq_url *u, const struct natsq_opts *o, char *err,
 	snprintf(
 	    q->subject, sizeof(q->subject), "%s%s", u->name, NATSQ_SUBJECT);
 	q->replicas = o->replicas > 0 ? o->replicas : DEFAULT_REPLICAS;
+	q->replicas_set = o->replicas > 0;
 	q->wait_ms = o->wait_ms > 0 ? o->wait_ms : DEFAULT_WAIT_MS;
 	for (i = 0; i < u->nsrv; i++)
 		srv[i] = u->srv[i];
@@ -409,6 +411,13 @@ out:
 	natsOptions_Destroy(no);
 	natsq_close(q);
 	return NULL;
+}
+
+int
+natsq_connected(const struct natsq *q)
+{
+	return q->nc != NULL &&
+	    natsConnection_Status(q->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 void
@@ -488,7 +497,8 @@ natsq_stream(struct natsq *q)
 				    q->name, q->subject);
 				return -1;
 			}
-			if (si->Config->Replicas != q->replicas)
+			if (q->replicas_set &&
+			    si->Config->Replicas != q->replicas)
 				cli_warnx("nats: stream %s has %d replica%s, "
 					  "not %d: kept as it is",
 				    q->name, (int)si->Config->Replicas,

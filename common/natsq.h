@@ -73,6 +73,11 @@ struct natsq;
 struct natsq *natsq_connect(const struct natsq_url *u,
     const struct natsq_opts *, char *err, size_t errlen);
 const char *natsq_error(const struct natsq *);
+/*
+ * 1 while the connection is up; 0 while the library is reconnecting (no
+ * server of the cluster answers), or closed.
+ */
+int natsq_connected(const struct natsq *);
 /* Flush what is buffered (acknowledgements), then close; NULL is ok. */
 void natsq_close(struct natsq *);
 /* At the end of main: stop the library's threads and free its memory. */
@@ -81,7 +86,8 @@ void natsq_finish(void);
 /*
  * The spool: make sure the stream u->name exists, with file storage,
  * --nats-replicas replicas and the subject NAME.captures.  An existing
- * stream is taken as it is (a warning when its replica count differs).
+ * stream is taken as it is (a warning when --nats-replicas was given and
+ * its replica count differs).
  * 0, or -1 (natsq_error) when it cannot be created.
  */
 int natsq_stream(struct natsq *);
