@@ -55,13 +55,12 @@
 #include "readfile.h"
 
 static const char synopsis[] =
-    "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE]\n"
+    "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE | URL]\n"
     "\t[--secret-file FILE]... [--max-age SECONDS] [--keep-rejects FILE]\n"
     "\t[--max-body BYTES] [--max-buffered BYTES] [--max-connections N]\n"
     "\t[--max-connections-per-ip N] [--timeout SECONDS]\n"
     "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n"
-    "\t[--spool nats://HOST:PORT[,HOST:PORT...]/STREAM\n"
-    "\t [--nats-creds FILE | --nats-user-file FILE] [--nats-replicas N]]\n";
+    "\t[--nats-creds FILE | --nats-user-file FILE] [--nats-replicas N]\n";
 
 /* Captures waiting for the spool or stdout, in bytes, before 503s. */
 #define BACKLOG_MAX ((size_t)64 * 1024 * 1024)
@@ -380,7 +379,8 @@ count_answer(struct req *r, unsigned code)
 			break;
 		}
 	if (r != NULL)
-		lat_add(m_lat, &m_lat_us, (double)(cli_mono_ns() - r->t0) / 1e9);
+		lat_add(
+		    m_lat, &m_lat_us, (double)(cli_mono_ns() - r->t0) / 1e9);
 }
 
 static struct MHD_Response *
@@ -558,11 +558,11 @@ setup_metrics(void)
 	}
 	metrics_add(&met, defs2, sizeof(defs2) / sizeof(defs2[0]));
 	if (nats_spec != NULL)
-		metrics_add(&met, nats_defs,
-		    sizeof(nats_defs) / sizeof(nats_defs[0]));
+		metrics_add(
+		    &met, nats_defs, sizeof(nats_defs) / sizeof(nats_defs[0]));
 	else
-		metrics_add(&met, file_defs,
-		    sizeof(file_defs) / sizeof(file_defs[0]));
+		metrics_add(
+		    &met, file_defs, sizeof(file_defs) / sizeof(file_defs[0]));
 	metrics_add_start_time(&met, "closehook_receive_start_time_seconds");
 	metrics_on_update(&met, metrics_update, NULL);
 }
@@ -1650,8 +1650,7 @@ nats_commit(struct req *batch, int c)
 		r->stored = 0;
 		r->pub_t0 = cli_mono_ns();
 		/* The line without its newline: a message is one capture. */
-		if (natsq_publish(nq, r->line, r->linen - 1, r->msgid, r) ==
-		    0)
+		if (natsq_publish(nq, r->line, r->linen - 1, r->msgid, r) == 0)
 			continue;
 		nats_failed(natsq_pub_error());
 		pthread_mutex_lock(&pw->mu);
@@ -1825,7 +1824,8 @@ committer(void *arg)
 		if (nq != NULL)
 			nats_commit(batch, c);
 		else {
-			int ok = spool_path == NULL || spool_commit(batch, c) == 0;
+			int ok =
+			    spool_path == NULL || spool_commit(batch, c) == 0;
 
 			for (r = batch; r != NULL; r = r->next)
 				r->stored = ok;
@@ -1841,7 +1841,8 @@ committer(void *arg)
 		/* What stdout did not take leaves the backlog now. */
 		atomic_fetch_sub(&backlog, bytes - (size_t)queued);
 		if (queued > 0)
-			stdout_drain(cli_mono_ns() + STDOUT_WAIT_MS * 1000000ull);
+			stdout_drain(
+			    cli_mono_ns() + STDOUT_WAIT_MS * 1000000ull);
 		for (r = batch; r != NULL; r = r->next) {
 			if (!r->stored)
 				r->status = 503;
@@ -2216,7 +2217,8 @@ main(int argc, char *argv[])
 		for (i = 0; i < NCOMMITTERS; i++)
 			if (pthread_mutex_init(&pubwait[i].mu, NULL) != 0 ||
 			    pthread_cond_init(&pubwait[i].cv, NULL) != 0)
-				cli_fatalx("cannot start the committer threads");
+				cli_fatalx(
+				    "cannot start the committer threads");
 	}
 	for (i = 0; i < NCOMMITTERS; i++)
 		if (pthread_create(&committers[i], NULL, committer,

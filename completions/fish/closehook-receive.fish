@@ -3,7 +3,7 @@
 complete -c closehook-receive -f
 complete -c closehook-receive -s l -l listen -x -a '127.0.0.1:8080 [::1]:8080 0.0.0.0:8080 [::]:8080' -d 'Address to listen on (default 127.0.0.1:8080)'
 complete -c closehook-receive -l path -x -d 'The path Close posts to (default /)'
-complete -c closehook-receive -l spool -r -F -d 'Append each capture and fdatasync before the 2xx'
+complete -c closehook-receive -l spool -r -F -d 'Spool file (fdatasync before the 2xx) or nats://HOST:PORT/STREAM'
 complete -c closehook-receive -l secret-file -r -F -d 'Verify at the door with these keys'
 complete -c closehook-receive -l max-age -x -d 'Replay window with keys in seconds (0: off)'
 complete -c closehook-receive -l keep-rejects -r -F -d 'Append each 401 request as an NDJSON line'
@@ -15,6 +15,9 @@ complete -c closehook-receive -l timeout -x -d 'Idle limit per connection in sec
 complete -c closehook-receive -l header-timeout -x -d 'Request line and headers within this (default 5s)'
 complete -c closehook-receive -l tls-cert -r -F -d 'Serve HTTPS with this PEM certificate chain'
 complete -c closehook-receive -l tls-key -r -F -d 'The PEM private key of --tls-cert'
+complete -c closehook-receive -l nats-creds -r -F -d 'NATS credentials (.creds file)'
+complete -c closehook-receive -l nats-user-file -r -F -d 'NATS user and password, one a line'
+complete -c closehook-receive -l nats-replicas -x -a '1 3 5' -d 'Replicas of a stream created here (default 3)'
 complete -c closehook-receive -s q -l quiet -d 'No stderr line per rejected request'
 complete -c closehook-receive -s h -l help -d 'Show help'
 complete -c closehook-receive -l version -d 'Show the version'
