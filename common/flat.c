@@ -16,6 +16,7 @@ struct frame {
 	unsigned depth;
 	int is_array;
 	int has_prefix;
+	int esc; /* the key so far may hold bytes JSON must escape */
 };
 
 struct flat_map {
@@ -42,15 +43,29 @@ grow(char **buf, size_t *cap, size_t need)
 	*cap = c;
 }
 
+/*
+ * A key's hash, eight bytes at a time (multiply and fold): keys are tens
+ * of bytes, and a byte-at-a-time hash was a tenth of flatten's time.
+ */
 static uint32_t
 hash(const char *p, size_t n)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
+	const uint64_t k = 0x9e3779b97f4a7c15ull;
+	uint64_t h = (uint64_t)n * k, w;
 
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	if (n > 0) {
+		w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ w) * k;
+	}
+	h ^= h >> 32;
+	h *= k;
+	return (uint32_t)(h >> 32);
 }
 
 void
@@ -256,9 +271,14 @@ set_value(struct flat_row *r, struct flat_pair *p, struct json_span v)
 	}
 }
 
-/* Put the output name of a new pair (index i) in place. */
+static int needs_escape(const char *s, size_t n);
+
+/*
+ * Put the output name of a new pair (index i) in place; esc says whether
+ * its key may hold bytes JSON must escape.
+ */
 static void
-set_name(struct flat_row *r, size_t i)
+set_name(struct flat_row *r, size_t i, int esc)
 {
 	struct flat_pair *p = &r->pair[i];
 	char nm[80];
@@ -271,7 +291,10 @@ set_name(struct flat_row *r, size_t i)
 		p->noff = p->koff;
 		p->nlen = p->klen;
 		p->nhash = p->khash;
+		p->nesc = esc;
 	} else {
+		/* [a-z0-9_] only. */
+		p->nesc = 0;
 		n = b = flat_sql_name(r->keys + p->koff, p->klen, nm);
 		h = hash(nm, n);
 		for (suffix = 2; find_name(r, nm, n, h) >= 0; suffix++) {
@@ -296,9 +319,9 @@ set_name(struct flat_row *r, size_t i)
 	*head = (int32_t)i;
 }
 
-/* Add one leaf named k[0..n). */
+/* Add one leaf named k[0..n); esc as for set_name. */
 static void
-leaf(struct flat_row *r, const char *k, size_t n, struct json_span v)
+leaf(struct flat_row *r, const char *k, size_t n, struct json_span v, int esc)
 {
 	uint32_t h = hash(k, n);
 	int32_t i = find_key(r, k, n, h);
@@ -351,7 +374,7 @@ leaf(struct flat_row *r, const char *k, size_t n, struct json_span v)
 	p->knext = *head;
 	*head = (int32_t)r->n;
 	set_value(r, p, v);
-	set_name(r, r->n);
+	set_name(r, r->n, esc);
 	r->n++;
 }
 
@@ -387,6 +410,16 @@ flat_row_rewind(struct flat_row *r)
 	}
 	r->keysn = r->mark_keysn;
 	r->scrn = r->mark_scrn;
+}
+
+/* A validated container that starts at p is empty. */
+static int
+starts_empty(const char *p)
+{
+	p++;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return *p == '}' || *p == ']';
 }
 
 static int
@@ -446,7 +479,7 @@ flat_add_text(struct flat_row *r, const char *key, size_t kn, const char *json,
 	v.p = r->scratch + off;
 	v.n = n;
 	v.type = t;
-	leaf(r, key, kn, v);
+	leaf(r, key, kn, v, needs_escape(key, kn));
 	/* The scratch may move: refer to the value by its offset. */
 	i = find_key(r, key, kn, hash(key, kn));
 	if (i >= 0 && r->pair[i].v == v.p) {
@@ -481,7 +514,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	char *kb, *cb;
 	size_t mg = o->map != NULL ? map_maxgrow(o->map) : 0;
 	char num[24];
-	int more;
+	int more, esc, sepesc;
 
 	/* A prefix is a key built here, far below this; it keeps the size
 	 * arithmetic below from wrapping. */
@@ -496,9 +529,10 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 		else if (v.type == JSON_ARRAY && empty_container(v))
 			v.p = "[]", v.n = 2;
 		if (prefixn == 0)
-			leaf(r, "value", 5, v);
+			leaf(r, "value", 5, v, 0);
 		else
-			leaf(r, r->kb, prefixn, v);
+			leaf(r, r->kb, prefixn, v,
+			    needs_escape(prefix, prefixn));
 		return;
 	}
 	if (r->stackcap < 16) {
@@ -507,29 +541,39 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	}
 	st = r->stack;
 	f = &st[sp++];
-	json_iter_init(&f->it, v);
+	/*
+	 * Lazily: a nested container is walked as it is found, once, not
+	 * first skipped to find its end (json.h).
+	 */
+	json_iter_init_lazy(&f->it, v);
 	f->base = prefixn;
 	f->idx = 0;
 	f->depth = 0;
 	f->is_array = v.type == JSON_ARRAY;
 	f->has_prefix = prefixn > 0;
+	f->esc = needs_escape(prefix, prefixn);
+	sepesc = needs_escape(o->sep, o->sepn);
 	while (sp > 0) {
 		f = &st[sp - 1];
 		if (f->is_array) {
-			more = json_iter_elem(&f->it, &val);
+			more = json_iter_elem_lazy(&f->it, &val);
 			k.p = NULL;
 			k.n = 0;
 		} else
-			more = json_iter_member(&f->it, &k, &val);
+			more = json_iter_member_lazy(&f->it, &k, &val);
 		if (!more) {
-			sp--;
+			if (--sp > 0)
+				json_iter_resume(&st[sp - 1].it, &f->it);
 			continue;
 		}
 		if (skip != NULL && val.p == skip) {
+			if (val.n == 0)
+				json_iter_skip(&f->it, &val);
 			f->idx++;
 			continue;
 		}
 		len = f->base;
+		esc = f->esc || (f->has_prefix && sepesc);
 		need = len + o->sepn + k.n + mg * (k.n / 4 + 1) + 32;
 		grow(&r->kb, &r->kbcap, need);
 		kb = r->kb;
@@ -548,21 +592,31 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 					       : json_str_unescape(k, cb);
 			if (json_str_plain(k))
 				memcpy(cb, k.p + 1, cn);
-			if (cn > 3 && memmem(cb, cn, "cf_", 3) != NULL)
-				len += map_component(o->map, cb, cn, kb + len);
-			else {
+			if (cn > 3 && memmem(cb, cn, "cf_", 3) != NULL) {
+				size_t mn =
+				    map_component(o->map, cb, cn, kb + len);
+
+				esc = esc || needs_escape(kb + len, mn);
+				len += mn;
+			} else {
 				memcpy(kb + len, cb, cn);
+				esc = esc || needs_escape(cb, cn);
 				len += cn;
 			}
 		} else if (json_str_plain(k)) {
+			/* Validated and without escapes: nothing to escape. */
 			memcpy(kb + len, k.p + 1, k.n - 2);
 			len += k.n - 2;
-		} else
-			len += json_str_unescape(k, kb + len);
+		} else {
+			cn = json_str_unescape(k, kb + len);
+			esc = esc || needs_escape(kb + len, cn);
+			len += cn;
+		}
 		f->idx++;
-		if ((val.type == JSON_OBJECT ||
+		if (val.n == 0 &&
+		    (val.type == JSON_OBJECT ||
 			(val.type == JSON_ARRAY && !o->arrays_json)) &&
-		    !empty_container(val) &&
+		    !starts_empty(val.p) &&
 		    (o->max_depth == 0 || f->depth + 1 < o->max_depth)) {
 			unsigned d = f->depth + 1;
 
@@ -572,20 +626,24 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 				    r->stack, r->stackcap * sizeof(*st));
 				st = r->stack;
 			}
+			json_iter_enter(&st[sp].it, &st[sp - 1].it);
 			f = &st[sp++];
-			json_iter_init(&f->it, val);
 			f->base = len;
 			f->idx = 0;
 			f->depth = d;
 			f->is_array = val.type == JSON_ARRAY;
 			f->has_prefix = 1;
+			f->esc = esc;
 			continue;
 		}
+		/* A container kept whole: its end, found now. */
+		if (val.n == 0)
+			json_iter_skip(&f->it, &val);
 		if (val.type == JSON_OBJECT && empty_container(val))
 			val.p = "{}", val.n = 2;
 		else if (val.type == JSON_ARRAY && empty_container(val))
 			val.p = "[]", val.n = 2;
-		leaf(r, kb, len, val);
+		leaf(r, kb, len, val, esc);
 	}
 }
 
@@ -616,19 +674,54 @@ write_escaped(struct out *o, const char *s, size_t n)
 	return out_write(o, buf, json_escape(s, n, buf));
 }
 
+/*
+ * The row as one JSON object: in place in the output buffer when its
+ * names need no escaping and it fits (the common case), else piece by
+ * piece.
+ */
 int
 flat_write_ndjson(struct out *o, const struct flat_row *r)
 {
-	size_t i;
+	size_t i, need = 3;
 	const struct flat_pair *p;
+	char *d, *d0;
 
+	for (i = 0; i < r->n; i++) {
+		p = &r->pair[i];
+		if (p->nesc)
+			break;
+		need += p->nlen + p->vn + 4;
+	}
+	if (i == r->n && (d0 = out_reserve(o, need)) != NULL) {
+		d = d0;
+		*d++ = '{';
+		for (i = 0; i < r->n; i++) {
+			p = &r->pair[i];
+			if (i > 0)
+				*d++ = ',';
+			*d++ = '"';
+			memcpy(d, r->keys + p->noff, p->nlen);
+			d += p->nlen;
+			*d++ = '"';
+			*d++ = ':';
+			memcpy(d, flat_val(r, p), p->vn);
+			d += p->vn;
+		}
+		*d++ = '}';
+		*d++ = '\n';
+		out_advance(o, (size_t)(d - d0));
+		return o->err ? -1 : 0;
+	}
 	out_putc(o, '{');
 	for (i = 0; i < r->n; i++) {
 		p = &r->pair[i];
 		if (i > 0)
 			out_putc(o, ',');
 		out_putc(o, '"');
-		write_escaped(o, r->keys + p->noff, p->nlen);
+		if (p->nesc)
+			write_escaped(o, r->keys + p->noff, p->nlen);
+		else
+			out_write(o, r->keys + p->noff, p->nlen);
 		out_write(o, "\":", 2);
 		out_write(o, flat_val(r, p), p->vn);
 	}

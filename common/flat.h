@@ -56,6 +56,7 @@ struct flat_pair {
 	enum json_type vt;
 	uint32_t khash, nhash;
 	int32_t knext, nnext; /* hash chains, -1 ends */
+	int nesc; /* the name may hold bytes JSON must escape */
 };
 
 struct flat_undo {

@@ -1141,6 +1141,107 @@ json_iter_elem(struct json_iter *it, struct json_span *val)
 	return 1;
 }
 
+void
+json_iter_init_lazy(struct json_iter *it, struct json_span c)
+{
+	if (c.n >= 2 && (c.type == JSON_OBJECT || c.type == JSON_ARRAY)) {
+		it->p = c.p + 1;
+		it->end = c.p + c.n;
+	} else
+		it->p = it->end = c.p;
+}
+
+/*
+ * The value at s: a scalar whole, with the iterator past it; a container
+ * by its start, with the iterator at it.
+ */
+static inline void
+lazy_value(
+    struct json_iter *it, const uchar *s, const uchar *e, struct json_span *val)
+{
+	const uchar *t;
+
+	if (*s == '{' || *s == '[') {
+		val->p = (const char *)s;
+		val->n = 0;
+		val->type = *s == '{' ? JSON_OBJECT : JSON_ARRAY;
+		it->p = (const char *)s;
+		return;
+	}
+	t = skip_value(s, e);
+	set_span(val, s, t);
+	it->p = (const char *)t;
+}
+
+/* At the closing bracket (or the end): stand past it; 1 when there. */
+static inline int
+lazy_end(struct json_iter *it, const uchar *s, const uchar *e)
+{
+	if (s < e && *s != '}' && *s != ']')
+		return 0;
+	it->p = (const char *)(s < e ? s + 1 : e);
+	return 1;
+}
+
+int
+json_iter_member_lazy(
+    struct json_iter *it, struct json_span *key, struct json_span *val)
+{
+	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
+	const uchar *t;
+
+	s = skip_ws(s, e);
+	if (s < e && *s == ',')
+		s = skip_ws(s + 1, e);
+	if (lazy_end(it, s, e) || *s != '"')
+		return 0;
+	t = skip_string(s, e);
+	set_span(key, s, t);
+	s = skip_ws(t, e);
+	s = skip_ws(s + 1, e); /* the colon */
+	if (s >= e)
+		return 0;
+	lazy_value(it, s, e, val);
+	return 1;
+}
+
+int
+json_iter_elem_lazy(struct json_iter *it, struct json_span *val)
+{
+	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
+
+	s = skip_ws(s, e);
+	if (s < e && *s == ',')
+		s = skip_ws(s + 1, e);
+	if (lazy_end(it, s, e))
+		return 0;
+	lazy_value(it, s, e, val);
+	return 1;
+}
+
+void
+json_iter_enter(struct json_iter *child, const struct json_iter *parent)
+{
+	child->p = parent->p + 1;
+	child->end = parent->end;
+}
+
+void
+json_iter_resume(struct json_iter *parent, const struct json_iter *child)
+{
+	parent->p = child->p;
+}
+
+void
+json_iter_skip(struct json_iter *it, struct json_span *val)
+{
+	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
+	const uchar *t = skip_container(s, e);
+
+	set_span(val, s, t);
+	it->p = (const char *)t;
+}
+
 int
 json_object_get(
     struct json_span obj, const char *key, size_t n, struct json_span *val)

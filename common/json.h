@@ -121,6 +121,24 @@ int json_iter_member(
 int json_iter_elem(struct json_iter *, struct json_span *val);
 
 /*
+ * The same, without scanning a nested container twice (once to find its
+ * end, once to walk it).  A member or element whose value is an object or
+ * array comes back with only its start known (val->n == 0) and the
+ * iterator left at it; the caller then either walks it with
+ * json_iter_enter() and, once that iterator returned 0, json_iter_resume(),
+ * or skips it with json_iter_skip(), which completes val.  Scalars come
+ * back whole.  At the end the iterator stands past the closing bracket.
+ * Start with json_iter_init_lazy() on a validated container.
+ */
+void json_iter_init_lazy(struct json_iter *, struct json_span container);
+int json_iter_member_lazy(
+    struct json_iter *, struct json_span *key, struct json_span *val);
+int json_iter_elem_lazy(struct json_iter *, struct json_span *val);
+void json_iter_enter(struct json_iter *child, const struct json_iter *parent);
+void json_iter_resume(struct json_iter *parent, const struct json_iter *child);
+void json_iter_skip(struct json_iter *, struct json_span *val);
+
+/*
  * Find the member named key (n bytes, compared after unescaping) in a
  * validated object.  With duplicate keys the last one wins, as in jq.
  * Returns 1 and sets *val, or 0 when absent.

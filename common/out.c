@@ -121,6 +121,25 @@ out_putc(struct out *o, int c)
 	return out_write(o, &ch, 1);
 }
 
+char *
+out_reserve(struct out *o, size_t n)
+{
+	if (o->err != 0 || o->append || n >= o->cap)
+		return NULL;
+	if (n > o->cap - o->len && out_flush(o) != 0)
+		return NULL;
+	return o->buf + o->len;
+}
+
+int
+out_advance(struct out *o, size_t n)
+{
+	o->len += n;
+	if (o->len == o->cap)
+		return out_flush(o);
+	return 0;
+}
+
 size_t
 out_pending(const struct out *o)
 {

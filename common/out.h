@@ -69,6 +69,15 @@ void out_init(struct out *, int fd, const char *name);
 /* Append bytes; returns 0, or -1 once a write has failed. */
 int out_write(struct out *, const void *, size_t);
 int out_putc(struct out *, int c);
+/*
+ * Room for n bytes in the buffer, to be written in place: a pointer to
+ * them (the buffer flushed first when needed), or NULL when n does not
+ * fit in the buffer at all or after an error; out_write() then.  The
+ * caller writes at most n bytes there and passes the count it wrote to
+ * out_advance().  Not for append files.
+ */
+char *out_reserve(struct out *, size_t n);
+int out_advance(struct out *, size_t n);
 /* Append s[0..n) as a JSON string, quotes included, escaped on the way. */
 int out_json_str(struct out *, const char *s, size_t n);
 /* Write what is buffered; returns 0 or -1.  Append files: out_commit(o, 0). */
