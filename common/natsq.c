@@ -767,6 +767,20 @@ natsq_kv(struct natsq *q, int64_t ttl_ms)
 	return 0;
 }
 
+/*
+ * No server connected: a request would only wait for its timeout in the
+ * library's reconnect buffer.  1 with the reason set, else 0.
+ */
+static int
+kv_offline(struct natsq *q)
+{
+	if (natsq_connected(q))
+		return 0;
+	snprintf(q->errbuf, sizeof(q->errbuf),
+	    "nats: bucket %s: no server reachable", q->name);
+	return 1;
+}
+
 int
 natsq_kv_get(struct natsq *q, const char *key, char *val, size_t cap,
     uint64_t *rev, int64_t *written_ns)
@@ -775,6 +789,8 @@ natsq_kv_get(struct natsq *q, const char *key, char *val, size_t cap,
 	natsStatus s;
 	size_t n;
 
+	if (kv_offline(q))
+		return -1;
 	s = kvStore_Get(&e, q->kv, key);
 	if (s == NATS_NOT_FOUND) {
 		return 1;
@@ -806,6 +822,8 @@ natsq_kv_create(struct natsq *q, const char *key, const char *val, size_t n)
 	 * reason; a read tells them apart.  The read may come from a
 	 * replica that has not applied the write yet: try again.
 	 */
+	if (kv_offline(q))
+		return -1;
 	for (i = 0; i < KV_TRIES; i++) {
 		s = kvStore_Create(NULL, q->kv, key, val, (int)n);
 		if (s == NATS_OK)
@@ -831,6 +849,8 @@ natsq_kv_update(
 	natsStatus s;
 	int r;
 
+	if (kv_offline(q))
+		return -1;
 	s = kvStore_Update(NULL, q->kv, key, val, (int)n, last);
 	if (s == NATS_OK)
 		return 0;
@@ -848,8 +868,11 @@ natsq_kv_update(
 int
 natsq_kv_put(struct natsq *q, const char *key, const char *val, size_t n)
 {
-	natsStatus s = kvStore_Put(NULL, q->kv, key, val, (int)n);
+	natsStatus s;
 
+	if (kv_offline(q))
+		return -1;
+	s = kvStore_Put(NULL, q->kv, key, val, (int)n);
 	return s == NATS_OK ? 0 : fail(q, s, "put in bucket %s", q->name);
 }
 

@@ -32,6 +32,13 @@
 #define KKEY_LEN (2 * STORE_KEYLEN)
 /* A bucket's claim that moves while we try to take it over: give up. */
 #define KV_TAKEOVER_TRIES 8
+/*
+ * A bucket that cannot be read or written (its leader being elected, no
+ * quorum, no server) is tried again every KV_RETRY_MS, with one warning,
+ * for KV_OUTAGE_MS; then the error is fatal, as for closehook-follow.
+ */
+#define KV_RETRY_MS 250
+#define KV_OUTAGE_MS 60000
 #define RELEASE_LUA \
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
 	"return redis.call('DEL', KEYS[1]) end return 0"
@@ -76,6 +83,7 @@ struct store {
 	struct natsq *nq;
 	char (*kpend)[KKEY_LEN + 1]; /* claimed or recorded, to commit */
 	size_t nkpend, capkpend;
+	uint64_t kv_down_ns; /* when the bucket began failing, or 0 */
 };
 
 static int fail(struct store *s, const char *fmt, ...)
@@ -1105,8 +1113,27 @@ kpend_add(struct store *s, const char *k)
 }
 
 /*
+ * A bucket operation failed: 0 to try it again (the outage is young, and
+ * was reported when it began), -1 when it has lasted KV_OUTAGE_MS.
+ */
+static int
+kv_outage(struct store *s)
+{
+	uint64_t now = cli_mono_ns();
+
+	if (s->kv_down_ns == 0) {
+		s->kv_down_ns = now;
+		cli_warnx("%s: trying again", natsq_error(s->nq));
+	} else if ((now - s->kv_down_ns) / 1000000 > KV_OUTAGE_MS)
+		return fail(s, "%s: giving up after %d s", natsq_error(s->nq),
+		    KV_OUTAGE_MS / 1000);
+	usleep(KV_RETRY_MS * 1000);
+	return 0;
+}
+
+/*
  * Judge one key: 0 with *v set, 1 when another live process has claimed
- * it, -1 on error.  Filter claims it; check and record read it ("1" is
+ * it, 2 when the bucket failed (kv_outage), -1 on error.  Filter claims it; check and record read it ("1" is
  * seen; absent or claimed is new: check passes a key someone else is
  * passing right now, at least once, and record marks it).
  */
@@ -1122,20 +1149,25 @@ kv_judge(struct store *s, enum store_op op, const char *key, unsigned char *v)
 	if (op != STORE_FILTER) {
 		if ((r = natsq_kv_get(
 			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
-			return kv_fail(s);
+			return 2;
 		*v = r == 0 && val[0] == '1' ? STORE_SEEN : STORE_NEW;
 		return 0;
 	}
 	for (tries = 0; tries < KV_TAKEOVER_TRIES; tries++) {
+		/*
+		 * A create that timed out may have been stored: tried
+		 * again, it finds this process's claim, a live one, and
+		 * waits out its lease before taking it over.
+		 */
 		if ((r = natsq_kv_create(s->nq, key, s->claimval, cn)) < 0)
-			return kv_fail(s);
+			return 2;
 		if (r == 0) {
 			*v = STORE_NEW;
 			return 0;
 		}
 		if ((r = natsq_kv_get(
 			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
-			return kv_fail(s);
+			return 2;
 		if (r == 1)
 			continue; /* expired meanwhile: create it again */
 		if (val[0] != 'p') {
@@ -1145,7 +1177,7 @@ kv_judge(struct store *s, enum store_op op, const char *key, unsigned char *v)
 		if (wall_ns() - at < (int64_t)STORE_REDIS_LEASE * 1000000000)
 			return 1;
 		if ((r = natsq_kv_update(s->nq, key, s->claimval, cn, rev)) < 0)
-			return kv_fail(s);
+			return 2;
 		if (r == 0) {
 			*v = STORE_NEW;
 			return 0;
@@ -1173,9 +1205,15 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 	s->nkpend = 0;
 	for (i = 0; i < n; i++) {
 		kkey(k, keys + i * STORE_KEYLEN);
+		s->kv_down_ns = 0;
 		while ((r = kv_judge(s, op, k, &verdict[i])) != 0) {
 			if (r < 0)
 				return -1;
+			if (r == 2) {
+				if (kv_outage(s) != 0)
+					return -1;
+				continue;
+			}
 			if (i > 0)
 				return (long)i;
 			if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
@@ -1200,9 +1238,11 @@ kv_commit(struct store *s)
 {
 	size_t i;
 
+	s->kv_down_ns = 0;
 	for (i = 0; i < s->nkpend; i++)
-		if (natsq_kv_put(s->nq, s->kpend[i], "1", 1) != 0)
-			return kv_fail(s);
+		while (natsq_kv_put(s->nq, s->kpend[i], "1", 1) != 0)
+			if (kv_outage(s) != 0)
+				return -1;
 	s->nkpend = 0;
 	return 0;
 }

@@ -171,9 +171,7 @@ timeout "$(slow 150)" python3 "$TOP/tests/fakes/sender.py" --key "$GEN_KEY" \
     "$RURL/" "$TMP/events20" >"$TMP/sender3.json" &
 spid=$!
 sleep 1
-nats_restart 1
-nats_restart 2
-nats_restart 3
+nats_restart_all
 wait "$spid"
 is "$?" 0 "deliveries refused during the outage land once it ends"
 is "$(post -X GET "$RURL/healthz")" 200 "/healthz answers 200 again"

@@ -15,6 +15,9 @@
 #   nats_single_start       one server, JetStream, no cluster.
 #   nats_kill I             SIGKILL server I (1-based).
 #   nats_restart I          start server I again on its ports and store.
+#   nats_restart_all        start every server killed again at once, and
+#                           wait until all are healthy (a lone server
+#                           of a cluster is not, without a quorum).
 #   nats_leader STREAM      the number of the server leading STREAM.
 #   nats_jsz QUERY          the monitoring /jsz answer of a live server.
 #   nats_free_port          a loopback port no server listens on (yet).
@@ -199,6 +202,16 @@ _nats_gone() {
 nats_restart() {
 	_nats_run "$1"
 	_nats_wait "$1"
+}
+
+nats_restart_all() {
+	local i
+	for i in $(seq "$NATS_N"); do
+		kill -0 "$(cat "$TMP/nats/n$i.tpid")" 2>/dev/null ||
+		    _nats_run "$i"
+	done
+	# shellcheck disable=SC2046
+	_nats_wait $(seq "$NATS_N")
 }
 
 # nats_jsz QUERY: /jsz?QUERY from the first server that answers.
