@@ -276,8 +276,8 @@ demo: deps
 lint:
 	mandoc -Tlint -Wwarning $(MANS)
 	clang-format --dry-run --Werror common/*.c common/*.h cmd/*.c
-	shellcheck -s sh .ci/deps bench/run bench/demo bench/bench-* tests/fuzz/run \
-	    tests/valgrind-check
+	shellcheck -x -s sh .ci/deps bench/run bench/demo bench/bench-* \
+	    bench/nats-cluster.sh tests/fuzz/run tests/valgrind-check
 	# Tests share variables through tests/lib.sh, which is sourced.
 	shellcheck -s bash -e SC1090,SC1091,SC2034,SC2154 .ci/run tests/lib.sh \
 	    tests/*.t tests/fakes/*.sh completions/bash/*
