@@ -143,6 +143,13 @@ TOOLS = natsq-pub
 TMODS_natsq-pub = natsq capture
 TLIBS_natsq-pub = pthread
 
+# Bench tools: bench/NAME.c, each a limit that `make bench` measures beside
+# a program (HMAC alone, SQLite alone); BMODS_NAME and BLIBS_NAME.
+BENCHTOOLS = hmac-speed sqlite-insert
+BMODS_hmac-speed = capture cli hmac
+BMODS_sqlite-insert = cli
+BLIBS_sqlite-insert = sqlite
+
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
 FMODS_json    = json jqr cli
@@ -161,6 +168,7 @@ MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
 UBIN  = $(UNITS:%=$(BUILD)/tests/test-%)
 TBIN  = $(TOOLS:%=$(BUILD)/tests/%)
 FREPLAY = $(FUZZ:%=$(BUILD)/tests/replay-%)
+BBIN  = $(BENCHTOOLS:%=$(BUILD)/bench/%)
 
 all: $(BIN)
 
@@ -187,6 +195,10 @@ $(BUILD)/tests/replay.o: tests/fuzz/replay.c
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
 
+$(BUILD)/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(DEPFLAGS) -c -o $@ $<
+
 -include $(wildcard $(BUILD)/*/*.d)
 
 define prog_rule
@@ -210,6 +222,13 @@ $(BUILD)/tests/$(1): $(BUILD)/tests/$(1).o \
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(call libs,$(TMODS_$(1)),$(TLIBS_$(1))),$$(LIB_$$(l)))
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+define bench_rule
+$(BUILD)/bench/$(1): $(BUILD)/bench/$(1).o \
+    $(patsubst %,$(BUILD)/common/%.o,$(call mods,$(BMODS_$(1))))
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(foreach l,$(call libs,$(BMODS_$(1)),$(BLIBS_$(1))),$$(LIB_$$(l)))
+endef
+$(foreach b,$(BENCHTOOLS),$(eval $(call bench_rule,$(b))))
 
 define replay_rule
 $(BUILD)/tests/replay-$(1): $(BUILD)/tests/fuzz-$(1).o $(BUILD)/tests/replay.o \
@@ -266,7 +285,7 @@ fuzz-long: $(FUZZ:%=build-fuzz/fuzz-%)
 	@sh tests/fuzz/run $(FUZZLONG) $(FUZZ)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BBIN) $(BUILD)/tests/natsq-pub
 	@CLOSEHOOK_BUILD=$(abspath $(BUILD)) sh bench/run
 
 demo: deps
@@ -275,9 +294,10 @@ demo: deps
 
 lint:
 	mandoc -Tlint -Wwarning $(MANS)
-	clang-format --dry-run --Werror common/*.c common/*.h cmd/*.c
-	shellcheck -s sh .ci/deps bench/run bench/demo bench/bench-* tests/fuzz/run \
-	    tests/valgrind-check
+	clang-format --dry-run --Werror common/*.c common/*.h cmd/*.c \
+	    $(BENCHTOOLS:%=bench/%.c)
+	shellcheck -x -s sh .ci/deps bench/run bench/demo bench/bench-* \
+	    bench/nats-cluster.sh tests/fuzz/run tests/valgrind-check
 	# Tests share variables through tests/lib.sh, which is sourced.
 	shellcheck -s bash -e SC1090,SC1091,SC2034,SC2154 .ci/run tests/lib.sh \
 	    tests/*.t tests/fakes/*.sh completions/bash/*

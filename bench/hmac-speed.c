@@ -1,0 +1,119 @@
+/*
+ * hmac-speed.c - the limit of closehook-verify: HMAC-SHA256 alone over the
+ * captures' bodies, as verify computes it (common/hmac: OpenSSL, the key's
+ * pads precomputed; the close-sig-timestamp value, then the body), and
+ * nothing else: no reading, parsing, comparing or writing.
+ *
+ *	hmac-speed CAPTURES [ROUNDS]
+ *
+ * Every capture of CAPTURES with a body is decoded into memory first (a
+ * line that is not a capture is skipped: verify rejects it unhashed); then
+ * ROUNDS passes (default 5) hash every body once.  Prints one line,
+ * "BODIES BODY_BYTES NS": the bodies, their bytes, and the fastest pass in
+ * nanoseconds.  The key's bytes do not change the cost; a fixed one is used.
+ * Built by `make bench`; bench/run divides BODY_BYTES by verify's time and
+ * by NS.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture.h"
+#include "cli.h"
+#include "hmac.h"
+
+struct body {
+	char ts[24];
+	size_t tsn;
+	char *p;
+	size_t n;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const unsigned char key[32] = "closehook-bench-hmac-speed-key!";
+	struct body *v = NULL;
+	size_t nv = 0, cap = 0, bn = 0, bytes = 0, i;
+	struct hmac_key hk;
+	unsigned char out[HMAC_LEN];
+	/* Written per message, so that no pass can be left out. */
+	volatile unsigned char sink = 0;
+	uint64_t best = 0, t0, t;
+	ssize_t got;
+	char *line = NULL;
+	FILE *f;
+	int rounds = 5, r;
+
+	cli_init("hmac-speed");
+	if (argc < 2 || argc > 3 || (argc == 3 && (rounds = atoi(argv[2])) < 1))
+		cli_fatalx("usage: hmac-speed CAPTURES [ROUNDS]");
+	if ((f = fopen(argv[1], "r")) == NULL)
+		cli_fatal("%s", argv[1]);
+	while ((got = getline(&line, &bn, f)) > 0) {
+		struct capture c;
+		struct json_span ts;
+		const char *why;
+		char *buf;
+		long n;
+
+		if (line[got - 1] == '\n')
+			got--;
+		if ((buf = malloc((size_t)got + 1)) == NULL)
+			cli_fatal("out of memory");
+		if (capture_parse(line, (size_t)got, &c, buf, &why) != 0 ||
+		    (n = capture_body(&c, buf)) < 0) {
+			free(buf);
+			continue;
+		}
+		if (nv == cap) {
+			cap = cap ? 2 * cap : 4096;
+			if ((v = realloc(v, cap * sizeof(*v))) == NULL)
+				cli_fatal("out of memory");
+		}
+		v[nv].tsn = 0;
+		if (capture_header(&c, "close-sig-timestamp", &ts) &&
+		    ts.n < sizeof(v[nv].ts))
+			v[nv].tsn = json_str_unescape(ts, v[nv].ts);
+		v[nv].p = buf;
+		v[nv].n = (size_t)n;
+		bytes += (size_t)n;
+		nv++;
+	}
+	if (ferror(f))
+		cli_fatal("%s", argv[1]);
+	fclose(f);
+	free(line);
+	if (nv == 0)
+		cli_fatalx("%s: no capture with a body", argv[1]);
+	if (hmac_key_init(&hk, key, sizeof(key)) != 0)
+		cli_fatalx("cannot set up the key");
+	for (r = 0; r < rounds; r++) {
+		t0 = now_ns();
+		for (i = 0; i < nv; i++) {
+			hmac_close_sig(
+			    &hk, v[i].ts, v[i].tsn, v[i].p, v[i].n, out);
+			sink ^= out[0];
+		}
+		t = now_ns() - t0;
+		if (best == 0 || t < best)
+			best = t;
+	}
+	hmac_key_free(&hk);
+	printf("%zu %zu %llu\n", nv, bytes, (unsigned long long)best);
+	for (i = 0; i < nv; i++)
+		free(v[i].p);
+	free(v);
+	return 0;
+}
