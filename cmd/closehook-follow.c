@@ -1409,6 +1409,13 @@ nats_follow(const struct nats_args *a)
 		natsq_batch_free(&b);
 		if (r != 0)
 			break;
+		/*
+		 * --once: a batch short of full may have been the last;
+		 * asking costs a round trip, and saves the wait of a fetch
+		 * that finds nothing.
+		 */
+		if (once && n < NATS_BATCH && nats_drained() > 0)
+			break;
 	}
 	if (out.err != 0) {
 		cli_warnx("stdout: %s", strerror(out.err));
