@@ -31,6 +31,8 @@
 #define KV_TRIES 5
 /* Publishes in flight, by message: buckets of a chained hash. */
 #define PUB_BUCKETS 4096
+/* How long natsq_stream waits for a stream it created to have a leader. */
+#define LEADER_WAIT_MS 5000
 
 struct pubent {
 	natsMsg *m;
@@ -472,6 +474,33 @@ placement_hint(jsErrCode jerr)
 	}
 }
 
+/*
+ * A stream just created has no leader for a moment, and publishes to it
+ * fail or wait: wait (up to LEADER_WAIT_MS) until one is elected, so the
+ * first requests find it.  Nothing is lost when it is not (the publishes
+ * fail, and are answered 503).
+ */
+static void
+stream_led(struct natsq *q)
+{
+	uint64_t until = cli_mono_ns() + LEADER_WAIT_MS * 1000000ull;
+	jsStreamInfo *si = NULL;
+	int led;
+
+	do {
+		led = js_GetStreamInfo(&si, q->js, q->name, NULL, NULL) ==
+			NATS_OK &&
+		    (si->Cluster == NULL ||
+			(si->Cluster->Leader != NULL &&
+			    si->Cluster->Leader[0] != '\0'));
+		jsStreamInfo_Destroy(si);
+		si = NULL;
+		if (led)
+			return;
+		usleep(50000);
+	} while (cli_mono_ns() < until);
+}
+
 int
 natsq_stream(struct natsq *q)
 {
@@ -519,6 +548,7 @@ natsq_stream(struct natsq *q)
 		s = js_AddStream(&si, q->js, &sc, NULL, &jerr);
 		if (s == NATS_OK) {
 			jsStreamInfo_Destroy(si);
+			stream_led(q);
 			return 0;
 		}
 		/* Created by another process meanwhile: look again. */
