@@ -18,7 +18,7 @@
 # The package is built from the sources, not from CLOSEHOOK_BUILD: the
 # sanitizer run of the suite would only build and test it again.
 case $CLOSEHOOK_BUILD in
-*/build-san) skip_all "the package is tested in the plain run" ;;
+*/build-san | */valgrind) skip_all "the package is tested in the plain run" ;;
 esac
 for c in dpkg-buildpackage dh lintian apt-get; do
 	command -v "$c" >/dev/null 2>&1 ||

@@ -12,7 +12,7 @@
 # Cluster timing (leader elections, redelivery deadlines) is tested in the
 # plain run; under the sanitizers every server-side wait stretches unevenly.
 case $CLOSEHOOK_BUILD in
-*/build-san) skip_all "the NATS cluster is tested in the plain run" ;;
+*/build-san | */valgrind) skip_all "the NATS cluster is tested in the plain run" ;;
 esac
 . "$TOP/tests/fakes/nats-cluster.sh"
 
