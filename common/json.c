@@ -463,7 +463,11 @@ scan_escaped_blocks(const uchar *s, const uchar *e, int *done)
 			}
 			m &= ~((((uint64_t)1 << k) - 1) << i);
 		}
-		if (cut < 64 && end == 64)
+		/*
+		 * Also when the string ends in this block: a \u escape cut
+		 * there holds the closing quote, which makes it invalid.
+		 */
+		if (cut < 64)
 			return s + cut;
 		if (end < 64) {
 			*done = 1;

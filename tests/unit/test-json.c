@@ -693,6 +693,22 @@ test_str_decode(void)
 	}
 }
 
+/* A \u escape cut by the end of a 64-byte block, with the closing quote
+ * in it (json_parse took such a string for valid). */
+static void
+test_u_escape_at_block_end(void)
+{
+	struct json_error err;
+	char in[128];
+	size_t n;
+
+	n = (size_t)sprintf(in, "\"\\/%.58s\\u\"          ",
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	ok(json_parse(in, n, NULL, &err) == -1 &&
+		strcmp(err.msg, "invalid \\u escape") == 0 && err.off == 61,
+	    "a \\u escape that the closing quote cuts short fails");
+}
+
 /* json_parse_top: members recorded in one pass, the lazy value skipped. */
 static void
 test_parse_top(void)
@@ -1088,6 +1104,7 @@ main(void)
 	test_path_get();
 	test_unescape();
 	test_str_decode();
+	test_u_escape_at_block_end();
 	test_parse_top();
 	test_str_eq();
 	test_numbers();
