@@ -1710,13 +1710,19 @@ decode_str(
 	uchar *d = *dp, c;
 	long cp, lo;
 	size_t k;
+#ifdef JSON_AVX512
+	/* Asked once a string: the loop below comes back at every escape. */
+	const int wide = avx512_ok();
+#endif
 
 	for (;;) {
 #ifdef JSON_AVX512
-		if (e - p >= 64 && avx512_ok()) {
+		if (wide && e - p >= 64) {
+			uchar *wd = d; /* d itself stays in a register */
 			int done;
 
-			p = decode_blocks512(p, e, &d, crlf, &done);
+			p = decode_blocks512(p, e, &wd, crlf, &done);
+			d = wd;
 			if (done) {
 				*dp = d;
 				return p;
