@@ -507,9 +507,12 @@ static void
 verify_line(
     const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap)
 {
+	static const char *const hdrs[] = { "close-sig-hash",
+		"close-sig-timestamp" };
 	struct capture c;
-	struct json_span ts, sig;
+	struct json_span ts, sig, hv[2] = { { NULL, 0, JSON_NONE } };
 	char tsbuf[64], sigbuf[256];
+	unsigned have;
 	long tsn, sign;
 	const char *why, *refname;
 	int64_t ref;
@@ -527,11 +530,14 @@ verify_line(
 		return;
 	}
 	bn = capture_body(&c, *bodybuf);
-	if (!capture_header(&c, "close-sig-hash", &sig)) {
+	have = capture_headers(&c, hdrs, 2, hv);
+	sig = hv[0];
+	ts = hv[1];
+	if (!(have & 1)) {
 		missing(file, l, CLOSESIG_MISSING_SIG, "close-sig-hash");
 		return;
 	}
-	if (!capture_header(&c, "close-sig-timestamp", &ts)) {
+	if (!(have & 2)) {
 		missing(file, l, CLOSESIG_MISSING_TS, "close-sig-timestamp");
 		return;
 	}

@@ -97,35 +97,44 @@ capture_parse(
 	return 0;
 }
 
-int
-capture_header(const struct capture *c, const char *name, struct json_span *out)
+unsigned
+capture_headers(const struct capture *c, const char *const *names, size_t n,
+    struct json_span *vals)
 {
 	struct json_iter it, ai;
 	struct json_span key, val, first;
-	size_t n = strlen(name);
-	int found = 0;
+	size_t len[CAPTURE_HEADERS_MAX], i;
+	unsigned found = 0;
 
+	for (i = 0; i < n; i++)
+		len[i] = strlen(names[i]);
 	json_iter_init(&it, c->headers);
 	while (json_iter_member(&it, &key, &val)) {
-		if (!json_str_eq_nocase(key, name, n))
+		for (i = 0; i < n; i++)
+			if (json_str_eq_nocase(key, names[i], len[i]))
+				break;
+		if (i == n)
 			continue;
+		found &= ~(1U << i);
 		if (val.type == JSON_ARRAY) {
 			json_iter_init(&ai, val);
-			if (!json_iter_elem(&ai, &first)) {
-				found = 0;
+			if (!json_iter_elem(&ai, &first))
 				continue;
-			}
 			val = first;
 		}
 		/* A number is a value too (a timestamp written as one). */
-		if (val.type != JSON_STRING && val.type != JSON_NUMBER) {
-			found = 0;
+		if (val.type != JSON_STRING && val.type != JSON_NUMBER)
 			continue;
-		}
-		*out = val;
-		found = 1;
+		vals[i] = val;
+		found |= 1U << i;
 	}
 	return found;
+}
+
+int
+capture_header(const struct capture *c, const char *name, struct json_span *out)
+{
+	return capture_headers(c, &name, 1, out) != 0;
 }
 
 long

@@ -55,6 +55,15 @@ int
 capture_header(const struct capture *, const char *name, struct json_span *val);
 
 /*
+ * Several headers in one walk over the headers object: bit i of the
+ * result set, and vals[i], as capture_header(names[i]) would give them.
+ * Distinct names, at most CAPTURE_HEADERS_MAX.
+ */
+#define CAPTURE_HEADERS_MAX 16
+unsigned capture_headers(const struct capture *, const char *const *names,
+    size_t n, struct json_span *vals);
+
+/*
  * The body's bytes in buf, the buffer given to capture_parse: a text body
  * is there already; body_base64 is decoded into it.  Returns the length,
  * or -1 when body_base64 is not valid base64 (standard alphabet, padded or

@@ -26,6 +26,14 @@
 #if defined(__SSE2__) && !defined(JSON_NO_SIMD)
 #include <emmintrin.h>
 #define JSON_SSE2 1
+/*
+ * AVX-512 (VBMI2's byte compression) is used where the CPU has it, chosen
+ * at run time; the build still targets the x86-64 baseline.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(JSON_NO_AVX512)
+#include <immintrin.h>
+#define JSON_AVX512 1
+#endif
 #endif
 
 #include "json.h"
@@ -463,7 +471,11 @@ scan_escaped_blocks(const uchar *s, const uchar *e, int *done)
 			}
 			m &= ~((((uint64_t)1 << k) - 1) << i);
 		}
-		if (cut < 64 && end == 64)
+		/*
+		 * Also when the string ends in this block: a \u escape cut
+		 * there holds the closing quote, which makes it invalid.
+		 */
+		if (cut < 64)
 			return s + cut;
 		if (end < 64) {
 			*done = 1;
@@ -1644,6 +1656,144 @@ json_str_unescape(struct json_span s, char *dst)
 	return (size_t)(d - (uchar *)dst);
 }
 
+#ifdef JSON_AVX512
+#define AVX512_TARGET \
+	__attribute__((target("avx512f,avx512bw,avx512vbmi2,bmi,bmi2," \
+			      "popcnt")))
+
+/*
+ * Whether the CPU and the OS support VBMI2: each test reads the CPU model
+ * that libgcc recorded at start-up (no lock, no first-use race).
+ */
+static inline int
+avx512_ok(void)
+{
+	return __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi2");
+}
+
+/*
+ * decode_str's bulk step, 64 bytes at a time, for escape-dense strings (a
+ * JSON document carried in a JSON string).  Each block becomes bit masks:
+ * backslashes, and from them the bytes they escape (simdjson's method, as
+ * in scan_escaped_blocks), the first unescaped quote, control bytes and
+ * bytes >= 0x80.  Up to the quote, the escaping backslashes are dropped
+ * with one compression and the rest stored whole; escaped b f n r t
+ * become their control bytes on the way, UTF-8 sequences are checked one
+ * by one.  What a block cannot settle - a \u escape, an error, a
+ * sequence that crosses its end - is left to the byte-wise code, starting
+ * at that item.  A block never ends inside an escape (a backslash in its
+ * last byte is left to the next), so no state crosses blocks.
+ *
+ * p is just after a complete item of the string.  Returns where the
+ * byte-wise code resumes (p itself when no block applied), or the byte
+ * after the closing quote with *done set.  The 64-byte store at d stays
+ * within the output's room: d never runs ahead of p, and p + 64 <= e.
+ */
+static AVX512_TARGET const uchar *
+decode_blocks512(
+    const uchar *p, const uchar *e, uchar **dp, int *crlf, int *done)
+{
+	const __m512i bsl = _mm512_set1_epi8('\\');
+	const __m512i quo = _mm512_set1_epi8('"');
+	const __m512i sla = _mm512_set1_epi8('/');
+	const __m512i spc = _mm512_set1_epi8(0x20);
+	uchar *d = *dp;
+	uint64_t bs, q, ctl, hi, esc, carry, lim, keep, odd, m;
+	unsigned end, i;
+	size_t k;
+	__m512i x;
+
+	*done = 0;
+	while (e - p >= 64) {
+		x = _mm512_loadu_si512((const void *)p);
+		bs = _mm512_cmpeq_epi8_mask(x, bsl);
+		q = _mm512_cmpeq_epi8_mask(x, quo);
+		ctl = _mm512_cmplt_epu8_mask(x, spc);
+		hi = _mm512_movepi8_mask(x);
+		carry = 0;
+		esc = escaped_mask(bs, &carry);
+		/* lim: the bytes this block may settle. */
+		end = (q & ~esc) != 0 ? ctz64(q & ~esc) : 64;
+		lim = end == 64 ? ~(uint64_t)0 : ((uint64_t)1 << end) - 1;
+		if (end == 64 && carry)
+			lim >>= 1; /* the last byte escapes the next block's */
+		/* Escapes other than \" \\ \/ stop at their backslash. */
+		odd = esc & lim & ~q & ~bs & ~_mm512_cmpeq_epi8_mask(x, sla);
+		if (unlikely(odd != 0)) {
+			const uint64_t n = _mm512_cmpeq_epi8_mask(
+					   x, _mm512_set1_epi8('n')),
+				       r = _mm512_cmpeq_epi8_mask(
+					   x, _mm512_set1_epi8('r')),
+				       t = _mm512_cmpeq_epi8_mask(
+					   x, _mm512_set1_epi8('t')),
+				       b = _mm512_cmpeq_epi8_mask(
+					   x, _mm512_set1_epi8('b')),
+				       f = _mm512_cmpeq_epi8_mask(
+					   x, _mm512_set1_epi8('f'));
+
+			x = _mm512_mask_mov_epi8(
+			    x, odd & n, _mm512_set1_epi8('\n'));
+			x = _mm512_mask_mov_epi8(
+			    x, odd & r, _mm512_set1_epi8('\r'));
+			x = _mm512_mask_mov_epi8(
+			    x, odd & t, _mm512_set1_epi8('\t'));
+			x = _mm512_mask_mov_epi8(
+			    x, odd & b, _mm512_set1_epi8('\b'));
+			x = _mm512_mask_mov_epi8(
+			    x, odd & f, _mm512_set1_epi8('\f'));
+			if ((odd & (n | r)) != 0)
+				*crlf = 1;
+			odd &= ~(n | r | t | b | f);
+			/* A \u or a bad escape: stop at its backslash. */
+			if (odd != 0)
+				lim &= ((uint64_t)1 << (ctz64(odd) - 1)) - 1;
+		}
+		/* A control byte is an error the byte-wise code reports. */
+		if (unlikely((ctl & lim) != 0))
+			lim &= ((uint64_t)1 << ctz64(ctl & lim)) - 1;
+		/*
+		 * UTF-8: check each sequence; a bad one, or one crossing the
+		 * block's end, ends the block (the cuts above are ASCII bytes,
+		 * so a sequence that starts before one ends before it).
+		 */
+		for (m = hi & lim; m != 0;) {
+			i = ctz64(m);
+			k = utf8_seq(p + i, e);
+			if (k == 0 || i + k > 64) {
+				lim &= ((uint64_t)1 << i) - 1;
+				break;
+			}
+			m &= ~((((uint64_t)1 << k) - 1) << i);
+		}
+		keep = lim & ~(esc >> 1 & bs);
+		_mm512_storeu_si512(
+		    (void *)d, _mm512_maskz_compress_epi8(keep, x));
+		d += __builtin_popcountll(keep);
+		if (lim == ~(uint64_t)0) {
+			p += 64;
+			continue;
+		}
+		/* lim is a run of ones from bit 0: k bytes were settled. */
+		k = lim == 0 ? 0 : 64 - (size_t)__builtin_clzll(lim);
+		if (end < 64 && k == end) {
+			*done = 1;
+			*dp = d;
+			return p + end + 1;
+		}
+		if (end == 64 && carry && k == 63) {
+			p += 63;
+			continue;
+		}
+		p += k;
+		break;
+	}
+	*dp = d;
+	return p;
+}
+#endif
+
 /*
  * Validate and decode a string in one pass; p is just after its opening
  * quote.  Returns the byte after the closing quote, with the decoded bytes
@@ -1661,8 +1811,25 @@ decode_str(
 	uchar *d = *dp, c;
 	long cp, lo;
 	size_t k;
+#ifdef JSON_AVX512
+	/* Asked once a string: the loop below comes back at every escape. */
+	const int wide = avx512_ok();
+#endif
 
 	for (;;) {
+#ifdef JSON_AVX512
+		if (wide && e - p >= 64) {
+			uchar *wd = d; /* d itself stays in a register */
+			int done;
+
+			p = decode_blocks512(p, e, &wd, crlf, &done);
+			d = wd;
+			if (done) {
+				*dp = d;
+				return p;
+			}
+		}
+#endif
 #ifdef JSON_SSE2
 		{
 			const __m128i bs = _mm_set1_epi8('\\');

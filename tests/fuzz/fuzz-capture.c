@@ -1,8 +1,9 @@
 /*
  * fuzz-capture.c - libFuzzer target for the capture reader: any bytes are
  * parsed without a crash, what it returns stays inside the input, it calls
- * the input invalid JSON exactly when json_parse does, and the body it
- * decodes while parsing is json_str_unescape's (CR/LF flag included).
+ * the input invalid JSON exactly when json_parse does, the body it
+ * decodes while parsing is json_str_unescape's (CR/LF flag included), and
+ * headers found in one walk are those found one by one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,9 +42,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c.body.p < p || c.body.p + c.body.n > p + size ||
 	    c.body.type != JSON_STRING)
 		abort();
-	if (capture_header(&c, "close-sig-hash", &v) &&
-	    (v.type != JSON_STRING || v.p < p || v.p + v.n > p + size))
-		abort();
+	/*
+	 * A header is a string or a number (a timestamp written as one)
+	 * inside the input, and several looked up in one walk are the same
+	 * as each looked up alone.
+	 */
+	{
+		static const char *const names[] = { "close-sig-hash",
+			"close-sig-timestamp", "content-type" };
+		struct json_span hv[3];
+		unsigned have = capture_headers(&c, names, 3, hv);
+		size_t i;
+		int one;
+
+		for (i = 0; i < 3; i++) {
+			one = capture_header(&c, names[i], &v);
+			if ((unsigned)one != ((have >> i) & 1))
+				abort();
+			if (one && ((v.type != JSON_STRING &&
+					v.type != JSON_NUMBER) ||
+				       v.p < p || v.p + v.n > p + size ||
+				       v.p != hv[i].p || v.n != hv[i].n))
+				abort();
+		}
+	}
 	/* The body decoded with the parse is what json_str_unescape says. */
 	if (!c.body_base64) {
 		char *ref = malloc(c.body.n + 1);

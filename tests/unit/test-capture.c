@@ -122,8 +122,30 @@ main(void)
 		    "a number is a header value (a timestamp written as one)");
 	}
 	header_is(&c, "t", NULL, "true is not a header value");
+	{
+		static const char *const names[] = { "t", "Z", "w", "x", "y" };
+		struct json_span v[5];
+
+		is_int(capture_headers(&c, names, 5, v), 2 | 8,
+		    "several headers in one walk: the same as one by one");
+		ok(v[1].type == JSON_NUMBER && v[3].n == 3 &&
+			memcmp(v[3].p, "\"a\"", 3) == 0,
+		    "with the same values");
+	}
 	ok(c.body_base64, "flagged base64");
 	body_is(&c, "{\"a\":1}", "base64 is decoded");
+	is_int(parse("{\"headers\":{\"a\":\"1\",\"b\":\"2\",\"A\":[],"
+		     "\"B\":\"3\"},\"body\":\"\"}",
+		   &c),
+	    0, "repeated headers");
+	{
+		static const char *const names[] = { "a", "b" };
+		struct json_span v[2];
+
+		ok(capture_headers(&c, names, 2, v) == 2 && v[1].n == 3 &&
+			v[1].p[1] == '3',
+		    "the last of each wins, an empty array unsets");
+	}
 
 	parse("{\"headers\":{},\"body_base64\":\"eyJhIjoxfQ\"}", &c);
 	body_is(&c, "{\"a\":1}", "unpadded base64 is decoded");
