@@ -265,7 +265,7 @@ default_key(const struct evrec *r, unsigned char *k, char **why)
 	struct json_span id, du, mk, mv;
 	struct json_iter mi;
 	char buf[512];
-	size_t n;
+	size_t n, i;
 
 	*why = NULL;
 	if (r->event.type != JSON_OBJECT)
@@ -275,8 +275,15 @@ default_key(const struct evrec *r, unsigned char *k, char **why)
 	du.p = "null";
 	du.n = 4;
 	du.type = JSON_NULL;
+	/* The members the parse recorded, or a walk over them. */
 	json_iter_init(&mi, r->event);
-	while (json_iter_member(&mi, &mk, &mv)) {
+	for (i = 0;
+	     r->em != NULL ? i < r->emn : json_iter_member(&mi, &mk, &mv);
+	     i++) {
+		if (r->em != NULL) {
+			mk = r->em[i].key;
+			mv = r->em[i].val;
+		}
 		if (mk.n == 4 && memcmp(mk.p, "\"id\"", 4) == 0)
 			id = mv;
 		else if (mk.n == 14 &&

@@ -61,7 +61,11 @@ cls_walk(struct cls *c, struct json_span root)
 static void
 begin(struct evrec_iter *e, struct json_span root, const struct cls *c)
 {
-	memset(e, 0, sizeof(*e));
+	/* Not em[]: evrec_parse may have recorded into it already. */
+	memset(&e->it, 0, sizeof(e->it));
+	e->done = 0;
+	e->emn = 0;
+	e->have_em = 0;
 	e->root = root;
 	e->kind = cls_kind(c);
 	e->event = c->ev;
@@ -83,11 +87,14 @@ evrec_parse(
     struct evrec_iter *e, const char *p, size_t n, struct json_error *err)
 {
 	struct json_member m[16];
-	struct json_top top = { .m = m, .max = 16 };
+	struct json_top top = { .m = m, .max = 16, .sub = "event", .subn = 5 };
 	struct json_span root;
 	struct cls c;
 	size_t i;
 
+	/* The event's members too, straight into e->em. */
+	top.sm = e->em;
+	top.smax = EVREC_MEMBERS;
 	if (json_parse_top(p, n, &root, &top, err) != 0)
 		return -1;
 	if (root.type != JSON_OBJECT || top.n > top.max) {
@@ -98,6 +105,16 @@ evrec_parse(
 	for (i = 0; i < top.n; i++)
 		cls_member(&c, m[i].key, m[i].val);
 	begin(e, root, &c);
+	/*
+	 * The recorded members are the event's only when the last "event"
+	 * member was the object recorded (an object then null is no event).
+	 */
+	if (e->kind == EVREC_RECORD && top.sub_found > 0 &&
+	    top.sn <= top.smax && top.sn > 0 && e->em[0].key.p > e->event.p &&
+	    e->em[0].key.p < e->event.p + e->event.n) {
+		e->emn = top.sn;
+		e->have_em = 1;
+	}
 	return 0;
 }
 
@@ -111,6 +128,8 @@ evrec_next(struct evrec_iter *e, struct evrec *r)
 	r->event.type = JSON_NONE;
 	r->event.p = NULL;
 	r->event.n = 0;
+	r->em = NULL;
+	r->emn = 0;
 	switch (e->kind) {
 	case EVREC_PAGE:
 		if (!json_iter_elem(&e->it, &v)) {
@@ -130,6 +149,10 @@ evrec_next(struct evrec_iter *e, struct evrec *r)
 		r->whole = e->root;
 		r->event = e->event;
 		r->wrapped = 0;
+		if (e->have_em) {
+			r->em = e->em;
+			r->emn = e->emn;
+		}
 		break;
 	case EVREC_OTHER:
 		r->whole = e->root;

@@ -25,10 +25,17 @@ enum evrec_kind {
 	EVREC_PAGE /* an Event Log page */
 };
 
+/* The members of an event evrec_parse recorded while validating it. */
+#define EVREC_MEMBERS 48
+
 struct evrec {
 	struct json_span whole; /* the record as is (unwrapped kinds) */
 	struct json_span event; /* the event object, or JSON_NONE */
 	int wrapped; /* 1: the record is the wrapped event */
+	/* The event's members in order, when the parse recorded them all
+	 * (NULL: walk event instead). */
+	const struct json_member *em;
+	size_t emn;
 };
 
 struct evrec_iter {
@@ -37,6 +44,9 @@ struct evrec_iter {
 	struct json_span event; /* RECORD: the "event" member */
 	struct json_iter it;
 	int done;
+	struct json_member em[EVREC_MEMBERS]; /* see struct evrec */
+	size_t emn;
+	int have_em;
 };
 
 /* Begin on a validated value. */

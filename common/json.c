@@ -651,9 +651,10 @@ parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
 {
 	const uchar *s = (const uchar *)p, *e = s + n, *start, *end;
 	const uchar *tkey = NULL, *tkeyend = NULL, *tval = NULL;
+	const uchar *skey = NULL, *skeyend = NULL, *sval = NULL;
 	uint64_t stk[(JSON_MAX_DEPTH + 63) / 64];
 	unsigned lvl = 0, nobj = 0;
-	int inobj = 0;
+	int inobj = 0, insub = 0; /* insub: in the object top->sub names */
 	struct perr pe;
 
 	s = skip_ws(s, e);
@@ -665,8 +666,17 @@ parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
 	start = s;
 
 value:
+	if (insub && lvl == 2 && inobj)
+		sval = s;
 	if (top != NULL && lvl == 1 && inobj) {
 		tval = s;
+		if (*s == '{' && top->sub != NULL &&
+		    str_eq_raw(tkey, tkeyend, top->sub, top->subn)) {
+			/* Its members are recorded too (the last one's). */
+			insub = 1;
+			top->sn = 0;
+			top->sub_found++;
+		}
 		if (*s == '"' && top->lazy != NULL &&
 		    str_eq_raw(tkey, tkeyend, top->lazy, top->lazyn)) {
 			/* Validated while decoded, in one pass. */
@@ -759,6 +769,13 @@ next:
 		}
 		if (top->n <= top->max)
 			top->n++;
+	} else if (insub && lvl == 2 && inobj) {
+		if (top->sn < top->smax) {
+			set_span(&top->sm[top->sn].key, skey, skeyend);
+			set_span(&top->sm[top->sn].val, sval, s);
+		}
+		if (top->sn <= top->smax)
+			top->sn++;
 	}
 	s = skip_ws(s, e);
 	if (s == e)
@@ -783,6 +800,8 @@ close:
 	lvl--;
 	if (inobj)
 		nobj--;
+	if (lvl == 1)
+		insub = 0;
 	if (lvl > 0)
 		inobj = (stk[(lvl - 1) >> 6] >> ((lvl - 1) & 63)) & 1;
 	goto next;
@@ -797,10 +816,14 @@ key:
 	}
 	if (top != NULL && lvl == 1)
 		tkey = s;
+	else if (insub && lvl == 2)
+		skey = s;
 	if ((s = scan_string(s + 1, e, &pe)) == NULL)
 		goto fail;
 	if (top != NULL && lvl == 1)
 		tkeyend = s;
+	else if (insub && lvl == 2)
+		skeyend = s;
 	s = skip_ws(s, e);
 	if (s == e)
 		goto eof;
@@ -868,6 +891,8 @@ json_parse_top(const char *p, size_t n, struct json_span *v,
     struct json_top *top, struct json_error *err)
 {
 	top->n = 0;
+	top->sn = 0;
+	top->sub_found = 0;
 	top->lazy_found = 0;
 	top->lazy_n = 0;
 	top->lazy_crlf = 0;

@@ -85,6 +85,18 @@ struct json_member {
 struct json_top {
 	struct json_member *m;
 	size_t max;
+	/*
+	 * The members of the top-level member named sub (a plain key; NULL
+	 * for none), when it is an object, recorded the same way: the first
+	 * smax to sm[], sn counting them; sub_found counts such members (with
+	 * several, sm[] holds the last one's).
+	 */
+	const char *sub;
+	size_t subn;
+	struct json_member *sm;
+	size_t smax;
+	size_t sn; /* out */
+	int sub_found; /* out */
 	const char *lazy;
 	size_t lazyn;
 	char *lazy_dst;

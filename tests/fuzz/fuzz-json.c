@@ -58,7 +58,7 @@
 #include "jqr.h"
 #include "json.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_options(void);
 
@@ -81,13 +81,13 @@ __lsan_default_options(void)
 	return "print_suppressions=0";
 }
 
-#define LAX_TOKEN	0x01
-#define LAX_UTF8	0x02
-#define LAX_CTRL	0x04
-#define LAX_BOM		0x08
-#define LAX_RS		0x10
+#define LAX_TOKEN 0x01
+#define LAX_UTF8 0x02
+#define LAX_CTRL 0x04
+#define LAX_BOM 0x08
+#define LAX_RS 0x10
 
-#define MAXIN		(1 << 20)
+#define MAXIN (1 << 20)
 
 static void
 fail(const char *what, const uint8_t *p, size_t n)
@@ -159,7 +159,7 @@ strict_token(const uint8_t *t, size_t n)
 	    (n == 5 && memcmp(t, "false", 5) == 0) ||
 	    (n == 4 && memcmp(t, "null", 4) == 0))
 		return 1;
-#define DIG(k)	((k) < n && t[k] >= '0' && t[k] <= '9')
+#define DIG(k) ((k) < n && t[k] >= '0' && t[k] <= '9')
 	if (i < n && t[i] == '-')
 		i++;
 	if (!DIG(i))
@@ -286,8 +286,8 @@ check_string(struct json_span s, size_t *lenp)
 		fail("unescaped string not utf-8", in_p, in_n);
 	if (!json_str_eq(s, u, n) || !json_str_eq_nocase(s, u, n))
 		fail("json_str_eq", in_p, in_n);
-	if (n > 0 && (json_str_eq(s, u, n - 1) || json_str_eq_nocase(s, u,
-	    n - 1)))
+	if (n > 0 &&
+	    (json_str_eq(s, u, n - 1) || json_str_eq_nocase(s, u, n - 1)))
 		fail("json_str_eq on a prefix", in_p, in_n);
 	if (json_str_plain(s) != (memchr(s.p + 1, '\\', s.n - 2) == NULL))
 		fail("json_str_plain", in_p, in_n);
@@ -312,6 +312,52 @@ check_string(struct json_span s, size_t *lenp)
 	free(q);
 	*lenp = n;
 	return u;
+}
+
+/*
+ * The members of the top-level member "a" that json_parse_top records
+ * (the last "a" whose value is an object) are those json_iter_member
+ * walks in it, and the parse is as valid as without.
+ */
+static void
+check_sub(const uint8_t *data, size_t size, int ours)
+{
+	struct json_member m[2], sm[3];
+	struct json_top top = {
+		.m = m, .max = 2, .sub = "a", .subn = 1, .sm = sm, .smax = 3
+	};
+	struct json_span root, key, val, last = { 0 };
+	struct json_iter it, st;
+	int found = 0, tv;
+	size_t i;
+
+	tv = json_parse_top((const char *)data, size, &root, &top, NULL) == 0;
+	if (tv != ours)
+		fail(
+		    "json_parse_top (sub) and json_parse disagree", data, size);
+	if (!tv)
+		return;
+	if (root.type == JSON_OBJECT) {
+		json_iter_init(&it, root);
+		while (json_iter_member(&it, &key, &val))
+			if (json_str_eq(key, "a", 1) && key.n == 3 &&
+			    val.type == JSON_OBJECT) {
+				found++;
+				last = val;
+			}
+	}
+	if (top.sub_found != found)
+		fail("json_parse_top sub count", data, size);
+	if (!found)
+		return;
+	json_iter_init(&st, last);
+	for (i = 0; json_iter_member(&st, &key, &val); i++)
+		if (i < top.smax &&
+		    (sm[i].key.p != key.p || sm[i].key.n != key.n ||
+			sm[i].val.p != val.p || sm[i].val.n != val.n))
+			fail("json_parse_top sub member", data, size);
+	if (top.sn != (i > top.smax ? top.smax + 1 : i))
+		fail("json_parse_top sub member count", data, size);
 }
 
 /*
@@ -346,6 +392,7 @@ check_top(const uint8_t *data, size_t size, int ours)
 		if (top.n != (i > top.max ? top.max + 1 : i))
 			fail("json_parse_top member count", data, size);
 	}
+	check_sub(data, size, ours);
 	/* Decoding the lazy member "a" while parsing changes nothing about
 	 * validity, and gives json_str_unescape's bytes. */
 	if ((buf = malloc(size + 1)) == NULL)
@@ -366,8 +413,9 @@ check_top(const uint8_t *data, size_t size, int ours)
 		rn = json_str_unescape(top.lazy_val, ref);
 		if (rn != top.lazy_n || memcmp(ref, buf, rn) != 0)
 			fail("the lazy member decodes differently", data, size);
-		if (top.lazy_crlf != (memchr(ref, '\n', rn) != NULL ||
-					 memchr(ref, '\r', rn) != NULL))
+		if (top.lazy_crlf !=
+		    (memchr(ref, '\n', rn) != NULL ||
+			memchr(ref, '\r', rn) != NULL))
 			fail("lazy_crlf", data, size);
 		free(ref);
 	}
@@ -419,8 +467,7 @@ check_scalar(struct json_span v, jv j)
 
 /* Look a member or element up again through a compiled path. */
 static void
-check_path_key(struct json_span obj, struct json_span key,
-    struct json_span val)
+check_path_key(struct json_span obj, struct json_span key, struct json_span val)
 {
 	char u[JSON_PATH_KEYMAX], expr[8 * JSON_PATH_KEYMAX];
 	struct json_path path;
@@ -485,8 +532,8 @@ check_path_index(struct json_span arr, size_t idx, struct json_span *val)
  * json_object_get and json_iter_elem, as jq 1.6 reads a path.
  */
 static enum json_path_result
-ref_path_get(const struct json_path *path, struct json_span cur,
-    struct json_span *out)
+ref_path_get(
+    const struct json_path *path, struct json_span cur, struct json_span *out)
 {
 	const struct json_path_step *st;
 	struct json_iter it;
@@ -502,8 +549,8 @@ ref_path_get(const struct json_path *path, struct json_span cur,
 			if (cur.type != JSON_ARRAY)
 				return JSON_PATH_TYPE;
 			json_iter_init(&it, cur);
-			for (k = 0, found = 0; !found &&
-			    json_iter_elem(&it, &v); k++)
+			for (k = 0, found = 0;
+			     !found && json_iter_elem(&it, &v); k++)
 				found = k == st->index;
 			if (!found)
 				return JSON_PATH_NULL;
@@ -520,7 +567,7 @@ ref_path_get(const struct json_path *path, struct json_span cur,
 }
 
 static struct json_span g_root;
-static struct json_path g_path;	/* the steps to the value being checked */
+static struct json_path g_path; /* the steps to the value being checked */
 static size_t g_npaths;
 
 /*
@@ -532,13 +579,11 @@ static void
 check_path_at(size_t nsteps, struct json_span v)
 {
 	static const struct {
-		int		 is_index;
-		size_t		 index;
-		const char	*key;
-	} extra[] = {
-		{ 0, 0, "a" }, { 0, 0, "" }, { 1, 0, NULL }, { 1, 1, NULL },
-		{ 1, 7, NULL }
-	};
+		int is_index;
+		size_t index;
+		const char *key;
+	} extra[] = { { 0, 0, "a" }, { 0, 0, "" }, { 1, 0, NULL },
+		{ 1, 1, NULL }, { 1, 7, NULL } };
 	struct json_path_step *st;
 	struct json_span out, rout;
 	enum json_path_result r, rr;
@@ -564,19 +609,20 @@ check_path_at(size_t nsteps, struct json_span v)
 		}
 		r = json_path_get(&g_path, g_root, &out);
 		rr = ref_path_get(&g_path, g_root, &rout);
-		if (r != rr || (r == JSON_PATH_FOUND && (out.p != rout.p ||
-		    out.n != rout.n)))
+		if (r != rr ||
+		    (r == JSON_PATH_FOUND &&
+			(out.p != rout.p || out.n != rout.n)))
 			fail("json_path_get differs from the reference", in_p,
 			    in_n);
 	}
 }
 
 struct frame {
-	struct json_span	span;
-	struct json_iter	it;
-	jv			j;
-	size_t			idx;
-	int			pathok;	/* g_path leads here */
+	struct json_span span;
+	struct json_iter it;
+	jv j;
+	size_t idx;
+	int pathok; /* g_path leads here */
 };
 
 /* Walk both trees without recursion; consumes j. */
@@ -622,8 +668,8 @@ compare(struct json_span root, jv j)
 			}
 			u = check_string(k, &n);
 			if (!json_object_get(f->span, u, n, &last))
-				fail("json_object_get misses a key", in_p,
-				    in_n);
+				fail(
+				    "json_object_get misses a key", in_p, in_n);
 			check_path_key(f->span, k, last);
 			if (last.p != v.p) {
 				/* An earlier duplicate: jq keeps the last. */

@@ -15,21 +15,27 @@
 #include "tap.h"
 
 /* Parse a literal (sizeof, so that embedded NULs count). */
-#define PARSE(lit, v, e)	json_parse((lit), sizeof(lit) - 1, (v), (e))
-#define L(lit)			(lit), sizeof(lit) - 1
+#define PARSE(lit, v, e) json_parse((lit), sizeof(lit) - 1, (v), (e))
+#define L(lit) (lit), sizeof(lit) - 1
 #define is_lit(got, gotn, lit, ...) \
 	is_mem((got), (gotn), (lit), sizeof(lit) - 1, __VA_ARGS__)
 
 struct tcase {
-	const char	*in;
-	size_t		 n;
-	int		 ok;
-	enum json_type	 type;
-	const char	*why;
+	const char *in;
+	size_t n;
+	int ok;
+	enum json_type type;
+	const char *why;
 };
 
-#define V(lit, t, why)	{ (lit), sizeof(lit) - 1, 1, (t), (why) }
-#define X(lit, why)	{ (lit), sizeof(lit) - 1, 0, JSON_NONE, (why) }
+#define V(lit, t, why) \
+	{ \
+		(lit), sizeof(lit) - 1, 1, (t), (why) \
+	}
+#define X(lit, why) \
+	{ \
+		(lit), sizeof(lit) - 1, 0, JSON_NONE, (why) \
+	}
 
 static const struct tcase cases[] = {
 	V("{}", JSON_OBJECT, "empty object"),
@@ -66,8 +72,8 @@ static const struct tcase cases[] = {
 	V("\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"", JSON_STRING,
 	    "4-byte utf-8 bounds (U+10000, U+10FFFF)"),
 	V("\"caf\xc3\xa9 \xf0\x9f\x94\xa5 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 "
-	    "with a long ascii tail to go past sixteen bytes\"", JSON_STRING,
-	    "mixed utf-8 and ascii"),
+	  "with a long ascii tail to go past sixteen bytes\"",
+	    JSON_STRING, "mixed utf-8 and ascii"),
 	V("{\"a\":1,\"a\":2}", JSON_OBJECT, "duplicate keys are valid"),
 	V("[[[]],{},[{}]]", JSON_ARRAY, "nested empties"),
 
@@ -317,7 +323,8 @@ test_depth(void)
 static void
 test_iteration(void)
 {
-	static const char obj[] = "{ \"a\" : \"]}\\\"[{\" , "
+	static const char obj[] =
+	    "{ \"a\" : \"]}\\\"[{\" , "
 	    "\"b\":[{\"c\":\"}\"},[]], \"d\" :3,"
 	    "\"e\":{\"f\":[1,{\"g\":\"\\\\\"}]},\"h\":true}";
 	struct json_span v, k, val;
@@ -348,18 +355,18 @@ test_iteration(void)
 	ok(PARSE("[ 1 , \"x\" ,[ ], {} ,null,false,-2.5e-3 ]", &v, NULL) == 0,
 	    "iteration array is valid");
 	json_iter_init(&it, v);
-	ok(json_iter_elem(&it, &val) && val.type == JSON_NUMBER &&
-	    val.n == 1, "element 1");
-	ok(json_iter_elem(&it, &val) && val.type == JSON_STRING &&
-	    val.n == 3, "element 2");
-	ok(json_iter_elem(&it, &val) && val.type == JSON_ARRAY &&
-	    val.n == 3, "element 3, an empty array with a blank");
-	ok(json_iter_elem(&it, &val) && val.type == JSON_OBJECT &&
-	    val.n == 2, "element 4");
+	ok(json_iter_elem(&it, &val) && val.type == JSON_NUMBER && val.n == 1,
+	    "element 1");
+	ok(json_iter_elem(&it, &val) && val.type == JSON_STRING && val.n == 3,
+	    "element 2");
+	ok(json_iter_elem(&it, &val) && val.type == JSON_ARRAY && val.n == 3,
+	    "element 3, an empty array with a blank");
+	ok(json_iter_elem(&it, &val) && val.type == JSON_OBJECT && val.n == 2,
+	    "element 4");
 	ok(json_iter_elem(&it, &val) && val.type == JSON_NULL, "element 5");
 	ok(json_iter_elem(&it, &val) && val.type == JSON_FALSE, "element 6");
-	ok(json_iter_elem(&it, &val) && val.type == JSON_NUMBER &&
-	    val.n == 7, "element 7");
+	ok(json_iter_elem(&it, &val) && val.type == JSON_NUMBER && val.n == 7,
+	    "element 7");
 	ok(!json_iter_elem(&it, &val), "end of elements");
 
 	PARSE("[]", &v, NULL);
@@ -399,13 +406,15 @@ test_skip_blocks(void)
 				*p++ = '\\';
 				*p++ = '\\';
 			}
-			p += sprintf(p, "\\\"]}[{\\\\\",{\"k\":\"[\"},"
-			    "\"%s\"],\"y\":7}", bs & 1 ? "}" : "{");
+			p += sprintf(p,
+			    "\\\"]}[{\\\\\",{\"k\":\"[\"},"
+			    "\"%s\"],\"y\":7}",
+			    bs & 1 ? "}" : "{");
 			total++;
-			if (json_parse(buf, (size_t)(p - buf), &v,
-			    NULL) == -1 ||
-			    !json_object_get(v, L("y"), &val) ||
-			    val.n != 1 || val.p[0] != '7' ||
+			if (json_parse(buf, (size_t)(p - buf), &v, NULL) ==
+				-1 ||
+			    !json_object_get(v, L("y"), &val) || val.n != 1 ||
+			    val.p[0] != '7' ||
 			    !json_object_get(v, L("x"), &val) ||
 			    val.p[val.n - 1] != ']' ||
 			    val.p + val.n + 1 != strstr(buf, "\"y\"")) {
@@ -413,8 +422,8 @@ test_skip_blocks(void)
 					printf("# failed on %s\n", buf);
 			}
 		}
-	is_int(bad, 0, "container skip at %d offsets and backslash runs",
-	    total);
+	is_int(
+	    bad, 0, "container skip at %d offsets and backslash runs", total);
 }
 
 static void
@@ -423,7 +432,8 @@ test_object_get(void)
 	struct json_span v, val;
 
 	PARSE("{\"a\":1,\"b\":{\"a\":5},\"a\":2,\"a\\\"b\":3,\"\\u0041\":4,"
-	    "\"\\ud83d\\ude00\":5,\"\\udc00\":6,\"\":7,\"A\":8}", &v, NULL);
+	      "\"\\ud83d\\ude00\":5,\"\\udc00\":6,\"\":7,\"A\":8}",
+	    &v, NULL);
 	ok(json_object_get(v, L("a"), &val), "key found");
 	is_lit(val.p, val.n, "2", "duplicate keys: the last wins");
 	ok(json_object_get(v, L("a\"b"), &val) && val.p[0] == '3',
@@ -449,11 +459,36 @@ static void
 test_path_compile(void)
 {
 	static const char *bad[] = {
-		"", "a", "..", ".a.", ".a.[\"b\"]", ".[0].[0]", ". a", ".a ",
-		".a | .b", ".[-1]", ".[01]", ".[1e0]", ".[]", ".a?", ".[0]?",
-		".\"\\u0041\"", ".\"\\(1)\"", ".1a", ".$a", ".a::b",
-		".[10000000000]", ".\"abc", ".[\"a\"", ".[0", ".a[0]x",
-		".\"a\x01\"", ".\"\xff\"", ".[ 0 ]", ".a..b", ".a-b",
+		"",
+		"a",
+		"..",
+		".a.",
+		".a.[\"b\"]",
+		".[0].[0]",
+		". a",
+		".a ",
+		".a | .b",
+		".[-1]",
+		".[01]",
+		".[1e0]",
+		".[]",
+		".a?",
+		".[0]?",
+		".\"\\u0041\"",
+		".\"\\(1)\"",
+		".1a",
+		".$a",
+		".a::b",
+		".[10000000000]",
+		".\"abc",
+		".[\"a\"",
+		".[0",
+		".a[0]x",
+		".\"a\x01\"",
+		".\"\xff\"",
+		".[ 0 ]",
+		".a..b",
+		".a-b",
 	};
 	struct json_path path;
 	char expr[600];
@@ -463,8 +498,9 @@ test_path_compile(void)
 	ok(json_path_compile(".", &path) == 0 && path.nsteps == 0,
 	    "'.' is the identity");
 	ok(json_path_compile(".a", &path) == 0 && path.nsteps == 1 &&
-	    !path.step[0].is_index && path.step[0].keylen == 1 &&
-	    path.step[0].key[0] == 'a', ".a");
+		!path.step[0].is_index && path.step[0].keylen == 1 &&
+		path.step[0].key[0] == 'a',
+	    ".a");
 	r = json_path_compile(".a.b_2[2].C", &path);
 	ok(r == 0 && path.nsteps == 4, ".a.b_2[2].C has 4 steps");
 	is_lit(path.step[1].key, path.step[1].keylen, "b_2", "step 2 key");
@@ -475,22 +511,27 @@ test_path_compile(void)
 	is_lit(path.step[0].key, path.step[0].keylen, "a.b",
 	    "quoted key keeps the dot");
 	ok(json_path_compile(".[\"a.b\"][\"c\"]", &path) == 0 &&
-	    path.nsteps == 2, ".[\"a.b\"][\"c\"]");
+		path.nsteps == 2,
+	    ".[\"a.b\"][\"c\"]");
 	ok(json_path_compile(".\"a\".\"b\"", &path) == 0 && path.nsteps == 2,
 	    ".\"a\".\"b\"");
 	ok(json_path_compile(".a.\"b\"[0][1]", &path) == 0 &&
-	    path.nsteps == 4 && path.step[3].index == 1, ".a.\"b\"[0][1]");
+		path.nsteps == 4 && path.step[3].index == 1,
+	    ".a.\"b\"[0][1]");
 	ok(json_path_compile(".[0]", &path) == 0 && path.nsteps == 1 &&
-	    path.step[0].is_index && path.step[0].index == 0, ".[0]");
+		path.step[0].is_index && path.step[0].index == 0,
+	    ".[0]");
 	ok(json_path_compile(".[999999999]", &path) == 0 &&
-	    path.step[0].index == 999999999, "nine-digit index");
+		path.step[0].index == 999999999,
+	    "nine-digit index");
 	ok(json_path_compile(".if", &path) == 0, "keyword as a field (.if)");
 	ok(json_path_compile(".\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", &path) == 0,
 	    "every escape of a quoted key");
 	is_lit(path.step[0].key, path.step[0].keylen, "\"\\/\b\f\n\r\t",
 	    "escapes decoded");
 	ok(json_path_compile(".\"caf\xc3\xa9\"", &path) == 0 &&
-	    path.step[0].keylen == 5, "utf-8 in a quoted key");
+		path.step[0].keylen == 5,
+	    "utf-8 in a quoted key");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ok(json_path_compile(bad[i], &path) == -1,
 		    "not a simple path: '%s'", bad[i]);
@@ -498,15 +539,16 @@ test_path_compile(void)
 	strcpy(expr, "");
 	for (i = 0; i < JSON_PATH_MAX; i++)
 		strcat(expr, ".a");
-	ok(json_path_compile(expr, &path) == 0 &&
-	    path.nsteps == JSON_PATH_MAX, "JSON_PATH_MAX steps");
+	ok(json_path_compile(expr, &path) == 0 && path.nsteps == JSON_PATH_MAX,
+	    "JSON_PATH_MAX steps");
 	strcat(expr, ".a");
 	ok(json_path_compile(expr, &path) == -1, "one step too many");
 	expr[0] = '.';
 	memset(expr + 1, 'k', JSON_PATH_KEYMAX);
 	expr[JSON_PATH_KEYMAX + 1] = '\0';
 	ok(json_path_compile(expr, &path) == 0 &&
-	    path.step[0].keylen == JSON_PATH_KEYMAX, "longest key");
+		path.step[0].keylen == JSON_PATH_KEYMAX,
+	    "longest key");
 	expr[JSON_PATH_KEYMAX + 1] = 'k';
 	expr[JSON_PATH_KEYMAX + 2] = '\0';
 	ok(json_path_compile(expr, &path) == -1, "key one byte too long");
@@ -520,7 +562,7 @@ get(const char *doc, const char *expr, struct json_span *out)
 
 	if (json_path_compile(expr, &path) == -1 ||
 	    json_parse(doc, strlen(doc), &root, NULL) == -1)
-		return (enum json_path_result)-1;
+		return (enum json_path_result) - 1;
 	return json_path_get(&path, root, out);
 }
 
@@ -528,7 +570,8 @@ static void
 test_path_get(void)
 {
 	/* Every expectation below is what jq 1.6 prints for the same. */
-	static const char doc[] = "{\"a\":{\"b\":[10,{\"c\":\"x\"}]},"
+	static const char doc[] =
+	    "{\"a\":{\"b\":[10,{\"c\":\"x\"}]},"
 	    "\"n\":null,\"s\":\"str\",\"num\":1,\"t\":true,\"a.b\":3,"
 	    "\"d\":1,\"d\":{\"e\":2},\"\":[]}";
 	struct json_span out;
@@ -541,8 +584,8 @@ test_path_get(void)
 	is_lit(out.p, out.n, "10", ".a.b[0] is 10");
 	is_int(get(doc, ".[\"a\"][\"b\"][1][\"c\"]", &out), JSON_PATH_FOUND,
 	    "bracket keys");
-	is_int(get(doc, ".\"a.b\"", &out), JSON_PATH_FOUND,
-	    "quoted dotted key");
+	is_int(
+	    get(doc, ".\"a.b\"", &out), JSON_PATH_FOUND, "quoted dotted key");
 	is_lit(out.p, out.n, "3", ".\"a.b\" is 3");
 	is_int(get(doc, ".d.e", &out), JSON_PATH_FOUND,
 	    "through the last duplicate");
@@ -555,8 +598,8 @@ test_path_get(void)
 	is_int(get(doc, ".zz.y[3]", &out), JSON_PATH_NULL,
 	    "steps after a missing key are null");
 	is_int(get(doc, ".n.x", &out), JSON_PATH_NULL, "key on null is null");
-	is_int(get(doc, ".n[3]", &out), JSON_PATH_NULL,
-	    "index on null is null");
+	is_int(
+	    get(doc, ".n[3]", &out), JSON_PATH_NULL, "index on null is null");
 	is_int(get(doc, ".a.b[2]", &out), JSON_PATH_NULL,
 	    "index past the end is null");
 	is_int(get(doc, ".a.b[5].c[1]", &out), JSON_PATH_NULL,
@@ -571,14 +614,14 @@ test_path_get(void)
 	is_int(get(doc, ".num.a", &out), JSON_PATH_TYPE, "key on a number");
 	is_int(get(doc, ".t[0]", &out), JSON_PATH_TYPE, "index on a boolean");
 	is_int(get(doc, ".a[0]", &out), JSON_PATH_TYPE, "index on an object");
-	is_int(get(doc, ".[0]", &out), JSON_PATH_TYPE,
-	    "index on the root object");
+	is_int(
+	    get(doc, ".[0]", &out), JSON_PATH_TYPE, "index on the root object");
 	is_int(get(doc, ".a.b.c", &out), JSON_PATH_TYPE, "key on an array");
 	is_int(get(doc, ".a.b[0].c", &out), JSON_PATH_TYPE,
 	    "key on a number in an array");
 	is_int(get("[1]", ".a", &out), JSON_PATH_TYPE, "key on a root array");
-	is_int(get("[1,[2,{\"a\":3}],4]", ".[1][1].a", &out),
-	    JSON_PATH_FOUND, "root array, nested array, object");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[1][1].a", &out), JSON_PATH_FOUND,
+	    "root array, nested array, object");
 	is_lit(out.p, out.n, "3", ".[1][1].a is 3");
 	is_int(get("[1,[2,{\"a\":3}],4]", ".[2]", &out), JSON_PATH_FOUND,
 	    "last element of a root array");
@@ -589,8 +632,8 @@ test_path_get(void)
 	    "past the end of a root array, then a key");
 	is_int(get("[1,[2,{\"a\":3}],4]", ".[0][0]", &out), JSON_PATH_TYPE,
 	    "index on a number in a root array");
-	is_int(get("[1,[2,{\"a\":3}],4]", ".[1][1][0]", &out),
-	    JSON_PATH_TYPE, "index on an object in a root array");
+	is_int(get("[1,[2,{\"a\":3}],4]", ".[1][1][0]", &out), JSON_PATH_TYPE,
+	    "index on an object in a root array");
 	is_int(get("{\"a\":\"s\",\"a\":{\"b\":[5]}}", ".a.b[0]", &out),
 	    JSON_PATH_FOUND, "a later duplicate replaces a string");
 	is_lit(out.p, out.n, "5", "and its value is found");
@@ -600,11 +643,11 @@ test_path_get(void)
 	    JSON_PATH_NULL, "a later duplicate without the key is null");
 	is_int(get("{\"a\":{\"b\":1},\"a\":null}", ".a.b", &out),
 	    JSON_PATH_NULL, "a later null duplicate is null");
-	is_int(get("{\"a\":[{\"b\":1,\"b\":2},3],\"z\":0}", ".a[0].b",
-	    &out), JSON_PATH_FOUND, "duplicates inside an array element");
+	is_int(get("{\"a\":[{\"b\":1,\"b\":2},3],\"z\":0}", ".a[0].b", &out),
+	    JSON_PATH_FOUND, "duplicates inside an array element");
 	is_lit(out.p, out.n, "2", "the last of them");
-	is_int(get(" { \"a\" : [ 1 , { \"b\" : \"x\" } ] } ", ".a[1].b",
-	    &out), JSON_PATH_FOUND, "blanks everywhere");
+	is_int(get(" { \"a\" : [ 1 , { \"b\" : \"x\" } ] } ", ".a[1].b", &out),
+	    JSON_PATH_FOUND, "blanks everywhere");
 	is_lit(out.p, out.n, "\"x\"", "found through the blanks");
 	is_int(get("\"s\"", ".[0]", &out), JSON_PATH_TYPE,
 	    "index on a root string");
@@ -685,7 +728,8 @@ test_str_decode(void)
 		memset(&err, 0, sizeof(err));
 		dn = json_str_decode(raw, out, &err);
 		ok(dn == -1 && err.msg != NULL &&
-		       strcmp(err.msg, bad[i].err) == 0 && err.off == bad[i].off,
+			strcmp(err.msg, bad[i].err) == 0 &&
+			err.off == bad[i].off,
 		    "decode rejects %s: %s at %zu (got %s at %zu)", bad[i].in,
 		    bad[i].err, bad[i].off, err.msg ? err.msg : "-", err.off);
 		ok(json_parse(bad[i].in, raw.n, NULL, NULL) == -1,
@@ -705,8 +749,8 @@ static void
 test_decode_blocks(void)
 {
 	static const char *const item[] = { "\\u00e9", "\\n", "\\r\\t",
-		"\xc3\xa9", "\xf0\x9f\x98\x80", "\\ud83d\\ude00", "\x01",
-		"\\q", "\xc3(", "\\u12", "\\\\", "\\/", "\\b\\f" };
+		"\xc3\xa9", "\xf0\x9f\x98\x80", "\\ud83d\\ude00", "\x01", "\\q",
+		"\xc3(", "\\u12", "\\\\", "\\/", "\\b\\f" };
 	char in[400], out[400], ref[400];
 	struct json_error perr, derr;
 	struct json_span raw, v;
@@ -737,7 +781,8 @@ test_decode_blocks(void)
 				    : dn != -1 || perr.off != derr.off ||
 				    strcmp(perr.msg, derr.msg) != 0) {
 				if (bad++ == 0)
-					printf("# failed on %.*s\n", (int)n, in);
+					printf(
+					    "# failed on %.*s\n", (int)n, in);
 			}
 		}
 	is_int(bad, 0, "block decoding of %d strings agrees", total);
@@ -759,6 +804,40 @@ test_u_escape_at_block_end(void)
 	    "a \\u escape that the closing quote cuts short fails");
 }
 
+/* json_parse_top: the members of one named member recorded as well. */
+static void
+test_parse_top_sub(void)
+{
+	struct json_member m[4], sm[2];
+	struct json_top top = {
+		.m = m, .max = 4, .sub = "event", .subn = 5, .sm = sm, .smax = 2
+	};
+	struct json_span v;
+	const char *t = "{\"x\": {\"id\": 0}, \"event\": {\"id\": \"a\", "
+			"\"data\": {\"id\": [1, {\"id\": 2}]}}, \"y\": 1}";
+	const char *u = "{\"event\": {\"id\": 1}, \"event\": {\"id\": 2}}";
+	const char *w = "{\"event\": {\"a\": 1, \"b\": 2, \"c\": 3}}";
+	const char *z = "{\"event\": [{\"id\": 1}], \"e\": {\"id\": 3}}";
+
+	ok(json_parse_top(t, strlen(t), &v, &top, NULL) == 0 && top.n == 3 &&
+		top.sub_found == 1 && top.sn == 2,
+	    "the named member's two members recorded, beside the top three");
+	ok(sm[0].key.n == 4 && memcmp(sm[0].key.p, "\"id\"", 4) == 0 &&
+		sm[0].val.n == 3 && memcmp(sm[0].val.p, "\"a\"", 3) == 0,
+	    "its first: key and value spans");
+	ok(sm[1].val.type == JSON_OBJECT && sm[1].val.n == 22 &&
+		sm[1].val.p[sm[1].val.n - 1] == '}',
+	    "its second: the whole nested object, whose members are not taken");
+	ok(json_parse_top(u, strlen(u), &v, &top, NULL) == 0 &&
+		top.sub_found == 2 && top.sn == 1 && sm[0].val.p[0] == '2',
+	    "named twice: the last one's members");
+	ok(json_parse_top(w, strlen(w), &v, &top, NULL) == 0 && top.sn == 3,
+	    "more members than recorded: sn is smax + 1");
+	ok(json_parse_top(z, strlen(z), &v, &top, NULL) == 0 &&
+		top.sub_found == 0 && top.sn == 0,
+	    "not an object, or another name: nothing recorded");
+}
+
 /* json_parse_top: members recorded in one pass, the lazy value skipped. */
 static void
 test_parse_top(void)
@@ -773,8 +852,8 @@ test_parse_top(void)
 	struct json_error err;
 	char out[64];
 
-	ok(json_parse_top("{\"a\": {\"b\": 1}, \"c\" : \"d\"}", 26, &v, &top,
-	       NULL) == 0 &&
+	ok(json_parse_top(
+	       "{\"a\": {\"b\": 1}, \"c\" : \"d\"}", 26, &v, &top, NULL) == 0 &&
 		top.n == 2 && top.lazy_found == 0,
 	    "two members recorded");
 	ok(m[0].key.n == 3 && memcmp(m[0].key.p, "\"a\"", 3) == 0 &&
@@ -784,7 +863,8 @@ test_parse_top(void)
 		memcmp(m[1].val.p, "\"d\"", 3) == 0,
 	    "the second, after a nested key (not taken for a member)");
 	ok(json_parse_top("{\"a\":1,\"b\":2,\"c\":3}", 19, &v, &top, NULL) ==
-		0 && top.n == 3,
+		    0 &&
+		top.n == 3,
 	    "more members than recorded: n is max + 1");
 	ok(json_parse_top("[1, {\"a\": 2}]", 13, &v, &top, NULL) == 0 &&
 		top.n == 0,
@@ -804,7 +884,8 @@ test_parse_top(void)
 	ok(json_parse_top(g, 21, &v, &top, NULL) == -1,
 	    "a text cut short fails");
 	ok(json_parse_top("{\"body\": \"x\\\"y\\n\"}", 18, &v, &top, NULL) ==
-		0 && top.lazy_n == 4 && memcmp(out, "x\"y\n", 4) == 0 &&
+		    0 &&
+		top.lazy_n == 4 && memcmp(out, "x\"y\n", 4) == 0 &&
 		top.lazy_crlf,
 	    "a decoded newline is flagged");
 	ok(json_parse_top("{\"body\": 5}", 11, &v, &top, NULL) == 0 &&
@@ -924,7 +1005,8 @@ test_numbers(void)
 	    "a far non-zero digit breaks the tie upwards");
 	ok(json_num_double(v) == strtod(big, NULL), "same as strtod");
 	/* 1 + 2^-53, halfway between 1 and the next double, is 54 digits. */
-	n = (size_t)sprintf(big, "1.00000000000000011102230246251565404236316"
+	n = (size_t)sprintf(big,
+	    "1.00000000000000011102230246251565404236316"
 	    "680908203125");
 	v.n = n;
 	ok(json_num_double(v) == 1.0, "exact long halfway rounds to even");
@@ -934,7 +1016,8 @@ test_numbers(void)
 	v.n = n;
 	ok(json_num_double(v) == 1.0 + 0x1p-52,
 	    "a digit 150 places down breaks the tie upwards");
-	n = (size_t)sprintf(big, "1.00000000000000011102230246251565404236316"
+	n = (size_t)sprintf(big,
+	    "1.00000000000000011102230246251565404236316"
 	    "680908203124");
 	memset(big + n, '9', 900);
 	n += 900;
@@ -990,14 +1073,16 @@ static void
 test_escape(void)
 {
 	static const char in[] = "a\"b\\c/d\b\f\n\r\t\x01\x1f\x7f\0"
-	    "caf\xc3\xa9\xff";
+				 "caf\xc3\xa9\xff";
 	char out[6 * 64], back[64], q[6 * 64 + 2];
 	struct json_span v;
 	size_t n;
 
 	n = json_escape(in, sizeof(in) - 1, out);
-	is_lit(out, n, "a\\\"b\\\\c/d\\b\\f\\n\\r\\t\\u0001\\u001f\x7f"
-	    "\\u0000caf\xc3\xa9\xff", "escapes for output, '/' kept");
+	is_lit(out, n,
+	    "a\\\"b\\\\c/d\\b\\f\\n\\r\\t\\u0001\\u001f\x7f"
+	    "\\u0000caf\xc3\xa9\xff",
+	    "escapes for output, '/' kept");
 	is_int(json_escape("", 0, out), 0, "empty escapes to empty");
 
 	/* Round trip of valid utf-8 with every control character. */
@@ -1011,7 +1096,8 @@ test_escape(void)
 	n = json_str_unescape(v, out);
 	is_mem(out, n, back, 40, "escape then unescape is the identity");
 	is_int(json_escape_count(back, 40), 35,
-	    "json_escape_count: 33 controls (one the literal's NUL), a quote, a backslash");
+	    "json_escape_count: 33 controls (one the literal's NUL), a quote, "
+	    "a backslash");
 
 	/* Past the 16-byte fast path: escapes at every offset of a block. */
 	{
@@ -1045,8 +1131,9 @@ test_utf8(void)
 	ok(json_utf8_valid("", 0), "empty is valid");
 	ok(json_utf8_valid(L("plain ascii that is longer than 16 bytes")),
 	    "ascii");
-	ok(json_utf8_valid(L("\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee"
-	    "\x80\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf")),
+	ok(json_utf8_valid(
+	       L("\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee"
+		 "\x80\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf")),
 	    "every boundary");
 	ok(json_utf8_valid(L("\0")), "NUL is valid utf-8");
 	ok(!json_utf8_valid(L("\x80")), "continuation byte");
@@ -1088,8 +1175,7 @@ test_parse_next(void)
 	    "the next value starts right after the first");
 	p += used;
 	n -= used;
-	ok(json_parse_next(p, n, &v, &used, NULL) == 0 && v.n == 2 &&
-		used == n,
+	ok(json_parse_next(p, n, &v, &used, NULL) == 0 && v.n == 2 && used == n,
 	    "the last value takes the trailing whitespace");
 	ok(json_parse_next(p + used, 0, &v, &used, &err) == -1 &&
 		strcmp(err.msg, "empty input") == 0,
@@ -1124,7 +1210,8 @@ test_compact(void)
 	    "whitespace between tokens goes, strings and numbers stay");
 	ok(json_parse(out, n, NULL, NULL) == 0, "the result is valid JSON");
 	ok(json_parse("\"a \\\" }\"", 8, &v, NULL) == 0 &&
-		json_compact(v, out) == 8 && memcmp(out, "\"a \\\" }\"", 8) == 0,
+		json_compact(v, out) == 8 &&
+		memcmp(out, "\"a \\\" }\"", 8) == 0,
 	    "an escaped quote does not end a string");
 }
 
@@ -1157,6 +1244,7 @@ main(void)
 	test_decode_blocks();
 	test_u_escape_at_block_end();
 	test_parse_top();
+	test_parse_top_sub();
 	test_str_eq();
 	test_numbers();
 	test_escape();
