@@ -246,6 +246,17 @@ for i in 1 2 3; do
 done
 set +m
 
+# healthy I: server I's monitoring port answers /healthz with 200 (its
+# JetStream is up and current), asked with bash's /dev/tcp.
+healthy() (
+	exec 3<>"/dev/tcp/127.0.0.1/$((base + 4000 + $1 - 1))" || exit 1
+	printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3
+	read -r -t 2 _ code _ <&3 && [ "$code" = 200 ]
+) 2>/dev/null
+for _ in $(seq 100); do
+	healthy 1 && healthy 2 && healthy 3 && break
+	sleep 0.1
+done
 # Ready once JetStream can place a bucket on three servers: this makes the
 # seen-set's bucket, SEEN, before the worker's two dedupe stages start.
 store=nats://$servers/SEEN
