@@ -146,6 +146,8 @@ if [ ! -r "$keys" ]; then
 fi
 
 run=$dir/run
+# The previous run's: written again once everything is up.
+rm -f "$dir/cluster.env"
 rm -rf "$run"
 mkdir -p "$run" "$dir/nats"
 
@@ -246,15 +248,18 @@ for i in 1 2 3; do
 done
 set +m
 
-# healthy I: server I's monitoring port answers /healthz with 200 (its
-# JetStream is up and current), asked with bash's /dev/tcp.
-healthy() (
-	exec 3<>"/dev/tcp/127.0.0.1/$((base + 4000 + $1 - 1))" || exit 1
+# healthz HOST PORT: GET /healthz there answers 200, asked with bash's
+# /dev/tcp (HOST without brackets).
+healthz() (
+	exec 3<>"/dev/tcp/$1/$2" || exit 1
 	printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3
 	read -r -t 2 _ code _ <&3 && [ "$code" = 200 ]
 ) 2>/dev/null
+# Each server's JetStream is up and current.
 for _ in $(seq 100); do
-	healthy 1 && healthy 2 && healthy 3 && break
+	healthz 127.0.0.1 "$((base + 4000))" &&
+	    healthz 127.0.0.1 "$((base + 4001))" &&
+	    healthz 127.0.0.1 "$((base + 4002))" && break
 	sleep 0.1
 done
 # Ready once JetStream can place a bucket on three servers: this makes the
@@ -276,12 +281,17 @@ done
 stream=nats://$servers/CLOSE
 
 # ---- two receivers publishing to one stream -----------------------------
-# wait_listening LOG: the "listening on ADDR:PORT" of a receiver's log.
-wait_listening() {
-	local _
-	for _ in $(seq 100); do
-		if grep -qs 'listening on' "$1"; then
-			sed -n 's/.*listening on //p' "$1" | head -n 1
+# wait_ready LOG: the ADDR:PORT a receiver listens on (from the first
+# words of its LOG), once it answers /healthz: it says where it listens
+# before it has connected to the cluster and made the stream.
+wait_ready() {
+	local _ addr host
+	for _ in $(seq 200); do
+		addr=$(sed -n 's/.*listening on //p' "$1" 2>/dev/null | head -n 1)
+		host=${addr%:*}
+		host=${host#[}
+		if [ -n "$addr" ] && healthz "${host%]}" "${addr##*:}"; then
+			echo "$addr"
 			return 0
 		fi
 		sleep 0.1
@@ -290,7 +300,8 @@ wait_listening() {
 }
 urls=()
 for i in 1 2; do
-	# One at a time: the first creates the stream (3 replicas).
+	# One at a time: the first creates the stream (3 replicas).  Two
+	# making it at once can fail: one of them then exits (a timeout).
 	set -m
 	closehook-receive -l "${listen[i - 1]}" --spool "$stream" \
 	    --secret-file "$keys" </dev/null >/dev/null 2>"$dir/receive$i.log" &
@@ -298,7 +309,7 @@ for i in 1 2; do
 	receivers+=("$!")
 	all+=("$!")
 	role[$!]="closehook-receive $i"
-	if ! addr=$(wait_listening "$dir/receive$i.log"); then
+	if ! addr=$(wait_ready "$dir/receive$i.log"); then
 		echo "$name: receiver $i did not start:" \
 		    "$(tail -n 1 "$dir/receive$i.log")" >&2
 		stop_all
