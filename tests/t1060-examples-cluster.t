@@ -6,7 +6,7 @@
 # Signed deliveries go to both receivers, some of them to both (a retry
 # landing on the other one); the stream's leader is SIGKILLed mid-stream.
 # Every event acknowledged with a 2xx reaches the sink exactly once; a
-# SIGTERM to the script stops everything it started.
+# Ctrl-C stops everything the script started, in order.
 . "$(dirname "$0")/lib.sh"
 # Cluster timing (leader elections, redelivery deadlines) is tested in the
 # plain run; under the sanitizers every server-side wait stretches unevenly.
@@ -23,6 +23,23 @@ command -v nats-server >/dev/null 2>&1 ||
 start_sink dest --max-time 300
 d=$TMP/cl
 
+# session_pids: the processes of the script's session (it runs in a
+# session of its own; each process it starts, in a group of its own).
+session_pids() {
+	local s f line rest sid
+	s=$(cat "$TMP/cl.pgid" 2>/dev/null) || return 0
+	for f in /proc/[0-9]*/stat; do
+		line=$(cat "$f" 2>/dev/null) || continue
+		rest=${line##*) }
+		read -r _ _ _ sid _ <<<"$rest"
+		[ "$sid" != "$s" ] || echo "${line%% *}"
+	done
+}
+session_gone() { [ -z "$(session_pids)" ]; }
+# Whatever happens, nothing of it outlives the test.
+# shellcheck disable=SC2016 # run by at_exit
+at_exit 'kill -KILL $(session_pids) 2>/dev/null'
+
 # start_cluster: start the script on a free range of NATS ports (it
 # refuses a range in use: then another), and wait until it is up.
 start_cluster() {
@@ -30,7 +47,11 @@ start_cluster() {
 	for try in 1 2 3; do
 		base=$((20000 + RANDOM % 7000))
 		rm -f "$d/cluster.env"
-		start_group cl env EVENTS_URL="$SINK_URL/close" \
+		# As from a terminal: started in the background here, the
+		# script would ignore SIGINT (and could not trap it).
+		start_group cl python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' env EVENTS_URL="$SINK_URL/close" \
 		    CLOSEHOOK_KEYS="$KEYS" CLUSTER_NATS_PORT="$base" \
 		    CLUSTER_LISTEN="127.0.0.1:0 127.0.0.1:0" \
 		    "$EX/cluster.sh" "$d"
@@ -165,22 +186,11 @@ for i in 1 2; do
 done
 ok "nothing was dead-lettered" test ! -s "$d/dead-letter.ndjson"
 
-# session_gone: no process of the script's session is left (it runs in a
-# session of its own; each process it starts, in a group of its own).
-session_gone() {
-	local s f line rest sid
-	s=$(cat "$TMP/cl.pgid")
-	for f in /proc/[0-9]*/stat; do
-		line=$(cat "$f" 2>/dev/null) || continue
-		rest=${line##*) }
-		read -r _ _ _ sid _ <<<"$rest"
-		[ "$sid" != "$s" ] || return 1
-	done
-	return 0
-}
-kill -TERM "$(cat "$TMP/cl.pgid")"
+# A Ctrl-C: SIGINT to the terminal's process group, which holds the
+# script alone (each process it starts is in a group of its own).
+kill -INT -- "-$(cat "$TMP/cl.pgid")"
 wait_group cl 40
-is "$rc" 0 "SIGTERM to the script alone stops it, exit 0"
+is "$rc" 0 "SIGINT (Ctrl-C) stops it, exit 0"
 ok "everything it started is gone, the servers too" wait_for 10 session_gone
 like "$(cat "$TMP/cl.err")" "*cluster: stopping*" "saying so"
 ok "the worker's offset is at the end of its local file" \
