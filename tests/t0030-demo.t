@@ -1,14 +1,21 @@
 #!/bin/bash
 # make demo's script end to end (sender -> receive -> two followers ->
 # verify, dedupe, flatten / post -> sink; backfill from the fake Close; a
-# debugging scene with closehook-trigger and verify --explain):
+# debugging scene with closehook-trigger and verify --explain; the
+# cluster scene, examples/cluster.sh with a server SIGKILLed):
 # its files add up, and what it prints is what its files hold.
 . "$(dirname "$0")/lib.sh"
 set -e
+# The cluster scene's election timing is tested in the plain run (as the
+# NATS tests are); under the sanitizers the demo skips it.
+case $CLOSEHOOK_BUILD in
+*/build-san) export CLOSEHOOK_DEMO_CLUSTER=0 ;;
+esac
 
 export DEMO_DIR=$TMP/demo
 run sh "$TOP/bench/demo"
 is "$rc" 0 "the demo runs"
+[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -n 5
 d=$DEMO_DIR
 sent=$(wc -l <"$d/payloads.ndjson")
 is "$(wc -l <"$d/acked.ndjson")" "$sent" "every delivery was acknowledged"
@@ -36,4 +43,22 @@ is "$(jq -r .explain.likely_cause "$d/debug-rejects.ndjson" | tr '\n' ' ')" \
     "the debugging scene: --explain names each of the five causes"
 like "$out" "*line 3: signature-mismatch, likely cause key-as-text*" \
     "and the demo prints them"
+if [ "${CLOSEHOOK_DEMO_CLUSTER:-1}" = 0 ]; then
+	like "$out" "*cluster scene skipped: CLOSEHOOK_DEMO_CLUSTER=0*" \
+	    "the cluster scene is skipped under the sanitizers, saying so"
+elif PATH=$PATH:/usr/sbin command -v nats-server >/dev/null; then
+	like "$out" "*cluster: 200 sent, 200 acknowledged, 200 delivered, 0 lost*" \
+	    "the cluster scene: every event acknowledged comes out, a node killed"
+	[ "$_failed" = 0 ] || printf '%s\n' "$out" | sed -n '/^cluster (/,$s/^/# /p'
+	is "$(jq -r .event.id "$d/cluster/events.ndjson" | sort -u | wc -l)" 200 \
+	    "its events file holds the 200"
+	like "$(cat "$d/cluster.stderr")" "*nats-server n*exited (status 137)*" \
+	    "after a server was SIGKILLed"
+	# (a bracket in the pattern, so that grep does not find itself)
+	ok "and nothing of the cluster is left running" \
+	    test -z "$(grep -ls "$d/[c]luster/" /proc/[0-9]*/cmdline)"
+else
+	like "$out" "*cluster scene skipped: nats-server is not installed*" \
+	    "without nats-server, the cluster scene says it is skipped"
+fi
 done_testing
