@@ -1358,12 +1358,24 @@ nats_follow(const struct nats_args *a)
 		natsq_finish();
 		return CLI_EXIT_FATAL;
 	}
-	if (natsq_stream(nq) != 0 ||
+	/*
+	 * A consumer (or stream) whose leader is still being elected, say
+	 * just after another follower created it, is waited for as a stream
+	 * that cannot be read is; anything else is fatal at once.
+	 */
+	while (natsq_stream(nq) != 0 ||
 	    natsq_consume(nq, &a->con, &created) != 0) {
-		cli_warnx("%s", natsq_error(nq));
-		rc = CLI_EXIT_FATAL;
-		goto done;
+		if (!natsq_transient(nq)) {
+			cli_warnx("%s", natsq_error(nq));
+			rc = CLI_EXIT_FATAL;
+			goto done;
+		}
+		if (nats_trouble(&trouble) != 0) {
+			rc = CLI_EXIT_FATAL;
+			goto done;
+		}
 	}
+	trouble = 0;
 	if (!created && a->start_given)
 		note("consumer %s of %s exists: --from and --rewind apply to a "
 		     "new one only; it goes on where it is",

@@ -2160,31 +2160,6 @@ main(int argc, char *argv[])
 		    NULL)
 			exit(CLI_EXIT_FATAL);
 	}
-	lfd = listen_on(listen_spec, &family);
-
-	r_ok = mkresp("", NULL, NULL);
-	r_400 = mkresp("bad request\n", NULL, NULL);
-	r_401 = mkresp("signature rejected\n", NULL, NULL);
-	r_404 = mkresp("not found\n", NULL, NULL);
-	r_405 = mkresp("method not allowed\n", MHD_HTTP_HEADER_ALLOW, "POST");
-	r_405get =
-	    mkresp("method not allowed\n", MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	r_408 =
-	    mkresp("request timeout\n", MHD_HTTP_HEADER_CONNECTION, "close");
-	r_413 = mkresp("body too large\n", MHD_HTTP_HEADER_CONNECTION, "close");
-	r_500 = mkresp("internal error\n", NULL, NULL);
-	r_501 = mkresp("transfer coding not supported\n", NULL, NULL);
-	r_505 = mkresp("HTTP version not supported\n", NULL, NULL);
-	r_503 = mkresp(
-	    "busy, retry later\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
-	r_503close =
-	    mkresp("shutting down\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
-	MHD_add_response_header(
-	    r_503close, MHD_HTTP_HEADER_CONNECTION, "close");
-	r_health = mkresp("ok\n", NULL, NULL);
-	r_nats_down = mkresp("no NATS server reachable, retry later\n",
-	    MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
-
 	/* Threads inherit the mask: only main() takes these signals. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -2193,8 +2168,9 @@ main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	/*
 	 * A stream spool: connected, the stream there (or created) and the
-	 * publisher started before the first request.  The library's threads
-	 * start here and inherit the mask.
+	 * publisher started before the socket listens (and says where), so
+	 * that nothing connects before it can be answered.  The library's
+	 * threads start here and inherit the mask.
 	 */
 	if (nats_spec != NULL) {
 		char err[600];
@@ -2220,6 +2196,31 @@ main(int argc, char *argv[])
 				cli_fatalx(
 				    "cannot start the committer threads");
 	}
+	lfd = listen_on(listen_spec, &family);
+
+	r_ok = mkresp("", NULL, NULL);
+	r_400 = mkresp("bad request\n", NULL, NULL);
+	r_401 = mkresp("signature rejected\n", NULL, NULL);
+	r_404 = mkresp("not found\n", NULL, NULL);
+	r_405 = mkresp("method not allowed\n", MHD_HTTP_HEADER_ALLOW, "POST");
+	r_405get =
+	    mkresp("method not allowed\n", MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	r_408 =
+	    mkresp("request timeout\n", MHD_HTTP_HEADER_CONNECTION, "close");
+	r_413 = mkresp("body too large\n", MHD_HTTP_HEADER_CONNECTION, "close");
+	r_500 = mkresp("internal error\n", NULL, NULL);
+	r_501 = mkresp("transfer coding not supported\n", NULL, NULL);
+	r_505 = mkresp("HTTP version not supported\n", NULL, NULL);
+	r_503 = mkresp(
+	    "busy, retry later\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
+	r_503close =
+	    mkresp("shutting down\n", MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
+	MHD_add_response_header(
+	    r_503close, MHD_HTTP_HEADER_CONNECTION, "close");
+	r_health = mkresp("ok\n", NULL, NULL);
+	r_nats_down = mkresp("no NATS server reachable, retry later\n",
+	    MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
+
 	for (i = 0; i < NCOMMITTERS; i++)
 		if (pthread_create(&committers[i], NULL, committer,
 			(void *)(intptr_t)i) != 0)

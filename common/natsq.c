@@ -31,6 +31,8 @@
 #define KV_TRIES 5
 /* Publishes in flight, by message: buckets of a chained hash. */
 #define PUB_BUCKETS 4096
+/* Looks and creates natsq_stream tries, 0.2 s apart. */
+#define STREAM_TRIES 10
 /* How long natsq_stream waits for a stream it created to have a leader. */
 #define LEADER_WAIT_MS 5000
 
@@ -52,6 +54,7 @@ struct natsq {
 	int replicas_set; /* --nats-replicas given */
 	int64_t wait_ms;
 	char errbuf[480];
+	int transient; /* the last failure may pass: see natsq_transient */
 	/* The publisher: its own context, whose options carry the callback. */
 	jsCtx *pjs;
 	natsq_pub_fn *pubcb;
@@ -89,6 +92,19 @@ lib_error(natsStatus s, char *buf, size_t cap)
 
 static int fail(struct natsq *q, natsStatus s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+int natsq_connected(const struct natsq *);
+
+/*
+ * A failure that an election or a reconnect ends: no answer in time, no
+ * responder (no leader yet), no connection.
+ */
+static int
+is_transient(const struct natsq *q, natsStatus s)
+{
+	return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
+	    s == NATS_CONNECTION_CLOSED || s == NATS_CONNECTION_DISCONNECTED ||
+	    !natsq_connected(q);
+}
 
 /* "nats: WHAT: the library's reason"; always -1. */
 static int
@@ -102,6 +118,7 @@ fail(struct natsq *q, natsStatus s, const char *fmt, ...)
 	va_end(ap);
 	lib_error(s, why, sizeof(why));
 	snprintf(q->errbuf, sizeof(q->errbuf), "nats: %s: %.256s", what, why);
+	q->transient = is_transient(q, s);
 	return -1;
 }
 
@@ -109,6 +126,12 @@ const char *
 natsq_error(const struct natsq *q)
 {
 	return q->errbuf;
+}
+
+int
+natsq_transient(const struct natsq *q)
+{
+	return q->transient;
 }
 
 /* ---- URLs ---- */
@@ -511,7 +534,15 @@ natsq_stream(struct natsq *q)
 	natsStatus s;
 	int i, has, tries;
 
-	for (tries = 0; tries < 2; tries++) {
+	/*
+	 * Another process may create it at the same moment (two receivers
+	 * started together): its create or ours then times out or names it
+	 * taken, and a look again finds it.
+	 */
+	for (tries = 0; tries < STREAM_TRIES; tries++) {
+		if (tries > 0)
+			usleep(200000);
+		jerr = 0;
 		s = js_GetStreamInfo(&si, q->js, q->name, NULL, &jerr);
 		if (s == NATS_OK) {
 			has = 0;
@@ -536,8 +567,12 @@ natsq_stream(struct natsq *q)
 			jsStreamInfo_Destroy(si);
 			return 0;
 		}
-		if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
-			return fail(q, s, "stream %s", q->name);
+		if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
+			fail(q, s, "stream %s", q->name);
+			if (q->transient)
+				continue;
+			return -1;
+		}
 		jsStreamConfig_Init(&sc);
 		sc.Name = q->name;
 		sc.Subjects = subj;
@@ -552,7 +587,7 @@ natsq_stream(struct natsq *q)
 			return 0;
 		}
 		/* Created by another process meanwhile: look again. */
-		if (jerr != JSStreamNameExistErr)
+		if (jerr != JSStreamNameExistErr && !is_transient(q, s))
 			break;
 	}
 	fail(q, s, "cannot create stream %s with %d replica%s", q->name,

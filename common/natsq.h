@@ -74,6 +74,12 @@ struct natsq *natsq_connect(const struct natsq_url *u,
     const struct natsq_opts *, char *err, size_t errlen);
 const char *natsq_error(const struct natsq *);
 /*
+ * 1 when the last failure may pass by itself: a request not answered in
+ * time or without a responder (a leader being elected), or no server
+ * connected.  Callers try again for a while.
+ */
+int natsq_transient(const struct natsq *);
+/*
  * 1 while the connection is up; 0 while the library is reconnecting (no
  * server of the cluster answers), or closed.
  */

@@ -60,6 +60,30 @@ run timeout 30 closehook-receive -l 127.0.0.1:0 --spool "$U" \
 is "$rc" 2 "a stream that cannot be placed (5 replicas on 3 servers): exit 2"
 like "$err" "*cannot create stream SPOOL with 5 replicas*" "with a clear message"
 
+# Two receivers started together on a stream that does not exist yet (two
+# hosts behind a load balancer after a deploy): one creates it, the other
+# finds it, and each says where it listens only once it can answer.
+for i in 1 2; do
+	closehook-receive -l 127.0.0.1:0 --spool "nats://$NATS_SERVERS/TWIN" \
+	    >/dev/null 2>"$TMP/twin$i.err" &
+	eval "twin$i=\$!"
+done
+for _ in $(seq 300); do
+	[ "$(cat "$TMP/twin1.err" "$TMP/twin2.err" | grep -c 'listening on')" = 2 ] &&
+	    break
+	sleep 0.05
+done
+ok "two receivers creating one stream at once both start" \
+    test "$(cat "$TMP/twin1.err" "$TMP/twin2.err" | grep -c 'listening on')" = 2
+for i in 1 2; do
+	tp=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/twin$i.err")
+	is "$(post -X GET "http://127.0.0.1:$tp/healthz")" 200 \
+	    "receiver $i answers as soon as it says where it listens"
+done
+# shellcheck disable=SC2154 # set by eval
+kill "$twin1" "$twin2"
+wait "$twin1" "$twin2" 2>/dev/null
+
 ok "receive starts on the stream (created with 3 replicas)" \
     start_receive r1 --spool "$U" --secret-file "$TMP/keys"
 is "$(curl -s "$RURL/healthz")" "ok" "/healthz answers ok while connected"
