@@ -16,6 +16,9 @@ export DEMO_DIR=$TMP/demo
 run sh "$TOP/bench/demo"
 is "$rc" 0 "the demo runs"
 [ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -n 5
+is "$(grep -c -e 'No such file' -e 'command not found' -e '^grep:' \
+    "$TMP/err" "$TMP/out" | awk -F: '{ n += $NF } END { print n }')" 0 \
+    "no stray shell or tool error on its output"
 d=$DEMO_DIR
 sent=$(wc -l <"$d/payloads.ndjson")
 is "$(wc -l <"$d/acked.ndjson")" "$sent" "every delivery was acknowledged"
