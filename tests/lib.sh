@@ -44,6 +44,20 @@ at_exit() { cleanup_hooks+=("$1"); }
 _n=0
 _failed=0
 
+# _not_ok DESCRIPTION [DIAGNOSTICS]: the failing line and its comment
+# lines, also on stderr, since prove shows a test's stderr but not its
+# comments unless verbose (a CI log then says what failed, not only which
+# test file).
+_not_ok() {
+	echo "not ok $_n - $1"
+	[ -z "${2:-}" ] || printf '%s\n' "$2"
+	{
+		echo "# ${0##*/}: failed test $_n - $1"
+		[ -z "${2:-}" ] || printf '%s\n' "$2"
+	} >&2
+	_failed=$((_failed + 1))
+}
+
 # ok DESCRIPTION CMD...: passes when CMD exits 0.
 ok() {
 	local desc=$1
@@ -52,8 +66,7 @@ ok() {
 	if "$@" >/dev/null; then
 		echo "ok $_n - $desc"
 	else
-		echo "not ok $_n - $desc"
-		_failed=$((_failed + 1))
+		_not_ok "$desc"
 	fi
 }
 
@@ -63,9 +76,8 @@ is() {
 	if [ "$1" == "$2" ]; then
 		echo "ok $_n - $3"
 	else
-		echo "not ok $_n - $3"
-		printf '#   got:  %s\n#   want: %s\n' "${1:0:300}" "${2:0:300}"
-		_failed=$((_failed + 1))
+		_not_ok "$3" "$(printf '#   got:  %s\n#   want: %s' \
+		    "${1:0:300}" "${2:0:300}")"
 	fi
 }
 
@@ -76,9 +88,8 @@ like() {
 	if [[ $1 == $2 ]]; then
 		echo "ok $_n - $3"
 	else
-		echo "not ok $_n - $3"
-		printf '#   got:  %s\n#   want: %s\n' "${1:0:300}" "$2"
-		_failed=$((_failed + 1))
+		_not_ok "$3" "$(printf '#   got:  %s\n#   want: %s' "${1:0:300}" \
+		    "$2")"
 	fi
 }
 
@@ -88,9 +99,7 @@ same_file() {
 	if cmp -s "$1" "$2"; then
 		echo "ok $_n - $3"
 	else
-		echo "not ok $_n - $3"
-		cmp "$1" "$2" 2>&1 | sed 's/^/#   /' | head -5
-		_failed=$((_failed + 1))
+		_not_ok "$3" "$(cmp "$1" "$2" 2>&1 | sed 's/^/#   /' | head -5)"
 	fi
 }
 
@@ -124,9 +133,7 @@ must_fail() {
 	if [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ]; then
 		echo "ok $_n - $desc"
 	else
-		echo "not ok $_n - $desc (exit $rc)"
-		sed 's/^/#   /' "$TMP/err" | head -5
-		_failed=$((_failed + 1))
+		_not_ok "$desc (exit $rc)" "$(sed 's/^/#   /' "$TMP/err" | head -5)"
 	fi
 }
 

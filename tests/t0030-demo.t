@@ -15,7 +15,7 @@ esac
 export DEMO_DIR=$TMP/demo
 run sh "$TOP/bench/demo"
 is "$rc" 0 "the demo runs"
-[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -n 5
+[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -n 5 >&2
 is "$(grep -c -e 'No such file' -e 'command not found' -e '^grep:' \
     "$TMP/err" "$TMP/out" | awk -F: '{ n += $NF } END { print n }')" 0 \
     "no stray shell or tool error on its output"

@@ -161,7 +161,7 @@ is "$(grep '^Inst ' "$TMP/out" | awk '{print $2}')" closehook \
     "apt would install the package alone, with nothing to fetch"
 run "${apt[@]}" install "$deb"
 is "$rc" 0 "apt-get installs it, without the network"
-[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -10
+[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -10 >&2
 is "$(dpkg-query -W -f '${Status}' closehook 2>/dev/null)" \
     "install ok installed" "dpkg has it installed"
 for p in "${progs[@]}"; do
@@ -303,8 +303,8 @@ run timeout "$(slow 180)" sh -c 'umask 077 && exec "$@"' sh \
     STATE_DIRECTORY="$W/state" CREDENTIALS_DIRECTORY="$W/creds" \
     "${settings[@]}" "$script"
 is "$rc" 0 "the follower runs the example's pipeline to the end of the spool"
-[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20
-[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -10
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20 >&2
+[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/err" | tail -10 >&2
 is "$(jq -r '.path + " " + (.body | fromjson | .text)' "$TMP/slack.log")" \
     "/services/T0/B0/t0045 VIP lead <https://app.close.com/lead/lead_T45/|Packaged VIP>: VIP" \
     "Slack gets one alert, for the VIP lead, at the credential's URL"

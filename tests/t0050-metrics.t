@@ -138,9 +138,7 @@ prom_ok() {
 	if [ -f "$1" ] && python3 "$TMP/promcheck.py" "$1" "$2" >"$TMP/pc"; then
 		echo "ok $_n - $3"
 	else
-		echo "not ok $_n - $3"
-		head -5 "$TMP/pc"
-		_failed=$((_failed + 1))
+		_not_ok "$3" "$(head -5 "$TMP/pc" | sed 's/^/# /')"
 	fi
 }
 

@@ -64,7 +64,7 @@ vip=(env VIP_FIELD="$F" VIP_VALUES="VIP,Strategic" SLACK_URL_FILE="$TMP/slack-ur
 mkdir -p "$TMP/vip"
 run "${vip[@]}" CLOSEHOOK_ONCE=1 "$EX/vip-alert.sh"
 is "$rc" 0 "vip-alert.sh catches up on the spool and exits 0"
-[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20 >&2
 alerts() { jq -r '.body | fromjson | .text' "$TMP/slack.log"; }
 is "$(alerts)" \
 "VIP lead <https://app.close.com/lead/lead_L1/|Smith &amp; &lt;Sons&gt;>: VIP (Potential)
@@ -196,7 +196,7 @@ handoff() {
 }
 run handoff
 is "$rc" 0 "won-handoff.sh exits 0, through the helpdesk's 503s"
-[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20 >&2
 tickets() {
 	jq -r '.body | fromjson | "\(.external_id) \(.subject)"' \
 	    "$TMP/helpdesk.log" | sort

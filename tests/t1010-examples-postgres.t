@@ -41,7 +41,7 @@ ok "Close delivers the first deals" deliver "$RURL/" "$TMP/b1.ndjson"
 
 run "$EX/won-deals-postgres.sh"
 is "$rc" 0 "won-deals-postgres.sh exits 0"
-{ [ "$rc" -eq 0 ] && [ -z "$err" ]; } || sed 's/^/# /' "$TMP/err" | head -20
+{ [ "$rc" -eq 0 ] && [ -z "$err" ]; } || sed 's/^/# /' "$TMP/err" | head -20 >&2
 is "$err" "" "and says nothing"
 table() {
 	pg -c "SELECT opportunity_id, lead_name, status_type, value, currency,

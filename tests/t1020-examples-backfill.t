@@ -29,7 +29,7 @@ got() { jq -r '.body | fromjson | "\(.event.id) \(.event.date_updated)"' \
 
 sync
 is "$rc" 0 "the first run exits 0"
-[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/err" | head -20 >&2
 fake_events "$TMP/set1"
 jq -r '"\(.id) \(.date_updated)"' "$TMP/set1" | sort >"$TMP/want1"
 got >"$TMP/got1"
