@@ -1124,6 +1124,16 @@ json_compact(struct json_span v, char *dst)
 	return (size_t)(d - dst);
 }
 
+/* Past the white space and the comma before an iterator's next item. */
+static inline const uchar *
+next_item(const uchar *s, const uchar *e)
+{
+	s = skip_ws(s, e);
+	if (s < e && *s == ',')
+		s = skip_ws(s + 1, e);
+	return s;
+}
+
 void
 json_iter_init(struct json_iter *it, struct json_span c)
 {
@@ -1142,9 +1152,7 @@ json_iter_member(
 	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
 	const uchar *t;
 
-	s = skip_ws(s, e);
-	if (s < e && *s == ',')
-		s = skip_ws(s + 1, e);
+	s = next_item(s, e);
 	if (s >= e || *s != '"') {
 		it->p = it->end;
 		return 0;
@@ -1165,9 +1173,7 @@ json_iter_elem(struct json_iter *it, struct json_span *val)
 	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
 	const uchar *t;
 
-	s = skip_ws(s, e);
-	if (s < e && *s == ',')
-		s = skip_ws(s + 1, e);
+	s = next_item(s, e);
 	if (s >= e) {
 		it->p = it->end;
 		return 0;
@@ -1227,9 +1233,7 @@ json_iter_member_lazy(
 	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
 	const uchar *t;
 
-	s = skip_ws(s, e);
-	if (s < e && *s == ',')
-		s = skip_ws(s + 1, e);
+	s = next_item(s, e);
 	if (lazy_end(it, s, e) || *s != '"')
 		return 0;
 	t = skip_string(s, e);
@@ -1247,9 +1251,7 @@ json_iter_elem_lazy(struct json_iter *it, struct json_span *val)
 {
 	const uchar *s = (const uchar *)it->p, *e = (const uchar *)it->end;
 
-	s = skip_ws(s, e);
-	if (s < e && *s == ',')
-		s = skip_ws(s + 1, e);
+	s = next_item(s, e);
 	if (lazy_end(it, s, e))
 		return 0;
 	lazy_value(it, s, e, val);
@@ -1526,9 +1528,7 @@ member:
 	s = skip_value(s, e);
 
 next:
-	s = skip_ws(s, e);
-	if (s < e && *s == ',')
-		s = skip_ws(s + 1, e);
+	s = next_item(s, e);
 	goto member;
 
 leave:
