@@ -1332,7 +1332,8 @@ nats_drained(void)
 
 	if (natsq_sync(nq, 5000) != 0 || natsq_consumer_state(nq, &cs) != 0)
 		return -1;
-	return cs.pending == 0 && cs.ack_pending == 0;
+	return cs.pending == 0 && cs.ack_pending == 0 &&
+	    cs.delivered_seq >= cs.stream_last;
 }
 
 static int

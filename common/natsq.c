@@ -771,6 +771,7 @@ int
 natsq_consumer_state(struct natsq *q, struct natsq_cstate *st)
 {
 	jsConsumerInfo *ci = NULL;
+	jsStreamInfo *si = NULL;
 	natsStatus s;
 
 	s = js_GetConsumerInfo(&ci, q->js, q->name, q->durable, NULL, NULL);
@@ -780,7 +781,14 @@ natsq_consumer_state(struct natsq *q, struct natsq_cstate *st)
 	st->ack_pending = (uint64_t)ci->NumAckPending;
 	st->redelivered = (uint64_t)ci->NumRedelivered;
 	st->waiting = (uint64_t)ci->NumWaiting;
+	st->delivered_seq = ci->Delivered.Stream;
 	jsConsumerInfo_Destroy(ci);
+	/* After: what the consumer has seen cannot pass what is stored. */
+	s = js_GetStreamInfo(&si, q->js, q->name, NULL, NULL);
+	if (s != NATS_OK)
+		return fail(q, s, "stream state");
+	st->stream_last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
 	return 0;
 }
 

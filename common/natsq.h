@@ -152,6 +152,15 @@ struct natsq_cstate {
 	uint64_t ack_pending; /* delivered, awaiting acknowledgement */
 	uint64_t redelivered; /* delivered more than once, unacknowledged */
 	uint64_t waiting; /* pull requests waiting */
+	/*
+	 * The last stream sequence delivered to the consumer, and the
+	 * stream's last sequence as its leader has it.  The consumer's
+	 * pending count comes from the server that leads the consumer, whose
+	 * replica of the stream may lag behind (just restarted, say): only
+	 * delivered_seq >= stream_last says the consumer has seen it all.
+	 */
+	uint64_t delivered_seq;
+	uint64_t stream_last;
 };
 int natsq_consumer_state(struct natsq *, struct natsq_cstate *);
 
