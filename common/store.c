@@ -313,6 +313,37 @@ static const char schema[] =
     ");"
     "INSERT OR IGNORE INTO sweep (id, pos) VALUES (0, x'');";
 
+/*
+ * PRAGMA journal_mode=WAL, its row left in *st.  Two processes opening
+ * a new store at once (a pipeline's check and record stages) race to switch
+ * it: the loser gets SQLITE_BUSY at once, without the busy handler (the
+ * switch needs an exclusive lock, and SQLite does not wait where waiting
+ * could deadlock).  Try again, as the handler would, up to busy_ms.  0, or
+ * -1 with the error on the connection.
+ */
+static int
+sq_wal(struct store *s, sqlite3_stmt **st)
+{
+	uint64_t start = cli_mono_ns();
+	struct timespec ts = { 0, 5 * 1000000 };
+	int rc;
+
+	for (;;) {
+		*st = NULL;
+		rc = sqlite3_prepare_v2(
+		    s->db, "PRAGMA journal_mode=WAL", -1, st, NULL);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(*st)) == SQLITE_ROW)
+			return 0;
+		sqlite3_finalize(*st);
+		*st = NULL;
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+		    (int64_t)((cli_mono_ns() - start) / 1000000) >=
+			s->opt.busy_ms)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int
 sq_open(struct store *s, const char *path)
 {
@@ -329,13 +360,8 @@ sq_open(struct store *s, const char *path)
 	/* WAL: readers never wait for the writer, commits need no fsync of
 	 * the main file; synchronous=NORMAL may lose the last commits on
 	 * power loss, which repeats records, never loses them. */
-	if (sqlite3_prepare_v2(
-		s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK)
+	if (sq_wal(s, &st) != 0)
 		return sq_fail(s, path);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return sq_fail(s, path);
-	}
 	mode = (const char *)sqlite3_column_text(st, 0);
 	if (mode == NULL || strcmp(mode, "wal") != 0) {
 		sqlite3_finalize(st);

@@ -3,7 +3,8 @@
 # closehook-dedupe durability and sharing on SQLite: two processes on one
 # store pass each key once in total; SIGKILL mid-stream then a rerun loses
 # nothing and leaves a sound store; a lone record leaves at once and its
-# key is committed while the input stays open.
+# key is committed while the input stays open; two processes creating a
+# store at once.
 . "$(dirname "$0")/lib.sh"
 set -e
 
@@ -104,5 +105,22 @@ is "$rc:$out" '0:{"event":{"id":"ev_busy"}}' "a longer wait gets through"
 like "$err" "*store busy: waiting for another process*" \
     "and says it waited"
 wait "$py"
+
+# A pipeline's check and record stages open a new store at the same
+# moment: both switch it to WAL, and the one that loses waits (SQLite
+# answers it "busy" without its busy handler).  Fifty fresh stores.
+bad=0
+for i in $(seq 50); do
+	closehook-dedupe --store "$TMP/fresh$i.sqlite" --mode check \
+	    <<<'{"event":{"id":"a"}}' >/dev/null 2>"$TMP/f1.err" &
+	p1=$!
+	closehook-dedupe --store "$TMP/fresh$i.sqlite" --mode record \
+	    <<<'{"event":{"id":"a"}}' >/dev/null 2>"$TMP/f2.err" &
+	p2=$!
+	wait "$p1" && r1=0 || r1=$?
+	wait "$p2" && r2=0 || r2=$?
+	[ "$r1:$r2" = 0:0 ] || { bad=$((bad + 1)); cat "$TMP/f1.err" "$TMP/f2.err" >&2; }
+done
+is "$bad" 0 "two processes opening a new store at once both succeed (50 tries)"
 
 done_testing
