@@ -882,10 +882,11 @@ natsq_kv_get(struct natsq *q, const char *key, char *val, size_t cap,
 }
 
 int
-natsq_kv_create(struct natsq *q, const char *key, const char *val, size_t n)
+natsq_kv_create(
+    struct natsq *q, const char *key, const char *val, size_t n, uint64_t *rev)
 {
 	char cur[64], why[sizeof(q->errbuf)];
-	uint64_t rev;
+	uint64_t crev;
 	int64_t at;
 	natsStatus s;
 	int r, i;
@@ -898,12 +899,12 @@ natsq_kv_create(struct natsq *q, const char *key, const char *val, size_t n)
 	if (kv_offline(q))
 		return -1;
 	for (i = 0; i < KV_TRIES; i++) {
-		s = kvStore_Create(NULL, q->kv, key, val, (int)n);
+		s = kvStore_Create(rev, q->kv, key, val, (int)n);
 		if (s == NATS_OK)
 			return 0;
 		fail(q, s, "create in bucket %s", q->name);
 		memcpy(why, q->errbuf, sizeof(why));
-		r = natsq_kv_get(q, key, cur, sizeof(cur), &rev, &at);
+		r = natsq_kv_get(q, key, cur, sizeof(cur), &crev, &at);
 		if (r <= 0)
 			return r < 0 ? -1 : 1;
 		usleep(10000u << i);
@@ -913,8 +914,8 @@ natsq_kv_create(struct natsq *q, const char *key, const char *val, size_t n)
 }
 
 int
-natsq_kv_update(
-    struct natsq *q, const char *key, const char *val, size_t n, uint64_t last)
+natsq_kv_update(struct natsq *q, const char *key, const char *val, size_t n,
+    uint64_t last, uint64_t *newrev)
 {
 	char cur[64], why[sizeof(q->errbuf)];
 	uint64_t rev;
@@ -924,7 +925,7 @@ natsq_kv_update(
 
 	if (kv_offline(q))
 		return -1;
-	s = kvStore_Update(NULL, q->kv, key, val, (int)n, last);
+	s = kvStore_Update(newrev, q->kv, key, val, (int)n, last);
 	if (s == NATS_OK)
 		return 0;
 	fail(q, s, "update in bucket %s", q->name);

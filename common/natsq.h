@@ -172,7 +172,8 @@ int natsq_consumer_state(struct natsq *, struct natsq_cstate *);
  */
 int natsq_kv(struct natsq *, int64_t ttl_ms);
 /* Create key with val unless it exists: 0 created, 1 it exists, -1 error. */
-int natsq_kv_create(struct natsq *, const char *key, const char *val, size_t n);
+int natsq_kv_create(
+    struct natsq *, const char *key, const char *val, size_t n, uint64_t *rev);
 /*
  * The value of key (at most cap - 1 bytes, NUL-terminated), its revision
  * and when it was written (ns since the epoch, by the server's clock).
@@ -181,8 +182,8 @@ int natsq_kv_create(struct natsq *, const char *key, const char *val, size_t n);
 int natsq_kv_get(struct natsq *, const char *key, char *val, size_t cap,
     uint64_t *rev, int64_t *written_ns);
 /* Replace key's value if its revision is still last: 0, 1 it is not, -1. */
-int natsq_kv_update(
-    struct natsq *, const char *key, const char *val, size_t n, uint64_t last);
+int natsq_kv_update(struct natsq *, const char *key, const char *val, size_t n,
+    uint64_t last, uint64_t *rev);
 /* Set key's value whatever it was; 0 or -1. */
 int natsq_kv_put(struct natsq *, const char *key, const char *val, size_t n);
 

@@ -82,6 +82,8 @@ struct store {
 	/* A JetStream bucket */
 	struct natsq *nq;
 	char (*kpend)[KKEY_LEN + 1]; /* claimed or recorded, to commit */
+	uint64_t *kprev; /* a claim's revision in the bucket (0: no claim) */
+	size_t *kpidx; /* the verdict it gave, by its index in the call */
 	size_t nkpend, capkpend;
 	uint64_t kv_down_ns; /* when the bucket began failing, or 0 */
 };
@@ -1123,19 +1125,81 @@ kv_open(struct store *s, const struct store_url *u)
 }
 
 static int
-kpend_add(struct store *s, const char *k)
+kpend_add(struct store *s, const char *k, uint64_t rev, size_t idx)
 {
 	if (s->nkpend == s->capkpend) {
 		size_t nc = s->capkpend ? 2 * s->capkpend : 1024;
-		void *np = realloc(s->kpend, nc * sizeof(*s->kpend));
 
-		if (np == NULL)
-			return fail(s, "out of memory");
-		s->kpend = np;
+		s->kpend = xrealloc(s->kpend, nc * sizeof(*s->kpend));
+		s->kprev = xrealloc(s->kprev, nc * sizeof(*s->kprev));
+		s->kpidx = xrealloc(s->kpidx, nc * sizeof(*s->kpidx));
 		s->capkpend = nc;
 	}
-	memcpy(s->kpend[s->nkpend++], k, KKEY_LEN + 1);
+	memcpy(s->kpend[s->nkpend], k, KKEY_LEN + 1);
+	s->kprev[s->nkpend] = rev;
+	s->kpidx[s->nkpend++] = idx;
 	return 0;
+}
+
+/*
+ * Judge one key: 0 with *v set (and, for a claim, *claim its revision),
+ * 1 when another live process has claimed it, 2 when the bucket failed
+ * (kv_outage), -1 on error.  Filter claims it; check and record read it
+ * ("1" is
+ * seen; absent or claimed is new: check passes a key someone else is
+ * passing right now, at least once, and record marks it).
+ */
+static int
+kv_judge(struct store *s, enum store_op op, const char *key, unsigned char *v,
+    uint64_t *claim)
+{
+	size_t cn = strlen(s->claimval);
+	char val[64];
+	uint64_t rev;
+	int64_t at;
+	int r, tries;
+
+	if (op != STORE_FILTER) {
+		if ((r = natsq_kv_get(
+			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
+			return 2;
+		*v = r == 0 && val[0] == '1' ? STORE_SEEN : STORE_NEW;
+		return 0;
+	}
+	for (tries = 0; tries < KV_TAKEOVER_TRIES; tries++) {
+		/*
+		 * A create that timed out may have been stored: tried
+		 * again, it finds this process's claim, a live one, and
+		 * waits out its lease before taking it over.
+		 */
+		if ((r = natsq_kv_create(s->nq, key, s->claimval, cn, claim)) <
+		    0)
+			return 2;
+		if (r == 0) {
+			*v = STORE_NEW;
+			return 0;
+		}
+		if ((r = natsq_kv_get(
+			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
+			return 2;
+		if (r == 1)
+			continue; /* expired meanwhile: create it again */
+		if (val[0] != 'p') {
+			*v = STORE_SEEN;
+			return 0;
+		}
+		if (wall_ns() - at < (int64_t)STORE_REDIS_LEASE * 1000000000)
+			return 1;
+		if ((r = natsq_kv_update(
+			 s->nq, key, s->claimval, cn, rev, claim)) < 0)
+			return 2;
+		if (r == 0) {
+			*v = STORE_NEW;
+			return 0;
+		}
+		/* Another process took the dead claim over first. */
+	}
+	return 1;
 }
 
 /*
@@ -1157,60 +1221,65 @@ kv_outage(struct store *s)
 	return 0;
 }
 
+/* Move count pending entries from src to dst (dst <= src). */
+static void
+kp_move(struct store *s, size_t dst, size_t src, size_t count)
+{
+	if (dst == src || count == 0)
+		return;
+	memmove(s->kpend[dst], s->kpend[src], count * sizeof(*s->kpend));
+	memmove(&s->kprev[dst], &s->kprev[src], count * sizeof(*s->kprev));
+	memmove(&s->kpidx[dst], &s->kpidx[src], count * sizeof(*s->kpidx));
+}
+
 /*
- * Judge one key: 0 with *v set, 1 when another live process has claimed
- * it, 2 when the bucket failed (kv_outage), -1 on error.  Filter claims it; check and record read it ("1" is
- * seen; absent or claimed is new: check passes a key someone else is
- * passing right now, at least once, and record marks it).
+ * After an outage in the middle of judging (kv_outage waited), the claims
+ * made before it may have grown older than the lease while this process
+ * could not reach the bucket, and another may have taken them over as a
+ * dead process's.  Renew each: an update on its revision writes it anew
+ * (a fresh lease).  When the key has moved on and holds another's claim
+ * or "1", this process did not claim it after all: its verdict becomes
+ * seen and it leaves the claims (still ours: an update of ours that timed
+ * out yet was stored).  A failure of the bucket during the renewal waits
+ * and renews them all again.  0, or -1.
  */
 static int
-kv_judge(struct store *s, enum store_op op, const char *key, unsigned char *v)
+kv_renew(struct store *s, unsigned char *verdict)
 {
-	size_t cn = strlen(s->claimval);
+	size_t cn = strlen(s->claimval), i, j;
 	char val[64];
 	uint64_t rev;
 	int64_t at;
-	int r, tries;
+	int r;
 
-	if (op != STORE_FILTER) {
-		if ((r = natsq_kv_get(
-			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
-			return 2;
-		*v = r == 0 && val[0] == '1' ? STORE_SEEN : STORE_NEW;
-		return 0;
+restart:
+	for (i = j = 0; i < s->nkpend; i++) {
+		if (s->kprev[i] != 0) {
+			r = natsq_kv_update(s->nq, s->kpend[i], s->claimval, cn,
+			    s->kprev[i], &rev);
+			if (r == 1 &&
+			    (r = natsq_kv_get(s->nq, s->kpend[i], val,
+				 sizeof(val), &rev, &at)) == 0 &&
+			    strcmp(val, s->claimval) != 0)
+				r = 1;
+			if (r < 0) {
+				if (kv_outage(s) != 0)
+					return -1;
+				/* The kept ones, then the rest, again. */
+				kp_move(s, j, i, s->nkpend - i);
+				s->nkpend = j + (s->nkpend - i);
+				goto restart;
+			}
+			if (r == 1) {
+				verdict[s->kpidx[i]] = STORE_SEEN;
+				continue;
+			}
+			s->kprev[i] = rev;
+		}
+		kp_move(s, j++, i, 1);
 	}
-	for (tries = 0; tries < KV_TAKEOVER_TRIES; tries++) {
-		/*
-		 * A create that timed out may have been stored: tried
-		 * again, it finds this process's claim, a live one, and
-		 * waits out its lease before taking it over.
-		 */
-		if ((r = natsq_kv_create(s->nq, key, s->claimval, cn)) < 0)
-			return 2;
-		if (r == 0) {
-			*v = STORE_NEW;
-			return 0;
-		}
-		if ((r = natsq_kv_get(
-			 s->nq, key, val, sizeof(val), &rev, &at)) < 0)
-			return 2;
-		if (r == 1)
-			continue; /* expired meanwhile: create it again */
-		if (val[0] != 'p') {
-			*v = STORE_SEEN;
-			return 0;
-		}
-		if (wall_ns() - at < (int64_t)STORE_REDIS_LEASE * 1000000000)
-			return 1;
-		if ((r = natsq_kv_update(s->nq, key, s->claimval, cn, rev)) < 0)
-			return 2;
-		if (r == 0) {
-			*v = STORE_NEW;
-			return 0;
-		}
-		/* Another process took the dead claim over first. */
-	}
-	return 1;
+	s->nkpend = j;
+	return 0;
 }
 
 /*
@@ -1225,23 +1294,28 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 {
 	uint64_t start = cli_mono_ns();
 	char k[KKEY_LEN + 1];
+	uint64_t claim;
 	size_t i;
-	int r, ms = 1;
+	int r, ms = 1, waited = 0;
 
 	s->nkpend = 0;
 	for (i = 0; i < n; i++) {
 		kkey(k, keys + i * STORE_KEYLEN);
 		s->kv_down_ns = 0;
-		while ((r = kv_judge(s, op, k, &verdict[i])) != 0) {
+		claim = 0;
+		while ((r = kv_judge(s, op, k, &verdict[i], &claim)) != 0) {
 			if (r < 0)
 				return -1;
 			if (r == 2) {
 				if (kv_outage(s) != 0)
 					return -1;
+				waited = 1;
 				continue;
 			}
 			if (i > 0)
-				return (long)i;
+				return waited && kv_renew(s, verdict) != 0
+				    ? -1
+				    : (long)i;
 			if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
 				return fail(s,
 				    "nats: a key stays claimed by "
@@ -1250,11 +1324,12 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 			if (ms < 50)
 				ms *= 2;
 		}
-		if ((op == STORE_RECORD ||
-			(op == STORE_FILTER && verdict[i] == STORE_NEW)) &&
-		    kpend_add(s, k) != 0)
-			return -1;
+		if (op == STORE_RECORD ||
+		    (op == STORE_FILTER && verdict[i] == STORE_NEW))
+			kpend_add(s, k, op == STORE_FILTER ? claim : 0, i);
 	}
+	if (waited && kv_renew(s, verdict) != 0)
+		return -1;
 	return (long)n;
 }
 
@@ -1398,6 +1473,8 @@ store_close(struct store *s)
 		natsq_finish();
 	}
 	free(s->kpend);
+	free(s->kprev);
+	free(s->kpidx);
 	free(s->pend);
 	free(s->resp);
 	if (rc != 0)
