@@ -718,9 +718,6 @@ main(int argc, char *argv[])
 		O_PWFILE,
 		O_BUSY,
 		O_MAXLINE,
-		O_CREDS,
-		O_USERFILE,
-		O_REPLICAS,
 		O_VERSION
 	};
 	static const struct option longopts[] = { { "store", required_argument,
@@ -737,10 +734,7 @@ main(int argc, char *argv[])
 		{ "redis-password-file", required_argument, NULL, O_PWFILE },
 		{ "busy-timeout", required_argument, NULL, O_BUSY },
 		{ "max-line", required_argument, NULL, O_MAXLINE },
-		{ "nats-creds", required_argument, NULL, O_CREDS },
-		{ "nats-user-file", required_argument, NULL, O_USERFILE },
-		{ "nats-replicas", required_argument, NULL, O_REPLICAS },
-		{ "help", no_argument, NULL, 'h' },
+		NATSQ_LONGOPTS, { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 } };
 	const char *spec = NULL, *keyexpr = NULL, *ns = "", *pwfile = NULL,
@@ -751,7 +745,7 @@ main(int argc, char *argv[])
 	struct recloop loop = { 0 };
 	int64_t ttl_ms = 35LL * 86400 * 1000;
 	char *pw, *jqerr = NULL, *defpath = NULL, err[600];
-	int ch, i, rc = CLI_EXIT_OK, ioerr = 0, nats_only = 0;
+	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
 
 	cli_init("closehook-dedupe");
 	cli_std_fds(CLI_STDOUT_DATA);
@@ -815,19 +809,6 @@ main(int argc, char *argv[])
 			max_line = cli_opt_size(
 			    "max-line", optarg, 1, (uint64_t)1 << 32);
 			break;
-		case O_CREDS:
-			so.nats.creds = optarg;
-			nats_only = 1;
-			break;
-		case O_USERFILE:
-			so.nats.userfile = optarg;
-			nats_only = 1;
-			break;
-		case O_REPLICAS:
-			so.nats.replicas =
-			    (int)cli_opt_int("nats-replicas", optarg, 1, 5);
-			nats_only = 1;
-			break;
 		case 'h':
 			help();
 			break;
@@ -835,7 +816,8 @@ main(int argc, char *argv[])
 			cli_version();
 			break;
 		default:
-			usage();
+			if (!natsq_getopt(ch, optarg, &so.nats))
+				usage();
 		}
 	}
 	argc -= optind;
@@ -863,7 +845,7 @@ main(int argc, char *argv[])
 		spec = defpath = default_store();
 	if (store_url_parse(spec, &url, &why) != 0)
 		cli_fatalx("--store: %s", why);
-	if (nats_only && url.kind != STORE_NATS) {
+	if (natsq_opts_given(&so.nats) && url.kind != STORE_NATS) {
 		cli_warnx("--nats-creds, --nats-user-file and --nats-replicas "
 			  "are for a nats:// store");
 		usage();
@@ -872,8 +854,8 @@ main(int argc, char *argv[])
 		cli_warnx("--redis-password-file is for a Redis store");
 		usage();
 	}
-	if (so.nats.creds != NULL && so.nats.userfile != NULL) {
-		cli_warnx("give --nats-creds or --nats-user-file, not both");
+	if (natsq_opts_misuse(&so.nats) != NULL) {
+		cli_warnx("%s", natsq_opts_misuse(&so.nats));
 		usage();
 	}
 	so.ttl = (ttl_ms + 999) / 1000;

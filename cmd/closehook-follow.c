@@ -1459,9 +1459,6 @@ main(int argc, char *argv[])
 		O_COMMIT,
 		O_DURABLE,
 		O_ACKWAIT,
-		O_CREDS,
-		O_USERFILE,
-		O_REPLICAS,
 		O_VERSION
 	};
 	static const struct option longopts[] = {
@@ -1475,10 +1472,7 @@ main(int argc, char *argv[])
 		{ "commit", required_argument, NULL, O_COMMIT },
 		{ "durable", required_argument, NULL, O_DURABLE },
 		{ "ack-wait", required_argument, NULL, O_ACKWAIT },
-		{ "nats-creds", required_argument, NULL, O_CREDS },
-		{ "nats-user-file", required_argument, NULL, O_USERFILE },
-		{ "nats-replicas", required_argument, NULL, O_REPLICAS },
-		{ "quiet", no_argument, NULL, 'q' },
+		NATSQ_LONGOPTS, { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -1571,19 +1565,6 @@ main(int argc, char *argv[])
 			na.con.ack_wait_set = 1;
 			nats_only = 1;
 			break;
-		case O_CREDS:
-			na.opt.creds = optarg;
-			nats_only = 1;
-			break;
-		case O_USERFILE:
-			na.opt.userfile = optarg;
-			nats_only = 1;
-			break;
-		case O_REPLICAS:
-			na.opt.replicas =
-			    (int)cli_opt_int("nats-replicas", optarg, 1, 5);
-			nats_only = 1;
-			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -1594,11 +1575,13 @@ main(int argc, char *argv[])
 			cli_version();
 			break;
 		default:
-			usage();
+			if (!natsq_getopt(ch, optarg, &na.opt))
+				usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	nats_only |= natsq_opts_given(&na.opt);
 	out_is_file = fstat(STDOUT_FILENO, &ost) == 0 && S_ISREG(ost.st_mode);
 	if (ackpath != NULL) {
 		if (argc != 0 || offpath != NULL || from != NULL ||
@@ -1635,9 +1618,8 @@ main(int argc, char *argv[])
 			cli_warnx("give the stream's consumer: --durable NAME");
 			usage();
 		}
-		if (na.opt.creds != NULL && na.opt.userfile != NULL) {
-			cli_warnx("give --nats-creds or --nats-user-file, not "
-				  "both");
+		if (natsq_opts_misuse(&na.opt) != NULL) {
+			cli_warnx("%s", natsq_opts_misuse(&na.opt));
 			usage();
 		}
 		na.spec = argv[0];

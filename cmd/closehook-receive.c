@@ -1965,9 +1965,6 @@ main(int argc, char *argv[])
 		OPT_HDRTIMEOUT,
 		OPT_CERT,
 		OPT_KEY,
-		OPT_CREDS,
-		OPT_USERFILE,
-		OPT_REPLICAS,
 		OPT_VERSION
 	};
 	static const struct option longopts[] = { { "listen", required_argument,
@@ -1985,10 +1982,7 @@ main(int argc, char *argv[])
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "header-timeout", required_argument, NULL, OPT_HDRTIMEOUT },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
-		{ "tls-key", required_argument, NULL, OPT_KEY },
-		{ "nats-creds", required_argument, NULL, OPT_CREDS },
-		{ "nats-user-file", required_argument, NULL, OPT_USERFILE },
-		{ "nats-replicas", required_argument, NULL, OPT_REPLICAS },
+		{ "tls-key", required_argument, NULL, OPT_KEY }, NATSQ_LONGOPTS,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -1999,7 +1993,7 @@ main(int argc, char *argv[])
 	sigset_t sigs;
 	unsigned flags;
 	struct natsq_url nurl;
-	int ch, lfd, family, sig, i, rc = CLI_EXIT_OK, nats_only = 0;
+	int ch, lfd, family, sig, i, rc = CLI_EXIT_OK;
 	uint64_t t;
 
 	cli_init("closehook-receive");
@@ -2065,19 +2059,6 @@ main(int argc, char *argv[])
 		case OPT_KEY:
 			keyp = optarg;
 			break;
-		case OPT_CREDS:
-			nats_opt.creds = optarg;
-			nats_only = 1;
-			break;
-		case OPT_USERFILE:
-			nats_opt.userfile = optarg;
-			nats_only = 1;
-			break;
-		case OPT_REPLICAS:
-			nats_opt.replicas =
-			    (int)cli_opt_int("nats-replicas", optarg, 1, 5);
-			nats_only = 1;
-			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -2088,7 +2069,8 @@ main(int argc, char *argv[])
 			cli_version();
 			break;
 		default:
-			usage();
+			if (!natsq_getopt(ch, optarg, &nats_opt))
+				usage();
 		}
 	}
 	if (optind != argc) {
@@ -2112,13 +2094,13 @@ main(int argc, char *argv[])
 		nats_spec = spool_path;
 		spool_path = NULL;
 	}
-	if (nats_only && nats_spec == NULL) {
+	if (natsq_opts_given(&nats_opt) && nats_spec == NULL) {
 		cli_warnx("--nats-creds, --nats-user-file and --nats-replicas "
 			  "are for a nats:// spool");
 		usage();
 	}
-	if (nats_opt.creds != NULL && nats_opt.userfile != NULL) {
-		cli_warnx("give --nats-creds or --nats-user-file, not both");
+	if (natsq_opts_misuse(&nats_opt) != NULL) {
+		cli_warnx("%s", natsq_opts_misuse(&nats_opt));
 		usage();
 	}
 	if ((certp == NULL) != (keyp == NULL)) {

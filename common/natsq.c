@@ -129,6 +129,38 @@ natsq_error(const struct natsq *q)
 }
 
 int
+natsq_getopt(int ch, const char *arg, struct natsq_opts *o)
+{
+	switch (ch) {
+	case NATSQ_O_CREDS:
+		o->creds = arg;
+		return 1;
+	case NATSQ_O_USERFILE:
+		o->userfile = arg;
+		return 1;
+	case NATSQ_O_REPLICAS:
+		o->replicas = (int)cli_opt_int("nats-replicas", arg, 1, 5);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+natsq_opts_given(const struct natsq_opts *o)
+{
+	return o->creds != NULL || o->userfile != NULL || o->replicas > 0;
+}
+
+const char *
+natsq_opts_misuse(const struct natsq_opts *o)
+{
+	return o->creds != NULL && o->userfile != NULL
+	    ? "give --nats-creds or --nats-user-file, not both"
+	    : NULL;
+}
+
+int
 natsq_transient(const struct natsq *q)
 {
 	return q->transient;
@@ -398,9 +430,8 @@ natsq_connect(const struct natsq_url *u, const struct natsq_opts *o, char *err,
 	    ((s = natsOptions_SetSecure(no, true)) != NATS_OK ||
 		(s = natsOptions_SetExpectedHostname(no, u->host0)) != NATS_OK))
 		goto libfail;
-	if (o->creds != NULL && o->userfile != NULL) {
-		snprintf(err, errlen,
-		    "give --nats-creds or --nats-user-file, not both");
+	if (natsq_opts_misuse(o) != NULL) {
+		snprintf(err, errlen, "%s", natsq_opts_misuse(o));
 		goto out;
 	}
 	if (o->creds != NULL) {

@@ -63,6 +63,28 @@ struct natsq_opts {
 	int64_t wait_ms; /* bound on one JetStream request; 0: 5 s */
 };
 
+/*
+ * The options every program that reaches NATS takes, the same in each:
+ * NATSQ_LONGOPTS among its getopt_long entries, codes clear of its own.
+ * natsq_getopt takes ch when it is one of them (1; else 0).
+ * natsq_opts_given says whether any was given (they need a nats:// URL);
+ * natsq_opts_misuse is the usage error in them, or NULL.
+ */
+enum {
+	NATSQ_O_CREDS = 0x4e00,
+	NATSQ_O_USERFILE,
+	NATSQ_O_REPLICAS
+};
+/* clang-format off */
+#define NATSQ_LONGOPTS \
+	{ "nats-creds", required_argument, NULL, NATSQ_O_CREDS }, \
+	{ "nats-user-file", required_argument, NULL, NATSQ_O_USERFILE }, \
+	{ "nats-replicas", required_argument, NULL, NATSQ_O_REPLICAS }
+/* clang-format on */
+int natsq_getopt(int ch, const char *arg, struct natsq_opts *);
+int natsq_opts_given(const struct natsq_opts *);
+const char *natsq_opts_misuse(const struct natsq_opts *);
+
 struct natsq;
 
 /*
