@@ -2,11 +2,13 @@
  * hmac.c - HMAC-SHA256 with precomputed pads (RFC 2104), on OpenSSL's
  * SHA-256, which uses the CPU's SHA extensions where present; see hmac.h.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "cli.h"
 #include "hmac.h"
 
 #define BLOCK 64
@@ -20,6 +22,41 @@ md(void)
 	if (sha256 == NULL)
 		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	return sha256;
+}
+
+/*
+ * The calling thread's scratch context, made on its first message and
+ * freed (by the key's destructor) when the thread ends.
+ */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local EVP_MD_CTX *scratch;
+
+static void
+scratch_free(void *p)
+{
+	EVP_MD_CTX_free(p);
+}
+
+static void
+scratch_key_make(void)
+{
+	if (pthread_key_create(&scratch_key, scratch_free) != 0)
+		cli_fatalx("out of memory");
+}
+
+static EVP_MD_CTX *
+work(void)
+{
+	if (scratch != NULL)
+		return scratch;
+	pthread_once(&scratch_once, scratch_key_make);
+	/* Given the digest now, so that copies into it need no realloc. */
+	if ((scratch = EVP_MD_CTX_new()) == NULL || md() == NULL ||
+	    !EVP_DigestInit_ex(scratch, md(), NULL) ||
+	    pthread_setspecific(scratch_key, scratch) != 0)
+		cli_fatalx("out of memory");
+	return scratch;
 }
 
 int
@@ -55,13 +92,9 @@ hmac_key_init(struct hmac_key *k, const unsigned char *key, size_t n)
 	if (!EVP_DigestInit_ex(o, md(), NULL) ||
 	    !EVP_DigestUpdate(o, pad, BLOCK))
 		goto out;
-	/* Give the scratch context the digest so copies need no realloc. */
-	if (!EVP_DigestInit_ex(w, md(), NULL))
-		goto out;
 	k->inner = i;
 	k->outer = o;
-	k->work = w;
-	i = o = w = NULL;
+	i = o = NULL;
 	rc = 0;
 out:
 	OPENSSL_cleanse(block, sizeof(block));
@@ -78,7 +111,6 @@ hmac_key_free(struct hmac_key *k)
 	/* EVP_MD_CTX_free cleanses the digest state before freeing it. */
 	EVP_MD_CTX_free(k->inner);
 	EVP_MD_CTX_free(k->outer);
-	EVP_MD_CTX_free(k->work);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -88,7 +120,7 @@ hmac_sha256(const struct hmac_key *k, const void *a, size_t an, const void *b,
 {
 	unsigned char ih[HMAC_LEN];
 	unsigned int dl;
-	EVP_MD_CTX *w = k->work;
+	EVP_MD_CTX *w = work();
 
 	EVP_MD_CTX_copy_ex(w, k->inner);
 	if (an > 0)

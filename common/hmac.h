@@ -5,7 +5,9 @@
  * A struct hmac_key holds the SHA-256 states after the key's inner and outer
  * pads, so each message costs only its own hashing.  It owns OpenSSL
  * contexts: release it with hmac_key_free(), which also wipes them.  The raw
- * key bytes passed to hmac_key_init() are not kept.
+ * key bytes passed to hmac_key_init() are not kept.  A key is only read
+ * while a message is hashed, so threads may share it: each thread hashes
+ * in a scratch context of its own, freed when the thread ends.
  */
 #ifndef CLOSEHOOK_HMAC_H
 #define CLOSEHOOK_HMAC_H
@@ -17,7 +19,6 @@
 struct hmac_key {
 	void *inner; /* EVP_MD_CTX after key ^ ipad */
 	void *outer; /* EVP_MD_CTX after key ^ opad */
-	void *work; /* scratch context reused per message */
 };
 
 /* Returns 0, or -1 when OpenSSL fails (out of memory). */

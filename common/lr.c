@@ -239,6 +239,12 @@ lr_next(struct lr *r, struct lr_line *l)
 	}
 }
 
+size_t
+lr_held(const struct lr *r)
+{
+	return r->skipping ? 0 : r->end - r->start;
+}
+
 int
 lr_unread(struct lr *r)
 {

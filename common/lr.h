@@ -81,6 +81,8 @@ enum lr_status lr_next(struct lr *, struct lr_line *);
  * for every line it has read.
  */
 enum lr_status lr_next_held(struct lr *, struct lr_line *);
+/* Bytes read but not yet returned as lines (complete or not). */
+size_t lr_held(const struct lr *);
 /*
  * Put back what was read but not returned: seek the descriptor back by
  * the bytes held, so that whoever reads it next starts at the first line

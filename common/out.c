@@ -25,6 +25,7 @@ out_init(struct out *o, int fd, const char *name)
 	o->cap = OUT_BUFSZ;
 	o->err = 0;
 	o->append = 0;
+	o->mem = 0;
 	o->regular = 0;
 	o->readable = 0;
 	o->buf = xmalloc(OUT_BUFSZ);
@@ -49,9 +50,18 @@ write_all(struct out *o, const char *p, size_t n)
 	return 0;
 }
 
+void
+out_mem_init(struct out *o)
+{
+	out_init(o, -1, "memory");
+	o->mem = 1;
+}
+
 int
 out_flush(struct out *o)
 {
+	if (o->mem)
+		return o->err != 0 ? -1 : 0;
 	if (o->append)
 		return out_commit(o, 0);
 	if (o->err != 0)
@@ -89,11 +99,11 @@ out_write(struct out *o, const void *p, size_t n)
 	if (n <= o->cap - o->len) {
 		memcpy(o->buf + o->len, p, n);
 		o->len += n;
-		if (o->len == o->cap && !o->append)
+		if (o->len == o->cap && !o->append && !o->mem)
 			return out_flush(o);
 		return 0;
 	}
-	if (o->append) {
+	if (o->append || o->mem) {
 		grow(o, n);
 		memcpy(o->buf + o->len, p, n);
 		o->len += n;
@@ -124,7 +134,13 @@ out_putc(struct out *o, int c)
 char *
 out_reserve(struct out *o, size_t n)
 {
-	if (o->err != 0 || o->append || n >= o->cap)
+	if (o->err != 0 || o->append)
+		return NULL;
+	if (o->mem) {
+		grow(o, n);
+		return o->buf + o->len;
+	}
+	if (n >= o->cap)
 		return NULL;
 	if (n > o->cap - o->len && out_flush(o) != 0)
 		return NULL;
@@ -135,7 +151,7 @@ int
 out_advance(struct out *o, size_t n)
 {
 	o->len += n;
-	if (o->len == o->cap)
+	if (o->len == o->cap && !o->mem)
 		return out_flush(o);
 	return 0;
 }

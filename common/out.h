@@ -60,12 +60,20 @@ struct out {
 	size_t len, cap;
 	int err; /* errno of the first failed write, or 0 */
 	int append; /* an append file: see above */
+	int mem; /* a memory buffer: see out_mem_init() */
 	int regular; /* a regular file: locked, synced, failed writes undone */
 	int readable; /* and readable: a torn tail is cut off */
 };
 
 /* Attach to fd; name is kept by reference.  Exits 2 when out of memory. */
 void out_init(struct out *, int fd, const char *name);
+/*
+ * A writer into memory alone (no descriptor): the buffer grows to hold all
+ * that is written, flushing leaves it as it is, and the caller reads
+ * buf[0..len) and empties it by setting len to 0.  For work done on
+ * another thread whose output is passed on later (recloop.h).
+ */
+void out_mem_init(struct out *);
 /* Append bytes; returns 0, or -1 once a write has failed. */
 int out_write(struct out *, const void *, size_t);
 int out_putc(struct out *, int c);

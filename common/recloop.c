@@ -1,11 +1,20 @@
 /*
  * recloop.c - the input loop of the record filters; see recloop.h.
  */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "mark.h"
 #include "recloop.h"
+
+/* CLOSEHOOK_CORES=1: no second thread (-1: not read yet). */
+static int one_core = -1;
 
 struct idle_ctx {
 	struct recloop *rl;
@@ -20,14 +29,251 @@ on_idle(void *p)
 	c->rl->idle(c->rl->arg, c->fd);
 }
 
+/* One line of a batch: as the reader gave it, and what prep made of it. */
+struct held {
+	struct lr_line l;
+	enum lr_status st;
+	int prepped;
+	size_t roff, rn; /* the result in the second thread's res */
+};
+
+/*
+ * The second thread and the batch.  The lines not taken yet are [lo, hi),
+ * packed in one atomic word: the first thread takes them from the front,
+ * the second from the back, each with a compare and swap, until they
+ * meet.  Neither waits for the other while lines are left: when the
+ * second thread gets no CPU, the first takes them all.
+ *
+ * busy is set by the second thread before it tries to take a line and
+ * cleared after it has done the line (or found none), so once no line is
+ * left and busy is clear, the second thread touches neither the batch nor
+ * res, and the first may read them, then reuse them for the next batch.
+ * The lines are in the reader's buffer, which stays put until then.  The
+ * second thread sleeps on cv while no line is left; the first wakes it
+ * for each batch.
+ */
+struct prep {
+	struct recloop *rl;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, quit, sleeping;
+	struct held *h;
+	size_t cap;
+	_Atomic uint64_t range; /* lo | hi << 32 */
+	atomic_int busy;
+	struct out res;
+};
+
+#define NONE ((size_t)-1)
+
+/* Take the first line left (front) or the last: its index, or NONE. */
+static size_t
+take(struct prep *p, int front)
+{
+	uint64_t r = atomic_load(&p->range), nr;
+	uint32_t lo, hi;
+
+	do {
+		lo = (uint32_t)r;
+		hi = (uint32_t)(r >> 32);
+		if (lo >= hi)
+			return NONE;
+		nr = front ? (uint64_t)hi << 32 | (lo + 1)
+			   : (uint64_t)(hi - 1) << 32 | lo;
+	} while (!atomic_compare_exchange_weak(&p->range, &r, nr));
+	return front ? lo : hi - 1;
+}
+
+/* The second thread's part of a batch: lines from the back. */
+static void
+prep_lines(struct prep *p)
+{
+	struct held *h;
+	size_t i, off;
+
+	for (;;) {
+		atomic_store(&p->busy, 1);
+		if ((i = take(p, 0)) == NONE)
+			break;
+		h = &p->h[i];
+		if (h->st == LR_LINE && !mark_is(h->l.p, h->l.n)) {
+			off = p->res.len;
+			if (p->rl->prep(p->rl->prep_ctx, &h->l, &p->res) != 0)
+				p->res.len = off;
+			else {
+				h->prepped = 1;
+				h->roff = off;
+				h->rn = p->res.len - off;
+			}
+		}
+		atomic_store(&p->busy, 0);
+	}
+	atomic_store(&p->busy, 0);
+}
+
+static void *
+prep_main(void *arg)
+{
+	struct prep *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->quit) {
+		pthread_mutex_unlock(&p->mu);
+		prep_lines(p);
+		pthread_mutex_lock(&p->mu);
+		/* No line left: sleep until a batch with lines comes. */
+		while (!p->quit) {
+			uint64_t r = atomic_load(&p->range);
+
+			if ((uint32_t)r < (uint32_t)(r >> 32))
+				break;
+			p->sleeping = 1;
+			pthread_cond_wait(&p->cv, &p->mu);
+			p->sleeping = 0;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Start the second thread (once per run); 0, or -1: go on without it. */
+static int
+prep_start(struct prep *p)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (p->started)
+		return 0;
+	out_mem_init(&p->res);
+	atomic_store(&p->range, 0);
+	atomic_store(&p->busy, 0);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	/* Signals are the first thread's to take. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->th, NULL, prep_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		out_close(&p->res);
+		return -1;
+	}
+	p->started = 1;
+	return 0;
+}
+
+static void
+prep_stop(struct prep *p)
+{
+	if (p->started) {
+		pthread_mutex_lock(&p->mu);
+		p->quit = 1;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->th, NULL);
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		out_close(&p->res);
+	}
+	free(p->h);
+}
+
+/*
+ * One line as the loop takes it.  Returns 0 to go on, 1 when a callback
+ * stopped the loop, 2 when it must end (a mark could not pass, or stdout
+ * failed).
+ */
+static int
+one(struct recloop *rl, const char *name, enum lr_status st, struct lr_line *l)
+{
+	if (st == LR_LINE && mark_is(l->p, l->n)) {
+		struct out *side = rl->side;
+
+		if (rl->before_mark != NULL)
+			rl->before_mark(rl->arg);
+		if (mark_pass(rl->out, l->p, l->n, &side, 1) != 0) {
+			if (side != NULL && side->err != 0)
+				cli_fatalx(
+				    "%s: %s", side->name, strerror(side->err));
+			return 2;
+		}
+		return 0;
+	}
+	if ((st == LR_TOOLONG ? rl->too_long(rl->arg, name, l->lineno)
+			      : rl->line(rl->arg, name, l)) != 0)
+		return 1;
+	return rl->out->err != 0 ? 2 : 0;
+}
+
+/*
+ * The line just read and every complete line held behind it, shared
+ * between the two threads (recloop.h).  Returns as one() does.
+ */
+static int
+batch(struct recloop *rl, struct prep *p, struct lr *r, enum lr_status st,
+    struct lr_line *l)
+{
+	size_t n = 0, i;
+	struct held *h;
+	int rc = 0;
+
+	/* The second thread is idle (see struct prep): set the batch up. */
+	do {
+		if (n == p->cap) {
+			p->cap = p->cap == 0 ? 256 : 2 * p->cap;
+			p->h = xrealloc(p->h, p->cap * sizeof(*p->h));
+		}
+		h = &p->h[n++];
+		h->st = st;
+		h->l = *l;
+		h->prepped = 0;
+	} while ((st = lr_next_held(r, l)) != LR_AGAIN);
+	/* n < 2^32: the reader's buffer holds lines of 2 bytes at least. */
+	p->res.len = 0;
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->range, (uint64_t)n << 32);
+	if (p->sleeping)
+		pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	while ((i = take(p, 1)) != NONE)
+		if ((rc = one(rl, r->name, p->h[i].st, &p->h[i].l)) != 0) {
+			/* Stopped: leave the second thread nothing more. */
+			while (take(p, 1) != NONE)
+				;
+			break;
+		}
+	/* Its last line, which it may still be on. */
+	while (atomic_load(&p->busy))
+		sched_yield();
+	/* The second thread's lines: from where the two met, in order. */
+	for (i = (size_t)(uint32_t)atomic_load(&p->range); i < n && rc == 0;
+	     i++) {
+		h = &p->h[i];
+		if (!h->prepped)
+			rc = one(rl, r->name, h->st, &h->l);
+		else if (rl->prepped(rl->arg, r->name, &h->l,
+			     p->res.buf + h->roff, h->rn) != 0)
+			rc = 1;
+		else if (rl->out->err != 0)
+			rc = 2;
+	}
+	return rc;
+}
+
 int
 recloop_run(struct recloop *rl, const char *path)
 {
 	struct idle_ctx ctx;
+	struct prep p = { 0 };
 	enum lr_status st;
 	struct lr_line l;
 	struct lr r;
-	int rc = 0;
+	const char *e;
+	int rc = 0, k;
 
 	if (lr_open(&r, path, rl->max_line, rl->out) != 0) {
 		cli_warn("%s", path);
@@ -35,6 +281,10 @@ recloop_run(struct recloop *rl, const char *path)
 	}
 	ctx.rl = rl;
 	ctx.fd = r.fd;
+	p.rl = rl;
+	if (one_core < 0)
+		one_core = (e = getenv("CLOSEHOOK_CORES")) != NULL &&
+		    strcmp(e, "1") == 0;
 	if (rl->idle != NULL)
 		lr_on_idle(&r, on_idle, &ctx);
 	while ((st = lr_next(&r, &l)) != LR_EOF) {
@@ -43,27 +293,17 @@ recloop_run(struct recloop *rl, const char *path)
 			rc = -1;
 			break;
 		}
-		if (st == LR_LINE && mark_is(l.p, l.n)) {
-			struct out *side = rl->side;
-
-			if (rl->before_mark != NULL)
-				rl->before_mark(rl->arg);
-			if (mark_pass(rl->out, l.p, l.n, &side, 1) != 0) {
-				if (side != NULL && side->err != 0)
-					cli_fatalx("%s: %s", side->name,
-					    strerror(side->err));
-				break;
-			}
-			continue;
-		}
-		if ((st == LR_TOOLONG ? rl->too_long(rl->arg, r.name, l.lineno)
-				      : rl->line(rl->arg, r.name, &l)) != 0) {
+		if (rl->prep != NULL && !one_core &&
+		    lr_held(&r) >= RECLOOP_PREP_MIN && prep_start(&p) == 0)
+			k = batch(rl, &p, &r, st, &l);
+		else
+			k = one(rl, r.name, st, &l);
+		if (k == 1)
 			rc = 1;
-			break;
-		}
-		if (rl->out->err != 0)
+		if (k != 0)
 			break;
 	}
+	prep_stop(&p);
 	lr_close(&r);
 	return rc;
 }

@@ -13,6 +13,24 @@
  * The loop stops at the end of the input, on a read error (reported), on a
  * write error on stdout, or when line or too_long returns -1 (--fail-fast).
  * The caller owns every writer; the loop only borrows them.
+ *
+ * The second core (prep, optional): when the input is backlogged - at
+ * least RECLOOP_PREP_MIN bytes of lines wait in the reader's buffer behind
+ * the one just read - the loop takes all the complete lines held and
+ * shares them out: the loop handles them from the first on as usual,
+ * while a second thread calls prep() on them from the last back, until
+ * the two meet (so neither waits for the other, and when the second gets
+ * no CPU the loop does all).  prep() does the part of a line's work that needs nothing but the
+ * line and state no other code writes meanwhile (prep_ctx is the second
+ * thread's own): it appends the line's result to res and returns 0, or
+ * returns -1 to leave the line whole to line() - for anything that
+ * reports, rejects, counts or touches shared state.  Marks are never
+ * given to prep().  Then, in input order, each prepared line goes to
+ * prepped() with its result instead of line(); nothing else changes, so
+ * the output, the messages and the order are those of a run without the
+ * second thread.  A lone line (nothing held behind it) never leaves the
+ * first thread, so the second core costs a lone record no latency.
+ * CLOSEHOOK_CORES=1 in the environment keeps every line on the first.
  */
 #ifndef CLOSEHOOK_RECLOOP_H
 #define CLOSEHOOK_RECLOOP_H
@@ -36,7 +54,16 @@ struct recloop {
 	/* Before a read that may block, after stdout was flushed (or NULL);
 	 * fd is the input's descriptor. */
 	void (*idle)(void *arg, int fd);
+	/* The second core (see above), or NULL. */
+	int (*prep)(void *ctx, const struct lr_line *l, struct out *res);
+	/* A prepared line and its result. 0, or -1: stop. */
+	int (*prepped)(void *arg, const char *file, struct lr_line *l,
+	    const char *res, size_t n);
+	void *prep_ctx; /* the second thread's state, for prep */
 };
+
+/* The backlog, in bytes held behind a line, that brings the second core in. */
+#define RECLOOP_PREP_MIN (32u * 1024)
 
 /*
  * Run the loop over path ("-" or NULL: stdin).  Returns 0, 1 when a
