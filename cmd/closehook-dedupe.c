@@ -258,16 +258,42 @@ jq_key(struct jqr *prog, jv input, unsigned char *k, char **why)
 	return 1;
 }
 
-/* The default key, [event.id, event.date_updated]; 0 when no event.id. */
+/*
+ * The key without jq: 1 with k set, 0 when the record has none, -1 when
+ * only jq can tell (a --key program, or a value jq would print otherwise
+ * than written).  Reads nothing but r and the options, so the second
+ * thread (recloop.h) calls it too.
+ *
+ * The default key is [event.id, event.date_updated]: none without an id.
+ * --key as a simple path takes the scanner's way when jq would agree.
+ */
 static int
-default_key(const struct evrec *r, unsigned char *k, char **why)
+scan_key(const struct evrec *r, unsigned char *k)
 {
-	struct json_span id, du, mk, mv;
+	struct json_span id, du, mk, mv, v;
 	struct json_iter mi;
+	enum json_path_result pr = JSON_PATH_TYPE;
 	char buf[512];
 	size_t n, i;
 
-	*why = NULL;
+	if (keyprog != NULL) {
+		if (!have_path)
+			return -1;
+		if (!r->wrapped)
+			pr = json_path_get(&kpath, r->whole, &v);
+		else if (kpath.nsteps > 0 && !kpath.step[0].is_index &&
+		    kpath.step[0].keylen == 5 &&
+		    memcmp(kpath.step[0].key, "event", 5) == 0)
+			pr = json_path_get(&kpath_tail, r->event, &v);
+		if (pr == JSON_PATH_NULL ||
+		    (pr == JSON_PATH_FOUND && v.type == JSON_NULL))
+			return 0;
+		if (pr == JSON_PATH_FOUND && jq_same_text(v)) {
+			hash_key(v.p, v.n, k);
+			return 1;
+		}
+		return -1;
+	}
 	if (r->event.type != JSON_OBJECT)
 		return 0;
 	/* One pass for both members; the last duplicate wins, as in jq. */
@@ -299,18 +325,34 @@ default_key(const struct evrec *r, unsigned char *k, char **why)
 	}
 	if (id.type == JSON_NULL)
 		return 0;
-	if (jq_same_text(id) && jq_same_text(du) &&
-	    id.n + du.n + 3 <= sizeof(buf)) {
-		/* jq's compact text of the array, without jq. */
-		buf[0] = '[';
-		memcpy(buf + 1, id.p, id.n);
-		buf[1 + id.n] = ',';
-		memcpy(buf + 2 + id.n, du.p, du.n);
-		n = id.n + du.n + 2;
-		buf[n++] = ']';
-		hash_key(buf, n, k);
-		return 1;
-	}
+	if (!jq_same_text(id) || !jq_same_text(du) ||
+	    id.n + du.n + 3 > sizeof(buf))
+		return -1;
+	/* jq's compact text of the array, without jq. */
+	buf[0] = '[';
+	memcpy(buf + 1, id.p, id.n);
+	buf[1 + id.n] = ',';
+	memcpy(buf + 2 + id.n, du.p, du.n);
+	n = id.n + du.n + 2;
+	buf[n++] = ']';
+	hash_key(buf, n, k);
+	return 1;
+}
+
+/*
+ * The record's key: 1 with k set, 0 when it has none (*why set when jq
+ * failed).
+ */
+static int
+record_key(const struct evrec *r, unsigned char *k, char **why)
+{
+	int rc;
+
+	*why = NULL;
+	if ((rc = scan_key(r, k)) >= 0)
+		return rc;
+	if (keyprog != NULL)
+		return jq_key(keyprog, record_jv(r), k, why);
 	if (defprog == NULL) {
 		char *jqerr = NULL;
 
@@ -319,32 +361,6 @@ default_key(const struct evrec *r, unsigned char *k, char **why)
 			cli_fatalx("default key: %s", jqerr);
 	}
 	return jq_key(defprog, jqr_parse(r->event.p, r->event.n), k, why);
-}
-
-/* --key on a record: the scanner's fast path when jq would agree. */
-static int
-expr_key(const struct evrec *r, unsigned char *k, char **why)
-{
-	struct json_span v;
-	enum json_path_result pr = JSON_PATH_TYPE;
-
-	*why = NULL;
-	if (have_path) {
-		if (!r->wrapped)
-			pr = json_path_get(&kpath, r->whole, &v);
-		else if (kpath.nsteps > 0 && !kpath.step[0].is_index &&
-		    kpath.step[0].keylen == 5 &&
-		    memcmp(kpath.step[0].key, "event", 5) == 0)
-			pr = json_path_get(&kpath_tail, r->event, &v);
-		if (pr == JSON_PATH_NULL ||
-		    (pr == JSON_PATH_FOUND && v.type == JSON_NULL))
-			return 0;
-		if (pr == JSON_PATH_FOUND && jq_same_text(v)) {
-			hash_key(v.p, v.n, k);
-			return 1;
-		}
-	}
-	return jq_key(keyprog, record_jv(r), k, why);
 }
 
 /* ---- the block ---- */
@@ -521,14 +537,14 @@ on_idle(void *arg, int fd)
 	metrics_idle(&met, fd);
 }
 
-/* Append one record to the block. */
-static void
-block_add(const char *file, unsigned long lineno, const struct evrec *r,
-    int wrap, const char *line, size_t n)
+/*
+ * A place in the block for a record of len bytes (the block run first when
+ * full): its item, the bytes to be written at blk + it->off.
+ */
+static struct item *
+block_item(size_t len)
 {
 	struct item *it;
-	size_t len = wrap ? evrec_len(r) : n;
-	char *why;
 
 	if (nitems == BLOCK_RECORDS || (nitems > 0 && blen + len > BLOCK_BYTES))
 		block_run();
@@ -540,13 +556,26 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 	it->off = blen;
 	it->len = len;
 	it->dup = 0;
-	if (wrap)
-		evrec_wrap(blk + blen, r->event.p, r->event.n);
-	else
-		memcpy(blk + blen, line, n);
 	blen += len;
-	it->haskey = keyprog != NULL ? expr_key(r, it->key, &why)
-				     : default_key(r, it->key, &why);
+	return it;
+}
+
+/*
+ * Append one record to the block: the line as is, or (wrap) its event
+ * wrapped, which an Event Log page's records are.
+ */
+static void
+block_add(const char *file, unsigned long lineno, const struct evrec *r,
+    int wrap, const char *line, size_t n)
+{
+	struct item *it = block_item(wrap ? evrec_len(r) : n);
+	char *why;
+
+	if (wrap)
+		evrec_wrap(blk + it->off, r->event.p, r->event.n);
+	else
+		memcpy(blk + it->off, line, n);
+	it->haskey = record_key(r, it->key, &why);
 	if (!it->haskey)
 		keyless(file, lineno, why);
 	else {
@@ -579,6 +608,62 @@ static int
 on_line(void *arg, const char *file, struct lr_line *l)
 {
 	do_line(file, l);
+	metrics_tick(&met);
+	return 0;
+}
+
+/*
+ * The second core (recloop.h): a line whose records all have a key the
+ * scanner can tell becomes, per record, where its bytes are and its key.
+ * A line to reject, without a key or needing jq is left to on_line.
+ */
+struct prepped_rec {
+	size_t off, n; /* the line, or the event to wrap, in the line */
+	int wrap;
+	unsigned char key[STORE_KEYLEN];
+};
+
+static int
+prep_line(void *ctx, const struct lr_line *l, struct out *res)
+{
+	struct json_error e;
+	struct evrec_iter ei;
+	struct evrec r;
+	struct prepped_rec pr;
+
+	if (evrec_parse(&ei, l->p, l->n, &e) != 0)
+		return -1;
+	while (evrec_next(&ei, &r)) {
+		pr.wrap = ei.kind == EVREC_PAGE;
+		pr.off = pr.wrap ? (size_t)(r.event.p - l->p) : 0;
+		pr.n = pr.wrap ? r.event.n : l->n;
+		if (scan_key(&r, pr.key) != 1)
+			return -1;
+		out_write(res, &pr, sizeof(pr));
+	}
+	return 0;
+}
+
+static int
+on_prepped(
+    void *arg, const char *file, struct lr_line *l, const char *res, size_t n)
+{
+	struct prepped_rec pr;
+	struct item *it;
+	size_t at;
+
+	for (at = 0; at + sizeof(pr) <= n; at += sizeof(pr)) {
+		memcpy(&pr, res + at, sizeof(pr));
+		it = block_item(pr.wrap ? evrec_wrapped_len(pr.n) : pr.n);
+		if (pr.wrap)
+			evrec_wrap(blk + it->off, l->p + pr.off, pr.n);
+		else
+			memcpy(blk + it->off, l->p, pr.n);
+		memcpy(it->key, pr.key, STORE_KEYLEN);
+		it->haskey = 1;
+		block_key(nitems);
+		nitems++;
+	}
 	metrics_tick(&met);
 	return 0;
 }
@@ -892,6 +977,8 @@ main(int argc, char *argv[])
 	loop.too_long = on_too_long;
 	loop.before_mark = on_mark;
 	loop.idle = on_idle;
+	loop.prep = prep_line;
+	loop.prepped = on_prepped;
 	if (argc == 0)
 		ioerr |= recloop_run(&loop, NULL) < 0;
 	for (i = 0; i < argc && out.err == 0; i++)

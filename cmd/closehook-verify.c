@@ -144,9 +144,9 @@ reference_time(const struct capture *c, const char **which)
 	return t.sec;
 }
 
-/* Write a verified body as one line: CR and LF become spaces. */
+/* Write a verified body to o as one line: CR and LF become spaces. */
 static void
-emit(char *body, size_t n, int crlf)
+body_line(struct out *o, char *body, size_t n, int crlf)
 {
 	char *p = body, *end = body + n;
 
@@ -161,8 +161,14 @@ emit(char *body, size_t n, int crlf)
 		*q = ' ';
 		p = q + 1;
 	}
-	out_write(&out, body, n);
-	out_putc(&out, '\n');
+	out_write(o, body, n);
+	out_putc(o, '\n');
+}
+
+static void
+emit(char *body, size_t n, int crlf)
+{
+	body_line(&out, body, n, crlf);
 	nverified++;
 }
 
@@ -458,22 +464,19 @@ bad_sig_detail(const char *sig, size_t n, char *dst, size_t cap)
 }
 
 /*
- * Check ts, sig and body against ref; on a reject, report it with its
- * detail and, with --explain, the explanation.  Returns the reason.
+ * Report a reject r that check() gave for ts, sig and body against ref,
+ * with its detail and, with --explain, the explanation.
  */
-static enum closesig_reason
-judge(const char *file, unsigned long lineno, int64_t ref, const char *refname,
-    const char *ts, size_t tsn, const char *sig, size_t sign, const char *body,
-    size_t bodyn, const char *line, size_t n, int line_is_json)
+static void
+judged(const char *file, unsigned long lineno, enum closesig_reason r,
+    int64_t ref, const char *refname, const char *ts, size_t tsn,
+    const char *sig, size_t sign, const char *body, size_t bodyn,
+    const char *line, size_t n, int line_is_json)
 {
-	enum closesig_reason r;
 	char detail[400], q[300];
 	const char *d = NULL;
 	struct why w;
 
-	r = check(ref, ts, tsn, sig, sign, body, bodyn);
-	if (r == CLOSESIG_OK)
-		return r;
 	if (r == CLOSESIG_BAD_TS) {
 		snprintf(detail, sizeof(detail), "%s: not decimal seconds",
 		    quoted(ts, tsn, q, sizeof(q)));
@@ -487,7 +490,6 @@ judge(const char *file, unsigned long lineno, int64_t ref, const char *refname,
 		w.missing = NULL;
 	}
 	reject(file, lineno, r, d, line, n, line_is_json, explain ? &w : NULL);
-	return r;
 }
 
 /* A capture without one of the signature headers. */
@@ -502,67 +504,118 @@ missing(const char *file, const struct lr_line *l, enum closesig_reason r,
 	reject(file, l->lineno, r, NULL, l->p, l->n, 1, explain ? &w : NULL);
 }
 
-/* Verify one capture line; the line buffer is ours to modify. */
+/*
+ * What checking one capture line found: r, and what a reject of each kind
+ * reports.  Only reads the line and the key ring, and writes *f and the
+ * body buffer: the second thread examines lines too (recloop.h).
+ */
+struct found {
+	enum closesig_reason r;
+	enum {
+		FOUND_OK,
+		FOUND_MALFORMED,
+		FOUND_MISSING, /* a signature header */
+		FOUND_TOOLONG, /* a header's value */
+		FOUND_JUDGED /* check() said no */
+	} kind;
+	const char *why; /* MALFORMED: the detail; MISSING: the header */
+	int line_is_json;
+	char ts[64], sig[256];
+	size_t tsn, sign;
+	int64_t ref;
+	const char *refname;
+	size_t bn; /* the body's length in the buffer */
+	int crlf; /* it may hold CR or LF */
+};
+
 static void
-verify_line(
-    const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap)
+examine(
+    const struct lr_line *l, char **bodybuf, size_t *bodycap, struct found *f)
 {
 	static const char *const hdrs[] = { "close-sig-hash",
 		"close-sig-timestamp" };
 	struct capture c;
-	struct json_span ts, sig, hv[2] = { { NULL, 0, JSON_NONE } };
-	char tsbuf[64], sigbuf[256];
+	struct json_span hv[2] = { { NULL, 0, JSON_NONE } };
 	unsigned have;
-	long tsn, sign;
-	const char *why, *refname;
-	int64_t ref;
-	long bn;
+	long tsn, sign, bn;
 
+	f->kind = FOUND_MALFORMED;
+	f->r = CLOSESIG_MALFORMED;
+	f->line_is_json = 1;
 	/* The body is decoded while the line is parsed: room for it all. */
 	if (*bodycap < l->n) {
 		free(*bodybuf);
 		*bodycap = l->n + 4096;
 		*bodybuf = xmalloc(*bodycap);
 	}
-	if (capture_parse(l->p, l->n, &c, *bodybuf, &why) != 0) {
-		reject(file, l->lineno, CLOSESIG_MALFORMED, why, l->p, l->n,
-		    c.root.type != JSON_NONE, NULL);
+	if (capture_parse(l->p, l->n, &c, *bodybuf, &f->why) != 0) {
+		f->line_is_json = c.root.type != JSON_NONE;
 		return;
 	}
 	bn = capture_body(&c, *bodybuf);
 	have = capture_headers(&c, hdrs, 2, hv);
-	sig = hv[0];
-	ts = hv[1];
+	f->kind = FOUND_MISSING;
 	if (!(have & 1)) {
-		missing(file, l, CLOSESIG_MISSING_SIG, "close-sig-hash");
+		f->r = CLOSESIG_MISSING_SIG;
+		f->why = "close-sig-hash";
 		return;
 	}
 	if (!(have & 2)) {
-		missing(file, l, CLOSESIG_MISSING_TS, "close-sig-timestamp");
+		f->r = CLOSESIG_MISSING_TS;
+		f->why = "close-sig-timestamp";
 		return;
 	}
+	f->kind = FOUND_MALFORMED;
 	if (bn < 0) {
-		reject(file, l->lineno, CLOSESIG_MALFORMED,
-		    "body_base64 is not base64", l->p, l->n, 1, NULL);
+		f->why = "body_base64 is not base64";
 		return;
 	}
 	/* Longer values than any valid one are bad already. */
-	if ((tsn = header_text(ts, tsbuf, sizeof(tsbuf))) < 0) {
-		reject(file, l->lineno, CLOSESIG_BAD_TS, "too long", l->p, l->n,
-		    1, NULL);
+	f->kind = FOUND_TOOLONG;
+	if ((tsn = header_text(hv[1], f->ts, sizeof(f->ts))) < 0) {
+		f->r = CLOSESIG_BAD_TS;
 		return;
 	}
-	if ((sign = header_text(sig, sigbuf, sizeof(sigbuf))) < 0) {
-		reject(file, l->lineno, CLOSESIG_BAD_SIG, "too long", l->p,
-		    l->n, 1, NULL);
+	if ((sign = header_text(hv[0], f->sig, sizeof(f->sig))) < 0) {
+		f->r = CLOSESIG_BAD_SIG;
 		return;
 	}
-	ref = reference_time(&c, &refname);
-	if (judge(file, l->lineno, ref, refname, tsbuf, (size_t)tsn, sigbuf,
-		(size_t)sign, *bodybuf, (size_t)bn, l->p, l->n,
-		1) != CLOSESIG_OK)
-		return;
-	emit(*bodybuf, (size_t)bn, c.body_base64 || c.body_crlf);
+	f->tsn = (size_t)tsn;
+	f->sign = (size_t)sign;
+	f->bn = (size_t)bn;
+	f->crlf = c.body_base64 || c.body_crlf;
+	f->ref = reference_time(&c, &f->refname);
+	f->r = check(f->ref, f->ts, f->tsn, f->sig, f->sign, *bodybuf, f->bn);
+	f->kind = f->r == CLOSESIG_OK ? FOUND_OK : FOUND_JUDGED;
+}
+
+/* Verify one capture line: write its body, or report why not. */
+static void
+verify_line(
+    const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap)
+{
+	struct found f;
+
+	examine(l, bodybuf, bodycap, &f);
+	switch (f.kind) {
+	case FOUND_OK:
+		emit(*bodybuf, f.bn, f.crlf);
+		break;
+	case FOUND_MALFORMED:
+		reject(file, l->lineno, f.r, f.why, l->p, l->n, f.line_is_json,
+		    NULL);
+		break;
+	case FOUND_MISSING:
+		missing(file, l, f.r, f.why);
+		break;
+	case FOUND_TOOLONG:
+		reject(file, l->lineno, f.r, "too long", l->p, l->n, 1, NULL);
+		break;
+	case FOUND_JUDGED:
+		judged(file, l->lineno, f.r, f.ref, f.refname, f.ts, f.tsn,
+		    f.sig, f.sign, *bodybuf, f.bn, l->p, l->n, 1);
+		break;
+	}
 }
 
 static void
@@ -604,6 +657,39 @@ on_line(void *arg, const char *file, struct lr_line *l)
 	return fail_fast && nrejected > 0 ? -1 : 0;
 }
 
+/*
+ * The second core (recloop.h): a capture that verifies becomes its body
+ * line; any other is left to on_line, which reports it.
+ */
+struct prepctx {
+	char *buf;
+	size_t cap;
+};
+
+static int
+prep_line(void *ctx, const struct lr_line *l, struct out *res)
+{
+	struct prepctx *c = ctx;
+	struct found f;
+
+	examine(l, &c->buf, &c->cap, &f);
+	if (f.kind != FOUND_OK)
+		return -1;
+	body_line(res, c->buf, f.bn, f.crlf);
+	return 0;
+}
+
+static int
+on_prepped(
+    void *arg, const char *file, struct lr_line *l, const char *res, size_t n)
+{
+	nread++;
+	metrics_tick(&met);
+	out_write(&out, res, n);
+	nverified++;
+	return 0;
+}
+
 static int
 on_too_long(void *arg, const char *file, unsigned long lineno)
 {
@@ -626,6 +712,7 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 {
 	const char *name =
 	    path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
+	enum closesig_reason r;
 	size_t n;
 	char *buf;
 
@@ -640,8 +727,10 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 		return CLI_EXIT_REJECTS;
 	}
 	nread++;
-	if (judge(name, 0, now, have_now ? "--now" : "clock", ts, strlen(ts),
-		sig, strlen(sig), buf, n, NULL, 0, 0) != CLOSESIG_OK) {
+	r = check(now, ts, strlen(ts), sig, strlen(sig), buf, n);
+	if (r != CLOSESIG_OK) {
+		judged(name, 0, r, now, have_now ? "--now" : "clock", ts,
+		    strlen(ts), sig, strlen(sig), buf, n, NULL, 0, 0);
 		free(buf);
 		return CLI_EXIT_REJECTS;
 	}
@@ -717,6 +806,7 @@ main(int argc, char *argv[])
 	const char *metpath = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct recloop loop = { 0 };
+	struct prepctx pc = { NULL, 0 };
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0, nsecret = 0;
 
 	cli_init("closehook-verify");
@@ -831,6 +921,9 @@ main(int argc, char *argv[])
 	loop.line = on_line;
 	loop.too_long = on_too_long;
 	loop.idle = on_idle;
+	loop.prep = prep_line;
+	loop.prepped = on_prepped;
+	loop.prep_ctx = &pc;
 	if (argc == 0)
 		ioerr |= recloop_run(&loop, NULL) < 0;
 	for (i = 0; i < argc && out.err == 0; i++) {
@@ -839,6 +932,7 @@ main(int argc, char *argv[])
 			break;
 	}
 	free(bodybuf);
+	free(pc.buf);
 	if (nrejected > 0)
 		rc = CLI_EXIT_REJECTS;
 	if (ioerr)

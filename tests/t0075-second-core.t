@@ -1,0 +1,148 @@
+#!/bin/bash
+# shellcheck disable=SC2016,SC2119,SC2154 # run sets rc, out and err
+# The second core (common/recloop.h): verify, flatten and dedupe share a
+# backlog of lines with a second thread, and must write exactly what they
+# write on one (CLOSEHOOK_CORES=1): the same stdout, byte for byte and in
+# order, the same messages, rejects file, store and exit status - with
+# rejects, marks, blank and over-long lines, pages, keys that need jq and
+# repeats mixed in among thousands of lines.  A lone line never starts the
+# second thread; a backlog does.
+. "$(dirname "$0")/lib.sh"
+
+MARK='{"closehook_mark":{"dev":1,"ino":2,"head_len":0,"head_fnv1a64":"cbf29ce484222325","offset":'
+
+# mix IN OUT: IN with a mark after every 400th line, a blank line, a line
+# that is not JSON and an over-long line (over --max-line 60000) mixed in.
+mix() {
+	python3 - "$1" "$2" "$MARK" <<-'EOF'
+	import sys
+	src, dst, mark = sys.argv[1:]
+	with open(src) as f, open(dst, "w") as o:
+	    for n, line in enumerate(f, 1):
+	        o.write(line)
+	        if n % 400 == 0:
+	            o.write(mark + str(n) + "}}\n")
+	        if n == 777:
+	            o.write("\nnot json {\n")
+	        if n == 1500:
+	            o.write('{"long":"' + "x" * 70000 + '"}\n')
+	EOF
+}
+
+# both NAME CMD...: run CMD on $TMP/in.NAME twice, on one core and on two,
+# keeping stdout, stderr and the exit status of each; they must be equal,
+# and the output must hold something.
+both() {
+	local name=$1
+	shift
+	CLOSEHOOK_CORES=1 "$@" <"$TMP/in.$name" >"$TMP/$name.out1" \
+	    2>"$TMP/$name.err1"
+	echo $? >"$TMP/$name.rc1"
+	"$@" <"$TMP/in.$name" >"$TMP/$name.out2" 2>"$TMP/$name.err2"
+	echo $? >"$TMP/$name.rc2"
+	same_file "$TMP/$name.out1" "$TMP/$name.out2" "$name: stdout the same"
+	same_file "$TMP/$name.err1" "$TMP/$name.err2" "$name: stderr the same"
+	same_file "$TMP/$name.rc1" "$TMP/$name.rc2" "$name: exit status the same"
+	ok "$name: wrote records" [ "$(wc -l <"$TMP/$name.out1")" -gt 1000 ]
+}
+
+cd "$TMP" || exit 1
+
+# -- verify ---------------------------------------------------------------
+python3 "$TOP/bench/gen" --count 4000 --seed 7 --timestamp 1764000000 \
+    --rate 100 --bad-rate 0.05 --dup-rate 0.02 --keys-out keys \
+    >caps.raw
+mix caps.raw in.verify
+V=(closehook-verify --secret-file keys --now 1764000020 --max-age 400
+	--max-line 60000)
+both verify "${V[@]}" --explain --summary
+is "$(grep -o 'rejected: [a-z-]*' verify.err1 | sort -u | wc -l)" 6 \
+    "verify: six kinds of reject in the mix"
+like "$(cat verify.err1)" "*line-too-long*" "verify: an over-long line too"
+is "$(grep -c closehook_mark verify.out2)" 10 "verify: the marks passed on"
+CLOSEHOOK_CORES=1 "${V[@]}" -q --rejects rej1 <in.verify >/dev/null
+"${V[@]}" -q --rejects rej2 <in.verify >/dev/null
+same_file rej1 rej2 "verify: the rejects file the same"
+
+# -- flatten --------------------------------------------------------------
+python3 "$TOP/bench/gen" --count 4000 --seed 8 --timestamp 1764000000 \
+    --rate 100 --format payloads >pay.raw
+{
+	head -n 1000 pay.raw
+	# A key produced twice, a name to escape, an event page, not an object.
+	echo '{"a.b":1,"a":{"b":2}}'
+	printf '%s\n' '{"tab\there":1,"q\"uote":{"x":[1,2]}}'
+	printf '{"data":[%s,%s],"cursor_next":null}\n' \
+	    "$(sed -n 2p pay.raw | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["event"]))')" \
+	    "$(sed -n 3p pay.raw | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["event"]))')"
+	echo '[1,2]'
+	tail -n 3000 pay.raw
+} >pay.mixed
+mix pay.mixed in.flatten
+both flatten closehook-flatten --max-line 60000
+like "$(cat flatten.err1)" "*produced more than once*" \
+    "flatten: the collision warned about once"
+ok "flatten: the escaped name written" grep -q 'tab\\there' flatten.out2
+cp in.flatten in.flatten-dates
+both flatten-dates closehook-flatten --max-line 60000 --dates epoch --sql-names
+
+# -- dedupe ---------------------------------------------------------------
+{
+	cat pay.mixed
+	# Repeats of earlier lines, a key jq must print (a big id), no key.
+	head -n 2500 pay.raw | tail -n 1500
+	echo '{"event":{"id":12345678901234567890,"date_updated":"x"}}'
+	echo '{"event":{"id":12345678901234567890,"date_updated":"x"}}'
+	echo '{"event":{"object_type":"lead"}}'
+} >pay.dd
+mix pay.dd in.dedupe
+rm -f s1.sqlite* s2.sqlite*
+CLOSEHOOK_CORES=1 closehook-dedupe --store s1.sqlite --max-line 60000 \
+    --stats <in.dedupe >dedupe.out1 2>dedupe.err1
+echo $? >dedupe.rc1
+closehook-dedupe --store s2.sqlite --max-line 60000 --stats \
+    <in.dedupe >dedupe.out2 2>dedupe.err2
+echo $? >dedupe.rc2
+same_file dedupe.out1 dedupe.out2 "dedupe: stdout the same"
+same_file dedupe.err1 dedupe.err2 "dedupe: stderr the same"
+same_file dedupe.rc1 dedupe.rc2 "dedupe: exit status the same"
+ok "dedupe: repeats dropped" \
+    [ "$(wc -l <dedupe.out2)" -lt "$(wc -l <in.dedupe)" ]
+is "$(grep -c 12345678901234567890 dedupe.out2)" 1 \
+    "dedupe: a key only jq can print, passed once"
+keys() {
+	python3 -c 'import sqlite3, sys
+for (k,) in sqlite3.connect(sys.argv[1]).execute(
+        "SELECT hex(key) FROM seen ORDER BY key"):
+    print(k)' "$1"
+}
+is "$(keys s2.sqlite | md5sum)" "$(keys s1.sqlite | md5sum)" \
+    "dedupe: the same keys stored"
+# A second run over the same store passes nothing but the marks.
+closehook-dedupe --store s2.sqlite --max-line 60000 <in.dedupe \
+    >dedupe.again 2>/dev/null
+# The four records without a key: three of flatten's and the last.
+is "$(grep -vc closehook_mark dedupe.again)" 4 \
+    "dedupe: a second run passes only the records without a key"
+is "$(grep -c closehook_mark dedupe.again)" 13 "dedupe: and the marks"
+
+# -- when the second thread runs ------------------------------------------
+# threads PID: the number of threads of process PID.
+threads() { find "/proc/$1/task" -mindepth 1 -maxdepth 1 | wc -l; }
+mkfifo fifo
+closehook-flatten <fifo >lone.out 2>/dev/null &
+pid=$!
+exec 7>fifo
+head -n 1 pay.raw >&7
+wait_for() { timeout "$(slow 10)" sh -c "until [ -s $1 ]; do sleep 0.05; done"; }
+wait_for lone.out
+is "$(threads "$pid")" 1 "a lone line: one thread"
+cat pay.raw >&7
+sleep "$(slow 0.5)"
+is "$(threads "$pid")" 2 "a backlog: a second thread"
+exec 7>&-
+wait "$pid"
+is "$?" 0 "flatten after the backlog: exit 0"
+is "$(wc -l <lone.out)" 4001 "flatten: every record out"
+
+done_testing
