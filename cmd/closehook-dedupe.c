@@ -431,6 +431,21 @@ commit(int force)
 	uncommitted = 0;
 }
 
+/*
+ * The run of written records not yet given to out: consecutive records
+ * lie back to back in the block with their newlines, so a run goes out in
+ * one out_write, which writes a long one straight from the block.
+ */
+static size_t run_off, run_end;
+
+static void
+run_flush(void)
+{
+	if (run_end > run_off)
+		out_write(&out, blk + run_off, run_end - run_off);
+	run_off = run_end = 0;
+}
+
 /* Write one judged record, or drop it, and count it. */
 static void
 block_write(const struct item *it)
@@ -444,8 +459,11 @@ block_write(const struct item *it)
 		stats.expired++;
 	if (write) {
 		stats.passed++;
-		out_write(&out, blk + it->off, it->len);
-		out_putc(&out, '\n');
+		if (it->off != run_end || run_end == run_off) {
+			run_flush();
+			run_off = it->off;
+		}
+		run_end = it->off + it->len + 1;
 	} else
 		stats.dropped++;
 	if (mode == STORE_PEEK && it->haskey && !repeat) {
@@ -484,6 +502,7 @@ block_run(void)
 				break;
 			block_write(&items[next]);
 		}
+		run_flush();
 		/* The records are out before their keys are committed. */
 		if (out_flush(&out) != 0)
 			cli_fatalx("stdout: %s", strerror(out.err));
@@ -538,25 +557,28 @@ on_idle(void *arg, int fd)
 }
 
 /*
- * A place in the block for a record of len bytes (the block run first when
- * full): its item, the bytes to be written at blk + it->off.
+ * A place in the block for a record of len bytes and its newline (the
+ * block run first when full): its item, the bytes to be written at
+ * blk + it->off.
  */
 static struct item *
 block_item(size_t len)
 {
 	struct item *it;
 
-	if (nitems == BLOCK_RECORDS || (nitems > 0 && blen + len > BLOCK_BYTES))
+	if (nitems == BLOCK_RECORDS ||
+	    (nitems > 0 && blen + len + 1 > BLOCK_BYTES))
 		block_run();
-	if (blen + len > bcap) {
-		bcap = blen + len + 64 * 1024;
+	if (blen + len + 1 > bcap) {
+		bcap = blen + len + 1 + 64 * 1024;
 		blk = xrealloc(blk, bcap);
 	}
 	it = &items[nitems];
 	it->off = blen;
 	it->len = len;
 	it->dup = 0;
-	blen += len;
+	blk[blen + len] = '\n';
+	blen += len + 1;
 	return it;
 }
 
