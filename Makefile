@@ -135,6 +135,7 @@ UMODS_job     = job out
 UMODS_lr      = lr out
 UMODS_metrics = metrics cli
 ULIBS_closesig = sodium
+ULIBS_hmac    = pthread
 ULIBS_keyring = sodium
 ULIBS_readfile = sodium
 ULIBS_signer = sodium

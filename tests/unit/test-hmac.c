@@ -1,6 +1,7 @@
 /*
  * test-hmac.c - HMAC-SHA256, Close's signature formula, hex coding.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "hmac.h"
@@ -24,6 +25,33 @@ hexsig(const struct hmac_key *k, const char *a, size_t an, const char *b,
 	hmac_sha256(k, a, an, b, bn, mac);
 	hmac_hex_encode(mac, HMAC_LEN, hex);
 	hex[2 * HMAC_LEN] = '\0';
+}
+
+/*
+ * One key shared by threads (verify's second core): each hashes in its own
+ * scratch context, so every answer is right however they interleave.
+ */
+struct shared {
+	const struct hmac_key *k;
+	int wrong;
+};
+
+static void *
+hash_many(void *arg)
+{
+	struct shared *sh = arg;
+	char hex[2 * HMAC_LEN + 1];
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		hexsig(sh->k, kav_ts, strlen(kav_ts), kav_body,
+		    strlen(kav_body), hex);
+		sh->wrong +=
+		    strcmp(hex,
+			"e6cf27a55de463dc46d8b5c16d2afe74d766e8f0c98924"
+			"22c93573521cd377ed") != 0;
+	}
+	return NULL;
 }
 
 int
@@ -51,6 +79,18 @@ main(void)
 	is_str(hex,
 	    "f127b50b433570aab1426b42f461c95bc6a932d0a76bdb726fc52cfe1b3405db",
 	    "body||timestamp order gives the documented wrong answer");
+	{
+		struct shared a = { &k, 0 }, b = { &k, 0 };
+		pthread_t ta, tb;
+
+		ok(pthread_create(&ta, NULL, hash_many, &a) == 0 &&
+			pthread_create(&tb, NULL, hash_many, &b) == 0,
+		    "two threads started");
+		pthread_join(ta, NULL);
+		pthread_join(tb, NULL);
+		is_int(a.wrong + b.wrong, 0,
+		    "two threads sharing the key: 40000 right answers");
+	}
 	hmac_key_free(&k);
 
 	ok(hmac_key_init(&k, (const unsigned char *)kav_key, 64) == 0,
@@ -64,8 +104,8 @@ main(void)
 	/* RFC 4231 test case 6: a key longer than the block is hashed. */
 	memset(big, 0xaa, 131);
 	ok(hmac_key_init(&k, big, 131) == 0, "long key schedule");
-	hexsig(&k, "Test Using Larger Than Block-Size Key - Hash Key First",
-	    54, "", 0, hex);
+	hexsig(&k, "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+	    "", 0, hex);
 	is_str(hex,
 	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
 	    "RFC 4231 case 6 (key longer than a block)");
@@ -78,9 +118,11 @@ main(void)
 	is_int(hmac_hex_decode("ABcd", 4, key, sizeof(key)), 2,
 	    "either case decodes");
 	ok(key[0] == 0xab && key[1] == 0xcd, "decoded bytes");
-	ok(hmac_equal((const unsigned char *)"abc", (const unsigned char *)"abc",
-	    3), "equal compares equal");
-	ok(!hmac_equal((const unsigned char *)"abc",
-	    (const unsigned char *)"abd", 3), "different compares different");
+	ok(hmac_equal(
+	       (const unsigned char *)"abc", (const unsigned char *)"abc", 3),
+	    "equal compares equal");
+	ok(!hmac_equal(
+	       (const unsigned char *)"abc", (const unsigned char *)"abd", 3),
+	    "different compares different");
 	return tap_done();
 }
