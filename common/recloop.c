@@ -112,22 +112,46 @@ prep_lines(struct prep *p)
 	atomic_store(&p->busy, 0);
 }
 
+/* Rounds of cpu_relax() the second thread waits awake for a batch. */
+#define PREP_SPIN 2000
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	sched_yield();
+#endif
+}
+
+static int
+lines_left(struct prep *p)
+{
+	uint64_t r = atomic_load(&p->range);
+
+	return (uint32_t)r < (uint32_t)(r >> 32);
+}
+
 static void *
 prep_main(void *arg)
 {
 	struct prep *p = arg;
+	int spin;
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->quit) {
 		pthread_mutex_unlock(&p->mu);
 		prep_lines(p);
+		/*
+		 * No line left.  The next batch usually comes after one read
+		 * (tens of microseconds): wait for it awake a little while,
+		 * then asleep until it comes.
+		 */
+		for (spin = 0; spin < PREP_SPIN && !lines_left(p); spin++)
+			cpu_relax();
 		pthread_mutex_lock(&p->mu);
-		/* No line left: sleep until a batch with lines comes. */
-		while (!p->quit) {
-			uint64_t r = atomic_load(&p->range);
-
-			if ((uint32_t)r < (uint32_t)(r >> 32))
-				break;
+		while (!p->quit && !lines_left(p)) {
 			p->sleeping = 1;
 			pthread_cond_wait(&p->cv, &p->mu);
 			p->sleeping = 0;
