@@ -750,7 +750,8 @@ test_str_decode(void)
  * it hands over to: a string of every length up to 80 with one item at
  * every offset, as a value, as a key and alone in a buffer of its exact
  * size (so that a read past the end is caught under ASan), through
- * json_parse and json_parse_top.  Validity, error offset and message must
+ * json_parse and json_parse_top, and json_parse_top told the text is UTF-8
+ * when it is.  Validity, error offset and message must
  * be what json_str_decode, a separate implementation, says of the string.
  */
 static void
@@ -763,9 +764,11 @@ test_string_steps(void)
 	struct json_error perr, derr;
 	struct json_member m[4];
 	struct json_top top = { .m = m, .max = 4 };
+	struct json_top t8 = { .m = m, .max = 4, .utf8 = 1 };
+	struct json_error uerr;
 	struct json_span raw, v;
 	size_t i, k, c, len, at, sn, n;
-	int bad = 0, total = 0, pv, tv;
+	int bad = 0, total = 0, pv, tv, uv;
 	long dn;
 	char *buf;
 
@@ -801,8 +804,19 @@ test_string_steps(void)
 					pv = json_parse(buf, n, &v, &perr);
 					tv = json_parse_top(
 					    buf, n, &v, &top, NULL);
+					/* Told it is UTF-8, when it is. */
+					uerr = perr;
+					uv = json_utf8_valid(buf, n)
+					    ? json_parse_top(
+						  buf, n, &v, &t8, &uerr)
+					    : pv;
+					if (uv < 0 && pv < 0 &&
+					    (uerr.off != perr.off ||
+						strcmp(uerr.msg, perr.msg) != 0))
+						uv = 1;
 					total++;
-					if (pv != tv || (dn < 0) != (pv < 0) ||
+					if (pv != tv || pv != uv ||
+					    (dn < 0) != (pv < 0) ||
 					    (pv < 0 &&
 						(perr.off != derr.off + (c < 2) ||
 						    strcmp(perr.msg, derr.msg) !=
