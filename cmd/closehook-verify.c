@@ -111,12 +111,15 @@ help(void)
 	exit(cli_close_out());
 }
 
-/* Check one message against the key ring and the window around ref. */
+/*
+ * Check one message against the key ring and the window around ref; utf8:
+ * the body is known to be valid UTF-8 (decoded from a capture's "body").
+ */
 static enum closesig_reason
 check(int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
-    const char *body, size_t bodyn)
+    const char *body, size_t bodyn, int utf8)
 {
-	return closesig_check(
+	return (utf8 ? closesig_check_utf8 : closesig_check)(
 	    &keys, max_age, ref, ts, tsn, sig, sign, body, bodyn);
 }
 
@@ -585,7 +588,8 @@ examine(
 	f->bn = (size_t)bn;
 	f->crlf = c.body_base64 || c.body_crlf;
 	f->ref = reference_time(&c, &f->refname);
-	f->r = check(f->ref, f->ts, f->tsn, f->sig, f->sign, *bodybuf, f->bn);
+	f->r = check(f->ref, f->ts, f->tsn, f->sig, f->sign, *bodybuf, f->bn,
+	    !c.body_base64);
 	f->kind = f->r == CLOSESIG_OK ? FOUND_OK : FOUND_JUDGED;
 }
 
@@ -727,7 +731,7 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 		return CLI_EXIT_REJECTS;
 	}
 	nread++;
-	r = check(now, ts, strlen(ts), sig, strlen(sig), buf, n);
+	r = check(now, ts, strlen(ts), sig, strlen(sig), buf, n, 0);
 	if (r != CLOSESIG_OK) {
 		judged(name, 0, r, now, have_now ? "--now" : "clock", ts,
 		    strlen(ts), sig, strlen(sig), buf, n, NULL, 0, 0);

@@ -72,15 +72,15 @@ body_subscription(struct json_span root, const struct json_top *top, char *sub)
 	return json_str_unescape(v, sub);
 }
 
-enum closesig_reason
-closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
-    const char *ts, size_t tsn, const char *sig, size_t sign, const char *body,
-    size_t bodyn)
+static enum closesig_reason
+check(const struct keyring *keys, int64_t max_age, int64_t ref, const char *ts,
+    size_t tsn, const char *sig, size_t sign, const char *body, size_t bodyn,
+    int utf8)
 {
 	unsigned char want[HMAC_LEN], got[HMAC_LEN];
 	char sub[KEYRING_SUB_MAX + 2];
 	struct json_member m[16];
-	struct json_top top = { .m = m, .max = 16 };
+	struct json_top top = { .m = m, .max = 16, .utf8 = utf8 };
 	struct json_span root;
 	int64_t t;
 	size_t subn, i;
@@ -113,6 +113,22 @@ closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
 	if (!tried)
 		return CLOSESIG_NO_KEY;
 	return match ? CLOSESIG_OK : CLOSESIG_MISMATCH;
+}
+
+enum closesig_reason
+closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
+    const char *ts, size_t tsn, const char *sig, size_t sign, const char *body,
+    size_t bodyn)
+{
+	return check(keys, max_age, ref, ts, tsn, sig, sign, body, bodyn, 0);
+}
+
+enum closesig_reason
+closesig_check_utf8(const struct keyring *keys, int64_t max_age, int64_t ref,
+    const char *ts, size_t tsn, const char *sig, size_t sign, const char *body,
+    size_t bodyn)
+{
+	return check(keys, max_age, ref, ts, tsn, sig, sign, body, bodyn, 1);
 }
 
 /* Python json.dumps(ensure_ascii=True) of a JSON string's contents. */

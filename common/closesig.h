@@ -45,6 +45,14 @@ const char *closesig_reason_name(enum closesig_reason r);
 enum closesig_reason closesig_check(const struct keyring *, int64_t max_age,
     int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
     const char *body, size_t bodyn);
+/*
+ * The same for a body known to be valid UTF-8, as the "body" string of a
+ * capture decodes to: the same answer, without checking the body's UTF-8
+ * again while it is validated as JSON.
+ */
+enum closesig_reason closesig_check_utf8(const struct keyring *,
+    int64_t max_age, int64_t ref, const char *ts, size_t tsn, const char *sig,
+    size_t sign, const char *body, size_t bodyn);
 
 /* At most this many applicable keys are listed in an explanation. */
 #define CLOSESIG_EXPLAIN_KEYS 16

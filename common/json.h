@@ -77,7 +77,10 @@ int json_parse_next(const char *p, size_t n, struct json_span *v, size_t *used,
  * decoded into lazy_dst while it is validated, in one pass: lazy_dst must
  * have room for as many bytes as the text has.  lazy_found counts such
  * values; the last one's decoded length is lazy_n (lazy_crlf set when it
- * holds a CR or LF) and its span lazy_val.
+ * holds a CR or LF) and its span lazy_val.  utf8 says the text is known to
+ * be valid UTF-8 (decoded from a JSON string, say): the parser may then
+ * skip its own UTF-8 checks, with the same result; on text that is not,
+ * the result is undefined.
  */
 struct json_member {
 	struct json_span key, val;
@@ -100,6 +103,7 @@ struct json_top {
 	const char *lazy;
 	size_t lazyn;
 	char *lazy_dst;
+	int utf8;
 	size_t n; /* out */
 	int lazy_found; /* out */
 	size_t lazy_n; /* out */

@@ -361,6 +361,48 @@ check_sub(const uint8_t *data, size_t size, int ours)
 }
 
 /*
+ * On valid UTF-8, json_parse_top told so (.utf8, which skips the UTF-8
+ * checks) gives json_parse's answer: validity, the error's offset and
+ * message, the value's span, and the same members as without.
+ */
+static void
+check_top_utf8(const uint8_t *data, size_t size, int ours)
+{
+	struct json_member m[4], m8[4];
+	struct json_top top = { .m = m, .max = 4 };
+	struct json_top t8 = { .m = m8, .max = 4, .utf8 = 1 };
+	struct json_error err, e8;
+	struct json_span root, r8;
+	const char *p = (const char *)data;
+	size_t i;
+	int tv;
+
+	if (!json_utf8_valid(p, size))
+		return;
+	memset(&err, 0, sizeof(err));
+	memset(&e8, 0, sizeof(e8));
+	(void)json_parse(p, size, &root, &err);
+	tv = json_parse_top(p, size, &r8, &t8, &e8) == 0;
+	if (tv != ours)
+		fail("json_parse_top (utf8) and json_parse disagree", data,
+		    size);
+	if (!tv) {
+		if (err.off != e8.off || strcmp(err.msg, e8.msg) != 0)
+			fail("json_parse_top (utf8) error", data, size);
+		return;
+	}
+	if (r8.p != root.p || r8.n != root.n || r8.type != root.type)
+		fail("json_parse_top (utf8) value", data, size);
+	(void)json_parse_top(p, size, &root, &top, NULL);
+	if (t8.n != top.n)
+		fail("json_parse_top (utf8) member count", data, size);
+	for (i = 0; i < top.n && i < top.max; i++)
+		if (m8[i].key.p != m[i].key.p || m8[i].key.n != m[i].key.n ||
+		    m8[i].val.p != m[i].val.p || m8[i].val.n != m[i].val.n)
+			fail("json_parse_top (utf8) member", data, size);
+}
+
+/*
  * json_parse_top against json_parse: the same validity, with or without a
  * lazy key ("a", decoded as it is parsed), the same members as
  * json_iter_member, and the same decoded bytes as json_str_unescape.
@@ -393,6 +435,7 @@ check_top(const uint8_t *data, size_t size, int ours)
 			fail("json_parse_top member count", data, size);
 	}
 	check_sub(data, size, ours);
+	check_top_utf8(data, size, ours);
 	/* Decoding the lazy member "a" while parsing changes nothing about
 	 * validity, and gives json_str_unescape's bytes. */
 	if ((buf = malloc(size + 1)) == NULL)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "closesig.h"
+#include "json.h"
 #include "tap.h"
 
 static const char kav_key[] =
@@ -21,12 +22,26 @@ static const char kav_body[] =
     "\"activity.note\", \"action\": \"created\", \"note\": \"test content\"}},"
     " \"subscription_id\": \"whsub_mBTylJxRXaBOXcuQmgUdmL\"}";
 
+/*
+ * closesig_check; every body that is valid UTF-8 also goes through
+ * closesig_check_utf8, which must give the same answer.
+ */
 static enum closesig_reason
 check(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
     const char *sig, const char *body)
 {
-	return closesig_check(k, max_age, ref, ts, strlen(ts), sig,
-	    strlen(sig), body, strlen(body));
+	enum closesig_reason r = closesig_check(k, max_age, ref, ts,
+				 strlen(ts), sig, strlen(sig), body, strlen(body)),
+			     r8;
+
+	if (json_utf8_valid(body, strlen(body))) {
+		r8 = closesig_check_utf8(k, max_age, ref, ts, strlen(ts), sig,
+		    strlen(sig), body, strlen(body));
+		if (r8 != r)
+			ok(0, "closesig_check_utf8 says %s, closesig_check %s",
+			    closesig_reason_name(r8), closesig_reason_name(r));
+	}
+	return r;
 }
 
 static void
@@ -70,6 +85,14 @@ main(void)
 	    "a signature that is not 64 hex digits");
 	is_int(check(&k, 300, t, kav_ts, kav_sig, "{\"event\": "),
 	    CLOSESIG_NOT_JSON, "a body that is not JSON");
+	is_int(check(&k, 300, t, kav_ts, kav_sig,
+		   "{\"event\": \"caf\xc3\xa9 and a control byte \x01 in a "
+		   "string\"}"),
+	    CLOSESIG_NOT_JSON,
+	    "a control byte in a body's string, past UTF-8: not JSON");
+	is_int(check(&k, 300, t, kav_ts, kav_sig,
+		   "{\"event\": \"caf\xc3\xa9 and caf\xc3 in a string\"}"),
+	    CLOSESIG_NOT_JSON, "a body that is not UTF-8 is not JSON");
 	memcpy(bad, kav_sig, sizeof(bad));
 	bad[0] = bad[0] == 'e' ? 'f' : 'e';
 	is_int(check(&k, 300, t, kav_ts, bad, kav_body), CLOSESIG_MISMATCH,

@@ -745,6 +745,94 @@ test_str_decode(void)
  * gives the same bytes or the same error as json_str_unescape and
  * json_parse.
  */
+/*
+ * The parser's first 16-byte string step (scan_string_short) and the loop
+ * it hands over to: a string of every length up to 80 with one item at
+ * every offset, as a value, as a key and alone in a buffer of its exact
+ * size (so that a read past the end is caught under ASan), through
+ * json_parse and json_parse_top, and json_parse_top told the text is UTF-8
+ * when it is.  Validity, error offset and message must
+ * be what json_str_decode, a separate implementation, says of the string.
+ */
+static void
+test_string_steps(void)
+{
+	static const char *const item[] = { "", "\xc3\xa9", "\\n", "\x01",
+		"\xff", "\\q", "\\u00e9", "\x7f", "\xc3", "\x1f",
+		"\\\"" };
+	char str[100], in[120], out[120];
+	struct json_error perr, derr;
+	struct json_member m[4];
+	struct json_top top = { .m = m, .max = 4 };
+	struct json_top t8 = { .m = m, .max = 4, .utf8 = 1 };
+	struct json_error uerr;
+	struct json_span raw, v;
+	size_t i, k, c, len, at, sn, n;
+	int bad = 0, total = 0, pv, tv, uv;
+	long dn;
+	char *buf;
+
+	for (k = 0; k < sizeof(item) / sizeof(item[0]); k++)
+		for (len = 0; len <= 80; len++)
+			for (at = 0; at <= len; at++) {
+				sn = 0;
+				str[sn++] = '"';
+				for (i = 0; i < len; i++) {
+					if (i == at)
+						sn += (size_t)sprintf(
+						    str + sn, "%s", item[k]);
+					str[sn++] = 'a';
+				}
+				if (at == len)
+					sn += (size_t)sprintf(
+					    str + sn, "%s", item[k]);
+				str[sn++] = '"';
+				raw.p = str;
+				raw.n = sn;
+				raw.type = JSON_STRING;
+				memset(&derr, 0, sizeof(derr));
+				dn = json_str_decode(raw, out, &derr);
+				for (c = 0; c < 3; c++) {
+					n = (size_t)snprintf(in, sizeof(in),
+					    c == 0 ? "[%.*s]"
+						   : c == 1 ? "{%.*s:1}"
+							    : "%.*s",
+					    (int)sn, str);
+					buf = malloc(n);
+					memcpy(buf, in, n);
+					memset(&perr, 0, sizeof(perr));
+					pv = json_parse(buf, n, &v, &perr);
+					tv = json_parse_top(
+					    buf, n, &v, &top, NULL);
+					/* Told it is UTF-8, when it is. */
+					uerr = perr;
+					uv = json_utf8_valid(buf, n)
+					    ? json_parse_top(
+						  buf, n, &v, &t8, &uerr)
+					    : pv;
+					if (uv < 0 && pv < 0 &&
+					    (uerr.off != perr.off ||
+						strcmp(uerr.msg, perr.msg) != 0))
+						uv = 1;
+					total++;
+					if (pv != tv || pv != uv ||
+					    (dn < 0) != (pv < 0) ||
+					    (pv < 0 &&
+						(perr.off != derr.off + (c < 2) ||
+						    strcmp(perr.msg, derr.msg) !=
+							0))) {
+						if (bad++ == 0)
+							printf("# failed on "
+							       "%.*s\n",
+							    (int)n, buf);
+					}
+					free(buf);
+				}
+			}
+	is_int(bad, 0, "the string steps agree with json_str_decode on %d "
+	    "strings", total);
+}
+
 static void
 test_decode_blocks(void)
 {
@@ -1241,6 +1329,7 @@ main(void)
 	test_path_get();
 	test_unescape();
 	test_str_decode();
+	test_string_steps();
 	test_decode_blocks();
 	test_u_escape_at_block_end();
 	test_parse_top();
