@@ -103,11 +103,17 @@ check(const struct keyring *keys, int64_t max_age, int64_t ref, const char *ts,
 		return CLOSESIG_NOT_JSON;
 	/* Only bound keys need the subscription: skip the lookup without. */
 	subn = keys->nbound > 0 ? body_subscription(root, &top, sub) : 0;
-	/* Try every applicable key; rotation means several may apply. */
-	for (i = keyring_next(keys, 0, sub, subn); i < keys->n;
+	/*
+	 * The applicable keys in the key file's order, until one gives the
+	 * signature: rotation means several may apply, and the new key,
+	 * listed first, signs nearly all.  Each compare is constant-time;
+	 * stopping at a match tells only which listed key signed a genuine
+	 * signature, and a forged one is compared with every key.
+	 */
+	for (i = keyring_next(keys, 0, sub, subn); i < keys->n && !match;
 	     i = keyring_next(keys, i + 1, sub, subn)) {
 		hmac_close_sig(&keys->v[i].hk, ts, tsn, body, bodyn, got);
-		match |= hmac_equal(got, want, HMAC_LEN);
+		match = hmac_equal(got, want, HMAC_LEN);
 		tried = 1;
 	}
 	if (!tried)

@@ -1,13 +1,14 @@
 /*
  * closesig.h - checking one Close webhook signature: the timestamp header,
  * the replay window, and HMAC-SHA256(key, timestamp || raw body) against
- * every key of a key ring that applies to the subscription the body names.
+ * the keys of a key ring that apply to the subscription the body names, in
+ * the ring's order, until one matches.
  *
  * Shared by closehook-verify (downstream, over captures) and
  * closehook-receive (at the door), so both give the same answer and the
  * same reason names, which closehook-verify(1) documents.  Nothing is
- * allocated; the key ring is the caller's.  A check uses the ring's scratch
- * hashing contexts, so one ring serves one thread at a time.
+ * allocated; the key ring is the caller's and is only read, so threads
+ * may share it (hmac.h).
  */
 #ifndef CLOSEHOOK_CLOSESIG_H
 #define CLOSEHOOK_CLOSESIG_H
