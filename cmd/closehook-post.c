@@ -660,10 +660,7 @@ static void
 fail_record(
     const struct lr_line *l, const char *file, uint64_t now, const char *why)
 {
-	struct job *j = job_new(1);
-
-	job_add_rec(&jobs, j, l, file, now, -1);
-	dead(j, why);
+	dead(job_new_rec(&jobs, l, file, now), why);
 }
 
 static int
@@ -827,8 +824,7 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 		why = batch_add(l, file, now, body, bodyn);
 		goto out;
 	}
-	j = job_new(1);
-	job_add_rec(&jobs, j, l, file, now, -1);
+	j = job_new_rec(&jobs, l, file, now);
 	if (body != NULL) {
 		j->body = body;
 		j->bodyn = bodyn;
