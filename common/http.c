@@ -263,6 +263,8 @@ xfer_setup(struct http *h, struct http_xfer *x, const char *method)
 	else
 		x->method[0] = '\0';
 	x->scheme = -1;
+	x->url_parsed = 0;
+	x->headers = NULL;
 	x->setup = XFER_READY;
 }
 
@@ -299,6 +301,7 @@ http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
 {
 	CURL *e = x->easy;
 	CURLMcode mc;
+	CURLU *cu;
 	int scheme;
 
 	x->result = CURLE_OK;
@@ -340,12 +343,24 @@ http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
 		curl_easy_setopt(e, CURLOPT_NOPROXY, noproxy);
 		x->scheme = scheme;
 	}
-	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK) {
-		snprintf(x->errbuf, sizeof(x->errbuf), "bad url");
-		return -1;
+	/*
+	 * The handle keeps the URL and the header list of its last transfer:
+	 * the same ones are not set again (curl copies the URL each time).
+	 */
+	cu = parsed_url(h, url);
+	if (cu == NULL || !x->url_parsed) {
+		if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK) {
+			x->url_parsed = 0;
+			snprintf(x->errbuf, sizeof(x->errbuf), "bad url");
+			return -1;
+		}
+		curl_easy_setopt(e, CURLOPT_CURLU, cu);
+		x->url_parsed = cu != NULL;
 	}
-	curl_easy_setopt(e, CURLOPT_CURLU, parsed_url(h, url));
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+	if (headers != x->headers || headers == NULL) {
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+		x->headers = headers;
+	}
 	if (strcasecmp(method, "GET") != 0 && strcasecmp(method, "HEAD") != 0) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

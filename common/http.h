@@ -65,6 +65,8 @@ struct http_xfer {
 	} setup;
 	char method[24]; /* "": set up again on each start */
 	int scheme; /* of the last URL: 0 other, 1 http, 2 https */
+	int url_parsed; /* the last URL was the one parsed once */
+	struct curl_slist *headers; /* the last header list */
 };
 
 struct http {
