@@ -2,6 +2,7 @@
  * http.c - the libcurl multi driver; see http.h.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,80 @@ env(const char *name)
 	const char *v = getenv(name);
 
 	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * curl's socket callback: watch s for what, or forget it.  A socket's
+ * place in h->pfd, plus one, is what curl keeps for it (curl_multi_assign),
+ * so that finding it costs nothing; forgetting one moves the last in its
+ * place.  Returns 0, or -1 when out of memory.
+ */
+static int
+on_socket(CURL *e, curl_socket_t s, int what, void *arg, void *sp)
+{
+	struct http *h = arg;
+	size_t i = (size_t)(uintptr_t)sp;
+	struct pollfd *p;
+
+	(void)e;
+	if (i == 0 || i > h->npfd || h->pfd[i - 1].fd != s) {
+		/* Not known (or no longer where curl says): look it up. */
+		for (i = 0; i < h->npfd && h->pfd[i].fd != s; i++)
+			;
+		i = i < h->npfd ? i + 1 : 0;
+	}
+	if (what == CURL_POLL_REMOVE) {
+		if (i == 0)
+			return 0;
+		h->pfd[i - 1] = h->pfd[--h->npfd];
+		if (i - 1 < h->npfd)
+			curl_multi_assign(
+			    h->multi, h->pfd[i - 1].fd, (void *)(uintptr_t)i);
+		return 0;
+	}
+	if (i == 0) {
+		/* Room for the caller's descriptors too (see http_wait). */
+		if (h->npfd + 8 > h->cappfd) {
+			size_t cap = 2 * h->cappfd + 16;
+
+			if ((p = realloc(h->pfd, cap * sizeof(*p))) == NULL)
+				return -1;
+			h->pfd = p;
+			h->cappfd = cap;
+		}
+		i = ++h->npfd;
+		h->pfd[i - 1].fd = s;
+		curl_multi_assign(h->multi, s, (void *)(uintptr_t)i);
+	}
+	p = &h->pfd[i - 1];
+	p->events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+	    (what & CURL_POLL_OUT ? POLLOUT : 0));
+	p->revents = 0;
+	return 0;
+}
+
+/* curl's timer callback: run the transfers in timeout_ms (-1: never). */
+static int
+on_timer(CURLM *m, long timeout_ms, void *arg)
+{
+	struct http *h = arg;
+
+	(void)m;
+	h->timer_set = timeout_ms >= 0;
+	if (h->timer_set)
+		h->timer_at = timeout_ms == 0
+		    ? 0
+		    : mono_ns() + (uint64_t)timeout_ms * 1000000;
+	return 0;
 }
 
 int
@@ -51,6 +126,10 @@ http_init(struct http *h, const struct http_opts *o)
 	 */
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
 	    o->parallel > 0 ? 2 * o->parallel + 4 : 64L);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	return 0;
 }
 
@@ -69,6 +148,7 @@ http_free(struct http *h)
 	if (h->curlu != NULL)
 		curl_url_cleanup(h->curlu);
 	free(h->url);
+	free(h->pfd);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -183,6 +263,8 @@ xfer_setup(struct http *h, struct http_xfer *x, const char *method)
 	else
 		x->method[0] = '\0';
 	x->scheme = -1;
+	x->url_parsed = 0;
+	x->headers = NULL;
 	x->setup = XFER_READY;
 }
 
@@ -219,6 +301,7 @@ http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
 {
 	CURL *e = x->easy;
 	CURLMcode mc;
+	CURLU *cu;
 	int scheme;
 
 	x->result = CURLE_OK;
@@ -260,12 +343,24 @@ http_xfer_start(struct http *h, struct http_xfer *x, const char *method,
 		curl_easy_setopt(e, CURLOPT_NOPROXY, noproxy);
 		x->scheme = scheme;
 	}
-	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK) {
-		snprintf(x->errbuf, sizeof(x->errbuf), "bad url");
-		return -1;
+	/*
+	 * The handle keeps the URL and the header list of its last transfer:
+	 * the same ones are not set again (curl copies the URL each time).
+	 */
+	cu = parsed_url(h, url);
+	if (cu == NULL || !x->url_parsed) {
+		if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK) {
+			x->url_parsed = 0;
+			snprintf(x->errbuf, sizeof(x->errbuf), "bad url");
+			return -1;
+		}
+		curl_easy_setopt(e, CURLOPT_CURLU, cu);
+		x->url_parsed = cu != NULL;
 	}
-	curl_easy_setopt(e, CURLOPT_CURLU, parsed_url(h, url));
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+	if (headers != x->headers || headers == NULL) {
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+		x->headers = headers;
+	}
 	if (strcasecmp(method, "GET") != 0 && strcasecmp(method, "HEAD") != 0) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
@@ -287,26 +382,103 @@ http_xfer_cancel(struct http *h, struct http_xfer *x)
 	x->setup = XFER_STALE;
 }
 
+/*
+ * curl_multi_socket_action runs only the transfers of a socket that is
+ * ready, told that it is (curl_multi_perform would visit all of them, and
+ * poll each one's socket again), then those whose time came.
+ */
 int
 http_perform(struct http *h)
 {
-	int running;
+	struct {
+		curl_socket_t fd;
+		int ev;
+	} ready[64];
+	size_t i, n, from = 0;
+	int running, rounds;
 
-	return curl_multi_perform(h->multi, &running) == CURLM_OK ? 0 : -1;
+	/* A socket's actions may change h->pfd: collect first, then act. */
+	while (h->polled && from < h->npfd) {
+		for (n = 0; from < h->npfd && n < 64; from++) {
+			short r = h->pfd[from].revents;
+
+			if (r == 0)
+				continue;
+			ready[n].fd = h->pfd[from].fd;
+			ready[n].ev =
+			    (r & (POLLIN | POLLHUP | POLLERR) ? CURL_CSELECT_IN
+							      : 0) |
+			    (r & (POLLOUT | POLLERR) ? CURL_CSELECT_OUT : 0);
+			if (ready[n].ev == 0)
+				ready[n].ev = CURL_CSELECT_ERR;
+			h->pfd[from].revents = 0;
+			n++;
+		}
+		for (i = 0; i < n; i++)
+			if (curl_multi_socket_action(h->multi, ready[i].fd,
+				ready[i].ev, &running) != CURLM_OK)
+				return -1;
+	}
+	h->polled = 0;
+	/* Transfers started by a timeout may start others: a few rounds. */
+	for (rounds = 0; rounds < 4 && h->timer_set &&
+	     (h->timer_at == 0 || h->timer_at <= mono_ns());
+	     rounds++) {
+		h->timer_set = 0;
+		if (curl_multi_socket_action(
+			h->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+			return -1;
+	}
+	return 0;
 }
 
 int
 http_wait(
     struct http *h, struct curl_waitfd *extra, unsigned nextra, int timeout_ms)
 {
+	struct pollfd *p;
 	unsigned i;
-	int n = 0;
+	int n;
 
-	for (i = 0; i < nextra; i++)
+	if (h->timer_set) {
+		uint64_t now = h->timer_at == 0 ? 0 : mono_ns();
+		int64_t left = h->timer_at > now
+		    ? (int64_t)((h->timer_at - now + 999999) / 1000000)
+		    : 0;
+
+		if (timeout_ms < 0 || left < timeout_ms)
+			timeout_ms = (int)left;
+	}
+	/* The caller's descriptors go after curl's sockets. */
+	if (h->npfd + nextra > h->cappfd) {
+		size_t cap = h->npfd + nextra + 16;
+
+		if ((p = realloc(h->pfd, cap * sizeof(*p))) == NULL)
+			return -1;
+		h->pfd = p;
+		h->cappfd = cap;
+	}
+	p = h->pfd + h->npfd;
+	for (i = 0; i < nextra; i++) {
+		p[i].fd = extra[i].fd;
+		p[i].events =
+		    (short)((extra[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) |
+			(extra[i].events & CURL_WAIT_POLLPRI ? POLLPRI : 0) |
+			(extra[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+		p[i].revents = 0;
 		extra[i].revents = 0;
-	if (curl_multi_poll(h->multi, extra, nextra, timeout_ms, &n) !=
-	    CURLM_OK)
-		return -1;
+	}
+	n = poll(h->pfd, h->npfd + nextra, timeout_ms);
+	if (n < 0) {
+		h->polled = 0;
+		return errno == EINTR ? 0 : -1;
+	}
+	h->polled = n > 0;
+	for (i = 0; i < nextra; i++)
+		extra[i].revents =
+		    (short)((p[i].revents & POLLIN ? CURL_WAIT_POLLIN : 0) |
+			(p[i].revents & POLLPRI ? CURL_WAIT_POLLPRI : 0) |
+			(p[i].revents & POLLOUT ? CURL_WAIT_POLLOUT : 0));
 	return n;
 }
 

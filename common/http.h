@@ -7,6 +7,9 @@
  * Handles keep their options from one transfer to the next; the first URL
  * started is parsed once for all; the proxy variables (http_proxy, ...)
  * are read by http_init, as curl would read them for each transfer.
+ * Transfers are driven by curl_multi_socket_action on the sockets that
+ * poll(2) found ready and on curl's timer, not by curl_multi_perform,
+ * which visits (and polls) every transfer each time.
  *
  * A struct http owns the multi handle and a pool of transfers; a struct
  * http_xfer belongs to the pool and is lent to the caller from
@@ -19,6 +22,7 @@
 #ifndef CLOSEHOOK_HTTP_H
 #define CLOSEHOOK_HTTP_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +65,8 @@ struct http_xfer {
 	} setup;
 	char method[24]; /* "": set up again on each start */
 	int scheme; /* of the last URL: 0 other, 1 http, 2 https */
+	int url_parsed; /* the last URL was the one parsed once */
+	struct curl_slist *headers; /* the last header list */
 };
 
 struct http {
@@ -73,6 +79,17 @@ struct http {
 	int url_tried;
 	/* From the environment: all, http and https proxies; exemptions. */
 	const char *proxy[3], *noproxy;
+	/*
+	 * The sockets curl watches (npfd of them, from its socket callback),
+	 * room for the caller's descriptors after them, and whether the
+	 * last http_wait left revents for http_perform.
+	 */
+	struct pollfd *pfd;
+	size_t npfd, cappfd;
+	int polled;
+	/* curl's timer: due at timer_at (mono ns) when timer_set. */
+	int timer_set;
+	uint64_t timer_at;
 };
 
 /* Returns 0, or -1 (out of memory).  curl_global_init is the caller's. */
@@ -93,10 +110,13 @@ int http_xfer_start(struct http *, struct http_xfer *, const char *method,
 void http_xfer_cancel(struct http *, struct http_xfer *);
 
 /*
- * http_perform drives the transfers.  http_wait waits up to timeout_ms for
- * network activity or one of the extra descriptors (revents filled in) and
- * returns the number of descriptors that are ready (0: none, the time ran
- * out or the wait was woken), or -1.
+ * http_perform drives the transfers: those whose sockets the last
+ * http_wait found ready, and those curl's timer is due for (a transfer
+ * just started is due at once).  http_wait waits up to timeout_ms (less
+ * when curl's timer is due sooner) for network activity or one of the
+ * extra descriptors (revents filled in) and returns the number of
+ * descriptors that are ready (0: none, the time ran out or the wait was
+ * woken), or -1.
  */
 int http_perform(struct http *);
 int http_wait(

@@ -9,6 +9,18 @@
 #include "job.h"
 #include "mark.h"
 
+/*
+ * Jobs of job_new_rec freed, for the next ones: a record of a few KiB is
+ * beyond malloc's per-thread cache, and each malloc and free of one cost
+ * hundreds of instructions.  Room for a line is a power of two (1 KiB at
+ * least), so that lines of similar lengths fit one another's jobs; jobs
+ * with room for more than SPARE_CAP are not kept.
+ */
+#define SPARE_MAX 64
+#define SPARE_CAP (64 * 1024)
+static struct job *spare;
+static size_t nspare;
+
 /* legal[from][to]: the table in job.h. */
 static const unsigned char legal[6][6] = {
 	/*		NEW READY WAIT CHAIN FLIGHT DONE */
@@ -38,6 +50,13 @@ job_queue_free(struct job_queue *q)
 		free(q->epochs[i].mark);
 	free(q->epochs);
 	free(q->ktab);
+	while (spare != NULL) {
+		struct job *j = spare;
+
+		spare = j->next;
+		free(j);
+	}
+	nspare = 0;
 	q->epochs = NULL;
 	q->ktab = NULL;
 }
@@ -293,6 +312,39 @@ job_new(size_t nrec)
 	return j;
 }
 
+/* One allocation instead of three (the job, its records, the line). */
+struct job *
+job_new_rec(struct job_queue *q, const struct lr_line *l, const char *file,
+    uint64_t now)
+{
+	struct job *j;
+	size_t cap = 1024;
+	char *line;
+
+	if (spare != NULL && spare->linecap > l->n) {
+		j = spare;
+		spare = j->next;
+		nspare--;
+		cap = j->linecap;
+	} else {
+		while (cap <= l->n && cap <= SPARE_CAP)
+			cap *= 2;
+		if (cap <= l->n)
+			cap = l->n + 1;
+		j = xmalloc(sizeof(*j) + cap);
+	}
+	memset(j, 0, sizeof(*j));
+	j->linecap = cap;
+	line = (char *)(j + 1);
+	memcpy(line, l->p, l->n);
+	line[l->n] = '\0';
+	j->recs = &j->rec1;
+	j->caprec = 1;
+	job_add_rec(q, j, l, file, now, 0); /* not copied there */
+	j->rec1.line = line;
+	return j;
+}
+
 /* The epoch being read: the one a record read now belongs to. */
 static struct job_epoch *
 epoch_cur(struct job_queue *q)
@@ -314,7 +366,11 @@ job_add_rec(struct job_queue *q, struct job *j, const struct lr_line *l,
 
 	if (j->nrec == j->caprec) {
 		j->caprec = j->caprec == 0 ? 1 : 2 * j->caprec;
-		j->recs = xrealloc(j->recs, j->caprec * sizeof(*r));
+		if (j->recs == &j->rec1) {
+			j->recs = xmalloc(j->caprec * sizeof(*r));
+			j->recs[0] = j->rec1;
+		} else
+			j->recs = xrealloc(j->recs, j->caprec * sizeof(*r));
 	}
 	r = &j->recs[j->nrec++];
 	if (body_off >= 0) {
@@ -342,14 +398,22 @@ job_free(struct job *j)
 {
 	size_t i;
 
+	/* job_new_rec's line follows the job: freed with it. */
 	for (i = 0; i < j->nrec; i++)
-		free(j->recs[i].line);
-	free(j->recs);
+		if (j->recs[i].line != (char *)(j + 1))
+			free(j->recs[i].line);
+	if (j->recs != &j->rec1)
+		free(j->recs);
 	if (!j->body_is_line)
 		free(j->body);
 	free(j->url);
 	free(j->idem);
-	free(j);
+	if (j->linecap > 0 && j->linecap <= SPARE_CAP && nspare < SPARE_MAX) {
+		j->next = spare;
+		spare = j;
+		nspare++;
+	} else
+		free(j);
 }
 
 /* Epochs. */

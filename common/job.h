@@ -5,7 +5,8 @@
  * the epochs that decide when an acknowledgement mark may be passed on
  * (mark.h; HACKING.md, "End to end: acknowledgement marks").
  *
- * Ownership.  A job owns its records' lines, its body (unless body_is_line:
+ * Ownership.  A job owns its records' lines (job_new_rec's line is a part
+ * of the job itself), its body (unless body_is_line:
  * then the body is its one record's line), its URL and Idempotency-Key
  * value; job_free() frees them.  The caller owns what a request needs
  * beyond that: the transfer (x) and the per-attempt header list (hdrs),
@@ -80,11 +81,13 @@ struct job_key;
 
 /* One request: one record, or a batch of them. */
 struct job {
-	struct job_rec *recs;
+	struct job_rec *recs; /* &rec1, or allocated */
 	size_t nrec, caprec;
+	struct job_rec rec1;
 	char *body; /* owned unless body_is_line */
 	size_t bodyn, bodycap;
 	int body_is_line;
+	size_t linecap; /* job_new_rec: room for its line after the job */
 	char *url; /* owned; NULL: the URL operand */
 	char *idem; /* Idempotency-Key value, owned */
 	char msgid[SIGNER_ID_MAX + 1]; /* webhook-id */
@@ -143,6 +146,13 @@ void job_queue_free(struct job_queue *);
 
 /* A job with room for nrec records, JOB_NEW. */
 struct job *job_new(size_t nrec);
+/*
+ * A job of the one record of line l, read now from file (job_add_rec with
+ * no body_off), in one allocation with its copy of the line.  job_free
+ * keeps a few such jobs for the next ones; job_queue_free frees them.
+ */
+struct job *job_new_rec(struct job_queue *, const struct lr_line *l,
+    const char *file, uint64_t now);
 /*
  * Add the record of line l, read now from file, to the epoch being read:
  * a copy of the line, or, with body_off >= 0, the piece of the body at

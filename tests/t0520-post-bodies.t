@@ -143,4 +143,22 @@ like "$err" "*warning: $TMP/basic: readable or writable by group or others (chmo
     "a readable secret file draws a warning"
 exit_is 2 "a header file with a bad line" closehook-post \
     --header-file "$TMP/in" "$SINK_URL"
+
+# No Expect: 100-continue, for a small body nor for one over 1 MiB (curl
+# asks for one there unless told not to), signed or not.
+: >"$TMP/b.log"
+python3 -c 'import json; print(json.dumps({"event": {"id": "ev_big",
+    "data": "x" * (1 << 20)}}))' >"$TMP/big"
+cat "$TMP/one" >>"$TMP/big"
+printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$TMP/swkey"
+chmod 600 "$TMP/swkey"
+run closehook-post --parallel 1 "$SINK_URL" <"$TMP/big"
+is "$rc" 0 "a body over 1 MiB: delivered"
+run closehook-post --parallel 1 --sign standard-webhooks \
+    --sign-key-file "$TMP/swkey" "$SINK_URL" <"$TMP/big"
+is "$rc" 0 "a body over 1 MiB, signed: delivered"
+is "$(jq -r '[(.body | length > 1048576),
+    (.headers | has("expect"))] | map(tostring) | join(" ")' "$TMP/b.log" |
+    tr '\n' ' ')" "true false false false true false false false " \
+    "no Expect: 100-continue, whatever the body's size"
 done_testing

@@ -34,17 +34,48 @@ passed(void)
 	return buf;
 }
 
+/* Odd line numbers through job_new_rec, even ones job_new and job_add_rec. */
 static struct job *
 job_of(const char *line, unsigned long lineno)
 {
-	struct job *j = job_new(1);
+	struct job *j;
 	struct lr_line l = { 0 };
 
-	l.p = (char *)line; /* job_add_rec copies it */
+	l.p = (char *)line; /* copied by both */
 	l.n = strlen(line);
 	l.lineno = lineno;
+	if (lineno % 2 == 1)
+		return job_new_rec(&q, &l, "stdin", 0);
+	j = job_new(1);
 	job_add_rec(&q, j, &l, "stdin", 0, -1);
 	return j;
+}
+
+/* job_new_rec: the line copied into the job; more records may follow. */
+static void
+test_new_rec(void)
+{
+	char line[] = "{\"a\":1}";
+	struct lr_line l = { 0 };
+	struct job *j;
+
+	l.p = line;
+	l.n = strlen(line);
+	l.lineno = 7;
+	j = job_new_rec(&q, &l, "stdin", 0);
+	line[2] = 'b';
+	is_str(job_rec_line(j, &j->recs[0]), "{\"a\":1}", "job_new_rec copies");
+	ok(j->nrec == 1 && j->recs[0].n == 7 && j->recs[0].lineno == 7,
+	    "job_new_rec: one record, its length and number");
+	l.lineno = 8;
+	job_add_rec(&q, j, &l, "stdin", 0, -1);
+	ok(j->nrec == 2 &&
+		strcmp(job_rec_line(j, &j->recs[0]), "{\"a\":1}") == 0 &&
+		strcmp(job_rec_line(j, &j->recs[1]), "{\"b\":1}") == 0,
+	    "a second record after job_new_rec's");
+	job_move(&q, j, JOB_DONE);
+	job_recs_done(&q, j);
+	job_free(j);
 }
 
 /* A job is over: its records done, the marks they held passed on. */
@@ -172,6 +203,7 @@ main(void)
 		return 2;
 	out_init(&o, fds[1], "pipe");
 	job_queue_init(&q, &o);
+	test_new_rec();
 	test_epochs();
 	test_keys();
 	test_drain();
