@@ -11,7 +11,14 @@
 #include "cli.h"
 #include "lr.h"
 
-#define LR_CHUNK (256 * 1024)
+/*
+ * The buffer, and the most one read(2) takes.  1 MiB rather than 256 KiB:
+ * a backlog comes in batches of ~500 lines, so the second core's thread
+ * (recloop.h) goes on with a batch while the first spends a few
+ * milliseconds on the store (dedupe) - 10% faster there, the same
+ * elsewhere.
+ */
+#define LR_CHUNK (1024 * 1024)
 
 void
 lr_fdopen(
