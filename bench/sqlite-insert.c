@@ -41,15 +41,6 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
 			     "INSERT INTO sweep (id, pos) VALUES (0, x'');";
 
 static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
 splitmix64(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15u);
@@ -101,7 +92,7 @@ main(int argc, char *argv[])
 		"INSERT OR IGNORE INTO seen (key, expires) VALUES (?1, ?2)", -1,
 		SQLITE_PREPARE_PERSISTENT, &ins, NULL),
 	    "prepare");
-	t0 = now_ns();
+	t0 = cli_mono_ns();
 	check(
 	    db, sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), "begin");
 	for (i = 0; i < n; i++) {
@@ -112,7 +103,7 @@ main(int argc, char *argv[])
 		sqlite3_reset(ins);
 	}
 	check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
-	t1 = now_ns();
+	t1 = cli_mono_ns();
 	sqlite3_finalize(ins);
 	if (sqlite3_close(db) != SQLITE_OK)
 		cli_fatalx("%s: cannot close", argv[1]);

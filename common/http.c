@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cli.h"
 #include "http.h"
 
 /* An environment variable as curl reads it: unset or empty is NULL. */
@@ -18,15 +19,6 @@ env(const char *name)
 	const char *v = getenv(name);
 
 	return v != NULL && *v != '\0' ? v : NULL;
-}
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /*
@@ -90,7 +82,7 @@ on_timer(CURLM *m, long timeout_ms, void *arg)
 	if (h->timer_set)
 		h->timer_at = timeout_ms == 0
 		    ? 0
-		    : mono_ns() + (uint64_t)timeout_ms * 1000000;
+		    : cli_mono_ns() + (uint64_t)timeout_ms * 1000000;
 	return 0;
 }
 
@@ -422,7 +414,7 @@ http_perform(struct http *h)
 	h->polled = 0;
 	/* Transfers started by a timeout may start others: a few rounds. */
 	for (rounds = 0; rounds < 4 && h->timer_set &&
-	     (h->timer_at == 0 || h->timer_at <= mono_ns());
+	     (h->timer_at == 0 || h->timer_at <= cli_mono_ns());
 	     rounds++) {
 		h->timer_set = 0;
 		if (curl_multi_socket_action(
@@ -441,7 +433,7 @@ http_wait(
 	int n;
 
 	if (h->timer_set) {
-		uint64_t now = h->timer_at == 0 ? 0 : mono_ns();
+		uint64_t now = h->timer_at == 0 ? 0 : cli_mono_ns();
 		int64_t left = h->timer_at > now
 		    ? (int64_t)((h->timer_at - now + 999999) / 1000000)
 		    : 0;
