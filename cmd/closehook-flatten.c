@@ -672,6 +672,31 @@ do_record(struct json_span rec)
 	}
 }
 
+/*
+ * A record's text: the record as is, or its event wrapped into *buf (grown
+ * to fit).  The wrapped text is made of valid parts, so it is valid
+ * without a second parse.
+ */
+static struct json_span
+record_text(const struct evrec *rec, char **buf, size_t *cap)
+{
+	struct json_span w;
+	size_t n;
+
+	if (!rec->wrapped)
+		return rec->whole;
+	n = evrec_len(rec);
+	if (*cap < n) {
+		free(*buf);
+		*cap = n + 4096;
+		*buf = xmalloc(*cap);
+	}
+	w.p = *buf;
+	w.n = evrec_wrap(*buf, rec->event.p, rec->event.n);
+	w.type = JSON_OBJECT;
+	return w;
+}
+
 static void
 do_line(const char *file, struct lr_line *l)
 {
@@ -680,7 +705,6 @@ do_line(const char *file, struct lr_line *l)
 	struct evrec_iter it;
 	struct evrec rec;
 	char detail[96];
-	size_t n;
 
 	cur_file = file;
 	cur_line = l->lineno;
@@ -697,28 +721,8 @@ do_line(const char *file, struct lr_line *l)
 		reject(RS_NOTOBJ, detail, root);
 		return;
 	}
-	while (evrec_next(&it, &rec) && out.err == 0) {
-		if (!rec.wrapped) {
-			do_record(rec.whole);
-			continue;
-		}
-		n = evrec_len(&rec);
-		if (wrapcap < n) {
-			free(wrapbuf);
-			wrapcap = n + 4096;
-			wrapbuf = xmalloc(wrapcap);
-		}
-		{
-			/* Build the wrapped text in memory: made of valid
-			 * parts, so it is valid without a second parse. */
-			struct json_span w;
-
-			w.p = wrapbuf;
-			w.n = evrec_wrap(wrapbuf, rec.event.p, rec.event.n);
-			w.type = JSON_OBJECT;
-			do_record(w);
-		}
-	}
+	while (evrec_next(&it, &rec) && out.err == 0)
+		do_record(record_text(&rec, &wrapbuf, &wrapcap));
 }
 
 static void
@@ -792,35 +796,20 @@ prep_line(void *ctx, const struct lr_line *l, struct out *res)
 	struct evrec_iter it;
 	struct evrec rec;
 	struct json_span v;
-	size_t at = res->len, rows = 0, i, n;
+	size_t at = res->len, rows = 0;
 
 	if (evrec_parse(&it, l->p, l->n, &je) != 0 ||
 	    it.root.type != JSON_OBJECT)
 		return -1;
 	out_write(res, &rows, sizeof(rows));
 	while (evrec_next(&it, &rec)) {
-		v = rec.whole;
-		if (rec.wrapped) {
-			n = evrec_len(&rec);
-			if (c->wrapcap < n) {
-				free(c->wrap);
-				c->wrapcap = n + 4096;
-				c->wrap = xmalloc(c->wrapcap);
-			}
-			v.p = c->wrap;
-			v.n = evrec_wrap(c->wrap, rec.event.p, rec.event.n);
-			v.type = JSON_OBJECT;
-		}
+		v = record_text(&rec, &c->wrap, &c->wrapcap);
 		if (v.type != JSON_OBJECT)
 			return -1;
 		flat_row_reset(&c->row);
 		flat_add(&c->row, "", 0, v, NULL);
 		if (c->row.collisions != coll)
 			return -1;
-		/* Names to escape use flat.c's one static buffer. */
-		for (i = 0; i < c->row.n; i++)
-			if (c->row.pair[i].nesc)
-				return -1;
 		flat_write_ndjson(res, &c->row);
 		rows++;
 	}

@@ -662,18 +662,6 @@ needs_escape(const char *s, size_t n)
 	return 0;
 }
 
-static int
-write_escaped(struct out *o, const char *s, size_t n)
-{
-	static char *buf;
-	static size_t cap;
-
-	if (!needs_escape(s, n))
-		return out_write(o, s, n);
-	grow(&buf, &cap, 6 * n + 1);
-	return out_write(o, buf, json_escape(s, n, buf));
-}
-
 /*
  * The row as one JSON object: in place in the output buffer when its
  * names need no escaping and it fits (the common case), else piece by
@@ -717,12 +705,8 @@ flat_write_ndjson(struct out *o, const struct flat_row *r)
 		p = &r->pair[i];
 		if (i > 0)
 			out_putc(o, ',');
-		out_putc(o, '"');
-		if (p->nesc)
-			write_escaped(o, r->keys + p->noff, p->nlen);
-		else
-			out_write(o, r->keys + p->noff, p->nlen);
-		out_write(o, "\":", 2);
+		out_json_str(o, r->keys + p->noff, p->nlen);
+		out_putc(o, ':');
 		out_write(o, flat_val(r, p), p->vn);
 	}
 	out_write(o, "}\n", 2);
