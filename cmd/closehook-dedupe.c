@@ -557,13 +557,14 @@ on_idle(void *arg, int fd)
 }
 
 /*
- * A place in the block for a record of len bytes and its newline (the
- * block run first when full): its item, the bytes to be written at
- * blk + it->off.
+ * Put a record into the block (the block run first when full), with its
+ * newline: p[0..n) as is, or (wrap) the event p[0..n) wrapped, which an
+ * Event Log page's records are.  Returns its item, key not yet set.
  */
 static struct item *
-block_item(size_t len)
+block_put(int wrap, const char *p, size_t n)
 {
+	size_t len = wrap ? evrec_wrapped_len(n) : n;
 	struct item *it;
 
 	if (nitems == BLOCK_RECORDS ||
@@ -577,26 +578,24 @@ block_item(size_t len)
 	it->off = blen;
 	it->len = len;
 	it->dup = 0;
+	if (wrap)
+		evrec_wrap(blk + blen, p, n);
+	else
+		memcpy(blk + blen, p, n);
 	blk[blen + len] = '\n';
 	blen += len + 1;
 	return it;
 }
 
-/*
- * Append one record to the block: the line as is, or (wrap) its event
- * wrapped, which an Event Log page's records are.
- */
+/* Append one record of a line to the block, with its key. */
 static void
 block_add(const char *file, unsigned long lineno, const struct evrec *r,
     int wrap, const char *line, size_t n)
 {
-	struct item *it = block_item(wrap ? evrec_len(r) : n);
+	struct item *it =
+	    wrap ? block_put(1, r->event.p, r->event.n) : block_put(0, line, n);
 	char *why;
 
-	if (wrap)
-		evrec_wrap(blk + it->off, r->event.p, r->event.n);
-	else
-		memcpy(blk + it->off, line, n);
 	it->haskey = record_key(r, it->key, &why);
 	if (!it->haskey)
 		keyless(file, lineno, why);
@@ -676,11 +675,7 @@ on_prepped(
 
 	for (at = 0; at + sizeof(pr) <= n; at += sizeof(pr)) {
 		memcpy(&pr, res + at, sizeof(pr));
-		it = block_item(pr.wrap ? evrec_wrapped_len(pr.n) : pr.n);
-		if (pr.wrap)
-			evrec_wrap(blk + it->off, l->p + pr.off, pr.n);
-		else
-			memcpy(blk + it->off, l->p, pr.n);
+		it = block_put(pr.wrap, l->p + pr.off, pr.n);
 		memcpy(it->key, pr.key, STORE_KEYLEN);
 		it->haskey = 1;
 		block_key(nitems);
