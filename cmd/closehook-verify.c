@@ -531,9 +531,14 @@ struct found {
 	int crlf; /* it may hold CR or LF */
 };
 
+/* A capture's decoded body, in a buffer reused from line to line. */
+struct bodybuf {
+	char *p;
+	size_t cap;
+};
+
 static void
-examine(
-    const struct lr_line *l, char **bodybuf, size_t *bodycap, struct found *f)
+examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
 {
 	static const char *const hdrs[] = { "close-sig-hash",
 		"close-sig-timestamp" };
@@ -546,16 +551,16 @@ examine(
 	f->r = CLOSESIG_MALFORMED;
 	f->line_is_json = 1;
 	/* The body is decoded while the line is parsed: room for it all. */
-	if (*bodycap < l->n) {
-		free(*bodybuf);
-		*bodycap = l->n + 4096;
-		*bodybuf = xmalloc(*bodycap);
+	if (b->cap < l->n) {
+		free(b->p);
+		b->cap = l->n + 4096;
+		b->p = xmalloc(b->cap);
 	}
-	if (capture_parse(l->p, l->n, &c, *bodybuf, &f->why) != 0) {
+	if (capture_parse(l->p, l->n, &c, b->p, &f->why) != 0) {
 		f->line_is_json = c.root.type != JSON_NONE;
 		return;
 	}
-	bn = capture_body(&c, *bodybuf);
+	bn = capture_body(&c, b->p);
 	have = capture_headers(&c, hdrs, 2, hv);
 	f->kind = FOUND_MISSING;
 	if (!(have & 1)) {
@@ -588,22 +593,21 @@ examine(
 	f->bn = (size_t)bn;
 	f->crlf = c.body_base64 || c.body_crlf;
 	f->ref = reference_time(&c, &f->refname);
-	f->r = check(f->ref, f->ts, f->tsn, f->sig, f->sign, *bodybuf, f->bn,
+	f->r = check(f->ref, f->ts, f->tsn, f->sig, f->sign, b->p, f->bn,
 	    !c.body_base64);
 	f->kind = f->r == CLOSESIG_OK ? FOUND_OK : FOUND_JUDGED;
 }
 
 /* Verify one capture line: write its body, or report why not. */
 static void
-verify_line(
-    const char *file, struct lr_line *l, char **bodybuf, size_t *bodycap)
+verify_line(const char *file, struct lr_line *l, struct bodybuf *b)
 {
 	struct found f;
 
-	examine(l, bodybuf, bodycap, &f);
+	examine(l, b, &f);
 	switch (f.kind) {
 	case FOUND_OK:
-		emit(*bodybuf, f.bn, f.crlf);
+		emit(b->p, f.bn, f.crlf);
 		break;
 	case FOUND_MALFORMED:
 		reject(file, l->lineno, f.r, f.why, l->p, l->n, f.line_is_json,
@@ -617,7 +621,7 @@ verify_line(
 		break;
 	case FOUND_JUDGED:
 		judged(file, l->lineno, f.r, f.ref, f.refname, f.ts, f.tsn,
-		    f.sig, f.sign, *bodybuf, f.bn, l->p, l->n, 1);
+		    f.sig, f.sign, b->p, f.bn, l->p, l->n, 1);
 		break;
 	}
 }
@@ -648,38 +652,33 @@ setup_metrics(const char *path)
 	metrics_start(&met);
 }
 
-/* The decoded body of the capture being checked, reused. */
-static char *bodybuf;
-static size_t bodycap;
+/* The first thread's body buffer (the second thread has its own). */
+static struct bodybuf body;
 
 static int
 on_line(void *arg, const char *file, struct lr_line *l)
 {
 	nread++;
 	metrics_tick(&met);
-	verify_line(file, l, &bodybuf, &bodycap);
+	verify_line(file, l, &body);
 	return fail_fast && nrejected > 0 ? -1 : 0;
 }
 
 /*
  * The second core (recloop.h): a capture that verifies becomes its body
- * line; any other is left to on_line, which reports it.
+ * line; any other is left to on_line, which reports it.  ctx: the second
+ * thread's body buffer.
  */
-struct prepctx {
-	char *buf;
-	size_t cap;
-};
-
 static int
 prep_line(void *ctx, const struct lr_line *l, struct out *res)
 {
-	struct prepctx *c = ctx;
+	struct bodybuf *b = ctx;
 	struct found f;
 
-	examine(l, &c->buf, &c->cap, &f);
+	examine(l, b, &f);
 	if (f.kind != FOUND_OK)
 		return -1;
-	body_line(res, c->buf, f.bn, f.crlf);
+	body_line(res, b->p, f.bn, f.crlf);
 	return 0;
 }
 
@@ -810,7 +809,7 @@ main(int argc, char *argv[])
 	const char *metpath = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct recloop loop = { 0 };
-	struct prepctx pc = { NULL, 0 };
+	struct bodybuf prepbody = { NULL, 0 };
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0, nsecret = 0;
 
 	cli_init("closehook-verify");
@@ -927,7 +926,7 @@ main(int argc, char *argv[])
 	loop.idle = on_idle;
 	loop.prep = prep_line;
 	loop.prepped = on_prepped;
-	loop.prep_ctx = &pc;
+	loop.prep_ctx = &prepbody;
 	if (argc == 0)
 		ioerr |= recloop_run(&loop, NULL) < 0;
 	for (i = 0; i < argc && out.err == 0; i++) {
@@ -935,8 +934,8 @@ main(int argc, char *argv[])
 		if (fail_fast && nrejected > 0)
 			break;
 	}
-	free(bodybuf);
-	free(pc.buf);
+	free(body.p);
+	free(prepbody.p);
 	if (nrejected > 0)
 		rc = CLI_EXIT_REJECTS;
 	if (ioerr)
