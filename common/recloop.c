@@ -45,9 +45,9 @@ struct held {
  * second thread gets no CPU, the first takes them all.
  *
  * busy is set by the second thread before it tries to take a line and
- * cleared after it has done the line (or found none), so once no line is
- * left and busy is clear, the second thread touches neither the batch nor
- * res, and the first may read them, then reuse them for the next batch.
+ * cleared once it finds none left, so once no line is left and busy is
+ * clear, the second thread touches neither the batch nor res, and the
+ * first may read them, then reuse them for the next batch.
  * The lines are in the reader's buffer, which stays put until then.  The
  * second thread sleeps on cv while no line is left; the first wakes it
  * for each batch.
@@ -92,10 +92,8 @@ prep_lines(struct prep *p)
 	struct held *h;
 	size_t i, off;
 
-	for (;;) {
-		atomic_store(&p->busy, 1);
-		if ((i = take(p, 0)) == NONE)
-			break;
+	atomic_store(&p->busy, 1);
+	while ((i = take(p, 0)) != NONE) {
 		h = &p->h[i];
 		if (h->st == LR_LINE && !mark_is(h->l.p, h->l.n)) {
 			off = p->res.len;
@@ -107,7 +105,6 @@ prep_lines(struct prep *p)
 				h->rn = p->res.len - off;
 			}
 		}
-		atomic_store(&p->busy, 0);
 	}
 	atomic_store(&p->busy, 0);
 }
@@ -213,13 +210,16 @@ prep_stop(struct prep *p)
 }
 
 /*
- * One line as the loop takes it.  Returns 0 to go on, 1 when a callback
- * stopped the loop, 2 when it must end (a mark could not pass, or stdout
- * failed).
+ * One line as the loop takes it; res (NULL: none) is its result from prep,
+ * rn bytes.  Returns 0 to go on, 1 when a callback stopped the loop, 2
+ * when it must end (a mark could not pass, or stdout failed).
  */
 static int
-one(struct recloop *rl, const char *name, enum lr_status st, struct lr_line *l)
+one(struct recloop *rl, const char *name, enum lr_status st, struct lr_line *l,
+    const char *res, size_t rn)
 {
+	int k;
+
 	if (st == LR_LINE && mark_is(l->p, l->n)) {
 		struct out *side = rl->side;
 
@@ -233,8 +233,13 @@ one(struct recloop *rl, const char *name, enum lr_status st, struct lr_line *l)
 		}
 		return 0;
 	}
-	if ((st == LR_TOOLONG ? rl->too_long(rl->arg, name, l->lineno)
-			      : rl->line(rl->arg, name, l)) != 0)
+	if (st == LR_TOOLONG)
+		k = rl->too_long(rl->arg, name, l->lineno);
+	else if (res != NULL)
+		k = rl->prepped(rl->arg, name, l, res, rn);
+	else
+		k = rl->line(rl->arg, name, l);
+	if (k != 0)
 		return 1;
 	return rl->out->err != 0 ? 2 : 0;
 }
@@ -270,7 +275,8 @@ batch(struct recloop *rl, struct prep *p, struct lr *r, enum lr_status st,
 		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	while ((i = take(p, 1)) != NONE)
-		if ((rc = one(rl, r->name, p->h[i].st, &p->h[i].l)) != 0) {
+		if ((rc = one(rl, r->name, p->h[i].st, &p->h[i].l, NULL, 0)) !=
+		    0) {
 			/* Stopped: leave the second thread nothing more. */
 			while (take(p, 1) != NONE)
 				;
@@ -283,13 +289,8 @@ batch(struct recloop *rl, struct prep *p, struct lr *r, enum lr_status st,
 	for (i = (size_t)(uint32_t)atomic_load(&p->range); i < n && rc == 0;
 	     i++) {
 		h = &p->h[i];
-		if (!h->prepped)
-			rc = one(rl, r->name, h->st, &h->l);
-		else if (rl->prepped(rl->arg, r->name, &h->l,
-			     p->res.buf + h->roff, h->rn) != 0)
-			rc = 1;
-		else if (rl->out->err != 0)
-			rc = 2;
+		rc = one(rl, r->name, h->st, &h->l,
+		    h->prepped ? p->res.buf + h->roff : NULL, h->rn);
 	}
 	return rc;
 }
@@ -327,7 +328,7 @@ recloop_run(struct recloop *rl, const char *path)
 		    lr_held(&r) >= RECLOOP_PREP_MIN && prep_start(&p) == 0)
 			k = batch(rl, &p, &r, st, &l);
 		else
-			k = one(rl, r.name, st, &l);
+			k = one(rl, r.name, st, &l, NULL, 0);
 		if (k == 1)
 			rc = 1;
 		if (k != 0)

@@ -437,6 +437,13 @@ sq_step_done(struct store *s, sqlite3_stmt *st)
  * neighbouring keys share a leaf.  The keys are distinct (the caller
  * merges repeats), so the order changes no verdict.
  */
+/* A key's bucket for sq_order: its first 12 bits. */
+static inline unsigned
+key_bucket(const unsigned char *k)
+{
+	return (unsigned)k[0] << 4 | k[1] >> 4;
+}
+
 static void
 sq_order(struct store *s, const unsigned char *keys, size_t n)
 {
@@ -450,16 +457,15 @@ sq_order(struct store *s, const unsigned char *keys, size_t n)
 	}
 	memset(s->nbucket, 0, sizeof(s->nbucket));
 	for (i = 0; i < n; i++)
-		b[(keys[i * STORE_KEYLEN] << 4 |
-		    keys[i * STORE_KEYLEN + 1] >> 4)]++;
+		b[key_bucket(keys + i * STORE_KEYLEN)]++;
 	for (h = 0; h < 4096; h++) {
 		c = b[h];
 		b[h] = sum;
 		sum += c;
 	}
 	for (i = 0; i < n; i++)
-		s->order[b[(keys[i * STORE_KEYLEN] << 4 |
-		    keys[i * STORE_KEYLEN + 1] >> 4)]++] = (uint32_t)i;
+		s->order[b[key_bucket(keys + i * STORE_KEYLEN)]++] =
+		    (uint32_t)i;
 }
 
 static int
