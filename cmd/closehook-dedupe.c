@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,18 +92,44 @@ static int have_path;
 static struct json_path kpath, kpath_tail; /* --key as a simple path */
 static crypto_generichash_state hbase; /* after namespace + NUL */
 
-/* The current block. */
-static struct item *items;
-static size_t nitems;
-static char *blk;
-static size_t blen, bcap;
-static unsigned char *keys, *verdict;
-static uint32_t *bset; /* open addressing: item index + 1 */
+/* A block: records, and the keys that go to the store. */
+struct block {
+	struct item *items;
+	size_t nitems;
+	char *blk;
+	size_t blen, bcap;
+	unsigned char *keys, *verdict;
+	size_t nk; /* keys going to the store */
+	uint32_t *bset; /* open addressing: item index + 1 */
+};
+
+/* The block being filled. */
+static struct block B;
 static unsigned char (*recent)[STORE_KEYLEN];
+
+/*
+ * The store thread (a SQLite store, two cores): while it judges a full
+ * block's keys, the first thread reads, parses and fills the next block;
+ * then the first writes the judged block's records, flushes, and commits
+ * (or leaves that to commit()) while the thread is idle, so the store
+ * and out see the same order as without it.  Only the first thread
+ * commits, and only while the thread has no block, so no key is committed
+ * before its record is out.  A Redis store or a bucket needs none: its
+ * commands go ahead with store_send while the block fills.
+ */
+static struct {
+	int on; /* the thread runs */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int busy; /* b is being judged */
+	int quit;
+	struct block b; /* the block handed over, or an empty one */
+	long got; /* store_check's answer for b */
+} sj;
 
 static int sqlite_store;
 static size_t uncommitted; /* keys judged since the last commit */
-static size_t nk; /* keys of the block going to the store */
 static uint64_t txn_start; /* when the first of them was judged */
 
 static struct {
@@ -385,20 +413,20 @@ keyless(const char *file, unsigned long lineno, char *why)
 /* The in-block set: the first item with the same key, or -1 after
  * inserting i. */
 static long
-bset_find_or_add(size_t i)
+bset_find_or_add(struct block *b, size_t i)
 {
 	size_t mask = 2 * BLOCK_RECORDS - 1, h;
+	const unsigned char *k = b->items[i].key;
 	uint64_t x;
 
-	memcpy(&x, items[i].key, sizeof(x));
+	memcpy(&x, k, sizeof(x));
 	for (h = (size_t)x & mask;; h = (h + 1) & mask) {
-		if (bset[h] == 0) {
-			bset[h] = (uint32_t)i + 1;
+		if (b->bset[h] == 0) {
+			b->bset[h] = (uint32_t)i + 1;
 			return -1;
 		}
-		if (memcmp(items[bset[h] - 1].key, items[i].key,
-			STORE_KEYLEN) == 0)
-			return (long)bset[h] - 1;
+		if (memcmp(b->items[b->bset[h] - 1].key, k, STORE_KEYLEN) == 0)
+			return (long)b->bset[h] - 1;
 	}
 }
 
@@ -439,110 +467,268 @@ commit(int force)
 static size_t run_off, run_end;
 
 static void
-run_flush(void)
+run_flush(const struct block *b)
 {
 	if (run_end > run_off)
-		out_write(&out, blk + run_off, run_end - run_off);
+		out_write(&out, b->blk + run_off, run_end - run_off);
 	run_off = run_end = 0;
+}
+
+/*
+ * Check mode's memory of the keys it passed: whether k passed earlier in
+ * this run (as far as the direct-mapped slots remember), or (add) that it
+ * just did.  Asked as records are written, in order, so a key passed in
+ * one block is a repeat in the next even while the store judged both.
+ */
+static int
+recent_has(const unsigned char *k)
+{
+	uint64_t x;
+
+	memcpy(&x, k, sizeof(x));
+	return memcmp(recent[x & (RECENT_SLOTS - 1)], k, STORE_KEYLEN) == 0;
+}
+
+static void
+recent_add(const unsigned char *k)
+{
+	uint64_t x;
+
+	memcpy(&x, k, sizeof(x));
+	memcpy(recent[x & (RECENT_SLOTS - 1)], k, STORE_KEYLEN);
 }
 
 /* Write one judged record, or drop it, and count it. */
 static void
-block_write(const struct item *it)
+block_write(const struct block *b, const struct item *it)
 {
-	int repeat = it->haskey && (it->dup || verdict[it->slot] == STORE_SEEN);
+	int repeat = it->haskey &&
+	    (it->dup || b->verdict[it->slot] == STORE_SEEN ||
+		(mode == STORE_PEEK && recent_has(it->key)));
 	int write = invert ? repeat : mode == STORE_RECORD || !repeat;
-	uint64_t x;
 
 	stats.in++;
-	if (it->haskey && !it->dup && verdict[it->slot] == STORE_EXPIRED)
+	if (it->haskey && !it->dup && b->verdict[it->slot] == STORE_EXPIRED)
 		stats.expired++;
 	if (write) {
 		stats.passed++;
 		if (it->off != run_end || run_end == run_off) {
-			run_flush();
+			run_flush(b);
 			run_off = it->off;
 		}
 		run_end = it->off + it->len + 1;
 	} else
 		stats.dropped++;
-	if (mode == STORE_PEEK && it->haskey && !repeat) {
-		memcpy(&x, it->key, sizeof(x));
-		memcpy(recent[x & (RECENT_SLOTS - 1)], it->key, STORE_KEYLEN);
-	}
+	if (mode == STORE_PEEK && it->haskey && !repeat)
+		recent_add(it->key);
+}
+
+static void
+block_reset(struct block *b)
+{
+	memset(b->bset, 0, 2 * BLOCK_RECORDS * sizeof(*b->bset));
+	b->nitems = 0;
+	b->nk = 0;
+	b->blen = 0;
 }
 
 /*
- * Judge, write, flush, then commit (or leave to commit()).  Called when the
- * input would block, when the block is full, and at the end.
+ * Judge the block (got: store_check's answer for all its keys when the
+ * store thread asked already, else -2), write, flush, then commit (or
+ * leave to commit()), and empty it.
  */
 static void
-block_run(void)
+block_done(struct block *b, long got)
 {
 	size_t base = 0, next = 0;
 
-	if (nitems == 0)
+	if (b->nitems == 0)
 		return;
 	/* Usually one round; more when a shared Redis store judges only a
 	 * prefix (store.h): that prefix is written and committed first. */
 	do {
-		size_t lim = nk;
-		long got;
+		size_t lim = b->nk;
 
-		if (nk > 0) {
-			got = store_check(st, mode, keys + base * STORE_KEYLEN,
-			    nk - base, verdict + base);
+		if (b->nk > 0) {
+			if (got == -2)
+				got = store_check(st, mode,
+				    b->keys + base * STORE_KEYLEN, b->nk - base,
+				    b->verdict + base);
 			if (got < 0)
 				store_fatal("store");
 			lim = base + (size_t)got;
+			got = -2;
 		}
-		for (; next < nitems; next++) {
-			if (items[next].haskey && !items[next].dup &&
-			    items[next].slot >= lim)
+		for (; next < b->nitems; next++) {
+			if (b->items[next].haskey && !b->items[next].dup &&
+			    b->items[next].slot >= lim)
 				break;
-			block_write(&items[next]);
+			block_write(b, &b->items[next]);
 		}
-		run_flush();
+		run_flush(b);
 		/* The records are out before their keys are committed. */
 		if (out_flush(&out) != 0)
 			cli_fatalx("stdout: %s", strerror(out.err));
 		if (lim > base && uncommitted == 0)
 			txn_start = cli_mono_ns();
 		uncommitted += lim - base;
-		commit(lim < nk);
+		commit(lim < b->nk);
 		base = lim;
-	} while (base < nk);
-	memset(bset, 0, 2 * BLOCK_RECORDS * sizeof(*bset));
-	nitems = 0;
-	nk = 0;
-	blen = 0;
+	} while (base < b->nk);
+	block_reset(b);
+}
+
+static void *
+sj_main(void *arg)
+{
+	long got;
+
+	pthread_mutex_lock(&sj.mu);
+	for (;;) {
+		while (!sj.busy && !sj.quit)
+			pthread_cond_wait(&sj.cv, &sj.mu);
+		if (sj.quit)
+			break;
+		pthread_mutex_unlock(&sj.mu);
+		got = sj.b.nk > 0
+		    ? store_check(st, mode, sj.b.keys, sj.b.nk, sj.b.verdict)
+		    : 0;
+		pthread_mutex_lock(&sj.mu);
+		sj.got = got;
+		sj.busy = 0;
+		pthread_cond_broadcast(&sj.cv);
+	}
+	pthread_mutex_unlock(&sj.mu);
+	return NULL;
+}
+
+/* Wait for the block the store thread has, and write it out. */
+static void
+sj_finish(void)
+{
+	if (!sj.on)
+		return;
+	pthread_mutex_lock(&sj.mu);
+	while (sj.busy)
+		pthread_cond_wait(&sj.cv, &sj.mu);
+	pthread_mutex_unlock(&sj.mu);
+	block_done(&sj.b, sj.got);
+}
+
+static void
+block_alloc(struct block *b)
+{
+	b->items = xcalloc(BLOCK_RECORDS, sizeof(*b->items));
+	b->keys = xmalloc((size_t)BLOCK_RECORDS * STORE_KEYLEN);
+	b->verdict = xmalloc(BLOCK_RECORDS);
+	b->bset = xcalloc(2 * BLOCK_RECORDS, sizeof(*b->bset));
+}
+
+static void
+block_free(struct block *b)
+{
+	free(b->items);
+	free(b->keys);
+	free(b->verdict);
+	free(b->bset);
+	free(b->blk);
+}
+
+/*
+ * Start the store thread where it pays: a SQLite store, two cores, and a
+ * block filled up (a lone record never meets the thread).  Once a run.
+ */
+static void
+sj_start(void)
+{
+	static int tried;
+	sigset_t all, old;
+	int rc;
+
+	if (tried || !sqlite_store || cli_one_core())
+		return;
+	tried = 1;
+	block_alloc(&sj.b);
+	pthread_mutex_init(&sj.mu, NULL);
+	pthread_cond_init(&sj.cv, NULL);
+	/* Signals are the first thread's to take. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&sj.th, NULL, sj_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&sj.cv);
+		pthread_mutex_destroy(&sj.mu);
+		block_free(&sj.b);
+		return;
+	}
+	sj.on = 1;
+}
+
+/* The full block: to the store thread, or judged here. */
+static void
+block_full(void)
+{
+	struct block t;
+
+	sj_start();
+	if (!sj.on) {
+		block_done(&B, -2);
+		return;
+	}
+	sj_finish();
+	t = sj.b;
+	sj.b = B;
+	B = t;
+	pthread_mutex_lock(&sj.mu);
+	sj.busy = 1;
+	pthread_cond_broadcast(&sj.cv);
+	pthread_mutex_unlock(&sj.mu);
+}
+
+/*
+ * Everything read so far judged, written and flushed: when the input would
+ * block, before a mark, and at the end.
+ */
+static void
+block_run(void)
+{
+	sj_finish();
+	block_done(&B, -2);
+}
+
+static void
+sj_stop(void)
+{
+	if (!sj.on)
+		return;
+	pthread_mutex_lock(&sj.mu);
+	sj.quit = 1;
+	pthread_cond_broadcast(&sj.cv);
+	pthread_mutex_unlock(&sj.mu);
+	pthread_join(sj.th, NULL);
+	pthread_cond_destroy(&sj.cv);
+	pthread_mutex_destroy(&sj.mu);
+	block_free(&sj.b);
+	sj.on = 0;
 }
 
 /*
  * Give a new record its place among the block's keys: a repeat within the
- * block (or, for check, of a recent pass) is marked; a new key gets a slot
- * and its store command goes ahead (store_send).
+ * block is marked; a new key gets a slot and its store command goes ahead
+ * (store_send).
  */
 static void
 block_key(size_t i)
 {
-	struct item *it = &items[i];
-	uint64_t x;
+	struct item *it = &B.items[i];
 
-	if (bset_find_or_add(i) >= 0) {
+	if (bset_find_or_add(&B, i) >= 0) {
 		it->dup = 1;
 		return;
 	}
-	if (mode == STORE_PEEK) {
-		memcpy(&x, it->key, sizeof(x));
-		if (memcmp(recent[x & (RECENT_SLOTS - 1)], it->key,
-			STORE_KEYLEN) == 0) {
-			it->dup = 1;
-			return;
-		}
-	}
-	memcpy(keys + nk * STORE_KEYLEN, it->key, STORE_KEYLEN);
-	it->slot = nk++;
+	memcpy(B.keys + B.nk * STORE_KEYLEN, it->key, STORE_KEYLEN);
+	it->slot = B.nk++;
 	if (store_send(st, mode, it->key) != 0)
 		store_fatal("store");
 }
@@ -557,9 +743,9 @@ on_idle(void *arg, int fd)
 }
 
 /*
- * Put a record into the block (the block run first when full), with its
- * newline: p[0..n) as is, or (wrap) the event p[0..n) wrapped, which an
- * Event Log page's records are.  Returns its item, key not yet set.
+ * Put a record into the block (the block sent on first when full), with
+ * its newline: p[0..n) as is, or (wrap) the event p[0..n) wrapped, which
+ * an Event Log page's records are.  Returns its item, key not yet set.
  */
 static struct item *
 block_put(int wrap, const char *p, size_t n)
@@ -567,23 +753,23 @@ block_put(int wrap, const char *p, size_t n)
 	size_t len = wrap ? evrec_wrapped_len(n) : n;
 	struct item *it;
 
-	if (nitems == BLOCK_RECORDS ||
-	    (nitems > 0 && blen + len + 1 > BLOCK_BYTES))
-		block_run();
-	if (blen + len + 1 > bcap) {
-		bcap = blen + len + 1 + 64 * 1024;
-		blk = xrealloc(blk, bcap);
+	if (B.nitems == BLOCK_RECORDS ||
+	    (B.nitems > 0 && B.blen + len + 1 > BLOCK_BYTES))
+		block_full();
+	if (B.blen + len + 1 > B.bcap) {
+		B.bcap = B.blen + len + 1 + 64 * 1024;
+		B.blk = xrealloc(B.blk, B.bcap);
 	}
-	it = &items[nitems];
-	it->off = blen;
+	it = &B.items[B.nitems];
+	it->off = B.blen;
 	it->len = len;
 	it->dup = 0;
 	if (wrap)
-		evrec_wrap(blk + blen, p, n);
+		evrec_wrap(B.blk + B.blen, p, n);
 	else
-		memcpy(blk + blen, p, n);
-	blk[blen + len] = '\n';
-	blen += len + 1;
+		memcpy(B.blk + B.blen, p, n);
+	B.blk[B.blen + len] = '\n';
+	B.blen += len + 1;
 	return it;
 }
 
@@ -601,9 +787,9 @@ block_add(const char *file, unsigned long lineno, const struct evrec *r,
 		keyless(file, lineno, why);
 	else {
 		free(why);
-		block_key(nitems);
+		block_key(B.nitems);
 	}
-	nitems++;
+	B.nitems++;
 }
 
 static void
@@ -678,8 +864,8 @@ on_prepped(
 		it = block_put(pr.wrap, l->p + pr.off, pr.n);
 		memcpy(it->key, pr.key, STORE_KEYLEN);
 		it->haskey = 1;
-		block_key(nitems);
-		nitems++;
+		block_key(B.nitems);
+		B.nitems++;
 	}
 	metrics_tick(&met);
 	return 0;
@@ -977,10 +1163,7 @@ main(int argc, char *argv[])
 			cli_fatal("%s", rejpath);
 		have_rej = 1;
 	}
-	items = xcalloc(BLOCK_RECORDS, sizeof(*items));
-	keys = xmalloc((size_t)BLOCK_RECORDS * STORE_KEYLEN);
-	verdict = xmalloc(BLOCK_RECORDS);
-	bset = xcalloc(2 * BLOCK_RECORDS, sizeof(*bset));
+	block_alloc(&B);
 	if (mode == STORE_PEEK)
 		recent = xcalloc(RECENT_SLOTS, sizeof(*recent));
 	out_init(&out, STDOUT_FILENO, "stdout");
@@ -994,7 +1177,8 @@ main(int argc, char *argv[])
 	loop.too_long = on_too_long;
 	loop.before_mark = on_mark;
 	loop.idle = on_idle;
-	loop.prep = prep_line;
+	/* The second core: the store thread's with SQLite, else parsing. */
+	loop.prep = sqlite_store && !cli_one_core() ? NULL : prep_line;
 	loop.prepped = on_prepped;
 	if (argc == 0)
 		ioerr |= recloop_run(&loop, NULL) < 0;
@@ -1002,6 +1186,7 @@ main(int argc, char *argv[])
 		ioerr |= recloop_run(&loop, argv[i]) < 0;
 	block_run();
 	commit(1);
+	sj_stop();
 
 	/* Tear down. */
 	if (stats.rejected > 0)
@@ -1025,12 +1210,8 @@ main(int argc, char *argv[])
 		rc = CLI_EXIT_FATAL;
 	jqr_free(keyprog);
 	jqr_free(defprog);
-	free(items);
-	free(keys);
-	free(verdict);
-	free(bset);
+	block_free(&B);
 	free(recent);
-	free(blk);
 	free(defpath);
 	return rc;
 }

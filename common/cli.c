@@ -465,3 +465,15 @@ cli_mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+int
+cli_one_core(void)
+{
+	static int one = -1; /* not read yet */
+	const char *e;
+
+	if (one < 0)
+		one = (e = getenv("CLOSEHOOK_CORES")) != NULL &&
+		    strcmp(e, "1") == 0;
+	return one;
+}

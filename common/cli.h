@@ -160,5 +160,11 @@ char *xmemdup(const void *s, size_t n) __attribute__((malloc, returns_nonnull));
 
 int64_t cli_now(void);
 uint64_t cli_mono_ns(void);
+/*
+ * CLOSEHOOK_CORES=1 in the environment (closehook(7)): keep a program's
+ * work on one thread, with no second thread beside the first (recloop.h's
+ * second core, closehook-dedupe's store thread).  Read once.
+ */
+int cli_one_core(void);
 
 #endif

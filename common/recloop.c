@@ -13,9 +13,6 @@
 #include "mark.h"
 #include "recloop.h"
 
-/* CLOSEHOOK_CORES=1: no second thread (-1: not read yet). */
-static int one_core = -1;
-
 struct idle_ctx {
 	struct recloop *rl;
 	int fd;
@@ -303,7 +300,6 @@ recloop_run(struct recloop *rl, const char *path)
 	enum lr_status st;
 	struct lr_line l;
 	struct lr r;
-	const char *e;
 	int rc = 0, k;
 
 	if (lr_open(&r, path, rl->max_line, rl->out) != 0) {
@@ -313,9 +309,6 @@ recloop_run(struct recloop *rl, const char *path)
 	ctx.rl = rl;
 	ctx.fd = r.fd;
 	p.rl = rl;
-	if (one_core < 0)
-		one_core = (e = getenv("CLOSEHOOK_CORES")) != NULL &&
-		    strcmp(e, "1") == 0;
 	if (rl->idle != NULL)
 		lr_on_idle(&r, on_idle, &ctx);
 	while ((st = lr_next(&r, &l)) != LR_EOF) {
@@ -324,7 +317,7 @@ recloop_run(struct recloop *rl, const char *path)
 			rc = -1;
 			break;
 		}
-		if (rl->prep != NULL && !one_core &&
+		if (rl->prep != NULL && !cli_one_core() &&
 		    lr_held(&r) >= RECLOOP_PREP_MIN && prep_start(&p) == 0)
 			k = batch(rl, &p, &r, st, &l);
 		else

@@ -126,6 +126,51 @@ is "$(grep -vc closehook_mark dedupe.again)" 4 \
     "dedupe: a second run passes only the records without a key"
 is "$(grep -c closehook_mark dedupe.again)" 13 "dedupe: and the marks"
 
+# -- dedupe's store thread -------------------------------------------------
+# Without marks, blocks fill up, and a SQLite store's keys are judged on a
+# thread of their own while the next block fills.  Each mode must write
+# what it writes on one core, and leave the same keys stored, with repeats
+# within blocks, across blocks, and of keys stored before the run.
+{
+	grep -v closehook_mark in.dedupe
+	cat pay.raw
+} >in.blocks
+head -n 3000 pay.raw | closehook-dedupe --store seed.sqlite >/dev/null
+# dd_both NAME ARGS...: closehook-dedupe ARGS on in.blocks, on one core and
+# on two, each with a copy of seed.sqlite as its store.
+dd_both() {
+	local name=$1 c
+	shift
+	for c in 1 2; do
+		rm -f "s$c.sqlite"*
+		cp seed.sqlite "s$c.sqlite"
+		CLOSEHOOK_CORES=$c closehook-dedupe --store "s$c.sqlite" \
+		    --max-line 60000 --stats "$@" <in.blocks >"$name.out$c" \
+		    2>"$name.err$c"
+		echo $? >"$name.rc$c"
+	done
+	same_file "$name.out1" "$name.out2" "$name: stdout the same"
+	same_file "$name.err1" "$name.err2" "$name: stderr the same"
+	same_file "$name.rc1" "$name.rc2" "$name: exit status the same"
+	is "$(keys s2.sqlite | md5sum)" "$(keys s1.sqlite | md5sum)" \
+	    "$name: the same keys stored"
+}
+dd_both blocks-filter
+# Each key not in the seed once: those of pay.raw past its first 3000
+# lines, counted here, then the big id and the four records without a key.
+fresh=$(python3 -c 'import json, sys
+key = lambda l: (lambda e: (e["id"], e["date_updated"]))(json.loads(l)["event"])
+lines = open(sys.argv[1]).readlines()
+seed = {key(l) for l in lines[:3000]}
+print(len({key(l) for l in lines[3000:]} - seed))' pay.raw)
+is "$(wc -l <blocks-filter.out2)" $((fresh + 5)) \
+    "blocks-filter: each key not stored before, once"
+dd_both blocks-invert --invert
+dd_both blocks-record --mode record
+dd_both blocks-check --mode check
+ok "blocks-check: repeats across blocks dropped" \
+    [ "$(wc -l <blocks-check.out2)" -lt 1200 ]
+
 # -- when the second thread runs ------------------------------------------
 # threads PID: the number of threads of process PID.
 threads() { find "/proc/$1/task" -mindepth 1 -maxdepth 1 | wc -l; }
@@ -144,5 +189,25 @@ exec 7>&-
 wait "$pid"
 is "$?" 0 "flatten after the backlog: exit 0"
 is "$(wc -l <lone.out)" 4001 "flatten: every record out"
+
+# dedupe on SQLite: the second thread is the store's, started by the first
+# full block, never by a lone record.
+rm -f fifo
+mkfifo fifo
+closehook-dedupe --store lone.sqlite <fifo >lone.dd 2>/dev/null &
+pid=$!
+exec 7>fifo
+head -n 1 pay.raw >&7
+wait_for lone.dd
+is "$(threads "$pid")" 1 "dedupe, a lone line: one thread"
+cat pay.raw pay.raw >&7
+sleep "$(slow 0.5)"
+is "$(threads "$pid")" 2 "dedupe, a backlog: the store thread"
+exec 7>&-
+wait "$pid"
+is "$?" 0 "dedupe after the backlog: exit 0"
+is "$(wc -l <lone.dd)" "$(python3 -c 'import json, sys
+print(len({(lambda e: (e["id"], e["date_updated"]))(json.loads(l)["event"])
+    for l in open(sys.argv[1])}))' pay.raw)" "dedupe: each key once"
 
 done_testing
