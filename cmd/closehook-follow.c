@@ -1344,7 +1344,7 @@ nats_follow(const struct nats_args *a)
 	uint64_t trouble = 0;
 	const char *why;
 	char err[600];
-	int created, n, rc = CLI_EXIT_OK, r;
+	int created, n, rc = CLI_EXIT_OK, r, done;
 
 	if (natsq_url_parse(a->spec, &u, &why) != 0)
 		cli_fatalx("invalid stream URL: %s", why);
@@ -1382,7 +1382,11 @@ nats_follow(const struct nats_args *a)
 		     "new one only; it goes on where it is",
 		    a->con.durable, u.name);
 	nats_setup_metrics(a->mpath);
-	for (;;) {
+	/*
+	 * --once: a consumer with nothing left (a cron run that finds no new
+	 * captures) ends at once, not after a fetch waited out for nothing.
+	 */
+	for (done = once && nats_drained() > 0; !done;) {
 		struct pollfd pfd = { STDOUT_FILENO, 0, 0 };
 
 		if (stopping())
