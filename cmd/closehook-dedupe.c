@@ -19,8 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,25 +106,23 @@ static struct block B;
 static unsigned char (*recent)[STORE_KEYLEN];
 
 /*
- * The store thread (a SQLite store, two cores): while it judges a full
- * block's keys, the first thread reads, parses and fills the next block;
- * then the first writes the judged block's records, flushes, and commits
- * (or leaves that to commit()) while the thread is idle, so the store
- * and out see the same order as without it.  Only the first thread
- * commits, and only while the thread has no block, so no key is committed
- * before its record is out.  A Redis store or a bucket needs none: its
- * commands go ahead with store_send while the block fills.
+ * The store's step on the second core (a SQLite store): while a full
+ * block's keys are judged there (recloop_task), the first thread reads,
+ * parses and fills the next block; then it writes the judged block's
+ * records, flushes, and commits (or leaves that to commit()) while no
+ * task is pending, so the store and out see the same order as on one
+ * thread.  Only the first thread commits, and only then, so no key is
+ * committed before its record is out.  A Redis store or a bucket needs
+ * none: its commands go ahead with store_send while the block fills.
  */
 static struct {
-	int on; /* the thread runs */
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int busy; /* b is being judged */
-	int quit;
 	struct block b; /* the block handed over, or an empty one */
+	int pending; /* b was handed over and is not written yet */
 	long got; /* store_check's answer for b */
 } sj;
+
+/* The input loop, for its second core. */
+static struct recloop loop;
 
 static int sqlite_store;
 static size_t uncommitted; /* keys judged since the last commit */
@@ -578,40 +574,23 @@ block_done(struct block *b, long got)
 	block_reset(b);
 }
 
-static void *
-sj_main(void *arg)
+/* The task: the handed-over block's keys judged. */
+static void
+sj_run(void *arg)
 {
-	long got;
-
-	pthread_mutex_lock(&sj.mu);
-	for (;;) {
-		while (!sj.busy && !sj.quit)
-			pthread_cond_wait(&sj.cv, &sj.mu);
-		if (sj.quit)
-			break;
-		pthread_mutex_unlock(&sj.mu);
-		got = sj.b.nk > 0
-		    ? store_check(st, mode, sj.b.keys, sj.b.nk, sj.b.verdict)
-		    : 0;
-		pthread_mutex_lock(&sj.mu);
-		sj.got = got;
-		sj.busy = 0;
-		pthread_cond_broadcast(&sj.cv);
-	}
-	pthread_mutex_unlock(&sj.mu);
-	return NULL;
+	sj.got = sj.b.nk > 0
+	    ? store_check(st, mode, sj.b.keys, sj.b.nk, sj.b.verdict)
+	    : 0;
 }
 
-/* Wait for the block the store thread has, and write it out. */
+/* Wait for the block handed over, and write it out. */
 static void
 sj_finish(void)
 {
-	if (!sj.on)
+	if (!sj.pending)
 		return;
-	pthread_mutex_lock(&sj.mu);
-	while (sj.busy)
-		pthread_cond_wait(&sj.cv, &sj.mu);
-	pthread_mutex_unlock(&sj.mu);
+	recloop_task_wait(&loop);
+	sj.pending = 0;
 	block_done(&sj.b, sj.got);
 }
 
@@ -635,55 +614,30 @@ block_free(struct block *b)
 }
 
 /*
- * Start the store thread where it pays: a SQLite store, two cores, and a
- * block filled up (a lone record never meets the thread).  Once a run.
+ * The full block: with SQLite, to the second core (the block it had is
+ * written first), else judged here.
  */
-static void
-sj_start(void)
-{
-	static int tried;
-	sigset_t all, old;
-	int rc;
-
-	if (tried || !sqlite_store || cli_one_core())
-		return;
-	tried = 1;
-	block_alloc(&sj.b);
-	pthread_mutex_init(&sj.mu, NULL);
-	pthread_cond_init(&sj.cv, NULL);
-	/* Signals are the first thread's to take. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&sj.th, NULL, sj_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		pthread_cond_destroy(&sj.cv);
-		pthread_mutex_destroy(&sj.mu);
-		block_free(&sj.b);
-		return;
-	}
-	sj.on = 1;
-}
-
-/* The full block: to the store thread, or judged here. */
 static void
 block_full(void)
 {
 	struct block t;
 
-	sj_start();
-	if (!sj.on) {
+	if (!sqlite_store) {
 		block_done(&B, -2);
 		return;
 	}
 	sj_finish();
+	if (sj.b.items == NULL)
+		block_alloc(&sj.b);
 	t = sj.b;
 	sj.b = B;
 	B = t;
-	pthread_mutex_lock(&sj.mu);
-	sj.busy = 1;
-	pthread_cond_broadcast(&sj.cv);
-	pthread_mutex_unlock(&sj.mu);
+	sj.pending = 1;
+	if (recloop_task(&loop, sj_run, NULL) != 0) {
+		/* No second core: judged and written here, at once. */
+		sj_run(NULL);
+		sj_finish();
+	}
 }
 
 /*
@@ -695,22 +649,6 @@ block_run(void)
 {
 	sj_finish();
 	block_done(&B, -2);
-}
-
-static void
-sj_stop(void)
-{
-	if (!sj.on)
-		return;
-	pthread_mutex_lock(&sj.mu);
-	sj.quit = 1;
-	pthread_cond_broadcast(&sj.cv);
-	pthread_mutex_unlock(&sj.mu);
-	pthread_join(sj.th, NULL);
-	pthread_cond_destroy(&sj.cv);
-	pthread_mutex_destroy(&sj.mu);
-	block_free(&sj.b);
-	sj.on = 0;
 }
 
 /*
@@ -1030,7 +968,6 @@ main(int argc, char *argv[])
 	struct store_url url;
 	struct store_opts so;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
-	struct recloop loop = { 0 };
 	int64_t ttl_ms = 35LL * 86400 * 1000;
 	char *pw, *jqerr = NULL, *defpath = NULL, err[600];
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0;
@@ -1177,8 +1114,7 @@ main(int argc, char *argv[])
 	loop.too_long = on_too_long;
 	loop.before_mark = on_mark;
 	loop.idle = on_idle;
-	/* The second core: the store thread's with SQLite, else parsing. */
-	loop.prep = sqlite_store && !cli_one_core() ? NULL : prep_line;
+	loop.prep = prep_line;
 	loop.prepped = on_prepped;
 	if (argc == 0)
 		ioerr |= recloop_run(&loop, NULL) < 0;
@@ -1186,7 +1122,6 @@ main(int argc, char *argv[])
 		ioerr |= recloop_run(&loop, argv[i]) < 0;
 	block_run();
 	commit(1);
-	sj_stop();
 
 	/* Tear down. */
 	if (stats.rejected > 0)
@@ -1211,6 +1146,7 @@ main(int argc, char *argv[])
 	jqr_free(keyprog);
 	jqr_free(defprog);
 	block_free(&B);
+	block_free(&sj.b);
 	free(recent);
 	free(defpath);
 	return rc;

@@ -60,6 +60,15 @@ struct prep {
 	_Atomic uint64_t range; /* lo | hi << 32 */
 	atomic_int busy;
 	struct out res;
+	/*
+	 * The task (recloop_task): task_fn is set, under mu, from when it is
+	 * posted until it has ended, when done is broadcast; posted mirrors
+	 * it for a look between two lines without the lock.
+	 */
+	void (*task_fn)(void *);
+	void *task_arg;
+	atomic_int posted;
+	pthread_cond_t done;
 };
 
 #define NONE ((size_t)-1)
@@ -82,7 +91,32 @@ take(struct prep *p, int front)
 	return front ? lo : hi - 1;
 }
 
-/* The second thread's part of a batch: lines from the back. */
+/* The task, when one is posted: run it, then say it has ended. */
+static void
+run_task(struct prep *p)
+{
+	void (*fn)(void *);
+	void *arg;
+
+	if (!atomic_load(&p->posted))
+		return;
+	pthread_mutex_lock(&p->mu);
+	fn = p->task_fn;
+	arg = p->task_arg;
+	pthread_mutex_unlock(&p->mu);
+	fn(arg);
+	pthread_mutex_lock(&p->mu);
+	p->task_fn = NULL;
+	atomic_store(&p->posted, 0);
+	pthread_cond_broadcast(&p->done);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/*
+ * The second thread's part of a batch: lines from the back, and a task
+ * posted meanwhile before the next line.  Not busy while on the task:
+ * the first thread may finish the batch and go on.
+ */
 static void
 prep_lines(struct prep *p)
 {
@@ -90,7 +124,14 @@ prep_lines(struct prep *p)
 	size_t i, off;
 
 	atomic_store(&p->busy, 1);
-	while ((i = take(p, 0)) != NONE) {
+	for (;;) {
+		if (atomic_load(&p->posted)) {
+			atomic_store(&p->busy, 0);
+			run_task(p);
+			atomic_store(&p->busy, 1);
+		}
+		if ((i = take(p, 0)) == NONE)
+			break;
 		h = &p->h[i];
 		if (h->st == LR_LINE && !mark_is(h->l.p, h->l.n)) {
 			off = p->res.len;
@@ -142,22 +183,27 @@ prep_main(void *arg)
 	pthread_mutex_lock(&p->mu);
 	while (!p->quit) {
 		pthread_mutex_unlock(&p->mu);
+		run_task(p);
 		prep_lines(p);
 		/*
 		 * No line left.  The next batch usually comes after one read:
 		 * wait for it awake a little while, then asleep until it
 		 * comes.
 		 */
-		for (spin = 0; spin < PREP_SPIN && !lines_left(p); spin++)
+		for (spin = 0; spin < PREP_SPIN && !lines_left(p) &&
+		     !atomic_load(&p->posted);
+		     spin++)
 			cpu_relax();
 		pthread_mutex_lock(&p->mu);
-		while (!p->quit && !lines_left(p)) {
+		while (!p->quit && !lines_left(p) && !atomic_load(&p->posted)) {
 			p->sleeping = 1;
 			pthread_cond_wait(&p->cv, &p->mu);
 			p->sleeping = 0;
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
+	/* One posted just before the stop. */
+	run_task(p);
 	return NULL;
 }
 
@@ -173,14 +219,17 @@ prep_start(struct prep *p)
 	out_mem_init(&p->res);
 	atomic_store(&p->range, 0);
 	atomic_store(&p->busy, 0);
+	atomic_store(&p->posted, 0);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->done, NULL);
 	/* Signals are the first thread's to take. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&p->th, NULL, prep_main, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
+		pthread_cond_destroy(&p->done);
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
 		out_close(&p->res);
@@ -199,6 +248,7 @@ prep_stop(struct prep *p)
 		pthread_cond_signal(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->th, NULL);
+		pthread_cond_destroy(&p->done);
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
 		out_close(&p->res);
@@ -309,6 +359,7 @@ recloop_run(struct recloop *rl, const char *path)
 	ctx.rl = rl;
 	ctx.fd = r.fd;
 	p.rl = rl;
+	rl->priv = &p;
 	if (rl->idle != NULL)
 		lr_on_idle(&r, on_idle, &ctx);
 	while ((st = lr_next(&r, &l)) != LR_EOF) {
@@ -328,6 +379,39 @@ recloop_run(struct recloop *rl, const char *path)
 			break;
 	}
 	prep_stop(&p);
+	rl->priv = NULL;
 	lr_close(&r);
 	return rc;
+}
+
+int
+recloop_task(struct recloop *rl, void (*fn)(void *), void *arg)
+{
+	struct prep *p = rl->priv;
+
+	if (p == NULL || cli_one_core() || prep_start(p) != 0)
+		return -1;
+	pthread_mutex_lock(&p->mu);
+	while (p->task_fn != NULL)
+		pthread_cond_wait(&p->done, &p->mu);
+	p->task_fn = fn;
+	p->task_arg = arg;
+	atomic_store(&p->posted, 1);
+	if (p->sleeping)
+		pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+void
+recloop_task_wait(struct recloop *rl)
+{
+	struct prep *p = rl->priv;
+
+	if (p == NULL || !p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (p->task_fn != NULL)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
 }

@@ -31,6 +31,10 @@
  * second thread.  A lone line (nothing held behind it) never leaves the
  * first thread, so the second core costs a lone record no latency.
  * CLOSEHOOK_CORES=1 in the environment keeps every line on the first.
+ *
+ * The second thread also runs a program's task (recloop_task below)
+ * before its next line: a step of the program's own that can run beside
+ * the loop, which the program waits for before it uses its result.
  */
 #ifndef CLOSEHOOK_RECLOOP_H
 #define CLOSEHOOK_RECLOOP_H
@@ -39,6 +43,8 @@
 
 #include "lr.h"
 #include "out.h"
+
+struct prep;
 
 struct recloop {
 	struct out *out; /* stdout: the records, and the marks passed on */
@@ -60,6 +66,7 @@ struct recloop {
 	int (*prepped)(void *arg, const char *file, struct lr_line *l,
 	    const char *res, size_t n);
 	void *prep_ctx; /* the second thread's state, for prep */
+	struct prep *priv; /* the loop's own, while it runs */
 };
 
 /* The backlog, in bytes held behind a line, that brings the second core in. */
@@ -71,5 +78,20 @@ struct recloop {
  * Exits 2 when the rejects file cannot be synced for a mark.
  */
 int recloop_run(struct recloop *, const char *path);
+
+/*
+ * A task for the second core, from a callback of the loop: fn(arg) runs
+ * on the second thread (started for it when no backlog has yet), ahead
+ * of any line that thread has not begun, while the loop goes on.  It is
+ * a program's step that touches nothing the first thread does meanwhile
+ * (closehook-dedupe: a full block's keys judged in a SQLite store).  One
+ * at a time: a second waits for the first to end.  Returns 0, or -1 when
+ * there is no second thread to run it (CLOSEHOOK_CORES=1, or none could
+ * start, or the loop is not running): the caller does the work itself.
+ * The loop ends no run with a task still pending.
+ */
+int recloop_task(struct recloop *, void (*fn)(void *), void *arg);
+/* Wait until the task posted last has ended (at once when none is). */
+void recloop_task_wait(struct recloop *);
 
 #endif

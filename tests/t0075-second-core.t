@@ -168,6 +168,25 @@ is "$(wc -l <blocks-filter.out2)" $((fresh + 5)) \
 dd_both blocks-invert --invert
 dd_both blocks-record --mode record
 dd_both blocks-check --mode check
+# Two input files, the first ending right after the record that hands its
+# first full block (4096 records) over: that block is judged and written
+# while the second file is read.  Repeats cross the files.
+ids() { seq "$1" "$2" | sed 's/.*/{"event":{"id":"ev_&","date_updated":"u"}}/'; }
+ids 1 4097 >part1
+{
+	ids 4000 9000
+	cat in.blocks
+} >part2
+for c in 1 2; do
+	rm -f "s$c.sqlite"*
+	CLOSEHOOK_CORES=$c closehook-dedupe --store "s$c.sqlite" \
+	    --max-line 60000 part1 part2 >"files.out$c" 2>"files.err$c"
+done
+same_file files.out1 files.out2 "two files: stdout the same"
+same_file files.err1 files.err2 "two files: stderr the same"
+is "$(grep -c '"ev_[0-9]*"' files.out2)" 9000 "two files: each id once"
+is "$(keys s2.sqlite | md5sum)" "$(keys s1.sqlite | md5sum)" \
+    "two files: the same keys stored"
 ok "blocks-check: repeats across blocks dropped" \
     [ "$(wc -l <blocks-check.out2)" -lt 1200 ]
 
