@@ -55,7 +55,8 @@ lr_close(struct lr *r)
 	if (r->owns_fd)
 		close(r->fd);
 	free(r->buf);
-	r->buf = NULL;
+	free(r->alt);
+	r->buf = r->alt = NULL;
 }
 
 static int
@@ -229,6 +230,11 @@ lr_next(struct lr *r, struct lr_line *l)
 			l->lineno = r->lineno;
 			return LR_LINE;
 		}
+		if (r->rerr != 0) {
+			errno = r->rerr;
+			r->rerr = 0;
+			return LR_ERROR;
+		}
 		make_room(r);
 		if (wait_input(r) != 0)
 			return LR_EOF;
@@ -244,6 +250,47 @@ lr_next(struct lr *r, struct lr_line *l)
 			r->eof = 1;
 		r->end += (size_t)got;
 	}
+}
+
+int
+lr_read_ahead(struct lr *r)
+{
+	struct pollfd pfd = { r->fd, POLLIN, 0 };
+	size_t held = r->end - r->start, cap;
+	ssize_t got;
+	char *t;
+
+	if (r->eof || r->skipping || r->rerr != 0 || poll(&pfd, 1, 0) != 1 ||
+	    pfd.revents == 0)
+		return 0;
+	if (r->altcap < r->cap) {
+		free(r->alt);
+		r->altcap = r->cap;
+		r->alt = xmalloc(r->altcap);
+	}
+	memcpy(r->alt, r->buf + r->start, held);
+	t = r->buf;
+	r->buf = r->alt;
+	r->alt = t;
+	cap = r->cap;
+	r->cap = r->altcap;
+	r->altcap = cap;
+	r->scan -= r->start;
+	r->start = 0;
+	r->end = held;
+	make_room(r);
+	while ((got = read(r->fd, r->buf + r->end, r->cap - r->end)) < 0 &&
+	    errno == EINTR)
+		;
+	if (got < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			r->rerr = errno;
+		return 0;
+	}
+	if (got == 0)
+		r->eof = 1;
+	r->end += (size_t)got;
+	return got > 0;
 }
 
 size_t

@@ -46,6 +46,9 @@ struct lr {
 	const char *name; /* "stdin" or the path, for messages */
 	char *buf;
 	size_t cap;
+	char *alt; /* the other buffer, for lr_read_ahead() */
+	size_t altcap;
+	int rerr; /* errno of a failed read ahead, reported by lr_next() */
 	size_t start; /* first unconsumed byte */
 	size_t scan; /* bytes before this hold no newline */
 	size_t end; /* end of data */
@@ -81,6 +84,17 @@ enum lr_status lr_next(struct lr *, struct lr_line *);
  * for every line it has read.
  */
 enum lr_status lr_next_held(struct lr *, struct lr_line *);
+/*
+ * Read once more, now, when that cannot block (data waits, or a regular
+ * file), without returning a line: the bytes held move to the reader's
+ * second buffer, which the read fills, so every line returned so far
+ * stays where it is until the next lr_read_ahead() or lr_close(),
+ * whatever lr_next() does meanwhile.  For a program that reads the next
+ * input while the last lines are still in use (recloop.h).  Returns 1
+ * when it read, else 0 (nothing waiting, the end seen, inside an
+ * over-long line); a read error is reported by the next lr_next().
+ */
+int lr_read_ahead(struct lr *);
 /* Bytes read but not yet returned as lines (complete or not). */
 size_t lr_held(const struct lr *);
 /*

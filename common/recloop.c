@@ -321,6 +321,12 @@ batch(struct recloop *rl, struct prep *p, struct lr *r, enum lr_status st,
 	if (p->sleeping)
 		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	/*
+	 * While the second thread starts from the back: the next read, into
+	 * the reader's other buffer, so the next batch is there once this
+	 * one is done (this one's lines stay where they are).
+	 */
+	lr_read_ahead(r);
 	while ((i = take(p, 1)) != NONE)
 		if ((rc = one(rl, r->name, p->h[i].st, &p->h[i].l, NULL, 0)) !=
 		    0) {

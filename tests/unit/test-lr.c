@@ -1,7 +1,9 @@
 /*
  * test-line.c - the line reader and the buffered writer.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,10 +136,97 @@ main(void)
 		is_int(st, LR_LINE, "the reader got the answer");
 		memcpy(got, l.p, l.n < 15 ? l.n : 15);
 		got[l.n < 15 ? l.n : 15] = '\0';
-		is_str(got, "seen", "pending output was flushed before blocking");
+		is_str(
+		    got, "seen", "pending output was flushed before blocking");
 		lr_close(&r);
 		close(p[0]);
 		ok(out_close(&o) == 0, "writer closes cleanly");
+	}
+
+	/*
+	 * Reading ahead (recloop's batches): the lines of a batch stay where
+	 * they are through the next batch's lr_next() calls, up to the next
+	 * lr_read_ahead(); every line comes out once, in order.
+	 */
+	{
+		char path[] = "/tmp/test-lr.XXXXXX", want[32];
+		struct lr_line kept[2][4096];
+		size_t nk[2] = { 0, 0 }, i, cur = 0;
+		unsigned long next = 0, total = 200000, bad = 0, ahead = 0;
+		FILE *f;
+		int fd = mkstemp(path);
+
+		if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
+			abort();
+		for (i = 0; i < total; i++)
+			fprintf(f, "line %zu %s\n", i, i % 7 ? "" : "padding");
+		fclose(f);
+		if (lr_open(&r, path, 100, NULL) != 0)
+			abort();
+		while ((st = lr_next(&r, &l)) == LR_LINE) {
+			/* A batch: this line and those held behind it. */
+			nk[cur] = 0;
+			kept[cur][nk[cur]++] = l;
+			while (
+			    nk[cur] < 4096 && lr_next_held(&r, &l) == LR_LINE)
+				kept[cur][nk[cur]++] = l;
+			/* The last batch's lines, read before this one's. */
+			for (i = 0; i < nk[!cur]; i++) {
+				snprintf(want, sizeof(want), "line %lu %s",
+				    next - nk[!cur] + i,
+				    (next - nk[!cur] + i) % 7 ? "" : "padding");
+				bad += kept[!cur][i].n != strlen(want) ||
+				    memcmp(kept[!cur][i].p, want,
+					kept[!cur][i].n) != 0;
+			}
+			ahead += lr_read_ahead(&r) == 1;
+			for (i = 0; i < nk[cur]; i++) {
+				snprintf(want, sizeof(want), "line %lu %s",
+				    next + i, (next + i) % 7 ? "" : "padding");
+				bad += kept[cur][i].n != strlen(want) ||
+				    memcmp(kept[cur][i].p, want,
+					kept[cur][i].n) != 0;
+			}
+			next += nk[cur];
+			cur = !cur;
+		}
+		is_int(st, LR_EOF, "read ahead: to the end");
+		is_int(next, total, "read ahead: every line once");
+		is_int(bad, 0, "read ahead: lines stay put until the next");
+		ok(ahead > 10, "read ahead: it read (%lu times)", ahead);
+		lr_close(&r);
+		unlink(path);
+	}
+	/* Nothing waiting in a pipe: no read, no wait. */
+	{
+		int q[2];
+
+		if (pipe(q) != 0)
+			abort();
+		(void)write(q[1], "a\nb", 3);
+		lr_fdopen(&r, q[0], "pipe", 100, NULL);
+		is_int(lr_next(&r, &l), LR_LINE, "pipe: a line");
+		is_int(lr_read_ahead(&r), 0, "pipe: nothing waits, no read");
+		(void)write(q[1], "c\n", 2);
+		is_int(lr_read_ahead(&r), 1, "pipe: data waits, it is read");
+		is_int(lr_next(&r, &l), LR_LINE, "pipe: the next line");
+		is_mem(l.p, l.n, "bc", 2, "pipe: whole across the read ahead");
+		close(q[1]);
+		is_int(lr_next(&r, &l), LR_EOF, "pipe: then the end");
+		lr_close(&r);
+		close(q[0]);
+	}
+	/* A read ahead that fails is reported by the next lr_next(). */
+	{
+		int d = open("/", O_RDONLY | O_DIRECTORY);
+
+		lr_fdopen(&r, d, "/", 100, NULL);
+		is_int(lr_read_ahead(&r), 0, "error: nothing read ahead");
+		errno = 0;
+		is_int(lr_next(&r, &l), LR_ERROR, "error: reported by lr_next");
+		is_int(errno, EISDIR, "error: its errno");
+		lr_close(&r);
+		close(d);
 	}
 
 	/* A write error is sticky and reported by out_close. */
