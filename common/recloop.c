@@ -45,9 +45,10 @@ struct held {
  * cleared once it finds none left, so once no line is left and busy is
  * clear, the second thread touches neither the batch nor res, and the
  * first may read them, then reuse them for the next batch.
- * The lines are in the reader's buffer, which stays put until then.  The
- * second thread sleeps on cv while no line is left; the first wakes it
- * for each batch.
+ * The lines are in the reader's buffer, which stays put until then: the
+ * read the first thread does meanwhile (lr_read_ahead) goes to the
+ * reader's other buffer.  The second thread sleeps on cv while no line
+ * is left and no task waits; the first wakes it for each batch.
  */
 struct prep {
 	struct recloop *rl;
