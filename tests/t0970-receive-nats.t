@@ -140,8 +140,13 @@ same_file "$TMP/got" "$TMP/want" \
     "each body once, byte for byte (retries stored once by their id)"
 run closehook-verify --secret-file "$TMP/keys" --max-age 0 "$TMP/stream1"
 is "$rc:$(wc -l <"$TMP/out")" 0:1500 "closehook-verify accepts every one"
-same_file <(sort "$TMP/r1.out") <(sort "$TMP/stream1") \
-    "stdout carried the same captures"
+# A repeat the stream acknowledged as a duplicate (Close retrying after a
+# 503 that came although the first attempt was stored) is on stdout as
+# the repeat's capture, the stream keeps the first: their received_at
+# differ, nothing else may.
+no_time() { jq -c 'del(.received_at)' "$1" | sort; }
+same_file <(no_time "$TMP/r1.out") <(no_time "$TMP/stream1") \
+    "stdout carried the same captures (received_at aside)"
 
 # SIGKILL of receive while senders are busy: what was acknowledged is in
 # the stream.
