@@ -498,13 +498,14 @@ recent_add(const unsigned char *k)
 static void
 block_write(const struct block *b, const struct item *it)
 {
-	int repeat = it->haskey &&
-	    (it->dup || b->verdict[it->slot] == STORE_SEEN ||
-		(mode == STORE_PEEK && recent_has(it->key)));
+	/* A repeat within the block, or (check) of a recent pass. */
+	int dup = it->haskey &&
+	    (it->dup || (mode == STORE_PEEK && recent_has(it->key)));
+	int repeat = dup || (it->haskey && b->verdict[it->slot] == STORE_SEEN);
 	int write = invert ? repeat : mode == STORE_RECORD || !repeat;
 
 	stats.in++;
-	if (it->haskey && !it->dup && b->verdict[it->slot] == STORE_EXPIRED)
+	if (it->haskey && !dup && b->verdict[it->slot] == STORE_EXPIRED)
 		stats.expired++;
 	if (write) {
 		stats.passed++;
@@ -530,8 +531,8 @@ block_reset(struct block *b)
 
 /*
  * Judge the block (got: store_check's answer for all its keys when the
- * store thread asked already, else -2), write, flush, then commit (or
- * leave to commit()), and empty it.
+ * second core asked already, sj_run; else -2), write, flush, then commit
+ * (or leave to commit()), and empty it.
  */
 static void
 block_done(struct block *b, long got)

@@ -187,6 +187,22 @@ same_file files.err1 files.err2 "two files: stderr the same"
 is "$(grep -c '"ev_[0-9]*"' files.out2)" 9000 "two files: each id once"
 is "$(keys s2.sqlite | md5sum)" "$(keys s1.sqlite | md5sum)" \
     "two files: the same keys stored"
+# check mode: a key stored but expired passes once, and its repeat blocks
+# later is a repeat of that pass, not another expired key.
+ids 1 1 | closehook-dedupe --store exp.sqlite --now 1000 --ttl 1s >/dev/null
+{
+	ids 1 1
+	ids 2 5000
+	ids 1 1
+} >exp.in
+for c in 1 2; do
+	CLOSEHOOK_CORES=$c closehook-dedupe --store exp.sqlite --mode check \
+	    --now 5000 --stats <exp.in >"exp.out$c" 2>"exp.err$c"
+done
+same_file exp.out1 exp.out2 "expired key: stdout the same"
+same_file exp.err1 exp.err2 "expired key: stderr the same"
+is "$(grep -c '"ev_1"' exp.out2)" 1 "expired key: passed once"
+like "$(cat exp.err2)" "*expired 1,*" "expired key: counted once"
 ok "blocks-check: repeats across blocks dropped" \
     [ "$(wc -l <blocks-check.out2)" -lt 1200 ]
 
