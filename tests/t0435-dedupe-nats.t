@@ -9,11 +9,6 @@
 # over by filter once their lease has passed; the bucket's leader killed
 # mid-run; the cluster going away mid-run and coming back.
 . "$(dirname "$0")/lib.sh"
-# Cluster timing (leader elections, redelivery deadlines) is tested in the
-# plain run; under the sanitizers every server-side wait stretches unevenly.
-case $CLOSEHOOK_BUILD in
-*/build-san | */valgrind) skip_all "the NATS cluster is tested in the plain run" ;;
-esac
 . "$TOP/tests/fakes/nats-cluster.sh"
 set -e
 

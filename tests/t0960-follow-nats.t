@@ -8,32 +8,10 @@
 # them to the followers sharing its durable; --rewind and --from TIME on
 # a new durable, and not on an existing one; SIGTERM; metrics.
 . "$(dirname "$0")/lib.sh"
-# Cluster timing (leader elections, redelivery deadlines) is tested in the
-# plain run; under the sanitizers every server-side wait stretches unevenly.
-case $CLOSEHOOK_BUILD in
-*/build-san | */valgrind) skip_all "the NATS cluster is tested in the plain run" ;;
-esac
 . "$TOP/tests/fakes/nats-cluster.sh"
 
 PUB=$CLOSEHOOK_MAKE_BUILD/tests/natsq-pub
 [ -x "$PUB" ] || skip_all "tests/unit/natsq-pub.c is not built (make tests)"
-
-# caps FIRST N: N capture lines with distinct bodies and timestamps.
-caps() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-first, n = int(sys.argv[1]), int(sys.argv[2])
-for i in range(first, first + n):
-    body = json.dumps({"subscription_id": "whsub_t", "event": {
-        "id": "ev_%d" % i, "object_type": "lead", "action": "updated",
-        "date_updated": "2026-12-06T00:00:00", "data": {"pad": "x" * 300}}})
-    print(json.dumps({"received_at": "2026-12-06T12:00:00.000000Z",
-        "remote_addr": "127.0.0.1", "method": "POST", "path": "/close",
-        "headers": {"close-sig-hash": "00",
-                    "close-sig-timestamp": str(1765000000 + i)},
-        "body": body}))
-PY
-}
 
 # publish URL FILE: store every line of FILE in the stream (exit 0 when
 # each was acknowledged).
@@ -120,7 +98,7 @@ NATS_CONF_EXTRA="tls { cert_file: \"$TMP/srv.pem\", key_file: \"$TMP/srv.key\" }
 nats_single_start || skip_all "nats-server did not start with TLS"
 NATS_CONF_EXTRA=
 T="tls://localhost:${NATS_PORT[1]}/TLS"
-caps 1 3 >"$TMP/t3"
+nats_caps 1 3 >"$TMP/t3"
 SSL_CERT_FILE=$TMP/ca.pem "$PUB" -R 1 "$T" <"$TMP/t3" >/dev/null 2>&1
 run env SSL_CERT_FILE="$TMP/ca.pem" timeout "$(slow 20)" closehook-follow --durable t \
     --once --nats-replicas 1 "$T"
@@ -142,7 +120,7 @@ is "$rc" 2 "nats:// to a server that wants TLS: exit 2"
 # The cluster: three servers, the stream replicated on all three.
 nats_cluster_start || skip_all "the nats-server cluster did not start"
 U="nats://$NATS_SERVERS/SPOOL"
-caps 1 600 >"$TMP/a"
+nats_caps 1 600 >"$TMP/a"
 ok "600 captures published" publish "$U" "$TMP/a"
 t0=$SECONDS
 run timeout "$(slow 30)" closehook-follow --durable one --once "$U"
@@ -159,7 +137,7 @@ same_file "$TMP/out" "$TMP/a" "a second durable gets every message"
 # nobody reads, so it blocks writing a batch it has not acknowledged, and
 # is killed there.  Those messages go to the followers sharing its
 # durable once --ack-wait has passed; nothing is lost.
-caps 1001 2000 >"$TMP/b"
+nats_caps 1001 2000 >"$TMP/b"
 ok "2000 more published" publish "$U" "$TMP/b"
 cat "$TMP/a" "$TMP/b" >"$TMP/ab"
 mkfifo "$TMP/stuck"
@@ -207,12 +185,12 @@ echo "# f1 wrote $n1 of the $red it held, f2 wrote $(wc -l <"$TMP/f2"), f3 $(wc 
 
 # --rewind and --from TIME: where a new durable starts, by the stream's
 # timestamps.
-caps 5001 50 >"$TMP/old"
+nats_caps 5001 50 >"$TMP/old"
 ok "an older batch" publish "$U" "$TMP/old"
 sleep 1.5
 mid=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 sleep 1.5
-caps 6001 50 >"$TMP/new"
+nats_caps 6001 50 >"$TMP/new"
 ok "a newer batch, 3 s later" publish "$U" "$TMP/new"
 run timeout "$(slow 30)" closehook-follow --durable rw --rewind "$(slow 1)s" --once "$U"
 same_file "$TMP/out" "$TMP/new" "--rewind 1s on a new durable: the newer batch only"
@@ -234,7 +212,7 @@ for _ in $(seq 100); do
 	[ "$(wc -l <"$TMP/live")" -ge 2700 ] && break
 	sleep 0.1
 done
-caps 7001 5 >"$TMP/c"
+nats_caps 7001 5 >"$TMP/c"
 publish "$U" "$TMP/c"
 for _ in $(seq 50); do
 	[ "$(wc -l <"$TMP/live")" -ge 2705 ] && break

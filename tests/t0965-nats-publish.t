@@ -9,32 +9,10 @@
 # acknowledged as a duplicate and not stored; without a quorum nothing is
 # acknowledged.
 . "$(dirname "$0")/lib.sh"
-# Cluster timing (leader elections, redelivery deadlines) is tested in the
-# plain run; under the sanitizers every server-side wait stretches unevenly.
-case $CLOSEHOOK_BUILD in
-*/build-san | */valgrind) skip_all "the NATS cluster is tested in the plain run" ;;
-esac
 . "$TOP/tests/fakes/nats-cluster.sh"
 
 PUB=$CLOSEHOOK_MAKE_BUILD/tests/natsq-pub
 [ -x "$PUB" ] || skip_all "tests/unit/natsq-pub.c is not built (make tests)"
-
-# caps FIRST N: N capture lines with distinct bodies and timestamps.
-caps() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-first, n = int(sys.argv[1]), int(sys.argv[2])
-for i in range(first, first + n):
-    body = json.dumps({"subscription_id": "whsub_t", "event": {
-        "id": "ev_%d" % i, "object_type": "lead", "action": "updated",
-        "date_updated": "2026-12-06T00:00:00", "data": {"pad": "x" * 500}}})
-    print(json.dumps({"received_at": "2026-12-06T12:00:00.000000Z",
-        "remote_addr": "127.0.0.1", "method": "POST", "path": "/close",
-        "headers": {"close-sig-hash": "00",
-                    "close-sig-timestamp": str(1765000000 + i)},
-        "body": body}))
-PY
-}
 
 # ids FILE: the message id of each capture line of FILE, as natsq_msgid
 # makes it (BLAKE2b-128 of timestamp, NUL, body), one a line.
@@ -53,7 +31,7 @@ nats_cluster_start || skip_all "the nats-server cluster did not start"
 U="nats://$NATS_SERVERS/SPOOL"
 
 # The stream first, so that its leader is known before the publishing.
-caps 1 1 >"$TMP/first"
+nats_caps 1 1 500 >"$TMP/first"
 run "$PUB" "$U" <"$TMP/first"
 is "$rc" 0 "the stream is created by the first publish"
 leader=$(nats_leader SPOOL)
@@ -61,7 +39,7 @@ ok "its leader is server $leader" test -n "$leader"
 
 # 3000 captures at 1000/s, 256 in flight at most; the leader is killed a
 # second in.
-caps 2 3000 >"$TMP/in"
+nats_caps 2 3000 500 >"$TMP/in"
 "$PUB" -r 1000 -d 40 "$U" <"$TMP/in" >"$TMP/acks" 2>"$TMP/pub.err" &
 pub=$!
 sleep 1
@@ -102,7 +80,7 @@ is "$rc:$out" "0:" "and not stored again"
 others=$(seq 3 | grep -vx "$leader" | head -1)
 nats_kill "$leader"
 nats_kill "$others"
-caps 9001 20 >"$TMP/lost"
+nats_caps 9001 20 500 >"$TMP/lost"
 "$PUB" -n -d 4 "$U" <"$TMP/lost" >"$TMP/acks3" 2>"$TMP/pub3.err"
 is "$?" 1 "without a quorum the publisher does not succeed"
 is "$(wc -l <"$TMP/acks3")" 0 "and nothing is acknowledged"

@@ -10,12 +10,6 @@
 # and deliveries land once the cluster is back.  Start-up failures name
 # their cause.
 . "$(dirname "$0")/lib.sh"
-# Cluster timing (leader elections, publish deadlines) is tested in the
-# plain run; under the sanitizers or valgrind every server-side wait
-# stretches unevenly.
-case $CLOSEHOOK_BUILD in
-*/build-san | */valgrind) skip_all "the NATS cluster is tested in the plain run" ;;
-esac
 . "$TOP/tests/fakes/receive-helpers.sh"
 . "$TOP/tests/fakes/nats-cluster.sh"
 
