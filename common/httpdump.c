@@ -214,6 +214,31 @@ body_room(struct httpdump *d, size_t n)
 }
 
 /*
+ * The chunked body's next line, at s: its newline in *lf and HTTPDUMP_REQUEST,
+ * or HTTPDUMP_MORE when it has not all come yet, or the request's error
+ * (r->line: where it began) when it cannot fit in max_req bytes from req or
+ * the input ended before it.
+ */
+static enum httpdump_status
+chunk_line(struct httpdump *d, const char *req, const char *s, const char *e,
+    int eof, const struct httpdump_req *r, const char **lf)
+{
+	*lf = memchr(s, '\n', (size_t)(e - s));
+	if (*lf == NULL) {
+		if ((size_t)(e - req) >= d->max_req)
+			return fail(d, r->line, "request larger than %zu bytes",
+			    d->max_req);
+		if (eof)
+			return fail(d, r->line, "truncated chunked body");
+		return HTTPDUMP_MORE;
+	}
+	if ((size_t)(*lf + 1 - req) > d->max_req)
+		return fail(
+		    d, r->line, "request larger than %zu bytes", d->max_req);
+	return HTTPDUMP_REQUEST;
+}
+
+/*
  * A chunked body from s: chunk-size [; ext] CRLF data CRLF ..., "0" CRLF,
  * trailer fields, CRLF.  req is where the request began (for the size
  * bound), line the line number at s.  Sets *end past the body.
@@ -226,21 +251,15 @@ chunked(struct httpdump *d, const char *req, const char *s, const char *e,
 	uint64_t size;
 	size_t bodyn = 0;
 	unsigned long sline;
+	enum httpdump_status st;
 	int empty;
 
 	for (;;) {
 		/* The chunk size line. */
 		sline = line;
-		lf = memchr(s, '\n', (size_t)(e - s));
-		if (lf == NULL) {
-			if ((size_t)(e - req) >= d->max_req)
-				goto big;
-			if (eof)
-				goto truncated;
-			return HTTPDUMP_MORE;
-		}
-		if ((size_t)(lf + 1 - req) > d->max_req)
-			goto big;
+		if ((st = chunk_line(d, req, s, e, eof, r, &lf)) !=
+		    HTTPDUMP_REQUEST)
+			return st;
 		ce = content_end(s, lf);
 		size = 0;
 		for (x = s; x < ce &&
@@ -290,16 +309,9 @@ chunked(struct httpdump *d, const char *req, const char *s, const char *e,
 	}
 	/* Trailer fields, ignored, up to the empty line. */
 	for (;;) {
-		lf = memchr(s, '\n', (size_t)(e - s));
-		if (lf == NULL) {
-			if ((size_t)(e - req) >= d->max_req)
-				goto big;
-			if (eof)
-				goto truncated;
-			return HTTPDUMP_MORE;
-		}
-		if ((size_t)(lf + 1 - req) > d->max_req)
-			goto big;
+		if ((st = chunk_line(d, req, s, e, eof, r, &lf)) !=
+		    HTTPDUMP_REQUEST)
+			return st;
 		empty = content_end(s, lf) == s;
 		s = lf + 1;
 		line++;
