@@ -231,14 +231,18 @@ static off_t spool_end; /* end of the last whole line written */
 static off_t spool_good; /* end of what a sync made durable: the 2xx line */
 static int spool_failed; /* a write or sync failed: reopen before any 2xx */
 /*
- * An outage (failures since the last acknowledged batch) is reported once,
- * and at most one a SPOOL_WARN_NS: a disk on the edge of full fails and
- * recovers with every other batch.
+ * An outage of the spool (failures since the last acknowledged batch, or
+ * publish) is reported once, and at most one a SPOOL_WARN_NS: a disk on
+ * the edge of full fails and recovers with every other batch.  Its end is
+ * reported when its start was.  The lock that guards the spool guards it.
  */
 #define SPOOL_WARN_NS (10 * 1000000000ull)
-static int spool_down; /* failed since the last acknowledged batch */
-static int spool_said; /* this outage was reported */
-static uint64_t spool_said_ns; /* when an outage was last reported */
+struct outage {
+	int down; /* failed since the last success */
+	int said; /* this outage was reported */
+	uint64_t said_ns; /* when an outage was last reported */
+};
+static struct outage spool_outage; /* under wlock or spool_rw for writing */
 static char spool_why[PATH_MAX + 128]; /* why spool_open() failed */
 static int so_on; /* stdout takes captures */
 static int so_pipe; /* stdout is non-blocking */
@@ -1353,24 +1357,40 @@ spool_open(void)
 }
 
 /*
- * May a spool failure be reported now: the first of an outage, and at
- * most one outage a SPOOL_WARN_NS?  wlock or spool_rw for writing held.
+ * A failure: may it be reported now, the first of an outage and at most
+ * one outage a SPOOL_WARN_NS?
  */
 static int
-spool_may_warn(void)
+outage_may_warn(struct outage *o)
 {
 	uint64_t now = cli_mono_ns();
 
-	if (!spool_down) {
-		spool_down = 1;
-		spool_said = 0;
+	if (!o->down) {
+		o->down = 1;
+		o->said = 0;
 	}
-	if (spool_said ||
-	    (spool_said_ns != 0 && now - spool_said_ns < SPOOL_WARN_NS))
+	if (o->said || (o->said_ns != 0 && now - o->said_ns < SPOOL_WARN_NS))
 		return 0;
-	spool_said = 1;
-	spool_said_ns = now;
+	o->said = 1;
+	o->said_ns = now;
 	return 1;
+}
+
+/* A success: is it the end of an outage that was reported? */
+static int
+outage_over(struct outage *o)
+{
+	int said = o->down && o->said;
+
+	o->down = 0;
+	return said;
+}
+
+/* A spool failure: may it be reported now?  wlock or spool_rw held. */
+static int
+spool_may_warn(void)
+{
+	return outage_may_warn(&spool_outage);
 }
 
 /*
@@ -1547,11 +1567,8 @@ spool_commit(struct req *batch, int c)
 	else if (!spool_failed && upto > spool_good)
 		spool_good = upto;
 	good = upto <= spool_good;
-	if (rc == 0 && !spool_failed && spool_down) {
-		if (spool_said)
-			cli_warnx("%s: captures are written again", spool_path);
-		spool_down = 0;
-	}
+	if (rc == 0 && !spool_failed && outage_over(&spool_outage))
+		cli_warnx("%s: captures are written again", spool_path);
 	pthread_mutex_unlock(&wlock);
 	pthread_rwlock_unlock(&spool_rw);
 	if (rc == 0) {
@@ -1577,28 +1594,17 @@ struct pubwait {
 
 static struct pubwait pubwait[NCOMMITTERS];
 static pthread_mutex_t nwlock = PTHREAD_MUTEX_INITIALIZER;
-static int nats_down, nats_said; /* as spool_down and spool_said */
-static uint64_t nats_said_ns;
+static struct outage nats_outage; /* under nwlock */
 
 /* A publish failed: say so at the start of an outage, and rarely after. */
 static void
 nats_failed(const char *why)
 {
-	uint64_t now = cli_mono_ns();
-
 	atomic_fetch_add(&m_pubfail, 1);
 	pthread_mutex_lock(&nwlock);
-	if (!nats_down) {
-		nats_down = 1;
-		nats_said = 0;
-	}
-	if (!nats_said &&
-	    (nats_said_ns == 0 || now - nats_said_ns >= SPOOL_WARN_NS)) {
-		nats_said = 1;
-		nats_said_ns = now;
+	if (outage_may_warn(&nats_outage))
 		cli_warnx("%s: %s; answering 503 until it works again",
 		    nats_spec, why);
-	}
 	pthread_mutex_unlock(&nwlock);
 }
 
@@ -1606,9 +1612,8 @@ static void
 nats_stored(void)
 {
 	pthread_mutex_lock(&nwlock);
-	if (nats_down && nats_said)
+	if (outage_over(&nats_outage))
 		cli_warnx("%s: captures are stored again", nats_spec);
-	nats_down = 0;
 	pthread_mutex_unlock(&nwlock);
 }
 
