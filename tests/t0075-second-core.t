@@ -168,6 +168,25 @@ is "$(wc -l <blocks-filter.out2)" $((fresh + 5)) \
 dd_both blocks-invert --invert
 dd_both blocks-record --mode record
 dd_both blocks-check --mode check
+# Marks that come while a full block is being judged: each passes on after
+# the records before it, in place.
+python3 -c '
+import sys
+mark = sys.argv[1]
+for n, line in enumerate(sys.stdin, 1):
+    sys.stdout.write(line)
+    if n % 2500 == 0:
+        sys.stdout.write(mark + str(n) + "}}\n")
+' "$MARK" <in.blocks >in.marks
+cp in.blocks in.plain
+cp in.marks in.blocks
+dd_both blocks-marks
+cp in.plain in.blocks
+is "$(grep -c closehook_mark blocks-marks.out2)" \
+    "$(grep -c closehook_mark in.marks)" "blocks-marks: every mark passed"
+is "$(grep -v closehook_mark blocks-marks.out2 | md5sum)" \
+    "$(md5sum <blocks-filter.out2)" \
+    "blocks-marks: the records of a run without them"
 # Two input files, the first ending right after the record that hands its
 # first full block (4096 records) over: that block is judged and written
 # while the second file is read.  Repeats cross the files.
