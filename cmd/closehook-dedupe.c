@@ -476,22 +476,25 @@ run_flush(const struct block *b)
  * just did.  Asked as records are written, in order, so a key passed in
  * one block is a repeat in the next even while the store judged both.
  */
-static int
-recent_has(const unsigned char *k)
+static unsigned char *
+recent_slot(const unsigned char *k)
 {
 	uint64_t x;
 
 	memcpy(&x, k, sizeof(x));
-	return memcmp(recent[x & (RECENT_SLOTS - 1)], k, STORE_KEYLEN) == 0;
+	return recent[x & (RECENT_SLOTS - 1)];
+}
+
+static int
+recent_has(const unsigned char *k)
+{
+	return memcmp(recent_slot(k), k, STORE_KEYLEN) == 0;
 }
 
 static void
 recent_add(const unsigned char *k)
 {
-	uint64_t x;
-
-	memcpy(&x, k, sizeof(x));
-	memcpy(recent[x & (RECENT_SLOTS - 1)], k, STORE_KEYLEN);
+	memcpy(recent_slot(k), k, STORE_KEYLEN);
 }
 
 /* Write one judged record, or drop it, and count it. */
@@ -615,15 +618,15 @@ block_free(struct block *b)
 }
 
 /*
- * The full block: with SQLite, to the second core (the block it had is
- * written first), else judged here.
+ * The full block: with SQLite and two cores, to the second core (the
+ * block it had is written first), else judged here, with no second block.
  */
 static void
 block_full(void)
 {
 	struct block t;
 
-	if (!sqlite_store) {
+	if (!sqlite_store || cli_one_core()) {
 		block_done(&B, -2);
 		return;
 	}
@@ -635,7 +638,7 @@ block_full(void)
 	B = t;
 	sj.pending = 1;
 	if (recloop_task(&loop, sj_run, NULL) != 0) {
-		/* No second core: judged and written here, at once. */
+		/* The second thread could not start: judged here, at once. */
 		sj_run(NULL);
 		sj_finish();
 	}
