@@ -227,12 +227,14 @@ capture_body(const struct capture *c, char *buf)
 	n = json_str_unescape(c->body, buf);
 	if ((k = base64_plain(buf, n)) >= 0)
 		return k;
-	n = json_str_unescape(c->body, buf);
 	/*
 	 * Decode in place: base64 output is shorter than its input, and
 	 * libsodium reads each input byte before writing the bytes it yields.
-	 * Try the padded form first, then the unpadded one.
+	 * Try the padded form first, then the unpadded one.  Each attempt
+	 * starts from the text again, since a refused one may have written
+	 * over it.
 	 */
+	n = json_str_unescape(c->body, buf);
 	if (sodium_base642bin((unsigned char *)buf, n, buf, n, "\r\n", &bin,
 		&end, sodium_base64_VARIANT_ORIGINAL) == 0 &&
 	    end == buf + n)
