@@ -53,6 +53,9 @@ struct rtmpl {
 	size_t pre, n;
 };
 
+/* sq_order's buckets: the values of key_bucket, a key's first 12 bits. */
+#define SQ_BUCKETS 4096
+
 struct store {
 	enum store_kind kind;
 	struct store_opts opt;
@@ -65,7 +68,7 @@ struct store {
 	int64_t sweep_after; /* no sweep needed before */
 	int in_txn;
 	int seen_first; /* look up before inserting */
-	uint32_t *order, nbucket[4096]; /* sq_check's key order */
+	uint32_t *order, nbucket[SQ_BUCKETS]; /* sq_check's key order */
 	size_t ordercap;
 	int wrote; /* keys inserted or updated in the txn */
 	uint64_t busy_start; /* mono ns when the current wait began */
@@ -430,13 +433,6 @@ sq_step_done(struct store *s, sqlite3_stmt *st)
 	return 0;
 }
 
-/*
- * The keys' order for sq_check: by their first 12 bits (one counting
- * pass), so that the B-tree is walked from its first leaves to its last
- * instead of at random - its upper pages stay in the CPU's caches, and
- * neighbouring keys share a leaf.  The keys are distinct (the caller
- * merges repeats), so the order changes no verdict.
- */
 /* A key's bucket for sq_order: its first 12 bits. */
 static inline unsigned
 key_bucket(const unsigned char *k)
@@ -444,6 +440,13 @@ key_bucket(const unsigned char *k)
 	return (unsigned)k[0] << 4 | k[1] >> 4;
 }
 
+/*
+ * The keys' order for sq_check: by their first 12 bits (one counting
+ * pass), so that the B-tree is walked from its first leaves to its last
+ * instead of at random - its upper pages stay in the CPU's caches, and
+ * neighbouring keys share a leaf.  The keys are distinct (the caller
+ * merges repeats), so the order changes no verdict.
+ */
 static void
 sq_order(struct store *s, const unsigned char *keys, size_t n)
 {
@@ -458,7 +461,7 @@ sq_order(struct store *s, const unsigned char *keys, size_t n)
 	memset(s->nbucket, 0, sizeof(s->nbucket));
 	for (i = 0; i < n; i++)
 		b[key_bucket(keys + i * STORE_KEYLEN)]++;
-	for (h = 0; h < 4096; h++) {
+	for (h = 0; h < SQ_BUCKETS; h++) {
 		c = b[h];
 		b[h] = sum;
 		sum += c;
