@@ -409,11 +409,20 @@ fill_state(FILE *f, void *arg)
 	fprintf(f, "}\n");
 }
 
+/*
+ * Checkpoint: what was written goes first, and into a regular file it is
+ * on disk first (out_durable), so that a power loss cannot keep a
+ * checkpoint past records it lost.
+ */
 static void
 save_state(void)
 {
 	if (state_path == NULL)
 		return;
+	if (out_durable(&out) != 0) {
+		errno = out.err;
+		cli_fatal("stdout");
+	}
 	if (atomic_write(state_path, fill_state, NULL) != 0)
 		cli_fatal("%s: cannot write the state", state_path);
 }

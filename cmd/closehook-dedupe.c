@@ -450,6 +450,9 @@ commit(int force)
 	if (!force && sqlite_store && uncommitted < COMMIT_KEYS &&
 	    cli_mono_ns() - txn_start < COMMIT_NS)
 		return;
+	/* Into a regular file, the records are on disk before their keys. */
+	if (out_durable(&out) != 0)
+		cli_fatalx("stdout: %s", strerror(out.err));
 	if (store_commit(st) != 0)
 		store_fatal("store");
 	uncommitted = 0;

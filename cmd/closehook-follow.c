@@ -114,7 +114,6 @@ static const char *path; /* FILE as given */
 static const char *offpath;
 static int quiet, once;
 static int acked; /* commits are marks for --commit at the pipeline's end */
-static int out_is_file; /* stdout is a regular file: fdatasync it */
 static uint64_t interval_ns = 1000000000ull;
 static struct out out;
 static char *buf;
@@ -476,9 +475,8 @@ commit(struct src *s, int force)
 		if (unacked_ns == 0)
 			unacked_ns = now;
 	} else {
-		if (out_is_file && flushed > 0 &&
-		    fdatasync(STDOUT_FILENO) != 0) {
-			cli_warn("stdout");
+		if (flushed > 0 && out_durable(&out) != 0) {
+			cli_warnx("stdout: %s", strerror(out.err));
 			return -1;
 		}
 		if (write_offset(&o) != 0)
@@ -1068,8 +1066,8 @@ setup_metrics(const char *mpath, struct src *s)
 static int
 ack_commit(const struct offrec *o)
 {
-	if (out_is_file && fdatasync(STDOUT_FILENO) != 0) {
-		cli_warn("stdout");
+	if (out_durable(&out) != 0) {
+		cli_warnx("stdout: %s", strerror(out.err));
 		return -1;
 	}
 	if (have_commit && memcmp(o, &committed, sizeof(*o)) == 0)
@@ -1301,9 +1299,7 @@ nats_write(struct natsq_batch *b)
 			out_putc(&out, '\n');
 		nbytes += n + (p[n - 1] != '\n');
 	}
-	if (out_flush(&out) != 0 ||
-	    (out_is_file && fdatasync(STDOUT_FILENO) != 0 &&
-		(out.err = errno) != 0)) {
+	if (out_durable(&out) != 0) {
 		nats_give_back(b, 0);
 		return -1;
 	}
@@ -1586,7 +1582,6 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	nats_only |= natsq_opts_given(&na.opt);
-	out_is_file = fstat(STDOUT_FILENO, &ost) == 0 && S_ISREG(ost.st_mode);
 	if (ackpath != NULL) {
 		if (argc != 0 || offpath != NULL || from != NULL ||
 		    rewind_ms >= 0 || when != NULL || once || mpath != NULL ||

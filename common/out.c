@@ -28,6 +28,8 @@ out_init(struct out *o, int fd, const char *name)
 	o->mem = 0;
 	o->regular = 0;
 	o->readable = 0;
+	o->file = -1;
+	o->unsynced = 0;
 	o->buf = xmalloc(OUT_BUFSZ);
 }
 
@@ -46,6 +48,7 @@ write_all(struct out *o, const char *p, size_t n)
 		}
 		p += w;
 		n -= (size_t)w;
+		o->unsynced = 1;
 	}
 	return 0;
 }
@@ -71,6 +74,26 @@ out_flush(struct out *o)
 	if (write_all(o, o->buf, o->len) != 0)
 		return -1;
 	o->len = 0;
+	return 0;
+}
+
+int
+out_durable(struct out *o)
+{
+	struct stat st;
+
+	if (out_flush(o) != 0)
+		return -1;
+	if (o->file < 0)
+		o->file =
+		    o->fd >= 0 && fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (!o->file || !o->unsynced)
+		return 0;
+	if (fdatasync(o->fd) != 0) {
+		o->err = errno;
+		return -1;
+	}
+	o->unsynced = 0;
 	return 0;
 }
 

@@ -63,6 +63,8 @@ struct out {
 	int mem; /* a memory buffer: see out_mem_init() */
 	int regular; /* a regular file: locked, synced, failed writes undone */
 	int readable; /* and readable: a torn tail is cut off */
+	int file; /* out_durable: -1 not asked yet, 1 a regular file, 0 not */
+	int unsynced; /* written since out_durable last synced */
 };
 
 /* Attach to fd; name is kept by reference.  Exits 2 when out of memory. */
@@ -90,6 +92,15 @@ int out_advance(struct out *, size_t n);
 int out_json_str(struct out *, const char *s, size_t n);
 /* Write what is buffered; returns 0 or -1.  Append files: out_commit(o, 0). */
 int out_flush(struct out *);
+/*
+ * Make what was written durable before a checkpoint that covers it is
+ * (backfill's state, dedupe's keys, follow's offset): flush, then, when
+ * the descriptor is a regular file (a shell's `>` or `>>`), fdatasync it
+ * if anything was written since the last time.  A pipe, a terminal or
+ * /dev/null has nothing to sync: what reads a pipe acknowledges by marks
+ * (mark.h).  Returns 0, or -1 with the error kept in err.
+ */
+int out_durable(struct out *);
 /* Bytes waiting in the buffer. */
 size_t out_pending(const struct out *);
 /* Flush, close the descriptor, free the buffer; returns 0 or -1. */
