@@ -475,7 +475,7 @@ commit(struct src *s, int force)
 		if (unacked_ns == 0)
 			unacked_ns = now;
 	} else {
-		if (flushed > 0 && out_durable(&out) != 0) {
+		if (flushed > 0 && out_sync(&out) != 0) {
 			cli_warnx("stdout: %s", strerror(out.err));
 			return -1;
 		}

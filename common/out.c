@@ -80,10 +80,14 @@ out_flush(struct out *o)
 int
 out_durable(struct out *o)
 {
+	return out_flush(o) != 0 ? -1 : out_sync(o);
+}
+
+int
+out_sync(struct out *o)
+{
 	struct stat st;
 
-	if (out_flush(o) != 0)
-		return -1;
 	if (o->file < 0)
 		o->file =
 		    o->fd >= 0 && fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode);

@@ -101,6 +101,12 @@ int out_flush(struct out *);
  * (mark.h).  Returns 0, or -1 with the error kept in err.
  */
 int out_durable(struct out *);
+/*
+ * out_durable without the flush: what reached the descriptor so far (the
+ * buffer's bytes stay), for a caller that commits only that, even after a
+ * failed write.
+ */
+int out_sync(struct out *);
 /* Bytes waiting in the buffer. */
 size_t out_pending(const struct out *);
 /* Flush, close the descriptor, free the buffer; returns 0 or -1. */
