@@ -1050,128 +1050,45 @@ setup_metrics(const char *mpath, struct src *s)
 }
 
 /*
- * --commit FILE: the end of a pipeline that starts with closehook-follow.
- * Every line but a mark goes to stdout unchanged (CRs, blank lines and a
- * last line without a newline included); a mark is taken as the position
- * to commit.  The newest one is committed when input would block, every
- * --commit-interval in a flood, and at the end: after stdout was flushed
- * (and fdatasync'd, when it is a file), since what the mark covers
- * includes what went to stdout.  Returns the exit status.
+ * --commit FILE: the end of a pipeline that starts with closehook-follow
+ * (mark_end_run, mark.h).  Each follow mark is taken as the position to
+ * commit; ack_pend holds the newest one until it is committed.
  */
-/*
- * --commit: commit o once stdout (flushed by the caller) is on disk when it
- * is a file, since what the mark covers includes what went there.  An
- * offset already committed is not written again.  Returns 0 or -1.
- */
+static struct offrec ack_pend;
+
 static int
-ack_commit(const struct offrec *o)
+ack_take(void *arg, const char *text, size_t n, unsigned long lineno)
 {
-	if (out_durable(&out) != 0) {
-		cli_warnx("stdout: %s", strerror(out.err));
-		return -1;
-	}
-	if (have_commit && memcmp(o, &committed, sizeof(*o)) == 0)
+	char t[MARK_MAX + 1];
+	struct offrec o;
+
+	(void)arg;
+	memcpy(t, text, n);
+	t[n] = '\0';
+	if (offrec_parse(t, &o) != 0) {
+		cli_recwarnx(
+		    "stdin", lineno, "not a closehook-follow mark: ignored");
 		return 0;
-	if (write_offset(o) != 0)
-		return -1;
-	committed = *o;
-	have_commit = 1;
-	return 0;
+	}
+	ack_pend = o;
+	return 1;
 }
 
+/*
+ * Commit the newest mark's position (stdout is on disk by now when it is a
+ * file: mark_end_run).  An offset already committed is not written again.
+ */
 static int
-ack_run(void)
+ack_commit(void *arg)
 {
-	struct offrec pend, o;
-	int have_pend = 0, passing = 0, eof = 0;
-	unsigned long lineno = 0;
-	size_t len = 0, at;
-	ssize_t got;
-	char *nl;
-
-	for (;;) {
-		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
-		int idle;
-
-		/* Every complete line in buf[0, len). */
-		for (at = 0; (nl = memchr(buf + at, '\n', len - at)) != NULL;
-		     at = (size_t)(nl - buf) + 1) {
-			size_t n = (size_t)(nl - (buf + at));
-			size_t m = n > 0 && buf[at + n - 1] == '\r' ? n - 1 : n;
-
-			lineno++;
-			if (!passing && mark_is(buf + at, m)) {
-				char text[MARK_MAX + 1];
-
-				memcpy(text, buf + at + MARK_PREFIX_LEN,
-				    m - MARK_PREFIX_LEN - 1);
-				text[m - MARK_PREFIX_LEN - 1] = '\0';
-				if (offrec_parse(text, &o) == 0) {
-					pend = o;
-					have_pend = 1;
-				} else
-					cli_recwarnx("stdin", lineno,
-					    "not a closehook-follow mark: "
-					    "ignored");
-			} else
-				out_write(&out, buf + at, n + 1);
-			passing = 0;
-		}
-		/*
-		 * An incomplete line: held while it may still be a mark, else
-		 * passed on now (a long line is never held whole).
-		 */
-		if (at < len && !eof &&
-		    (passing || len - at > MARK_MAX + 1 ||
-			memcmp(buf + at, MARK_PREFIX,
-			    len - at < MARK_PREFIX_LEN
-				? len - at
-				: MARK_PREFIX_LEN) != 0)) {
-			out_write(&out, buf + at, len - at);
-			passing = 1;
-			at = len;
-		}
-		if (at < len && eof) {
-			/* A last line without a newline. */
-			buf[len++] = '\n';
-			continue;
-		}
-		memmove(buf, buf + at, len - at);
-		len -= at;
-		if (out.err != 0)
-			break;
-		if (eof)
-			break;
-		idle = !(poll(&pfd, 1, 0) == 1 &&
-		    (pfd.revents & (POLLIN | POLLHUP)));
-		if (have_pend &&
-		    (idle || cli_mono_ns() - last_commit_ns >= interval_ns)) {
-			if (out_flush(&out) != 0)
-				break;
-			if (ack_commit(&pend) != 0)
-				return CLI_EXIT_FATAL;
-			last_commit_ns = cli_mono_ns();
-			have_pend = 0;
-		} else if (idle && out_flush(&out) != 0)
-			break;
-		got = read(STDIN_FILENO, buf + len, BUFSZ - 1 - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			cli_warn("stdin: read error");
-			return CLI_EXIT_FATAL;
-		}
-		if (got == 0)
-			eof = 1;
-		len += (size_t)got;
-	}
-	if (out_flush(&out) != 0) {
-		cli_warnx("stdout: %s", strerror(out.err));
-		return CLI_EXIT_FATAL;
-	}
-	if (have_pend && ack_commit(&pend) != 0)
-		return CLI_EXIT_FATAL;
-	return CLI_EXIT_OK;
+	(void)arg;
+	if (have_commit && memcmp(&ack_pend, &committed, sizeof(ack_pend)) == 0)
+		return 0;
+	if (write_offset(&ack_pend) != 0)
+		return -1;
+	committed = ack_pend;
+	have_commit = 1;
+	return 0;
 }
 
 /* ---- a JetStream stream ---- */
@@ -1593,14 +1510,15 @@ main(int argc, char *argv[])
 		}
 		offpath = ackpath;
 		check_committable();
-		buf = xmalloc(BUFSZ);
 		signal(SIGPIPE, SIG_IGN);
 		out_init(&out, STDOUT_FILENO, "stdout");
-		last_commit_ns = cli_mono_ns();
-		rc = ack_run();
-		rc = out_close_stdout(&out, rc);
-		free(buf);
-		return rc;
+		{
+			struct mark_end me = { ack_take, ack_commit, NULL,
+				interval_ns };
+
+			rc = mark_end_run(&out, &me);
+		}
+		return out_close_stdout(&out, rc);
 	}
 	if (argc != 1) {
 		cli_warnx("give exactly one FILE to follow");

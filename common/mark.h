@@ -23,13 +23,17 @@
 #define CLOSEHOOK_MARK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "out.h"
 
 #define MARK_PREFIX "{\"closehook_mark\":"
 #define MARK_PREFIX_LEN (sizeof(MARK_PREFIX) - 1)
-/* A mark line is never longer than this (newline excluded). */
-#define MARK_MAX 256
+/*
+ * A mark line is never longer than this (newline excluded): a follow mark
+ * is under 256 bytes, a backfill mark carries its checkpoint.
+ */
+#define MARK_MAX (64 * 1024)
 
 /* Whether the line p[0..n) (no newline) is a mark. */
 int mark_is(const char *p, size_t n);
@@ -42,5 +46,26 @@ int mark_is(const char *p, size_t n);
  */
 int mark_pass(
     struct out *o, const char *p, size_t n, struct out **side, size_t nside);
+
+/*
+ * The end of an acknowledged pipeline (closehook-follow --commit,
+ * closehook-backfill --commit): every line of stdin but a mark goes to o
+ * unchanged (CRs, blank lines and a last line without a newline
+ * included).  A mark's text - what follows MARK_PREFIX, without the last
+ * '}' - goes to take(arg, text, n, lineno), which keeps it (1) as the
+ * position to commit, or refuses it (0, having said why).  The newest one
+ * kept is committed with commit(arg) when input would block, every
+ * interval_ns in a flood, and at the end: after o was made durable
+ * (out_durable), since what the mark covers includes what went there.
+ * commit returns 0, or -1 to stop.  Returns the exit status.
+ */
+struct mark_end {
+	int (*take)(
+	    void *arg, const char *text, size_t n, unsigned long lineno);
+	int (*commit)(void *arg);
+	void *arg;
+	uint64_t interval_ns;
+};
+int mark_end_run(struct out *o, const struct mark_end *me);
 
 #endif
