@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@
 #include "evrec.h"
 #include "isotime.h"
 #include "json.h"
+#include "mark.h"
 #include "metrics.h"
 #include "out.h"
 #include "readfile.h"
@@ -48,9 +50,10 @@ static const char synopsis[] =
     "closehook-backfill [--since TIME] [--until TIME] [--object-type T] "
     "[--action A]\n"
     "\t[--object-id ID] [--lead-id ID] [--user-id ID] [--request-id ID]\n"
-    "\t[--state FILE] [--order oldest|newest] [--event ID] [--api-url URL]\n"
-    "\t[--api-key-file FILE] [--max-rps R] [--progress] [--metrics FILE] "
-    "[-q]\n";
+    "\t[--state FILE [--commit-when acked|written]] [--order oldest|newest]\n"
+    "\t[--event ID] [--api-url URL] [--api-key-file FILE] [--max-rps R]\n"
+    "\t[--progress] [--metrics FILE] [-q]\n"
+    "closehook-backfill --commit FILE [--commit-interval DURATION] [-q]\n";
 
 #define US 1000000LL
 #define RETENTION_US (30LL * 86400 * US)
@@ -123,6 +126,13 @@ static int64_t now_us;
 static int quiet, show_progress, newest_first;
 static int progress_redraw; /* stderr is a terminal of its own */
 static const char *state_path, *metrics_path;
+/*
+ * --commit-when acked: checkpoints travel down the pipeline as marks, and
+ * `closehook-backfill --commit FILE` at its end writes them (state_canon:
+ * the state file's path as both ends spell it).
+ */
+static int acked;
+static char state_canon[PATH_MAX];
 static struct closeapi *api;
 static struct out out;
 static volatile sig_atomic_t stop;
@@ -182,6 +192,19 @@ help(void)
 	    "  --request-id ID      Close's request_id filter\n"
 	    "  --state FILE         checkpoint file: resume, then incremental "
 	    "runs\n"
+	    "  --commit-when WHEN   written (default): checkpoint what was "
+	    "written;\n"
+	    "                       acked: what the pipeline's end "
+	    "acknowledged "
+	    "(marks)\n"
+	    "  --commit FILE        at a pipeline's end: write the checkpoints "
+	    "its marks\n"
+	    "                       carry to FILE, passing every other line "
+	    "on\n"
+	    "  --commit-interval DURATION\n"
+	    "                       with --commit: at most this often in a "
+	    "flood "
+	    "(1s)\n"
 	    "  --order ORDER        oldest (default, oldest first) or newest\n"
 	    "  --event ID           fetch one event\n"
 	    "  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL
@@ -406,7 +429,83 @@ fill_state(FILE *f, void *arg)
 	}
 	put_date(f, "newest", st.newest);
 	put_date(f, "through", st.through);
-	fprintf(f, "}\n");
+	fputc('}', f);
+}
+
+static void
+fill_state_file(FILE *f, void *arg)
+{
+	fill_state(f, arg);
+	fputc('\n', f);
+}
+
+/*
+ * A state file's path as both ends of a pipeline spell it: its directory
+ * resolved (the file itself may not exist yet), then its name.
+ */
+static void
+canon_path(const char *path, char *dst, size_t cap)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(path, '/'), *base;
+	size_t dn;
+
+	if (slash == NULL) {
+		strcpy(dir, ".");
+		base = path;
+	} else {
+		dn = slash == path ? 1 : (size_t)(slash - path);
+		if (dn >= sizeof(dir))
+			cli_fatalx("%s: path too long", path);
+		memcpy(dir, path, dn);
+		dir[dn] = '\0';
+		base = slash + 1;
+	}
+	if (*base == '\0' || realpath(dir, real) == NULL)
+		cli_fatal("%s: cannot resolve its directory", path);
+	if ((size_t)snprintf(dst, cap, "%s/%s",
+		strcmp(real, "/") == 0 ? "" : real, base) >= cap)
+		cli_fatalx("%s: path too long", path);
+}
+
+static void flush_out(void);
+
+/*
+ * acked: the checkpoint as a mark after the page's records, for
+ * `closehook-backfill --commit` at the pipeline's end.  One that does not
+ * fit in a mark (thousands of events dated the same microsecond) is left
+ * to a later one, which covers it.
+ */
+static void
+put_mark(void)
+{
+	static int warned;
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&text, &n)) == NULL)
+		cli_fatal("out of memory");
+	fprintf(f, "%s{\"backfill\":", MARK_PREFIX);
+	put_str(f, state_canon);
+	fprintf(f, ",\"state\":");
+	fill_state(f, NULL);
+	fputs("}}", f);
+	if (fclose(f) != 0)
+		cli_fatal("out of memory");
+	if (n > MARK_MAX) {
+		if (!warned && !quiet)
+			cli_warnx(
+			    "a checkpoint too large for a mark (%zu bytes): "
+			    "left to a later one",
+			    n);
+		warned = 1;
+	} else {
+		out_write(&out, text, n);
+		out_putc(&out, '\n');
+		flush_out();
+	}
+	free(text);
 }
 
 /*
@@ -419,11 +518,15 @@ save_state(void)
 {
 	if (state_path == NULL)
 		return;
+	if (acked) {
+		put_mark();
+		return;
+	}
 	if (out_durable(&out) != 0) {
 		errno = out.err;
 		cli_fatal("stdout");
 	}
-	if (atomic_write(state_path, fill_state, NULL) != 0)
+	if (atomic_write(state_path, fill_state_file, NULL) != 0)
 		cli_fatal("%s: cannot write the state", state_path);
 }
 
@@ -504,6 +607,91 @@ load_state(const char *path)
 	}
 done:
 	free(buf);
+}
+
+/* -- --commit FILE: the end of an acknowledged pipeline ---------------------- */
+
+/* The newest checkpoint taken from a mark, and the last one written. */
+static char *commit_pend, *commit_last;
+static size_t commit_pend_n, commit_last_n;
+
+static int
+commit_take(void *arg, const char *text, size_t n, unsigned long lineno)
+{
+	static int warned;
+	struct json_span root, path, state, ver;
+	char name[PATH_MAX];
+	size_t k;
+
+	(void)arg;
+	if (json_parse(text, n, &root, NULL) != 0 || root.type != JSON_OBJECT ||
+	    !json_object_get(root, "backfill", 8, &path) ||
+	    path.type != JSON_STRING ||
+	    !json_object_get(root, "state", 5, &state) ||
+	    state.type != JSON_OBJECT ||
+	    !json_object_get(state, "version", 7, &ver) || ver.n != 1 ||
+	    *ver.p != '1') {
+		cli_recwarnx(
+		    "stdin", lineno, "not a closehook-backfill mark: ignored");
+		return 0;
+	}
+	k = path.n <= sizeof(name) ? json_str_unescape(path, name) : 0;
+	if (k == 0 || k != strlen(state_canon) ||
+	    memcmp(name, state_canon, k) != 0) {
+		if (!warned)
+			cli_recwarnx("stdin", lineno,
+			    "a checkpoint for another state file (%.*s): "
+			    "ignored; give closehook-backfill --commit the "
+			    "file --state names",
+			    (int)(k > 200 ? 200 : k), name);
+		warned = 1;
+		return 0;
+	}
+	commit_pend = xrealloc(commit_pend, state.n + 1);
+	memcpy(commit_pend, state.p, state.n);
+	commit_pend[state.n] = '\n';
+	commit_pend_n = state.n + 1;
+	return 1;
+}
+
+/* Write the newest checkpoint (stdout is on disk by now: mark_end_run). */
+static int
+commit_write(void *arg)
+{
+	char *t;
+	size_t n;
+
+	(void)arg;
+	if (commit_last != NULL && commit_last_n == commit_pend_n &&
+	    memcmp(commit_last, commit_pend, commit_pend_n) == 0)
+		return 0;
+	if (atomicfile_write(state_path, commit_pend, commit_pend_n) != 0) {
+		cli_warn("%s: cannot write the state", state_path);
+		return -1;
+	}
+	t = commit_last;
+	n = commit_last_n;
+	commit_last = commit_pend;
+	commit_last_n = commit_pend_n;
+	commit_pend = t;
+	commit_pend_n = n;
+	return 0;
+}
+
+static int
+commit_run(uint64_t interval_ns)
+{
+	struct mark_end me = { commit_take, commit_write, NULL, interval_ns };
+	int rc;
+
+	canon_path(state_path, state_canon, sizeof(state_canon));
+	signal(SIGPIPE, SIG_IGN);
+	out_init(&out, STDOUT_FILENO, "stdout");
+	rc = mark_end_run(&out, &me);
+	rc = out_close_stdout(&out, rc);
+	free(commit_pend);
+	free(commit_last);
+	return rc;
 }
 
 /* -- metrics and progress ---------------------------------------------------- */
@@ -1138,6 +1326,9 @@ main(int argc, char **argv)
 		O_PROGRESS,
 		O_METRICS,
 		O_VERSION,
+		O_COMMIT,
+		O_COMMIT_WHEN,
+		O_INTERVAL,
 		O_FILTER
 	};
 	static const struct option longopts[] = { { "since", required_argument,
@@ -1157,6 +1348,9 @@ main(int argc, char **argv)
 		{ "max-rps", required_argument, NULL, O_RPS },
 		{ "progress", no_argument, NULL, O_PROGRESS },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "commit", required_argument, NULL, O_COMMIT },
+		{ "commit-when", required_argument, NULL, O_COMMIT_WHEN },
+		{ "commit-interval", required_argument, NULL, O_INTERVAL },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -1164,6 +1358,9 @@ main(int argc, char **argv)
 	struct closeapi_opts ao;
 	struct sigaction sa;
 	const char *since_s = NULL, *until_s = NULL, *event_id = NULL;
+	const char *commit_path = NULL, *when = NULL;
+	uint64_t interval_ns = 1000000000ull;
+	int interval_set = 0, others = 0;
 	char err[512], *end;
 	int64_t since = -1, until = -1;
 	unsigned given = 0;
@@ -1179,6 +1376,8 @@ main(int argc, char **argv)
 	/* Not among the data when both go to one terminal. */
 	show_progress = progress_redraw = cli_progress_tty();
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		if (c != 'q' && c != O_COMMIT && c != O_INTERVAL)
+			others++;
 		switch (c) {
 		case O_SINCE:
 			since_s = optarg;
@@ -1222,6 +1421,24 @@ main(int argc, char **argv)
 		case O_METRICS:
 			metrics_path = optarg;
 			break;
+		case O_COMMIT:
+			commit_path = optarg;
+			break;
+		case O_COMMIT_WHEN:
+			if (strcmp(optarg, "acked") != 0 &&
+			    strcmp(optarg, "written") != 0)
+				cli_fatalx("invalid value for --commit-when: "
+					   "%.40s (acked or written)",
+				    optarg);
+			when = optarg;
+			break;
+		case O_INTERVAL:
+			interval_ns =
+			    (uint64_t)cli_opt_duration(
+				"commit-interval", optarg, 0, 86400000) *
+			    1000000;
+			interval_set = 1;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -1243,8 +1460,26 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
+	if (commit_path != NULL) {
+		if (others > 0 || optind != argc) {
+			cli_warnx("--commit reads a pipeline on stdin: no "
+				  "options but --commit-interval and -q");
+			usage();
+		}
+		state_path = commit_path;
+		return commit_run(interval_ns);
+	}
 	if (optind != argc)
 		usage();
+	if (interval_set) {
+		cli_warnx("--commit-interval goes with --commit");
+		usage();
+	}
+	if (when != NULL && state_path == NULL)
+		cli_fatalx("--commit-when goes with --state");
+	acked = when != NULL && strcmp(when, "acked") == 0;
+	if (acked)
+		canon_path(state_path, state_canon, sizeof(state_canon));
 	if (since_s != NULL)
 		since = opt_time("since", since_s);
 	if (until_s != NULL)
@@ -1345,11 +1580,12 @@ main(int argc, char **argv)
 	} else if (rc < 0) {
 		if (!quiet)
 			cli_warnx("interrupted%s",
-			    state_path ? ": the "
-					 "checkpoint is saved, rerun with the "
-					 "same --state "
-					 "to resume"
-				       : "");
+			    !state_path ? ""
+				: acked ? ": the checkpoint went down the "
+					  "pipeline as a mark, rerun with the "
+					  "same --state to resume"
+					: ": the checkpoint is saved, rerun "
+					  "with the same --state to resume");
 		rc = 1;
 	}
 	progress(1);

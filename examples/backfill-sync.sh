@@ -2,14 +2,18 @@
 # examples/backfill-sync.sh - an incremental sync from Close's Event Log,
 # run by a timer: what the webhooks missed reaches the destination too.
 #
-#   closehook-backfill --state | closehook-dedupe --mode check
+#   closehook-backfill --state --commit-when acked | closehook-dedupe --mode check
 #     | closehook-post | closehook-dedupe --mode record
+#     | closehook-backfill --commit
 #
 # The first run fetches $BACKFILL_SINCE of history (the Event Log keeps 30
 # days); each later run fetches only what is newer than the run before
 # (closehook-backfill starts 5 minutes before the newest event it wrote, for
 # events Close consolidated late), and an interrupted run resumes from its
-# checkpoint.  The seen-set drops what was delivered before, by an earlier
+# checkpoint.  The checkpoint is written at the end of the pipeline, once
+# every event before it was delivered (or dead-lettered) and recorded: it
+# travels down the pipe as a mark, so a run killed midway (a reboot, a
+# timeout) fetches again what was still in the pipe.  The seen-set drops what was delivered before, by an earlier
 # run or by the live pipeline: give CLOSEHOOK_NAMESPACE the name of the live
 # follower that delivers to the same place (and the same CLOSEHOOK_STORE),
 # and an event delivered by the webhook is not delivered again.  An event
@@ -47,7 +51,8 @@ store=${CLOSEHOOK_STORE:-$state/seen.sqlite}
 namespace=${CLOSEHOOK_NAMESPACE:-backfill-sync}
 token_file=${EVENTS_TOKEN_FILE:-$secrets/events-token}
 
-backfill=(-q --since "${BACKFILL_SINCE:-7d}" --state "$state/$name.json")
+backfill=(-q --since "${BACKFILL_SINCE:-7d}" --state "$state/$name.json"
+    --commit-when acked)
 [ -n "${CLOSE_API_URL:-}" ] && backfill+=(--api-url "$CLOSE_API_URL")
 if [ -z "${CLOSE_API_KEY:-}" ] || [ -n "${CLOSE_API_KEY_FILE:-}" ]; then
 	backfill+=(--api-key-file "${CLOSE_API_KEY_FILE:-$secrets/close-api-key}")
@@ -63,4 +68,5 @@ seen=(--store "$store" --namespace "$namespace")
 closehook-backfill "${backfill[@]}" |
 	closehook-dedupe "${seen[@]}" --mode check |
 	closehook-post "${post[@]}" --url-file /dev/fd/3 3<<<"$EVENTS_URL" |
-	closehook-dedupe "${seen[@]}" --mode record >/dev/null
+	closehook-dedupe "${seen[@]}" --mode record |
+	closehook-backfill --commit "$state/$name.json" >/dev/null

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Standard output redirected into a regular file is on disk before the
 # checkpoint that covers it (out_durable): dedupe fdatasyncs it before each
-# commit of keys, backfill before each checkpoint, follow before each
-# offset it commits for what it wrote.  strace shows the order of the
+# commit of keys, backfill before each checkpoint (and `backfill --commit`
+# before each checkpoint a mark carried), follow before each offset it
+# commits for what it wrote.  strace shows the order of the
 # system calls; into a pipe there is nothing to sync, and no fdatasync of
 # stdout is made.
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +73,20 @@ is "$(wc -l <"$TMP/bf2.out")" "$(wc -l <"$TMP/want")" \
     "backfill into a pipe: every event"
 is "$(grep -c ' fdatasync(1<' "$TMP/bf2.log")" 0 \
     "backfill into a pipe: stdout is not synced"
+
+# backfill --commit at a pipeline's end: what it passed on is on disk
+# before the checkpoint a mark carried is written.
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sc" --commit-when acked \
+    -q >"$TMP/marked"
+strace -f -y -o "$TMP/bc.log" -e trace=write,writev,fdatasync,rename \
+    closehook-backfill --commit "$TMP/sc" <"$TMP/marked" >"$TMP/bc.out"
+is "$(wc -l <"$TMP/bc.out")" "$(wc -l <"$TMP/want")" \
+    "backfill --commit into a file: every event passed on"
+bad=$(synced_before "$TMP/bc.log" 'rename\\(.*/sc"' 3>"$TMP/n")
+is "$bad" "" "backfill --commit: no checkpoint before stdout was synced"
+read -r ncheck nsync <"$TMP/n"
+ok "backfill --commit: checkpoints ($ncheck) after syncs ($nsync)" \
+    test "$((ncheck > 0 && nsync > 0))" = 1
 
 # -- follow: what it wrote is on disk before its offset ------------------
 seq 1 2000 | sed 's/.*/{"n":&}/' >"$TMP/spool"

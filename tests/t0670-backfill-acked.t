@@ -1,0 +1,135 @@
+#!/bin/bash
+# closehook-backfill --commit-when acked: the checkpoints travel down the
+# pipeline as marks, and `closehook-backfill --commit FILE` at its end
+# writes them once everything before them is finished.  The same records
+# and the same state as a plain run; a stage of the pipeline killed in the
+# middle, or the whole pipeline, then a rerun: every event arrives at the
+# end at least once (a checkpoint written when the page went into the pipe
+# would have skipped the records the dead stage held).  Marks for another
+# state file and marks of closehook-follow are refused with a warning;
+# misused options are usage errors.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/fakes/close.sh"
+
+# wait_lines FILE N: until FILE has N lines (at most 10 s, slowed: longer).
+wait_lines() {
+	for _ in $(seq 200); do
+		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ids FILE: the event ids of the records in FILE, sorted, once each.
+ids() { jq -r .event.id "$1" | sort -u; }
+
+# -- the same records and state as a plain run ------------------------------
+fake_start --count 300 --seed 5
+fake_events "$TMP/want"
+jq -r .id "$TMP/want" | sort -u >"$TMP/want.ids"
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" \
+    --commit-when acked -q | tee "$TMP/mid" |
+    closehook-backfill --commit "$TMP/st" >"$TMP/out" 2>"$TMP/err"
+is "$?" 0 "the acknowledged pipeline exits 0"
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stw" -q >"$TMP/outw"
+same_file "$TMP/out" "$TMP/outw" "the same records as a plain run"
+ok "the marks went down the pipe ($(grep -c closehook_mark "$TMP/mid"))" \
+    test "$(grep -c '^{"closehook_mark":{"backfill":' "$TMP/mid")" -gt 2
+is "$(grep -c closehook_mark "$TMP/out")" 0 "no mark comes out of --commit"
+is "$(jq -r .status "$TMP/st")" complete "--commit wrote the complete state"
+is "$(jq -c 'del(.through)' "$TMP/st")" "$(jq -c 'del(.through)' "$TMP/stw")" \
+    "the state a plain run writes"
+is "$(cat "$TMP/err")" "" "nothing on stderr"
+
+# The next run is incremental from that state, as after a plain run.
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" \
+    --commit-when acked -q | closehook-backfill --commit "$TMP/st" \
+    >"$TMP/out2"
+ok "the next run fetches only the overlap ($(wc -l <"$TMP/out2") records)" \
+    test "$(wc -l <"$TMP/out2")" -lt "$(wc -l <"$TMP/want.ids")"
+fake_stop
+
+# -- a stage killed in the middle, then a rerun ------------------------------
+# A slow stage (4 ms a line) behind backfill: the pipe fills, and a page
+# backfill wrote is still in the pipe and the stage when the stage dies.
+# With the checkpoint written as the page went into the pipe, the rerun
+# started after it and about 20 of these 600 events never arrived.
+cat >"$TMP/slow.py" <<'PY'
+import sys, time
+for line in sys.stdin:
+    sys.stdout.write(line)
+    sys.stdout.flush()
+    time.sleep(0.004)
+PY
+fake_start --count 600 --seed 11
+fake_events "$TMP/want"
+jq -r .id "$TMP/want" | sort -u >"$TMP/want.ids"
+pipeline() {
+	closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sk" \
+	    --commit-when acked -q 2>>"$TMP/kerr" |
+	    python3 "$TMP/slow.py" 2>/dev/null |
+	    closehook-dedupe --store "$TMP/sk.sqlite" 2>>"$TMP/kerr" |
+	    closehook-backfill --commit "$TMP/sk" >>"$TMP/kout" 2>>"$TMP/kerr"
+}
+: >"$TMP/kout"
+pipeline &
+ppid=$!
+ok "the first run delivers records" wait_lines "$TMP/kout" 100
+kill -KILL "$(pgrep -f "$TMP/slow.py" | head -n 1)"
+wait "$ppid" 2>/dev/null || true
+first=$(wc -l <"$TMP/kout")
+ok "the run stopped short ($first of $(wc -l <"$TMP/want.ids"))" \
+    test "$first" -lt "$(wc -l <"$TMP/want.ids")"
+is "$(jq -r .status "$TMP/sk")" running "the committed state is of an unfinished run"
+pipeline
+is "$(jq -r .status "$TMP/sk")" complete "the rerun completes"
+ids "$TMP/kout" >"$TMP/got.ids"
+same_file "$TMP/got.ids" "$TMP/want.ids" \
+    "every event arrived at the end after a stage was killed"
+fake_stop
+
+# -- the whole pipeline killed at several moments, then a rerun --------------
+fake_start --count 600 --seed 12
+fake_events "$TMP/want"
+jq -r .id "$TMP/want" | sort -u >"$TMP/want.ids"
+rm -f "$TMP/sk" "$TMP"/sk.sqlite*
+: >"$TMP/kout"
+for at in 60 200 350; do
+	setsid bash -c "$(declare -f pipeline); TMP='$TMP' FAKE_URL='$FAKE_URL' \
+	    pipeline" &
+	spid=$!
+	wait_lines "$TMP/kout" "$at" || true
+	kill -KILL -- -"$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+done
+pipeline
+is "$(jq -r .status "$TMP/sk")" complete "after three kills, the last run completes"
+ids "$TMP/kout" >"$TMP/got.ids"
+same_file "$TMP/got.ids" "$TMP/want.ids" \
+    "every event arrived at the end after the pipeline was killed three times"
+fake_stop
+
+# -- marks --commit does not take ---------------------------------------------
+printf '%s\n' '{"a":1}' \
+    '{"closehook_mark":{"backfill":"/elsewhere/st","state":{"version":1}}}' \
+    '{"closehook_mark":{"dev":1,"ino":2,"head_len":0,"head_fnv1a64":"0","offset":5}}' \
+    '{"b":2}' >"$TMP/foreign"
+run closehook-backfill --commit "$TMP/sf" <"$TMP/foreign"
+is "$rc" 0 "marks for others are no error"
+is "$out" "$(printf '%s\n' '{"a":1}' '{"b":2}')" \
+    "every other line passes, no mark does"
+like "$err" "*another state file (/elsewhere/st)*" "a mark for another file is named"
+like "$err" "*stdin:3: not a closehook-backfill mark*" "a follow mark is refused"
+ok "nothing was written to the state file" test ! -e "$TMP/sf"
+
+# -- usage ----------------------------------------------------------------------
+exit_is 2 "--commit takes no fetching options" \
+    closehook-backfill --commit "$TMP/st" --since 1d
+exit_is 2 "--commit takes no operand" closehook-backfill --commit "$TMP/st" x
+exit_is 2 "--commit-when needs --state" closehook-backfill --commit-when acked
+exit_is 2 "--commit-when takes acked or written" \
+    closehook-backfill --state "$TMP/st" --commit-when later
+exit_is 2 "--commit-interval goes with --commit" \
+    closehook-backfill --commit-interval 2s
+
+done_testing
