@@ -1433,10 +1433,7 @@ main(int argc, char **argv)
 			when = optarg;
 			break;
 		case O_INTERVAL:
-			interval_ns =
-			    (uint64_t)cli_opt_duration(
-				"commit-interval", optarg, 0, 86400000) *
-			    1000000;
+			interval_ns = mark_opt_interval(optarg);
 			interval_set = 1;
 			break;
 		case 'q':

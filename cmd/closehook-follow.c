@@ -1441,10 +1441,7 @@ main(int argc, char *argv[])
 			    "rewind", optarg, 0, 100LL * 365 * 86400 * 1000);
 			break;
 		case O_INTERVAL:
-			interval_ns =
-			    (uint64_t)cli_opt_duration(
-				"commit-interval", optarg, 0, 86400000) *
-			    1000000;
+			interval_ns = mark_opt_interval(optarg);
 			interval_set = 1;
 			break;
 		case O_ONCE:

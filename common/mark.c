@@ -137,3 +137,10 @@ out:
 	free(buf);
 	return rc;
 }
+
+uint64_t
+mark_opt_interval(const char *arg)
+{
+	return (uint64_t)cli_opt_duration("commit-interval", arg, 0, 86400000) *
+	    1000000;
+}

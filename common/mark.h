@@ -67,5 +67,7 @@ struct mark_end {
 	uint64_t interval_ns;
 };
 int mark_end_run(struct out *o, const struct mark_end *me);
+/* --commit-interval's value, in ns (a usage error exits 2). */
+uint64_t mark_opt_interval(const char *arg);
 
 #endif

@@ -150,6 +150,17 @@ skip_all() {
 	exit 0
 }
 
+# wait_lines FILE N: wait (at most 20 s, slowed: longer) until FILE has N
+# lines (a missing FILE has none).
+wait_lines() {
+	local _
+	for _ in $(seq 200); do
+		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_open FILE PID: wait (at most 20 s, slowed: longer) until PID or a
 # child of it has FILE open, e.g. a follower its spool before a writer
 # starts that could otherwise rotate the spool away unseen.

@@ -25,17 +25,24 @@ synced_before() {
 		END { printf "%d %d\n", n, syncs > "/dev/fd/3" }' "$1"
 }
 
+# in_order NAME LOG PATTERN MIN: LOG shows more than MIN checkpoints
+# (PATTERN), each after a sync of what went to stdout before it.
+in_order() {
+	local bad n s
+	bad=$(synced_before "$2" "$3" 3>"$TMP/n")
+	is "$bad" "" "$1: no checkpoint before stdout was synced"
+	read -r n s <"$TMP/n"
+	ok "$1: checkpoints ($n) came after syncs ($s)" \
+	    test "$((n > $4 && s > 0))" = 1
+}
+
 # -- dedupe: records on disk before their keys are committed ------------
 seq 1 3000 | sed 's/.*/{"event":{"id":"ev_&","date_updated":"u"}}/' \
     >"$TMP/in"
 strace -f -y -o "$TMP/dd.log" -e trace=write,writev,pwrite64,fdatasync \
     closehook-dedupe --store "$TMP/dd.sqlite" "$TMP/in" >"$TMP/dd.out"
 is "$(wc -l <"$TMP/dd.out")" 3000 "dedupe into a file: every record written"
-bad=$(synced_before "$TMP/dd.log" 'pwrite64\\([0-9]+<[^>]*-wal>' 3>"$TMP/n")
-is "$bad" "" "dedupe: no commit to the store's WAL before stdout was synced"
-read -r ncommit nsync <"$TMP/n"
-ok "dedupe: the store was written ($ncommit WAL writes) after $nsync syncs" \
-    test "$((ncommit > 0 && nsync > 0))" = 1
+in_order "dedupe (its store's WAL)" "$TMP/dd.log" 'pwrite64\\([0-9]+<[^>]*-wal>' 0
 
 # A second run over the same keys writes nothing: nothing to sync.
 strace -f -y -o "$TMP/dd2.log" -e trace=fdatasync \
@@ -59,11 +66,7 @@ strace -f -y -o "$TMP/bf.log" -e trace=write,writev,fdatasync,rename \
 fake_events "$TMP/want"
 is "$(wc -l <"$TMP/bf.out")" "$(wc -l <"$TMP/want")" \
     "backfill into a file: every event written"
-bad=$(synced_before "$TMP/bf.log" 'rename\\(.*/st"' 3>"$TMP/n")
-is "$bad" "" "backfill: no checkpoint renamed into place before stdout was synced"
-read -r ncheck nsync <"$TMP/n"
-ok "backfill: checkpoints ($ncheck) came after syncs ($nsync)" \
-    test "$((ncheck > 2 && nsync > 0))" = 1
+in_order backfill "$TMP/bf.log" 'rename\\(.*/st"' 2
 is "$(jq -r .status "$TMP/st")" complete "backfill: the state is complete"
 
 strace -f -y -o "$TMP/bf2.log" -e trace=fdatasync \
@@ -82,11 +85,7 @@ strace -f -y -o "$TMP/bc.log" -e trace=write,writev,fdatasync,rename \
     closehook-backfill --commit "$TMP/sc" <"$TMP/marked" >"$TMP/bc.out"
 is "$(wc -l <"$TMP/bc.out")" "$(wc -l <"$TMP/want")" \
     "backfill --commit into a file: every event passed on"
-bad=$(synced_before "$TMP/bc.log" 'rename\\(.*/sc"' 3>"$TMP/n")
-is "$bad" "" "backfill --commit: no checkpoint before stdout was synced"
-read -r ncheck nsync <"$TMP/n"
-ok "backfill --commit: checkpoints ($ncheck) after syncs ($nsync)" \
-    test "$((ncheck > 0 && nsync > 0))" = 1
+in_order "backfill --commit" "$TMP/bc.log" 'rename\\(.*/sc"' 0
 
 # -- follow: what it wrote is on disk before its offset ------------------
 seq 1 2000 | sed 's/.*/{"n":&}/' >"$TMP/spool"
@@ -94,10 +93,6 @@ strace -f -y -o "$TMP/fo.log" -e trace=write,writev,fdatasync,rename \
     closehook-follow --once --offset-file "$TMP/off" "$TMP/spool" \
     >"$TMP/fo.out"
 same_file "$TMP/fo.out" "$TMP/spool" "follow into a file: every line"
-bad=$(synced_before "$TMP/fo.log" 'rename\\(.*/off"' 3>"$TMP/n")
-is "$bad" "" "follow: no offset committed before stdout was synced"
-read -r noff nsync <"$TMP/n"
-ok "follow: offsets ($noff) committed after syncs ($nsync)" \
-    test "$((noff > 0 && nsync > 0))" = 1
+in_order "follow (its offset)" "$TMP/fo.log" 'rename\\(.*/off"' 0
 
 done_testing

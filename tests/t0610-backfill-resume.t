@@ -8,15 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/close.sh"
 
-# wait_lines FILE N: until FILE has N lines (at most 10 s).
-wait_lines() {
-	for _ in $(seq 200); do
-		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # claimed STATE OUT: the ids in OUT that STATE says were written (oldest
 # first: dated before the position, or at it and listed).
 claimed() {

@@ -11,15 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/close.sh"
 
-# wait_lines FILE N: until FILE has N lines (at most 10 s, slowed: longer).
-wait_lines() {
-	for _ in $(seq 200); do
-		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # ids FILE: the event ids of the records in FILE, sorted, once each.
 ids() { jq -r .event.id "$1" | sort -u; }
 

@@ -53,16 +53,6 @@ os.write(fd, pending)
 os.close(fd)
 PY
 
-# wait_lines FILE N: wait (at most 20 s) until FILE has N lines.
-wait_lines() {
-	local _
-	for _ in $(seq 200); do
-		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # 1. A live writer in random chunks.
 : >s1
 closehook-follow --offset-file o1 s1 >out1 &
