@@ -5,7 +5,9 @@
 # and the same state as a plain run; a stage of the pipeline killed in the
 # middle, or the whole pipeline, then a rerun: every event arrives at the
 # end at least once (a checkpoint written when the page went into the pipe
-# would have skipped the records the dead stage held).  Marks for another
+# would have skipped the records the dead stage held).  Newest first, a
+# SIGTERM finishes the page and sends its mark, and the rerun starts at
+# the committed cursor.  Marks for another
 # state file and marks of closehook-follow are refused with a warning;
 # misused options are usage errors.
 . "$(dirname "$0")/lib.sh"
@@ -98,6 +100,32 @@ is "$(jq -r .status "$TMP/sk")" complete "after three kills, the last run comple
 ids "$TMP/kout" >"$TMP/got.ids"
 same_file "$TMP/got.ids" "$TMP/want.ids" \
     "every event arrived at the end after the pipeline was killed three times"
+fake_stop
+
+# -- newest first, and SIGTERM: the page finished, its mark sent, exit 1 ----
+fake_start --count 200 --seed 13 --rate-limit 4 --rate-window "$(slow 1)"
+fake_events "$TMP/want"
+jq -r .id "$TMP/want" | sort -u >"$TMP/want.ids"
+: >"$TMP/nout"
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sn" --order newest \
+    --commit-when acked 2>"$TMP/nerr" |
+    closehook-backfill --commit "$TMP/sn" >>"$TMP/nout" &
+npid=$!
+wait_lines "$TMP/nout" 50
+kill -TERM "$(pgrep -f "state $TMP/sn --order newest" | head -n 1)"
+wait "$npid"
+like "$(cat "$TMP/nerr")" "*interrupted: the checkpoint went down the pipeline*" \
+    "SIGTERM: says where the checkpoint went"
+is "$(($(wc -l <"$TMP/nout") % 50))" 0 "SIGTERM: whole pages passed"
+ok "the committed state holds the next page's cursor" \
+    jq -e '.status == "running" and (.cursor | length > 0)' "$TMP/sn"
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sn" --order newest \
+    --commit-when acked -q | closehook-backfill --commit "$TMP/sn" >>"$TMP/nout"
+is "$(jq -r .status "$TMP/sn")" complete "the newest-first rerun completes"
+ids "$TMP/nout" >"$TMP/got.ids"
+same_file "$TMP/got.ids" "$TMP/want.ids" "newest first: every event, over both runs"
+is "$(jq -r .event.id "$TMP/nout" | sort | uniq -d | wc -l)" 0 \
+    "and none twice: the rerun starts at the committed cursor"
 fake_stop
 
 # -- marks --commit does not take ---------------------------------------------
