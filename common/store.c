@@ -39,6 +39,16 @@
  */
 #define KV_RETRY_MS 250
 #define KV_OUTAGE_MS 60000
+/*
+ * Claims in a bucket are made one round trip at a time (about a thousand
+ * a second on three local servers, a few hundred on a loaded machine), so
+ * a block of 4096 would take seconds to claim and as long again to
+ * commit, and its first claims could outlive the lease before they are
+ * committed - then another process takes them over as a dead one's and
+ * passes their records too.  A round of claims ends after a fifth of the
+ * lease: its records are written and committed before the next round.
+ */
+#define KV_ROUND_MS (STORE_REDIS_LEASE * 1000 / 5)
 #define RELEASE_LUA \
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
 	"return redis.call('DEL', KEYS[1]) end return 0"
@@ -1347,6 +1357,9 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 
 	s->nkpend = 0;
 	for (i = 0; i < n; i++) {
+		if (i > 0 && (cli_mono_ns() - start) / 1000000 > KV_ROUND_MS)
+			return waited && kv_renew(s, verdict) != 0 ? -1
+								   : (long)i;
 		kkey(k, keys + i * STORE_KEYLEN);
 		s->kv_down_ns = 0;
 		claim = 0;

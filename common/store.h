@@ -101,7 +101,9 @@ struct store *store_open(const struct store_url *, const struct store_opts *,
  * judges fewer when it meets a key another process has claimed: the caller
  * writes the records of the judged keys, commits, and calls again with the
  * rest, so no process holds claims while it waits for another's (at least
- * 1 is judged when n > 0).  A bucket does the same.
+ * 1 is judged when n > 0).  A bucket does the same, and also ends a
+ * round after a fifth of the claims' lease, so that its claims (one round
+ * trip each) are committed long before they could be taken over.
  */
 long store_check(struct store *, enum store_op, const unsigned char *keys,
     size_t n, unsigned char *verdict);
