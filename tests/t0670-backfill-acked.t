@@ -103,17 +103,23 @@ same_file "$TMP/got.ids" "$TMP/want.ids" \
 fake_stop
 
 # -- newest first, and SIGTERM: the page finished, its mark sent, exit 1 ----
-fake_start --count 200 --seed 13 --rate-limit 4 --rate-window "$(slow 1)"
+# One request a second: the SIGTERM finds the run waiting for its next page.
+fake_start --count 200 --seed 13 --rate-limit 1 --rate-window "$(slow 1)"
 fake_events "$TMP/want"
 jq -r .id "$TMP/want" | sort -u >"$TMP/want.ids"
 : >"$TMP/nout"
+mkfifo "$TMP/npipe"
+closehook-backfill --commit "$TMP/sn" <"$TMP/npipe" >>"$TMP/nout" &
+cpid=$!
 closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sn" --order newest \
-    --commit-when acked 2>"$TMP/nerr" |
-    closehook-backfill --commit "$TMP/sn" >>"$TMP/nout" &
-npid=$!
-wait_lines "$TMP/nout" 50
-kill -TERM "$(pgrep -f "state $TMP/sn --order newest" | head -n 1)"
-wait "$npid"
+    --commit-when acked >"$TMP/npipe" 2>"$TMP/nerr" &
+hpid=$!
+ok "newest first: the first page arrives" wait_lines "$TMP/nout" 50
+kill -TERM "$hpid"
+wait "$hpid"
+is "$?" 1 "SIGTERM: exit 1"
+wait "$cpid"
+is "$?" 0 "and --commit ends cleanly"
 like "$(cat "$TMP/nerr")" "*interrupted: the checkpoint went down the pipeline*" \
     "SIGTERM: says where the checkpoint went"
 is "$(($(wc -l <"$TMP/nout") % 50))" 0 "SIGTERM: whole pages passed"
