@@ -11,13 +11,6 @@
 #include "mark.h"
 
 int
-mark_is(const char *p, size_t n)
-{
-	return n > MARK_PREFIX_LEN && n <= MARK_MAX && p[n - 1] == '}' &&
-	    memcmp(p, MARK_PREFIX, MARK_PREFIX_LEN) == 0;
-}
-
-int
 mark_pass(
     struct out *o, const char *p, size_t n, struct out **side, size_t nside)
 {
