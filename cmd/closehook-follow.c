@@ -287,6 +287,12 @@ stopping(void)
 	return stop;
 }
 
+/*
+ * An offset record's text is shorter than this (five numbers and a hash),
+ * and so is a follow mark's text; a longer mark is another program's.
+ */
+#define OFFREC_MAX 256
+
 /* The text of an offset record, without a newline; returns its length. */
 static int
 offrec_text(const struct offrec *o, char *text, size_t cap)
@@ -318,7 +324,7 @@ offrec_parse(const char *text, struct offrec *o)
 static int
 write_offset(const struct offrec *o)
 {
-	char text[256];
+	char text[OFFREC_MAX];
 	int n;
 
 	n = offrec_text(o, text, sizeof(text) - 1);
@@ -463,7 +469,7 @@ commit(struct src *s, int force)
 	if (have_commit && memcmp(&o, &committed, sizeof(o)) == 0)
 		return 0;
 	if (acked) {
-		char text[MARK_MAX];
+		char text[MARK_PREFIX_LEN + OFFREC_MAX + 2];
 		int n;
 
 		n = snprintf(text, sizeof(text), "%s", MARK_PREFIX);
@@ -1059,13 +1065,15 @@ static struct offrec ack_pend;
 static int
 ack_take(void *arg, const char *text, size_t n, unsigned long lineno)
 {
-	char t[MARK_MAX + 1];
+	char t[OFFREC_MAX];
 	struct offrec o;
 
 	(void)arg;
-	memcpy(t, text, n);
-	t[n] = '\0';
-	if (offrec_parse(t, &o) != 0) {
+	if (n < sizeof(t)) {
+		memcpy(t, text, n);
+		t[n] = '\0';
+	}
+	if (n >= sizeof(t) || offrec_parse(t, &o) != 0) {
 		cli_recwarnx(
 		    "stdin", lineno, "not a closehook-follow mark: ignored");
 		return 0;

@@ -121,7 +121,7 @@ mark_end_run(struct out *o, const struct mark_end *me)
 			eof = 1;
 		len += (size_t)got;
 	}
-	if (out_flush(o) != 0 || (have_pend && out_durable(o) != 0)) {
+	if (out_flush(o) != 0 || (have_pend && out_sync(o) != 0)) {
 		cli_warnx("%s: %s", o->name, strerror(o->err));
 		rc = CLI_EXIT_FATAL;
 	} else if (have_pend && me->commit(me->arg) != 0)

@@ -1340,6 +1340,16 @@ restart:
 }
 
 /*
+ * kv_check's end: the first judged keys of the call, once the claims made
+ * before a wait are renewed (waited).  Their count, or -1.
+ */
+static long
+kv_judged(struct store *s, unsigned char *verdict, int waited, size_t judged)
+{
+	return waited && kv_renew(s, verdict) != 0 ? -1 : (long)judged;
+}
+
+/*
  * Judge keys in order, as r_check does: a contested key ends the judged
  * prefix, whose records the caller writes and commits before it calls
  * again; contested first, the key alone is polled until its owner commits
@@ -1358,8 +1368,7 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 	s->nkpend = 0;
 	for (i = 0; i < n; i++) {
 		if (i > 0 && (cli_mono_ns() - start) / 1000000 > KV_ROUND_MS)
-			return waited && kv_renew(s, verdict) != 0 ? -1
-								   : (long)i;
+			return kv_judged(s, verdict, waited, i);
 		kkey(k, keys + i * STORE_KEYLEN);
 		s->kv_down_ns = 0;
 		claim = 0;
@@ -1373,9 +1382,7 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 				continue;
 			}
 			if (i > 0)
-				return waited && kv_renew(s, verdict) != 0
-				    ? -1
-				    : (long)i;
+				return kv_judged(s, verdict, waited, i);
 			if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
 				return fail(s,
 				    "nats: a key stays claimed by "
@@ -1388,9 +1395,7 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 		    (op == STORE_FILTER && verdict[i] == STORE_NEW))
 			kpend_add(s, k, op == STORE_FILTER ? claim : 0, i);
 	}
-	if (waited && kv_renew(s, verdict) != 0)
-		return -1;
-	return (long)n;
+	return kv_judged(s, verdict, waited, n);
 }
 
 /* A claim becomes "1", and a recorded key's TTL starts again. */
