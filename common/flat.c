@@ -9,6 +9,51 @@
 #include "flat.h"
 #include "isotime.h"
 
+/*
+ * A key's hash, eight bytes at a time (multiply and fold): keys are tens
+ * of bytes, and a byte-at-a-time hash was a tenth of flatten's time.  The
+ * words are hashed from the key's start (hash_words), the last partial
+ * word and the length at the end (hash_end), so that flat_add keeps each
+ * level's state after the whole words of its prefix and hashes only the
+ * rest of a key.  A name's hash depends on its bytes alone, however they
+ * were put together ("a.b" as one key and as "a" then "b" must collide).
+ */
+#define HASH_K 0x9e3779b97f4a7c15ull
+
+static inline uint64_t
+hash_words(uint64_t h, const char *p, size_t nw)
+{
+	uint64_t w;
+
+	for (; nw > 0; p += 8, nw--) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * HASH_K;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/* tail: the last n % 8 bytes of the key, in the low bytes, zeros above. */
+static inline uint32_t
+hash_end(uint64_t h, uint64_t tail, size_t n)
+{
+	if (n % 8 != 0)
+		h = (h ^ tail) * HASH_K;
+	h ^= (uint64_t)n * HASH_K;
+	h ^= h >> 32;
+	h *= HASH_K;
+	return (uint32_t)(h >> 32);
+}
+
+static uint32_t
+hash(const char *p, size_t n)
+{
+	uint64_t tail = 0;
+
+	memcpy(&tail, p + n / 8 * 8, n % 8);
+	return hash_end(hash_words(0, p, n / 8), tail, n);
+}
+
 struct frame {
 	struct json_iter it;
 	size_t base; /* key length before this level's component */
@@ -17,6 +62,7 @@ struct frame {
 	int is_array;
 	int has_prefix;
 	int esc; /* the key so far may hold bytes JSON must escape */
+	uint64_t hw; /* hash_words of the key's first base / 8 words */
 };
 
 struct flat_map {
@@ -41,31 +87,6 @@ grow(char **buf, size_t *cap, size_t need)
 		c *= 2;
 	*buf = xrealloc(*buf, c);
 	*cap = c;
-}
-
-/*
- * A key's hash, eight bytes at a time (multiply and fold): keys are tens
- * of bytes, and a byte-at-a-time hash was a tenth of flatten's time.
- */
-static uint32_t
-hash(const char *p, size_t n)
-{
-	const uint64_t k = 0x9e3779b97f4a7c15ull;
-	uint64_t h = (uint64_t)n * k, w;
-
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * k;
-		h ^= h >> 29;
-	}
-	if (n > 0) {
-		w = 0;
-		memcpy(&w, p, n);
-		h = (h ^ w) * k;
-	}
-	h ^= h >> 32;
-	h *= k;
-	return (uint32_t)(h >> 32);
 }
 
 void
@@ -319,11 +340,11 @@ set_name(struct flat_row *r, size_t i, int esc)
 	*head = (int32_t)i;
 }
 
-/* Add one leaf named k[0..n); esc as for set_name. */
+/* Add one leaf named k[0..n), h = hash(k, n); esc as for set_name. */
 static void
-leaf(struct flat_row *r, const char *k, size_t n, struct json_span v, int esc)
+leaf(struct flat_row *r, const char *k, size_t n, uint32_t h,
+    struct json_span v, int esc)
 {
-	uint32_t h = hash(k, n);
 	int32_t i = find_key(r, k, n, h);
 	struct flat_pair *p;
 	int32_t *head;
@@ -471,6 +492,7 @@ flat_add_text(struct flat_row *r, const char *key, size_t kn, const char *json,
 {
 	struct json_span v;
 	size_t off = r->scrn;
+	uint32_t h;
 	int32_t i;
 
 	grow(&r->scratch, &r->scrcap, r->scrn + n);
@@ -479,9 +501,10 @@ flat_add_text(struct flat_row *r, const char *key, size_t kn, const char *json,
 	v.p = r->scratch + off;
 	v.n = n;
 	v.type = t;
-	leaf(r, key, kn, v, needs_escape(key, kn));
+	h = hash(key, kn);
+	leaf(r, key, kn, h, v, needs_escape(key, kn));
 	/* The scratch may move: refer to the value by its offset. */
-	i = find_key(r, key, kn, hash(key, kn));
+	i = find_key(r, key, kn, h);
 	if (i >= 0 && r->pair[i].v == v.p) {
 		r->pair[i].v = NULL;
 		r->pair[i].voff = off;
@@ -503,6 +526,22 @@ flat_key_part(const struct flat_opts *o, const char *c, size_t n, char *dst)
 	return n;
 }
 
+/* An array index in decimal into d (room for 20 bytes); its length. */
+static size_t
+put_index(char *d, size_t v)
+{
+	char t[20];
+	size_t n = 0, i;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		d[i] = t[n - 1 - i];
+	return n;
+}
+
 void
 flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
     struct json_span v, const char *skip)
@@ -513,7 +552,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	size_t sp = 0, len, cn, need;
 	char *kb, *cb;
 	size_t mg = o->map != NULL ? map_maxgrow(o->map) : 0;
-	char num[24];
+	uint64_t hw, tail;
 	int more, esc, sepesc;
 
 	/* A prefix is a key built here, far below this; it keeps the size
@@ -529,9 +568,9 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 		else if (v.type == JSON_ARRAY && empty_container(v))
 			v.p = "[]", v.n = 2;
 		if (prefixn == 0)
-			leaf(r, "value", 5, v, 0);
+			leaf(r, "value", 5, hash("value", 5), v, 0);
 		else
-			leaf(r, r->kb, prefixn, v,
+			leaf(r, r->kb, prefixn, hash(r->kb, prefixn), v,
 			    needs_escape(prefix, prefixn));
 		return;
 	}
@@ -552,6 +591,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	f->is_array = v.type == JSON_ARRAY;
 	f->has_prefix = prefixn > 0;
 	f->esc = needs_escape(prefix, prefixn);
+	f->hw = hash_words(0, prefix, prefixn / 8);
 	sepesc = needs_escape(o->sep, o->sepn);
 	while (sp > 0) {
 		f = &st[sp - 1];
@@ -582,9 +622,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			len += o->sepn;
 		}
 		if (f->is_array) {
-			cn = (size_t)snprintf(num, sizeof(num), "%zu", f->idx);
-			memcpy(kb + len, num, cn);
-			len += cn;
+			len += put_index(kb + len, f->idx);
 		} else if (o->map != NULL) {
 			grow(&r->cb, &r->cbcap, k.n);
 			cb = r->cb;
@@ -613,6 +651,15 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			len += cn;
 		}
 		f->idx++;
+		/* The key's hash from its level's words; kb has room to
+		 * read its last word whole. */
+		hw = hash_words(
+		    f->hw, kb + f->base / 8 * 8, len / 8 - f->base / 8);
+		tail = 0;
+		if (len % 8 != 0) {
+			memcpy(&tail, kb + len / 8 * 8, 8);
+			tail &= ~0ull >> (64 - 8 * (len % 8));
+		}
 		if (val.n == 0 &&
 		    (val.type == JSON_OBJECT ||
 			(val.type == JSON_ARRAY && !o->arrays_json)) &&
@@ -634,6 +681,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			f->is_array = val.type == JSON_ARRAY;
 			f->has_prefix = 1;
 			f->esc = esc;
+			f->hw = hw;
 			continue;
 		}
 		/* A container kept whole: its end, found now. */
@@ -643,7 +691,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			val.p = "{}", val.n = 2;
 		else if (val.type == JSON_ARRAY && empty_container(val))
 			val.p = "[]", val.n = 2;
-		leaf(r, kb, len, val, esc);
+		leaf(r, kb, len, hash_end(hw, tail, len), val, esc);
 	}
 }
 

@@ -121,6 +121,33 @@ main(void)
 	is_int(row.collisions, 1, "collision counted");
 	is_str(row.first_collision, "a.b", "collision key remembered");
 
+	/* A key's hash is taken a level at a time: a name built from parts
+	 * meets the same name given whole, wherever the parts split it
+	 * across eight-byte words, also with an array index as a part. */
+	{
+		char js[256], want[128], a[24], b[24];
+		int bad = 0;
+		size_t ia, ib;
+
+		for (ia = 1; ia <= 17; ia++)
+			for (ib = 1; ib <= 17; ib++) {
+				memset(a, 'a', ia);
+				a[ia] = '\0';
+				memset(b, 'b', ib);
+				b[ib] = '\0';
+				snprintf(js, sizeof(js),
+				    "{\"%s.%s.0\":1,\"%s\":{\"%s\":[2]}}", a, b,
+				    a, b);
+				snprintf(want, sizeof(want),
+				    "{\"%s.%s.0\":2}\n", a, b);
+				row.collisions = 0;
+				if (strcmp(flat(js), want) != 0 ||
+				    row.collisions != 1)
+					bad++;
+			}
+		is_int(bad, 0, "collision found across every word split");
+	}
+
 	/* Deep input: no recursion. */
 	deep = malloc(2 * 300 + 16);
 	n = 0;
@@ -154,7 +181,8 @@ main(void)
 		is_int(row.n, 2000, "2000 keys");
 		p = flat_row_get(&row, "k1234", 5);
 		ok(p != NULL && p->vn == 4 &&
-		    memcmp(flat_val(&row, p), "1234", 4) == 0, "k1234 found");
+			memcmp(flat_val(&row, p), "1234", 4) == 0,
+		    "k1234 found");
 		ok(flat_row_get(&row, "k2000", 5) == NULL, "k2000 absent");
 	}
 
@@ -170,7 +198,7 @@ main(void)
 		struct json_iter it;
 		struct json_span el;
 		const char *want[] = { "{\"id\":1,\"z\":0,\"l.e\":1}\n",
-		    "{\"id\":1,\"z\":0,\"l.e\":2,\"l.f\":3}\n" };
+			"{\"id\":1,\"z\":0,\"l.e\":2,\"l.f\":3}\n" };
 
 		json_iter_init(&it, arr);
 		for (i = 0; json_iter_elem(&it, &el); i++) {
@@ -212,14 +240,15 @@ main(void)
 	o.sql_names = 0;
 
 	/* Fields map. */
-	s = "[{\"id\":\"cf_1\",\"name\":\"One\"},{\"id\":\"cf_1\",\"name\":\"Uno\"},"
+	s = "[{\"id\":\"cf_1\",\"name\":\"One\"},{\"id\":\"cf_1\",\"name\":"
+	    "\"Uno\"},"
 	    "{\"id\":\"cf_2\",\"name\":\"Two\"}]";
 	json_parse(s, strlen(s), &v, NULL);
 	m = flat_map_new(v, &why);
 	ok(m != NULL, "map loads");
 	o.map = m;
 	is_str(flat("{\"custom.cf_1\":1,\"custom\":{\"cf_2\":2},\"cf_3\":3,"
-	    "\"xcf_1\":4}"),
+		    "\"xcf_1\":4}"),
 	    "{\"custom.Uno\":1,\"custom.Two\":2,\"cf_3\":3,\"xcf_1\":4}\n",
 	    "ids renamed, the last duplicate wins, others kept");
 	o.map = NULL;
@@ -233,9 +262,9 @@ main(void)
 
 	/* CSV and TSV fields. */
 	is_str(csv("{\"a\":\"x,y\",\"b\":\"q\\\"\",\"c\":\"\",\"d\":null,"
-	    "\"e\":1.0,\"f\":\"\\\\.\",\"g\":\"\\u00e9\",\"h\":false}", 0),
-	    "\"x,y\"|\"q\"\"\"|\"\"||1.0|\"\\.\"|\xc3\xa9|false",
-	    "csv fields");
+		   "\"e\":1.0,\"f\":\"\\\\.\",\"g\":\"\\u00e9\",\"h\":false}",
+		   0),
+	    "\"x,y\"|\"q\"\"\"|\"\"||1.0|\"\\.\"|\xc3\xa9|false", "csv fields");
 	is_str(csv("{\"a\":\"t\\tn\\nb\\\\\",\"c\":\"\",\"d\":null}", 1),
 	    "t\\tn\\nb\\\\||", "tsv fields");
 	o.arrays_json = 1;
@@ -245,13 +274,15 @@ main(void)
 
 	/* Dates. */
 	o.dates = FLAT_DATES_UTC;
-	is_str(flat("{\"a\":\"2019-01-15T14:41:24.496000+02:00\","
-	    "\"b\":\"2019-01-15\",\"c\":\"2019-01-15T12:48:23.395000\"}"),
+	is_str(
+	    flat("{\"a\":\"2019-01-15T14:41:24.496000+02:00\","
+		 "\"b\":\"2019-01-15\",\"c\":\"2019-01-15T12:48:23.395000\"}"),
 	    "{\"a\":\"2019-01-15T12:41:24.496000Z\",\"b\":\"2019-01-15\","
-	    "\"c\":\"2019-01-15T12:48:23.395000Z\"}\n", "dates utc");
+	    "\"c\":\"2019-01-15T12:48:23.395000Z\"}\n",
+	    "dates utc");
 	o.dates = FLAT_DATES_EPOCH;
 	is_str(flat("{\"a\":\"2019-01-15T14:41:24.496000+02:00\","
-	    "\"b\":\"1969-12-31T23:59:59.5Z\"}"),
+		    "\"b\":\"1969-12-31T23:59:59.5Z\"}"),
 	    "{\"a\":1547556084.496000,\"b\":-0.5}\n", "dates epoch");
 	o.dates = FLAT_DATES_KEEP;
 	s = "{\"2019-01-15T00:00:00\" : \"2019-01-15T00:00:00\", "
