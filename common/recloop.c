@@ -31,7 +31,14 @@ struct held {
 	struct lr_line l;
 	enum lr_status st;
 	int prepped;
-	size_t roff, rn; /* the result in the second thread's res */
+	size_t roff, rn; /* the result in its batch's res */
+};
+
+/* A batch: its lines, where the two threads met, the second's results. */
+struct bset {
+	struct held *h;
+	size_t n, cap, meet;
+	struct out res;
 };
 
 /*
@@ -43,12 +50,13 @@ struct held {
  *
  * busy is set by the second thread before it tries to take a line and
  * cleared once it finds none left, so once no line is left and busy is
- * clear, the second thread touches neither the batch nor res, and the
- * first may read them, then reuse them for the next batch.
- * The lines are in the reader's buffer, which stays put until then: the
- * read the first thread does meanwhile (lr_read_ahead) goes to the
- * reader's other buffer.  The second thread sleeps on cv while no line
- * is left and no task waits; the first wakes it for each batch.
+ * clear, the second thread touches neither the batch nor its res, and
+ * the first may read them.  Batches are pipelined (batch() below), two
+ * sets taking turns: while the second thread works on one, the first
+ * writes the other's results, reads ahead and splits the next one's
+ * lines.  The lines are in the reader's two buffers, one batch each.
+ * The second thread sleeps on cv while no line is left and no task
+ * waits; the first wakes it for each batch.
  */
 struct prep {
 	struct recloop *rl;
@@ -56,11 +64,12 @@ struct prep {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int started, quit, sleeping;
+	struct bset b[2];
+	/* The batch the second thread works on: set before range is. */
 	struct held *h;
-	size_t cap;
+	struct out *res;
 	_Atomic uint64_t range; /* lo | hi << 32 */
 	atomic_int busy;
-	struct out res;
 	/*
 	 * The task (recloop_task): task_fn is set, under mu, from when it is
 	 * posted until it has ended, when done is broadcast; posted mirrors
@@ -135,13 +144,13 @@ prep_lines(struct prep *p)
 			break;
 		h = &p->h[i];
 		if (h->st == LR_LINE && !mark_is(h->l.p, h->l.n)) {
-			off = p->res.len;
-			if (p->rl->prep(p->rl->prep_ctx, &h->l, &p->res) != 0)
-				p->res.len = off;
+			off = p->res->len;
+			if (p->rl->prep(p->rl->prep_ctx, &h->l, p->res) != 0)
+				p->res->len = off;
 			else {
 				h->prepped = 1;
 				h->roff = off;
-				h->rn = p->res.len - off;
+				h->rn = p->res->len - off;
 			}
 		}
 	}
@@ -217,7 +226,8 @@ prep_start(struct prep *p)
 
 	if (p->started)
 		return 0;
-	out_mem_init(&p->res);
+	out_mem_init(&p->b[0].res);
+	out_mem_init(&p->b[1].res);
 	atomic_store(&p->range, 0);
 	atomic_store(&p->busy, 0);
 	atomic_store(&p->posted, 0);
@@ -233,7 +243,8 @@ prep_start(struct prep *p)
 		pthread_cond_destroy(&p->done);
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
-		out_close(&p->res);
+		out_close(&p->b[0].res);
+		out_close(&p->b[1].res);
 		return -1;
 	}
 	p->started = 1;
@@ -252,9 +263,11 @@ prep_stop(struct prep *p)
 		pthread_cond_destroy(&p->done);
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
-		out_close(&p->res);
+		out_close(&p->b[0].res);
+		out_close(&p->b[1].res);
 	}
-	free(p->h);
+	free(p->b[0].h);
+	free(p->b[1].h);
 }
 
 /*
@@ -292,61 +305,110 @@ one(struct recloop *rl, const char *name, enum lr_status st, struct lr_line *l,
 	return rl->out->err != 0 ? 2 : 0;
 }
 
+/* Add a line to batch b. */
+static void
+bset_add(struct bset *b, enum lr_status st, const struct lr_line *l)
+{
+	struct held *h;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap == 0 ? 256 : 2 * b->cap;
+		b->h = xrealloc(b->h, b->cap * sizeof(*b->h));
+	}
+	h = &b->h[b->n++];
+	h->st = st;
+	h->l = *l;
+	h->prepped = 0;
+}
+
+/* Give batch b to the second thread, which is idle (see struct prep). */
+static void
+publish(struct prep *p, struct bset *b)
+{
+	b->res.len = 0;
+	p->h = b->h;
+	p->res = &b->res;
+	/* n < 2^32: the reader's buffer holds lines of 2 bytes at least. */
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->range, (uint64_t)b->n << 32);
+	if (p->sleeping)
+		pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* The second thread's lines of batch b: from where the two met, in order. */
+static int
+finish(struct recloop *rl, const char *name, struct bset *b)
+{
+	struct held *h;
+	size_t i;
+	int rc = 0;
+
+	for (i = b->meet; i < b->n && rc == 0; i++) {
+		h = &b->h[i];
+		rc = one(rl, name, h->st, &h->l,
+		    h->prepped ? b->res.buf + h->roff : NULL, h->rn);
+	}
+	return rc;
+}
+
 /*
  * The line just read and every complete line held behind it, shared
- * between the two threads (recloop.h).  Returns as one() does.
+ * between the two threads (recloop.h), and the batches that follow while
+ * reads ahead bring more.  Pipelined, so that the first thread's serial
+ * work overlaps the second's lines: with batch k given out, the first
+ * writes the results of batch k-1's second part, reads ahead (into the
+ * buffer batch k-1 used) and splits batch k+1's lines, then takes batch
+ * k's lines from the front; the second thread takes more lines from the
+ * back the longer that takes.  The output is in input order all the
+ * same: batch k-1 is written out before any line of batch k.  When a
+ * read ahead brings no complete line, the last batch is written out and
+ * the loop reads as usual, so nothing waits on a read that may block.
+ * Returns as one() does.
  */
 static int
 batch(struct recloop *rl, struct prep *p, struct lr *r, enum lr_status st,
     struct lr_line *l)
 {
-	size_t n = 0, i;
-	struct held *h;
+	struct bset *cur = &p->b[0], *nxt = &p->b[1], *pend = NULL, *t;
+	size_t i;
 	int rc = 0;
 
-	/* The second thread is idle (see struct prep): set the batch up. */
-	do {
-		if (n == p->cap) {
-			p->cap = p->cap == 0 ? 256 : 2 * p->cap;
-			p->h = xrealloc(p->h, p->cap * sizeof(*p->h));
+	cur->n = 0;
+	do
+		bset_add(cur, st, l);
+	while ((st = lr_next_held(r, l)) != LR_AGAIN);
+	for (;;) {
+		publish(p, cur);
+		if (pend != NULL)
+			rc = finish(rl, r->name, pend);
+		nxt->n = 0;
+		if (rc == 0) {
+			/* The next read, into the buffer pend's lines were
+			 * in; cur's lines stay where they are. */
+			lr_read_ahead(r);
+			while ((st = lr_next_held(r, l)) != LR_AGAIN)
+				bset_add(nxt, st, l);
 		}
-		h = &p->h[n++];
-		h->st = st;
-		h->l = *l;
-		h->prepped = 0;
-	} while ((st = lr_next_held(r, l)) != LR_AGAIN);
-	/* n < 2^32: the reader's buffer holds lines of 2 bytes at least. */
-	p->res.len = 0;
-	pthread_mutex_lock(&p->mu);
-	atomic_store(&p->range, (uint64_t)n << 32);
-	if (p->sleeping)
-		pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	/*
-	 * While the second thread starts from the back: the next read, into
-	 * the reader's other buffer, so the next batch is there once this
-	 * one is done (this one's lines stay where they are).
-	 */
-	lr_read_ahead(r);
-	while ((i = take(p, 1)) != NONE)
-		if ((rc = one(rl, r->name, p->h[i].st, &p->h[i].l, NULL, 0)) !=
-		    0) {
-			/* Stopped: leave the second thread nothing more. */
-			while (take(p, 1) != NONE)
-				;
-			break;
-		}
-	/* Its last line, which it may still be on. */
-	while (atomic_load(&p->busy))
-		sched_yield();
-	/* The second thread's lines: from where the two met, in order. */
-	for (i = (size_t)(uint32_t)atomic_load(&p->range); i < n && rc == 0;
-	     i++) {
-		h = &p->h[i];
-		rc = one(rl, r->name, h->st, &h->l,
-		    h->prepped ? p->res.buf + h->roff : NULL, h->rn);
+		while (rc == 0 && (i = take(p, 1)) != NONE)
+			rc = one(
+			    rl, r->name, cur->h[i].st, &cur->h[i].l, NULL, 0);
+		/* Stopped: leave the second thread nothing more. */
+		while (take(p, 1) != NONE)
+			;
+		/* Its last line, which it may still be on. */
+		while (atomic_load(&p->busy))
+			sched_yield();
+		if (rc != 0)
+			return rc;
+		cur->meet = (size_t)(uint32_t)atomic_load(&p->range);
+		if (nxt->n == 0)
+			return finish(rl, r->name, cur);
+		pend = cur;
+		t = cur;
+		cur = nxt;
+		nxt = t;
 	}
-	return rc;
 }
 
 int
