@@ -537,8 +537,14 @@ struct bodybuf {
 	size_t cap;
 };
 
-static void
-examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
+/*
+ * The part of examine before the signature: parse the capture, find its
+ * headers and decode its body.  Returns 1 with m the message to check
+ * (pointing into *f and the buffer), else 0 with *f the reject.
+ */
+static int
+examine_parse(const struct lr_line *l, struct bodybuf *b, struct found *f,
+    struct closesig_msg *m)
 {
 	static const char *const hdrs[] = { "close-sig-hash",
 		"close-sig-timestamp" };
@@ -558,7 +564,7 @@ examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
 	}
 	if (capture_parse(l->p, l->n, &c, b->p, &f->why) != 0) {
 		f->line_is_json = c.root.type != JSON_NONE;
-		return;
+		return 0;
 	}
 	bn = capture_body(&c, b->p);
 	have = capture_headers(&c, hdrs, 2, hv);
@@ -566,36 +572,61 @@ examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
 	if (!(have & 1)) {
 		f->r = CLOSESIG_MISSING_SIG;
 		f->why = "close-sig-hash";
-		return;
+		return 0;
 	}
 	if (!(have & 2)) {
 		f->r = CLOSESIG_MISSING_TS;
 		f->why = "close-sig-timestamp";
-		return;
+		return 0;
 	}
 	f->kind = FOUND_MALFORMED;
 	if (bn < 0) {
 		f->why = "body_base64 is not base64";
-		return;
+		return 0;
 	}
 	/* Longer values than any valid one are bad already. */
 	f->kind = FOUND_TOOLONG;
 	if ((tsn = header_text(hv[1], f->ts, sizeof(f->ts))) < 0) {
 		f->r = CLOSESIG_BAD_TS;
-		return;
+		return 0;
 	}
 	if ((sign = header_text(hv[0], f->sig, sizeof(f->sig))) < 0) {
 		f->r = CLOSESIG_BAD_SIG;
-		return;
+		return 0;
 	}
 	f->tsn = (size_t)tsn;
 	f->sign = (size_t)sign;
 	f->bn = (size_t)bn;
 	f->crlf = c.body_base64 || c.body_crlf;
 	f->ref = reference_time(&c, &f->refname);
-	f->r = check(f->ref, f->ts, f->tsn, f->sig, f->sign, b->p, f->bn,
-	    !c.body_base64);
-	f->kind = f->r == CLOSESIG_OK ? FOUND_OK : FOUND_JUDGED;
+	m->ref = f->ref;
+	m->ts = f->ts;
+	m->tsn = f->tsn;
+	m->sig = f->sig;
+	m->sign = f->sign;
+	m->body = b->p;
+	m->bodyn = f->bn;
+	m->utf8 = !c.body_base64;
+	return 1;
+}
+
+/* The signature's verdict r on what examine_parse found. */
+static void
+judge(struct found *f, enum closesig_reason r)
+{
+	f->r = r;
+	f->kind = r == CLOSESIG_OK ? FOUND_OK : FOUND_JUDGED;
+}
+
+static void
+examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
+{
+	struct closesig_msg m;
+
+	if (examine_parse(l, b, f, &m))
+		judge(f,
+		    check(m.ref, m.ts, m.tsn, m.sig, m.sign, m.body, m.bodyn,
+			m.utf8));
 }
 
 /* Verify one capture line: write its body, or report why not. */
@@ -666,20 +697,57 @@ on_line(void *arg, const char *file, struct lr_line *l)
 
 /*
  * The second core (recloop.h): a capture that verifies becomes its body
- * line; any other is left to on_line, which reports it.  ctx: the second
- * thread's body buffer.
+ * line; any other is left to on_line, which reports it.  ctx: a thread's
+ * two body buffers (struct prepbufs), the first for one line at a time.
  */
+struct prepbufs {
+	struct bodybuf b[2];
+};
+
 static int
 prep_line(void *ctx, const struct lr_line *l, struct out *res)
 {
-	struct bodybuf *b = ctx;
+	struct prepbufs *pb = ctx;
 	struct found f;
 
-	examine(l, b, &f);
+	examine(l, &pb->b[0], &f);
 	if (f.kind != FOUND_OK)
 		return -1;
-	body_line(res, b->p, f.bn, f.crlf);
+	body_line(res, pb->b[0].p, f.bn, f.crlf);
 	return 0;
+}
+
+/*
+ * Two captures at once (recloop.h): when both get as far as their
+ * signatures, the two HMACs are computed together (closesig_check_pair).
+ */
+static void
+prep_two(void *ctx, const struct lr_line *const l[2], struct out *res,
+    int ok[2], size_t end[2])
+{
+	struct prepbufs *pb = ctx;
+	struct closesig_msg m[2];
+	enum closesig_reason r[2];
+	struct found f[2];
+	int have[2], j;
+
+	for (j = 0; j < 2; j++)
+		have[j] = examine_parse(l[j], &pb->b[j], &f[j], &m[j]);
+	if (have[0] && have[1])
+		closesig_check_pair(&keys, max_age, m, r);
+	for (j = 0; j < 2; j++) {
+		if (have[j])
+			judge(&f[j],
+			    have[0] && have[1]
+				? r[j]
+				: check(m[j].ref, m[j].ts, m[j].tsn, m[j].sig,
+				      m[j].sign, m[j].body, m[j].bodyn,
+				      m[j].utf8));
+		ok[j] = f[j].kind == FOUND_OK ? 0 : -1;
+		if (ok[j] == 0)
+			body_line(res, pb->b[j].p, f[j].bn, f[j].crlf);
+		end[j] = res->len;
+	}
 }
 
 static int
@@ -809,7 +877,7 @@ main(int argc, char *argv[])
 	const char *metpath = NULL;
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct recloop loop = { 0 };
-	struct bodybuf prepbody = { NULL, 0 };
+	struct prepbufs prepbufs[2] = { 0 };
 	int ch, i, rc = CLI_EXIT_OK, ioerr = 0, nsecret = 0;
 
 	cli_init("closehook-verify");
@@ -926,7 +994,9 @@ main(int argc, char *argv[])
 	loop.idle = on_idle;
 	loop.prep = prep_line;
 	loop.prepped = on_prepped;
-	loop.prep_ctx = &prepbody;
+	loop.prep2 = prep_two;
+	loop.prep_ctx = &prepbufs[0];
+	loop.prep_ctx1 = &prepbufs[1];
 	if (argc == 0)
 		ioerr |= recloop_run(&loop, NULL) < 0;
 	for (i = 0; i < argc && out.err == 0; i++) {
@@ -935,7 +1005,8 @@ main(int argc, char *argv[])
 			break;
 	}
 	free(body.p);
-	free(prepbody.p);
+	for (i = 0; i < 4; i++)
+		free(prepbufs[i / 2].b[i % 2].p);
 	if (nrejected > 0)
 		rc = CLI_EXIT_REJECTS;
 	if (ioerr)

@@ -72,53 +72,131 @@ body_subscription(struct json_span root, const struct json_top *top, char *sub)
 	return json_str_unescape(v, sub);
 }
 
+/* A message past its checks before the keys, and where its keys stand. */
+struct keyed {
+	unsigned char want[HMAC_LEN];
+	char sub[KEYRING_SUB_MAX + 2];
+	size_t subn;
+	size_t i; /* the next applicable key */
+	int tried;
+};
+
+/*
+ * What decides before any HMAC: the timestamp, the signature's form, the
+ * window, the body as JSON, and the subscription it names for bound keys.
+ * Returns CLOSESIG_OK when the keys are to be tried (k set up), else the
+ * reason of the reject.
+ */
+static enum closesig_reason
+prepare(const struct keyring *keys, int64_t max_age,
+    const struct closesig_msg *m, struct keyed *k)
+{
+	struct json_member mb[16];
+	struct json_top top = { .m = mb, .max = 16, .utf8 = m->utf8 };
+	struct json_span root;
+	int64_t t;
+
+	if (parse_ts(m->ts, m->tsn, &t) != 0)
+		return CLOSESIG_BAD_TS;
+	if (m->sign != 2 * HMAC_LEN ||
+	    hmac_hex_decode(m->sig, m->sign, k->want, sizeof(k->want)) !=
+		HMAC_LEN)
+		return CLOSESIG_BAD_SIG;
+	if (max_age > 0) {
+		if (t < m->ref - max_age)
+			return CLOSESIG_STALE;
+		if (t > m->ref + max_age)
+			return CLOSESIG_FUTURE;
+	}
+	/* The body is verified over its exact bytes: never re-serialised. */
+	if (json_parse_top(m->body, m->bodyn, &root, &top, NULL) != 0 ||
+	    root.type != JSON_OBJECT)
+		return CLOSESIG_NOT_JSON;
+	/* Only bound keys need the subscription: skip the lookup without. */
+	k->subn = keys->nbound > 0 ? body_subscription(root, &top, k->sub) : 0;
+	k->i = keyring_next(keys, 0, k->sub, k->subn);
+	k->tried = 0;
+	return CLOSESIG_OK;
+}
+
+/*
+ * The applicable keys in the key file's order from k->i on, until one
+ * gives the signature: rotation means several may apply, and the new key,
+ * listed first, signs nearly all.  Each compare is constant-time;
+ * stopping at a match tells only which listed key signed a genuine
+ * signature, and a forged one is compared with every key.
+ */
+static enum closesig_reason
+try_keys(
+    const struct keyring *keys, const struct closesig_msg *m, struct keyed *k)
+{
+	unsigned char got[HMAC_LEN];
+	int match = 0;
+
+	for (; k->i < keys->n && !match;
+	     k->i = keyring_next(keys, k->i + 1, k->sub, k->subn)) {
+		hmac_close_sig(
+		    &keys->v[k->i].hk, m->ts, m->tsn, m->body, m->bodyn, got);
+		match = hmac_equal(got, k->want, HMAC_LEN);
+		k->tried = 1;
+	}
+	if (!k->tried)
+		return CLOSESIG_NO_KEY;
+	return match ? CLOSESIG_OK : CLOSESIG_MISMATCH;
+}
+
 static enum closesig_reason
 check(const struct keyring *keys, int64_t max_age, int64_t ref, const char *ts,
     size_t tsn, const char *sig, size_t sign, const char *body, size_t bodyn,
     int utf8)
 {
-	unsigned char want[HMAC_LEN], got[HMAC_LEN];
-	char sub[KEYRING_SUB_MAX + 2];
-	struct json_member m[16];
-	struct json_top top = { .m = m, .max = 16, .utf8 = utf8 };
-	struct json_span root;
-	int64_t t;
-	size_t subn, i;
-	int tried = 0, match = 0;
+	struct closesig_msg m = { ref, ts, tsn, sig, sign, body, bodyn, utf8 };
+	struct keyed k;
+	enum closesig_reason r;
 
-	if (parse_ts(ts, tsn, &t) != 0)
-		return CLOSESIG_BAD_TS;
-	if (sign != 2 * HMAC_LEN ||
-	    hmac_hex_decode(sig, sign, want, sizeof(want)) != HMAC_LEN)
-		return CLOSESIG_BAD_SIG;
-	if (max_age > 0) {
-		if (t < ref - max_age)
-			return CLOSESIG_STALE;
-		if (t > ref + max_age)
-			return CLOSESIG_FUTURE;
+	if ((r = prepare(keys, max_age, &m, &k)) != CLOSESIG_OK)
+		return r;
+	return try_keys(keys, &m, &k);
+}
+
+void
+closesig_check_pair(const struct keyring *keys, int64_t max_age,
+    const struct closesig_msg m[2], enum closesig_reason r[2])
+{
+	unsigned char got[2][HMAC_LEN];
+	struct keyed k[2];
+	int j;
+
+	for (j = 0; j < 2; j++)
+		r[j] = prepare(keys, max_age, &m[j], &k[j]);
+	/* Both have a first key: the two HMACs at once (hmac.h). */
+	if (r[0] == CLOSESIG_OK && r[1] == CLOSESIG_OK && k[0].i < keys->n &&
+	    k[1].i < keys->n) {
+		struct hmac_msg h[2];
+
+		for (j = 0; j < 2; j++) {
+			h[j].k = &keys->v[k[j].i].hk;
+			h[j].a = m[j].ts;
+			h[j].an = m[j].tsn;
+			h[j].b = m[j].body;
+			h[j].bn = m[j].bodyn;
+			h[j].out = got[j];
+		}
+		hmac_sha256_pair(h);
+		/* Then the next keys of one that did not match, if any. */
+		for (j = 0; j < 2; j++) {
+			if (hmac_equal(got[j], k[j].want, HMAC_LEN))
+				continue; /* r[j] stays CLOSESIG_OK */
+			k[j].tried = 1;
+			k[j].i =
+			    keyring_next(keys, k[j].i + 1, k[j].sub, k[j].subn);
+			r[j] = try_keys(keys, &m[j], &k[j]);
+		}
+		return;
 	}
-	/* The body is verified over its exact bytes: never re-serialised. */
-	if (json_parse_top(body, bodyn, &root, &top, NULL) != 0 ||
-	    root.type != JSON_OBJECT)
-		return CLOSESIG_NOT_JSON;
-	/* Only bound keys need the subscription: skip the lookup without. */
-	subn = keys->nbound > 0 ? body_subscription(root, &top, sub) : 0;
-	/*
-	 * The applicable keys in the key file's order, until one gives the
-	 * signature: rotation means several may apply, and the new key,
-	 * listed first, signs nearly all.  Each compare is constant-time;
-	 * stopping at a match tells only which listed key signed a genuine
-	 * signature, and a forged one is compared with every key.
-	 */
-	for (i = keyring_next(keys, 0, sub, subn); i < keys->n && !match;
-	     i = keyring_next(keys, i + 1, sub, subn)) {
-		hmac_close_sig(&keys->v[i].hk, ts, tsn, body, bodyn, got);
-		match = hmac_equal(got, want, HMAC_LEN);
-		tried = 1;
-	}
-	if (!tried)
-		return CLOSESIG_NO_KEY;
-	return match ? CLOSESIG_OK : CLOSESIG_MISMATCH;
+	for (j = 0; j < 2; j++)
+		if (r[j] == CLOSESIG_OK)
+			r[j] = try_keys(keys, &m[j], &k[j]);
 }
 
 enum closesig_reason

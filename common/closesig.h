@@ -55,6 +55,27 @@ enum closesig_reason closesig_check_utf8(const struct keyring *,
     int64_t max_age, int64_t ref, const char *ts, size_t tsn, const char *sig,
     size_t sign, const char *body, size_t bodyn);
 
+/* One message for closesig_check_pair(): the arguments of closesig_check,
+ * utf8 as closesig_check_utf8 takes it. */
+struct closesig_msg {
+	int64_t ref;
+	const char *ts;
+	size_t tsn;
+	const char *sig;
+	size_t sign;
+	const char *body;
+	size_t bodyn;
+	int utf8;
+};
+
+/*
+ * Check two messages, each as closesig_check (or closesig_check_utf8)
+ * would, into r[0] and r[1]: the same answers, the first HMAC of each
+ * computed at once (hmac_sha256_pair), for a program with a flood of them.
+ */
+void closesig_check_pair(const struct keyring *, int64_t max_age,
+    const struct closesig_msg m[2], enum closesig_reason r[2]);
+
 /* At most this many applicable keys are listed in an explanation. */
 #define CLOSESIG_EXPLAIN_KEYS 16
 

@@ -65,6 +65,7 @@ struct prep {
 	pthread_cond_t cv;
 	int started, quit, sleeping;
 	struct bset b[2];
+	struct out res1; /* the first thread's results of a pair */
 	/* The batch the second thread works on: set before range is. */
 	struct held *h;
 	struct out *res;
@@ -122,6 +123,32 @@ run_task(struct prep *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* A line prep may take: a line, not a mark. */
+static int
+preppable(const struct held *h)
+{
+	return h->st == LR_LINE && !mark_is(h->l.p, h->l.n);
+}
+
+/* Lines a and b (in input order) through prep2, into res. */
+static void
+prep_pair(struct recloop *rl, void *ctx, struct held *a, struct held *b,
+    struct out *res)
+{
+	const struct lr_line *l[2] = { &a->l, &b->l };
+	struct held *h[2] = { a, b };
+	size_t start = res->len, end[2];
+	int ok[2], j;
+
+	rl->prep2(ctx, l, res, ok, end);
+	for (j = 0; j < 2; j++) {
+		h[j]->prepped = ok[j] == 0;
+		h[j]->roff = start;
+		h[j]->rn = end[j] - start;
+		start = end[j];
+	}
+}
+
 /*
  * The second thread's part of a batch: lines from the back, and a task
  * posted meanwhile before the next line.  Not busy while on the task:
@@ -130,8 +157,9 @@ run_task(struct prep *p)
 static void
 prep_lines(struct prep *p)
 {
+	struct recloop *rl = p->rl;
 	struct held *h;
-	size_t i, off;
+	size_t i, j, off;
 
 	atomic_store(&p->busy, 1);
 	for (;;) {
@@ -143,15 +171,22 @@ prep_lines(struct prep *p)
 		if ((i = take(p, 0)) == NONE)
 			break;
 		h = &p->h[i];
-		if (h->st == LR_LINE && !mark_is(h->l.p, h->l.n)) {
-			off = p->res->len;
-			if (p->rl->prep(p->rl->prep_ctx, &h->l, p->res) != 0)
-				p->res->len = off;
-			else {
-				h->prepped = 1;
-				h->roff = off;
-				h->rn = p->res->len - off;
-			}
+		if (!preppable(h))
+			continue;
+		/* Two by two where the program can (from the back: the one
+		 * before first). */
+		if (rl->prep2 != NULL && (j = take(p, 0)) != NONE &&
+		    preppable(&p->h[j])) {
+			prep_pair(rl, rl->prep_ctx, &p->h[j], h, p->res);
+			continue;
+		}
+		off = p->res->len;
+		if (rl->prep(rl->prep_ctx, &h->l, p->res) != 0)
+			p->res->len = off;
+		else {
+			h->prepped = 1;
+			h->roff = off;
+			h->rn = p->res->len - off;
 		}
 	}
 	atomic_store(&p->busy, 0);
@@ -228,6 +263,7 @@ prep_start(struct prep *p)
 		return 0;
 	out_mem_init(&p->b[0].res);
 	out_mem_init(&p->b[1].res);
+	out_mem_init(&p->res1);
 	atomic_store(&p->range, 0);
 	atomic_store(&p->busy, 0);
 	atomic_store(&p->posted, 0);
@@ -245,6 +281,7 @@ prep_start(struct prep *p)
 		pthread_mutex_destroy(&p->mu);
 		out_close(&p->b[0].res);
 		out_close(&p->b[1].res);
+		out_close(&p->res1);
 		return -1;
 	}
 	p->started = 1;
@@ -265,6 +302,7 @@ prep_stop(struct prep *p)
 		pthread_mutex_destroy(&p->mu);
 		out_close(&p->b[0].res);
 		out_close(&p->b[1].res);
+		out_close(&p->res1);
 	}
 	free(p->b[0].h);
 	free(p->b[1].h);
@@ -336,6 +374,32 @@ publish(struct prep *p, struct bset *b)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * The first thread's line i of a batch h, and the next with it when the
+ * program takes lines two by two (prep2 with prep_ctx1): both prepared
+ * at once, then passed on in order.  Returns as one() does.
+ */
+static int
+front(struct recloop *rl, struct prep *p, const char *name, struct held *h,
+    size_t i)
+{
+	size_t j;
+	int rc;
+
+	if (rl->prep2 == NULL || rl->prep_ctx1 == NULL || !preppable(&h[i]) ||
+	    (j = take(p, 1)) == NONE)
+		return one(rl, name, h[i].st, &h[i].l, NULL, 0);
+	p->res1.len = 0;
+	if (preppable(&h[j]))
+		prep_pair(rl, rl->prep_ctx1, &h[i], &h[j], &p->res1);
+	rc = one(rl, name, h[i].st, &h[i].l,
+	    h[i].prepped ? p->res1.buf + h[i].roff : NULL, h[i].rn);
+	if (rc == 0)
+		rc = one(rl, name, h[j].st, &h[j].l,
+		    h[j].prepped ? p->res1.buf + h[j].roff : NULL, h[j].rn);
+	return rc;
+}
+
 /* The second thread's lines of batch b: from where the two met, in order. */
 static int
 finish(struct recloop *rl, const char *name, struct bset *b)
@@ -391,8 +455,7 @@ batch(struct recloop *rl, struct prep *p, struct lr *r, enum lr_status st,
 				bset_add(nxt, st, l);
 		}
 		while (rc == 0 && (i = take(p, 1)) != NONE)
-			rc = one(
-			    rl, r->name, cur->h[i].st, &cur->h[i].l, NULL, 0);
+			rc = front(rl, p, r->name, cur->h, i);
 		/* Stopped: leave the second thread nothing more. */
 		while (take(p, 1) != NONE)
 			;

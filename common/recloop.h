@@ -66,6 +66,18 @@ struct recloop {
 	int (*prepped)(void *arg, const char *file, struct lr_line *l,
 	    const char *res, size_t n);
 	void *prep_ctx; /* the second thread's state, for prep */
+	/*
+	 * Two lines at once (optional), for work that goes faster two by two
+	 * (closehook-verify: two HMACs interleaved): as prep on l[0], then
+	 * on l[1], each result appended to res in turn; ok[j] is set to
+	 * what prep would have returned for l[j], end[j] to res's length
+	 * after l[j]'s result.  Each thread then takes its lines in pairs,
+	 * the first thread with prep_ctx1, its own state, passing its
+	 * prepared lines to prepped as the second's.
+	 */
+	void (*prep2)(void *ctx, const struct lr_line *const l[2],
+	    struct out *res, int ok[2], size_t end[2]);
+	void *prep_ctx1;
 	struct prep *priv; /* the loop's own, while it runs */
 };
 

@@ -64,6 +64,27 @@ CLOSEHOOK_CORES=1 "${V[@]}" -q --rejects rej1 <in.verify >/dev/null
 "${V[@]}" -q --rejects rej2 <in.verify >/dev/null
 same_file rej1 rej2 "verify: the rejects file the same"
 
+# Several subscriptions, one mid-rotation (a third of its captures signed
+# with the previous key), some bodies in base64: captures are verified two
+# at a time on each thread (closesig_check_pair), a second key tried after
+# the pair; with the keys bound to their subscriptions, and with every key
+# applying to every capture.  (A capture a pair turns down is judged again
+# alone, so what can differ here is a pair passing one it should not;
+# test-closesig checks the pair's answers themselves.)
+python3 "$TOP/bench/gen" --count 4000 --seed 9 --timestamp 1764000000 \
+    --rate 100 --subscriptions 3 --rotating 1 --rotate-rate 0.3 \
+    --base64-rate 0.05 --bad-rate 0.05 --keys-out keys3 >rot.raw
+mix rot.raw in.verify-bound
+cp in.verify-bound in.verify-unbound
+awk '{ print $2 }' keys3 >keys3u
+V3=(closehook-verify --now 1764000020 --max-age 400 --max-line 60000
+	--explain --summary)
+both verify-bound "${V3[@]}" --secret-file keys3
+both verify-unbound "${V3[@]}" --secret-file keys3u
+is "$(grep -c 'rejected: signature-mismatch' verify-bound.err1)" \
+    "$(grep -c 'rejected: signature-mismatch' verify-unbound.err1)" \
+    "verify: bound or not, the same mismatches"
+
 # -- flatten --------------------------------------------------------------
 python3 "$TOP/bench/gen" --count 4000 --seed 8 --timestamp 1764000000 \
     --rate 100 --format payloads >pay.raw

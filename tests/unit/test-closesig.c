@@ -23,6 +23,47 @@ static const char kav_body[] =
     " \"subscription_id\": \"whsub_mBTylJxRXaBOXcuQmgUdmL\"}";
 
 /*
+ * closesig_check_pair must say of each message what closesig_check says:
+ * the message beside itself (both first keys fail together where a
+ * second signs), and beside the CLOSE.md vector, either way round.
+ */
+static void
+pairs(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
+    const char *sig, const char *body, enum closesig_reason want)
+{
+	struct closesig_msg m = { ref, ts, strlen(ts), sig, strlen(sig), body,
+		strlen(body), 0 },
+			    v = { ref, kav_ts, strlen(kav_ts), kav_sig,
+				    strlen(kav_sig), kav_body, strlen(kav_body),
+				    1 },
+			    two[2];
+	enum closesig_reason vwant = closesig_check(k, max_age, ref, kav_ts,
+				 strlen(kav_ts), kav_sig, strlen(kav_sig),
+				 kav_body, strlen(kav_body)),
+			     r[2];
+
+	two[0] = two[1] = m;
+	closesig_check_pair(k, max_age, two, r);
+	if (r[0] != want || r[1] != want)
+		ok(0, "pair with itself: %s and %s, alone %s",
+		    closesig_reason_name(r[0]), closesig_reason_name(r[1]),
+		    closesig_reason_name(want));
+	two[1] = v;
+	closesig_check_pair(k, max_age, two, r);
+	if (r[0] != want || r[1] != vwant)
+		ok(0, "pair with the vector: %s and %s, alone %s and %s",
+		    closesig_reason_name(r[0]), closesig_reason_name(r[1]),
+		    closesig_reason_name(want), closesig_reason_name(vwant));
+	two[0] = v;
+	two[1] = m;
+	closesig_check_pair(k, max_age, two, r);
+	if (r[0] != vwant || r[1] != want)
+		ok(0, "the vector, then the pair: %s and %s, alone %s and %s",
+		    closesig_reason_name(r[0]), closesig_reason_name(r[1]),
+		    closesig_reason_name(vwant), closesig_reason_name(want));
+}
+
+/*
  * closesig_check; every body that is valid UTF-8 also goes through
  * closesig_check_utf8, which must give the same answer.
  */
@@ -30,8 +71,8 @@ static enum closesig_reason
 check(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
     const char *sig, const char *body)
 {
-	enum closesig_reason r = closesig_check(k, max_age, ref, ts,
-				 strlen(ts), sig, strlen(sig), body, strlen(body)),
+	enum closesig_reason r = closesig_check(k, max_age, ref, ts, strlen(ts),
+				 sig, strlen(sig), body, strlen(body)),
 			     r8;
 
 	if (json_utf8_valid(body, strlen(body))) {
@@ -41,6 +82,7 @@ check(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
 			ok(0, "closesig_check_utf8 says %s, closesig_check %s",
 			    closesig_reason_name(r8), closesig_reason_name(r));
 	}
+	pairs(k, max_age, ref, ts, sig, body, r);
 	return r;
 }
 
