@@ -91,6 +91,14 @@ enum format {
 
 static struct flat_opts opts, opts_jq;
 static struct flat_row row;
+
+/*
+ * A line's values, recorded as it is validated, so that flattening walks
+ * them without scanning the line again (flat.h); a line with more falls
+ * back to scanning.  The second thread has its own (struct prepctx).
+ */
+#define TAPE_MAX 8192
+static struct json_tape tape;
 static struct jqr *prog, *sel;
 static struct json_path root_path, explode_path;
 static int have_root, have_explode;
@@ -708,7 +716,7 @@ do_line(const char *file, struct lr_line *l)
 
 	cur_file = file;
 	cur_line = l->lineno;
-	if (evrec_parse(&it, l->p, l->n, &je) != 0) {
+	if (evrec_parse_tape(&it, l->p, l->n, &je, &tape) != 0) {
 		snprintf(detail, sizeof(detail), "%s at byte %zu", je.msg,
 		    je.off + 1);
 		reject(RS_JSON, detail, none);
@@ -721,8 +729,10 @@ do_line(const char *file, struct lr_line *l)
 		reject(RS_NOTOBJ, detail, root);
 		return;
 	}
+	row.tape = &tape;
 	while (evrec_next(&it, &rec) && out.err == 0)
 		do_record(record_text(&rec, &wrapbuf, &wrapcap));
+	row.tape = NULL;
 }
 
 static void
@@ -785,6 +795,7 @@ struct prepctx {
 	struct flat_row row;
 	char *wrap;
 	size_t wrapcap;
+	struct json_tape tape;
 };
 
 static int
@@ -798,9 +809,10 @@ prep_line(void *ctx, const struct lr_line *l, struct out *res)
 	struct json_span v;
 	size_t at = res->len, rows = 0;
 
-	if (evrec_parse(&it, l->p, l->n, &je) != 0 ||
+	if (evrec_parse_tape(&it, l->p, l->n, &je, &c->tape) != 0 ||
 	    it.root.type != JSON_OBJECT)
 		return -1;
+	c->row.tape = &c->tape;
 	out_write(res, &rows, sizeof(rows));
 	while (evrec_next(&it, &rec)) {
 		v = record_text(&rec, &c->wrap, &c->wrapcap);
@@ -1147,6 +1159,8 @@ main(int argc, char *argv[])
 		}
 	}
 	flat_row_init(&row, &opts);
+	tape.cap = TAPE_MAX;
+	tape.v = xmalloc(TAPE_MAX * sizeof(*tape.v));
 	out_init(&out, STDOUT_FILENO, "stdout");
 	if (rejpath != NULL) {
 		if (out_append_open(&rej, rejpath, 0600) != 0)
@@ -1166,6 +1180,8 @@ main(int argc, char *argv[])
 	if (prog == NULL && sel == NULL && !changes && !have_root &&
 	    !have_explode && format == F_NDJSON) {
 		flat_row_init(&pc.row, &opts);
+		pc.tape.cap = TAPE_MAX;
+		pc.tape.v = xmalloc(TAPE_MAX * sizeof(*pc.tape.v));
 		loop.prep = prep_line;
 		loop.prepped = on_prepped;
 		loop.prep_ctx = &pc;
@@ -1191,6 +1207,8 @@ main(int argc, char *argv[])
 	if (loop.prep != NULL)
 		flat_row_free(&pc.row);
 	free(pc.wrap);
+	free(pc.tape.v);
+	free(tape.v);
 	flat_map_free((struct flat_map *)opts.map);
 	for (i = 0; i < ncols; i++)
 		free(cols[i]);

@@ -86,8 +86,17 @@ int
 evrec_parse(
     struct evrec_iter *e, const char *p, size_t n, struct json_error *err)
 {
+	return evrec_parse_tape(e, p, n, err, NULL);
+}
+
+int
+evrec_parse_tape(struct evrec_iter *e, const char *p, size_t n,
+    struct json_error *err, struct json_tape *tape)
+{
 	struct json_member m[16];
-	struct json_top top = { .m = m, .max = 16, .sub = "event", .subn = 5 };
+	struct json_top top = {
+		.m = m, .max = 16, .sub = "event", .subn = 5, .tape = tape
+	};
 	struct json_span root;
 	struct cls c;
 	size_t i;

@@ -58,6 +58,9 @@ void evrec_begin(struct evrec_iter *, struct json_span root);
  */
 int evrec_parse(
     struct evrec_iter *, const char *p, size_t n, struct json_error *err);
+/* The same, also putting every value of the line on tape (json.h). */
+int evrec_parse_tape(struct evrec_iter *, const char *p, size_t n,
+    struct json_error *err, struct json_tape *tape);
 /* Next record of the line: 1 and *r set, or 0 when there are no more. */
 int evrec_next(struct evrec_iter *, struct evrec *r);
 /* The record's bytes without newline: as is, or wrapped. */

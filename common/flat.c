@@ -63,6 +63,8 @@ struct frame {
 	int has_prefix;
 	int esc; /* the key so far may hold bytes JSON must escape */
 	uint64_t hw; /* hash_words of the key's first base / 8 words */
+	/* From a tape: the next entry, the end, the entry just taken. */
+	uint32_t ti, tend, tcur;
 };
 
 struct flat_map {
@@ -526,6 +528,38 @@ flat_key_part(const struct flat_opts *o, const char *c, size_t n, char *dst)
 	return n;
 }
 
+/*
+ * The entry of tape t for the container v, when v lies in t's document
+ * (it was parsed onto it): the entries, with *at its index; else NULL.
+ */
+static const struct json_tape_ent *
+tape_walk(const struct json_tape *t, struct json_span v, uint32_t *at)
+{
+	uintptr_t b, p = (uintptr_t)v.p;
+	size_t lo = 0, hi, mid;
+	uint32_t off;
+
+	if (t == NULL || !t->ok || t->n == 0)
+		return NULL;
+	b = (uintptr_t)t->base;
+	if (p < b + t->v[0].off || p - b > t->v[0].off + t->v[0].n)
+		return NULL;
+	off = (uint32_t)(p - b);
+	hi = t->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (t->v[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == t->n || t->v[lo].off != off || t->v[lo].n != v.n ||
+	    t->v[lo].type != (uint32_t)v.type)
+		return NULL;
+	*at = (uint32_t)lo;
+	return t->v;
+}
+
 /* An array index in decimal into d (room for 20 bytes); its length. */
 static size_t
 put_index(char *d, size_t v)
@@ -549,6 +583,8 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	const struct flat_opts *o = r->o;
 	struct frame *st, *f;
 	struct json_span k, val;
+	const struct json_tape_ent *tv;
+	const char *tbase = NULL;
 	size_t sp = 0, len, cn, need;
 	char *kb, *cb;
 	size_t mg = o->map != NULL ? map_maxgrow(o->map) : 0;
@@ -584,7 +620,12 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	 * Lazily: a nested container is walked as it is found, once, not
 	 * first skipped to find its end (json.h).
 	 */
-	json_iter_init_lazy(&f->it, v);
+	if ((tv = tape_walk(r->tape, v, &f->ti)) != NULL) {
+		tbase = r->tape->base;
+		f->tend = tv[f->ti].next;
+		f->ti++;
+	} else
+		json_iter_init_lazy(&f->it, v);
 	f->base = prefixn;
 	f->idx = 0;
 	f->depth = 0;
@@ -595,14 +636,30 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	sepesc = needs_escape(o->sep, o->sepn);
 	while (sp > 0) {
 		f = &st[sp - 1];
-		if (f->is_array) {
+		k.p = NULL;
+		k.n = 0;
+		if (tv != NULL) {
+			/* From the tape: spans whole, nothing scanned. */
+			if ((more = f->ti < f->tend)) {
+				const struct json_tape_ent *t = &tv[f->ti];
+
+				f->tcur = f->ti;
+				f->ti = t->next;
+				val.p = tbase + t->off;
+				val.n = t->n;
+				val.type = (enum json_type)t->type;
+				if (!f->is_array) {
+					k.p = tbase + t->koff;
+					k.n = t->kn;
+					k.type = JSON_STRING;
+				}
+			}
+		} else if (f->is_array)
 			more = json_iter_elem_lazy(&f->it, &val);
-			k.p = NULL;
-			k.n = 0;
-		} else
+		else
 			more = json_iter_member_lazy(&f->it, &k, &val);
 		if (!more) {
-			if (--sp > 0)
+			if (--sp > 0 && tv == NULL)
 				json_iter_resume(&st[sp - 1].it, &f->it);
 			continue;
 		}
@@ -660,7 +717,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			memcpy(&tail, kb + len / 8 * 8, 8);
 			tail &= ~0ull >> (64 - 8 * (len % 8));
 		}
-		if (val.n == 0 &&
+		if ((val.n == 0 || tv != NULL) &&
 		    (val.type == JSON_OBJECT ||
 			(val.type == JSON_ARRAY && !o->arrays_json)) &&
 		    !starts_empty(val.p) &&
@@ -673,7 +730,11 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 				    r->stack, r->stackcap * sizeof(*st));
 				st = r->stack;
 			}
-			json_iter_enter(&st[sp].it, &st[sp - 1].it);
+			if (tv != NULL) {
+				st[sp].ti = st[sp - 1].tcur + 1;
+				st[sp].tend = tv[st[sp - 1].tcur].next;
+			} else
+				json_iter_enter(&st[sp].it, &st[sp - 1].it);
 			f = &st[sp++];
 			f->base = len;
 			f->idx = 0;

@@ -87,6 +87,13 @@ struct flat_row {
 	size_t stackcap;
 	char *kb, *cb; /* the key being built, a component */
 	size_t kbcap, cbcap;
+	/*
+	 * The tape of the line being flattened (json.h), or NULL: flat_add
+	 * walks a value that lies on it from the tape, without scanning.
+	 * The caller sets it for the line it parsed onto it, and clears it
+	 * before the buffer holds another.
+	 */
+	const struct json_tape *tape;
 };
 
 /* Defaults: ".", index keys, unlimited depth, dates kept, names as is. */

@@ -700,6 +700,7 @@ str_eq_raw(const uchar *k, const uchar *ke, const char *lit, size_t n)
  */
 #define PARSE_SUB 1
 #define PARSE_UTF8 2
+#define PARSE_TAPE 4
 static inline __attribute__((always_inline)) int
 parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
     struct json_top *top, size_t *used, int mode)
@@ -708,6 +709,9 @@ parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
 	const uchar *tkey = NULL, *tkeyend = NULL, *tval = NULL;
 	const uchar *skey = NULL, *skeyend = NULL, *sval = NULL;
 	uint64_t stk[(JSON_MAX_DEPTH + 63) / 64];
+	/* PARSE_TAPE: the open containers' entries, the scalar's, the key. */
+	uint32_t tstk[JSON_MAX_DEPTH], tpend = 0, tk = 0, tkn = 0;
+	struct json_tape *tp = (mode & PARSE_TAPE) ? top->tape : NULL;
 	unsigned lvl = 0, nobj = 0;
 	int inobj = 0, insub = 0; /* insub: in the object top->sub names */
 	struct perr pe;
@@ -719,8 +723,31 @@ parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
 		goto fail;
 	}
 	start = s;
+	if (tp != NULL) {
+		tp->base = p;
+		tp->n = 0;
+		tp->ok = n <= UINT32_MAX;
+	}
 
 value:
+	if (tp != NULL && tp->ok) {
+		struct json_tape_ent *t;
+
+		if (tp->n == tp->cap) {
+			tp->ok = 0;
+		} else {
+			t = &tp->v[tp->n];
+			t->off = (uint32_t)(s - (const uchar *)p);
+			t->type = type_of(*s);
+			t->koff = tk;
+			t->kn = lvl > 0 && inobj ? tkn : 0;
+			if (*s == '{' || *s == '[')
+				tstk[lvl] = (uint32_t)tp->n;
+			else
+				tpend = (uint32_t)tp->n + 1;
+			tp->n++;
+		}
+	}
 	if ((mode & PARSE_SUB) && insub && lvl == 2 && inobj)
 		sval = s;
 	if (top != NULL && lvl == 1 && inobj) {
@@ -816,6 +843,13 @@ value:
 	}
 
 next:
+	if (tpend != 0) {
+		/* The scalar just scanned ends here. */
+		tp->v[tpend - 1].n =
+		    (uint32_t)(s - (const uchar *)p) - tp->v[tpend - 1].off;
+		tp->v[tpend - 1].next = tpend;
+		tpend = 0;
+	}
 	if (lvl == 0)
 		goto done;
 	if (top != NULL && lvl == 1 && inobj) {
@@ -854,6 +888,12 @@ next:
 
 close:
 	lvl--;
+	if (tp != NULL && tp->ok) {
+		struct json_tape_ent *t = &tp->v[tstk[lvl]];
+
+		t->n = (uint32_t)(s - (const uchar *)p) - t->off;
+		t->next = (uint32_t)tp->n;
+	}
 	if (inobj)
 		nobj--;
 	if (lvl == 1)
@@ -870,6 +910,8 @@ key:
 		pe.msg = "expected string key";
 		goto fail;
 	}
+	if (tp != NULL)
+		tk = (uint32_t)(s - (const uchar *)p);
 	if (top != NULL && lvl == 1)
 		tkey = s;
 	else if ((mode & PARSE_SUB) && insub && lvl == 2)
@@ -880,6 +922,9 @@ key:
 		tkeyend = s;
 	else if ((mode & PARSE_SUB) && insub && lvl == 2)
 		skeyend = s;
+	if (tp != NULL) {
+		tkn = (uint32_t)(s - (const uchar *)p) - tk;
+	}
 	s = skip_ws(s, e);
 	if (s == e)
 		goto eof;
@@ -943,7 +988,7 @@ json_parse_next(const char *p, size_t n, struct json_span *v, size_t *used,
 }
 
 /*
- * json_parse_top's three parsers, each a function of its own: inlined into
+ * json_parse_top's four parsers, each a function of its own: inlined into
  * one, they made the one verify uses for bodies 10% slower.
  */
 static __attribute__((noinline)) int
@@ -951,6 +996,13 @@ parse_top_sub(const char *p, size_t n, struct json_span *v,
     struct json_top *top, struct json_error *err)
 {
 	return parse(p, n, v, err, top, NULL, PARSE_SUB);
+}
+
+static __attribute__((noinline)) int
+parse_top_tape(const char *p, size_t n, struct json_span *v,
+    struct json_top *top, struct json_error *err)
+{
+	return parse(p, n, v, err, top, NULL, PARSE_SUB | PARSE_TAPE);
 }
 
 static __attribute__((noinline)) int
@@ -977,6 +1029,8 @@ json_parse_top(const char *p, size_t n, struct json_span *v,
 	top->lazy_found = 0;
 	top->lazy_n = 0;
 	top->lazy_crlf = 0;
+	if (top->tape != NULL)
+		return parse_top_tape(p, n, v, top, err);
 	if (top->sub != NULL || top->lazy != NULL)
 		return parse_top_sub(p, n, v, top, err);
 	if (top->utf8)

@@ -85,6 +85,29 @@ int json_parse_next(const char *p, size_t n, struct json_span *v, size_t *used,
 struct json_member {
 	struct json_span key, val;
 };
+
+/*
+ * A tape (json_top's tape, optional): every value of the document in
+ * order, each with its key when it is an object's member, so that a walk
+ * over it (flatten's) needs no second scan.  Offsets are from the
+ * document's start.  The caller gives room for cap entries; a document
+ * with more values (or longer than 4 GiB) leaves ok 0, and the walk goes
+ * the lazy way instead.
+ */
+struct json_tape_ent {
+	uint32_t off, n; /* the value */
+	uint32_t koff, kn; /* its key, quotes included; kn 0: none */
+	uint32_t next; /* the entry after the value and all it holds */
+	uint32_t type; /* enum json_type */
+};
+struct json_tape {
+	struct json_tape_ent *v;
+	size_t cap;
+	const char *base; /* out: the document */
+	size_t n; /* out: entries */
+	int ok; /* out: the whole document is on the tape */
+};
+
 struct json_top {
 	struct json_member *m;
 	size_t max;
@@ -109,6 +132,7 @@ struct json_top {
 	size_t lazy_n; /* out */
 	int lazy_crlf; /* out */
 	struct json_span lazy_val; /* out */
+	struct json_tape *tape; /* or NULL */
 };
 int json_parse_top(const char *p, size_t n, struct json_span *v,
     struct json_top *top, struct json_error *err);
