@@ -300,23 +300,7 @@ ni_rest(uint32_t st[8], struct ni_msg *c)
 	}
 }
 
-/* The outer block: the inner hash, padded for 64 + 32 bytes. */
-static void
-ni_outer_block(const uint32_t ih[8], unsigned char blk[64])
-{
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		blk[4 * i] = (unsigned char)(ih[i] >> 24);
-		blk[4 * i + 1] = (unsigned char)(ih[i] >> 16);
-		blk[4 * i + 2] = (unsigned char)(ih[i] >> 8);
-		blk[4 * i + 3] = (unsigned char)ih[i];
-	}
-	memset(blk + 32, 0, 32);
-	blk[32] = 0x80;
-	blk[62] = 0x03; /* 768 bits */
-}
-
+/* A state's words, big-endian: the digest. */
 static void
 ni_digest(const uint32_t st[8], unsigned char *out)
 {
@@ -328,6 +312,16 @@ ni_digest(const uint32_t st[8], unsigned char *out)
 		out[4 * i + 2] = (unsigned char)(st[i] >> 8);
 		out[4 * i + 3] = (unsigned char)st[i];
 	}
+}
+
+/* The outer block: the inner hash, padded for 64 + 32 bytes. */
+static void
+ni_outer_block(const uint32_t ih[8], unsigned char blk[64])
+{
+	ni_digest(ih, blk);
+	memset(blk + 32, 0, 32);
+	blk[32] = 0x80;
+	blk[62] = 0x03; /* 768 bits */
 }
 
 static void
