@@ -554,7 +554,7 @@ tape_walk(const struct json_tape *t, struct json_span v, uint32_t *at)
 			hi = mid;
 	}
 	if (lo == t->n || t->v[lo].off != off || t->v[lo].n != v.n ||
-	    t->v[lo].type != (uint32_t)v.type)
+	    (t->v[lo].type & 0xff) != (uint32_t)v.type)
 		return NULL;
 	*at = (uint32_t)lo;
 	return t->v;
@@ -589,7 +589,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	char *kb, *cb;
 	size_t mg = o->map != NULL ? map_maxgrow(o->map) : 0;
 	uint64_t hw, tail;
-	int more, esc, sepesc;
+	int more, esc, sepesc, kplain;
 
 	/* A prefix is a key built here, far below this; it keeps the size
 	 * arithmetic below from wrapping. */
@@ -638,6 +638,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 		f = &st[sp - 1];
 		k.p = NULL;
 		k.n = 0;
+		kplain = 0;
 		if (tv != NULL) {
 			/* From the tape: spans whole, nothing scanned. */
 			if ((more = f->ti < f->tend)) {
@@ -647,11 +648,13 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 				f->ti = t->next;
 				val.p = tbase + t->off;
 				val.n = t->n;
-				val.type = (enum json_type)t->type;
+				val.type = (enum json_type)(t->type & 0xff);
 				if (!f->is_array) {
 					k.p = tbase + t->koff;
 					k.n = t->kn;
 					k.type = JSON_STRING;
+					kplain =
+					    (t->type & JSON_TAPE_KPLAIN) != 0;
 				}
 			}
 		} else if (f->is_array)
@@ -683,9 +686,9 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 		} else if (o->map != NULL) {
 			grow(&r->cb, &r->cbcap, k.n);
 			cb = r->cb;
-			cn = json_str_plain(k) ? k.n - 2
-					       : json_str_unescape(k, cb);
-			if (json_str_plain(k))
+			kplain = kplain || json_str_plain(k);
+			cn = kplain ? k.n - 2 : json_str_unescape(k, cb);
+			if (kplain)
 				memcpy(cb, k.p + 1, cn);
 			if (cn > 3 && memmem(cb, cn, "cf_", 3) != NULL) {
 				size_t mn =
@@ -698,7 +701,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 				esc = esc || needs_escape(cb, cn);
 				len += cn;
 			}
-		} else if (json_str_plain(k)) {
+		} else if (kplain || json_str_plain(k)) {
 			/* Validated and without escapes: nothing to escape. */
 			memcpy(kb + len, k.p + 1, k.n - 2);
 			len += k.n - 2;

@@ -570,7 +570,8 @@ scan_string(const uchar *s, const uchar *e, struct perr *pe, int utf8)
  * otherwise scan_string goes on where this step stopped.
  */
 static inline __attribute__((always_inline)) const uchar *
-scan_string_short(const uchar *s, const uchar *e, struct perr *pe, int utf8)
+scan_string_short(
+    const uchar *s, const uchar *e, struct perr *pe, int utf8, int *plain)
 {
 #ifdef JSON_SSE2
 	if (likely(e - s >= 16)) {
@@ -585,11 +586,16 @@ scan_string_short(const uchar *s, const uchar *e, struct perr *pe, int utf8)
 		    utf8 ? ctl_mask(x)
 			 : _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))));
 		/* The lowest bit of m is a quote's. */
-		if (likely((m & (0U - m) & mq) != 0))
+		if (likely((m & (0U - m) & mq) != 0)) {
+			if (plain != NULL)
+				*plain = 1; /* no backslash before it */
 			return s + ctz32(m) + 1;
+		}
 		s += m != 0 ? ctz32(m) : 16;
 	}
 #endif
+	if (plain != NULL)
+		*plain = 0; /* not known */
 	return scan_string(s, e, pe, utf8);
 }
 
@@ -711,6 +717,7 @@ parse(const char *p, size_t n, struct json_span *v, struct json_error *err,
 	uint64_t stk[(JSON_MAX_DEPTH + 63) / 64];
 	/* PARSE_TAPE: the open containers' entries, the scalar's, the key. */
 	uint32_t tstk[JSON_MAX_DEPTH], tpend = 0, tk = 0, tkn = 0;
+	int tkplain = 0;
 	struct json_tape *tp = (mode & PARSE_TAPE) ? top->tape : NULL;
 	unsigned lvl = 0, nobj = 0;
 	int inobj = 0, insub = 0; /* insub: in the object top->sub names */
@@ -741,6 +748,8 @@ value:
 			t->type = type_of(*s);
 			t->koff = tk;
 			t->kn = lvl > 0 && inobj ? tkn : 0;
+			if (t->kn > 0 && tkplain)
+				t->type |= JSON_TAPE_KPLAIN;
 			if (*s == '{' || *s == '[')
 				tstk[lvl] = (uint32_t)tp->n;
 			else
@@ -776,8 +785,8 @@ value:
 	}
 	switch (*s) {
 	case '"':
-		if ((s = scan_string_short(s + 1, e, &pe, mode & PARSE_UTF8)) ==
-		    NULL)
+		if ((s = scan_string_short(
+			 s + 1, e, &pe, mode & PARSE_UTF8, NULL)) == NULL)
 			goto fail;
 		break;
 	case '{':
@@ -916,7 +925,8 @@ key:
 		tkey = s;
 	else if ((mode & PARSE_SUB) && insub && lvl == 2)
 		skey = s;
-	if ((s = scan_string_short(s + 1, e, &pe, mode & PARSE_UTF8)) == NULL)
+	if ((s = scan_string_short(s + 1, e, &pe, mode & PARSE_UTF8,
+		 tp != NULL ? &tkplain : NULL)) == NULL)
 		goto fail;
 	if (top != NULL && lvl == 1)
 		tkeyend = s;

@@ -98,8 +98,10 @@ struct json_tape_ent {
 	uint32_t off, n; /* the value */
 	uint32_t koff, kn; /* its key, quotes included; kn 0: none */
 	uint32_t next; /* the entry after the value and all it holds */
-	uint32_t type; /* enum json_type */
+	uint32_t type; /* enum json_type, | JSON_TAPE_KPLAIN */
 };
+/* In a tape entry's type: its key is known to hold no escape. */
+#define JSON_TAPE_KPLAIN 0x100u
 struct json_tape {
 	struct json_tape_ent *v;
 	size_t cap;
