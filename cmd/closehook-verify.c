@@ -111,16 +111,11 @@ help(void)
 	exit(cli_close_out());
 }
 
-/*
- * Check one message against the key ring and the window around ref; utf8:
- * the body is known to be valid UTF-8 (decoded from a capture's "body").
- */
+/* Check one message against the key ring and the window around m->ref. */
 static enum closesig_reason
-check(int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
-    const char *body, size_t bodyn, int utf8)
+check(const struct closesig_msg *m)
 {
-	return (utf8 ? closesig_check_utf8 : closesig_check)(
-	    &keys, max_age, ref, ts, tsn, sig, sign, body, bodyn);
+	return closesig_check_msg(&keys, max_age, m);
 }
 
 /*
@@ -624,9 +619,7 @@ examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
 	struct closesig_msg m;
 
 	if (examine_parse(l, b, f, &m))
-		judge(f,
-		    check(m.ref, m.ts, m.tsn, m.sig, m.sign, m.body, m.bodyn,
-			m.utf8));
+		judge(f, check(&m));
 }
 
 /* Verify one capture line: write its body, or report why not. */
@@ -737,12 +730,7 @@ prep_two(void *ctx, const struct lr_line *const l[2], struct out *res,
 		closesig_check_pair(&keys, max_age, m, r);
 	for (j = 0; j < 2; j++) {
 		if (have[j])
-			judge(&f[j],
-			    have[0] && have[1]
-				? r[j]
-				: check(m[j].ref, m[j].ts, m[j].tsn, m[j].sig,
-				      m[j].sign, m[j].body, m[j].bodyn,
-				      m[j].utf8));
+			judge(&f[j], have[0] && have[1] ? r[j] : check(&m[j]));
 		ok[j] = f[j].kind == FOUND_OK ? 0 : -1;
 		if (ok[j] == 0)
 			body_line(res, pb->b[j].p, f[j].bn, f[j].crlf);
@@ -783,6 +771,8 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 {
 	const char *name =
 	    path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
+	struct closesig_msg m = { now, ts, strlen(ts), sig, strlen(sig), NULL,
+		0, 0 };
 	enum closesig_reason r;
 	size_t n;
 	char *buf;
@@ -798,7 +788,9 @@ verify_raw(const char *path, const char *ts, const char *sig, size_t max_body)
 		return CLI_EXIT_REJECTS;
 	}
 	nread++;
-	r = check(now, ts, strlen(ts), sig, strlen(sig), buf, n, 0);
+	m.body = buf;
+	m.bodyn = n;
+	r = check(&m);
 	if (r != CLOSESIG_OK) {
 		judged(name, 0, r, now, have_now ? "--now" : "clock", ts,
 		    strlen(ts), sig, strlen(sig), buf, n, NULL, 0, 0);

@@ -145,18 +145,16 @@ try_keys(
 	return match ? CLOSESIG_OK : CLOSESIG_MISMATCH;
 }
 
-static enum closesig_reason
-check(const struct keyring *keys, int64_t max_age, int64_t ref, const char *ts,
-    size_t tsn, const char *sig, size_t sign, const char *body, size_t bodyn,
-    int utf8)
+enum closesig_reason
+closesig_check_msg(
+    const struct keyring *keys, int64_t max_age, const struct closesig_msg *m)
 {
-	struct closesig_msg m = { ref, ts, tsn, sig, sign, body, bodyn, utf8 };
 	struct keyed k;
 	enum closesig_reason r;
 
-	if ((r = prepare(keys, max_age, &m, &k)) != CLOSESIG_OK)
+	if ((r = prepare(keys, max_age, m, &k)) != CLOSESIG_OK)
 		return r;
-	return try_keys(keys, &m, &k);
+	return try_keys(keys, m, &k);
 }
 
 void
@@ -204,15 +202,9 @@ closesig_check(const struct keyring *keys, int64_t max_age, int64_t ref,
     const char *ts, size_t tsn, const char *sig, size_t sign, const char *body,
     size_t bodyn)
 {
-	return check(keys, max_age, ref, ts, tsn, sig, sign, body, bodyn, 0);
-}
+	struct closesig_msg m = { ref, ts, tsn, sig, sign, body, bodyn, 0 };
 
-enum closesig_reason
-closesig_check_utf8(const struct keyring *keys, int64_t max_age, int64_t ref,
-    const char *ts, size_t tsn, const char *sig, size_t sign, const char *body,
-    size_t bodyn)
-{
-	return check(keys, max_age, ref, ts, tsn, sig, sign, body, bodyn, 1);
+	return closesig_check_msg(keys, max_age, &m);
 }
 
 /* Python json.dumps(ensure_ascii=True) of a JSON string's contents. */

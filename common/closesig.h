@@ -46,17 +46,13 @@ const char *closesig_reason_name(enum closesig_reason r);
 enum closesig_reason closesig_check(const struct keyring *, int64_t max_age,
     int64_t ref, const char *ts, size_t tsn, const char *sig, size_t sign,
     const char *body, size_t bodyn);
-/*
- * The same for a body known to be valid UTF-8, as the "body" string of a
- * capture decodes to: the same answer, without checking the body's UTF-8
- * again while it is validated as JSON.
- */
-enum closesig_reason closesig_check_utf8(const struct keyring *,
-    int64_t max_age, int64_t ref, const char *ts, size_t tsn, const char *sig,
-    size_t sign, const char *body, size_t bodyn);
 
-/* One message for closesig_check_pair(): the arguments of closesig_check,
- * utf8 as closesig_check_utf8 takes it. */
+/*
+ * One message: the arguments of closesig_check, and utf8 set when the body
+ * is known to be valid UTF-8, as the "body" string of a capture decodes
+ * to: the same answer, without checking the body's UTF-8 again while it
+ * is validated as JSON.
+ */
 struct closesig_msg {
 	int64_t ref;
 	const char *ts;
@@ -67,11 +63,13 @@ struct closesig_msg {
 	size_t bodyn;
 	int utf8;
 };
+enum closesig_reason closesig_check_msg(
+    const struct keyring *, int64_t max_age, const struct closesig_msg *);
 
 /*
- * Check two messages, each as closesig_check (or closesig_check_utf8)
- * would, into r[0] and r[1]: the same answers, the first HMAC of each
- * computed at once (hmac_sha256_pair), for a program with a flood of them.
+ * Check two messages, each as closesig_check_msg would, into r[0] and
+ * r[1]: the same answers, the first HMAC of each computed at once
+ * (hmac_sha256_pair), for a program with a flood of them.
  */
 void closesig_check_pair(const struct keyring *, int64_t max_age,
     const struct closesig_msg m[2], enum closesig_reason r[2]);

@@ -65,7 +65,7 @@ pairs(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
 
 /*
  * closesig_check; every body that is valid UTF-8 also goes through
- * closesig_check_utf8, which must give the same answer.
+ * closesig_check_msg with utf8 set, which must give the same answer.
  */
 static enum closesig_reason
 check(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
@@ -76,10 +76,14 @@ check(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
 			     r8;
 
 	if (json_utf8_valid(body, strlen(body))) {
-		r8 = closesig_check_utf8(k, max_age, ref, ts, strlen(ts), sig,
-		    strlen(sig), body, strlen(body));
+		struct closesig_msg m = { ref, ts, strlen(ts), sig, strlen(sig),
+			body, strlen(body), 1 };
+
+		r8 = closesig_check_msg(k, max_age, &m);
 		if (r8 != r)
-			ok(0, "closesig_check_utf8 says %s, closesig_check %s",
+			ok(0,
+			    "utf8 set, closesig_check_msg says %s, "
+			    "closesig_check %s",
 			    closesig_reason_name(r8), closesig_reason_name(r));
 	}
 	pairs(k, max_age, ref, ts, sig, body, r);
