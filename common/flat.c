@@ -617,8 +617,9 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 	st = r->stack;
 	f = &st[sp++];
 	/*
-	 * Lazily: a nested container is walked as it is found, once, not
-	 * first skipped to find its end (json.h).
+	 * From the parse's tape when v lies on it (spans whole, nothing
+	 * scanned), else lazily: a nested container is walked as it is
+	 * found, once, not first skipped to find its end (json.h).
 	 */
 	if ((tv = tape_walk(r->tape, v, &f->ti)) != NULL) {
 		tbase = r->tape->base;
@@ -672,6 +673,9 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 			f->idx++;
 			continue;
 		}
+		/* A key the tape did not find plain may still be. */
+		if (!f->is_array && !kplain)
+			kplain = json_str_plain(k);
 		len = f->base;
 		esc = f->esc || (f->has_prefix && sepesc);
 		need = len + o->sepn + k.n + mg * (k.n / 4 + 1) + 32;
@@ -686,7 +690,6 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 		} else if (o->map != NULL) {
 			grow(&r->cb, &r->cbcap, k.n);
 			cb = r->cb;
-			kplain = kplain || json_str_plain(k);
 			cn = kplain ? k.n - 2 : json_str_unescape(k, cb);
 			if (kplain)
 				memcpy(cb, k.p + 1, cn);
@@ -701,7 +704,7 @@ flat_add(struct flat_row *r, const char *prefix, size_t prefixn,
 				esc = esc || needs_escape(cb, cn);
 				len += cn;
 			}
-		} else if (kplain || json_str_plain(k)) {
+		} else if (kplain) {
 			/* Validated and without escapes: nothing to escape. */
 			memcpy(kb + len, k.p + 1, k.n - 2);
 			len += k.n - 2;
