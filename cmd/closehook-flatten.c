@@ -99,6 +99,13 @@ static struct flat_row row;
  */
 #define TAPE_MAX 8192
 static struct json_tape tape;
+
+static void
+tape_init(struct json_tape *t)
+{
+	t->cap = TAPE_MAX;
+	t->v = xmalloc(TAPE_MAX * sizeof(*t->v));
+}
 static struct jqr *prog, *sel;
 static struct json_path root_path, explode_path;
 static int have_root, have_explode;
@@ -1159,8 +1166,7 @@ main(int argc, char *argv[])
 		}
 	}
 	flat_row_init(&row, &opts);
-	tape.cap = TAPE_MAX;
-	tape.v = xmalloc(TAPE_MAX * sizeof(*tape.v));
+	tape_init(&tape);
 	out_init(&out, STDOUT_FILENO, "stdout");
 	if (rejpath != NULL) {
 		if (out_append_open(&rej, rejpath, 0600) != 0)
@@ -1180,8 +1186,7 @@ main(int argc, char *argv[])
 	if (prog == NULL && sel == NULL && !changes && !have_root &&
 	    !have_explode && format == F_NDJSON) {
 		flat_row_init(&pc.row, &opts);
-		pc.tape.cap = TAPE_MAX;
-		pc.tape.v = xmalloc(TAPE_MAX * sizeof(*pc.tape.v));
+		tape_init(&pc.tape);
 		loop.prep = prep_line;
 		loop.prepped = on_prepped;
 		loop.prep_ctx = &pc;

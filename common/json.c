@@ -740,9 +740,9 @@ value:
 	if (tp != NULL && tp->ok) {
 		struct json_tape_ent *t;
 
-		if (tp->n == tp->cap) {
+		if (tp->n == tp->cap)
 			tp->ok = 0;
-		} else {
+		else {
 			t = &tp->v[tp->n];
 			t->off = (uint32_t)(s - (const uchar *)p);
 			t->type = type_of(*s);
@@ -932,9 +932,8 @@ key:
 		tkeyend = s;
 	else if ((mode & PARSE_SUB) && insub && lvl == 2)
 		skeyend = s;
-	if (tp != NULL) {
+	if (tp != NULL)
 		tkn = (uint32_t)(s - (const uchar *)p) - tk;
-	}
 	s = skip_ws(s, e);
 	if (s == e)
 		goto eof;
