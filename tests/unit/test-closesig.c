@@ -31,36 +31,28 @@ static void
 pairs(const struct keyring *k, int64_t max_age, int64_t ref, const char *ts,
     const char *sig, const char *body, enum closesig_reason want)
 {
+	static const char *const what[3] = { "pair with itself",
+		"pair with the vector", "the vector, then the pair" };
 	struct closesig_msg m = { ref, ts, strlen(ts), sig, strlen(sig), body,
 		strlen(body), 0 },
 			    v = { ref, kav_ts, strlen(kav_ts), kav_sig,
 				    strlen(kav_sig), kav_body, strlen(kav_body),
-				    1 },
-			    two[2];
-	enum closesig_reason vwant = closesig_check(k, max_age, ref, kav_ts,
-				 strlen(kav_ts), kav_sig, strlen(kav_sig),
-				 kav_body, strlen(kav_body)),
-			     r[2];
+				    1 };
+	enum closesig_reason vwant = closesig_check_msg(k, max_age, &v), r[2];
+	const struct closesig_msg two[3][2] = { { m, m }, { m, v }, { v, m } };
+	const enum closesig_reason wants[3][2] = { { want, want },
+		{ want, vwant }, { vwant, want } };
+	int i;
 
-	two[0] = two[1] = m;
-	closesig_check_pair(k, max_age, two, r);
-	if (r[0] != want || r[1] != want)
-		ok(0, "pair with itself: %s and %s, alone %s",
-		    closesig_reason_name(r[0]), closesig_reason_name(r[1]),
-		    closesig_reason_name(want));
-	two[1] = v;
-	closesig_check_pair(k, max_age, two, r);
-	if (r[0] != want || r[1] != vwant)
-		ok(0, "pair with the vector: %s and %s, alone %s and %s",
-		    closesig_reason_name(r[0]), closesig_reason_name(r[1]),
-		    closesig_reason_name(want), closesig_reason_name(vwant));
-	two[0] = v;
-	two[1] = m;
-	closesig_check_pair(k, max_age, two, r);
-	if (r[0] != vwant || r[1] != want)
-		ok(0, "the vector, then the pair: %s and %s, alone %s and %s",
-		    closesig_reason_name(r[0]), closesig_reason_name(r[1]),
-		    closesig_reason_name(vwant), closesig_reason_name(want));
+	for (i = 0; i < 3; i++) {
+		closesig_check_pair(k, max_age, two[i], r);
+		if (r[0] != wants[i][0] || r[1] != wants[i][1])
+			ok(0, "%s: %s and %s, alone %s and %s", what[i],
+			    closesig_reason_name(r[0]),
+			    closesig_reason_name(r[1]),
+			    closesig_reason_name(wants[i][0]),
+			    closesig_reason_name(wants[i][1]));
+	}
 }
 
 /*
