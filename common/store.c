@@ -101,6 +101,7 @@ struct store {
 	size_t *kpidx; /* the verdict it gave, by its index in the call */
 	size_t nkpend, capkpend;
 	uint64_t kv_down_ns; /* when the bucket began failing, or 0 */
+	uint64_t kv_fail_ns; /* its last failure (kv_outage), or 0 */
 };
 
 static int fail(struct store *s, const char *fmt, ...)
@@ -1245,7 +1246,18 @@ kv_judge(struct store *s, enum store_op op, const char *key, unsigned char *v,
 			*v = STORE_SEEN;
 			return 0;
 		}
-		if (wall_ns() - at < (int64_t)STORE_REDIS_LEASE * 1000000000)
+		/*
+		 * Older than the lease by the server's clock: a dead
+		 * process's claim, unless this process too failed to reach
+		 * the bucket within the lease.  Its owner may then be alive,
+		 * kept from committing by the same outage (a leader's
+		 * election), and commits as soon as the bucket answers: it
+		 * gets a whole lease from our last failure to do so.
+		 */
+		if (wall_ns() - at < (int64_t)STORE_REDIS_LEASE * 1000000000 ||
+		    (s->kv_fail_ns != 0 &&
+			cli_mono_ns() - s->kv_fail_ns <
+			    (uint64_t)STORE_REDIS_LEASE * 1000000000))
 			return 1;
 		if ((r = natsq_kv_update(
 			 s->nq, key, s->claimval, cn, rev, claim)) < 0)
@@ -1268,6 +1280,7 @@ kv_outage(struct store *s)
 {
 	uint64_t now = cli_mono_ns();
 
+	s->kv_fail_ns = now;
 	if (s->kv_down_ns == 0) {
 		s->kv_down_ns = now;
 		cli_warnx("%s: trying again", natsq_error(s->nq));
@@ -1359,7 +1372,7 @@ static long
 kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
     unsigned char *verdict)
 {
-	uint64_t start = cli_mono_ns();
+	uint64_t start = cli_mono_ns(), contested = 0;
 	char k[KKEY_LEN + 1];
 	uint64_t claim;
 	size_t i;
@@ -1379,11 +1392,17 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 				if (kv_outage(s) != 0)
 					return -1;
 				waited = 1;
+				/* An outage is not the owner's delay. */
+				contested = 0;
 				continue;
 			}
 			if (i > 0)
 				return kv_judged(s, verdict, waited, i);
-			if ((cli_mono_ns() - start) / 1000000 > REDIS_WAIT_MS)
+			/* The wait counts from when the claim was met. */
+			if (contested == 0)
+				contested = cli_mono_ns();
+			else if ((cli_mono_ns() - contested) / 1000000 >
+			    REDIS_WAIT_MS)
 				return fail(s,
 				    "nats: a key stays claimed by "
 				    "another process");

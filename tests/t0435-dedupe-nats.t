@@ -7,7 +7,8 @@
 # modes; two processes in filter mode on overlapping input pass each key
 # once; claims left by a killed process are passed by check, and taken
 # over by filter once their lease has passed; the bucket's leader killed
-# mid-run; the cluster going away mid-run and coming back.
+# mid-run; the cluster going away mid-run and coming back; a claim aged
+# by an outage is not taken over by a process that saw the outage too.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/nats-cluster.sh"
 set -e
@@ -215,5 +216,54 @@ wait "$pid" && grc=0 || grc=$?
 is "$grc" 0 "the cluster back: dedupe goes on, exit 0"
 same_file "$TMP/g.out" <(ids 20001 20006) "with the records that waited"
 echo "# $(head -1 "$TMP/g.err")"
+
+# A claim that grows older than its lease while the cluster is away is
+# not taken for a dead process's by one that could not reach the bucket
+# either: its owner, alive, was kept from committing by the same outage,
+# and gets a lease from the other's last failure to commit.  The owner is
+# held between its claims and their commit by a fifo nobody reads (as an
+# outage would hold its commit); the other meets the claims, then the
+# outage; the cluster comes back after the lease, and the owner is let go
+# a few seconds later.
+python3 -c '
+for i in range(1, 301):
+    print("{\"event\":{\"id\":\"ev_o%d\",\"date_updated\":\"u\"},\"pad\":\"%s\"}" % (i, "x" * 1000))' \
+    >"$TMP/o"
+mkfifo "$TMP/held"
+command sleep 120 <>"$TMP/held" &
+hold=$!
+at_exit "kill $hold 2>/dev/null"
+closehook-dedupe --store "$S" "$TMP/o" >"$TMP/held" 2>"$TMP/oa.err" &
+pa=$!
+for _ in $(seq 200); do
+	grep -q "pipe_w" "/proc/$pa/wchan" 2>/dev/null && break
+	sleep 0.1
+done
+t0=$SECONDS
+closehook-dedupe --store "$S" "$TMP/o" >"$TMP/ob.out" 2>"$TMP/ob.err" &
+pb=$!
+sleep 1
+ok "the other waits on the owner's claims" kill -0 "$pb"
+nats_kill 1
+nats_kill 2
+nats_kill 3
+while [ $((SECONDS - t0)) -le 16 ]; do sleep 0.5; done
+nats_restart_all
+sleep 3
+# The fifo's reading end opened here, while the holder still has it (no
+# moment without a reader, which would end the owner by SIGPIPE).
+exec 5<"$TMP/held"
+cat <&5 >"$TMP/oa.out" &
+pc=$!
+exec 5<&-
+kill "$hold"
+wait "$pa" && ra=0 || ra=$?
+wait "$pc" || true
+wait "$pb" && rb=0 || rb=$?
+is "$ra:$rb" 0:0 "owner and other both end well after the outage"
+same_file "$TMP/oa.out" "$TMP/o" "the owner passes every record it claimed"
+is "$(wc -l <"$TMP/ob.out")" 0 \
+    "the other passes none of them: it did not take the aged claims over"
+echo "# $(head -1 "$TMP/ob.err")"
 
 done_testing
