@@ -14,6 +14,34 @@
 set -e
 
 ids() { seq "$1" "$2" | sed 's/.*/{"event":{"id":"ev_&","date_updated":"u"}}/'; }
+# padded NAME FIRST LAST: records of ids ev_NAMEi with 1000 bytes of pad,
+# so that a fifo's buffer fills long before the last.
+padded() {
+	python3 -c '
+import sys
+for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1):
+    print("{\"event\":{\"id\":\"ev_%s%d\",\"date_updated\":\"u\"},\"pad\":\"%s\"}" % (sys.argv[1], i, "x" * 1000))' "$@"
+}
+# hold_fifo FIFO: a fifo a process keeps open and never reads (pid in
+# holder): what is written into it blocks once its buffer is full.
+hold_fifo() {
+	mkfifo "$1"
+	command sleep 120 <>"$1" &
+	holder=$!
+	at_exit "kill $holder 2>/dev/null"
+}
+# blocked INPUT FIFO ERR: closehook-dedupe (filter) on INPUT into the held
+# FIFO, in the background (pid in bp); returns once it blocks writing the
+# records it claimed.
+blocked() {
+	closehook-dedupe --store "$S" "$1" >"$2" 2>"$3" &
+	bp=$!
+	at_exit "kill -KILL $bp 2>/dev/null"
+	for _ in $(seq 200); do
+		grep -q "pipe_w" "/proc/$bp/wchan" 2>/dev/null && break
+		sleep 0.1
+	done
+}
 # bucket_config BUCKET: "replicas max_age_seconds" of the bucket's stream.
 bucket_config() {
 	nats_jsz 'streams=true&accounts=true&config=true' | python3 -c '
@@ -113,44 +141,23 @@ is "$(sort -u "$TMP/out" | wc -l)" 2000 \
 
 # A process killed between its claims and their commit: its stdout is a
 # fifo nobody reads, so it blocks writing the records it claimed.
-python3 -c '
-for i in range(1, 301):
-    print("{\"event\":{\"id\":\"ev_k%d\",\"date_updated\":\"u\"},\"pad\":\"%s\"}" % (i, "x" * 1000))' \
-    >"$TMP/k"
-mkfifo "$TMP/stuck"
-command sleep 60 <>"$TMP/stuck" &
-hold=$!
-at_exit "kill $hold 2>/dev/null"
-closehook-dedupe --store "$S" "$TMP/k" >"$TMP/stuck" 2>"$TMP/k.err" &
-kp=$!
-disown "$kp"
-at_exit "kill -KILL $kp 2>/dev/null"
-for _ in $(seq 200); do
-	grep -q "pipe_w" "/proc/$kp/wchan" 2>/dev/null && break
-	sleep 0.1
-done
-like "$(cat "/proc/$kp/wchan" 2>/dev/null)" "*pipe_w*" \
+padded k 1 300 >"$TMP/k"
+hold_fifo "$TMP/stuck"
+blocked "$TMP/k" "$TMP/stuck" "$TMP/k.err"
+disown "$bp"
+like "$(cat "/proc/$bp/wchan" 2>/dev/null)" "*pipe_w*" \
     "a filter process blocks writing the records it claimed"
-kill -KILL "$kp"
+kill -KILL "$bp"
 run closehook-dedupe --store "$S" --mode check "$TMP/k"
 is "$rc:$(wc -l <"$TMP/out")" "0:300" \
     "check passes keys a dead process claimed (at least once)"
 run closehook-dedupe --store "$S" --mode record "$TMP/k"
 run closehook-dedupe --store "$S" "$TMP/k"
 is "$rc:$out" "0:" "record commits them, claimed or not"
-python3 -c '
-for i in range(301, 601):
-    print("{\"event\":{\"id\":\"ev_k%d\",\"date_updated\":\"u\"},\"pad\":\"%s\"}" % (i, "x" * 1000))' \
-    >"$TMP/k2"
-closehook-dedupe --store "$S" "$TMP/k2" >"$TMP/stuck" 2>"$TMP/k2.err" &
-kp=$!
-disown "$kp"
-at_exit "kill -KILL $kp 2>/dev/null"
-for _ in $(seq 200); do
-	grep -q "pipe_w" "/proc/$kp/wchan" 2>/dev/null && break
-	sleep 0.1
-done
-kill -KILL "$kp"
+padded k 301 600 >"$TMP/k2"
+blocked "$TMP/k2" "$TMP/stuck" "$TMP/k2.err"
+disown "$bp"
+kill -KILL "$bp"
 t0=$SECONDS
 run timeout "$(slow 60)" closehook-dedupe --store "$S" "$TMP/k2"
 is "$rc" 0 "filter meets a dead process's claims, and succeeds"
@@ -225,20 +232,12 @@ echo "# $(head -1 "$TMP/g.err")"
 # outage would hold its commit); the other meets the claims, then the
 # outage; the cluster comes back after the lease, and the owner is let go
 # a few seconds later.
-python3 -c '
-for i in range(1, 301):
-    print("{\"event\":{\"id\":\"ev_o%d\",\"date_updated\":\"u\"},\"pad\":\"%s\"}" % (i, "x" * 1000))' \
-    >"$TMP/o"
-mkfifo "$TMP/held"
-command sleep 120 <>"$TMP/held" &
-hold=$!
-at_exit "kill $hold 2>/dev/null"
-closehook-dedupe --store "$S" "$TMP/o" >"$TMP/held" 2>"$TMP/oa.err" &
-pa=$!
-for _ in $(seq 200); do
-	grep -q "pipe_w" "/proc/$pa/wchan" 2>/dev/null && break
-	sleep 0.1
-done
+padded o 1 300 >"$TMP/o"
+hold_fifo "$TMP/held"
+blocked "$TMP/o" "$TMP/held" "$TMP/oa.err"
+pa=$bp
+like "$(cat "/proc/$pa/wchan" 2>/dev/null)" "*pipe_w*" \
+    "the owner holds its claims, blocked writing their records"
 t0=$SECONDS
 closehook-dedupe --store "$S" "$TMP/o" >"$TMP/ob.out" 2>"$TMP/ob.err" &
 pb=$!
@@ -256,7 +255,7 @@ exec 5<"$TMP/held"
 cat <&5 >"$TMP/oa.out" &
 pc=$!
 exec 5<&-
-kill "$hold"
+kill "$holder"
 wait "$pa" && ra=0 || ra=$?
 wait "$pc" || true
 wait "$pb" && rb=0 || rb=$?
