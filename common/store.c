@@ -49,6 +49,8 @@
  * lease: its records are written and committed before the next round.
  */
 #define KV_ROUND_MS (STORE_REDIS_LEASE * 1000 / 5)
+/* The lease, for a bucket's clocks: the server's and our own. */
+#define KV_LEASE_NS ((int64_t)STORE_REDIS_LEASE * 1000000000)
 #define RELEASE_LUA \
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
 	"return redis.call('DEL', KEYS[1]) end return 0"
@@ -1254,10 +1256,9 @@ kv_judge(struct store *s, enum store_op op, const char *key, unsigned char *v,
 		 * election), and commits as soon as the bucket answers: it
 		 * gets a whole lease from our last failure to do so.
 		 */
-		if (wall_ns() - at < (int64_t)STORE_REDIS_LEASE * 1000000000 ||
+		if (wall_ns() - at < KV_LEASE_NS ||
 		    (s->kv_fail_ns != 0 &&
-			cli_mono_ns() - s->kv_fail_ns <
-			    (uint64_t)STORE_REDIS_LEASE * 1000000000))
+			cli_mono_ns() - s->kv_fail_ns < (uint64_t)KV_LEASE_NS))
 			return 1;
 		if ((r = natsq_kv_update(
 			 s->nq, key, s->claimval, cn, rev, claim)) < 0)
