@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +62,6 @@ struct natsq {
 	pthread_mutex_t pmu;
 	int pmu_init;
 	struct pubent *pub[PUB_BUCKETS];
-	/* The bucket's puts in flight (natsq_kv_put_all): their own context,
-	 * and the first failure its callback saw. */
-	jsCtx *kjs;
-	atomic_int kfailed;
-	natsStatus kfail_s;
-	char kfail_why[200];
 };
 
 static _Thread_local char puberr[256];
@@ -495,7 +488,6 @@ natsq_close(struct natsq *q)
 	/* A bound consumer survives its subscription: nothing is deleted. */
 	natsSubscription_Destroy(q->sub);
 	kvStore_Destroy(q->kv);
-	jsCtx_Destroy(q->kjs);
 	jsCtx_Destroy(q->pjs);
 	jsCtx_Destroy(q->js);
 	if (q->nc != NULL)
@@ -978,84 +970,15 @@ natsq_kv_update(struct natsq *q, const char *key, const char *val, size_t n,
 	return -1;
 }
 
-/* The library's callback for each put of natsq_kv_put_all. */
-static void
-on_kv_ack(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae, void *cl)
-{
-	struct natsq *q = cl;
-
-	(void)js;
-	natsMsg_Destroy(m);
-	if (pa != NULL || atomic_exchange(&q->kfailed, 1) != 0)
-		return;
-	/* Only the first failure writes these; read after the wait. */
-	q->kfail_s = pae != NULL ? pae->Err : NATS_ERR;
-	snprintf(q->kfail_why, sizeof(q->kfail_why), "%s",
-	    pae != NULL && pae->ErrText != NULL ? pae->ErrText : "");
-}
-
-/*
- * Each put goes out at once, without waiting for the one before: what
- * kvStore_Put does for one key (a publish to $KV.BUCKET.KEY, acknowledged
- * once stored), n keys in about one round trip.  Then wait for all the
- * acknowledgements, at most the request timeout.
- */
 int
-natsq_kv_put_all(struct natsq *q, const char *keys, size_t stride, size_t n,
-    const char *val, size_t vn)
+natsq_kv_put(struct natsq *q, const char *key, const char *val, size_t n)
 {
-	char subj[sizeof("$KV..") + NATSQ_NAMEMAX + 256];
-	natsMsgList pend = { 0 };
-	natsMsg *m = NULL;
-	jsPubOptions po;
-	jsOptions jo;
-	natsStatus s = NATS_OK;
-	size_t i;
+	natsStatus s;
 
 	if (kv_offline(q))
 		return -1;
-	if (q->kjs == NULL) {
-		jsOptions_Init(&jo);
-		jo.Wait = q->wait_ms;
-		jo.PublishAsync.MaxPending = 512;
-		jo.PublishAsync.StallWait = q->wait_ms;
-		jo.PublishAsync.AckHandler = on_kv_ack;
-		jo.PublishAsync.AckHandlerClosure = q;
-		if ((s = natsConnection_JetStream(&q->kjs, q->nc, &jo)) !=
-		    NATS_OK)
-			return fail(q, s, "JetStream");
-	}
-	atomic_store(&q->kfailed, 0);
-	jsPubOptions_Init(&po);
-	po.MaxWait = q->wait_ms;
-	for (i = 0; i < n && s == NATS_OK; i++) {
-		snprintf(subj, sizeof(subj), "$KV.%s.%s", q->name,
-		    keys + i * stride);
-		if ((s = natsMsg_Create(&m, subj, NULL, val, (int)vn)) !=
-		    NATS_OK)
-			break;
-		if ((s = js_PublishMsgAsync(q->kjs, &m, &po)) != NATS_OK)
-			natsMsg_Destroy(m); /* not sent: given back */
-	}
-	if (s == NATS_OK)
-		s = js_PublishAsyncComplete(q->kjs, &po);
-	if (s != NATS_OK) {
-		/* Those not acknowledged yet get no callback now. */
-		if (js_PublishAsyncGetPendingList(&pend, q->kjs) == NATS_OK)
-			natsMsgList_Destroy(&pend);
-		return fail(q, s, "put in bucket %s", q->name);
-	}
-	if (atomic_load(&q->kfailed)) {
-		if (q->kfail_why[0] != '\0')
-			snprintf(q->errbuf, sizeof(q->errbuf),
-			    "nats: put in bucket %s: %s", q->name,
-			    q->kfail_why);
-		else
-			fail(q, q->kfail_s, "put in bucket %s", q->name);
-		q->transient = is_transient(q, q->kfail_s);
-		return -1;
-	}
-	return 0;
+	s = kvStore_Put(NULL, q->kv, key, val, (int)n);
+	return s == NATS_OK ? 0 : fail(q, s, "put in bucket %s", q->name);
 }
 
 /* ---- publishing ---- */

@@ -206,13 +206,8 @@ int natsq_kv_get(struct natsq *, const char *key, char *val, size_t cap,
 /* Replace key's value if its revision is still last: 0, 1 it is not, -1. */
 int natsq_kv_update(struct natsq *, const char *key, const char *val, size_t n,
     uint64_t last, uint64_t *rev);
-/*
- * Set the value of n keys (NUL-terminated, stride bytes apart) to val,
- * whatever it was, pipelined: 0 when every one is stored, else -1 (some
- * may be).
- */
-int natsq_kv_put_all(struct natsq *, const char *keys, size_t stride, size_t n,
-    const char *val, size_t vn);
+/* Set key's value whatever it was; 0 or -1. */
+int natsq_kv_put(struct natsq *, const char *key, const char *val, size_t n);
 
 /*
  * Publishing captures.  natsq_pub_start sets the callback that gets the

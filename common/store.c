@@ -1418,20 +1418,17 @@ kv_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 	return kv_judged(s, verdict, waited, n);
 }
 
-/*
- * A claim becomes "1", and a recorded key's TTL starts again: all the
- * call's keys at once, in about one round trip.  When any put fails they
- * are all put again (a "1" put twice is the same "1").
- */
+/* A claim becomes "1", and a recorded key's TTL starts again. */
 static int
 kv_commit(struct store *s)
 {
+	size_t i;
+
 	s->kv_down_ns = 0;
-	while (s->nkpend > 0 &&
-	    natsq_kv_put_all(
-		s->nq, s->kpend[0], sizeof(*s->kpend), s->nkpend, "1", 1) != 0)
-		if (kv_outage(s) != 0)
-			return -1;
+	for (i = 0; i < s->nkpend; i++)
+		while (natsq_kv_put(s->nq, s->kpend[i], "1", 1) != 0)
+			if (kv_outage(s) != 0)
+				return -1;
 	s->nkpend = 0;
 	return 0;
 }
