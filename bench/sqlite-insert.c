@@ -38,7 +38,9 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
 			     " id INTEGER PRIMARY KEY CHECK (id = 0),"
 			     " pos BLOB NOT NULL"
 			     ");"
-			     "INSERT INTO sweep (id, pos) VALUES (0, x'');";
+			     "INSERT INTO sweep (id, pos) VALUES (0, x'"
+			     "00000000000000000000000000000000"
+			     "7fffffffffffffff7fffffffffffffff');";
 
 static uint64_t
 splitmix64(uint64_t *s)

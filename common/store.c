@@ -75,9 +75,12 @@ struct store {
 	/* SQLite */
 	sqlite3 *db;
 	sqlite3_stmt *sel, *ins, *upd, *sweep, *del, *getpos, *setpos;
-	unsigned char swept[STORE_KEYLEN]; /* the sweep's position */
+	/* The sweep's state, as the store's sweep row held it at the last
+	 * commit (sq_getsweep): */
+	unsigned char swept[STORE_KEYLEN]; /* its position */
 	int64_t lap_min; /* earliest expiry seen this lap */
 	int64_t sweep_after; /* no sweep needed before */
+	int64_t wmin; /* earliest expiry written in the transaction */
 	int in_txn;
 	int seen_first; /* look up before inserting */
 	uint32_t *order, nbucket[SQ_BUCKETS]; /* sq_check's key order */
@@ -331,7 +334,10 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY CHECK (id = 0),"
     " pos BLOB NOT NULL"
     ");"
-    "INSERT OR IGNORE INTO sweep (id, pos) VALUES (0, x'');";
+    /* A new store: nothing to sweep before what is written (sq_sweep). */
+    "INSERT OR IGNORE INTO sweep (id, pos) VALUES (0, x'"
+    "00000000000000000000000000000000"
+    "7fffffffffffffff7fffffffffffffff');";
 
 /*
  * PRAGMA journal_mode=WAL, its row left in *st.  Two processes opening
@@ -498,6 +504,7 @@ sq_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 			return -1;
 		s->in_txn = 1;
 		s->wrote = 0;
+		s->wmin = INT64_MAX;
 	}
 	sq_order(s, keys, n);
 	for (j = 0; j < n; j++) {
@@ -517,8 +524,8 @@ sq_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 			if (sq_step_done(s, s->ins) != 0)
 				return -1;
 			if (sqlite3_changes(s->db) == 1) {
-				if (exp < s->lap_min)
-					s->lap_min = exp;
+				if (exp < s->wmin)
+					s->wmin = exp;
 				verdict[i] = STORE_NEW;
 				s->wrote++;
 				continue;
@@ -546,8 +553,8 @@ sq_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 			w = s->upd;
 		if (w == NULL)
 			continue;
-		if (exp < s->lap_min)
-			s->lap_min = exp;
+		if (exp < s->wmin)
+			s->wmin = exp;
 		sqlite3_bind_blob(w, 1, k, STORE_KEYLEN, SQLITE_STATIC);
 		sqlite3_bind_int64(w, 2, exp);
 		if (sq_step_done(s, w) != 0)
@@ -559,31 +566,98 @@ sq_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
 }
 
 /*
+ * The sweep row: the position (a key), then the earliest expiry the lap
+ * has seen and the time before which no sweep is needed, each eight bytes
+ * big-endian.  A row of the position alone (16 bytes; x'' in a store made
+ * before the sweep kept more) says nothing of its lap: the lap goes on
+ * from there and does not pause at its end.
+ */
+#define SWEEP_ROW (STORE_KEYLEN + 16)
+
+static void
+be64_put(unsigned char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	for (i = 7; i >= 0; i--, u >>= 8)
+		p[i] = (unsigned char)u;
+}
+
+static int64_t
+be64_get(const unsigned char *p)
+{
+	uint64_t u = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		u = u << 8 | p[i];
+	return (int64_t)u;
+}
+
+static int
+sq_getsweep(struct store *s)
+{
+	const unsigned char *p;
+	int rc, n;
+
+	memset(s->swept, 0, STORE_KEYLEN);
+	s->lap_min = INT64_MIN;
+	s->sweep_after = INT64_MIN;
+	rc = sqlite3_step(s->getpos);
+	if (rc == SQLITE_ROW) {
+		p = sqlite3_column_blob(s->getpos, 0);
+		n = sqlite3_column_bytes(s->getpos, 0);
+		if (p != NULL && (n == STORE_KEYLEN || n == SWEEP_ROW))
+			memcpy(s->swept, p, STORE_KEYLEN);
+		if (p != NULL && n == SWEEP_ROW) {
+			s->lap_min = be64_get(p + STORE_KEYLEN);
+			s->sweep_after = be64_get(p + STORE_KEYLEN + 8);
+		}
+	}
+	sqlite3_reset(s->getpos);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, "store");
+	return 0;
+}
+
+static void
+sweep_row(const struct store *s, unsigned char *row)
+{
+	memcpy(row, s->swept, STORE_KEYLEN);
+	be64_put(row + STORE_KEYLEN, s->lap_min);
+	be64_put(row + STORE_KEYLEN + 8, s->sweep_after);
+}
+
+/*
  * Purge expired keys as we go, without an index on the expiry (which would
- * cost a second B-tree insert per key): each commit sweeps the next rows in
- * key order (as many as it added, and some), deleting the expired ones.
- * After a full lap, nothing can expire before the earliest expiry the lap
- * saw (or that this process wrote since), so sweeping pauses until then;
- * rows other processes add meanwhile are purged by them or later.  The
- * sweep is only housekeeping: lookups check the expiry themselves.
+ * cost a second B-tree insert per key): a commit that wrote keys sweeps the
+ * next rows in key order (as many as it wrote, and some), deleting the
+ * expired ones.  After a full lap, nothing can expire before the earliest
+ * expiry the lap saw, so sweeping pauses until then.  The sweep's state is
+ * kept in the store, so that short runs (cron) and several processes carry
+ * it on where the last one left it, the pause included; each commit lowers
+ * the lap's earliest expiry and the pause's end by what it wrote, so a
+ * process with a shorter --ttl brings the next sweep forward.  A new store
+ * has nothing to sweep before its first keys expire.  The sweep is only
+ * housekeeping: lookups check the expiry themselves.
  */
 static int
-sq_sweep(struct store *s, int64_t rows)
+sq_sweep(struct store *s)
 {
-	unsigned char dead[64][STORE_KEYLEN];
-	int64_t now = clock_now(s), visited, e;
+	unsigned char dead[64][STORE_KEYLEN], was[SWEEP_ROW], row[SWEEP_ROW];
+	int64_t now = clock_now(s), rows = (int64_t)s->wrote + 64, visited, e;
 	size_t ndead, i;
 	int rc, end;
 
-	/* The position is kept in the store, so that short runs and
-	 * several processes carry the sweep on where the last one left it. */
-	memset(s->swept, 0, STORE_KEYLEN);
-	if (sqlite3_step(s->getpos) == SQLITE_ROW &&
-	    sqlite3_column_bytes(s->getpos, 0) == STORE_KEYLEN)
-		memcpy(
-		    s->swept, sqlite3_column_blob(s->getpos, 0), STORE_KEYLEN);
-	sqlite3_reset(s->getpos);
-	while (rows > 0) {
+	if (sq_getsweep(s) != 0)
+		return -1;
+	sweep_row(s, was);
+	if (s->wmin < s->lap_min)
+		s->lap_min = s->wmin;
+	if (s->wmin < s->sweep_after)
+		s->sweep_after = s->wmin;
+	while (now >= s->sweep_after && rows > 0) {
 		visited = 0;
 		ndead = 0;
 		sqlite3_bind_blob(
@@ -624,7 +698,10 @@ sq_sweep(struct store *s, int64_t rows)
 			break;
 		}
 	}
-	sqlite3_bind_blob(s->setpos, 1, s->swept, STORE_KEYLEN, SQLITE_STATIC);
+	sweep_row(s, row);
+	if (memcmp(row, was, SWEEP_ROW) == 0)
+		return 0;
+	sqlite3_bind_blob(s->setpos, 1, row, SWEEP_ROW, SQLITE_STATIC);
 	return sq_step_done(s, s->setpos);
 }
 
@@ -633,8 +710,7 @@ sq_commit(struct store *s)
 {
 	if (!s->in_txn)
 		return 0;
-	if (s->wrote > 0 && clock_now(s) >= s->sweep_after &&
-	    sq_sweep(s, (int64_t)s->wrote + 64) != 0)
+	if (s->wrote > 0 && sq_sweep(s) != 0)
 		return -1;
 	if (sq_exec(s, "COMMIT") != 0)
 		return -1;
@@ -1448,7 +1524,6 @@ store_open(const struct store_url *u, const struct store_opts *o, char *err,
 	}
 	s->kind = u->kind;
 	s->opt = *o;
-	s->lap_min = INT64_MAX;
 	if (s->opt.ttl < 1)
 		s->opt.ttl = 1;
 	if (u->kind == STORE_SQLITE)
