@@ -58,8 +58,14 @@ static const char synopsis[] =
 #define KEYLESS_REPORTED 10
 /* Check mode's memory of keys passed in this run (direct-mapped). */
 #define RECENT_SLOTS (1u << 16)
-/* A SQLite transaction spans blocks up to this many keys or this long. */
-#define COMMIT_KEYS 65536
+/*
+ * A SQLite transaction spans blocks up to this many keys or this long.
+ * Each commit writes every page its keys dirtied, and random keys dirty
+ * leaves all over the B-tree, so the fewer the commits of a flood the less
+ * is written: 2^18 keys are about what the 16 MiB page cache holds of a new
+ * store's leaves.  Also the most records a crash repeats.
+ */
+#define COMMIT_KEYS (1u << 18)
 #define COMMIT_NS (1000u * 1000 * 1000)
 
 struct item {
