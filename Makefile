@@ -147,11 +147,14 @@ TMODS_natsq-pub = natsq capture
 TLIBS_natsq-pub = pthread
 
 # Bench tools: bench/NAME.c, each a limit that `make bench` measures beside
-# a program (HMAC alone, SQLite alone); BMODS_NAME and BLIBS_NAME.
-BENCHTOOLS = hmac-speed sqlite-insert
+# a program (HMAC alone, SQLite alone), or the machine (cores: what a second
+# thread gets); BMODS_NAME and BLIBS_NAME.
+BENCHTOOLS = hmac-speed sqlite-insert cores
 BMODS_hmac-speed = capture cli hmac
 BMODS_sqlite-insert = cli
 BLIBS_sqlite-insert = sqlite
+BMODS_cores = cli
+BLIBS_cores = pthread
 
 # Fuzz targets: tests/fuzz/fuzz-NAME.c, seed corpus in tests/fuzz/corpus/NAME/.
 FUZZ = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
