@@ -830,10 +830,29 @@ on_too_long(void *arg, const char *file, unsigned long lineno)
 	return 0;
 }
 
-/* A mark passes on after the records before it and their keys. */
+/*
+ * A mark passes on after the records before it and their keys.  In filter
+ * mode with a SQLite store, a mark says an acknowledged pipeline, where
+ * this stage keeps its promise only for itself: a key is recorded as its
+ * record goes on, so a crash of a later stage (or of the whole pipeline)
+ * before the end commits the record replays it into a store that drops
+ * it.  Said once a run.  A shared Redis store or bucket is left out: there
+ * the filter's claim across hosts is the point, and the README and
+ * examples/shared-redis.sh state the cost.
+ */
 static void
 on_mark(void *arg)
 {
+	static int warned;
+
+	if (mode == STORE_FILTER && sqlite_store && !warned) {
+		warned = 1;
+		cli_warnx("warning: filter mode in an acknowledged pipeline: "
+			  "a record passed here that a later stage has not "
+			  "finished when the pipeline dies is dropped as seen "
+			  "when it comes again; run --mode check before the "
+			  "delivery and --mode record after it");
+	}
 	block_run();
 	commit(1);
 }

@@ -144,6 +144,21 @@ printf '%s\n' '{"event":{"id":"q52"}}' | dd --ttl 1h --now 1000400 >/dev/null
 is "$(sweeprow)" "${front}7FFFFFFFFFFFFFFF8000000000000000" \
     "a 16-byte position: swept on from it, to the end, without a pause"
 
+# Marks in filter mode with a SQLite store: an acknowledged pipeline, where
+# a crash after this stage would lose what it passed; said once a run.
+# Check and record, the recipe that keeps every record, say nothing.
+m='{"closehook_mark":{"dev":1,"ino":2,"head_len":0,"head_fnv1a64":"cbf29ce484222325","offset":10}}'
+printf '%s\n' '{"event":{"id":"w1"}}' "$m" '{"event":{"id":"w2"}}' "$m" >"$TMP/marked"
+run closehook-dedupe --store "$TMP/marks.sqlite" "$TMP/marked"
+is "$out" "$(cat "$TMP/marked")" "filter mode passes the records and marks on"
+like "$err" "closehook-dedupe: warning: filter mode in an acknowledged pipeline: *; run --mode check before the delivery and --mode record after it" \
+    "and warns that an acknowledged pipeline can lose records after it"
+is "$(grep -c warning <<<"$err")" 1 "once a run"
+run closehook-dedupe --store "$TMP/marks2.sqlite" --mode check "$TMP/marked"
+is "$rc:$err" "0:" "check mode: no warning"
+run closehook-dedupe --store "$TMP/marks2.sqlite" --mode record "$TMP/marked"
+is "$rc:$err" "0:" "record mode: no warning"
+
 # Default store: $XDG_STATE_HOME, else ~/.local/state; directories created.
 printf '%s\n' "$e" | XDG_STATE_HOME="$TMP/xdg" closehook-dedupe >/dev/null
 ok "under \$XDG_STATE_HOME" test -s "$TMP/xdg/closehook/dedupe.sqlite"

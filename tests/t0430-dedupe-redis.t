@@ -54,6 +54,11 @@ ok "--ttl sets the expiry ($ttl s)" test "$ttl" -gt 80 -a "$ttl" -le 90
 
 # Modes.
 ids 2001 2003 >"$TMP/m"
+# Filter mode's claims are what a shared Redis store is for: marks (an
+# acknowledged pipeline) draw no warning here.
+printf '%s\n' '{"event":{"id":"rm1"}}' '{"closehook_mark":{"dev":1,"ino":2,"head_len":0,"head_fnv1a64":"cbf29ce484222325","offset":10}}' >"$TMP/rmarked"
+run closehook-dedupe --store "$S" "$TMP/rmarked"
+is "$rc:$err" "0:" "filter mode with marks on Redis: no warning"
 run closehook-dedupe --store "$S" --mode check "$TMP/m"
 is "$(wc -l <"$TMP/out")" 3 "check passes new keys"
 run closehook-dedupe --store "$S" --mode check "$TMP/m"
