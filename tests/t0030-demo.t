@@ -19,6 +19,7 @@ is "$rc" 0 "the demo runs"
 is "$(grep -c -e 'No such file' -e 'command not found' -e '^grep:' \
     "$TMP/err" "$TMP/out" | awk -F: '{ n += $NF } END { print n }')" 0 \
     "no stray shell or tool error on its output"
+like "$(cat "$TMP/err")" "!(*warning*)" "and no warning: each pipeline keeps what it reads"
 d=$DEMO_DIR
 sent=$(wc -l <"$d/payloads.ndjson")
 is "$(wc -l <"$d/acked.ndjson")" "$sent" "every delivery was acknowledged"
