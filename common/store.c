@@ -75,11 +75,6 @@ struct store {
 	/* SQLite */
 	sqlite3 *db;
 	sqlite3_stmt *sel, *ins, *upd, *sweep, *del, *getpos, *setpos;
-	/* The sweep's state, as the store's sweep row held it at the last
-	 * commit (sq_getsweep): */
-	unsigned char swept[STORE_KEYLEN]; /* its position */
-	int64_t lap_min; /* earliest expiry seen this lap */
-	int64_t sweep_after; /* no sweep needed before */
 	int64_t wmin; /* earliest expiry written in the transaction */
 	int in_txn;
 	int seen_first; /* look up before inserting */
@@ -578,6 +573,13 @@ sq_check(struct store *s, enum store_op op, const unsigned char *keys, size_t n,
  */
 #define SWEEP_ROW (STORE_KEYLEN + 16)
 
+/* The sweep row, read at each commit that sweeps (sq_getsweep). */
+struct sweep {
+	unsigned char pos[STORE_KEYLEN];
+	int64_t lap_min; /* earliest expiry seen this lap */
+	int64_t after; /* no sweep needed before */
+};
+
 static void
 be64_put(unsigned char *p, int64_t v)
 {
@@ -600,23 +602,23 @@ be64_get(const unsigned char *p)
 }
 
 static int
-sq_getsweep(struct store *s)
+sq_getsweep(struct store *s, struct sweep *w)
 {
 	const unsigned char *p;
 	int rc, n;
 
-	memset(s->swept, 0, STORE_KEYLEN);
-	s->lap_min = INT64_MIN;
-	s->sweep_after = INT64_MIN;
+	memset(w->pos, 0, STORE_KEYLEN);
+	w->lap_min = INT64_MIN;
+	w->after = INT64_MIN;
 	rc = sqlite3_step(s->getpos);
 	if (rc == SQLITE_ROW) {
 		p = sqlite3_column_blob(s->getpos, 0);
 		n = sqlite3_column_bytes(s->getpos, 0);
 		if (p != NULL && (n == STORE_KEYLEN || n == SWEEP_ROW))
-			memcpy(s->swept, p, STORE_KEYLEN);
+			memcpy(w->pos, p, STORE_KEYLEN);
 		if (p != NULL && n == SWEEP_ROW) {
-			s->lap_min = be64_get(p + STORE_KEYLEN);
-			s->sweep_after = be64_get(p + STORE_KEYLEN + 8);
+			w->lap_min = be64_get(p + STORE_KEYLEN);
+			w->after = be64_get(p + STORE_KEYLEN + 8);
 		}
 	}
 	sqlite3_reset(s->getpos);
@@ -626,11 +628,11 @@ sq_getsweep(struct store *s)
 }
 
 static void
-sweep_row(const struct store *s, unsigned char *row)
+sweep_row(const struct sweep *w, unsigned char *row)
 {
-	memcpy(row, s->swept, STORE_KEYLEN);
-	be64_put(row + STORE_KEYLEN, s->lap_min);
-	be64_put(row + STORE_KEYLEN + 8, s->sweep_after);
+	memcpy(row, w->pos, STORE_KEYLEN);
+	be64_put(row + STORE_KEYLEN, w->lap_min);
+	be64_put(row + STORE_KEYLEN + 8, w->after);
 }
 
 /*
@@ -651,21 +653,22 @@ sq_sweep(struct store *s)
 {
 	unsigned char dead[64][STORE_KEYLEN], was[SWEEP_ROW], row[SWEEP_ROW];
 	int64_t now = clock_now(s), rows = (int64_t)s->wrote + 64, visited, e;
+	struct sweep w;
 	size_t ndead, i;
 	int rc, end;
 
-	if (sq_getsweep(s) != 0)
+	if (sq_getsweep(s, &w) != 0)
 		return -1;
-	sweep_row(s, was);
-	if (s->wmin < s->lap_min)
-		s->lap_min = s->wmin;
-	if (s->wmin < s->sweep_after)
-		s->sweep_after = s->wmin;
-	while (now >= s->sweep_after && rows > 0) {
+	sweep_row(&w, was);
+	if (s->wmin < w.lap_min)
+		w.lap_min = s->wmin;
+	if (s->wmin < w.after)
+		w.after = s->wmin;
+	while (now >= w.after && rows > 0) {
 		visited = 0;
 		ndead = 0;
 		sqlite3_bind_blob(
-		    s->sweep, 1, s->swept, STORE_KEYLEN, SQLITE_STATIC);
+		    s->sweep, 1, w.pos, STORE_KEYLEN, SQLITE_STATIC);
 		sqlite3_bind_int64(s->sweep, 2, rows);
 		while (ndead < sizeof(dead) / sizeof(dead[0]) &&
 		    (rc = sqlite3_step(s->sweep)) == SQLITE_ROW) {
@@ -675,12 +678,12 @@ sq_sweep(struct store *s)
 			if (k == NULL ||
 			    sqlite3_column_bytes(s->sweep, 0) != STORE_KEYLEN)
 				continue;
-			memcpy(s->swept, k, STORE_KEYLEN);
+			memcpy(w.pos, k, STORE_KEYLEN);
 			e = sqlite3_column_int64(s->sweep, 1);
 			if (e <= now)
 				memcpy(dead[ndead++], k, STORE_KEYLEN);
-			else if (e < s->lap_min)
-				s->lap_min = e;
+			else if (e < w.lap_min)
+				w.lap_min = e;
 		}
 		end = ndead < sizeof(dead) / sizeof(dead[0]);
 		sqlite3_reset(s->sweep);
@@ -696,13 +699,13 @@ sq_sweep(struct store *s)
 		rows -= visited;
 		/* The end of the table: the next lap starts at the front. */
 		if (end && rows > 0) {
-			memset(s->swept, 0, STORE_KEYLEN);
-			s->sweep_after = s->lap_min;
-			s->lap_min = INT64_MAX;
+			memset(w.pos, 0, STORE_KEYLEN);
+			w.after = w.lap_min;
+			w.lap_min = INT64_MAX;
 			break;
 		}
 	}
-	sweep_row(s, row);
+	sweep_row(&w, row);
 	if (memcmp(row, was, SWEEP_ROW) == 0)
 		return 0;
 	sqlite3_bind_blob(s->setpos, 1, row, SWEEP_ROW, SQLITE_STATIC);
