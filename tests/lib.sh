@@ -150,6 +150,16 @@ skip_all() {
 	exit 0
 }
 
+# cut_torn FILE: drop a last line without its newline, as SIGKILL leaves a
+# file that a process was writing in blocks.  Nothing counted that record
+# as done (checkpoints and commits come after the write), so a rerun writes
+# it again whole; readers such as jq would stop at the torn bytes.
+cut_torn() {
+	if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then
+		sed -i '$d' "$1"
+	fi
+}
+
 # wait_lines FILE N: wait (at most 20 s, slowed: longer) until FILE has N
 # lines (a missing FILE has none).
 wait_lines() {
