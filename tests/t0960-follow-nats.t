@@ -168,6 +168,10 @@ wait "$f2" && r2=0 || r2=$?
 wait "$f3" && r3=0 || r3=$?
 is "$r2:$r3" "0:0" "the others end (--once) once every message is acknowledged ($((SECONDS - t0)) s)"
 timeout 2 cat "$TMP/stuck" >"$TMP/f1" || true
+# The pipe may hold the start of a message whose write the full pipe held
+# back: not a line f1 wrote (wc -l does not count it), nor a pattern for
+# the grep below.
+cut_torn "$TMP/f1"
 n1=$(wc -l <"$TMP/f1")
 ok "the killed follower had written $n1 lines it never acknowledged" \
     test "$n1" -gt 0
