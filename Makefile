@@ -303,7 +303,7 @@ lint:
 	clang-format --dry-run --Werror common/*.c common/*.h cmd/*.c \
 	    $(BENCHTOOLS:%=bench/%.c)
 	shellcheck -x -s sh .ci/deps bench/run bench/demo bench/bench-* \
-	    bench/nats-cluster.sh tests/fuzz/run tests/valgrind-check
+	    bench/nats-cluster.sh bench/lib.sh tests/fuzz/run tests/valgrind-check
 	# Tests share variables through tests/lib.sh, which is sourced.
 	shellcheck -s bash -e SC1090,SC1091,SC2034,SC2154 .ci/run tests/lib.sh \
 	    tests/*.t tests/fakes/*.sh completions/bash/*
