@@ -55,8 +55,13 @@ wait "$apid"
 is "$?" 2 "a broken downstream pipe is a fatal output error"
 like "$(cat a.err)" "*stdout*" "reported on stderr"
 aoff=$(sed -E 's/.*"offset":([0-9]+).*/\1/' a.off)
-ok "its offset is on a line boundary" \
-    test "$(head -c "$aoff" spool | tail -c 1 | od -An -c | tr -d ' ')" = '\n'
+# 0 when the pipe filled before its first commit could flush (the writer's
+# lines came faster than the commit interval): the start is a boundary too.
+at_boundary() {
+	[ "$1" -eq 0 ] ||
+	    [ "$(head -c "$1" spool | tail -c 1 | od -An -c | tr -d ' ')" = '\n' ]
+}
+ok "its offset is on a line boundary ($aoff)" at_boundary "$aoff"
 run closehook-follow --once --offset-file a.off spool
 printf '%s\n' "$out" >a.rest
 ok "a restart resumes from its own offset to the end" \
