@@ -115,10 +115,12 @@ exit_is 2 "resuming an unfinished run in the other order is refused" \
 like "$err" "*--order oldest*" "... naming the order to use"
 is "$(fake_requests)" "$from" "... before any request"
 fake_stop
-fake_start --count 200 --seed 13 --rate-limit 4 --rate-window "$(slow 1)"
-fake_events "$TMP/want"
-
 # -- SIGTERM and SIGINT: finish the page, checkpoint, exit 1 -----------------
+# 8 pages at 2 a window: a run lasts at least 3 windows, so the signal sent
+# after the first page finds it running even when this shell is slow to
+# send it (at 4 pages a window, a run of 4 could end first).
+fake_start --count 400 --seed 13 --rate-limit 2 --rate-window "$(slow 1)"
+fake_events "$TMP/want"
 # A SIGKILL above may have left a temporary state file (nothing can clean up
 # after SIGKILL); the check at the end is about the graceful exits.
 find "$TMP" -name 'st*.tmp*' -delete
