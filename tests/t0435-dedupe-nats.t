@@ -254,8 +254,11 @@ echo "# $(head -1 "$TMP/g.err")"
 # held between its claims and their commit by a fifo nobody reads (as an
 # outage would hold its commit); the other meets the claims, then the
 # outage; the cluster comes back after the lease, and the owner is let go
-# a few seconds later.
-padded o 1 300 >"$TMP/o"
+# a few seconds later.  100 records (more than the fifo holds): the owner
+# must commit its claims, one round trip each to a cluster just back,
+# within the other's lease from its last failure (about 12 s after it is
+# let go); 300 took longer than that on a machine loaded past its cores.
+padded o 1 100 >"$TMP/o"
 hold_fifo "$TMP/held"
 blocked "$TMP/o" "$TMP/held" "$TMP/oa.err"
 pa=$bp
