@@ -40,6 +40,8 @@ mark_pass(
 
 /* mark_end_run's buffer: room for a mark and plenty of lines. */
 #define END_BUFSZ (1024 * 1024)
+/* The longest incomplete line held back until its newline. */
+#define END_HOLD (END_BUFSZ / 2)
 
 int
 mark_end_run(struct out *o, const struct mark_end *me)
@@ -73,21 +75,41 @@ mark_end_run(struct out *o, const struct mark_end *me)
 			passing = 0;
 		}
 		/*
-		 * An incomplete line: held while it may still be a mark, else
-		 * passed on now (a long line is never held whole).
+		 * An incomplete line is held until its newline, so that none
+		 * of a line whose writer dies in the middle of it goes out;
+		 * one longer than END_HOLD is passed on as it comes.
 		 */
-		if (at < len && !eof &&
-		    (passing || len - at > MARK_MAX + 1 ||
-			memcmp(buf + at, MARK_PREFIX,
-			    len - at < MARK_PREFIX_LEN
-				? len - at
-				: MARK_PREFIX_LEN) != 0)) {
+		if (at < len && !eof && (passing || len - at > END_HOLD)) {
 			out_write(o, buf + at, len - at);
 			passing = 1;
 			at = len;
 		}
-		if (at < len && eof) {
-			/* A last line without a newline. */
+		if (eof && (passing || at < len)) {
+			size_t n = len - at;
+			size_t m = n > 0 && buf[len - 1] == '\r' ? n - 1 : n;
+
+			/*
+			 * The input ended inside a line: a stage before this
+			 * one died mid-record.  No mark after it committed
+			 * it, so it comes again whole.  A last mark without
+			 * its newline is still taken.
+			 */
+			if (passing) {
+				cli_recwarnx("stdin", lineno + 1,
+				    "cut short: no newline at the end of "
+				    "input, after %d KiB had been passed on: "
+				    "ended with one",
+				    END_HOLD / 1024);
+				rc = CLI_EXIT_REJECTS;
+			} else if (!mark_is(buf + at, m)) {
+				cli_recwarnx("stdin", lineno + 1,
+				    "cut short: no newline at the end of "
+				    "input: dropped (it was not committed and "
+				    "comes again)");
+				rc = CLI_EXIT_REJECTS;
+				len = at;
+				continue;
+			}
 			buf[len++] = '\n';
 			continue;
 		}

@@ -60,8 +60,11 @@ int mark_pass(
 /*
  * The end of an acknowledged pipeline (closehook-follow --commit,
  * closehook-backfill --commit): every line of stdin but a mark goes to o
- * unchanged (CRs, blank lines and a last line without a newline
- * included).  A mark's text - what follows MARK_PREFIX, without the last
+ * unchanged (CRs and blank lines included).  A last line without a newline
+ * was cut short by a stage that died: it is dropped with a warning (no
+ * mark committed it), or, when more than half a MiB of it had been passed
+ * on already, ended with a newline; the exit status is then 1.  A mark's
+ * text - what follows MARK_PREFIX, without the last
  * '}' - goes to take(arg, text, n, lineno), which keeps it (1) as the
  * position to commit, or refuses it (0, having said why).  The newest one
  * kept is committed with commit(arg) when input would block, every

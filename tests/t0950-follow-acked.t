@@ -231,22 +231,46 @@ fi
 
 # 6. --commit passes every other line through unchanged and commits the
 # newest mark; a line that only looks like a mark is reported, not
-# committed.
-printf 'a\r\n\n{"closehook_mark":{"bad":1}}\nb' >m.in
+# committed.  A last line without a newline (a stage died writing it) is
+# dropped with a warning.
+printf 'a\r\n\n{"closehook_mark":{"bad":1}}\nb\n' >m.in
 run closehook-follow --commit m.off <m.in
 is "$rc" 0 "--commit: exit 0"
 is "$(printf '%s' "$out" | od -c | head -2)" \
     "$(printf 'a\r\n\nb' | od -c | head -2)" \
-    "--commit: other lines unchanged, a last line without a newline too"
+    "--commit: other lines unchanged"
 like "$err" "*stdin:3: not a closehook-follow mark: ignored*" \
     "--commit: a malformed mark is reported"
 ok "--commit: and not committed" [ ! -e m.off ]
+printf '{"n":1}\n{"n":2,"cut' >m.in
+closehook-follow --commit m.off <m.in >m.out 2>m.err
+is "$?" 1 "--commit: a last line cut short: exit 1"
+is "$(cat m.out)" '{"n":1}' "--commit: and only the whole lines go out"
+like "$(cat m.err)" \
+    "*stdin:2: cut short: no newline at the end of input: dropped*" \
+    "--commit: with a warning naming the line"
+# Longer than the half MiB held back: its start went out before the end of
+# input, so a newline ends it (the output keeps whole lines).
+{
+	printf '{"n":1}\n{"long":"'
+	head -c 600000 /dev/zero | tr '\0' x
+} >m.in
+closehook-follow --commit m.off <m.in >m.out 2>m.err
+is "$?:$(wc -l <m.out):$(wc -c <m.out)" "1:2:$(($(wc -c <m.in) + 1))" \
+    "--commit: a long line cut short is ended with a newline, exit 1"
+like "$(cat m.err)" "*stdin:2: cut short: *passed on: ended with one*" \
+    "--commit: and said so"
 closehook-follow --once --offset-file o2.off o.spool | cat >o.marked
 like "$(cat o.marked)" '*{"closehook_mark":{"dev":*,"offset":8}}' \
     "into a pipe, follow writes a mark after the lines"
 closehook-follow --commit o2.off <o.marked >o.passed
 is "$(cat o.passed)" '{"n":1}' "--commit takes the mark out"
 like "$(cat o2.off)" '*"offset":8}' "and commits its position"
+head -c -1 o.marked >o.nonl
+closehook-follow --commit o3.off <o.nonl >o.passed 2>o.err
+is "$?:$(cat o.passed):$(cat o.err)" '0:{"n":1}:' \
+    "--commit: a last mark without its newline is taken, no warning"
+like "$(cat o3.off)" '*"offset":8}' "and its position committed"
 
 # 7. The writer cuts a torn last line back (closehook-receive on a full
 # disk) and appends anew: follow reads the new lines whole.
