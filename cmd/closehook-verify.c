@@ -241,9 +241,14 @@ rej_explain(const struct why *w)
 		out_write(&rej, "null", 4);
 	rej_printf(",\"body_bytes\":%zu,\"body_sha256\":\"%s\"", ex->body_bytes,
 	    ex->body_sha256);
+	if (!ex->body_json)
+		rej_printf(
+		    ",\"body_error\":{\"offset\":%zu,\"message\":\"%s\"}",
+		    ex->body_err_off, ex->body_err_msg);
 	if (ex->cause != NULL) {
 		rej_printf(",\"likely_cause\":\"%s\"", ex->cause);
-		if (strcmp(ex->cause, "wrong-key") != 0)
+		if (strcmp(ex->cause, "wrong-key") != 0 &&
+		    strcmp(ex->cause, "body-damaged") != 0)
 			rej_printf(",\"matching_key\":\"%s\"",
 			    fingerprint(ex->cause_key));
 		if (strcmp(ex->cause, "timestamp-changed") == 0)
@@ -275,6 +280,10 @@ static const struct {
 	{ "trailing-newline-added",
 	    "the body ends in a newline Close did not send (an editor, echo "
 	    "or a copy added it); without it the signature matches" },
+	{ "bom-added",
+	    "the body starts with a byte-order mark Close did not send (a "
+	    "Windows editor or tool added it); without it the signature "
+	    "matches" },
 	{ "crlf-line-endings",
 	    "the body's line ends became CRLF on the way; with LF the "
 	    "signature matches" },
@@ -315,9 +324,14 @@ say_explain(enum closesig_reason r, const struct why *w)
 			: strcmp(w->ref, "--now") == 0 ? "--now"
 						       : "now");
 	}
-	say("body: %zu bytes, sha256 %.16s..., %s", ex->body_bytes,
-	    ex->body_sha256,
-	    ex->body_json ? "a JSON object" : "not a JSON object");
+	if (ex->body_json)
+		say("body: %zu bytes, sha256 %.16s..., a JSON object",
+		    ex->body_bytes, ex->body_sha256);
+	else
+		say("body: %zu bytes, sha256 %.16s..., not a JSON object (%s "
+		    "at byte %zu)",
+		    ex->body_bytes, ex->body_sha256, ex->body_err_msg,
+		    ex->body_err_off);
 	for (i = 0; i < ex->ntried && kl < sizeof(keylist) - 64; i++) {
 		const struct keyring_entry *e = &keys.v[ex->tried[i]];
 
@@ -366,9 +380,24 @@ say_explain(enum closesig_reason r, const struct why *w)
 			    causes[i].why, fingerprint(ex->cause_key));
 			return;
 		}
+	if (strcmp(ex->cause, "body-damaged") == 0) {
+		if (ex->body_err_off >= ex->body_bytes)
+			say("likely cause: body-damaged: the body ends in the "
+			    "middle of a JSON value: it was cut short (a size "
+			    "limit, a truncated copy or log line), so no key "
+			    "can be judged on it; capture the whole body");
+		else
+			say("likely cause: body-damaged: the body is not JSON "
+			    "from byte %zu on: it was changed on the way, or "
+			    "it is not the body Close sent, so no key can be "
+			    "judged on it",
+			    ex->body_err_off);
+		return;
+	}
 	say("likely cause: wrong-key: no usual mistake makes it match; it "
 	    "was signed with another key (rotated, or another "
-	    "subscription's)");
+	    "subscription's), or the body was changed past what can be "
+	    "undone (members reordered, a value edited)");
 }
 
 static void

@@ -252,7 +252,8 @@ py_string(struct json_span s, char *dst, char *tmp)
 				*dst++ = 'f';
 				continue;
 			}
-			if (c >= 0x20) {
+			/* ensure_ascii escapes all but ' ' to '~'. */
+			if (c >= 0x20 && c != 0x7f) {
 				*dst++ = (char)c;
 				continue;
 			}
@@ -380,6 +381,7 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 	struct json_member m[16];
 	struct json_top top = { .m = m, .max = 16 };
 	struct json_span root;
+	struct json_error jerr = { 0, NULL };
 	char *alt, tsbuf[24];
 	size_t i, subn = 0, altn, w;
 	long rn;
@@ -394,14 +396,22 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 	ex->body_bytes = bodyn;
 	crypto_hash_sha256(h, (const unsigned char *)body, bodyn);
 	sodium_bin2hex(ex->body_sha256, sizeof(ex->body_sha256), h, sizeof(h));
-	ex->body_json = json_parse_top(body, bodyn, &root, &top, NULL) == 0 &&
-	    root.type == JSON_OBJECT;
+	if (json_parse_top(body, bodyn, &root, &top, &jerr) != 0) {
+		ex->body_err_off = jerr.off;
+		ex->body_err_msg = jerr.msg;
+	} else if (root.type != JSON_OBJECT)
+		ex->body_err_msg = "not an object";
+	else
+		ex->body_json = 1;
 	if (ex->body_json &&
 	    (subn = body_subscription(root, &top, ex->sub)) > 0)
 		ex->have_sub = 1;
 	ex->sub[subn] = '\0';
-	for (i = keyring_next(keys, 0, ex->sub, subn); i < keys->n;
-	     i = keyring_next(keys, i + 1, ex->sub, subn)) {
+	/* Not JSON: whatever subscription it was for cannot be read. */
+	for (i = ex->body_json ? keyring_next(keys, 0, ex->sub, subn) : 0;
+	     i < keys->n;
+	     i = ex->body_json ? keyring_next(keys, i + 1, ex->sub, subn)
+			       : i + 1) {
 		if (ex->ntried < CLOSESIG_EXPLAIN_KEYS)
 			ex->tried[ex->ntried++] = i;
 		ex->napplicable++;
@@ -422,6 +432,12 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 			ex->cause_key = w;
 			return;
 		}
+	}
+	if (bodyn >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0 &&
+	    match_any(keys, ex, 0, ts, tsn, body + 3, bodyn - 3, want, &w)) {
+		ex->cause = "bom-added";
+		ex->cause_key = w;
+		return;
 	}
 	alt = xmalloc(7 * bodyn + 16);
 	if (memmem(body, bodyn, "\r\n", 2) != NULL) {
@@ -467,7 +483,7 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 			}
 		}
 	}
-	ex->cause = "wrong-key";
+	ex->cause = ex->body_json ? "wrong-key" : "body-damaged";
 	free(alt);
 	return;
 found:

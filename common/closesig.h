@@ -90,6 +90,9 @@ struct closesig_explain {
 	int64_t age; /* ref - ts: negative is in the future */
 	int sig_hex; /* the signature is 64 hex digits */
 	int body_json; /* the body is a JSON object */
+	/* When it is not: where its parse failed, and why (static text). */
+	size_t body_err_off;
+	const char *body_err_msg;
 	int signature_valid; /* as given, with some applicable key */
 	size_t body_bytes;
 	char body_sha256[65];
@@ -99,10 +102,14 @@ struct closesig_explain {
 	size_t ntried, napplicable;
 	/*
 	 * When the signature does not match as given: the first mistake that
-	 * makes it match ("trailing-newline-added", "crlf-line-endings",
-	 * "reserialized-body", "key-as-text", "body-before-timestamp",
-	 * "timestamp-changed"), else "wrong-key"; NULL when there is nothing
-	 * to try (no applicable key, or a signature that is not hex).
+	 * makes it match ("trailing-newline-added", "bom-added",
+	 * "crlf-line-endings", "reserialized-body", "key-as-text",
+	 * "body-before-timestamp", "timestamp-changed"), else "body-damaged"
+	 * when the body is not a JSON object (cut short, or changed past
+	 * repair: no key can be judged on it), else "wrong-key"; NULL when
+	 * there is nothing to try (no applicable key, or a signature that is
+	 * not hex).  A body that is not JSON names no subscription that can
+	 * be read, so every key of the ring applies to it.
 	 */
 	const char *cause;
 	size_t cause_key; /* the ring index of the key that matched */

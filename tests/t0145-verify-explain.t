@@ -77,6 +77,38 @@ explain_of "$(capture "$KAV_TS" "$(sign "$other" "$KAV_TS" "$KAV_BODY")" \
 is "$(cause):$(jq -r .explain.signature_valid rej)" "wrong-key:false" \
     "signed with another key"
 is "$(jq -r '.explain.matching_key' rej)" null "which matches none of ours"
+like "$err" "*signed with another key*or the body was changed past what can be undone*" \
+    "said with the other way it can happen"
+
+# A body that is not JSON: cut short, or a byte-order mark put in front.
+explain_of "$(capture "$KAV_TS" "$KAV_SIG" "${KAV_BODY:0:150}")"
+is "$(cause):$(jq -c .explain.body_error rej)" \
+    'body-damaged:{"offset":150,"message":"unterminated string"}' \
+    "a body cut short: damaged, not another key"
+like "$err" "*not a JSON object (unterminated string at byte 150)*likely cause: body-damaged: the body ends in the middle of a JSON value: it was cut short*" \
+    "said in words"
+is "$(jq -r .explain.matching_key rej)" null "with no key named"
+explain_of "$(capture "$KAV_TS" "$KAV_SIG" "$(printf '\xef\xbb\xbf')$KAV_BODY")"
+is "$(cause):$(jq -r .explain.matching_key rej)" "bom-added:$fp_kav" \
+    "a byte-order mark in front of the body"
+explain_of "$(capture "$KAV_TS" "$KAV_SIG" "x${KAV_BODY:1}")"
+like "$(cause):$err" "body-damaged:*the body is not JSON from byte 0 on*" \
+    "a body changed into something else"
+# The key bound to the body's subscription is tried even when the body
+# cannot say which subscription it is for.
+printf 'whsub_mBTylJxRXaBOXcuQmgUdmL %s\n' "$KAV_KEY" >bound
+chmod 600 bound
+capture "$KAV_TS" "$KAV_SIG" "$(printf '\xef\xbb\xbf')$KAV_BODY" >b.in
+run closehook-verify --explain --no-summary --now "$KAV_TS" \
+    --secret-file bound --rejects rejb b.in
+is "$(jq -r '"\(.explain.keys_tried | length) \(.explain.likely_cause)"' rejb)" \
+    "1 bom-added" "a body that is not JSON: every key is tried"
+
+# Close escapes DEL (U+007F) as \u007f; a copy written out raw is rebuilt.
+del='{"event": {"id": "ev_1", "note": "a\u007fb"}, "subscription_id": "whsub_1"}'
+explain_of "$(capture "$KAV_TS" "$(sign "$KAV_KEY" "$KAV_TS" "$del")" \
+    "$(jq -c . <<<"$del")")"
+is "$(cause)" reserialized-body "DEL serialised as Close does"
 
 # Stale: genuine or forged, the window no longer hides which.
 stale=$((KAV_TS - 1000))
