@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -51,6 +52,11 @@ har_open(struct har *h, const char *p, size_t n)
 	h->doc = h->linep = p;
 	h->n = n;
 	h->line = 1;
+	/* HAR 1.2: readers ignore a byte-order mark (.NET tools write one). */
+	if (n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		p += 3;
+		n -= 3;
+	}
 	if (json_parse(p, n, &root, &err) != 0)
 		return fail(
 		    h, line_at(h, p + err.off), "not valid JSON: %s", err.msg);
@@ -208,9 +214,58 @@ headers(struct har *h, struct json_span req, char **d, size_t *nh,
 }
 
 /*
+ * The body's size as the entry declares it: request.bodySize, or where
+ * that is -1 ("not available" in HAR 1.2) or missing, the request's
+ * Content-Length header; -1 when neither says.
+ */
+static int64_t
+declared_size(struct json_span req, const struct har_entry *e)
+{
+	struct json_span v;
+	int64_t size = -1;
+	size_t i, j;
+
+	if (json_object_get(req, "bodySize", 8, &v) && v.type == JSON_NUMBER &&
+	    json_num_i64(v, &size) == 0 && size >= 0)
+		return size;
+	for (i = 0; i < e->nh; i++) {
+		const struct har_hdr *x = &e->h[i];
+
+		if (x->namen != 14 ||
+		    strncasecmp(x->name, "content-length", 14))
+			continue;
+		for (size = 0, j = 0; j < x->valn && j < 18; j++) {
+			if (x->val[j] < '0' || x->val[j] > '9')
+				break;
+			size = size * 10 + (x->val[j] - '0');
+		}
+		return j > 0 && j == x->valn ? size : -1;
+	}
+	return -1;
+}
+
+/*
+ * A body shorter than its declared size: the exporter cut it short.
+ * (Exporters that count the text in characters, or in JavaScript's UTF-16
+ * units, declare no more than its UTF-8 bytes.)
+ */
+static int
+short_body(struct har *h, const struct har_entry *e, int64_t size)
+{
+	if (size < 0 || (uint64_t)e->bodyn >= (uint64_t)size)
+		return 0;
+	return fail(h, e->line,
+	    "entry %zu: postData.text holds %zu bytes, but the request had "
+	    "%lld (bodySize or Content-Length): the exporter cut the body "
+	    "short",
+	    e->index, e->bodyn, (long long)size);
+}
+
+/*
  * postData.text, decoded.  No postData (or no text) is an empty body,
- * unless request.bodySize says there was one: then the exporter left it
- * out, and an empty body would only fail its signature check later.
+ * unless the entry says there was one (declared_size): then the exporter
+ * left it out, and an empty body would only fail its signature check
+ * later.  Text shorter than that was cut short by the exporter.
  */
 static int
 post_data(struct har *h, struct json_span req, char **d, struct har_entry *e)
@@ -219,12 +274,10 @@ post_data(struct har *h, struct json_span req, char **d, struct har_entry *e)
 	struct json_iter it;
 	const char *text, *enc;
 	size_t textn, encn, bin;
-	int64_t size = -1;
+	int64_t size = declared_size(req, e);
 
 	e->body = "";
 	e->bodyn = 0;
-	if (json_object_get(req, "bodySize", 8, &v) && v.type == JSON_NUMBER)
-		json_num_i64(v, &size);
 	if (!json_object_get(req, "postData", 8, &pd) || pd.type == JSON_NULL)
 		goto none;
 	if (pd.type != JSON_OBJECT)
@@ -250,7 +303,7 @@ post_data(struct har *h, struct json_span req, char **d, struct har_entry *e)
 	e->body = text;
 	e->bodyn = textn;
 	if (!json_object_get(pd, "encoding", 8, &v))
-		return 0;
+		return short_body(h, e, size);
 	if (get_str(pd, "encoding", d, &enc, &encn) != 0 ||
 	    (encn != 6 || memcmp(enc, "base64", 6) != 0))
 		return fail(h, e->line,
@@ -259,6 +312,10 @@ post_data(struct har *h, struct json_span req, char **d, struct har_entry *e)
 	if (base64(text, textn, *d, &bin) != 0)
 		return fail(h, e->line,
 		    "entry %zu: postData.text is not valid base64", e->index);
+	/*
+	 * Not checked against the size: exporters differ on whether it is
+	 * the size of the text or of the bytes it encodes.
+	 */
 	e->body = *d;
 	e->bodyn = bin;
 	*d += bin;
@@ -266,8 +323,9 @@ post_data(struct har *h, struct json_span req, char **d, struct har_entry *e)
 none:
 	if (size > 0)
 		return fail(h, e->line,
-		    "entry %zu: no postData.text, but request.bodySize is "
-		    "%lld: the exporter left the body out",
+		    "entry %zu: no postData.text, but the request had a body "
+		    "of %lld bytes (bodySize or Content-Length): the exporter "
+		    "left it out",
 		    e->index, (long long)size);
 	return 0;
 }

@@ -128,12 +128,21 @@ bad_date = dict(good, startedDateTime="Monday")
 no_body = {"startedDateTime": "2019-05-13T12:46:36Z",
            "request": {"method": "POST", "url": "https://h/close",
                        "headers": [], "bodySize": 230}}
+# bodySize -1 is "not available": the Content-Length header says it.
+no_body_cl = {"startedDateTime": "2019-05-13T12:46:36Z",
+              "request": {"method": "POST", "url": "https://h/close",
+                          "headers": [{"name": "Content-Length",
+                                       "value": "230"}],
+                          "bodySize": -1}}
+cut = json.loads(json.dumps(good))
+cut["request"]["bodySize"] = 230
+cut["request"]["postData"]["text"] = os.environ["KAV_BODY"][:100]
 gzip = {"startedDateTime": "2019-05-13T12:46:36Z",
         "request": {"method": "POST", "url": "https://h/close",
                     "headers": [],
                     "postData": {"text": "x", "encoding": "gzip"}}}
 text = json.dumps({"log": {"entries": [good, bad_date, no_body, gzip,
-                                        good]}}, indent=1)
+                                        no_body_cl, cut, good]}}, indent=1)
 open(sys.argv[1], "w").write(text)
 EOF
 # The lines where entries 1, 2 and 3 open, as json.dumps indents them.
@@ -141,11 +150,19 @@ mapfile -t at < <(grep -n '^   {' "$TMP/bad.har" | cut -d: -f1)
 cap --har "$TMP/bad.har"
 is "$rc" 1 "bad entries: exit 1"
 is "$err" "closehook-capture: $TMP/bad.har:${at[1]}: entry 1: startedDateTime is not an ISO 8601 date-time
-closehook-capture: $TMP/bad.har:${at[2]}: entry 2: no postData.text, but request.bodySize is 230: the exporter left the body out
-closehook-capture: $TMP/bad.har:${at[3]}: entry 3: unsupported postData.encoding (only base64)" \
+closehook-capture: $TMP/bad.har:${at[2]}: entry 2: no postData.text, but the request had a body of 230 bytes (bodySize or Content-Length): the exporter left it out
+closehook-capture: $TMP/bad.har:${at[3]}: entry 3: unsupported postData.encoding (only base64)
+closehook-capture: $TMP/bad.har:${at[4]}: entry 4: no postData.text, but the request had a body of 230 bytes (bodySize or Content-Length): the exporter left it out
+closehook-capture: $TMP/bad.har:${at[5]}: entry 5: postData.text holds 100 bytes, but the request had 230 (bodySize or Content-Length): the exporter cut the body short" \
     "each bad entry is reported with its line and index"
 run vfy "$TMP/cap"
 is "$rc:$(wc -l <"$TMP/out")" "0:2" "the good entries before and after still come out"
+
+# HAR 1.2 readers ignore a byte-order mark at the start (.NET tools write
+# one).
+{ printf '\xef\xbb\xbf'; cat "$TMP/bad.har"; } >"$TMP/bom.har"
+cap --har "$TMP/bom.har"
+is "$rc:$(wc -l <"$TMP/cap")" "1:2" "a byte-order mark before the archive is skipped"
 
 # Not a HAR archive.
 printf '{"log": {"entries": [\n{"request": }\n]}}\n' >"$TMP/broken.har"
