@@ -153,7 +153,7 @@ parse_time(const char *s, char *buf)
 static void
 add_header(const char *s)
 {
-	const char *colon = strchr(s, ':'), *p;
+	const char *colon = strchr(s, ':'), *p, *v;
 
 	for (p = s; p < colon; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -166,6 +166,16 @@ add_header(const char *s)
 		    strlen(s) > 32 ? "..." : "");
 		usage();
 	}
+	/* As --http refuses them: no request can carry one. */
+	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	for (p = v; *p != '\0'; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			cli_fatalx("-H %.*s: a control character (0x%02x) at "
+				   "character %zu of its value, which HTTP "
+				   "cannot carry (a copy with CRLF line ends?)",
+			    (int)(colon - s > 64 ? 64 : colon - s), s,
+			    (unsigned)(unsigned char)*p, (size_t)(p - v) + 1);
 	capture_hdrs_add(
 	    &hdrs, s, (size_t)(colon - s), colon + 1, strlen(colon + 1));
 }

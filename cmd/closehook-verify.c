@@ -11,6 +11,7 @@
  *
  * Raw mode (--timestamp and --signature) checks one body read as raw bytes.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <strings.h>
@@ -473,11 +474,48 @@ quoted(const char *p, size_t n, char *dst, size_t cap)
 	return dst;
 }
 
+/*
+ * The character at p (n bytes left) named so that an invisible one shows:
+ * a control byte by its escape, other ASCII quoted, UTF-8 as U+XXXX.
+ */
+static const char *
+char_name(const char *p, size_t n, char *dst, size_t cap)
+{
+	unsigned char c = (unsigned char)p[0];
+	uint32_t cp;
+	size_t len, k;
+
+	if (c == '\r')
+		snprintf(dst, cap, "a carriage return (\\r)");
+	else if (c == '\n')
+		snprintf(dst, cap, "a newline (\\n)");
+	else if (c == ' ')
+		snprintf(dst, cap, "a space");
+	else if (c < 0x20 || c == 0x7f)
+		snprintf(dst, cap, "the control byte 0x%02x", c);
+	else if (c < 0x80)
+		snprintf(dst, cap, "\"%c\"", c);
+	else {
+		len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+		cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0f : 0x1f);
+		for (k = 1;
+		     k < len && k < n && ((unsigned char)p[k] & 0xc0) == 0x80;
+		     k++)
+			cp = cp << 6 | ((unsigned char)p[k] & 0x3f);
+		if (len == 0 || k != len)
+			snprintf(dst, cap, "the byte 0x%02x (not UTF-8)", c);
+		else
+			snprintf(dst, cap, "U+%04X", (unsigned)cp);
+	}
+	return dst;
+}
+
 /* Why a signature the checker calls bad is bad. */
 static const char *
 bad_sig_detail(const char *sig, size_t n, char *dst, size_t cap)
 {
-	char q[300];
+	char q[300], c[48];
+	size_t i;
 
 	if (n > 7 && strncasecmp(sig, "sha256=", 7) == 0) {
 		snprintf(dst, cap,
@@ -485,8 +523,17 @@ bad_sig_detail(const char *sig, size_t n, char *dst, size_t cap)
 		    quoted(sig, n, q, sizeof(q)));
 		return dst;
 	}
-	snprintf(
-	    dst, cap, "%s: not 64 hex digits", quoted(sig, n, q, sizeof(q)));
+	for (i = 0; i < n && isxdigit((unsigned char)sig[i]); i++)
+		;
+	quoted(sig, n, q, sizeof(q));
+	if (i == n)
+		snprintf(dst, cap, "%s: %zu hex digits, not 64", q, n);
+	else if (i == 64)
+		snprintf(dst, cap, "%s: %s after the 64 hex digits", q,
+		    char_name(sig + i, n - i, c, sizeof(c)));
+	else
+		snprintf(dst, cap, "%s: %s at character %zu is not a hex digit",
+		    q, char_name(sig + i, n - i, c, sizeof(c)), i + 1);
 	return dst;
 }
 
@@ -500,7 +547,7 @@ judged(const char *file, unsigned long lineno, enum closesig_reason r,
     const char *sig, size_t sign, const char *body, size_t bodyn,
     const char *line, size_t n, int line_is_json)
 {
-	char detail[400], q[300];
+	char detail[512], q[300];
 	const char *d = NULL;
 	struct why w;
 

@@ -144,8 +144,16 @@ is "$(sed -n 2p rej3 | jq -r '"\(.explain.subscription_id) \(.explain.body_bytes
     "whsub_mBTylJxRXaBOXcuQmgUdmL ${#KAV_BODY} $(printf '%s' "$KAV_BODY" | sha256sum | cut -d' ' -f1)" \
     "the body's subscription, size and SHA-256"
 is "$(sed -n 1p rej3 | jq -r '"\(.reason) \(.detail)"')" \
-    'bad-signature "'"$(sign "$other" "$KAV_TS" "$KAV_BODY" | cut -c1-40)"'"...: not 64 hex digits' \
-    "a bad signature names the value, cut short"
+    'bad-signature "'"$(sign "$other" "$KAV_TS" "$KAV_BODY" | cut -c1-40)"'"...: "x" after the 64 hex digits' \
+    "a bad signature names the value, cut short, and what is wrong with it"
+# Invisible characters are named.
+for v in "$KAV_SIG$(printf '\r')" "$KAV_SIG$(printf '\xc2\xa0')" \
+    "${KAV_SIG:0:10}z${KAV_SIG:11}" "${KAV_SIG:0:63}"; do
+	capture "$KAV_TS" "$v" "$KAV_BODY"
+done >inv.in
+run closehook-verify --no-summary --now "$KAV_TS" --secret-file keys inv.in
+like "$err" '*inv.in:1: rejected: bad-signature (*: a carriage return (\\r) after the 64 hex digits)*inv.in:2: rejected: bad-signature (*: U+00A0 after the 64 hex digits)*inv.in:3: rejected: bad-signature (*: "z" at character 11 is not a hex digit)*inv.in:4: rejected: bad-signature (*: 63 hex digits, not 64)*' \
+    "a CR, a no-break space, a stray letter, a digit short: each named"
 printf '%s\n' "$err" >err3
 ok "no key bytes anywhere" \
     bash -c "! grep -q -e $KAV_KEY -e $other rej rej2 rej3 err3"

@@ -137,6 +137,9 @@ usage_err "a -H without a colon" \
 usage_err "a -H name with a space" \
     "invalid header 'close sig: x' for -H (want 'Name: value')" \
     --body -H 'close sig: x'
+usage_err "a -H value with a CR in it" \
+    "-H close-sig-hash: a control character (0x0d) at character 65 of its value, which HTTP cannot carry (a copy with CRLF line ends?)" \
+    --body -H "close-sig-hash:  $KAV_SIG$(printf '\r')" "$TMP/body"
 usage_err "--received-at with --har" "--received-at goes with --http or --body" \
     --har --received-at 1
 usage_err "a bad --received-at" "invalid value 'yesterday' for --received-at" \
