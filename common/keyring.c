@@ -120,6 +120,21 @@ parse_keys(struct keyring *r, const char *path, char *text, size_t n)
 	const char *why;
 	int ntok, rc = 0, loaded = 0;
 
+	/* As a Windows editor saves text: a UTF-8 byte-order mark, skipped;
+	 * UTF-16 ("Unicode"), which no line of it would parse as. */
+	if (n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	else if ((n >= 2 &&
+		     ((unsigned char)p[0] == 0xff ||
+			 (unsigned char)p[0] == 0xfe) &&
+		     ((unsigned char)p[1] == 0xfe ||
+			 (unsigned char)p[1] == 0xff)) ||
+	    memchr(text, '\0', n) != NULL) {
+		cli_warnx("%s: UTF-16 text or NUL bytes: save the key file "
+			  "as ASCII or UTF-8",
+		    path);
+		return -1;
+	}
 	while (p < end) {
 		lineno++;
 		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)

@@ -46,6 +46,14 @@ chmod 644 "$TMP/open"
 run closehook-verify --secret-file "$TMP/open" --now $ts "$TMP/in"
 like "$err" "*warning: $TMP/open: readable or writable by group or others (chmod 600)*" \
     "a group/world-readable key file draws a warning"
+chmod 602 "$TMP/open"
+run closehook-verify --secret-file "$TMP/open" --now $ts "$TMP/in"
+like "$err" "*warning: $TMP/open: readable or writable by group or others*" \
+    "so does a world-writable one (the key could be swapped)"
+chmod 610 "$TMP/open"
+run closehook-verify --secret-file "$TMP/open" --now $ts "$TMP/in"
+ok "an execute bit alone exposes nothing and draws no warning" \
+    bash -c "! grep -q warning '$TMP/err'"
 
 # Bad key files: exit 2, the line named, the key never echoed.
 printf 'whsub_a %s\n' "${k1:0:63}" >"$TMP/bad"
@@ -58,6 +66,23 @@ like "$err" "!(*${k1:0:16}*)" "and holds no key bytes"
 printf 'whsub_a %sZZ\n' "${k1:0:62}" >"$TMP/bad"
 run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
 like "$err" "*key is not hexadecimal" "non-hex digits are named as such"
+
+# As a Windows editor saves it: a byte-order mark and CRLF are read; UTF-16
+# is refused as such.
+printf '\xef\xbb\xbf%s\r\n' "$k1" >"$TMP/win"
+chmod 600 "$TMP/win"
+printf '%s\n' "$k1" >"$TMP/unix"
+chmod 600 "$TMP/unix"
+run closehook-verify --secret-file "$TMP/unix" --now $ts "$TMP/in"
+cp "$TMP/out" "$TMP/unix.out"
+run closehook-verify --secret-file "$TMP/win" --now $ts "$TMP/in"
+ok "a key file with a byte-order mark and CRLF loads as without them" \
+    test -s "$TMP/out" -a "$rc" -eq 1
+same_file "$TMP/out" "$TMP/unix.out" "verifying the same captures"
+printf '%s\r\n' "$k1" | iconv -f ascii -t utf-16 >"$TMP/win"
+run closehook-verify --secret-file "$TMP/win" "$TMP/in"
+is "$rc:$err" "2:closehook-verify: $TMP/win: UTF-16 text or NUL bytes: save the key file as ASCII or UTF-8" \
+    "a UTF-16 key file is refused, saying why"
 
 # No key on the command line: there is no option that takes one.
 run closehook-verify --help
