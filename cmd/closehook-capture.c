@@ -464,15 +464,15 @@ line_of(const char *start, const char *p)
 }
 
 /*
- * --json: JSON values one after another, each a capture: written compact,
- * members and strings as they are.  A value that is no capture is
+ * --json: JSON values one after another, each a capture (or a reject line
+ * holding one): written compact, members and strings as they are.  A value that is no capture is
  * reported and skipped; text that is not JSON ends the file, since where
  * the next value begins is unknown.
  */
 static void
 do_json(const char *path)
 {
-	struct json_span v;
+	struct json_span v, cv;
 	struct json_error err;
 	struct capture c;
 	const char *name, *why, *bad, *p;
@@ -499,6 +499,12 @@ do_json(const char *path)
 			nbad++;
 			break;
 		}
+		/* A reject line (closehook-verify --rejects, closehook-receive
+		 * --keep-rejects): the capture it holds. */
+		if (v.type == JSON_OBJECT &&
+		    json_object_get(v, "capture", 7, &cv) &&
+		    cv.type == JSON_OBJECT)
+			v = cv;
 		if (v.n + 1 > linecap) {
 			free(linebuf);
 			linecap = v.n + 4096;

@@ -86,6 +86,19 @@ run sh -c 'closehook-capture --json <"$1" | closehook-verify --max-age 0 \
     --secret-file "$2"' sh "$TMP/jq.json" "$TMP/keys"
 is "$rc:$out" "0:$KAV_BODY" "jq's pretty output from stdin verifies"
 
+# --json: a reject line stands for the capture it holds (closehook-verify
+# --rejects; closehook-receive --keep-rejects writes the same shape).
+printf '%s\n' 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff \
+    >"$TMP/other"
+chmod 600 "$TMP/other"
+closehook-verify -q --max-age 0 --secret-file "$TMP/other" \
+    --rejects "$TMP/rej.ndjson" "$TMP/one" >/dev/null || true
+jq -c '{reason: "signature-mismatch", capture: .}' "$TMP/one" >>"$TMP/rej.ndjson"
+run sh -c 'closehook-capture --json "$1" | closehook-verify --max-age 0 \
+    --secret-file "$2"' sh "$TMP/rej.ndjson" "$TMP/keys"
+is "$rc:$out" "0:$KAV_BODY
+$KAV_BODY" "reject lines of verify and receive give back their captures"
+
 # --json: a value that is no capture is reported and skipped; text that is
 # not JSON ends the file.
 {
