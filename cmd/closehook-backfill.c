@@ -1520,9 +1520,12 @@ main(int argc, char **argv)
 	    cli_duration(s, 1, 600000, &ao.backoff_base_ms) != 0)
 		cli_fatalx("invalid $CLOSEHOOK_BACKOFF");
 
-	/* Set up. */
-	if (state_path != NULL)
+	/* Set up.  Two runs on one state file (a cron job that overlaps the
+	 * last) would fetch the range twice on one rate limit. */
+	if (state_path != NULL) {
+		cli_lock(state_path, "the state file");
 		load_state(state_path);
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		cli_fatalx("cannot initialise libcurl");
 	memset(&sa, 0, sizeof(sa));

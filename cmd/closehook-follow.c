@@ -356,40 +356,6 @@ check_committable(void)
 }
 
 /*
- * Lock FILE.lock for as long as this follower runs: two followers on one
- * offset file would each skip what the other emitted.  The lock file is
- * never renamed (the offset file is, at every commit), so the lock stays on
- * one inode.  It holds the holder's pid, for the message.
- */
-static void
-lock_offset(void)
-{
-	char lpath[4096], pid[32];
-	ssize_t n;
-	int fd;
-
-	if (snprintf(lpath, sizeof(lpath), "%s.lock", offpath) >=
-	    (int)sizeof(lpath))
-		cli_fatalx("%s: name too long", offpath);
-	if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		cli_fatal("cannot lock the offset file %s: %s", offpath, lpath);
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno != EWOULDBLOCK)
-			cli_fatal("%s", lpath);
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		cli_fatalx("%s: in use by another closehook-follow%s%s%s",
-		    offpath, pid[0] != '\0' ? " (pid " : "", pid,
-		    pid[0] != '\0' ? ")" : "");
-	}
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-		cli_warn("%s", lpath);
-	/* fd stays open, and locked, until exit. */
-}
-
-/*
  * acked: has the offset file changed since the last look?  Warn once when
  * marks went out a minute ago and nothing committed any: the pipeline has
  * no closehook-follow --commit at its end, or a stage drops marks.
@@ -1580,7 +1546,9 @@ main(int argc, char *argv[])
 		cli_fatal("%s", path);
 	pos = -1;
 	if (offpath != NULL) {
-		lock_offset();
+		/* Two followers on one offset file would each skip what
+		 * the other emitted. */
+		cli_lock(offpath, "the offset file");
 		acked = when != NULL ? strcmp(when, "acked") == 0
 				     : fstat(STDOUT_FILENO, &ost) == 0 &&
 			(S_ISFIFO(ost.st_mode) || S_ISSOCK(ost.st_mode));

@@ -2136,6 +2136,11 @@ main(int argc, char *argv[])
 		}
 	} else if (spool_path == NULL && nats_spec == NULL)
 		cli_fatalx("stdout is closed: give --spool FILE");
+	/* A second receiver on the spool would cut back, after a failed
+	 * write, captures the first had answered 2xx (spool_good is its
+	 * own). */
+	if (spool_path != NULL)
+		cli_lock(spool_path, "the spool");
 	if (spool_path != NULL && spool_open() != 0)
 		cli_fatalx("%s", spool_why);
 	if (certp != NULL) {

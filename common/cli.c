@@ -2,6 +2,7 @@
  * cli.c - shared command-line plumbing: messages, exit codes, strict number,
  * size and duration parsing.
  */
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -476,4 +477,32 @@ cli_one_core(void)
 		one = (e = getenv("CLOSEHOOK_CORES")) != NULL &&
 		    strcmp(e, "1") == 0;
 	return one;
+}
+
+void
+cli_lock(const char *path, const char *what)
+{
+	char lpath[4096], pid[32];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >=
+	    (int)sizeof(lpath))
+		cli_fatalx("%s: name too long", path);
+	if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		cli_fatal("cannot lock %s %s: %s", what, path, lpath);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK)
+			cli_fatal("%s", lpath);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		cli_fatalx("%s: in use by another %s%s%s%s", path, cli_prog,
+		    pid[0] != '\0' ? " (pid " : "", pid,
+		    pid[0] != '\0' ? ")" : "");
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		cli_warn("%s", lpath);
+	/* fd stays open, and locked, until exit. */
 }

@@ -133,6 +133,15 @@ int cli_secret_open(const char *opt, const char *path);
  * parsed.  A failure is warned about, not fatal.
  */
 void cli_no_core_dumps(void);
+/*
+ * Hold PATH.lock, exclusively, until exit: two processes on one offset
+ * file, state file or spool would undo each other's work.  The lock file is
+ * never renamed (PATH may be, at every commit), so the lock stays on one
+ * inode; it holds the holder's pid, for the message.  Exits 2 when another
+ * process holds it ("PATH: in use by another closehook-NAME (pid N)") or
+ * when it cannot be made ("cannot lock WHAT PATH: PATH.lock: ...").
+ */
+void cli_lock(const char *path, const char *what);
 
 /*
  * 1 when a progress line may be drawn and redrawn in place on stderr: it is

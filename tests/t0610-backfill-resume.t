@@ -130,6 +130,15 @@ for sig in TERM INT; do
 	    --order newest >"$TMP/out1" 2>"$TMP/err1" &
 	pid=$!
 	wait_lines "$TMP/out1" 50
+	if [ "$sig" = TERM ]; then
+		# A cron job that overlaps the last run: refused, nothing
+		# fetched twice.
+		run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sts" \
+		    --order newest
+		is "$rc:$out" "2:" "a second run on a state file in use exits 2"
+		like "$err" "*$TMP/sts: in use by another closehook-backfill (pid $pid)*" \
+		    "naming the first"
+	fi
 	kill -"$sig" "$pid"
 	wait "$pid"
 	is "$?" 1 "SIG$sig: exit 1"

@@ -81,6 +81,12 @@ is "$(wc -l <"$TMP/spool")" $((n + 1)) "the torn line is gone"
 ok "every line of the spool is JSON" jq -e . "$TMP/spool"
 is "$(tail -n 1 "$TMP/spool" | jq -r .body)" "$KAV_BODY" \
     "and the new capture is whole"
+# A second receiver on the same spool would cut back, after a failed
+# write, captures the first had answered 200: it is refused.
+run timeout 10 closehook-receive -l 127.0.0.1:0 --spool "$TMP/spool"
+is "$rc" 2 "a second receiver on the spool exits 2"
+like "$err" "*$TMP/spool: in use by another closehook-receive (pid *)*" \
+    "naming the first"
 stop_receive
 
 # Without --spool: the capture is on stdout before the answer.
