@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,21 +31,93 @@ out_init(struct out *o, int fd, const char *name)
 	o->readable = 0;
 	o->file = -1;
 	o->unsynced = 0;
+	o->track = -1;
+	o->pos = o->nl_pos = 0;
 	o->buf = xmalloc(OUT_BUFSZ);
+}
+
+static void lock(int fd, int op);
+static off_t cut_torn(int rfd, int wfd, const char *name, off_t size);
+
+/*
+ * Before the first write of a plain writer: is it a regular file, and
+ * where do its lines end?  Opened for appending, a torn last line is cut
+ * off first (read through the descriptor, or through /proc when it is
+ * write-only, as a shell's `>>` opens it).
+ */
+static void
+track_start(struct out *o)
+{
+	char path[64];
+	struct stat st;
+	int fl, rfd;
+	off_t size;
+
+	o->track = 0;
+	if (o->fd < 0 || o->append || o->mem || fstat(o->fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || (fl = fcntl(o->fd, F_GETFL)) < 0)
+		return;
+	if (!(fl & O_APPEND)) {
+		if ((o->pos = lseek(o->fd, 0, SEEK_CUR)) < 0)
+			return;
+	} else {
+		rfd = o->fd;
+		if ((fl & O_ACCMODE) != O_RDWR) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", o->fd);
+			rfd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		size = st.st_size;
+		if (rfd >= 0) {
+			lock(o->fd, LOCK_EX);
+			size = cut_torn(rfd, o->fd, o->name, st.st_size);
+			lock(o->fd, LOCK_UN);
+			if (rfd != o->fd)
+				close(rfd);
+			if (size < 0)
+				return;
+		}
+		o->pos = size;
+	}
+	o->nl_pos = o->pos;
+	o->track = 1;
+}
+
+/* A failed write of a tracked writer: cut back to its last whole line. */
+static void
+track_undo(struct out *o)
+{
+	struct stat st;
+
+	if (o->track <= 0 || o->nl_pos == o->pos || fstat(o->fd, &st) != 0 ||
+	    st.st_size != o->pos)
+		return;
+	if (ftruncate(o->fd, o->nl_pos) != 0)
+		cli_warn("%s: cannot remove a failed write", o->name);
+	else
+		o->pos = o->nl_pos;
 }
 
 static int
 write_all(struct out *o, const char *p, size_t n)
 {
+	const char *nl;
 	ssize_t w;
 
+	if (o->track < 0)
+		track_start(o);
 	while (n > 0) {
 		w = write(o->fd, p, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			o->err = errno;
+			track_undo(o);
 			return -1;
+		}
+		if (o->track > 0) {
+			if ((nl = memrchr(p, '\n', (size_t)w)) != NULL)
+				o->nl_pos = o->pos + (nl - p) + 1;
+			o->pos += w;
 		}
 		p += w;
 		n -= (size_t)w;
@@ -219,12 +292,12 @@ lock(int fd, int op)
 }
 
 /*
- * Cut a torn last record off the regular file fd of size bytes: truncate
- * it to just after its last '\n'.  Returns the new size, or -1 with errno
- * set.
+ * Cut a torn last record off the regular file of size bytes, read through
+ * rfd and truncated through wfd: truncate it to just after its last '\n'.
+ * Returns the new size, or -1 with errno set.
  */
 static off_t
-cut_torn(int fd, const char *name, off_t size)
+cut_torn(int rfd, int wfd, const char *name, off_t size)
 {
 	char buf[16384], *nl;
 	off_t at = size, lo;
@@ -233,7 +306,7 @@ cut_torn(int fd, const char *name, off_t size)
 
 	if (size == 0)
 		return 0;
-	while ((got = pread(fd, buf, 1, size - 1)) < 0 && errno == EINTR)
+	while ((got = pread(rfd, buf, 1, size - 1)) < 0 && errno == EINTR)
 		;
 	if (got != 1) {
 		if (got >= 0)
@@ -245,7 +318,7 @@ cut_torn(int fd, const char *name, off_t size)
 	while (at > 0) {
 		lo = at > (off_t)sizeof(buf) ? at - (off_t)sizeof(buf) : 0;
 		k = (size_t)(at - lo);
-		if ((got = pread(fd, buf, k, lo)) < 0 && errno == EINTR)
+		if ((got = pread(rfd, buf, k, lo)) < 0 && errno == EINTR)
 			continue;
 		if (got != (ssize_t)k) {
 			if (got >= 0)
@@ -258,7 +331,7 @@ cut_torn(int fd, const char *name, off_t size)
 		}
 		at = lo;
 	}
-	if (ftruncate(fd, at) != 0)
+	if (ftruncate(wfd, at) != 0)
 		return -1;
 	cli_warnx("%s: ends in a partial line; removed its %jd bytes", name,
 	    (intmax_t)(size - at));
@@ -297,7 +370,7 @@ out_append_fd(const char *path, mode_t mode, struct stat *st)
 	if (S_ISREG(st->st_mode) &&
 	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR) {
 		lock(fd, LOCK_EX);
-		size = cut_torn(fd, path, st->st_size);
+		size = cut_torn(fd, fd, path, st->st_size);
 		e = errno;
 		lock(fd, LOCK_UN);
 		errno = e;
@@ -360,7 +433,7 @@ out_commit(struct out *o, int sync)
 		}
 		size = st.st_size;
 		if (o->readable &&
-		    (size = cut_torn(o->fd, o->name, size)) < 0) {
+		    (size = cut_torn(o->fd, o->fd, o->name, size)) < 0) {
 			o->err = errno;
 			lock(o->fd, LOCK_UN);
 			return -1;

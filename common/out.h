@@ -42,6 +42,13 @@
  *
  * out_append_fd() is the same open for a writer that does its own writes
  * (the spool of closehook-receive, several threads, one descriptor each).
+ *
+ * A plain writer (stdout) into a regular file keeps whole lines too, as far
+ * as one writer can: at its first write into a file opened for appending
+ * (`>>`), a torn last line left by a run that died is cut off with the same
+ * warning; and a write that fails (a full disk) is cut back to the end of
+ * the last whole line it wrote, unless another writer has grown the file
+ * meanwhile.  The error stays sticky.
  */
 #ifndef CLOSEHOOK_OUT_H
 #define CLOSEHOOK_OUT_H
@@ -65,6 +72,14 @@ struct out {
 	int readable; /* and readable: a torn tail is cut off */
 	int file; /* out_durable: -1 not asked yet, 1 a regular file, 0 not */
 	int unsynced; /* written since out_durable last synced */
+	/*
+	 * A plain writer into a regular file (a shell's `>` or `>>`): -1 not
+	 * asked yet, 1 tracked, 0 not.  pos is the file offset after the last
+	 * byte written, nl_pos after the last '\n': a failed write is cut
+	 * back to nl_pos, so the file keeps no partial line.
+	 */
+	int track;
+	off_t pos, nl_pos;
 };
 
 /* Attach to fd; name is kept by reference.  Exits 2 when out of memory. */
