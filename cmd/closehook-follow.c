@@ -112,6 +112,9 @@ struct offrec {
 
 static const char *path; /* FILE as given */
 static const char *offpath;
+/* The inode of offpath's lock file (FILE.lock): what marks name. */
+static uintmax_t lock_dev, lock_ino;
+static char lockpath[4096];
 static int quiet, once;
 static int acked; /* commits are marks for --commit at the pipeline's end */
 static uint64_t interval_ns = 1000000000ull;
@@ -440,6 +443,10 @@ commit(struct src *s, int force)
 
 		n = snprintf(text, sizeof(text), "%s", MARK_PREFIX);
 		n += offrec_text(&o, text + n, sizeof(text) - (size_t)n);
+		/* Which offset file: its lock file's inode (mark_lock). */
+		n += snprintf(text + n - 1, sizeof(text) - (size_t)n + 1,
+			 ",\"lock\":\"%ju:%ju\"}", lock_dev, lock_ino) -
+		    1;
 		text[n++] = '}';
 		text[n++] = '\n';
 		if (out_write(&out, text, (size_t)n) != 0)
@@ -1028,20 +1035,61 @@ setup_metrics(const char *mpath, struct src *s)
  */
 static struct offrec ack_pend;
 
+/*
+ * A mark names its follower's offset file by the inode of FILE.lock (the
+ * offset file itself is renamed at every commit; its lock file never is),
+ * so that --commit FILE takes no mark of a follower of another FILE: a
+ * typo there would commit one pipeline's positions into another's offset
+ * file, and the other would skip what it had not finished.
+ */
+static int
+mark_parse(const char *t, struct offrec *o, uintmax_t *dev, uintmax_t *ino)
+{
+	char hash[17];
+	int end = 0;
+
+	if (sscanf(t,
+		"{\"dev\":%ju,\"ino\":%ju,\"head_len\":%ju,"
+		"\"head_fnv1a64\":\"%16[0-9a-f]\",\"offset\":%jd,"
+		"\"lock\":\"%ju:%ju\"}%n",
+		&o->dev, &o->ino, &o->head_len, hash, &o->offset, dev, ino,
+		&end) != 7 ||
+	    end == 0 || t[end] != '\0' || o->offset < 0)
+		return -1;
+	o->head_hash = strtoull(hash, NULL, 16);
+	return 0;
+}
+
 static int
 ack_take(void *arg, const char *text, size_t n, unsigned long lineno)
 {
+	static int warned;
 	char t[OFFREC_MAX];
 	struct offrec o;
+	struct stat lst;
+	uintmax_t dev, ino;
 
 	(void)arg;
 	if (n < sizeof(t)) {
 		memcpy(t, text, n);
 		t[n] = '\0';
 	}
-	if (n >= sizeof(t) || offrec_parse(t, &o) != 0) {
+	if (n >= sizeof(t) || mark_parse(t, &o, &dev, &ino) != 0) {
 		cli_recwarnx(
 		    "stdin", lineno, "not a closehook-follow mark: ignored");
+		return 0;
+	}
+	if (lock_dev == 0 && lock_ino == 0 && stat(lockpath, &lst) == 0) {
+		lock_dev = (uintmax_t)lst.st_dev;
+		lock_ino = (uintmax_t)lst.st_ino;
+	}
+	if (dev != lock_dev || ino != lock_ino) {
+		if (!warned)
+			cli_recwarnx("stdin", lineno,
+			    "a mark of a follower of another offset file: "
+			    "ignored; give closehook-follow --commit the file "
+			    "its --offset-file names");
+		warned = 1;
 		return 0;
 	}
 	ack_pend = o;
@@ -1480,6 +1528,9 @@ main(int argc, char *argv[])
 			usage();
 		}
 		offpath = ackpath;
+		if (snprintf(lockpath, sizeof(lockpath), "%s.lock", offpath) >=
+		    (int)sizeof(lockpath))
+			cli_fatalx("%s: name too long", offpath);
 		check_committable();
 		signal(SIGPIPE, SIG_IGN);
 		out_init(&out, STDOUT_FILENO, "stdout");
@@ -1548,7 +1599,12 @@ main(int argc, char *argv[])
 	if (offpath != NULL) {
 		/* Two followers on one offset file would each skip what
 		 * the other emitted. */
-		cli_lock(offpath, "the offset file");
+		struct stat lst;
+
+		if (fstat(cli_lock(offpath, "the offset file"), &lst) == 0) {
+			lock_dev = (uintmax_t)lst.st_dev;
+			lock_ino = (uintmax_t)lst.st_ino;
+		}
 		acked = when != NULL ? strcmp(when, "acked") == 0
 				     : fstat(STDOUT_FILENO, &ost) == 0 &&
 			(S_ISFIFO(ost.st_mode) || S_ISSOCK(ost.st_mode));

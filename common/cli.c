@@ -479,7 +479,7 @@ cli_one_core(void)
 	return one;
 }
 
-void
+int
 cli_lock(const char *path, const char *what)
 {
 	char lpath[4096], pid[32];
@@ -505,4 +505,5 @@ cli_lock(const char *path, const char *what)
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
 		cli_warn("%s", lpath);
 	/* fd stays open, and locked, until exit. */
+	return fd;
 }

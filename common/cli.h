@@ -140,8 +140,10 @@ void cli_no_core_dumps(void);
  * inode; it holds the holder's pid, for the message.  Exits 2 when another
  * process holds it ("PATH: in use by another closehook-NAME (pid N)") or
  * when it cannot be made ("cannot lock WHAT PATH: PATH.lock: ...").
+ * Returns the lock file's descriptor (for fstat: its inode names PATH
+ * across renames of PATH).
  */
-void cli_lock(const char *path, const char *what);
+int cli_lock(const char *path, const char *what);
 
 /*
  * 1 when a progress line may be drawn and redrawn in place on stderr: it is

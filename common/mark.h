@@ -5,9 +5,10 @@
  * closehook-follow, writing into a pipe, puts a mark line after the lines
  * it wrote:
  *
- *	{"closehook_mark":{"dev":D,"ino":I,"head_len":N,"head_fnv1a64":"H","offset":O}}
+ *	{"closehook_mark":{"dev":D,"ino":I,"head_len":N,"head_fnv1a64":"H","offset":O,"lock":"LD:LI"}}
  *
- * naming the spool position after them.  Every closehook program that
+ * naming the spool position after them, and its offset file by the device
+ * and inode of that file's lock (FILE.lock).  Every closehook program that
  * reads records passes a mark on, unchanged and in order, only once it has
  * finished every record it read before the mark: written it to stdout,
  * rejected it into its --rejects file, dead-lettered it, or committed its

@@ -261,16 +261,23 @@ is "$?:$(wc -l <m.out):$(wc -c <m.out)" "1:2:$(($(wc -c <m.in) + 1))" \
 like "$(cat m.err)" "*stdin:2: cut short: *passed on: ended with one*" \
     "--commit: and said so"
 closehook-follow --once --offset-file o2.off o.spool | cat >o.marked
-like "$(cat o.marked)" '*{"closehook_mark":{"dev":*,"offset":8}}' \
+like "$(cat o.marked)" '*{"closehook_mark":{"dev":*,"offset":8,"lock":"*:*"}}' \
     "into a pipe, follow writes a mark after the lines"
 closehook-follow --commit o2.off <o.marked >o.passed
 is "$(cat o.passed)" '{"n":1}' "--commit takes the mark out"
 like "$(cat o2.off)" '*"offset":8}' "and commits its position"
-head -c -1 o.marked >o.nonl
+closehook-follow --once --offset-file o3.off o.spool | head -c -1 >o.nonl
 closehook-follow --commit o3.off <o.nonl >o.passed 2>o.err
 is "$?:$(cat o.passed):$(cat o.err)" '0:{"n":1}:' \
     "--commit: a last mark without its newline is taken, no warning"
 like "$(cat o3.off)" '*"offset":8}' "and its position committed"
+# A mark of the follower of another offset file (a typo in --commit) is
+# not committed: the other pipeline would skip what it had not finished.
+closehook-follow --commit o4.off <o.marked >o.passed 2>o.err
+is "$?:$(cat o.passed)" '0:{"n":1}' "--commit FILE: the lines of another follower pass"
+like "$(cat o.err)" "*stdin:2: a mark of a follower of another offset file: ignored; give closehook-follow --commit the file its --offset-file names*" \
+    "its mark is refused, saying why"
+ok "and nothing is committed" [ ! -e o4.off ]
 
 # 7. The writer cuts a torn last line back (closehook-receive on a full
 # disk) and appends anew: follow reads the new lines whole.
