@@ -520,8 +520,10 @@ dl_commit(uint64_t now)
 
 		for (j = jobs.dlq.head; j != NULL; j = j->next)
 			lost += j->nrec;
-		cli_fatalx("%s: %s; %zu record%s not dead-lettered", dl.name,
-		    strerror(dl.err), lost, lost == 1 ? "" : "s");
+		cli_fatalx("%s: %s; %zu record%s not dead-lettered, and none "
+			   "still in flight or unread counted as done: run "
+			   "the same input again",
+		    dl.name, strerror(dl.err), lost, lost == 1 ? "" : "s");
 	}
 	while ((j = job_list_pop(&jobs.dlq)) != NULL) {
 		for (i = 0; i < j->nrec; i++) {
@@ -1317,8 +1319,9 @@ setup_metrics(const char *path)
 		    METRICS_ULONG, &nskipped,
 		    "Records for which --body gave nothing.", NULL, NULL },
 		{ "closehook_post_rejected_total", METRICS_COUNTER,
-		    METRICS_ULONG, &nrejected, "Input lines too long.", NULL,
-		    NULL },
+		    METRICS_ULONG, &nrejected,
+		    "Input lines rejected: too long, or cut short at the end.",
+		    NULL, NULL },
 		{ "closehook_post_inflight_requests", METRICS_GAUGE,
 		    METRICS_SIZE, &http.inflight, "Transfers in flight.", NULL,
 		    NULL },
@@ -1691,11 +1694,10 @@ main(int argc, char *argv[])
 	ioerr = run(argv, argc > 0 ? argc : 1, max_line);
 
 	if (!quiet)
-		cli_warnx(
-		    "delivered %lu, retried %lu, dead-lettered %lu, "
-		    "skipped %lu%s; latency p50 %.2fms p95 %.2fms p99 %.2fms",
-		    ndelivered, nretried, ndead, nskipped,
-		    nrejected > 0 ? ", some lines too long" : "",
+		cli_warnx("delivered %lu, retried %lu, dead-lettered %lu, "
+			  "skipped %lu, rejected %lu; latency p50 %.2fms p95 "
+			  "%.2fms p99 %.2fms",
+		    ndelivered, nretried, ndead, nskipped, nrejected,
 		    metrics_lat_pct(&lat, 0.50), metrics_lat_pct(&lat, 0.95),
 		    metrics_lat_pct(&lat, 0.99));
 	/* Interrupted: what was not read was not delivered either. */

@@ -187,6 +187,11 @@ is "$(jq -r '.body' clean.log)" '{"id":"whole"}' \
     "post: and only the whole line is sent"
 like "$(cat v.err)" "*stdin:2: cut short: no newline at the end of input*" \
     "post: with a message"
+printf '{"id":"whole"}\n{"id":"cut' |
+    closehook-post --retries 0 --dead-letter v2.dl "$SINK_URL/v2" >/dev/null \
+    2>v2.err
+like "$(cat v2.err)" "*delivered 1, retried 0, dead-lettered 0, skipped 0, rejected 1;*" \
+    "post: and counted as rejected in the summary"
 
 # 5. Two followers on one offset file: the second refuses to start.
 printf '{"n":1}\n' >o.spool
