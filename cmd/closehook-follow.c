@@ -291,6 +291,26 @@ stopping(void)
 }
 
 /*
+ * stdout's reader is gone (EPIPE): was the whole pipeline stopped?
+ * systemctl stop signals every process of it at once, and the reader may
+ * go first: a SIGTERM or SIGINT within STOP_GRACE_MS of finding it gone
+ * says so, and then the broken pipe is no error.
+ */
+#define STOP_GRACE_MS 200
+
+static int
+stopped_with_reader(void)
+{
+	struct pollfd p = { sfd, POLLIN, 0 };
+
+	if (out.err != EPIPE)
+		return 0;
+	if (!stopping() && sfd >= 0)
+		(void)poll(&p, 1, STOP_GRACE_MS);
+	return stopping();
+}
+
+/*
  * An offset record's text is shorter than this (five numbers and a hash),
  * and so is a follow mark's text; a longer mark is another program's.
  */
@@ -1723,7 +1743,12 @@ main(int argc, char *argv[])
 	}
 	if (p == P_CERR)
 		rc = CLI_EXIT_FATAL;
-	if (sync_out(&cur) != 0) {
+	/*
+	 * Stopped with the whole pipeline, the reader may be gone first:
+	 * what it did not take was not committed, and comes again.  Not an
+	 * error (stopped_with_reader).
+	 */
+	if (sync_out(&cur) != 0 && !stopped_with_reader()) {
 		cli_warnx("stdout: %s", strerror(out.err));
 		rc = CLI_EXIT_FATAL;
 	}
@@ -1732,7 +1757,7 @@ main(int argc, char *argv[])
 done:
 	metrics_close(&met);
 	/* A stdout error was reported already when rc says so. */
-	if (rc == CLI_EXIT_OK)
+	if (rc == CLI_EXIT_OK && !stopped_with_reader())
 		rc = out_close_stdout(&out, rc);
 	else
 		out_close(&out);

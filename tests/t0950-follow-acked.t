@@ -193,6 +193,22 @@ printf '{"id":"whole"}\n{"id":"cut' |
 like "$(cat v2.err)" "*delivered 1, retried 0, dead-lettered 0, skipped 0, rejected 1;*" \
     "post: and counted as rejected in the summary"
 
+# Stopped with its pipeline (systemctl stop signals every process): the
+# reader may be gone before follow's last write.  Nothing it did not take
+# was committed, so that is no error.
+seq 50000 | awk '{ print "{\"n\":" $1 "}" }' >t.spool
+mkfifo t.fifo
+# shellcheck disable=SC2217 # the fifo is opened, not read: a reader that takes nothing
+(exec sleep 60 <t.fifo) &
+rpid=$!
+closehook-follow --offset-file t.off t.spool >t.fifo 2>t.err &
+fpid=$!
+wait_open t.spool "$fpid"
+sleep 0.3
+kill -TERM "$rpid" "$fpid"
+wait "$fpid"
+is "$?:$(cat t.err)" "0:" "SIGTERM with its reader gone too: exit 0, no message"
+
 # 5. Two followers on one offset file: the second refuses to start.
 printf '{"n":1}\n' >o.spool
 closehook-follow --offset-file o.off o.spool >/dev/null 2>&1 &
