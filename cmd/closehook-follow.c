@@ -115,6 +115,7 @@ static const char *offpath;
 /* The inode of offpath's lock file (FILE.lock): what marks name. */
 static uintmax_t lock_dev, lock_ino;
 static char lockpath[4096];
+static int lock_fd = -1;
 static int quiet, once;
 static int acked; /* commits are marks for --commit at the pipeline's end */
 static uint64_t interval_ns = 1000000000ull;
@@ -406,6 +407,41 @@ ack_watch(uint64_t now)
 			  "let every stage pass closehook_mark lines on",
 		    offpath, offpath);
 	}
+}
+
+/*
+ * A run that wrote marks says so in FILE.lock as it ends ("marked" after
+ * its pid), so that the next run, finding that no offset file was ever
+ * committed, can say why every run starts over: the pipeline has no
+ * --commit at its end.  A cron --once run never lives the minute that
+ * ack_watch waits.
+ */
+static int
+last_run_marked(void)
+{
+	char t[64];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(lockpath, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = pread(fd, t, sizeof(t) - 1, 0);
+	close(fd);
+	t[n > 0 ? n : 0] = '\0';
+	return strstr(t, "\nmarked\n") != NULL;
+}
+
+static void
+note_marked(void)
+{
+	char t[64];
+	int n;
+
+	if (lock_fd < 0 || !acked || !have_commit)
+		return;
+	n = snprintf(t, sizeof(t), "%ld\nmarked\n", (long)getpid());
+	if (pwrite(lock_fd, t, (size_t)n, 0) != n)
+		cli_warn("%s", lockpath);
 }
 
 /*
@@ -1620,8 +1656,15 @@ main(int argc, char *argv[])
 		/* Two followers on one offset file would each skip what
 		 * the other emitted. */
 		struct stat lst;
+		int marked;
 
-		if (fstat(cli_lock(offpath, "the offset file"), &lst) == 0) {
+		if (snprintf(lockpath, sizeof(lockpath), "%s.lock", offpath) >=
+		    (int)sizeof(lockpath))
+			cli_fatalx("%s: name too long", offpath);
+		marked = last_run_marked();
+
+		lock_fd = cli_lock(offpath, "the offset file");
+		if (fstat(lock_fd, &lst) == 0) {
 			lock_dev = (uintmax_t)lst.st_dev;
 			lock_ino = (uintmax_t)lst.st_ino;
 		}
@@ -1630,8 +1673,16 @@ main(int argc, char *argv[])
 			(S_ISFIFO(ost.st_mode) || S_ISSOCK(ost.st_mode));
 		if (!acked)
 			check_committable();
-		else if (stat(offpath, &ack_st) != 0)
+		else if (stat(offpath, &ack_st) != 0) {
 			memset(&ack_st, 0, sizeof(ack_st));
+			if (marked && errno == ENOENT)
+				cli_warnx("%s: the last run's marks were never "
+					  "committed (there is no %s yet), so "
+					  "this one starts from the beginning "
+					  "again: end the pipeline with "
+					  "closehook-follow --commit %s",
+				    path, offpath, offpath);
+		}
 		if (read_offset(&o)) {
 			if ((why = check_identity(fd, &o)) == NULL) {
 				pos = o.offset;
@@ -1754,6 +1805,7 @@ main(int argc, char *argv[])
 	}
 	if (commit(&cur, 1) != 0)
 		rc = CLI_EXIT_FATAL;
+	note_marked();
 done:
 	metrics_close(&met);
 	/* A stdout error was reported already when rc says so. */

@@ -209,6 +209,19 @@ kill -TERM "$rpid" "$fpid"
 wait "$fpid"
 is "$?:$(cat t.err)" "0:" "SIGTERM with its reader gone too: exit 0, no message"
 
+# A pipeline without --commit at its end, run from cron with --once: the
+# second run says why it starts over; with the end in place, nothing.
+printf '{"n":1}\n' >nc.spool
+closehook-follow --once --offset-file nc.off nc.spool | cat >/dev/null
+closehook-follow --once --offset-file nc.off nc.spool 2>nc.err | cat >/dev/null
+like "$(cat nc.err)" "*nc.spool: the last run's marks were never committed (there is no nc.off yet)*closehook-follow --commit nc.off" \
+    "a run after one whose marks nobody committed says why it starts over"
+for _ in 1 2; do
+	closehook-follow --once --offset-file ncg.off nc.spool 2>>ncg.err |
+	    closehook-follow --commit ncg.off >/dev/null
+done
+is "$(cat ncg.err)" "" "with --commit at the end: no such message"
+
 # 5. Two followers on one offset file: the second refuses to start.
 printf '{"n":1}\n' >o.spool
 closehook-follow --offset-file o.off o.spool >/dev/null 2>&1 &
