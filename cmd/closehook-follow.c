@@ -313,7 +313,8 @@ stopped_with_reader(void)
 
 /*
  * An offset record's text is shorter than this (five numbers and a hash),
- * and so is a follow mark's text; a longer mark is another program's.
+ * and so is a follow mark's text (two numbers more, for its lock); a
+ * longer mark is another program's.
  */
 #define OFFREC_MAX 256
 
@@ -499,7 +500,7 @@ commit(struct src *s, int force)
 
 		n = snprintf(text, sizeof(text), "%s", MARK_PREFIX);
 		n += offrec_text(&o, text + n, sizeof(text) - (size_t)n);
-		/* Which offset file: its lock file's inode (mark_lock). */
+		/* Which offset file: its lock file's inode (mark_parse). */
 		n += snprintf(text + n - 1, sizeof(text) - (size_t)n + 1,
 			 ",\"lock\":\"%ju:%ju\"}", lock_dev, lock_ino) -
 		    1;
@@ -1653,8 +1654,6 @@ main(int argc, char *argv[])
 		cli_fatal("%s", path);
 	pos = -1;
 	if (offpath != NULL) {
-		/* Two followers on one offset file would each skip what
-		 * the other emitted. */
 		struct stat lst;
 		int marked;
 
@@ -1662,7 +1661,8 @@ main(int argc, char *argv[])
 		    (int)sizeof(lockpath))
 			cli_fatalx("%s: name too long", offpath);
 		marked = last_run_marked();
-
+		/* Two followers on one offset file would each skip what
+		 * the other emitted. */
 		lock_fd = cli_lock(offpath, "the offset file");
 		if (fstat(lock_fd, &lst) == 0) {
 			lock_dev = (uintmax_t)lst.st_dev;
