@@ -1,6 +1,6 @@
 /*
  * cli.c - shared command-line plumbing: messages, exit codes, strict number,
- * size and duration parsing.
+ * size and duration parsing, the lock beside a state file.
  */
 #include <sys/file.h>
 #include <sys/prctl.h>
