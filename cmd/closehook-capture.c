@@ -154,6 +154,7 @@ static void
 add_header(const char *s)
 {
 	const char *colon = strchr(s, ':'), *p, *v;
+	size_t i;
 
 	for (p = s; p < colon; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -169,13 +170,12 @@ add_header(const char *s)
 	/* As --http refuses them: no request can carry one. */
 	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
 		;
-	for (p = v; *p != '\0'; p++)
-		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-			cli_fatalx("-H %.*s: a control character (0x%02x) at "
-				   "character %zu of its value, which HTTP "
-				   "cannot carry (a copy with CRLF line ends?)",
-			    (int)(colon - s > 64 ? 64 : colon - s), s,
-			    (unsigned)(unsigned char)*p, (size_t)(p - v) + 1);
+	if ((i = httpdump_value_ctl(v, strlen(v))) < strlen(v))
+		cli_fatalx("-H %.*s: a control character (0x%02x) at character "
+			   "%zu of its value, which HTTP cannot carry (a copy "
+			   "with CRLF line ends?)",
+		    (int)(colon - s > 64 ? 64 : colon - s), s,
+		    (unsigned)(unsigned char)v[i], i + 1);
 	capture_hdrs_add(
 	    &hdrs, s, (size_t)(colon - s), colon + 1, strlen(colon + 1));
 }

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "har.h"
+#include "httpdump.h"
 #include "isotime.h"
 
 static int fail(struct har *h, unsigned long line, const char *fmt, ...)
@@ -223,7 +224,8 @@ declared_size(struct json_span req, const struct har_entry *e)
 {
 	struct json_span v;
 	int64_t size = -1;
-	size_t i, j;
+	uint64_t cl;
+	size_t i;
 
 	if (json_object_get(req, "bodySize", 8, &v) && v.type == JSON_NUMBER &&
 	    json_num_i64(v, &size) == 0 && size >= 0)
@@ -234,12 +236,10 @@ declared_size(struct json_span req, const struct har_entry *e)
 		if (x->namen != 14 ||
 		    strncasecmp(x->name, "content-length", 14))
 			continue;
-		for (size = 0, j = 0; j < x->valn && j < 18; j++) {
-			if (x->val[j] < '0' || x->val[j] > '9')
-				break;
-			size = size * 10 + (x->val[j] - '0');
-		}
-		return j > 0 && j == x->valn ? size : -1;
+		return httpdump_content_length(x->val, x->valn, &cl) == 0 &&
+			cl <= INT64_MAX
+		    ? (int64_t)cl
+		    : -1;
 	}
 	return -1;
 }

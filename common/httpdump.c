@@ -154,23 +154,28 @@ field_line(struct httpdump *d, const char *s, const char *e, unsigned long line,
 		e--;
 	f->val = v;
 	f->valn = (size_t)(e - v);
-	for (s = v; s < e; s++)
-		if (((uchar)*s < ' ' && *s != '\t') || *s == 0x7f)
-			return fail(d, line,
-			    "control character in the value of header %.*s",
-			    (int)(f->namen > 64 ? 64 : f->namen), f->name);
+	if (httpdump_value_ctl(f->val, f->valn) < f->valn)
+		return fail(d, line,
+		    "control character in the value of header %.*s",
+		    (int)(f->namen > 64 ? 64 : f->namen), f->name);
 	return HTTPDUMP_REQUEST;
 }
 
-/*
- * A Content-Length value: one decimal number, or a list of equal ones
- * ("42, 42", which a proxy may make of repeated fields; RFC 9110 section
- * 8.6).  Returns 0 and *v; -2 when the list's numbers differ; -1 when it
- * is not such a value.
- */
-static int
-content_length(const char *s, const char *e, uint64_t *v)
+size_t
+httpdump_value_ctl(const char *v, size_t n)
 {
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((uchar)v[i] < ' ' && v[i] != '\t') || v[i] == 0x7f)
+			break;
+	return i;
+}
+
+int
+httpdump_content_length(const char *s, size_t n, uint64_t *v)
+{
+	const char *e = s + n;
 	uint64_t x;
 	int have = 0;
 
@@ -461,7 +466,7 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 	for (i = 0; i < nf; i++) {
 		f = &d->f[i];
 		if (is_name(f, "content-length", 14)) {
-			rc = content_length(f->val, f->val + f->valn, &v);
+			rc = httpdump_content_length(f->val, f->valn, &v);
 			if (rc == -2)
 				return fail(d, f->line,
 				    "two different Content-Length values in "

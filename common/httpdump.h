@@ -29,6 +29,7 @@
 #define CLOSEHOOK_HTTPDUMP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The request line and header fields, with their line ends, at most. */
 #define HTTPDUMP_MAX_HEAD (64 * 1024)
@@ -93,5 +94,20 @@ enum httpdump_status httpdump_next(struct httpdump *, const char *p, size_t n,
     int eof, struct httpdump_req *, size_t *used);
 
 void httpdump_free(struct httpdump *);
+
+/*
+ * A Content-Length value in s[0..n): one decimal number, or a list of
+ * equal ones ("42, 42", which a proxy may make of repeated fields; RFC 9110
+ * section 8.6).  Returns 0 and *v; -2 when the list's numbers differ; -1
+ * when it is not such a value.  Also for HAR files (har.c).
+ */
+int httpdump_content_length(const char *s, size_t n, uint64_t *v);
+
+/*
+ * Where a header value v[0..n) holds a control character, which no HTTP
+ * request can carry (a byte below 0x20 but tab, or DEL): its offset, or n
+ * when there is none.  Also for capture's -H.
+ */
+size_t httpdump_value_ctl(const char *v, size_t n);
 
 #endif
