@@ -417,6 +417,15 @@ ack_watch(uint64_t now)
  * --commit at its end.  A cron --once run never lives the minute that
  * ack_watch waits.
  */
+/* lockpath for offpath: FILE.lock, as cli_lock names it. */
+static void
+set_lockpath(void)
+{
+	if (snprintf(lockpath, sizeof(lockpath), "%s.lock", offpath) >=
+	    (int)sizeof(lockpath))
+		cli_fatalx("%s: name too long", offpath);
+}
+
 static int
 last_run_marked(void)
 {
@@ -1585,9 +1594,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 		offpath = ackpath;
-		if (snprintf(lockpath, sizeof(lockpath), "%s.lock", offpath) >=
-		    (int)sizeof(lockpath))
-			cli_fatalx("%s: name too long", offpath);
+		set_lockpath();
 		check_committable();
 		signal(SIGPIPE, SIG_IGN);
 		out_init(&out, STDOUT_FILENO, "stdout");
@@ -1657,9 +1664,7 @@ main(int argc, char *argv[])
 		struct stat lst;
 		int marked;
 
-		if (snprintf(lockpath, sizeof(lockpath), "%s.lock", offpath) >=
-		    (int)sizeof(lockpath))
-			cli_fatalx("%s: name too long", offpath);
+		set_lockpath();
 		marked = last_run_marked();
 		/* Two followers on one offset file would each skip what
 		 * the other emitted. */

@@ -36,8 +36,7 @@ out_init(struct out *o, int fd, const char *name)
 	o->buf = xmalloc(OUT_BUFSZ);
 }
 
-static void lock(int fd, int op);
-static off_t cut_torn(int rfd, int wfd, const char *name, off_t size);
+static off_t cut_torn_locked(int rfd, int wfd, const char *name, off_t size);
 
 /*
  * Before the first write of a plain writer: is it a regular file, and
@@ -68,9 +67,7 @@ track_start(struct out *o)
 		}
 		size = st.st_size;
 		if (rfd >= 0) {
-			lock(o->fd, LOCK_EX);
-			size = cut_torn(rfd, o->fd, o->name, st.st_size);
-			lock(o->fd, LOCK_UN);
+			size = cut_torn_locked(rfd, o->fd, o->name, st.st_size);
 			if (rfd != o->fd)
 				close(rfd);
 			if (size < 0)
@@ -338,6 +335,21 @@ cut_torn(int rfd, int wfd, const char *name, off_t size)
 	return at;
 }
 
+/* cut_torn under an exclusive flock of wfd (errno kept across the unlock). */
+static off_t
+cut_torn_locked(int rfd, int wfd, const char *name, off_t size)
+{
+	off_t r;
+	int e;
+
+	lock(wfd, LOCK_EX);
+	r = cut_torn(rfd, wfd, name, size);
+	e = errno;
+	lock(wfd, LOCK_UN);
+	errno = e;
+	return r;
+}
+
 int
 out_append_fd(const char *path, mode_t mode, struct stat *st)
 {
@@ -369,11 +381,7 @@ out_append_fd(const char *path, mode_t mode, struct stat *st)
 		goto fail;
 	if (S_ISREG(st->st_mode) &&
 	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR) {
-		lock(fd, LOCK_EX);
-		size = cut_torn(fd, fd, path, st->st_size);
-		e = errno;
-		lock(fd, LOCK_UN);
-		errno = e;
+		size = cut_torn_locked(fd, fd, path, st->st_size);
 		if (size < 0)
 			goto fail;
 		st->st_size = size;

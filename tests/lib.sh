@@ -160,6 +160,11 @@ cut_torn() {
 	fi
 }
 
+# ends_in_newline FILE: FILE's last byte is a newline.
+ends_in_newline() {
+	[ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ]
+}
+
 # wait_lines FILE N: wait (at most 20 s, slowed: longer) until FILE has N
 # lines (a missing FILE has none).
 wait_lines() {

@@ -88,7 +88,7 @@ ok "the killed follower had committed some of what it wrote ($c of $p)" \
     test "$c" -gt 0 -a "$c" -le "$p"
 ok "what it wrote is a prefix of whole lines" \
     cmp -s out2a <(head -c "$p" s2.all)
-ok "ending with a newline" [ "$(tail -c 1 out2a | od -An -c | tr -d ' ')" = '\n' ]
+ok "ending with a newline" ends_in_newline out2a
 closehook-follow --once --offset-file o2 s2 >out2b
 ok "the restart resumes exactly at the committed offset" \
     cmp -s out2b <(tail -c +"$((c + 1))" s2.all)
