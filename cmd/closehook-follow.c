@@ -96,6 +96,8 @@ struct src {
 	uint64_t head_hash; /* FNV-1a 64 of the first line, newline incl. */
 	uint64_t head_len; /* 0 while the first line is incomplete */
 	off_t done; /* offset after the last line given to out */
+	off_t synced; /* the file fdatasync'd up to here (spool_sync) */
+	int syncerr; /* a sync failed: nothing more is committed */
 	size_t len; /* bytes of an incomplete line held in buf */
 	int longline; /* that line is longer than buf: not held */
 	off_t scan; /* longline: read position, no newline before */
@@ -468,6 +470,35 @@ sync_out(const struct src *s)
 }
 
 /*
+ * Sync the followed file itself up to the position a commit names.  A
+ * writer appends, then syncs (closehook-receive before its 2xx), so the
+ * lines read may not be on disk yet, and a writer killed between the two
+ * never syncs them; a power loss would then leave the file shorter than
+ * the committed offset, and the next lines written there would be skipped.
+ * Usually the writer synced them already and this is cheap.  A file that
+ * cannot be synced (EINVAL, EROFS: nothing to sync) is taken as it is.
+ * After a failure nothing more is committed: Linux reports a lost
+ * write-back once, so a second sync would succeed without the bytes.
+ */
+static int
+spool_sync(struct src *s, off_t upto)
+{
+	if (upto <= s->synced)
+		return 0;
+	if (s->syncerr)
+		return -1;
+	if (fdatasync(s->fd) != 0 && errno != EINVAL && errno != EROFS) {
+		cli_warn("%s: cannot sync it, so its position is not "
+			 "committed",
+		    s->name);
+		s->syncerr = 1;
+		return -1;
+	}
+	s->synced = upto;
+	return 0;
+}
+
+/*
  * Commit s's position when --commit-interval has passed since the last
  * commit (always when force): acked, write a mark after the lines (what
  * the stages pass on to --commit); written, flush stdout (and fdatasync a
@@ -503,6 +534,8 @@ commit(struct src *s, int force)
 	last_commit_ns = now;
 	if (have_commit && memcmp(&o, &committed, sizeof(o)) == 0)
 		return 0;
+	if (spool_sync(s, flushed) != 0)
+		return -1;
 	if (acked) {
 		char text[MARK_PREFIX_LEN + OFFREC_MAX + 2];
 		int n;
@@ -962,6 +995,8 @@ cut_back(struct src *s, off_t size)
 		    "going on at the new end",
 		    s->name, (intmax_t)size, (intmax_t)s->done);
 		s->done = size;
+		if (s->synced > size)
+			s->synced = size;
 		if (flushed > size)
 			flushed = size;
 		if (size == 0)

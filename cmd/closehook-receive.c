@@ -1394,8 +1394,11 @@ spool_may_warn(void)
 }
 
 /*
- * Cut the spool back to spool_good through fd, never extending it (a file
- * truncated by someone else is shorter).  Returns 0 or -1.
+ * Cut the spool back to spool_end, the end of its last whole line, through
+ * fd, never extending it (a file truncated by someone else is shorter).
+ * Whole lines stay, even those answered 503: a follower may have read and
+ * delivered them already, and its committed offset would then point into
+ * whatever was written in their place.  Returns 0 or -1.
  */
 static int
 spool_cut(int fd)
@@ -1404,15 +1407,15 @@ spool_cut(int fd)
 
 	if (fstat(fd, &st) != 0)
 		return -1;
-	return st.st_size > spool_good ? ftruncate(fd, spool_good) : 0;
+	return st.st_size > spool_end ? ftruncate(fd, spool_end) : 0;
 }
 
 /*
  * A write or sync of committer c failed, or its file was deleted (e is
  * ENOENT); wlock is held.  Nothing more is acknowledged on these
- * descriptors: what lies past spool_good gets 503 and is cut off, so that
- * the spool holds no partial line and no capture that was not
- * acknowledged, and the next batch reopens the spool first.
+ * descriptors: what lies past spool_good gets 503, a partial line is cut
+ * off (the whole lines stay, spool_cut), and the next batch reopens the
+ * spool first.
  */
 static void
 spool_fail(int c, int e)
@@ -1541,7 +1544,14 @@ spool_commit(struct req *batch, int c)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0) {
-				spool_fail(c, w < 0 ? errno : EIO);
+				e = w < 0 ? errno : EIO;
+				/* The lines written whole stay (spool_cut). */
+				for (i = 0; i < n && iov[i].iov_len <= done;
+				     i++) {
+					done -= iov[i].iov_len;
+					spool_end += (off_t)iov[i].iov_len;
+				}
+				spool_fail(c, e);
 				pthread_mutex_unlock(&wlock);
 				pthread_rwlock_unlock(&spool_rw);
 				return -1;
@@ -2137,7 +2147,7 @@ main(int argc, char *argv[])
 	} else if (spool_path == NULL && nats_spec == NULL)
 		cli_fatalx("stdout is closed: give --spool FILE");
 	/* A second receiver on the spool would cut back, after a failed
-	 * write, captures the first had answered 2xx (spool_good is its
+	 * write, captures the first had answered 2xx (spool_end is its
 	 * own). */
 	if (spool_path != NULL)
 		cli_lock(spool_path, "the spool");
