@@ -72,6 +72,7 @@ enum reason {
 	RS_TOOLONG,
 	RS_JQ,
 	RS_ROOT,
+	RS_NUL,
 	RS_COUNT
 };
 
@@ -81,6 +82,7 @@ static const char *const reason_name[RS_COUNT] = {
 	"line-too-long",
 	"jq-error",
 	"no-root",
+	"nul-in-string",
 };
 
 enum format {
@@ -115,6 +117,8 @@ static enum format format = F_NDJSON;
 static char **cols;
 static size_t ncols;
 static int cols_given, header, header_done, warned_cols, warned_coll;
+static int warned_clash, warned_endmark;
+static unsigned char *col_seen; /* --columns: matched in some row */
 static int quiet;
 static int changes; /* --changes */
 static struct out out, rej;
@@ -241,8 +245,19 @@ emit_row(void)
 		    "are not reported)",
 		    row.first_collision);
 	}
-	nrows++;
+	if (row.sql_clashes > 0 && !warned_clash) {
+		warned_clash = 1;
+		cli_recwarnx(cur_file, cur_line,
+		    "--sql-names: keys \"%s\" and \"%s\" both become \"%s\": "
+		    "the second is \"%s_2\" in rows that have both, \"%s\" in "
+		    "rows without the first, so one column can get either's "
+		    "values; rename one (--fields-map, or a jq program) "
+		    "(further such keys are not reported)",
+		    row.first_clash[0], row.first_clash[1], row.first_clash[2],
+		    row.first_clash[2], row.first_clash[2]);
+	}
 	if (format == F_NDJSON) {
+		nrows++;
 		flat_write_ndjson(&out, &row);
 		return;
 	}
@@ -257,6 +272,31 @@ emit_row(void)
 			cols[i][p->nlen] = '\0';
 		}
 	}
+	/* What no field can carry: the record is rejected, or (psql's end
+	 * of data in a CSV value) written with a warning. */
+	for (i = 0; i < ncols; i++) {
+		int t = flat_text_check(
+		    &row, flat_row_get(&row, cols[i], strlen(cols[i])));
+
+		if (t & FLAT_TEXT_NUL) {
+			reject(RS_NUL,
+			    "a string holds U+0000, which a CSV or TSV field "
+			    "cannot carry to PostgreSQL",
+			    cur_record);
+			return;
+		}
+		if ((t & FLAT_TEXT_ENDMARK) && format == F_CSV &&
+		    !warned_endmark) {
+			warned_endmark = 1;
+			cli_recwarnx(cur_file, cur_line,
+			    "a value holds a line \"\\.\" alone, which psql's "
+			    "\\copy takes for the end of the data, even "
+			    "quoted: "
+			    "load with --format tsv, or COPY on the server "
+			    "(further such values are not reported)");
+		}
+	}
+	nrows++;
 	if (!header_done)
 		write_header();
 	for (i = 0; i < ncols; i++) {
@@ -264,6 +304,8 @@ emit_row(void)
 			out_putc(&out, format == F_CSV ? ',' : '\t');
 		p = flat_row_get(&row, cols[i], strlen(cols[i]));
 		found += p != NULL;
+		if (p != NULL && col_seen != NULL)
+			col_seen[i] = 1;
 		flat_write_field(&out, &row, p, format == F_TSV);
 	}
 	out_putc(&out, '\n');
@@ -809,7 +851,7 @@ static int
 prep_line(void *ctx, const struct lr_line *l, struct out *res)
 {
 	struct prepctx *c = ctx;
-	unsigned long coll = c->row.collisions;
+	unsigned long coll = c->row.collisions, clash = c->row.sql_clashes;
 	struct json_error je;
 	struct evrec_iter it;
 	struct evrec rec;
@@ -827,7 +869,7 @@ prep_line(void *ctx, const struct lr_line *l, struct out *res)
 			return -1;
 		flat_row_reset(&c->row);
 		flat_add(&c->row, "", 0, v, NULL);
-		if (c->row.collisions != coll)
+		if (c->row.collisions != coll || c->row.sql_clashes != clash)
 			return -1;
 		flat_write_ndjson(res, &c->row);
 		rows++;
@@ -910,6 +952,7 @@ static void
 parse_columns(const char *s)
 {
 	const char *p = s, *c;
+	size_t i;
 
 	cols_given = 1;
 	for (;;) {
@@ -924,11 +967,18 @@ parse_columns(const char *s)
 		cols[ncols] = xmalloc((size_t)(c - p) + 1);
 		memcpy(cols[ncols], p, (size_t)(c - p));
 		cols[ncols][c - p] = '\0';
+		for (i = 0; i < ncols; i++)
+			if (strcmp(cols[i], cols[ncols]) == 0)
+				cli_fatalx(
+				    "invalid value for --columns: \"%.100s\" "
+				    "twice",
+				    cols[i]);
 		ncols++;
 		if (*c == '\0')
 			break;
 		p = c + 1;
 	}
+	col_seen = xcalloc(ncols, 1);
 }
 
 static void
@@ -1196,6 +1246,12 @@ main(int argc, char *argv[])
 	for (i = 0; i < (size_t)argc && out.err == 0; i++)
 		ioerr |= recloop_run(&loop, argv[i]) < 0;
 
+	if (col_seen != NULL && nrows > 0)
+		for (i = 0; i < ncols; i++)
+			if (!col_seen[i])
+				cli_warnx("--columns: \"%s\" matched no key in "
+					  "%lu rows (misspelt?)",
+				    cols[i], nrows);
 	if (nrejected > 0)
 		rc = CLI_EXIT_REJECTS;
 	if (ioerr)
@@ -1218,6 +1274,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < ncols; i++)
 		free(cols[i]);
 	free(cols);
+	free(col_seen);
 	free(progtext);
 	free(wrapbuf);
 	free(datebuf);

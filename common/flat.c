@@ -296,6 +296,16 @@ set_value(struct flat_row *r, struct flat_pair *p, struct json_span v)
 
 static int needs_escape(const char *s, size_t n);
 
+/* Keep the first bytes of a key or name for a message. */
+static void
+clash_copy(char *dst, const char *k, size_t n)
+{
+	size_t m = n < 95 ? n : 95;
+
+	memcpy(dst, k, m);
+	dst[m] = '\0';
+}
+
 /*
  * Put the output name of a new pair (index i) in place; esc says whether
  * its key may hold bytes JSON must escape.
@@ -308,7 +318,7 @@ set_name(struct flat_row *r, size_t i, int esc)
 	size_t n, b, sn;
 	unsigned long suffix;
 	uint32_t h;
-	int32_t *head;
+	int32_t *head, j;
 
 	if (!r->o->sql_names) {
 		p->noff = p->koff;
@@ -320,8 +330,18 @@ set_name(struct flat_row *r, size_t i, int esc)
 		p->nesc = 0;
 		n = b = flat_sql_name(r->keys + p->koff, p->klen, nm);
 		h = hash(nm, n);
-		for (suffix = 2; find_name(r, nm, n, h) >= 0; suffix++) {
+		for (suffix = 2; (j = find_name(r, nm, n, h)) >= 0; suffix++) {
 			char sfx[24];
+
+			if (suffix == 2 && r->sql_clashes++ == 0) {
+				const struct flat_pair *q = &r->pair[j];
+
+				clash_copy(r->first_clash[0], r->keys + q->koff,
+				    q->klen);
+				clash_copy(r->first_clash[1], r->keys + p->koff,
+				    p->klen);
+				clash_copy(r->first_clash[2], nm, b);
+			}
 
 			sn = (size_t)snprintf(sfx, sizeof(sfx), "_%lu", suffix);
 			n = b + sn > 63 ? 63 - sn : b;
@@ -876,6 +896,37 @@ flat_write_text_field(struct out *o, const char *s, size_t n, int tsv)
 	}
 	out_write(o, s + st, n - st);
 	return out_putc(o, '"');
+}
+
+int
+flat_text_check(const struct flat_row *r, const struct flat_pair *p)
+{
+	static char *buf;
+	static size_t cap;
+	const char *v;
+	size_t n;
+	int got = 0;
+
+	/* Both need an escape in the JSON text: \u0000, \n or \r. */
+	if (p == NULL || p->vt != JSON_STRING)
+		return 0;
+	v = flat_val(r, p);
+	if (memchr(v + 1, '\\', p->vn - 2) == NULL)
+		return 0;
+	grow(&buf, &cap, p->vn);
+	{
+		struct json_span sp = { v, p->vn, JSON_STRING };
+
+		n = json_str_unescape(sp, buf);
+	}
+	if (memchr(buf, '\0', n) != NULL)
+		got |= FLAT_TEXT_NUL;
+	/* psql's \copy ends the data at a line "\." (LF or CRLF after it),
+	 * quoted or not; a value's first line follows its quote. */
+	if (memmem(buf, n, "\n\\.\n", 4) != NULL ||
+	    memmem(buf, n, "\n\\.\r\n", 5) != NULL)
+		got |= FLAT_TEXT_ENDMARK;
+	return got;
 }
 
 int

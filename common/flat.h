@@ -82,6 +82,10 @@ struct flat_row {
 	size_t mark_keysn, mark_scrn;
 	unsigned long collisions; /* keys produced twice, ever */
 	char first_collision[128];
+	/* --sql-names: distinct keys given one name (a suffix added), ever;
+	 * the first two such keys and their name. */
+	unsigned long sql_clashes;
+	char first_clash[3][96];
 	/* The walk's stack, kept to avoid reallocating per record. */
 	void *stack;
 	size_t stackcap;
@@ -162,6 +166,17 @@ int flat_write_field(
     struct out *, const struct flat_row *, const struct flat_pair *p, int tsv);
 /* A name (header cell) as a field. */
 int flat_write_text_field(struct out *, const char *s, size_t n, int tsv);
+
+/*
+ * What a value p of the row holds that a CSV or TSV field cannot carry to
+ * PostgreSQL: a U+0000 (FLAT_TEXT_NUL; text columns cannot hold it, and
+ * COPY ends the value there), a line that is \. alone in a multi-line
+ * string (FLAT_TEXT_ENDMARK; psql's \copy takes it for the end of the
+ * data even inside a quoted CSV field).  0 for neither.
+ */
+#define FLAT_TEXT_NUL 1
+#define FLAT_TEXT_ENDMARK 2
+int flat_text_check(const struct flat_row *, const struct flat_pair *p);
 
 /*
  * Rewrite every ISO-8601 date-time string value (not keys) of the

@@ -61,4 +61,58 @@ exit_is 2 "an empty column name" fl --format csv --columns a,,b
 is "$(echo '{"Event":{"Data.Custom":{"cf_X":1}}}' | fl --sql-names --format csv --header)" \
     $'event_data_custom_cf_x\n1' "--sql-names in the header"
 
+# Two keys with one SQL name: the suffix depends on the row, so a column
+# can get either's values; that is said, once, naming both.
+printf '%s\n' '{"id":"L1","Region":"EU","region":"west"}' \
+    '{"id":"L2","region":"east"}' '{"id":"L3","Region":"US","region":"x"}' \
+    >"$TMP/clash"
+run fl --sql-names --format csv --columns id,region,region_2 "$TMP/clash"
+is "$out" $'L1,EU,west\nL2,east,\nL3,US,x' "the suffix goes by the row"
+like "$err" "*$TMP/clash:1: --sql-names: keys \"Region\" and \"region\" both become \"region\"*rename one*" \
+    "the clash is named"
+is "$(grep -c 'both become' <<<"$err")" 1 "once"
+is "$rc" 0 "not a reject"
+run fl --sql-names "$TMP/clash"
+like "$err" "*keys \"Region\" and \"region\" both become*" "in NDJSON too"
+run fl --sql-names --format csv --columns id,region <(echo '{"id":1,"Region":2}')
+is "$err" "" "no clash, no warning"
+
+# --columns: a name that matched nothing is named at the end; one given
+# twice is refused.
+run fl --format csv --columns id,date_update,region "$TMP/clash"
+is "$rc" 0 "a column without values is no error"
+is "$err" "closehook-flatten: --columns: \"date_update\" matched no key in 3 rows (misspelt?)" \
+    "but a misspelt column is named"
+exit_is 2 "a column named twice" fl --format csv --columns id,a,id
+
+# U+0000 cannot reach a PostgreSQL text column (COPY cuts the value there):
+# the record is rejected, the stream goes on.
+printf '%s\n' '{"id":"1","v":"nul\u0000x"}' '{"id":"2","v":"a\\u0000"}' \
+    '{"id":"3","v":"ok"}' >"$TMP/nul"
+for f in csv tsv; do
+	run fl --format "$f" --columns id,v "$TMP/nul"
+	like "$err" "*$TMP/nul:1: rejected: nul-in-string*" "$f: rejected with a reason"
+	is "$rc" 1 "$f: exit 1"
+	[ "$f" = csv ] && csv_out=$out
+done
+is "$csv_out" $'2,a\\u0000\n3,ok' \
+    "the record with U+0000 is left out; an escaped backslash before u0000 is text"
+is "$out" $'2\ta\\\\u0000\n3\tok' "in TSV too (its backslash escaped)"
+is "$(fl "$TMP/nul" | head -1)" '{"id":"1","v":"nul\u0000x"}' "NDJSON keeps it"
+run fl --format csv --columns id "$TMP/nul"
+is "$rc" 0 "only the columns written count"
+
+# A line "\." inside a multi-line value ends psql's \copy even quoted: the
+# row is written, with one warning.
+printf '%s\n' '{"id":"1","v":"first\n\\.\nafter"}' '{"id":"2","v":"x\r\n\\.\r\ny"}' \
+    '{"id":"3","v":"\\."}' '{"id":"4","v":"a\n\\.b"}' >"$TMP/dot"
+run fl --format csv --columns id,v "$TMP/dot"
+is "$(grep -c '^' <<<"$out")" 9 "every row written (9 lines)"
+like "$err" "*$TMP/dot:1: a value holds a line*alone*--format tsv*" "with a warning"
+is "$(grep -c 'holds a line' <<<"$err")" 1 "once"
+run fl --format csv --columns id,v <(sed -n '3,4p' "$TMP/dot")
+is "$err" "" "\\. alone (quoted) or within a line: no warning"
+run fl --format tsv --columns id,v "$TMP/dot"
+is "$err" "" "TSV escapes the backslash: no warning"
+
 done_testing

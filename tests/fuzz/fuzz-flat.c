@@ -82,7 +82,17 @@ check_output(const struct flat_row *r)
 	}
 	o.len = 0;
 	for (i = 0; i < r->n; i++) {
+		size_t at = o.len;
+		int t = flat_text_check(r, &r->pair[i]);
+
 		flat_write_field(&o, r, &r->pair[i], 0);
+		/* The check agrees with the CSV field's bytes. */
+		if (!(t & FLAT_TEXT_NUL) !=
+			!memchr(o.buf + at, 0, o.len - at) ||
+		    !(t & FLAT_TEXT_ENDMARK) !=
+			!(memmem(o.buf + at, o.len - at, "\n\\.\n", 4) ||
+			    memmem(o.buf + at, o.len - at, "\n\\.\r\n", 5)))
+			abort();
 		flat_write_field(&o, r, &r->pair[i], 1);
 		flat_write_text_field(
 		    &o, flat_name(r, &r->pair[i]), r->pair[i].nlen, 0);
