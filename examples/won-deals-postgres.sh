@@ -75,6 +75,7 @@ rows='
 cols=opportunity_id,lead_id,lead_name,status_type,status_label,value,currency
 cols=$cols,user_name,date_won,event_id,date_updated
 
+# shellcheck disable=SC2016 # SQL: $f$ and $w$ are dollar quotes
 sql='
 SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS :"table" (
@@ -90,13 +91,39 @@ CREATE TABLE IF NOT EXISTS :"table" (
     event_id       text NOT NULL,
     date_updated   timestamptz NOT NULL
 );
-CREATE TEMP TABLE stage (LIKE :"table") ON COMMIT DROP;
+-- The batch is staged as text, so that no value stops the load; a value
+-- its column cannot take (a value beyond bigint, a date that is not one)
+-- is loaded as NULL, with a warning naming the event.
+CREATE TEMP TABLE stage (opportunity_id text, lead_id text, lead_name text,
+    status_type text, status_label text, value text, currency text,
+    user_name text, date_won text, event_id text, date_updated text)
+    ON COMMIT DROP;
+CREATE FUNCTION pg_temp.cents(v text, ev text) RETURNS bigint
+LANGUAGE plpgsql AS $f$
+BEGIN
+    RETURN v::bigint;
+EXCEPTION WHEN others THEN
+    RAISE WARNING $w$won-deals: event %: value "%" is not whole cents: loaded as NULL$w$, ev, v;
+    RETURN NULL;
+END $f$;
+CREATE FUNCTION pg_temp.day(v text, ev text) RETURNS date
+LANGUAGE plpgsql AS $f$
+BEGIN
+    RETURN v::date;
+EXCEPTION WHEN others THEN
+    RAISE WARNING $w$won-deals: event %: date_won "%" is not a date: loaded as NULL$w$, ev, v;
+    RETURN NULL;
+END $f$;
 \copy stage FROM pstdin WITH (FORMAT csv)
 -- One row per deal from the batch (an UPDATE may not touch a row twice),
 -- the newest; then only a newer state replaces what the table holds.
 INSERT INTO :"table" AS t
-SELECT DISTINCT ON (opportunity_id) * FROM stage
-ORDER BY opportunity_id, date_updated DESC
+SELECT DISTINCT ON (opportunity_id) opportunity_id, lead_id, lead_name,
+    status_type, status_label, pg_temp.cents(value, event_id), currency,
+    user_name, pg_temp.day(date_won, event_id), event_id,
+    date_updated::timestamptz
+FROM stage
+ORDER BY opportunity_id, date_updated::timestamptz DESC
 ON CONFLICT (opportunity_id) DO UPDATE SET
     lead_id = excluded.lead_id, lead_name = excluded.lead_name,
     status_type = excluded.status_type, status_label = excluded.status_label,
@@ -133,7 +160,12 @@ if [ "${st[0]}" -ne 0 ] || [ "${st[1]}" -gt 1 ] || [ "${st[2]}" -gt 1 ] ||
 fi
 
 # 2. Load every pending batch, oldest first, each in one transaction: its
-# rows as CSV into a staging table, then upserted.
+# rows as CSV into a staging table, then upserted.  A batch PostgreSQL
+# refuses stays pending and the others still load: the upsert keeps the
+# newest state whatever the order, so one bad batch (a value a column
+# cannot take) does not hold the rest back.  It is named every run, with
+# exit 1, until it is mended or removed by hand.
+failed=0
 for f in "$pending"/*.ndjson; do
 	[ -e "$f" ] || continue
 	set +e
@@ -145,7 +177,11 @@ for f in "$pending"/*.ndjson; do
 	set -e
 	if [ "${st[0]}" -gt 1 ] || [ "${st[1]}" -ne 0 ]; then
 		echo "$name: $f not loaded; kept for the next run" >&2
-		exit 1
+		failed=1
+		# psql exit 2: the server is gone; the rest would fail alike.
+		[ "${st[1]}" -eq 2 ] && break
+		continue
 	fi
 	rm -f "$f"
 done
+exit "$failed"
