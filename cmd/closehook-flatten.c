@@ -633,10 +633,37 @@ add_col(const char *name, struct json_span v)
 }
 
 /*
+ * The value of the field Close names name[0..n) in obj: a literal key
+ * ("custom.cf_..." included), else the same path through nested objects
+ * ({"custom": {"cf_...": ...}}, which flattens to the same key).
+ */
+static struct json_span
+field_value(struct json_span obj, const char *name, size_t n)
+{
+	struct json_span v = { NULL, 0, JSON_NONE }, in;
+	size_t i;
+
+	if (obj.type != JSON_OBJECT)
+		return v;
+	if (json_object_get(obj, name, n, &v))
+		return v;
+	for (i = 0; i < n; i++)
+		if (name[i] == '.' && json_object_get(obj, name, i, &in) &&
+		    in.type == JSON_OBJECT) {
+			v = field_value(in, name + i + 1, n - i - 1);
+			if (v.type != JSON_NONE)
+				return v;
+		}
+	v.type = JSON_NONE;
+	return v;
+}
+
+/*
  * --changes: one row per field an updated event changed, with its value
  * before (previous_data) and after (data), kept as JSON values.  A field
  * Close names in changed_fields is a literal key of data
- * ("custom.cf_..." included).  Other events give no rows.
+ * ("custom.cf_..." included; field_value).  Its name takes --fields-map.
+ * Other events give no rows.
  */
 static void
 emit_changes(struct json_span rec)
@@ -644,8 +671,9 @@ emit_changes(struct json_span rec)
 	struct json_span ev = member(rec, "event"), changed, data, prev, f,
 			 action;
 	struct json_iter it;
-	char name[1024];
-	size_t n;
+	char name[1024], mapped[4096], quoted[6 * sizeof(mapped) + 2];
+	size_t n, m;
+	struct json_span fs;
 
 	if (ev.type != JSON_OBJECT)
 		ev = rec; /* a bare event given as is */
@@ -663,15 +691,28 @@ emit_changes(struct json_span rec)
 			continue;
 		n = json_str_unescape(f, name);
 		name[n] = '\0';
+		/* The name as the flattened record names it. */
+		fs = f;
+		if (opts.map != NULL &&
+		    flat_key_part_room(&opts, n) <= sizeof(mapped)) {
+			m = flat_key_part(&opts, name, n, mapped);
+			if (m != n || memcmp(mapped, name, n) != 0) {
+				quoted[0] = '"';
+				m = json_escape(mapped, m, quoted + 1);
+				quoted[m + 1] = '"';
+				fs.p = quoted;
+				fs.n = m + 2;
+			}
+		}
 		flat_row_reset(&row);
 		add_col("event_id", member(ev, "id"));
 		add_col("object_type", member(ev, "object_type"));
 		add_col("object_id", member(ev, "object_id"));
 		add_col("lead_id", member(ev, "lead_id"));
 		add_col("date_updated", member(ev, "date_updated"));
-		add_col("field", f);
-		add_col("old", member(prev, name));
-		add_col("new", member(data, name));
+		add_col("field", fs);
+		add_col("old", field_value(prev, name, n));
+		add_col("new", field_value(data, name, n));
 		emit_row();
 	}
 }

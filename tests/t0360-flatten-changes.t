@@ -52,6 +52,15 @@ ok "the same rows as a jq program on 2000 generated events" \
     cmp -s <(jq -cS . ours) <(jq -cS . jq.out)
 ok "and there are some" test "$(wc -l <ours)" -gt 100
 
+# --fields-map names the field as the flattened record would; a field
+# that data holds as a nested custom object is found there too.
+echo '[{"id":"cf_AbC","name":"Deal Size"}]' >map.json
+echo '{"event":{"id":"ev_m","object_type":"lead","object_id":"l","lead_id":"l","action":"updated","date_updated":"2025-01-01T00:00:00","changed_fields":["custom.cf_AbC","custom.cf_Nest","name"],"data":{"custom.cf_AbC":"big","custom":{"cf_Nest":5},"name":"x"},"previous_data":{"custom.cf_AbC":"small","custom":{"cf_Nest":4},"name":"y"}}}' >m.ndjson
+is "$(closehook-flatten --changes --fields-map map.json m.ndjson |
+    jq -c '[.field, .old, .new]' | tr '\n' ' ')" \
+    '["custom.Deal Size","small","big"] ["custom.cf_Nest",4,5] ["name","y","x"] ' \
+    "--fields-map applies to the field; a nested custom object is read"
+
 must_fail "--changes with -e is a usage error" \
     closehook-flatten --changes -e . ev.ndjson
 like "$err" "*--changes makes its own rows*" "--changes and -e exclude each other"
