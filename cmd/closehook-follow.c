@@ -74,6 +74,8 @@
 #define NATS_WAIT_MS 500
 /* A stream that cannot be read this long is fatal (exit 2). */
 #define NATS_OUTAGE_NS (60 * 1000000000ull)
+/* An idle stream's consumer is asked for its state this often. */
+#define NATS_HEALTH_NS (5 * 1000000000ull)
 
 static const char synopsis[] =
     "closehook-follow [--offset-file FILE] [--from start|end] "
@@ -1377,7 +1379,7 @@ nats_follow(const struct nats_args *a)
 {
 	struct natsq_url u;
 	struct natsq_batch b = { 0 };
-	uint64_t trouble = 0;
+	uint64_t trouble = 0, heard = 0;
 	const char *why;
 	char err[600];
 	int created, n, rc = CLI_EXIT_OK, r, done;
@@ -1443,8 +1445,31 @@ nats_follow(const struct nats_args *a)
 			continue;
 		}
 		if (n == 0) {
+			/*
+			 * An empty fetch is also what a stream that cannot
+			 * be read gives (no server, no quorum: the request
+			 * times out), so every NATS_HEALTH_NS without a
+			 * message the consumer is asked for its state, which
+			 * needs its leader.
+			 */
 			if (!once) {
+				uint64_t now = cli_mono_ns();
+
+				if (heard == 0)
+					heard = now;
+				if (now - heard < NATS_HEALTH_NS)
+					continue;
+				if (nats_drained() < 0) {
+					if (nats_trouble(&trouble) != 0) {
+						rc = CLI_EXIT_FATAL;
+						break;
+					}
+					continue;
+				}
+				if (trouble != 0)
+					cli_warnx("%s: read again", u.name);
 				trouble = 0;
+				heard = cli_mono_ns();
 				continue;
 			}
 			if ((r = nats_drained()) > 0)
@@ -1457,7 +1482,10 @@ nats_follow(const struct nats_args *a)
 			}
 			continue;
 		}
+		if (trouble != 0)
+			cli_warnx("%s: read again", u.name);
 		trouble = 0;
+		heard = cli_mono_ns();
 		r = nats_write(&b);
 		natsq_batch_free(&b);
 		if (r != 0)

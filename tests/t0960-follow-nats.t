@@ -223,6 +223,31 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 is "$(tail -n 5 "$TMP/live")" "$(cat "$TMP/c")" "a running follower writes new messages as they come"
+
+# The whole cluster gone: an idle follower's fetches only time out, as
+# they do on a stream with nothing new, so it asks its consumer's state
+# every 5 s and says when the stream cannot be read (and exits 2 after a
+# minute, not waited for here); back, it reads on and says so.
+nats_kill 1 && nats_kill 2 && nats_kill 3
+for _ in $(seq "$(slow 200)"); do
+	grep -q 'trying again' "$TMP/live.err" && break
+	sleep 0.1
+done
+like "$(cat "$TMP/live.err")" "*closehook-follow: *: trying again*" \
+    "with the cluster gone, an idle follower says so"
+ok "and keeps trying" kill -0 "$live"
+nats_restart_all
+nats_caps 7006 5 >"$TMP/c"
+for _ in $(seq 40); do
+	publish "$U" "$TMP/c" && break
+	sleep 0.5
+done
+for _ in $(seq "$(slow 300)"); do
+	[ "$(wc -l <"$TMP/live")" -ge 2710 ] && break
+	sleep 0.1
+done
+is "$(tail -n 5 "$TMP/live")" "$(cat "$TMP/c")" "back, it writes what came meanwhile"
+like "$(cat "$TMP/live.err")" "*closehook-follow: SPOOL: read again*" "and says so"
 kill -TERM "$live"
 wait "$live"
 is "$?" 0 "SIGTERM: exit 0"
