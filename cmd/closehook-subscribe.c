@@ -393,7 +393,13 @@ call(const char *method, const char *path, const struct buf *body,
 		    r->error[0] ? r->error : "(no error text)");
 		break;
 	case CLOSEAPI_FAILED:
-		cli_warnx("the API could not be reached: %s", r->error);
+		/* Reached, and a 2xx that is not JSON: not Close's API. */
+		if (r->status >= 200 && r->status < 300)
+			cli_warnx("the answer (HTTP %ld) is not the API's: %s "
+				  "(a proxy's page, or a wrong --api-url?)",
+			    r->status, r->error);
+		else
+			cli_warnx("the API could not be reached: %s", r->error);
 		break;
 	case CLOSEAPI_STOPPED:
 		cli_warnx("interrupted");
@@ -966,7 +972,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	struct event ev[EVENTS_MAX];
 	const char *hook_url = NULL, *filter_file = NULL, *key_out = NULL;
-	const char *id = NULL, *only = NULL, *s;
+	const char *id = NULL, *only = NULL, *s, *cmdname;
 	char err[512], *filters = NULL;
 	size_t nev = 0, i;
 	int c, rc = 0, verify_ssl = 1;
@@ -1031,16 +1037,21 @@ main(int argc, char **argv)
 		cli_warnx("unknown command: %.40s", argv[optind]);
 		usage();
 	}
-	optind++;
+	cmdname = argv[optind++];
 	if (cmd == C_PAUSE || cmd == C_RESUME || cmd == C_DELETE) {
-		if (optind != argc - 1)
+		if (optind == argc) {
+			cli_warnx("%s needs a subscription id", cmdname);
 			usage();
+		}
 		id = argv[optind++];
 		if (!valid_id(id))
 			cli_fatalx("invalid subscription id: %.40s", id);
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		cli_warnx(
+		    "%s takes no more arguments: %.40s", cmdname, argv[optind]);
 		usage();
+	}
 	if (cmd != C_CREATE && only != NULL)
 		cli_fatalx("%s is an option of create", only);
 	if (cmd != C_CHECK && metrics_path != NULL)

@@ -118,7 +118,10 @@ fail(struct natsq *q, natsStatus s, const char *fmt, ...)
 	va_end(ap);
 	lib_error(s, why, sizeof(why));
 	snprintf(q->errbuf, sizeof(q->errbuf), "nats: %s: %.256s", what, why);
-	q->transient = is_transient(q, s);
+	/* The server's "JetStream system temporarily unavailable" (no
+	 * quorum, no meta leader yet) reaches here as a plain error. */
+	q->transient = is_transient(q, s) ||
+	    strstr(why, "temporarily unavailable") != NULL;
 	return -1;
 }
 
@@ -885,30 +888,55 @@ kv_offline(struct natsq *q)
 	return 1;
 }
 
+/*
+ * A key's last value, read from the bucket stream's leader (the stream API's
+ * message get), not with kvStore_Get: the library creates buckets that
+ * allow direct gets, which any replica answers, and a replica behind the
+ * leader (back from a pause, catching up) answers for a key written an
+ * instant ago that it is absent, so a check passed a key already recorded;
+ * a replica that hangs stalls every direct get sent its way.
+ */
 int
 natsq_kv_get(struct natsq *q, const char *key, char *val, size_t cap,
     uint64_t *rev, int64_t *written_ns)
 {
-	kvEntry *e = NULL;
+	char stream[NATSQ_NAMEMAX + 3], subj[NATSQ_NAMEMAX + 512];
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	const char *op = NULL;
 	natsStatus s;
 	size_t n;
 
 	if (kv_offline(q))
 		return -1;
-	s = kvStore_Get(&e, q->kv, key);
-	if (s == NATS_NOT_FOUND) {
-		return 1;
+	snprintf(stream, sizeof(stream), "KV_%s", q->name);
+	if ((size_t)snprintf(subj, sizeof(subj), "$KV.%s.%s", q->name, key) >=
+	    sizeof(subj)) {
+		snprintf(q->errbuf, sizeof(q->errbuf),
+		    "nats: bucket %s: key too long", q->name);
+		q->transient = 0;
+		return -1;
 	}
+	s = js_GetLastMsg(&m, q->js, stream, subj, NULL, &jerr);
+	if (s == NATS_NOT_FOUND)
+		return 1;
 	if (s != NATS_OK)
 		return fail(q, s, "get from bucket %s", q->name);
-	n = (size_t)kvEntry_ValueLen(e);
+	/* A deleted or purged key is a marker without a value. */
+	if (natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK &&
+	    op != NULL &&
+	    (strcmp(op, "DEL") == 0 || strcmp(op, "PURGE") == 0)) {
+		natsMsg_Destroy(m);
+		return 1;
+	}
+	n = (size_t)natsMsg_GetDataLength(m);
 	if (n >= cap)
 		n = cap - 1;
-	memcpy(val, kvEntry_Value(e), n);
+	memcpy(val, natsMsg_GetData(m), n);
 	val[n] = '\0';
-	*rev = kvEntry_Revision(e);
-	*written_ns = kvEntry_Created(e);
-	kvEntry_Destroy(e);
+	*rev = natsMsg_GetSequence(m);
+	*written_ns = natsMsg_GetTime(m);
+	natsMsg_Destroy(m);
 	return 0;
 }
 

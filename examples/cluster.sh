@@ -24,8 +24,8 @@
 # files.  Started again on the same DIR, the cluster comes back with its
 # stream, its consumer and its seen-set, and the worker goes on where it
 # stopped.  The script prints where everything is (and writes it to
-# DIR/cluster.env as shell assignments, once everything is up), then
-# waits.  SIGINT (Ctrl-C) or SIGTERM stops it all: the receivers (requests
+# DIR/cluster.env as shell assignments, once everything is up, removed
+# when it ends), then waits.  SIGINT (Ctrl-C) or SIGTERM stops it all: the receivers (requests
 # in flight are answered) and the worker's followers first, then the rest
 # of the worker drains, then the servers; exit 0.  A receiver that exits
 # by itself stops the rest the same way, with exit status 1.
@@ -60,10 +60,11 @@
 #     (past the committed offset); the seen-set, checked before the post
 #     and recorded after it, drops what was delivered and recorded.  What
 #     was delivered and not yet recorded is delivered again.
-#     closehook-dedupe exits (2) when a request to the bucket fails while
-#     its server is replaced or the bucket elects a leader, so killing a
-#     server usually restarts the worker this way, and the destination
-#     gets the events in flight twice, with the same Idempotency-Key.
+#     closehook-dedupe waits while the bucket elects a leader or its
+#     server is replaced (a minute at most, then it exits 2 and the
+#     worker restarts this way, and the destination gets the events in
+#     flight twice, with the same Idempotency-Key), so killing one server
+#     usually costs the worker a wait of seconds, not a restart.
 #
 # Environment:
 #   EVENTS_URL         where each verified, deduplicated event record is
@@ -235,7 +236,10 @@ stop_all() {
 	done
 }
 # However the script ends, nothing it started is left behind.
-trap 'stop_all; rm -rf "$run"; [ "$temp" -eq 0 ] || rm -rf "$dir"' EXIT
+# DIR/cluster.env goes too: a wrapper that waits for it to appear must not
+# find the last run's.
+trap 'stop_all; rm -rf "$run"; rm -f "$dir/cluster.env"
+	[ "$temp" -eq 0 ] || rm -rf "$dir"' EXIT
 # A signal while starting: stop whatever was started.
 trap 'exit 1' TERM INT
 

@@ -103,6 +103,9 @@ before=$(fake_requests)
 exit_is 2 "no command" "${S[@]}"
 exit_is 2 "an unknown command" "${S[@]}" frobnicate
 exit_is 2 "pause without an id" "${S[@]}" pause
+like "$err" "*pause needs a subscription id*usage:*" "and says so"
+exit_is 2 "check with an argument" "${S[@]}" check extra
+like "$err" "*check takes no more arguments: extra*usage:*" "and says which"
 exit_is 2 "an id with odd characters" "${S[@]}" delete '../event'
 exit_is 2 "create without --key-out" "${S[@]}" create --url https://x.test \
     --event lead:created
@@ -133,5 +136,31 @@ exit_is 2 "--metrics on list" "${S[@]}" list --metrics "$TMP/m"
 exit_is 2 "--dry-run on check" "${S[@]}" check -n
 is "$(fake_requests)" "$before" "usage errors send no request"
 ok "... and create no key file" [ ! -e "$TMP/k2" ]
+
+# An answer that is not the API's (a proxy's page, a wrong --api-url):
+# the API was reached, and that is what the message says.
+python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b"<html>oops</html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()' "$TMP/html.port" &
+hpid=$!
+at_exit "kill $hpid 2>/dev/null"
+for _ in $(seq 50); do [ -s "$TMP/html.port" ] && break; sleep 0.1; done
+run env CLOSE_API_KEY=k closehook-subscribe \
+    --api-url "http://127.0.0.1:$(cat "$TMP/html.port")/api/v1" list
+is "$rc" 2 "a page that is not the API's: exit 2"
+like "$err" "*the answer (HTTP 200) is not the API's: malformed JSON*wrong --api-url*" \
+    "said as such, not as unreachable"
 
 done_testing
