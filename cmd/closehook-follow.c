@@ -1670,7 +1670,7 @@ main(int argc, char *argv[])
 		return out_close_stdout(&out, rc);
 	}
 	if (argc != 1) {
-		cli_warnx("give exactly one FILE to follow");
+		cli_warnx("give exactly one FILE or stream URL to follow");
 		usage();
 	}
 	if (natsq_is_url(argv[0])) {

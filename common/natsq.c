@@ -274,6 +274,11 @@ natsq_url_parse(const char *spec, struct natsq_url *u, const char **why)
 		*why = "not a nats:// or tls:// URL";
 		return -1;
 	}
+	if (strstr(p, "://") != NULL) {
+		*why = "a scheme before a later server: give it once, before "
+		       "the first (nats://HOST:PORT,HOST:PORT/NAME)";
+		return -1;
+	}
 	if ((slash = strchr(p, '/')) == NULL) {
 		*why = "no /NAME after the servers";
 		return -1;

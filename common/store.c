@@ -843,6 +843,15 @@ r_fail(struct store *s, const char *what)
 	return fail(s, "redis: %s failed", what);
 }
 
+/* An error reply's hint: what NOAUTH asks of the operator. */
+static const char *
+r_hint(const char *err)
+{
+	return strncmp(err, "NOAUTH", 6) == 0
+	    ? " (the server wants a password: --redis-password-file)"
+	    : "";
+}
+
 /* Run one command and check it answered without an error. */
 static int
 r_simple(struct store *s, const char *what, redisReply *r)
@@ -852,7 +861,8 @@ r_simple(struct store *s, const char *what, redisReply *r)
 	if (r == NULL)
 		return r_fail(s, what);
 	if (r->type == REDIS_REPLY_ERROR)
-		rc = fail(s, "redis: %s: %.200s", what, r->str);
+		rc = fail(
+		    s, "redis: %s: %.200s%s", what, r->str, r_hint(r->str));
 	freeReplyObject(r);
 	return rc;
 }
@@ -922,8 +932,13 @@ r_open(struct store *s, const struct store_url *u)
 		if (r == NULL)
 			return r_fail(s, "AUTH");
 		if (r->type == REDIS_REPLY_ERROR) {
+			/* The server's reason (a wrong password, or none
+			 * configured) holds no password. */
+			int rc = fail(
+			    s, "redis: authentication failed: %.200s", r->str);
+
 			freeReplyObject(r);
-			return fail(s, "redis: authentication failed");
+			return rc;
 		}
 		freeReplyObject(r);
 	}
@@ -935,10 +950,12 @@ r_open(struct store *s, const struct store_url *u)
 	if (r == NULL)
 		return r_fail(s, "probe");
 	if (r->type == REDIS_REPLY_ERROR) {
-		int rc = fail(s,
-		    "redis: %.200s (closehook needs Redis 7.0 "
-		    "or newer)",
-		    r->str);
+		int rc = *r_hint(r->str) != '\0'
+		    ? fail(s, "redis: %.200s%s", r->str, r_hint(r->str))
+		    : fail(s,
+			  "redis: %.200s (closehook needs Redis 7.0 "
+			  "or newer)",
+			  r->str);
 
 		freeReplyObject(r);
 		return rc;

@@ -154,9 +154,13 @@ is "$rc:$err" "2:closehook-dedupe: $TMP/pwfile2: empty password file" \
     "an empty first line is no password: exit 2"
 run env CLOSEHOOK_REDIS_PASSWORD=wrong closehook-dedupe --store "$P" "$TMP/m"
 is "$rc" 2 "a wrong password: exit 2"
-like "$err" "*redis: authentication failed" "reported without the password"
+like "$err" "*redis: authentication failed: WRONGPASS*" \
+    "reported with the server's reason"
+ok "and without the password" test "${err/wrong/}" = "$err"
 run closehook-dedupe --store "$P" </dev/null
 is "$rc" 2 "no password for a server that wants one: exit 2"
+like "$err" "*NOAUTH*(the server wants a password: --redis-password-file)*" \
+    "with what to give"
 
 # Unreachable: exit 2 before reading any input.
 printf '%s\n' '{"event":{"id":"x"}}' >"$TMP/one"

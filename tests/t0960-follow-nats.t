@@ -32,6 +32,9 @@ like "$err" "*give the stream's consumer: --durable NAME*" "and says so"
 must_fail "an offset file is for files" \
     closehook-follow --durable a --offset-file x "nats://127.0.0.1:$port/S"
 must_fail "--durable is for streams" closehook-follow --durable a /dev/null
+must_fail "the scheme given again before a later server" \
+    closehook-follow --durable a "nats://127.0.0.1:$port,nats://127.0.0.1:$port/S"
+like "$err" "*a scheme before a later server: give it once*" "says so"
 must_fail "a durable name is letters, digits, - and _" \
     closehook-follow --durable a.b "nats://127.0.0.1:$port/S"
 run closehook-follow --durable a "nats://alice:s3cretpw@127.0.0.1:$port/S"
