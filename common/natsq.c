@@ -90,6 +90,49 @@ lib_error(natsStatus s, char *buf, size_t cap)
 		buf[0] = (char)tolower((unsigned char)buf[0]);
 }
 
+/*
+ * The library's asynchronous errors: a permissions violation reaches the
+ * error handler alone, and the request that caused it only times out.
+ * Kept (for any connection of the process: the handler may run after its
+ * connection is gone, so it touches no struct natsq) for fail().
+ */
+static pthread_mutex_t aemu = PTHREAD_MUTEX_INITIALIZER;
+static char asyncerr[256];
+static uint64_t asyncerr_ns;
+
+static void
+on_async_err(
+    natsConnection *nc, natsSubscription *sub, natsStatus err, void *arg)
+{
+	const char *t = NULL;
+
+	(void)sub;
+	(void)arg;
+	if (err != NATS_NOT_PERMITTED)
+		return;
+	(void)natsConnection_GetLastError(nc, &t);
+	pthread_mutex_lock(&aemu);
+	snprintf(asyncerr, sizeof(asyncerr), "%s",
+	    t != NULL && *t != '\0' ? t : "permissions violation");
+	asyncerr_ns = cli_mono_ns();
+	pthread_mutex_unlock(&aemu);
+}
+
+/* A permissions violation within the last ms: its text into buf, 1. */
+static int
+denied(char *buf, size_t cap, uint64_t ms)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&aemu);
+	if (asyncerr_ns != 0 && cli_mono_ns() - asyncerr_ns <= ms * 1000000) {
+		snprintf(buf, cap, "%s", asyncerr);
+		r = 1;
+	}
+	pthread_mutex_unlock(&aemu);
+	return r;
+}
+
 static int fail(struct natsq *q, natsStatus s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int natsq_connected(const struct natsq *);
@@ -112,16 +155,22 @@ fail(struct natsq *q, natsStatus s, const char *fmt, ...)
 {
 	char what[200], why[256];
 	va_list ap;
+	int refused;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	lib_error(s, why, sizeof(why));
+	/* No answer, since the server refused the request: say so, and do
+	 * not wait for that to pass. */
+	refused = (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS) &&
+	    denied(why, sizeof(why), 2 * (uint64_t)q->wait_ms + 1000);
 	snprintf(q->errbuf, sizeof(q->errbuf), "nats: %s: %.256s", what, why);
 	/* The server's "JetStream system temporarily unavailable" (no
 	 * quorum, no meta leader yet) reaches here as a plain error. */
-	q->transient = is_transient(q, s) ||
-	    strstr(why, "temporarily unavailable") != NULL;
+	q->transient = !refused &&
+	    (is_transient(q, s) ||
+		strstr(why, "temporarily unavailable") != NULL);
 	return -1;
 }
 
@@ -427,7 +476,9 @@ natsq_connect(const struct natsq_url *u, const struct natsq_opts *o, char *err,
 	    (s = natsOptions_SetTimeout(no, CONNECT_MS)) != NATS_OK ||
 	    (s = natsOptions_SetAllowReconnect(no, true)) != NATS_OK ||
 	    (s = natsOptions_SetMaxReconnect(no, -1)) != NATS_OK ||
-	    (s = natsOptions_SetReconnectWait(no, RECONNECT_MS)) != NATS_OK)
+	    (s = natsOptions_SetReconnectWait(no, RECONNECT_MS)) != NATS_OK ||
+	    (s = natsOptions_SetErrorHandler(no, on_async_err, NULL)) !=
+		NATS_OK)
 		goto libfail;
 	/*
 	 * TLS: the system's trusted CAs (or $SSL_CERT_FILE), and the

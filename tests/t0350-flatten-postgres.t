@@ -156,7 +156,10 @@ is "$(pg -c "SELECT body FROM flatt WHERE id = 'a'")" $'x, "y"\nz' \
 # warns); TSV carries it.
 echo '{"id":"d","data":{"body":"first\n\\.\nafter"}}' |
     closehook-flatten --sql-names --format tsv --columns id,data_note,data_body \
-    >"$TMP/dot.tsv"
+    >"$TMP/dot.tsv" 2>"$TMP/dot.err"
+is "$(cat "$TMP/dot.err")" \
+    'closehook-flatten: --columns: "data_note" matched no key in 1 rows (misspelt?)' \
+    "no warning but the column it lacks"
 pg <<EOF
 \\copy flatt FROM '$TMP/dot.tsv' WITH (FORMAT text, NULL '')
 EOF

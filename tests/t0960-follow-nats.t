@@ -43,7 +43,11 @@ like "$err" "*--nats-creds or --nats-user-file*" "pointing to the files"
 ok "and the password is not repeated" test "${err/s3cretpw/}" = "$err"
 
 # One server with a password.
-NATS_CONF_EXTRA='authorization { user: closehook, password: "pa ss" }'
+NATS_CONF_EXTRA='authorization { users = [
+  { user: closehook, password: "pa ss" },
+  { user: bob, password: pw-bob,
+    permissions: { publish: { deny: ">" }, subscribe: { deny: ">" } } }
+] }'
 nats_single_start || skip_all "nats-server did not start"
 NATS_CONF_EXTRA=
 S1="nats://$NATS_SERVERS/SPOOL"
@@ -68,6 +72,19 @@ run timeout "$(slow 20)" closehook-follow --durable a --once --nats-user-file "$
 is "$rc:$out" "0:" "--nats-replicas 1 on one server: the stream is created"
 like "$err" "*$TMP/user: readable or writable by group or others (chmod 600)*" \
     "a user file others may read draws a warning"
+# A user the server takes whose permissions deny the requests: the
+# library only sees them time out; the server's reason is what is said,
+# at once, not after a minute of trying again.
+printf 'bob\npw-bob\n' >"$TMP/bob"
+chmod 600 "$TMP/bob"
+t0=$SECONDS
+run timeout "$(slow 40)" closehook-follow --durable d --once --nats-user-file "$TMP/bob" \
+    --nats-replicas 1 "$S1"
+is "$rc" 2 "permissions that deny the requests: exit 2"
+like "$err" "closehook-follow: nats: *: *Permissions Violation*" \
+    "with the server's reason, not a timeout ($err)"
+ok "without trying again for a minute ($((SECONDS - t0)) s)" \
+    [ $((SECONDS - t0)) -lt 30 ]
 run closehook-follow --durable a --once --nats-user-file "$TMP/none" "$S1"
 is "$rc" 2 "a missing user file: exit 2"
 like "$err" "closehook-follow: $TMP/none: No such file or directory" \
