@@ -75,7 +75,7 @@ rows='
 cols=opportunity_id,lead_id,lead_name,status_type,status_label,value,currency
 cols=$cols,user_name,date_won,event_id,date_updated
 
-# shellcheck disable=SC2016 # SQL: $f$ and $w$ are dollar quotes
+# shellcheck disable=SC2016 # SQL: $f$, $w$, $$ ... are dollar quotes
 sql='
 SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS :"table" (
@@ -98,20 +98,15 @@ CREATE TEMP TABLE stage (opportunity_id text, lead_id text, lead_name text,
     status_type text, status_label text, value text, currency text,
     user_name text, date_won text, event_id text, date_updated text)
     ON COMMIT DROP;
-CREATE FUNCTION pg_temp.cents(v text, ev text) RETURNS bigint
-LANGUAGE plpgsql AS $f$
+-- v when it reads as type typ, else NULL with a warning naming the event.
+CREATE FUNCTION pg_temp.as_type(v text, typ text, col text, ev text)
+RETURNS text LANGUAGE plpgsql AS $f$
 BEGIN
-    RETURN v::bigint;
+    EXECUTE format($q$SELECT %L::%s$q$, v, typ);
+    RETURN v;
 EXCEPTION WHEN others THEN
-    RAISE WARNING $w$won-deals: event %: value "%" is not whole cents: loaded as NULL$w$, ev, v;
-    RETURN NULL;
-END $f$;
-CREATE FUNCTION pg_temp.day(v text, ev text) RETURNS date
-LANGUAGE plpgsql AS $f$
-BEGIN
-    RETURN v::date;
-EXCEPTION WHEN others THEN
-    RAISE WARNING $w$won-deals: event %: date_won "%" is not a date: loaded as NULL$w$, ev, v;
+    RAISE WARNING $w$won-deals: event %: % "%" is not a %: loaded as NULL$w$,
+        ev, col, v, typ;
     RETURN NULL;
 END $f$;
 \copy stage FROM pstdin WITH (FORMAT csv)
@@ -119,9 +114,11 @@ END $f$;
 -- the newest; then only a newer state replaces what the table holds.
 INSERT INTO :"table" AS t
 SELECT DISTINCT ON (opportunity_id) opportunity_id, lead_id, lead_name,
-    status_type, status_label, pg_temp.cents(value, event_id), currency,
-    user_name, pg_temp.day(date_won, event_id), event_id,
-    date_updated::timestamptz
+    status_type, status_label,
+    pg_temp.as_type(value, $$bigint$$, $$value$$, event_id)::bigint,
+    currency, user_name,
+    pg_temp.as_type(date_won, $$date$$, $$date_won$$, event_id)::date,
+    event_id, date_updated::timestamptz
 FROM stage
 ORDER BY opportunity_id, date_updated::timestamptz DESC
 ON CONFLICT (opportunity_id) DO UPDATE SET

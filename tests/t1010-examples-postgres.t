@@ -129,18 +129,22 @@ is "$(pg -c "SELECT lead_name, value FROM close_won_deals WHERE opportunity_id =
     "Golf|90000" "and loads the pending batch"
 is "$(ls "$TMP/pg/won-deals.pending")" "" "which is gone"
 
-# A value its column cannot take (beyond bigint) does not stop the load:
-# the deal is loaded with NULL there, and a warning names the event.
+# Values their columns cannot take (beyond bigint, a date that is none) do
+# not stop the load: the deal is loaded with NULL there, and a warning
+# names the event.
 ev opportunity created ev_10c oppo_10 lead_10 "${D}12.000000" \
-    "$(wonas oppo_10 'Hotel' 1e30)" >"$TMP/b5.ndjson"
+    "$(wonas oppo_10 'Hotel' 1e30 | jq -c '.date_won = "2026-02-30"')" \
+    >"$TMP/b5.ndjson"
 ok "Close delivers a deal whose value is out of range" \
     deliver "$RURL/" "$TMP/b5.ndjson"
 run env CLOSEHOOK_REWIND=0 "$EX/won-deals-postgres.sh"
 is "$rc" 0 "the run exits 0"
-like "$err" "*won-deals: event ev_10c: value \"1e+30\" is not whole cents: loaded as NULL*" \
+like "$err" "*won-deals: event ev_10c: value \"1e+30\" is not a bigint: loaded as NULL*" \
     "naming the event and the value"
-is "$(pg -c "SELECT lead_name, value IS NULL FROM close_won_deals WHERE opportunity_id = 'oppo_10'")" \
-    "Hotel|t" "the deal is loaded, its value NULL"
+like "$err" "*won-deals: event ev_10c: date_won \"2026-02-30\" is not a date: loaded as NULL*" \
+    "and a date that is none"
+is "$(pg -c "SELECT lead_name, value IS NULL, date_won IS NULL FROM close_won_deals WHERE opportunity_id = 'oppo_10'")" \
+    "Hotel|t|t" "the deal is loaded, its value and date NULL"
 is "$(ls "$TMP/pg/won-deals.pending")" "" "no batch is left pending"
 
 # Two runs at once (a timer and a hand-started run) would read the spool
