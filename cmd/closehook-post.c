@@ -578,14 +578,18 @@ jv_text(jv v, size_t *n)
 
 /*
  * Run a program on the record; 0 and *out set (NULL: no result), or -1
- * with the reason in err.
+ * with the reason in err: a runtime error, or several results (one request
+ * takes one body, URL or key; the rest would be lost unseen).  The result
+ * is its text (a string as is), or its JSON when json; *kind says which
+ * kind it was.
  */
 static int
 run_prog(struct jqr *q, jv in, char **outp, size_t *n, char *err, size_t errn,
-    const char *what)
+    const char *what, int json, jv_kind *kind)
 {
 	char *jerr = NULL;
-	jv v = jqr_first(q, jv_copy(in), &jerr);
+	int several;
+	jv v = jqr_one(q, jv_copy(in), &several, &jerr);
 
 	*outp = NULL;
 	if (jerr != NULL) {
@@ -594,11 +598,18 @@ run_prog(struct jqr *q, jv in, char **outp, size_t *n, char *err, size_t errn,
 		jv_free(v);
 		return -1;
 	}
+	if (several) {
+		snprintf(err, errn, "%s gave several results, not one", what);
+		jv_free(v);
+		return -1;
+	}
 	if (!jv_is_valid(v)) {
 		jv_free(v);
 		return 0;
 	}
-	*outp = jv_text(v, n);
+	if (kind != NULL)
+		*kind = jv_get_kind(v);
+	*outp = json ? jvh_dump(v, n) : jv_text(v, n);
 	return 0;
 }
 
@@ -788,19 +799,40 @@ add_line(const struct lr_line *l, const char *file, uint64_t now)
 			why = err;
 			goto out;
 		}
+		jv_kind ik = JV_KIND_NULL;
+
+		/* In an array batch a string result is a JSON string. */
 		if ((jq_body != NULL &&
 			run_prog(jq_body, in, &body, &bodyn, err, sizeof(err),
-			    "--body") != 0) ||
+			    "--body", batch_n > 0 && !batch_ndjson,
+			    NULL) != 0) ||
 		    (jq_url != NULL &&
 			run_prog(jq_url, in, &u, &un, err, sizeof(err),
-			    "--url-expr") != 0) ||
+			    "--url-expr", 0, NULL) != 0) ||
 		    (jq_idem != NULL &&
 			run_prog(jq_idem, in, &idem, &idn, err, sizeof(err),
-			    "--idempotency-key") != 0) ||
+			    "--idempotency-key", 0, &ik) != 0) ||
 		    (jq_order != NULL &&
 			run_prog(jq_order, in, &k, &kn, err, sizeof(err),
-			    "--order-by") != 0))
+			    "--order-by", 0, NULL) != 0))
 			why = err;
+		/*
+		 * A key that is no string or number (null: a record without
+		 * the field) would be the same key, "null", for every such
+		 * record, and an idempotent receiver would drop all but the
+		 * first; an empty one is no key.
+		 */
+		else if (jq_idem != NULL &&
+		    (idem == NULL ||
+			(ik != JV_KIND_STRING && ik != JV_KIND_NUMBER) ||
+			idn == 0)) {
+			snprintf(err, sizeof(err),
+			    "--idempotency-key gave %s, not a string",
+			    idem == NULL	       ? "no result"
+				: ik == JV_KIND_STRING ? "an empty string"
+						       : jv_kind_name(ik));
+			why = err;
+		}
 		jv_free(in);
 		if (why != NULL)
 			goto out;
@@ -1630,6 +1662,14 @@ main(int argc, char *argv[])
 		cli_warnx("--sign and --sign-key-file go together");
 		usage();
 	}
+	if (sign_scheme != NULL && strcmp(sign_scheme, "close") != 0 &&
+	    strcmp(sign_scheme, "standard-webhooks") != 0)
+		cli_fatalx("invalid value for --sign: %.40s (close or "
+			   "standard-webhooks)",
+		    sign_scheme);
+	/* A CA file that cannot be read would dead-letter every record. */
+	if (ho.cacert != NULL && access(ho.cacert, R_OK) != 0)
+		cli_fatal("--cacert %s", ho.cacert);
 	if (sign_scheme != NULL &&
 	    signer_load(&signer, sign_scheme, sign_key, &why) != 0) {
 		if (why == NULL)

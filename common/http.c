@@ -589,8 +589,10 @@ http_origin(const char *url, int only_origin, char *out, const char **why)
 		*why = "not an http or https URL";
 		goto out;
 	}
+	/* curl takes "http:///x" for the host x: a third slash is no host. */
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    *host == '\0') {
+	    *host == '\0' ||
+	    (strstr(url, "://") != NULL && strstr(url, "://")[3] == '/')) {
 		*why = "no host";
 		goto out;
 	}

@@ -143,6 +143,38 @@ jqr_first(struct jqr *r, jv input, char **err)
 	return first;
 }
 
+struct one {
+	jv first;
+	int n;
+};
+
+static int
+keep_one(void *arg, jv v)
+{
+	struct one *o = arg;
+
+	if (o->n++ == 0) {
+		o->first = v;
+		return 0;
+	}
+	jv_free(v);
+	return -1;
+}
+
+jv
+jqr_one(struct jqr *r, jv input, int *several, char **err)
+{
+	struct one o = { jv_invalid(), 0 };
+
+	*several = 0;
+	if (jqr_run(r, input, keep_one, &o, err) < 0) {
+		jv_free(o.first);
+		return jv_invalid();
+	}
+	*several = o.n > 1;
+	return o.first;
+}
+
 /* A scalar of a validated document as a jv; buf has room for s.n bytes. */
 static jv
 scalar(struct json_span s, char *buf)

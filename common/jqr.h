@@ -36,6 +36,12 @@ long jqr_run(struct jqr *, jv input, jqr_cb *cb, void *arg, char **err);
  * there was none, or jv_invalid() with *err set on a runtime error.
  */
 jv jqr_first(struct jqr *, jv input, char **err);
+/*
+ * As jqr_first, for a program that must give one value: *several is set
+ * when it gives more than one (the first is returned; the run stops at
+ * the second).
+ */
+jv jqr_one(struct jqr *, jv input, int *several, char **err);
 
 /*
  * Parse one JSON text; jv_invalid_with_msg on failure.  Text the scanner

@@ -161,4 +161,47 @@ is "$(jq -r '[(.body | length > 1048576),
     (.headers | has("expect"))] | map(tostring) | join(" ")' "$TMP/b.log" |
     tr '\n' ' ')" "true false false false true false false false " \
     "no Expect: 100-continue, whatever the body's size"
+# One request takes one body, URL and key: several results dead-letter
+# the record (the rest would be lost unseen), as does a key every keyless
+# record would share ("null"); a number is a key.
+export XDG_STATE_HOME=$TMP/state
+: >"$TMP/b.log"
+printf '%s\n' '{"a":[1,2],"event":{"id":"ev_1"}}' '{"a":[3]}' \
+    '{"a":[4],"event":{"id":7}}' '{"a":[5],"event":{"id":""}}' >"$TMP/multi"
+run closehook-post --parallel 1 --body '.a[]' --dead-letter "$TMP/dl4" \
+    "$SINK_URL" <"$TMP/multi"
+is "$rc" 1 "--body with several results: exit 1"
+like "$err" "*stdin:1: dead-lettered: --body gave several results, not one*" \
+    "the record is dead-lettered, saying why"
+is "$(bodies | tr '\n' ' ')" "3 4 5 " "the others are sent"
+: >"$TMP/b.log"
+run closehook-post --parallel 1 --idempotency-key .event.id \
+    --dead-letter "$TMP/dl3" "$SINK_URL" <"$TMP/multi"
+is "$(jq -r '.headers["idempotency-key"]' "$TMP/b.log" | tr '\n' ' ')" \
+    "ev_1 7 " "a string or a number is a key"
+like "$err" "*stdin:2: dead-lettered: --idempotency-key gave null, not a string*stdin:4: dead-lettered: --idempotency-key gave an empty string, not a string*" \
+    "null and the empty string are none"
+is "$(jq -c .a "$TMP/dl3" | tr '\n' ' ')" "[3] [5] " "both dead-lettered"
+run closehook-post --idempotency-key '.a[]' "$SINK_URL" <"$TMP/multi"
+like "$err" "*stdin:1: dead-lettered: --idempotency-key gave several results, not one*" \
+    "several keys are none either"
+
+# In an array batch a string result is a JSON string.
+: >"$TMP/b.log"
+printf '%s\n' '{"id":"a"}' '{"id":"b\"c"}' '{"id":1}' >"$TMP/ids"
+run closehook-post --batch 3 --body .id "$SINK_URL" <"$TMP/ids"
+is "$(bodies)" '["a","b\"c",1]' "a string --body in an array batch is quoted"
+ok "and the body is JSON" jq -e . <<<"$(bodies)"
+
+# What would fail every record is refused at start (exit 2).
+exit_is 2 "a --cacert that cannot be read" \
+    closehook-post --cacert "$TMP/none.pem" "$SINK_URL" </dev/null
+like "$err" "*--cacert $TMP/none.pem: No such file or directory*" "named"
+exit_is 2 "a URL with no host (http:///x)" closehook-post 'http:///x' </dev/null
+like "$err" "*invalid URL 'http:///x': no host*" "said so"
+exit_is 2 "an unknown --sign scheme" \
+    closehook-post --sign nope --sign-key-file "$TMP/swkey" "$SINK_URL" </dev/null
+like "$err" "*invalid value for --sign: nope (close or standard-webhooks)*" \
+    "blamed on --sign, not on the key file"
+
 done_testing
