@@ -195,8 +195,21 @@ key_release(struct job_queue *q, struct job *j)
 		key_drop(q, o);
 		return;
 	}
-	if (!q->draining)
+	if (!q->draining) {
 		job_move(q, nx, JOB_READY);
+		return;
+	}
+	/* Draining: the rest of the chain fails now, after its head. */
+	o->head = o->tail = NULL;
+	key_drop(q, o);
+	while (nx != NULL) {
+		struct job *c = nx;
+
+		nx = c->knext;
+		c->knext = NULL;
+		c->key = NULL;
+		q->drain_fail(c, q->drain_why);
+	}
 }
 
 void
@@ -268,35 +281,34 @@ job_drain(struct job_queue *q, void (*fail)(struct job *, const char *),
 	size_t i;
 
 	q->draining = 1;
+	q->drain_fail = fail;
+	q->drain_why = why;
 	while ((j = job_list_pop(&q->ready)) != NULL)
 		fail(j, why);
 	while ((j = job_list_pop(&q->waiting)) != NULL)
 		fail(j, j->err[0] != '\0' ? j->err : why);
 	/*
-	 * Jobs queued behind a key: only a job in flight stays, as the head
-	 * of its key; the others fail.
+	 * Jobs queued behind a key: a key whose head is in flight keeps its
+	 * chain, which fails after the head (key_release); the other chains
+	 * fail now, in order.
 	 */
 	for (i = 0; i < q->ktabn; i++) {
 		struct job_key **pp = &q->ktab[i], *o;
 
 		while ((o = *pp) != NULL) {
-			struct job *c = o->head, *keep = NULL, *nx;
+			struct job *c = o->head, *nx;
 
+			if (c != NULL && c->state == JOB_FLIGHT) {
+				pp = &o->hnext;
+				continue;
+			}
 			for (; c != NULL; c = nx) {
 				nx = c->knext;
 				c->knext = NULL;
-				if (c->state == JOB_FLIGHT)
-					keep = c;
-				else {
-					c->key = NULL;
-					fail(c, why);
-				}
+				c->key = NULL;
+				fail(c, why);
 			}
-			if (keep != NULL) {
-				o->head = o->tail = keep;
-				pp = &o->hnext;
-			} else
-				key_free(q, pp);
+			key_free(q, pp);
 		}
 	}
 }

@@ -21,7 +21,8 @@
  * change the table below does not list, and keeps the lists in step: it
  * appends to ready, inserts into waiting by next_at, links into and out of
  * inflight, and on JOB_DONE lets the next job of the key go (JOB_CHAIN to
- * JOB_READY, unless draining: then it stays for job_drain()).  Taking a
+ * JOB_READY, unless draining: then the rest of the key's chain fails, in
+ * order, with job_drain()'s reason).  Taking a
  * job off ready or waiting is job_list_pop(); it keeps its state until it
  * is moved on.
  *
@@ -131,6 +132,9 @@ struct job_queue {
 	struct job *inflight; /* JOB_FLIGHT */
 	size_t live; /* records read and not yet done */
 	int draining; /* job_drain() ran */
+	/* job_drain()'s failure, for the chains behind a job in flight. */
+	void (*drain_fail)(struct job *, const char *);
+	const char *drain_why;
 	struct job_key **ktab;
 	size_t ktabn, nkeys;
 	/* epochs[0] is the oldest not passed on, the last is being read. */
@@ -174,9 +178,11 @@ void job_enqueue(struct job_queue *, struct job *, const char *k, size_t kn);
 /* Move the retries due at now to ready. */
 void job_due(struct job_queue *, uint64_t now);
 /*
- * Stop: fail(j, why) every job not in flight (ready, waiting, behind a
- * key), which must move it to JOB_DONE.  A waiting job keeps its last
- * error as the reason.  A job in flight stays the head of its key.
+ * Stop: fail(j, why) every job not in flight (ready, waiting), which must
+ * move it to JOB_DONE.  A waiting job keeps its last error as the reason.
+ * A job in flight stays the head of its key, and the jobs behind it fail
+ * when it is done, so that one key's failures come in input order (a
+ * replay with --order-by keeps it).
  */
 void job_drain(struct job_queue *, void (*fail)(struct job *, const char *),
     const char *why);

@@ -84,6 +84,23 @@ ok "the in-flight ones are dead letters" \
 ok "the dead letters are input lines" bash -c \
     "[ \$(sort '$TMP/s.dl' | comm -23 - <(sort '$TMP/ten') | wc -l) -eq 0 ]"
 
+# --order-by: the records behind a key in flight are dead-lettered after
+# it, so one key's dead letters keep input order, and a replay with
+# --order-by delivers them in it.
+for i in $(seq 30); do
+	printf '{"k":%d,"i":%d}\n' "$((i <= 10 ? 0 : i))" "$i"
+done >"$TMP/keyed"
+closehook-post --order-by .k --parallel 4 --drain-timeout 300ms \
+    --dead-letter "$TMP/o.dl" "$SINK_URL" <"$TMP/keyed" >/dev/null \
+    2>"$TMP/o.err" &
+pid=$!
+sleep 0.5
+kill -TERM "$pid"
+wait "$pid"
+is "$(jq -r 'select(.k == 0) | .i' "$TMP/o.dl" | tr '\n' ' ')" \
+    "1 2 3 4 5 6 7 8 9 10 " "one key's dead letters in input order"
+is "$(jq -r .i "$TMP/o.dl" | sort -n | uniq -d)" "" "each once"
+
 # SIGKILL: nothing runs at exit; the report may trail.
 start_sink k --delay 0.02 --fault-rate 0.2 --faults 500,drop --max-time 100
 closehook-post --parallel 4 --retry-base 10ms --dead-letter "$TMP/k.dl" \
