@@ -53,6 +53,22 @@ number(const char *p, size_t n)
 	return v;
 }
 
+/* p[0..n) is digits, with blanks and a line end around them. */
+static int
+all_digits(const char *p, size_t n)
+{
+	size_t i, d = 0;
+
+	for (i = 0; i < n; i++) {
+		if (isdigit((unsigned char)p[i]))
+			d++;
+		else if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
+		    p[i] != '\n')
+			return 0;
+	}
+	return d > 0;
+}
+
 int64_t
 ratelimit_http_date(const char *p, size_t n)
 {
@@ -153,6 +169,10 @@ ratelimit_header(struct ratelimit *r, const char *line, size_t n, int64_t now)
 		if ((r->retry_after = number(v, vn)) < 0 &&
 		    (t = ratelimit_http_date(v, vn)) >= 0)
 			r->retry_after = t > now ? (double)(t - now) : 0;
+		/* Digits beyond what number() takes: a long wait (the
+		 * caller's ceiling), not none. */
+		else if (r->retry_after < 0 && all_digits(v, vn))
+			r->retry_after = 1e9;
 	}
 }
 

@@ -54,6 +54,10 @@ main(void)
 	ratelimit_init(&r);
 	H(&r, "Retry-After: soon");
 	ok(r.retry_after < 0, "a bad Retry-After is ignored");
+	ratelimit_init(&r);
+	H(&r, "Retry-After: 99999999999999999999\r\n");
+	ok(r.retry_after >= 1e9,
+	    "a Retry-After too long to read is a long wait, not none");
 	is_int(ratelimit_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 29),
 	    784111777, "the RFC 9110 example date");
 	is_int(ratelimit_http_date("Sun, 06 Foo 1994 08:49:37 GMT", 29), -1,
