@@ -1362,6 +1362,7 @@ main(int argc, char **argv)
 	uint64_t interval_ns = 1000000000ull;
 	int interval_set = 0, others = 0;
 	char err[512], *end;
+	int fresh;
 	int64_t since = -1, until = -1;
 	unsigned given = 0;
 	size_t i;
@@ -1545,6 +1546,16 @@ main(int argc, char **argv)
 		rc = run_event(event_id);
 		goto done;
 	}
+	fresh = !st.running;
+	if (st.running && since_s != NULL && since < st.since && !quiet) {
+		char a[64];
+
+		/* Widened since the run began: resuming does not go back. */
+		cli_warnx("%s: resuming the unfinished run from %s; what "
+			  "--since adds before that is not fetched (remove "
+			  "the state file to start over)",
+		    state_path, fmt_us(st.since, a));
+	}
 	if (!st.running) {
 		/* A new run: after a complete one, start 5 minutes before
 		 * the newest event written (Close consolidates in place). */
@@ -1570,7 +1581,13 @@ main(int argc, char **argv)
 	range_hi = st.until >= 0 ? st.until : now_us;
 	done_lo = st.pos >= 0 ? st.pos : range_lo;
 	seen_lo = -1;
-	save_state();
+	/*
+	 * A new run is saved with its first page: one that fetches none (a
+	 * refused key) leaves no unfinished run behind to pin a later
+	 * --since.
+	 */
+	if (!fresh)
+		save_state();
 	rc = newest_first ? run_newest() : run_oldest();
 	complete = range_done = rc == 0;
 	if (rc == 0) {

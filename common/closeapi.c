@@ -462,6 +462,15 @@ closeapi_request(struct closeapi *c, const char *method, const char *path,
 retry:
 		if (++attempt >= c->o.max_attempts) {
 			c->st.failures++;
+			/* The last answer's status, for a cron job's mail. */
+			if (r->status >= 400) {
+				char e[sizeof(r->error)];
+
+				snprintf(e, sizeof(e), "%s", r->error);
+				snprintf(r->error, sizeof(r->error),
+				    "HTTP %ld: %.*s", r->status,
+				    (int)sizeof(r->error) - 16, e);
+			}
 			return CLOSEAPI_FAILED;
 		}
 		c->st.retries++;

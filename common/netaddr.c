@@ -60,7 +60,15 @@ netaddr_parse(const char *s, size_t n, struct sockaddr_storage *ss,
 			if (*hp == ':')
 				colon = hp;
 		if (colon == NULL) {
-			*why = "missing port";
+			/* "8080" alone: the port without its address. */
+			size_t d = 0;
+
+			while (d < n && s[d] >= '0' && s[d] <= '9')
+				d++;
+			*why = n > 0 && d == n
+			    ? "an address is HOST:PORT (:PORT for every "
+			      "address)"
+			    : "missing port";
 			return -1;
 		}
 		hp = s;

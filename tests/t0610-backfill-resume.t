@@ -151,6 +151,33 @@ for sig in TERM INT; do
 	same_file "$TMP/all" <(jq -r .id "$TMP/want" | sort) \
 	    "SIG$sig: resumed, every event exactly once"
 done
+# -- a run that fetched no page leaves no unfinished run behind, which
+# would pin a later --since; resuming one that a wider --since reaches
+# before says that it does not go back.
+fake_start --count 300 --seed 13 --rate-limit 3 --rate-window 1
+run env CLOSE_API_KEY=wrong closehook-backfill --api-url "$FAKE_URL" \
+    --since 1d --state "$TMP/stw"
+is "$rc" 2 "a refused key: exit 2"
+ok "and no state file: nothing was fetched" [ ! -e "$TMP/stw" ]
+closehook-backfill --api-url "$FAKE_URL" --since 20d --state "$TMP/stw" -q \
+    >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+	[ -s "$TMP/stw" ] && break
+	sleep 0.05
+done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+is "$(jq -r .status "$TMP/stw")" running "killed after its first page: unfinished"
+run closehook-backfill --api-url "$FAKE_URL" --since 25d --state "$TMP/stw"
+is "$rc" 0 "resumed with a wider --since: exit 0"
+like "$err" "*$TMP/stw: resuming the unfinished run from *; what --since adds before that is not fetched*" \
+    "and says what it leaves out"
+run closehook-backfill --api-url "$FAKE_URL" --since 1h --state "$TMP/stw"
+is "$(grep -c 'resuming the unfinished' <<<"$err")" 0 \
+    "a later --since draws no such warning"
+fake_stop
+
 ok "no temporary state files are left" \
     [ -z "$(find "$TMP" -name 'st*.tmp*')" ]
 

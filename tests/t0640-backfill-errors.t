@@ -42,8 +42,8 @@ is "$rc" 1 "an unreachable API: retried, then exit 1"
 like "$err" "*failed after every retry*" "... saying so"
 fake_stop
 
-# Malformed JSON on every answer: retried, then the run stops (exit 1) with
-# its state still resumable.
+# Malformed JSON on every answer: retried, then the run stops (exit 1); it
+# fetched no page, so it leaves no checkpoint to pin a later --since.
 fake_start --count 120 --seed 41 --span 20000 --fault-rate 1 \
     --fault-kinds malformed
 CLOSEHOOK_BACKOFF=50ms run closehook-backfill --api-url "$FAKE_URL" \
@@ -51,7 +51,20 @@ CLOSEHOOK_BACKOFF=50ms run closehook-backfill --api-url "$FAKE_URL" \
 is "$rc" 1 "malformed JSON on every answer: exit 1"
 like "$err" "*failed after every retry: malformed JSON*" "... saying why"
 is "$(fake_requests)" 6 "... after 6 attempts"
-is "$(jq -r .status "$TMP/st")" running "... leaving a resumable state"
+ok "... leaving no state: no page was fetched, so a rerun starts the same run" \
+    [ ! -e "$TMP/st" ]
+fake_stop
+
+# 500 on every answer: the last answer's status is named.
+fake_start --count 120 --seed 41 --span 20000 --fault-rate 1 --fault-kinds 500
+CLOSEHOOK_BACKOFF=50ms run closehook-backfill --api-url "$FAKE_URL" --order newest
+is "$rc" 1 "500 on every answer: exit 1"
+like "$err" "*failed after every retry: HTTP 500: *" "... naming the status"
+fake_stop
+fake_start --count 120 --seed 41 --span 20000 --fault-rate 1 \
+    --fault-kinds malformed
+CLOSEHOOK_BACKOFF=50ms run closehook-backfill --api-url "$FAKE_URL" \
+    --state "$TMP/st" --metrics "$TMP/metrics" --order newest
 ok "--metrics counts the failed request" \
     grep -qx 'closehook_backfill_failed_requests_total 1' "$TMP/metrics"
 ok "--metrics says the run is incomplete" \

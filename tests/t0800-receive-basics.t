@@ -9,6 +9,9 @@
 exit_is 2 "a --listen without a port is refused" \
     closehook-receive -l 127.0.0.1
 like "$err" "*invalid ADDR:PORT for --listen*" "and says why"
+must_fail "a port without its address" closehook-receive -l 8080 --spool "$TMP/never"
+like "$err" "*--listen: 8080 (an address is HOST:PORT (:PORT for every address))*" \
+    "says what an address is"
 exit_is 2 "an IPv6 address without brackets is refused" \
     closehook-receive -l ::1:8080
 exit_is 2 "a port past 65535 is refused" closehook-receive -l 127.0.0.1:65536
