@@ -1006,7 +1006,8 @@ finished(struct http_xfer *x, uint64_t now)
 		if (retryable && !jobs.draining)
 			snprintf(j->err + strlen(j->err),
 			    sizeof(j->err) - strlen(j->err),
-			    " (after %d attempts)", j->attempts);
+			    " (after %d attempt%s)", j->attempts,
+			    j->attempts == 1 ? "" : "s");
 		attempt_end(j);
 		dead(j, NULL);
 		return;
@@ -1462,7 +1463,7 @@ main(int argc, char *argv[])
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct sigaction sa;
 	struct curl_slist *l;
-	int ch, rc = CLI_EXIT_OK, ioerr;
+	int ch, rc = CLI_EXIT_OK, ioerr, bwait_set = 0, nauth = 0;
 
 	cli_init("closehook-post");
 	cli_std_fds(CLI_STDOUT_DATA);
@@ -1491,9 +1492,11 @@ main(int argc, char *argv[])
 			break;
 		case O_BEARER:
 			load_auth(optarg, 0);
+			nauth++;
 			break;
 		case O_BASIC:
 			load_auth(optarg, 1);
+			nauth++;
 			break;
 		case O_CTYPE:
 			if (!header_value_ok(optarg))
@@ -1527,6 +1530,7 @@ main(int argc, char *argv[])
 		case O_BWAIT:
 			batch_wait_ms =
 			    cli_opt_duration("batch-wait", optarg, 0, 3600000);
+			bwait_set = 1;
 			break;
 		case O_BFORMAT:
 			if (strcmp(optarg, "ndjson") == 0)
@@ -1648,8 +1652,15 @@ main(int argc, char *argv[])
 		cli_warnx("--allow-origin needs --url-expr");
 		usage();
 	}
-	if (batch_n == 0 && (batch_bytes > 0 || batch_ndjson)) {
-		cli_warnx("--batch-bytes and --batch-format need --batch");
+	if (batch_n == 0 && (batch_bytes > 0 || batch_ndjson || bwait_set)) {
+		cli_warnx("--batch-bytes, --batch-format and --batch-wait need "
+			  "--batch");
+		usage();
+	}
+	/* One Authorization header: the later would silently win. */
+	if (nauth > 1) {
+		cli_warnx("--bearer-file and --basic-file exclude each other, "
+			  "and each is given once");
 		usage();
 	}
 	if (batch_n > 0 &&

@@ -199,6 +199,14 @@ exit_is 2 "a --cacert that cannot be read" \
 like "$err" "*--cacert $TMP/none.pem: No such file or directory*" "named"
 exit_is 2 "a URL with no host (http:///x)" closehook-post 'http:///x' </dev/null
 like "$err" "*invalid URL 'http:///x': no host*" "said so"
+printf 'tok\n' >"$TMP/tok"
+printf 'u:p\n' >"$TMP/up"
+chmod 600 "$TMP/tok" "$TMP/up"
+exit_is 2 "--bearer-file with --basic-file" closehook-post \
+    --bearer-file "$TMP/tok" --basic-file "$TMP/up" "$SINK_URL" </dev/null
+like "$err" "*exclude each other*" "one Authorization header"
+exit_is 2 "--batch-wait without --batch" \
+    closehook-post --batch-wait 1s "$SINK_URL" </dev/null
 exit_is 2 "an unknown --sign scheme" \
     closehook-post --sign nope --sign-key-file "$TMP/swkey" "$SINK_URL" </dev/null
 like "$err" "*invalid value for --sign: nope (close or standard-webhooks)*" \
