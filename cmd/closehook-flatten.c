@@ -119,6 +119,7 @@ static size_t ncols;
 static int cols_given, header, header_done, warned_cols, warned_coll;
 static int warned_clash, warned_endmark;
 static unsigned char *col_seen; /* --columns: matched in some row */
+static const struct flat_pair **colp; /* the row's pair of each column */
 static int quiet;
 static int changes; /* --changes */
 static struct out out, rej;
@@ -272,11 +273,15 @@ emit_row(void)
 			cols[i][p->nlen] = '\0';
 		}
 	}
+	/* Each column's pair, looked up once for the check and the write. */
+	if (colp == NULL)
+		colp = xcalloc(ncols + 1, sizeof(*colp));
+	for (i = 0; i < ncols; i++)
+		colp[i] = flat_row_get(&row, cols[i], strlen(cols[i]));
 	/* What no field can carry: the record is rejected, or (psql's end
 	 * of data in a CSV value) written with a warning. */
 	for (i = 0; i < ncols; i++) {
-		int t = flat_text_check(
-		    &row, flat_row_get(&row, cols[i], strlen(cols[i])));
+		int t = flat_text_check(&row, colp[i]);
 
 		if (t & FLAT_TEXT_NUL) {
 			reject(RS_NUL,
@@ -302,7 +307,7 @@ emit_row(void)
 	for (i = 0; i < ncols; i++) {
 		if (i > 0)
 			out_putc(&out, format == F_CSV ? ',' : '\t');
-		p = flat_row_get(&row, cols[i], strlen(cols[i]));
+		p = colp[i];
 		found += p != NULL;
 		if (p != NULL && col_seen != NULL)
 			col_seen[i] = 1;
@@ -1316,6 +1321,7 @@ main(int argc, char *argv[])
 		free(cols[i]);
 	free(cols);
 	free(col_seen);
+	free(colp);
 	free(progtext);
 	free(wrapbuf);
 	free(datebuf);

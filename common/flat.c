@@ -898,12 +898,26 @@ flat_write_text_field(struct out *o, const char *s, size_t n, int tsv)
 	return out_putc(o, '"');
 }
 
-int
-flat_text_check(const struct flat_row *r, const struct flat_pair *p)
+/*
+ * A string value's text with its escapes decoded (the JSON text v[0..vn),
+ * quotes included, holds at least one), in a buffer the next call reuses.
+ */
+static const char *
+unescaped(const char *v, size_t vn, size_t *n)
 {
 	static char *buf;
 	static size_t cap;
-	const char *v;
+	struct json_span s = { v, vn, JSON_STRING };
+
+	grow(&buf, &cap, vn);
+	*n = json_str_unescape(s, buf);
+	return buf;
+}
+
+int
+flat_text_check(const struct flat_row *r, const struct flat_pair *p)
+{
+	const char *v, *t;
 	size_t n;
 	int got = 0;
 
@@ -913,18 +927,13 @@ flat_text_check(const struct flat_row *r, const struct flat_pair *p)
 	v = flat_val(r, p);
 	if (memchr(v + 1, '\\', p->vn - 2) == NULL)
 		return 0;
-	grow(&buf, &cap, p->vn);
-	{
-		struct json_span sp = { v, p->vn, JSON_STRING };
-
-		n = json_str_unescape(sp, buf);
-	}
-	if (memchr(buf, '\0', n) != NULL)
+	t = unescaped(v, p->vn, &n);
+	if (memchr(t, '\0', n) != NULL)
 		got |= FLAT_TEXT_NUL;
 	/* psql's \copy ends the data at a line "\." (LF or CRLF after it),
 	 * quoted or not; a value's first line follows its quote. */
-	if (memmem(buf, n, "\n\\.\n", 4) != NULL ||
-	    memmem(buf, n, "\n\\.\r\n", 5) != NULL)
+	if (memmem(t, n, "\n\\.\n", 4) != NULL ||
+	    memmem(t, n, "\n\\.\r\n", 5) != NULL)
 		got |= FLAT_TEXT_ENDMARK;
 	return got;
 }
@@ -933,9 +942,7 @@ int
 flat_write_field(
     struct out *o, const struct flat_row *r, const struct flat_pair *p, int tsv)
 {
-	static char *buf;
-	static size_t cap;
-	const char *v;
+	const char *v, *t;
 	size_t n;
 
 	if (p == NULL || p->vt == JSON_NULL)
@@ -949,13 +956,8 @@ flat_write_field(
 	}
 	if (memchr(v + 1, '\\', p->vn - 2) == NULL)
 		return flat_write_text_field(o, v + 1, p->vn - 2, tsv);
-	grow(&buf, &cap, p->vn);
-	{
-		struct json_span s = { v, p->vn, JSON_STRING };
-
-		n = json_str_unescape(s, buf);
-	}
-	return flat_write_text_field(o, buf, n, tsv);
+	t = unescaped(v, p->vn, &n);
+	return flat_write_text_field(o, t, n, tsv);
 }
 
 size_t
