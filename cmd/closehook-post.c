@@ -1673,10 +1673,9 @@ main(int argc, char *argv[])
 		cli_warnx("--sign and --sign-key-file go together");
 		usage();
 	}
-	if (sign_scheme != NULL && strcmp(sign_scheme, "close") != 0 &&
-	    strcmp(sign_scheme, "standard-webhooks") != 0)
-		cli_fatalx("invalid value for --sign: %.40s (close or "
-			   "standard-webhooks)",
+	if (sign_scheme != NULL && !signer_scheme_ok(sign_scheme))
+		cli_fatalx("invalid value for --sign: %.40s (" SIGNER_SCHEMES
+			   ")",
 		    sign_scheme);
 	/* A CA file that cannot be read would dead-letter every record. */
 	if (ho.cacert != NULL && access(ho.cacert, R_OK) != 0)

@@ -55,6 +55,13 @@ sign_id_ok(const char *id, size_t n)
 }
 
 int
+signer_scheme_ok(const char *scheme)
+{
+	return strcmp(scheme, "close") == 0 ||
+	    strcmp(scheme, "standard-webhooks") == 0;
+}
+
+int
 signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
     const char **why)
 {
@@ -79,8 +86,8 @@ signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
 		rc = 0;
 		goto out;
 	}
-	if (strcmp(scheme, "standard-webhooks") != 0) {
-		*why = "unknown scheme (close or standard-webhooks)";
+	if (!signer_scheme_ok(scheme)) {
+		*why = "unknown scheme (" SIGNER_SCHEMES ")";
 		goto out;
 	}
 	if (n > 5 && memcmp(key, "whsk_", 5) == 0) {

@@ -53,6 +53,9 @@ int sign_id_ok(const char *id, size_t n);
  */
 int signer_init(struct signer *, const char *scheme, const char *key, size_t n,
     const char **why);
+/* Whether scheme is one signer_init takes (SIGNER_SCHEMES names them). */
+#define SIGNER_SCHEMES "close or standard-webhooks"
+int signer_scheme_ok(const char *scheme);
 /*
  * Read the key from a file (readfile_secret: warns when others may read
  * it).  On failure *why is the reason, or NULL when a message was printed
