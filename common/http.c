@@ -570,6 +570,7 @@ http_origin(const char *url, int only_origin, char *out, const char **why)
 {
 	CURLU *u;
 	char *scheme = NULL, *host = NULL, *port = NULL;
+	const char *sep;
 	size_t i;
 	int rc = -1;
 
@@ -590,9 +591,9 @@ http_origin(const char *url, int only_origin, char *out, const char **why)
 		goto out;
 	}
 	/* curl takes "http:///x" for the host x: a third slash is no host. */
+	sep = strstr(url, "://");
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    *host == '\0' ||
-	    (strstr(url, "://") != NULL && strstr(url, "://")[3] == '/')) {
+	    *host == '\0' || (sep != NULL && sep[3] == '/')) {
 		*why = "no host";
 		goto out;
 	}
