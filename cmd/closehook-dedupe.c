@@ -265,18 +265,27 @@ record_jv(const struct evrec *r)
 }
 
 /*
- * Run prog on input and hash the canonical text of its first result
- * (compact, object keys sorted).  Returns 1 with k set, 0 when the key is
- * null or missing (*why set when jq failed).
+ * Run prog on input and hash the canonical text of its result (compact,
+ * object keys sorted).  Returns 1 with k set, 0 when the key is null or
+ * missing, or the program gave several results (*why set then, and when
+ * jq failed).  Keying on the first of several would take two records
+ * that differ in a later one for repeats, and drop one.
  */
 static int
 jq_key(struct jqr *prog, jv input, unsigned char *k, char **why)
 {
 	jv v;
 	jv s;
+	int several;
 
 	*why = NULL;
-	v = jqr_first(prog, input, why);
+	v = jqr_one(prog, input, &several, why);
+	if (several && *why == NULL) {
+		jv_free(v);
+		*why = xstrdup("the key program gave several results; wrap it "
+			       "in [ ] to key on all of them");
+		return 0;
+	}
 	if (!jv_is_valid(v) || jv_get_kind(v) == JV_KIND_NULL) {
 		jv_free(v);
 		return 0;

@@ -606,15 +606,6 @@ on_result(void *arg, jv v)
 	return out.err != 0 ? -1 : 0;
 }
 
-static int
-truthy(jv v)
-{
-	jv_kind k = jv_get_kind(v);
-
-	jv_free(v);
-	return k != JV_KIND_INVALID && k != JV_KIND_NULL && k != JV_KIND_FALSE;
-}
-
 /* A member of an object by its literal name, or JSON_NONE. */
 static struct json_span
 member(struct json_span obj, const char *name)
@@ -727,7 +718,7 @@ do_record(struct json_span rec)
 {
 	struct json_span src = rec;
 	char *err = NULL;
-	jv in, r;
+	jv in;
 
 	cur_record = rec;
 	if (prog == NULL && sel == NULL) {
@@ -749,14 +740,15 @@ do_record(struct json_span rec)
 		return;
 	}
 	if (sel != NULL) {
-		r = jqr_first(sel, jv_copy(in), &err);
-		if (err != NULL) {
+		int keep = jqr_any(sel, jv_copy(in), &err);
+
+		if (keep < 0) {
 			reject(RS_JQ, err, rec);
 			free(err);
 			jv_free(in);
 			return;
 		}
-		if (!truthy(r)) {
+		if (keep == 0) {
 			jv_free(in);
 			return;
 		}

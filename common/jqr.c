@@ -124,23 +124,27 @@ jqr_run(struct jqr *r, jv input, jqr_cb *cb, void *arg, char **err)
 	return n;
 }
 
+/* A result that jq's select would keep: neither false nor null. */
 static int
-keep_first(void *arg, jv v)
+stop_at_true(void *arg, jv v)
 {
-	*(jv *)arg = v;
+	jv_kind k = jv_get_kind(v);
+
+	jv_free(v);
+	if (k == JV_KIND_NULL || k == JV_KIND_FALSE)
+		return 0;
+	*(int *)arg = 1;
 	return -1;
 }
 
-jv
-jqr_first(struct jqr *r, jv input, char **err)
+int
+jqr_any(struct jqr *r, jv input, char **err)
 {
-	jv first = jv_invalid();
+	int found = 0;
 
-	if (jqr_run(r, input, keep_first, &first, err) < 0) {
-		jv_free(first);
-		return jv_invalid();
-	}
-	return first;
+	if (jqr_run(r, input, stop_at_true, &found, err) < 0)
+		return -1;
+	return found;
 }
 
 struct one {

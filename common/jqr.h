@@ -32,14 +32,16 @@ typedef int jqr_cb(void *arg, jv result);
 long jqr_run(struct jqr *, jv input, jqr_cb *cb, void *arg, char **err);
 
 /*
- * Run and keep only the first result: returns it (owned), jv_invalid() when
- * there was none, or jv_invalid() with *err set on a runtime error.
+ * Is any result neither false nor null (a record jq's select(EXPR) keeps)?
+ * 1 yes (the run stops there), 0 no, -1 with jq's runtime error in *err
+ * when it failed before such a result.
  */
-jv jqr_first(struct jqr *, jv input, char **err);
+int jqr_any(struct jqr *, jv input, char **err);
 /*
- * As jqr_first, for a program that must give one value: *several is set
- * when it gives more than one (the first is returned; the run stops at
- * the second).
+ * For a program that must give one value: returns its first result
+ * (owned), jv_invalid() when there was none, or jv_invalid() with *err set
+ * on a runtime error; *several is set when it gives more than one (the
+ * run stops at the second).
  */
 jv jqr_one(struct jqr *, jv input, int *several, char **err);
 

@@ -29,6 +29,15 @@ is "$(grep -c 'rejected: not-an-object' <<<"$err")" 3 "one per record"
 is "$(fl --select '.a | type == "number"' "$TMP/in" | tr '\n' ' ')" \
     '{"a":1,"b.0":1,"b.1":2} {"a":3,"b.0":3} ' "--select keeps the records where it is true"
 is "$(fl --select '.a == 3' -e '{a}' "$TMP/in")" '{"a":3}' "--select runs before -e"
+# Several results: kept when any is true, once (jq's select(EXPR) would
+# give it once per true result); an error after a true result is not met.
+printf '%s\n' '{"t":["a","vip"]}' '{"t":["a"]}' '{"t":[]}' >"$TMP/tags"
+is "$(fl --select '.t[] == "vip"' "$TMP/tags")" '{"t.0":"a","t.1":"vip"}' \
+    "--select with several results: kept when any is true, once"
+is "$(fl --select '.t[] == "a", error("late")' "$TMP/tags" 2>"$TMP/err" | wc -l)" 2 \
+    "the run stops at the first true result"
+like "$(cat "$TMP/err")" "*tags:3: rejected: jq-error (late)*" \
+    "an error before any true result rejects the record"
 is "$(printf '{"n":100000000000000000001,"m":1.50}\n' | fl --select true)" \
     '{"n":100000000000000000001,"m":1.50}' "--select alone keeps the bytes"
 is "$(printf '{"n":100000000000000000001,"m":1.50}\n' | fl -e .)" \

@@ -72,9 +72,16 @@ is "$(wc -l <"$TMP/out")" 6 "a key expression that fails passes the record"
 like "$err" "*stdin:4: no key (*): passed*" "with jq's message"
 run closehook-dedupe --store "$TMP/e2.sqlite" --key 'empty' <<<'{"a":1}'
 is "$out" '{"a":1}' "no result at all: no key"
-run closehook-dedupe --store "$TMP/e3.sqlite" --key '.a, .b' \
-    <<<"$(printf '%s\n' '{"a":1,"b":2}' '{"a":1,"b":3}')"
-is "$(wc -l <"$TMP/out")" 1 "several results: the first is the key"
+# Several results: keying on the first would drop the second record, which
+# differs in .b; the record has no key, and wrapping the program keys on all.
+two=$(printf '%s\n' '{"a":1,"b":2}' '{"a":1,"b":3}' '{"a":1,"b":3}')
+run closehook-dedupe --store "$TMP/e3.sqlite" --key '.a, .b' <<<"$two"
+is "$out" "$two" "several results: no key, every record passes"
+like "$err" "*stdin:1: no key (the key program gave several results; wrap it in ? ? to key on all of them): passed*" \
+    "saying why and what to write"
+run closehook-dedupe --store "$TMP/e4.sqlite" --key '[.a, .b]' <<<"$two"
+is "$out" "$(printf '%s\n' '{"a":1,"b":2}' '{"a":1,"b":3}')" \
+    "wrapped in [ ]: keyed on both, the repeat dropped"
 
 must_fail "a --key that does not compile is a usage error" \
     closehook-dedupe --store "$TMP/c.sqlite" --key '.a |||'

@@ -50,6 +50,7 @@ main(void)
 	char *err = NULL, *acc = NULL;
 	long n;
 	jv v;
+	int several;
 
 	r = jqr_new(".a +", NULL, &err);
 	ok(r == NULL, "a syntax error does not compile");
@@ -79,16 +80,42 @@ main(void)
 
 	r = jqr_new("twice", "def twice: . * 2;", &err);
 	ok(r != NULL, "definitions are placed before the program");
-	v = jqr_first(r, jv_number(4), &err);
-	ok(jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) == 8,
+	v = jqr_one(r, jv_number(4), &several, &err);
+	ok(jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) == 8 &&
+		!several,
 	    "definitions are usable");
 	jv_free(v);
 	jqr_free(r);
 
 	r = jqr_new("empty", NULL, &err);
-	v = jqr_first(r, jv_null(), &err);
+	v = jqr_one(r, jv_null(), &several, &err);
 	ok(!jv_is_valid(v) && err == NULL, "no result is not an error");
 	jv_free(v);
+	is_int(jqr_any(r, jv_null(), &err), 0, "no result: none is true");
+	jqr_free(r);
+
+	r = jqr_new("1, 2", NULL, &err);
+	v = jqr_one(r, jv_null(), &several, &err);
+	ok(jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) == 1 &&
+		several,
+	    "several results: the first, and said");
+	jv_free(v);
+	jqr_free(r);
+
+	r = jqr_new(".[] == 2, error(\"late\")", NULL, &err);
+	is_int(jqr_any(r, jv_parse("[1,2]"), &err), 1,
+	    "any: true when a later result is, stopping there");
+	ok(err == NULL, "so the error after it is not met");
+	is_int(jqr_any(r, jv_parse("[1,3]"), &err), -1,
+	    "any: an error before a true result is one");
+	is_str(err, "late", "with jq's message");
+	free(err);
+	err = NULL;
+	jqr_free(r);
+	r = jqr_new(".[]", NULL, &err);
+	is_int(jqr_any(r, jv_parse("[false,null]"), &err), 0,
+	    "any: false and null are not true");
+	is_int(jqr_any(r, jv_parse("[false,0]"), &err), 1, "0 is true");
 	jqr_free(r);
 
 	r = jqr_new("error({\"why\":1})", NULL, &err);
@@ -106,7 +133,8 @@ main(void)
 		jv a = jvh_get_borrow(v, "a"), b = jvh_get_borrow(v, "b");
 
 		ok(jvh_is_borrow(a, JV_KIND_ARRAY), "get finds a member");
-		ok(jvh_is_borrow(b, JV_KIND_NULL), "get on a missing key: null");
+		ok(jvh_is_borrow(b, JV_KIND_NULL),
+		    "get on a missing key: null");
 		jv_free(a);
 		jv_free(b);
 	}
