@@ -82,7 +82,16 @@ static const char synopsis[] =
 #define PEM_MAX (1024 * 1024) /* a certificate chain or a key */
 
 /* Options. */
-static struct keyring keys;
+/*
+ * The keys: *keys_cur, read under keys_lock by the request threads and
+ * swapped under it on SIGHUP, when the key files are read again (the old
+ * ring is wiped once no check uses it).  Whether receive checks at all is
+ * decided at start (have_keys).
+ */
+static struct keyring *keys_cur;
+static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_INITIALIZER;
+static const char **key_paths; /* the --secret-file operands, in order */
+static size_t nkey_paths;
 static int have_keys;
 static int64_t max_age = 300;
 static const char *spool_path, *rej_path;
@@ -755,10 +764,13 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 			why = CLOSESIG_MISSING_SIG;
 		else if (ts == NULL)
 			why = CLOSESIG_MISSING_TS;
-		else
-			why = closesig_check(&keys, max_age, r->rt.tv_sec,
+		else {
+			pthread_rwlock_rdlock(&keys_lock);
+			why = closesig_check(keys_cur, max_age, r->rt.tv_sec,
 			    ts->val, ts->valn, sig->val, sig->valn, r->body,
 			    r->n);
+			pthread_rwlock_unlock(&keys_lock);
+		}
 		if (why != CLOSESIG_OK) {
 			atomic_fetch_add(&m_rejects[why], 1);
 			if (!quiet)
@@ -1963,6 +1975,53 @@ listen_on(const char *spec, int *family)
 	return fd;
 }
 
+/*
+ * The keys of the --secret-file operands, in order, and of the
+ * environment (keyring.h): a new ring, or NULL after saying why.
+ */
+static struct keyring *
+keys_load(void)
+{
+	struct keyring *kr = xmalloc(sizeof(*kr));
+	size_t i;
+
+	keyring_init(kr);
+	for (i = 0; i < nkey_paths; i++)
+		if (keyring_load_file(kr, key_paths[i]) != 0)
+			break;
+	if (i == nkey_paths && keyring_load_env(kr) == 0)
+		return kr;
+	keyring_free(kr);
+	free(kr);
+	return NULL;
+}
+
+/*
+ * SIGHUP: read the key files again.  The new keys replace the old ones
+ * only when every file reads cleanly (keyring_load_file refuses a file
+ * without a key): a file caught half written, or emptied, keeps the keys
+ * in use (a receiver with none would refuse every delivery), and says so.
+ */
+static void
+keys_reload(void)
+{
+	struct keyring *kr = keys_load(), *old;
+
+	if (kr == NULL) {
+		cli_warnx(
+		    "keys not reloaded: the %zu in use stay", keys_cur->n);
+		return;
+	}
+	pthread_rwlock_wrlock(&keys_lock);
+	old = keys_cur;
+	keys_cur = kr;
+	pthread_rwlock_unlock(&keys_lock);
+	keyring_free(old);
+	free(old);
+	if (!quiet)
+		cli_warnx("keys reloaded: %zu", kr->n);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -2015,7 +2074,6 @@ main(int argc, char *argv[])
 	cli_std_fds(CLI_STDOUT_OPTIONAL);
 	cli_no_core_dumps();
 	argv[0] = (char *)cli_prog;
-	keyring_init(&keys);
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
 	while ((ch = getopt_long(argc, argv, "hl:q", longopts, NULL)) != -1) {
@@ -2035,8 +2093,9 @@ main(int argc, char *argv[])
 			spool_path = optarg;
 			break;
 		case OPT_SECRET:
-			if (keyring_load_file(&keys, optarg) != 0)
-				exit(CLI_EXIT_FATAL);
+			key_paths = xrealloc(
+			    key_paths, (nkey_paths + 1) * sizeof(*key_paths));
+			key_paths[nkey_paths++] = optarg;
 			break;
 		case OPT_MAXAGE:
 			max_age = cli_opt_int(
@@ -2122,9 +2181,9 @@ main(int argc, char *argv[])
 		cli_warnx("--tls-cert and --tls-key go together");
 		usage();
 	}
-	if (keyring_load_env(&keys) != 0)
+	if ((keys_cur = keys_load()) == NULL)
 		exit(CLI_EXIT_FATAL);
-	have_keys = keys.n > 0;
+	have_keys = keys_cur->n > 0;
 	if (rej_path != NULL && !have_keys) {
 		cli_warnx("--keep-rejects needs keys (--secret-file)");
 		usage();
@@ -2266,12 +2325,17 @@ main(int argc, char *argv[])
 		cli_fatalx("cannot start the HTTP server%s",
 		    cert != NULL ? " (check --tls-cert and --tls-key)" : "");
 
-	/* Serve until SIGTERM or SIGINT; SIGHUP reopens the files. */
+	/*
+	 * Serve until SIGTERM or SIGINT; SIGHUP reopens the files and reads
+	 * the keys again.
+	 */
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig != SIGHUP)
 			break;
+		if (have_keys)
+			keys_reload();
 		pthread_mutex_lock(&lock);
 		reopen_spool = 1;
 		pthread_cond_signal(&wake);
@@ -2327,6 +2391,8 @@ main(int argc, char *argv[])
 	readfile_secret_free(tkey);
 	free(cert);
 	free(so_buf);
-	keyring_free(&keys);
+	keyring_free(keys_cur);
+	free(keys_cur);
+	free(key_paths);
 	return rc;
 }
