@@ -54,6 +54,7 @@ static char fixed_at[40]; /* --received-at, formatted; "" when not given */
 static struct out out;
 static struct capture_hdrs hdrs;
 static unsigned long nbad; /* requests refused */
+static unsigned long nresp; /* --http: responses skipped */
 static int ioerr; /* an input could not be opened or read */
 /* The capture line being written, reused. */
 static char *linebuf;
@@ -279,6 +280,29 @@ read_all(int fd, const char *name, char **buf, size_t *n)
 }
 
 /*
+ * A request httpdump could not frame, at p[0..n): reported, and the dump
+ * read on from the next message (httpdump_resync).  Responses (a dump of
+ * both directions: Wireshark's "Follow TCP Stream", mitmproxy's raw
+ * export) are no error, even one that cannot be framed: counted, and
+ * named once at the end.
+ */
+static void
+http_failed(const struct httpdump *d, const char *name, const char *p, size_t n)
+{
+	const char *lf = memchr(p, '\n', n), *e = lf != NULL ? lf : p + n;
+
+	if (e > p && e[-1] == '\r')
+		e--;
+	if (httpdump_status_line(p, e)) {
+		nresp++;
+		return;
+	}
+	cli_recwarnx(
+	    name, d->errline, "%s: skipped to the next request", d->err);
+	nbad++;
+}
+
+/*
  * --http: requests one after another.  The buffer keeps the incomplete
  * request and grows when it is more than half full; requests are parsed
  * when the buffer is full, the input ends, or the next read would block,
@@ -297,7 +321,8 @@ do_http(const char *path)
 	char when[40], *buf;
 	const char *name;
 	struct stat sb;
-	int fd, eof = 0, need = 1, regular = 0;
+	int fd, eof = 0, need = 1, regular = 0, skipping = 0;
+	unsigned long nreq = 0;
 	ssize_t k;
 
 	if ((fd = open_input(path, &name)) < 0)
@@ -333,11 +358,29 @@ do_http(const char *path)
 			need = 0;
 		}
 		for (;;) {
+			if (skipping) {
+				st = httpdump_resync(
+				    &d, buf + off, have - off, eof, &used);
+				off += used;
+				if (st != HTTPDUMP_REQUEST)
+					break;
+				skipping = 0;
+			}
 			st = httpdump_next(
 			    &d, buf + off, have - off, eof, &r, &used);
 			off += used;
+			if (st == HTTPDUMP_ERROR) {
+				http_failed(&d, name, buf + off, have - off);
+				skipping = 1;
+				continue;
+			}
+			if (st == HTTPDUMP_RESPONSE) {
+				nresp++;
+				continue;
+			}
 			if (st != HTTPDUMP_REQUEST)
 				break;
+			nreq++;
 			if (fixed_at[0] != '\0')
 				m.received_at = fixed_at;
 			else if (regular)
@@ -356,11 +399,6 @@ do_http(const char *path)
 				    r.f[i].namen, r.f[i].val, r.f[i].valn);
 			emit(&m, &hdrs, r.body, r.bodyn);
 		}
-		if (st == HTTPDUMP_ERROR) {
-			cli_recwarnx(name, d.errline, "%s", d.err);
-			nbad++;
-			break;
-		}
 		/* A reader gone from stdout ends the run, not only the file. */
 		if (st == HTTPDUMP_END || out.err != 0)
 			break;
@@ -373,6 +411,17 @@ do_http(const char *path)
 			buf = xrealloc(buf, cap);
 		}
 	}
+	/*
+	 * Every request of a regular file carries its modification time,
+	 * which is the last one's arrival: an earlier request's signature
+	 * can look stale to closehook-verify.
+	 */
+	if (regular && nreq > 1)
+		cli_warnx("%s: %lu requests, each stamped with the file's "
+			  "modification time (the last one's arrival); give "
+			  "--received-at, or verify --max-age 0, if an "
+			  "earlier one's signature reads as stale",
+		    name, nreq);
 done:
 	httpdump_free(&d);
 	free(buf);
@@ -652,6 +701,10 @@ main(int argc, char *argv[])
 			break;
 		}
 	}
+	if (nresp > 0)
+		cli_warnx("%lu HTTP responses skipped (a dump of both "
+			  "directions)",
+		    nresp);
 	if (nbad > 0)
 		rc = CLI_EXIT_REJECTS;
 	if (ioerr)

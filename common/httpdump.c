@@ -45,6 +45,8 @@ fail(struct httpdump *d, unsigned long line, const char *fmt, ...)
 	va_list ap;
 
 	d->errline = line;
+	/* httpdump_resync skips the failed request's first line first. */
+	d->midline = 1;
 	va_start(ap, fmt);
 	vsnprintf(d->err, sizeof(d->err), fmt, ap);
 	va_end(ap);
@@ -430,16 +432,21 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 			goto truncated;
 		ce = lf != NULL ? content_end(s, lf) : e;
 		if (s == req) {
-			if (request_line(s, ce, r, &why) != 0) {
-				if (why != NULL)
-					return fail(d, line, "%s", why);
+			if (request_line(s, ce, r, &why) == 0)
+				;
+			else if (httpdump_status_line(s, ce))
+				/* A response: framed, for the caller to skip. */
+				r->status = (s[9] - '0') * 100 +
+				    (s[10] - '0') * 10 + (s[11] - '0');
+			else if (why != NULL)
+				return fail(d, line, "%s", why);
+			else
 				return fail(d, line,
 				    "not an HTTP/1.1 request line%s",
 				    d->last_cl ? " (is the Content-Length of "
 						 "the request before it "
 						 "right?)"
 					       : "");
-			}
 		} else if (ce == s && lf != NULL) {
 			s = lf + 1;
 			line++;
@@ -490,6 +497,14 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 			tef = f;
 		}
 	}
+	if (r->status != 0 &&
+	    (r->status < 200 || r->status == 204 || r->status == 304)) {
+		/* A response that has no body, whatever its fields say. */
+		r->body = s;
+		r->bodyn = 0;
+		end = s;
+		goto framed;
+	}
 	if (tef != NULL && clf != NULL)
 		return fail(d, tef->line,
 		    "both Transfer-Encoding and Content-Length: the body's "
@@ -499,9 +514,14 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 		if (st != HTTPDUMP_REQUEST)
 			return st;
 	} else if (clf != NULL) {
-		if (cl > d->max_req || (size_t)(s - req) + cl > d->max_req)
-			return fail(d, r->line, "request larger than %zu bytes",
+		if (cl > d->max_req || (size_t)(s - req) + cl > d->max_req) {
+			fail(d, r->line, "request larger than %zu bytes",
 			    d->max_req);
+			/* Its length is known: httpdump_resync skips it. */
+			d->midline = 0;
+			d->skip = (uint64_t)(s - req) + cl;
+			return HTTPDUMP_ERROR;
+		}
 		if ((uint64_t)(e - s) < cl) {
 			if (!eof)
 				return HTTPDUMP_MORE;
@@ -521,11 +541,89 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 		r->bodyn = 0;
 		end = s;
 	}
+framed:
 	d->last_cl = clf != NULL;
 	d->line += (unsigned long)count_nl(req, end);
 	*used = (size_t)(end - p);
-	return HTTPDUMP_REQUEST;
+	return r->status != 0 ? HTTPDUMP_RESPONSE : HTTPDUMP_REQUEST;
 truncated:
 	return fail(
 	    d, r->line, "truncated header section (no empty line after it)");
+}
+
+/* Does the line [s, e) (no LF) read as a request line or a status line? */
+static int
+starts_message(const char *s, const char *e)
+{
+	struct httpdump_req r;
+	const char *why;
+
+	/* As long as an incomplete line httpdump_resync drops: never. */
+	if ((size_t)(e - s) >= HTTPDUMP_MAX_HEAD)
+		return 0;
+	if (s < e && e[-1] == '\r')
+		e--;
+	return request_line(s, e, &r, &why) == 0 || httpdump_status_line(s, e);
+}
+
+int
+httpdump_status_line(const char *s, const char *e)
+{
+	return e - s >= 12 && memcmp(s, "HTTP/1.", 7) == 0 &&
+	    (s[7] == '0' || s[7] == '1') && s[8] == ' ' && s[9] >= '1' &&
+	    s[9] <= '5' && s[10] >= '0' && s[10] <= '9' && s[11] >= '0' &&
+	    s[11] <= '9' && (e - s == 12 || s[12] == ' ');
+}
+
+enum httpdump_status
+httpdump_resync(
+    struct httpdump *d, const char *p, size_t n, int eof, size_t *used)
+{
+	const char *s = p, *e = p + n, *lf;
+	size_t k;
+
+	/* A request too large, skipped by its length. */
+	if (d->skip > 0) {
+		k = d->skip < n ? (size_t)d->skip : n;
+		d->line += (unsigned long)count_nl(p, p + k);
+		d->skip -= k;
+		*used = k;
+		if (d->skip == 0)
+			return HTTPDUMP_REQUEST;
+		return eof ? HTTPDUMP_END : HTTPDUMP_MORE;
+	}
+	for (;;) {
+		lf = memchr(s, '\n', (size_t)(e - s));
+		/* The rest of the line the skip began in, or is in. */
+		if (d->midline) {
+			if (lf == NULL) {
+				*used = n;
+				return eof ? HTTPDUMP_END : HTTPDUMP_MORE;
+			}
+			d->line++;
+			s = lf + 1;
+			d->midline = 0;
+			continue;
+		}
+		if (lf == NULL && !eof) {
+			/* Keep an incomplete line unless it cannot be one. */
+			if ((size_t)(e - s) >= HTTPDUMP_MAX_HEAD) {
+				d->midline = 1;
+				s = e;
+			}
+			*used = (size_t)(s - p);
+			return HTTPDUMP_MORE;
+		}
+		if (s < e && starts_message(s, lf != NULL ? lf : e)) {
+			*used = (size_t)(s - p);
+			d->last_cl = 0;
+			return HTTPDUMP_REQUEST;
+		}
+		if (lf == NULL) {
+			*used = n;
+			return HTTPDUMP_END;
+		}
+		d->line++;
+		s = lf + 1;
+	}
 }

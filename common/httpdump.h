@@ -55,6 +55,7 @@ struct httpdump_req {
 	const char *body;
 	size_t bodyn;
 	int chunked; /* the body came chunked (and is decoded) */
+	int status; /* HTTPDUMP_RESPONSE: its status code; method is NULL */
 };
 
 struct httpdump {
@@ -66,13 +67,20 @@ struct httpdump {
 	size_t bodycap;
 	unsigned long errline; /* after HTTPDUMP_ERROR: where, */
 	char err[192]; /* and what, lowercase, no final period */
+	int midline; /* httpdump_resync: inside a line to skip */
+	uint64_t skip; /* httpdump_resync: the rest of a request too large */
 };
 
 enum httpdump_status {
 	HTTPDUMP_ERROR = -1,
 	HTTPDUMP_MORE = 0, /* not complete: more bytes are needed */
 	HTTPDUMP_REQUEST = 1,
-	HTTPDUMP_END = 2 /* at the end, nothing but white space was left */
+	HTTPDUMP_END = 2, /* at the end, nothing but white space was left */
+	/*
+	 * A response, framed as a request is (none of 1xx, 204 and 304 has a
+	 * body): dumps of both directions hold them between the requests.
+	 */
+	HTTPDUMP_RESPONSE = 3
 };
 
 /* max_req bounds a request's bytes as sent; line numbers start at 1. */
@@ -80,12 +88,14 @@ void httpdump_init(struct httpdump *, size_t max_req);
 
 /*
  * Parse the next request from p[0..n); eof says that nothing follows p + n.
- * *used is set to the bytes taken: a request's (HTTPDUMP_REQUEST), the
+ * *used is set to the bytes taken: a request's (HTTPDUMP_REQUEST) or a
+ * response's (HTTPDUMP_RESPONSE), the
  * empty lines before an incomplete one (HTTPDUMP_MORE), all of them
  * (HTTPDUMP_END).  The caller drops those bytes and calls again with the
  * rest, after reading more on HTTPDUMP_MORE.  After HTTPDUMP_ERROR the
- * requests that follow cannot be told apart: the caller stops reading the
- * dump.  HTTPDUMP_MORE never comes with eof, and the bytes it leaves are
+ * request's framing is lost: the caller skips to the next message with
+ * httpdump_resync, given the same bytes.  HTTPDUMP_MORE never comes with
+ * eof, and the bytes it leaves are
  * fewer than max_req + HTTPDUMP_MAX_HEAD (a request without a length is
  * complete only once the line after it shows that no body follows), so a
  * caller's buffer stays bounded.
@@ -94,6 +104,24 @@ enum httpdump_status httpdump_next(struct httpdump *, const char *p, size_t n,
     int eof, struct httpdump_req *, size_t *used);
 
 void httpdump_free(struct httpdump *);
+
+/*
+ * After HTTPDUMP_ERROR, with p at the failed request: skip a request larger
+ * than max_req by its Content-Length; any other, its first line,
+ * then every line up to the next that reads as a request line or a status
+ * line (a response, which dumps of both directions hold), counting lines.
+ * Returns HTTPDUMP_REQUEST with *used the bytes before that line (give the
+ * rest to httpdump_next), or HTTPDUMP_MORE / HTTPDUMP_END with *used the
+ * bytes skipped so far (call again with more bytes, or stop).  A line
+ * longer than HTTPDUMP_MAX_HEAD is dropped as it comes, so the bytes kept
+ * stay bounded.  A request line inside a body is taken for a request: the
+ * framing that would have told is what failed.
+ */
+enum httpdump_status httpdump_resync(
+    struct httpdump *, const char *p, size_t n, int eof, size_t *used);
+
+/* Is [s, e) (no line end) an HTTP/1.x status line, "HTTP/1.1 200 OK"? */
+int httpdump_status_line(const char *s, const char *e);
 
 /*
  * A Content-Length value in s[0..n): one decimal number, or a list of

@@ -183,7 +183,7 @@ bad() {
 		cat "$1"
 	} >"$TMP/bad.txt"
 	cap --http "$TMP/bad.txt"
-	is "$rc:$err" "1:closehook-capture: $TMP/bad.txt:$want" "$desc"
+	is "$rc:$err" "1:closehook-capture: $TMP/bad.txt:$want: skipped to the next request" "$desc"
 	is "$(vfy "$TMP/cap")" "$KAV_BODY" "$desc: the good request is still written"
 }
 bad <(printf 'POST /b HTTP/1.1\r\nContent-Length: 3\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcd') \
@@ -220,7 +220,7 @@ bad <(
 } >"$TMP/short.txt"
 cap --http "$TMP/short.txt"
 is "$rc" 1 "a Content-Length one byte short: exit 1"
-is "$err" "closehook-capture: $TMP/short.txt:8: not an HTTP/1.1 request line (is the Content-Length of the request before it right?)" \
+is "$err" "closehook-capture: $TMP/short.txt:8: not an HTTP/1.1 request line (is the Content-Length of the request before it right?): skipped to the next request" \
     "the stray byte is reported, with a hint"
 run vfy "$TMP/cap"
 like "$err" "*rejected: body-not-json" "and the cut body does not verify"
@@ -231,18 +231,66 @@ req $'\r\n' $ts2 "$(sign "$KAV_KEY" $ts2 "$big")" "$big" >"$TMP/big.txt"
 cap --http --max-input 1K "$TMP/big.txt" "$TMP/lf.txt"
 is "$rc:$(wc -l <"$TMP/cap")" "1:1" \
     "--max-input 1K: the request over it is refused, the next file read"
-is "$err" "closehook-capture: $TMP/big.txt:1: request larger than 1024 bytes" \
+is "$err" "closehook-capture: $TMP/big.txt:1: request larger than 1024 bytes: skipped to the next request" \
     "with the bound in the message"
 run sh -c 'closehook-capture --http --max-input 3K "$1" |
     closehook-verify --max-age 0 --secret-file "$2"' sh "$TMP/big.txt" \
     "$TMP/keys"
 is "$rc:$out" "0:$big" "--max-input 3K lets it through"
 
+# A refused request costs that request only: reading goes on at the next
+# request line, as under `nc -lk 8080 | closehook-capture --http`, where a
+# port scan, a TLS hello or a dropped connection comes between deliveries.
+good() { req $'\r\n' "$KAV_TS" "$KAV_SIG" "$KAV_BODY"; }
+{
+	good
+	printf '\026\003\001\002\000\001\374\003\003garbage\r\n'
+	good
+	printf 'GET /half HTTP/1.1\r\nHost: h\r\n'
+	good
+	cat "$TMP/big.txt"
+	good
+} >"$TMP/live.txt"
+run sh -c 'cat "$1" | closehook-capture --http --max-input 1K' sh "$TMP/live.txt"
+is "$rc" 1 "bad requests between good ones: exit 1"
+is "$(printf '%s\n' "$out" | vfy | wc -l)" 4 "every good request is written, and verifies"
+like "$err" "*stdin:8: not an HTTP/1.1 request line*: skipped to the next request*stdin:18: header line without a colon: skipped to the next request*stdin:25: request larger than 1024 bytes: skipped to the next request*" \
+    "each bad one reported, with its line, as skipped"
+# A line longer than a header section, without a line end, is dropped as it
+# comes: the reader's memory stays bounded.
+{
+	good
+	head -c 3000000 /dev/zero | tr '\0' z
+	printf '\n'
+	good
+} >"$TMP/long.txt"
+run sh -c 'cat "$1" | closehook-capture --http' sh "$TMP/long.txt"
+is "$rc:$(printf '%s\n' "$out" | wc -l)" "1:2" "a 3 MB line of junk: skipped, both requests written"
+
+# A dump of both directions (Wireshark's Follow TCP Stream): the responses
+# are skipped without an error, and counted once.
+{
+	good
+	printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'
+	good
+	printf 'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n{"error": "bad"}\r\n'
+	good
+} >"$TMP/both.txt"
+cap --http "$TMP/both.txt"
+is "$rc:$(wc -l <"$TMP/cap")" "0:3" "responses in the dump: skipped, exit 0, every request written"
+like "$err" "*closehook-capture: 2 HTTP responses skipped (a dump of both directions)" \
+    "and counted once"
+like "$err" "*$TMP/both.txt: 3 requests, each stamped with the file's modification time (the last one's arrival); give --received-at, or verify --max-age 0, if an earlier one's signature reads as stale*" \
+    "several requests in a file: their one time is said"
+cap --http --received-at 2019-05-13T12:46:37Z "$TMP/both.txt"
+is "$err" "closehook-capture: 2 HTTP responses skipped (a dump of both directions)" \
+    "not with --received-at"
+
 # Several files: each is read; a missing one is exit 2.
 printf 'hello\r\n' >"$TMP/junk.txt"
 cap --http "$TMP/junk.txt" "$TMP/crlf.txt"
 is "$rc:$(wc -l <"$TMP/cap")" "1:1" "a bad file does not stop the next"
-is "$err" "closehook-capture: $TMP/junk.txt:1: not an HTTP/1.1 request line" \
+is "$err" "closehook-capture: $TMP/junk.txt:1: not an HTTP/1.1 request line: skipped to the next request" \
     "and is reported"
 cap --http "$TMP/nope.txt" "$TMP/crlf.txt"
 is "$rc:$(wc -l <"$TMP/cap")" "2:1" "a missing file is exit 2, the next is still read"

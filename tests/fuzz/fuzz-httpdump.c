@@ -2,9 +2,10 @@
  * fuzz-httpdump.c - libFuzzer target for the raw HTTP request parser: any
  * bytes are parsed without a crash; every span it returns lies inside the
  * input (or its decoded body); the input parsed in pieces (of a size the
- * first byte picks) gives the same requests, lines and outcome as parsed at
- * once; and each request, written as a capture, reads back through
- * capture_parse with the same body bytes.
+ * first byte picks) gives the same requests, responses, failures, points
+ * where reading resumed after one (httpdump_resync), lines and outcome as
+ * parsed at once; and each request, written as a capture, reads back
+ * through capture_parse with the same body bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -85,7 +86,10 @@ roundtrip(const struct httpdump_req *r)
 	capture_hdrs_free(&hs);
 }
 
-/* Parse p[0..n) in pieces of step bytes (0: at once) into the log. */
+/*
+ * Parse p[0..n) in pieces of step bytes (0: at once) into the log, reading
+ * on after a failure from where httpdump_resync finds the next message.
+ */
 static void
 parse(const char *p, size_t n, size_t step, struct log *l, int check)
 {
@@ -94,7 +98,7 @@ parse(const char *p, size_t n, size_t step, struct log *l, int check)
 	enum httpdump_status st;
 	char *buf = malloc(n + 1);
 	size_t have = 0, off = 0, given = 0, used, k, i;
-	unsigned long line;
+	int skipping = 0;
 
 	if (buf == NULL)
 		abort();
@@ -105,23 +109,53 @@ parse(const char *p, size_t n, size_t step, struct log *l, int check)
 		have += k;
 		given += k;
 		for (;;) {
-			st = httpdump_next(&d, buf + off, have - off,
-			    given == n, &r, &used);
+			if (skipping) {
+				st = httpdump_resync(&d, buf + off, have - off,
+				    given == n, &used);
+				if (used > have - off)
+					abort();
+				off += used;
+				if (st != HTTPDUMP_REQUEST)
+					break;
+				skipping = 0;
+				put(l, &d.line, sizeof(d.line));
+			}
+			st = httpdump_next(
+			    &d, buf + off, have - off, given == n, &r, &used);
 			if (used > have - off)
 				abort();
-			if (st != HTTPDUMP_REQUEST)
+			if (st == HTTPDUMP_ERROR) {
+				put(l, &d.errline, sizeof(d.errline));
+				put(l, d.err, strlen(d.err));
+				off += used;
+				skipping = 1;
+				continue;
+			}
+			if (st != HTTPDUMP_REQUEST && st != HTTPDUMP_RESPONSE) {
+				off += used;
 				break;
-			if (!inside(r.method, r.methodn, buf + off, used) ||
-			    !inside(r.target, r.targetn, buf + off, used) ||
-			    r.methodn == 0 || r.targetn == 0 ||
+			}
+			if ((st == HTTPDUMP_REQUEST) != (r.status == 0) ||
+			    (st == HTTPDUMP_RESPONSE &&
+				(r.status < 100 || r.status > 599)))
+				abort();
+			if ((st == HTTPDUMP_REQUEST &&
+				(!inside(
+				     r.method, r.methodn, buf + off, used) ||
+				    !inside(
+					r.target, r.targetn, buf + off, used) ||
+				    r.methodn == 0 || r.targetn == 0)) ||
 			    (!r.chunked &&
 				!inside(r.body, r.bodyn, buf + off, used)) ||
 			    (r.chunked &&
 				!inside(r.body, r.bodyn, d.body, d.bodycap)))
 				abort();
 			put(l, &r.line, sizeof(r.line));
-			put(l, r.method, r.methodn);
-			put(l, r.target, r.targetn);
+			put(l, &r.status, sizeof(r.status));
+			if (st == HTTPDUMP_REQUEST) {
+				put(l, r.method, r.methodn);
+				put(l, r.target, r.targetn);
+			}
 			for (i = 0; i < r.nf; i++) {
 				if (!inside(r.f[i].name, r.f[i].namen,
 					buf + off, used) ||
@@ -132,12 +166,11 @@ parse(const char *p, size_t n, size_t step, struct log *l, int check)
 				put(l, r.f[i].val, r.f[i].valn);
 			}
 			put(l, r.body, r.bodyn);
-			if (check)
+			if (check && st == HTTPDUMP_REQUEST)
 				roundtrip(&r);
 			off += used;
 		}
-		off += used;
-		if (st == HTTPDUMP_END || st == HTTPDUMP_ERROR)
+		if (st == HTTPDUMP_END)
 			break;
 		/* MORE at the end of the input is a bug. */
 		if (given == n || have - off > MAXREQ + HTTPDUMP_MAX_HEAD)
@@ -146,11 +179,7 @@ parse(const char *p, size_t n, size_t step, struct log *l, int check)
 		have -= off;
 		off = 0;
 	}
-	line = st == HTTPDUMP_END ? d.line : d.errline;
-	put(l, &st, sizeof(st));
-	put(l, &line, sizeof(line));
-	if (st == HTTPDUMP_ERROR)
-		put(l, d.err, strlen(d.err));
+	put(l, &d.line, sizeof(d.line));
 	httpdump_free(&d);
 	free(buf);
 }
