@@ -261,12 +261,12 @@ jq -nc '{subscription_id: "whsub_t0045", event: {id: "ev_t0045vip",
     object_id: "lead_T45", lead_id: "lead_T45", action: "created",
     data: {id: "lead_T45", display_name: "Packaged VIP",
     "custom.cf_Tier": "VIP"}, previous_data: null}}' >>"$TMP/four"
-send_events "$RURL/" "$TMP/four"
+send_events "$RURL/close" "$TMP/four"
 is "$(jq -r .acked "$TMP/sender.json")" 4 "it acknowledges Close's deliveries"
 is "$(wc -l <"$W/state/close.ndjson")" 4 "into the spool"
 is "$(stat -c %U:%a "$W/state/close.ndjson")" closehook:600 \
     "which the closehook user owns, mode 0600 under the unit's umask"
-is "$(post -H 'close-sig-hash: 00' -H 'close-sig-timestamp: 1' -d '{}' "$RURL/")" \
+is "$(post -H 'close-sig-hash: 00' -H 'close-sig-timestamp: 1' -d '{}' "$RURL/close")" \
     401 "it refuses a forgery, with the credential's keys"
 stop_receive
 is "$rc" 0 "it stops on SIGTERM, exit 0"

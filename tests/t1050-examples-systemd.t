@@ -208,10 +208,10 @@ done
 RURL=http://127.0.0.1:$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
     "$TMP/recv.err")
 python3 "$TOP/bench/gen" --format payloads --count 5 --seed 71 >"$TMP/five"
-send_events "$RURL/" "$TMP/five"
+send_events "$RURL/close" "$TMP/five"
 is "$(jq -r .acked "$TMP/sender.json")" 5 "the unit's receiver acknowledges Close's deliveries"
 is "$(wc -l <"$TMP/state/close.ndjson")" 5 "into the spool the followers read"
-is "$(post -H 'close-sig-hash: 00' -H 'close-sig-timestamp: 1' -d '{}' "$RURL/")" \
+is "$(post -H 'close-sig-hash: 00' -H 'close-sig-timestamp: 1' -d '{}' "$RURL/close")" \
     401 "and refuses a forgery at the door, with the credential's keys"
 stop_receive
 is "$rc" 0 "it stops on SIGTERM, exit 0"
