@@ -215,33 +215,34 @@ headers(struct har *h, struct json_span req, char **d, size_t *nh,
 }
 
 /*
- * The body's size as the entry declares it: request.bodySize, or where
- * that is -1 ("not available" in HAR 1.2) or missing, the request's
- * Content-Length header; -1 when neither says.
+ * The body's size as the entry declares it: the larger of request.bodySize
+ * (unless -1, "not available" in HAR 1.2) and the request's Content-Length
+ * header; -1 when neither says.  Chrome writes bodySize 0 for a body it
+ * left out, beside the Content-Length the request had.
  */
 static int64_t
 declared_size(struct json_span req, const struct har_entry *e)
 {
 	struct json_span v;
-	int64_t size = -1;
+	int64_t size = -1, bs;
 	uint64_t cl;
 	size_t i;
 
 	if (json_object_get(req, "bodySize", 8, &v) && v.type == JSON_NUMBER &&
-	    json_num_i64(v, &size) == 0 && size >= 0)
-		return size;
+	    json_num_i64(v, &bs) == 0 && bs >= 0)
+		size = bs;
 	for (i = 0; i < e->nh; i++) {
 		const struct har_hdr *x = &e->h[i];
 
 		if (x->namen != 14 ||
 		    strncasecmp(x->name, "content-length", 14))
 			continue;
-		return httpdump_content_length(x->val, x->valn, &cl) == 0 &&
-			cl <= INT64_MAX
-		    ? (int64_t)cl
-		    : -1;
+		if (httpdump_content_length(x->val, x->valn, &cl) == 0 &&
+		    cl <= INT64_MAX && (int64_t)cl > size)
+			size = (int64_t)cl;
+		break;
 	}
-	return -1;
+	return size;
 }
 
 /*

@@ -134,6 +134,13 @@ no_body_cl = {"startedDateTime": "2019-05-13T12:46:36Z",
                           "headers": [{"name": "Content-Length",
                                        "value": "230"}],
                           "bodySize": -1}}
+# Chrome writes bodySize 0 for a body it left out, beside the request's
+# Content-Length: the larger says.
+chrome = {"startedDateTime": "2019-05-13T12:46:36Z",
+          "request": {"method": "POST", "url": "https://h/close",
+                      "headers": [{"name": "content-length",
+                                   "value": "230"}],
+                      "bodySize": 0}}
 cut = json.loads(json.dumps(good))
 cut["request"]["bodySize"] = 230
 cut["request"]["postData"]["text"] = os.environ["KAV_BODY"][:100]
@@ -142,7 +149,8 @@ gzip = {"startedDateTime": "2019-05-13T12:46:36Z",
                     "headers": [],
                     "postData": {"text": "x", "encoding": "gzip"}}}
 text = json.dumps({"log": {"entries": [good, bad_date, no_body, gzip,
-                                        no_body_cl, cut, good]}}, indent=1)
+                                        no_body_cl, cut, chrome, good]}},
+                  indent=1)
 open(sys.argv[1], "w").write(text)
 EOF
 # The lines where entries 1, 2 and 3 open, as json.dumps indents them.
@@ -153,7 +161,8 @@ is "$err" "closehook-capture: $TMP/bad.har:${at[1]}: entry 1: startedDateTime is
 closehook-capture: $TMP/bad.har:${at[2]}: entry 2: no postData.text, but the request had a body of 230 bytes (bodySize or Content-Length): the exporter left it out
 closehook-capture: $TMP/bad.har:${at[3]}: entry 3: unsupported postData.encoding (only base64)
 closehook-capture: $TMP/bad.har:${at[4]}: entry 4: no postData.text, but the request had a body of 230 bytes (bodySize or Content-Length): the exporter left it out
-closehook-capture: $TMP/bad.har:${at[5]}: entry 5: postData.text holds 100 bytes, but the request had 230 (bodySize or Content-Length): the exporter cut the body short" \
+closehook-capture: $TMP/bad.har:${at[5]}: entry 5: postData.text holds 100 bytes, but the request had 230 (bodySize or Content-Length): the exporter cut the body short
+closehook-capture: $TMP/bad.har:${at[6]}: entry 6: no postData.text, but the request had a body of 230 bytes (bodySize or Content-Length): the exporter left it out" \
     "each bad entry is reported with its line and index"
 run vfy "$TMP/cap"
 is "$rc:$(wc -l <"$TMP/out")" "0:2" "the good entries before and after still come out"
