@@ -1660,6 +1660,11 @@ main(int argc, char *argv[])
 		set_lockpath();
 		check_committable();
 		signal(SIGPIPE, SIG_IGN);
+		/*
+		 * Stopped with its pipeline: the marks of what the stages
+		 * before finish meanwhile are still committed.
+		 */
+		cli_drain_on_stop(STDIN_FILENO);
 		out_init(&out, STDOUT_FILENO, "stdout");
 		{
 			struct mark_end me = { ack_take, ack_commit, NULL,

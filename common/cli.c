@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +376,40 @@ cli_secret_open(const char *opt, const char *path)
 		errno = e;
 	}
 	return fd;
+}
+
+/* cli_drain_on_stop: a first stop signal starts the bound; a second ends. */
+static void
+on_stop(int sig)
+{
+	static volatile sig_atomic_t got;
+
+	if (got) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	got = 1;
+	/* A reader gone now is the stop, not an error: die quietly of it. */
+	signal(SIGPIPE, SIG_DFL);
+	alarm(CLI_DRAIN_S);
+}
+
+void
+cli_drain_on_stop(int fd)
+{
+	struct sigaction sa;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 ||
+	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 void

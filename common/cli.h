@@ -133,6 +133,21 @@ int cli_secret_open(const char *opt, const char *path);
  * parsed.  A failure is warned about, not fatal.
  */
 void cli_no_core_dumps(void);
+
+/*
+ * A stage of a pipeline stopped with the rest of it (systemctl stop signals
+ * every process of a unit at once; ^C, the terminal's whole foreground
+ * group): when fd (its input) is a pipe or a socket, the first SIGTERM or
+ * SIGINT lets the program go on to the end of that input, which comes once
+ * the stages before it have stopped, so that what a stage before it
+ * finished (a delivery post drains) still passes on and is recorded and
+ * committed after it.  For at most CLI_DRAIN_S seconds, then SIGALRM ends
+ * it; a second signal ends it at once; a reader gone meanwhile ends it
+ * quietly (SIGPIPE).  Any other input: the signals keep their default
+ * action.
+ */
+#define CLI_DRAIN_S 25
+void cli_drain_on_stop(int fd);
 /*
  * Hold PATH.lock, exclusively, until exit: two processes on one offset
  * file, state file or spool would undo each other's work.  The lock file is

@@ -488,6 +488,9 @@ recloop_run(struct recloop *rl, const char *path)
 		cli_warn("%s", path);
 		return -1;
 	}
+	/* Stopped with its pipeline: the end of the input first. */
+	if (path == NULL || strcmp(path, "-") == 0)
+		cli_drain_on_stop(r.fd);
 	ctx.rl = rl;
 	ctx.fd = r.fd;
 	p.rl = rl;
