@@ -168,6 +168,7 @@ FMODS_closeapi = closeapi json
 FMODS_postopts = backoff http ratelimit
 FMODS_httpdump = httpdump capture
 FMODS_har     = har capture
+FMODS_explain = closesig
 
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
@@ -246,7 +247,7 @@ $(foreach f,$(FUZZ),$(eval $(call replay_rule,$(f))))
 # libFuzzer builds (clang), in their own directory.
 FUZZCC     ?= clang
 FUZZFLAGS   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon -g -O1 \
-              -DCLOSEHOOK_VERSION='"$(VERSION)"' \
+              -DCLOSEHOOK_VERSION='"$(VERSION)"' -DHMAC_NO_NI \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZTIME   ?= 60
 FUZZLONG   ?= 600

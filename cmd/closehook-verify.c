@@ -176,6 +176,7 @@ struct why {
 	struct closesig_explain ex;
 	const char *ref; /* "received_at", "clock" or "--now" */
 	const char *missing; /* a header that is missing, or NULL */
+	char alike[200]; /* then the capture's headers named like one */
 };
 
 static void
@@ -252,7 +253,7 @@ rej_explain(const struct why *w)
 		    strcmp(ex->cause, "body-damaged") != 0)
 			rej_printf(",\"matching_key\":\"%s\"",
 			    fingerprint(ex->cause_key));
-		if (strcmp(ex->cause, "timestamp-changed") == 0)
+		if (strncmp(ex->cause, "timestamp-", 10) == 0)
 			rej_printf(",\"matching_timestamp\":%lld",
 			    (long long)ex->cause_ts);
 	}
@@ -295,6 +296,14 @@ static const struct {
 	{ "key-as-text",
 	    "the signature was made with the key's hex digits as text; "
 	    "decoded to bytes first, as Close does, the one that matches is" },
+	{ "saved-by-an-editor",
+	    "the body gained what an editor adds when it saves a file (a "
+	    "byte-order mark, CRLF line ends, a final newline); without them "
+	    "the signature matches" },
+	{ "json-escaped-body",
+	    "the body is still escaped as a JSON string, as a log or a tool "
+	    "printed it ({\\\"event\\\": ...}); decoded (jq -r .) the "
+	    "signature matches" },
 	{ "body-before-timestamp",
 	    "the HMAC was taken over the body and then the timestamp; Close "
 	    "signs the timestamp, then the body; that order matches" },
@@ -309,10 +318,17 @@ say_explain(enum closesig_reason r, const struct why *w)
 	size_t i, kl = 0;
 
 	if (w->missing != NULL) {
-		say("the capture has no %s header: Close sends close-sig-hash "
-		    "and close-sig-timestamp with every delivery; a proxy or "
-		    "the capturing tool dropped it",
-		    w->missing);
+		if (w->alike[0] != '\0')
+			say("the capture has no %s header, but has %s: Close "
+			    "sends close-sig-hash and close-sig-timestamp; a "
+			    "proxy or the capturing tool renamed it",
+			    w->missing, w->alike);
+		else
+			say("the capture has no %s header: Close sends "
+			    "close-sig-hash and close-sig-timestamp with every "
+			    "delivery; a proxy or the capturing tool dropped "
+			    "it",
+			    w->missing);
 		return;
 	}
 	if (ex->have_ts) {
@@ -325,6 +341,9 @@ say_explain(enum closesig_reason r, const struct why *w)
 			: strcmp(w->ref, "--now") == 0 ? "--now"
 						       : "now");
 	}
+	if (ex->have_ts && ex->ts >= 100000000000LL)
+		say("the timestamp looks like milliseconds: Close sends "
+		    "seconds");
 	if (ex->body_json)
 		say("body: %zu bytes, sha256 %.16s..., a JSON object",
 		    ex->body_bytes, ex->body_sha256);
@@ -333,6 +352,10 @@ say_explain(enum closesig_reason r, const struct why *w)
 		    "at byte %zu)",
 		    ex->body_bytes, ex->body_sha256, ex->body_err_msg,
 		    ex->body_err_off);
+	if (ex->body_gzip)
+		say("the body is gzip data (it starts with 1f 8b): something "
+		    "on the way compressed it; Close signs the JSON, so verify "
+		    "what gunzip gives");
 	for (i = 0; i < ex->ntried && kl < sizeof(keylist) - 64; i++) {
 		const struct keyring_entry *e = &keys.v[ex->tried[i]];
 
@@ -373,6 +396,26 @@ say_explain(enum closesig_reason r, const struct why *w)
 		    "the body come from different deliveries",
 		    fingerprint(ex->cause_key), (long long)ex->cause_ts,
 		    (long long)(ex->cause_ts - ex->ts));
+		return;
+	}
+	if (strcmp(ex->cause, "timestamp-in-milliseconds") == 0) {
+		say("likely cause: timestamp-in-milliseconds: the timestamp "
+		    "header is in milliseconds, but the signature matches key "
+		    "%s with it in seconds (%lld), as Close sends it: a tool "
+		    "on the way rewrote the header",
+		    fingerprint(ex->cause_key), (long long)ex->cause_ts);
+		return;
+	}
+	if (strcmp(ex->cause, "key-of-another-subscription") == 0) {
+		const struct keyring_entry *e = &keys.v[ex->cause_key];
+
+		say("likely cause: key-of-another-subscription: the signature "
+		    "matches key %s, which the key file binds to %.*s, while "
+		    "the body names %s: bind that key to the subscription "
+		    "that uses it, or this is %.*s's delivery",
+		    e->fp, (int)(e->sublen > 40 ? 40 : e->sublen), e->sub,
+		    ex->have_sub ? ex->sub : "no subscription",
+		    (int)(e->sublen > 40 ? 40 : e->sublen), e->sub);
 		return;
 	}
 	for (i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
@@ -566,6 +609,37 @@ judged(const char *file, unsigned long lineno, enum closesig_reason r,
 	reject(file, lineno, r, d, line, n, line_is_json, explain ? &w : NULL);
 }
 
+/*
+ * The names of the capture's headers that hold "sig" (any case), but
+ * Close's own two, as a list in dst: a signature header a proxy renamed
+ * (x-close-sig-hash, http_close_sig_hash).  Empty when there is none.
+ */
+static void
+headers_alike(const char *line, size_t n, char *dst, size_t cap)
+{
+	struct json_span root, hs, k, v;
+	struct json_iter it;
+	size_t len = 0, i;
+
+	dst[0] = '\0';
+	if (json_parse(line, n, &root, NULL) != 0 ||
+	    !json_object_get(root, "headers", 7, &hs) || hs.type != JSON_OBJECT)
+		return;
+	json_iter_init(&it, hs);
+	while (json_iter_member(&it, &k, &v)) {
+		for (i = 1; i + 4 <= k.n; i++)
+			if (strncasecmp(k.p + i, "sig", 3) == 0)
+				break;
+		if (i + 4 > k.n || k.n > 64 || len + k.n + 2 >= cap ||
+		    (k.n == 16 && memcmp(k.p, "\"close-sig-hash\"", 16) == 0) ||
+		    (k.n == 21 &&
+			memcmp(k.p, "\"close-sig-timestamp\"", 21) == 0))
+			continue;
+		len += (size_t)snprintf(dst + len, cap - len, "%s%.*s",
+		    len > 0 ? ", " : "", (int)(k.n - 2), k.p + 1);
+	}
+}
+
 /* A capture without one of the signature headers. */
 static void
 missing(const char *file, const struct lr_line *l, enum closesig_reason r,
@@ -575,6 +649,8 @@ missing(const char *file, const struct lr_line *l, enum closesig_reason r,
 
 	memset(&w, 0, sizeof(w));
 	w.missing = header;
+	if (explain)
+		headers_alike(l->p, l->n, w.alike, sizeof(w.alike));
 	reject(file, l->lineno, r, NULL, l->p, l->n, 1, explain ? &w : NULL);
 }
 

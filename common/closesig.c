@@ -372,6 +372,87 @@ match_any(const struct keyring *keys, const struct closesig_explain *ex,
 	return 0;
 }
 
+/* Does a key the body's subscription does not apply to match as given? */
+static int
+match_other(const struct keyring *keys, const struct closesig_explain *ex,
+    const char *ts, size_t tsn, const char *body, size_t bodyn,
+    const unsigned char *want, size_t *which)
+{
+	unsigned char got[HMAC_LEN];
+	size_t i, j;
+
+	for (i = 0; i < keys->n; i++) {
+		for (j = 0; j < ex->ntried && ex->tried[j] != i; j++)
+			;
+		if (j < ex->ntried || keys->v[i].sublen == 0)
+			continue;
+		hmac_sha256(&keys->v[i].hk, ts, tsn, body, bodyn, got);
+		if (hmac_equal(got, want, HMAC_LEN)) {
+			*which = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The body as an editor saves it back, undone: a byte-order mark before
+ * it, CRLF line ends and a final newline, all at once.  Returns the length
+ * written to dst (room for n bytes).
+ */
+static size_t
+unsaved(const char *body, size_t n, char *dst)
+{
+	size_t i = 0, k = 0;
+
+	if (n >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	for (; i < n; i++)
+		if (!(body[i] == '\r' && i + 1 < n && body[i + 1] == '\n'))
+			dst[k++] = body[i];
+	while (k > 0 && (dst[k - 1] == '\n' || dst[k - 1] == '\r'))
+		k--;
+	return k;
+}
+
+/*
+ * The body still escaped as a JSON string, as a log or a tool printed it
+ * ("{\"event\": ...}", with or without its quotes), decoded into dst (room
+ * for n + 2 bytes): its length, or -1 when it is not such a string.
+ */
+static long
+unquoted(const char *body, size_t n, char *dst)
+{
+	struct json_span s;
+
+	while (n > 0 &&
+	    (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' '))
+		n--;
+	if (n >= 2 && body[0] == '"' && body[n - 1] == '"') {
+		s.p = body;
+		s.n = n;
+		s.type = JSON_STRING;
+		return json_str_decode(s, dst, NULL);
+	}
+	if (n < 3 || memcmp(body, "{\\\"", 3) != 0)
+		return -1;
+	/* Without its quotes: decode it as the string it was. */
+	{
+		char *q = xmalloc(n + 2);
+		long r;
+
+		q[0] = '"';
+		memcpy(q + 1, body, n);
+		q[n + 1] = '"';
+		s.p = q;
+		s.n = n + 2;
+		s.type = JSON_STRING;
+		r = json_str_decode(s, dst, NULL);
+		free(q);
+		return r;
+	}
+}
+
 void
 closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
     size_t tsn, const char *sig, size_t sign, const char *body, size_t bodyn,
@@ -394,6 +475,8 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 	ex->sig_hex = sign == 2 * HMAC_LEN &&
 	    hmac_hex_decode(sig, sign, want, sizeof(want)) == HMAC_LEN;
 	ex->body_bytes = bodyn;
+	ex->body_gzip = bodyn >= 2 && (unsigned char)body[0] == 0x1f &&
+	    (unsigned char)body[1] == 0x8b;
 	crypto_hash_sha256(h, (const unsigned char *)body, bodyn);
 	sodium_bin2hex(ex->body_sha256, sizeof(ex->body_sha256), h, sizeof(h));
 	if (json_parse_top(body, bodyn, &root, &top, &jerr) != 0) {
@@ -450,10 +533,20 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 			goto found;
 		}
 	}
+	if ((altn = unsaved(body, bodyn, alt)) != bodyn &&
+	    match_any(keys, ex, 0, ts, tsn, alt, altn, want, &w)) {
+		ex->cause = "saved-by-an-editor";
+		goto found;
+	}
 	if ((rn = closesig_reserialize(body, bodyn, alt)) >= 0 &&
 	    ((size_t)rn != bodyn || memcmp(alt, body, bodyn) != 0) &&
 	    match_any(keys, ex, 0, ts, tsn, alt, (size_t)rn, want, &w)) {
 		ex->cause = "reserialized-body";
+		goto found;
+	}
+	if ((rn = unquoted(body, bodyn, alt)) >= 0 &&
+	    match_any(keys, ex, 0, ts, tsn, alt, (size_t)rn, want, &w)) {
+		ex->cause = "json-escaped-body";
 		goto found;
 	}
 	if (match_any(keys, ex, 1, ts, tsn, body, bodyn, want, &w)) {
@@ -482,6 +575,22 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 				goto found;
 			}
 		}
+	}
+	/* A timestamp in milliseconds beside a signature made in seconds. */
+	if (ex->ts >= 100000000000LL) {
+		int n = snprintf(
+		    tsbuf, sizeof(tsbuf), "%lld", (long long)(ex->ts / 1000));
+
+		if (match_any(
+			keys, ex, 0, tsbuf, (size_t)n, body, bodyn, want, &w)) {
+			ex->cause = "timestamp-in-milliseconds";
+			ex->cause_ts = ex->ts / 1000;
+			goto found;
+		}
+	}
+	if (match_other(keys, ex, ts, tsn, body, bodyn, want, &w)) {
+		ex->cause = "key-of-another-subscription";
+		goto found;
 	}
 	ex->cause = ex->body_json ? "wrong-key" : "body-damaged";
 	free(alt);

@@ -90,6 +90,7 @@ struct closesig_explain {
 	int64_t age; /* ref - ts: negative is in the future */
 	int sig_hex; /* the signature is 64 hex digits */
 	int body_json; /* the body is a JSON object */
+	int body_gzip; /* the body starts as gzip data does (1f 8b) */
 	/* When it is not: where its parse failed, and why (static text). */
 	size_t body_err_off;
 	const char *body_err_msg;
@@ -103,8 +104,12 @@ struct closesig_explain {
 	/*
 	 * When the signature does not match as given: the first mistake that
 	 * makes it match ("trailing-newline-added", "bom-added",
-	 * "crlf-line-endings", "reserialized-body", "key-as-text",
-	 * "body-before-timestamp", "timestamp-changed"), else "body-damaged"
+	 * "crlf-line-endings", "saved-by-an-editor" (the three at once),
+	 * "reserialized-body", "json-escaped-body", "key-as-text",
+	 * "body-before-timestamp", "timestamp-changed",
+	 * "timestamp-in-milliseconds", "key-of-another-subscription": one
+	 * the key file binds to a subscription the body does not name),
+	 * else "body-damaged"
 	 * when the body is not a JSON object (cut short, or changed past
 	 * repair: no key can be judged on it), else "wrong-key"; NULL when
 	 * there is nothing to try (no applicable key, or a signature that is
@@ -113,7 +118,8 @@ struct closesig_explain {
 	 */
 	const char *cause;
 	size_t cause_key; /* the ring index of the key that matched */
-	int64_t cause_ts; /* timestamp-changed: the timestamp that matched */
+	int64_t cause_ts; /* timestamp-changed, -in-milliseconds: the one
+			     that matched */
 };
 
 /*

@@ -104,6 +104,66 @@ run closehook-verify --explain --no-summary --now "$KAV_TS" \
 is "$(jq -r '"\(.explain.keys_tried | length) \(.explain.likely_cause)"' rejb)" \
     "1 bom-added" "a body that is not JSON: every key is tried"
 
+# Several of an editor's changes at once: a byte-order mark, CRLF line
+# ends and a final newline (Notepad saving a pasted body).
+explain_of "$(capture "$KAV_TS" "$pretty_sig" \
+    "$(printf '\xef\xbb\xbf')$crlf$(printf '\r\n_')")"
+is "$(cause)" body-damaged "(a body with something after it is not such a copy)"
+saved=$(printf '\xef\xbb\xbf%s\r\n' "$crlf")
+capture "$KAV_TS" "$pretty_sig" "$saved" >ed.in
+rm -f rej
+run closehook-verify --explain --no-summary --now "$KAV_TS" \
+    --secret-file keys --rejects rej ed.in
+is "$(cause)" saved-by-an-editor "a byte-order mark, CRLF and a final newline at once"
+like "$err" "*likely cause: saved-by-an-editor: the body gained what an editor adds*matches key $fp_kav*" \
+    "said in words"
+
+# The body still escaped as a JSON string, copied from a log: with its
+# quotes, and without them.
+quoted_body=$(jq -Rs . <<<"$KAV_BODY" | sed 's/\\n"$/"/')
+explain_of "$(capture "$KAV_TS" "$KAV_SIG" "$quoted_body")" \
+    "$(capture "$KAV_TS" "$KAV_SIG" "${quoted_body:1:${#quoted_body}-2}")"
+is "$(cause | tr '\n' ' ')" "json-escaped-body json-escaped-body " \
+    "a body still escaped as a JSON string, with or without its quotes"
+like "$err" "*decoded (jq -r .) the signature matches key $fp_kav*" "said how to undo it"
+
+# The header in milliseconds, the signature made over seconds.
+explain_of "$(capture "${KAV_TS}000" "$KAV_SIG" "$KAV_BODY")"
+is "$(cause):$(jq -r .explain.matching_timestamp rej)" \
+    "timestamp-in-milliseconds:$KAV_TS" "a timestamp rewritten in milliseconds"
+like "$err" "*the timestamp looks like milliseconds: Close sends seconds*with it in seconds ($KAV_TS)*" \
+    "said in words"
+
+# The key file binds the key to another subscription than the body's.
+printf 'whsub_other %s\n%s\n' "$KAV_KEY" "$other" >wrongsub
+chmod 600 wrongsub
+capture "$KAV_TS" "$KAV_SIG" "$KAV_BODY" >ws.in
+rm -f rej
+run closehook-verify --explain --no-summary --now "$KAV_TS" \
+    --secret-file wrongsub --rejects rej ws.in
+is "$(cause):$(jq -r .explain.matching_key rej)" \
+    "key-of-another-subscription:$fp_kav" "a key bound to another subscription"
+like "$err" "*matches key $fp_kav, which the key file binds to whsub_other, while the body names whsub_mBTylJxRXaBOXcuQmgUdmL*" \
+    "naming both subscriptions"
+
+# A gzip body, and a signature header a proxy renamed.
+printf '%s' "$KAV_BODY" | gzip -c | base64 -w0 >gz.b64
+jq -cn --arg b "$(cat gz.b64)" --arg ts "$KAV_TS" --arg sig "$KAV_SIG" \
+    '{received_at: "2026-11-26T16:54:45Z", method: "POST", path: "/close",
+      headers: {"close-sig-hash": $sig, "close-sig-timestamp": $ts},
+      body_base64: $b}' >gz.in
+run closehook-verify --explain --no-summary --now "$KAV_TS" \
+    --secret-file keys --rejects rej gz.in
+like "$err" "*the body is gzip data (it starts with 1f 8b)*verify what gunzip gives*" \
+    "a gzip body is named as such"
+capture "$KAV_TS" "$KAV_SIG" "$KAV_BODY" |
+    jq -c '.headers |= with_entries(if .key == "close-sig-hash"
+        then .key = "x-close-sig-hash" else . end)' >rn.in
+run closehook-verify --explain --no-summary --now "$KAV_TS" \
+    --secret-file keys --rejects rej rn.in
+like "$err" "*rejected: missing-signature*has no close-sig-hash header, but has x-close-sig-hash: *renamed it*" \
+    "a signature header under another name"
+
 # Close escapes DEL (U+007F) as \u007f; a copy written out raw is rebuilt.
 del='{"event": {"id": "ev_1", "note": "a\u007fb"}, "subscription_id": "whsub_1"}'
 explain_of "$(capture "$KAV_TS" "$(sign "$KAV_KEY" "$KAV_TS" "$del")" \
