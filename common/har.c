@@ -303,7 +303,9 @@ post_data(struct har *h, struct json_span req, char **d, struct har_entry *e)
 		goto none;
 	e->body = text;
 	e->bodyn = textn;
-	if (!json_object_get(pd, "encoding", 8, &v))
+	/* No encoding: absent, null or "" (exporters write all three). */
+	if (!json_object_get(pd, "encoding", 8, &v) || v.type == JSON_NULL ||
+	    (v.type == JSON_STRING && v.n == 2))
 		return short_body(h, e, size);
 	if (get_str(pd, "encoding", d, &enc, &encn) != 0 ||
 	    (encn != 6 || memcmp(enc, "base64", 6) != 0))

@@ -121,6 +121,34 @@ request_line(
 	return 0;
 }
 
+/*
+ * Why the line [s, e) that should start a request may not: the usual
+ * mistakes, as a parenthesised hint, or "".
+ */
+static const char *
+not_request_hint(const struct httpdump *d, const char *s, const char *e)
+{
+	size_t n = (size_t)(e - s);
+
+	if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		return " (a byte-order mark before it: an editor saved the "
+		       "dump)";
+	if (n > 0 && (e[-1] == ' ' || e[-1] == '\t') &&
+	    memmem(s, n, " HTTP/1.", 8) != NULL)
+		return " (white space after the HTTP version)";
+	if (n > 0 && s[0] == '{')
+		return " (it reads as JSON: a HAR archive takes --har, a bare "
+		       "body --body, and captures need no closehook-capture)";
+	if ((n >= 8 && memcmp(s, "== Info:", 8) == 0) ||
+	    (n >= 2 && memcmp(s, "=>", 2) == 0))
+		return " (it reads as curl's --trace-ascii output, not the "
+		       "request as sent)";
+	if (d->last_cl)
+		return " (is the Content-Length of the request before it "
+		       "right?)";
+	return "";
+}
+
 /* NAME ":" OWS VALUE OWS over [s, e), the CR of CRLF already gone. */
 static enum httpdump_status
 field_line(struct httpdump *d, const char *s, const char *e, unsigned long line,
@@ -443,10 +471,7 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 			else
 				return fail(d, line,
 				    "not an HTTP/1.1 request line%s",
-				    d->last_cl ? " (is the Content-Length of "
-						 "the request before it "
-						 "right?)"
-					       : "");
+				    not_request_hint(d, s, ce));
 		} else if (ce == s && lf != NULL) {
 			s = lf + 1;
 			line++;

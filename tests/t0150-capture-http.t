@@ -286,6 +286,25 @@ cap --http --received-at 2019-05-13T12:46:37Z "$TMP/both.txt"
 is "$err" "closehook-capture: 2 HTTP responses skipped (a dump of both directions)" \
     "not with --received-at"
 
+# What people pass to --http that is not a dump: each said for what it is.
+hint() { # FILE CONTENT: the first message for CONTENT
+	printf '%s' "$2" >"$TMP/$1"
+	run closehook-capture --http "$TMP/$1"
+	printf '%s\n' "$err" | head -n 1
+}
+is "$(hint bom.txt "$(printf '\xef\xbb\xbfPOST / HTTP/1.1\r\n\r\n')")" \
+    "closehook-capture: $TMP/bom.txt:1: not an HTTP/1.1 request line (a byte-order mark before it: an editor saved the dump): skipped to the next request" \
+    "a byte-order mark before the dump"
+is "$(hint sp.txt "$(printf 'POST / HTTP/1.1 \r\n\r\n')")" \
+    "closehook-capture: $TMP/sp.txt:1: not an HTTP/1.1 request line (white space after the HTTP version): skipped to the next request" \
+    "white space after the version"
+is "$(hint har.txt '{"log": {"entries": []}}')" \
+    "closehook-capture: $TMP/har.txt:1: not an HTTP/1.1 request line (it reads as JSON: a HAR archive takes --har, a bare body --body, and captures need no closehook-capture): skipped to the next request" \
+    "JSON given to --http"
+is "$(hint trace.txt "$(printf '== Info: Connected to h\n=> Send header, 80 bytes\n')")" \
+    "closehook-capture: $TMP/trace.txt:1: not an HTTP/1.1 request line (it reads as curl's --trace-ascii output, not the request as sent): skipped to the next request" \
+    "curl --trace-ascii output"
+
 # Several files: each is read; a missing one is exit 2.
 printf 'hello\r\n' >"$TMP/junk.txt"
 cap --http "$TMP/junk.txt" "$TMP/crlf.txt"

@@ -141,6 +141,11 @@ chrome = {"startedDateTime": "2019-05-13T12:46:36Z",
                       "headers": [{"name": "content-length",
                                    "value": "230"}],
                       "bodySize": 0}}
+# An encoding that is null or "" is none, as exporters mean it.
+enc_empty = json.loads(json.dumps(good))
+enc_empty["request"]["postData"]["encoding"] = ""
+enc_null = json.loads(json.dumps(good))
+enc_null["request"]["postData"]["encoding"] = None
 cut = json.loads(json.dumps(good))
 cut["request"]["bodySize"] = 230
 cut["request"]["postData"]["text"] = os.environ["KAV_BODY"][:100]
@@ -149,7 +154,8 @@ gzip = {"startedDateTime": "2019-05-13T12:46:36Z",
                     "headers": [],
                     "postData": {"text": "x", "encoding": "gzip"}}}
 text = json.dumps({"log": {"entries": [good, bad_date, no_body, gzip,
-                                        no_body_cl, cut, chrome, good]}},
+                                        no_body_cl, cut, chrome,
+                                        enc_empty, enc_null, good]}},
                   indent=1)
 open(sys.argv[1], "w").write(text)
 EOF
@@ -165,13 +171,14 @@ closehook-capture: $TMP/bad.har:${at[5]}: entry 5: postData.text holds 100 bytes
 closehook-capture: $TMP/bad.har:${at[6]}: entry 6: no postData.text, but the request had a body of 230 bytes (bodySize or Content-Length): the exporter left it out" \
     "each bad entry is reported with its line and index"
 run vfy "$TMP/cap"
-is "$rc:$(wc -l <"$TMP/out")" "0:2" "the good entries before and after still come out"
+is "$rc:$(wc -l <"$TMP/out")" "0:4" \
+    "the good entries before and after still come out, an encoding null or \"\" as none"
 
 # HAR 1.2 readers ignore a byte-order mark at the start (.NET tools write
 # one).
 { printf '\xef\xbb\xbf'; cat "$TMP/bad.har"; } >"$TMP/bom.har"
 cap --har "$TMP/bom.har"
-is "$rc:$(wc -l <"$TMP/cap")" "1:2" "a byte-order mark before the archive is skipped"
+is "$rc:$(wc -l <"$TMP/cap")" "1:4" "a byte-order mark before the archive is skipped"
 
 # Not a HAR archive.
 printf '{"log": {"entries": [\n{"request": }\n]}}\n' >"$TMP/broken.har"
