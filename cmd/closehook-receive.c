@@ -84,12 +84,23 @@ static const char synopsis[] =
 /* Options. */
 /*
  * The keys: *keys_cur, read under keys_lock by the request threads and
- * swapped under it on SIGHUP, when the key files are read again (the old
- * ring is wiped once no check uses it).  Whether receive checks at all is
- * decided at start (have_keys).
+ * swapped under it when the key files are read again (the old ring is
+ * wiped once no check uses it): on SIGHUP, and when a request is refused
+ * for its key while a key file has changed, at most once a second
+ * (RELOAD_GAP_NS), so a key `closehook-subscribe create` just appended
+ * is taken at the first delivery signed with it.  reload_mu orders the
+ * reloads.  Whether receive checks at all is decided at start (have_keys).
  */
 static struct keyring *keys_cur;
 static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t reload_last; /* under reload_mu: a reject's last reload */
+#define RELOAD_GAP_NS 1000000000ull
+struct req;
+struct capture_hdr;
+static enum closesig_reason key_check(const struct req *,
+    const struct capture_hdr *, const struct capture_hdr *, int *);
+static int keys_reload_changed(void);
 static const char **key_paths; /* the --secret-file operands, in order */
 static size_t nkey_paths;
 static int have_keys;
@@ -725,6 +736,7 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 	static struct hdrs hs;
 	const union MHD_ConnectionInfo *ci;
 	const struct capture_hdr *ts, *sig;
+	int changed;
 	struct capture_meta m;
 	struct isotime it;
 	char when[64], frac[24], addr[NETADDR_STRLEN];
@@ -765,11 +777,9 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 		else if (ts == NULL)
 			why = CLOSESIG_MISSING_TS;
 		else {
-			pthread_rwlock_rdlock(&keys_lock);
-			why = closesig_check(keys_cur, max_age, r->rt.tv_sec,
-			    ts->val, ts->valn, sig->val, sig->valn, r->body,
-			    r->n);
-			pthread_rwlock_unlock(&keys_lock);
+			why = key_check(r, ts, sig, &changed);
+			if (changed && keys_reload_changed())
+				why = key_check(r, ts, sig, &changed);
 		}
 		if (why != CLOSESIG_OK) {
 			atomic_fetch_add(&m_rejects[why], 1);
@@ -1997,29 +2007,68 @@ keys_load(void)
 }
 
 /*
- * SIGHUP: read the key files again.  The new keys replace the old ones
- * only when every file reads cleanly (keyring_load_file refuses a file
- * without a key): a file caught half written, or emptied, keeps the keys
- * in use (a receiver with none would refuse every delivery), and says so.
+ * Read the key files again (reload_mu held).  The new keys replace the old
+ * ones only when every file reads cleanly (keyring_load_file refuses a
+ * file without a key): a file caught half written, or emptied, keeps the
+ * keys in use (a receiver with none would refuse every delivery), and
+ * says so.  Returns 1 when the keys were replaced.
  */
-static void
-keys_reload(void)
+static int
+keys_reload(const char *why)
 {
-	struct keyring *kr = keys_load(), *old;
+	struct keyring *kr = keyring_reread(keys_cur), *old;
+	char diff[512];
 
 	if (kr == NULL) {
-		cli_warnx(
-		    "keys not reloaded: the %zu in use stay", keys_cur->n);
-		return;
+		cli_warnx("%s: keys not reloaded: the %zu in use stay", why,
+		    keys_cur->n);
+		return 0;
 	}
+	keyring_diff(keys_cur, kr, diff, sizeof(diff));
 	pthread_rwlock_wrlock(&keys_lock);
 	old = keys_cur;
 	keys_cur = kr;
 	pthread_rwlock_unlock(&keys_lock);
 	keyring_free(old);
 	free(old);
-	if (!quiet)
-		cli_warnx("keys reloaded: %zu", kr->n);
+	cli_warnx("%s: keys reloaded: %s", why, diff);
+	return 1;
+}
+
+/*
+ * A request's signature against the keys in use; *changed: it was
+ * refused for its key while a key file has changed since it was read.
+ */
+static enum closesig_reason
+key_check(const struct req *r, const struct capture_hdr *ts,
+    const struct capture_hdr *sig, int *changed)
+{
+	enum closesig_reason why;
+
+	pthread_rwlock_rdlock(&keys_lock);
+	why = closesig_check(keys_cur, max_age, r->rt.tv_sec, ts->val, ts->valn,
+	    sig->val, sig->valn, r->body, r->n);
+	*changed = (why == CLOSESIG_NO_KEY || why == CLOSESIG_MISMATCH) &&
+	    keyring_changed(keys_cur);
+	pthread_rwlock_unlock(&keys_lock);
+	return why;
+}
+
+/* A reject's reload, at most once a RELOAD_GAP_NS: 1 when it took. */
+static int
+keys_reload_changed(void)
+{
+	uint64_t now = cli_mono_ns();
+	int rc = 0;
+
+	pthread_mutex_lock(&reload_mu);
+	if (reload_last == 0 || now - reload_last >= RELOAD_GAP_NS) {
+		reload_last = now;
+		if (keyring_changed(keys_cur))
+			rc = keys_reload("a key file changed");
+	}
+	pthread_mutex_unlock(&reload_mu);
+	return rc;
 }
 
 int
@@ -2334,8 +2383,11 @@ main(int argc, char *argv[])
 			continue;
 		if (sig != SIGHUP)
 			break;
-		if (have_keys)
-			keys_reload();
+		if (have_keys) {
+			pthread_mutex_lock(&reload_mu);
+			keys_reload("SIGHUP");
+			pthread_mutex_unlock(&reload_mu);
+		}
 		pthread_mutex_lock(&lock);
 		reopen_spool = 1;
 		pthread_cond_signal(&wake);

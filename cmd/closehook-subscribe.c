@@ -763,10 +763,6 @@ append_key(int fd, const char *path, int created, const char *line, size_t n)
 		atomicfile_sync_dir(path);
 	return 0;
 }
-struct stat sb;
-size_t done = 0;
-ssize_t w;
-char last;
 
 static int
 is_hex(const char *s, size_t n)
@@ -877,6 +873,11 @@ run_create(const char *url, struct event *ev, size_t nev, int verify_ssl,
 		bail(CLI_EXIT_FATAL);
 	}
 	sodium_free(line);
+	cli_warnx("%s's key appended to %s: closehook-receive and "
+		  "closehook-verify reading it take it at its first "
+		  "delivery (under systemd's LoadCredential=, restart "
+		  "them)",
+	    id, key_out);
 
 	/* The subscription, without its key. */
 	out_putc(&out, '{');

@@ -49,7 +49,18 @@ static const char synopsis[] =
     "\t[--max-age DURATION] [--now UNIX] [--explain] [--max-line BYTES] "
     "[-q] [FILE]\n";
 
-static struct keyring keys;
+/*
+ * The keys in use.  When a capture is refused for its key while a key
+ * file has changed since it was read, the files are read again (at most
+ * once a RELOAD_GAP_NS, on the first thread) and the new ring replaces
+ * the pointer; the second thread may still be checking with the old one,
+ * so replaced rings are kept (retired) until exit, a few hundred bytes a
+ * key each.
+ */
+static struct keyring *_Atomic keys;
+static struct keyring **retired;
+static size_t nretired;
+#define RELOAD_GAP_NS 1000000000ull
 static int64_t max_age = 300;
 static int64_t now;
 static int have_now;
@@ -116,7 +127,7 @@ help(void)
 static enum closesig_reason
 check(const struct closesig_msg *m)
 {
-	return closesig_check_msg(&keys, max_age, m);
+	return closesig_check_msg(keys, max_age, m);
 }
 
 /*
@@ -201,7 +212,7 @@ rej_printf(const char *fmt, ...)
 static const char *
 fingerprint(size_t k)
 {
-	return keys.v[k].fp;
+	return keys->v[k].fp;
 }
 
 /* The explanation as a JSON object in the rejects line. */
@@ -226,7 +237,7 @@ rej_explain(const struct why *w)
 	    ",\"signature_valid\":%s", ex->signature_valid ? "true" : "false");
 	out_write(&rej, ",\"keys_tried\":[", 15);
 	for (i = 0; i < ex->ntried; i++) {
-		const struct keyring_entry *e = &keys.v[ex->tried[i]];
+		const struct keyring_entry *e = &keys->v[ex->tried[i]];
 
 		rej_printf("%s{\"fingerprint\":\"%s\",\"subscription\":",
 		    i > 0 ? "," : "", e->fp);
@@ -357,7 +368,7 @@ say_explain(enum closesig_reason r, const struct why *w)
 		    "on the way compressed it; Close signs the JSON, so verify "
 		    "what gunzip gives");
 	for (i = 0; i < ex->ntried && kl < sizeof(keylist) - 64; i++) {
-		const struct keyring_entry *e = &keys.v[ex->tried[i]];
+		const struct keyring_entry *e = &keys->v[ex->tried[i]];
 
 		kl += (size_t)snprintf(keylist + kl, sizeof(keylist) - kl,
 		    "%s%s (%s%.*s)", i > 0 ? ", " : "", e->fp,
@@ -407,7 +418,7 @@ say_explain(enum closesig_reason r, const struct why *w)
 		return;
 	}
 	if (strcmp(ex->cause, "key-of-another-subscription") == 0) {
-		const struct keyring_entry *e = &keys.v[ex->cause_key];
+		const struct keyring_entry *e = &keys->v[ex->cause_key];
 
 		say("likely cause: key-of-another-subscription: the signature "
 		    "matches key %s, which the key file binds to %.*s, while "
@@ -602,7 +613,7 @@ judged(const char *file, unsigned long lineno, enum closesig_reason r,
 		d = bad_sig_detail(sig, sign, detail, sizeof(detail));
 	if (explain) {
 		closesig_explain(
-		    &keys, ref, ts, tsn, sig, sign, body, bodyn, &w.ex);
+		    keys, ref, ts, tsn, sig, sign, body, bodyn, &w.ex);
 		w.ref = refname;
 		w.missing = NULL;
 	}
@@ -765,13 +776,49 @@ judge(struct found *f, enum closesig_reason r)
 	f->kind = r == CLOSESIG_OK ? FOUND_OK : FOUND_JUDGED;
 }
 
+/*
+ * A capture refused for its key: when a key file has changed since it was
+ * read (closehook-subscribe create appended a key), read them again.
+ * Returns 1 when the keys were replaced.  The first thread only.
+ */
+static int
+keys_refresh(void)
+{
+	static uint64_t last;
+	uint64_t t = cli_mono_ns();
+	struct keyring *kr;
+	char diff[512];
+
+	if ((last != 0 && t - last < RELOAD_GAP_NS) || !keyring_changed(keys))
+		return 0;
+	last = t;
+	if ((kr = keyring_reread(keys)) == NULL) {
+		cli_warnx(
+		    "a key file changed: keys not reloaded: the %zu in use "
+		    "stay",
+		    keys->n);
+		return 0;
+	}
+	keyring_diff(keys, kr, diff, sizeof(diff));
+	retired = xrealloc(retired, (nretired + 1) * sizeof(*retired));
+	retired[nretired++] = keys;
+	keys = kr;
+	cli_warnx("a key file changed: keys reloaded: %s", diff);
+	return 1;
+}
+
 static void
 examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
 {
 	struct closesig_msg m;
+	enum closesig_reason r;
 
-	if (examine_parse(l, b, f, &m))
-		judge(f, check(&m));
+	if (!examine_parse(l, b, f, &m))
+		return;
+	r = check(&m);
+	if ((r == CLOSESIG_NO_KEY || r == CLOSESIG_MISMATCH) && keys_refresh())
+		r = check(&m);
+	judge(f, r);
 }
 
 /* Verify one capture line: write its body, or report why not. */
@@ -879,7 +926,7 @@ prep_two(void *ctx, const struct lr_line *const l[2], struct out *res,
 	for (j = 0; j < 2; j++)
 		have[j] = examine_parse(l[j], &pb->b[j], &f[j], &m[j]);
 	if (have[0] && have[1])
-		closesig_check_pair(&keys, max_age, m, r);
+		closesig_check_pair(keys, max_age, m, r);
 	for (j = 0; j < 2; j++) {
 		if (have[j])
 			judge(&f[j], have[0] && have[1] ? r[j] : check(&m[j]));
@@ -1029,7 +1076,8 @@ main(int argc, char *argv[])
 	cli_no_core_dumps();
 	/* getopt's own messages name the program as STYLE.md wants. */
 	argv[0] = (char *)cli_prog;
-	keyring_init(&keys);
+	keys = xmalloc(sizeof(struct keyring));
+	keyring_init(keys);
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
 	/* Key files are loaded after the options: --explain changes how. */
@@ -1102,17 +1150,17 @@ main(int argc, char *argv[])
 			  "no --metrics");
 		usage();
 	}
-	keys.with_text = explain;
+	keys->with_text = explain;
 	for (i = 0; i < nsecret; i++)
-		if (keyring_load_file(&keys, secret[i]) != 0)
+		if (keyring_load_file(keys, secret[i]) != 0)
 			exit(CLI_EXIT_FATAL);
 	free(secret);
 	secret = NULL;
 	if (summary < 0)
 		summary = isatty(STDERR_FILENO);
-	if (keyring_load_env(&keys) != 0)
+	if (keyring_load_env(keys) != 0)
 		exit(CLI_EXIT_FATAL);
-	if (keys.n == 0)
+	if (keys->n == 0)
 		cli_fatalx("no keys: give --secret-file, $CLOSEHOOK_SECRET or "
 			   "$CLOSEHOOK_SECRET_FILE");
 	if (!have_now)
@@ -1164,6 +1212,12 @@ done:
 	rc = out_close_stdout(&out, rc);
 	if (summary)
 		print_summary();
-	keyring_free(&keys);
+	keyring_free(keys);
+	free(keys);
+	while (nretired > 0) {
+		keyring_free(retired[--nretired]);
+		free(retired[nretired]);
+	}
+	free(retired);
 	return rc;
 }

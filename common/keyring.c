@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +36,26 @@ keyring_free(struct keyring *r)
 	if (r->v != NULL)
 		sodium_memzero(r->v, r->cap * sizeof(*r->v));
 	free(r->v);
+	for (i = 0; i < r->nfiles; i++)
+		free(r->files[i].path);
+	free(r->files);
 	memset(r, 0, sizeof(*r));
+}
+
+/* What stat(2) says of path, into f (f->seen 0 when it fails). */
+static void
+file_stat(struct keyring_file *f, const char *path)
+{
+	struct stat st;
+
+	memset(f, 0, sizeof(*f));
+	if (stat(path, &st) != 0)
+		return;
+	f->seen = 1;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtim = st.st_mtim;
 }
 
 int
@@ -52,7 +73,16 @@ keyring_add_hex(struct keyring *r, const char *sub, size_t sublen,
 	}
 	if (hexlen % 2 != 0 || hexlen / 2 < KEYRING_MIN_BYTES ||
 	    hexlen / 2 > KEYRING_MAX_BYTES) {
-		*why = "key is not 32 to 256 hex digits";
+		static _Thread_local char msg[96];
+
+		snprintf(msg, sizeof(msg),
+		    hexlen % 2 != 0
+			? "key has an odd number of hex digits (%zu): a digit "
+			  "is missing or extra"
+			: "key is %zu hex digits, not 32 to 256 (Close's are "
+			  "64)",
+		    hexlen);
+		*why = msg;
 		return -1;
 	}
 	/* sodium_hex2bin runs in time independent of the key's digits. */
@@ -108,6 +138,20 @@ static int
 is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Is s[0..n) hex digits only (n > 0)? */
+static int
+all_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'f') ||
+			(s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return n > 0;
 }
 
 /* Parse a key file's text held in locked memory. */
@@ -170,12 +214,27 @@ parse_keys(struct keyring *r, const char *path, char *text, size_t n)
 			toklen[1] = toklen[0];
 			toklen[0] = 0;
 		}
+		if (ntok == 2 && all_hex(tok[0], toklen[0]) &&
+		    !all_hex(tok[1], toklen[1])) {
+			cli_recwarnx(path, lineno,
+			    "expected SUBSCRIPTION_ID HEXKEY: the two look "
+			    "swapped");
+			rc = -1;
+			continue;
+		}
 		if (keyring_add_hex(
 			r, tok[0], toklen[0], tok[1], toklen[1], &why) != 0) {
 			cli_recwarnx(path, lineno, "%s", why);
 			rc = -1;
-		} else
-			loaded++;
+			continue;
+		}
+		loaded++;
+		if (toklen[0] > 0 &&
+		    (toklen[0] < 6 || memcmp(tok[0], "whsub_", 6) != 0))
+			cli_recwarnx(path, lineno,
+			    "warning: %.*s is not a subscription id "
+			    "(whsub_...): the key applies to no delivery",
+			    (int)(toklen[0] > 40 ? 40 : toklen[0]), tok[0]);
 	}
 	if (rc == 0 && loaded == 0) {
 		cli_warnx("%s: no keys in key file", path);
@@ -184,16 +243,26 @@ parse_keys(struct keyring *r, const char *path, char *text, size_t n)
 	return rc;
 }
 
-/* A key file named by opt (an option, or the variable that named it). */
+/*
+ * A key file named by opt (an option, or the variable that named it),
+ * remembered with its stat, taken before the read: a change after it is
+ * seen by keyring_changed.
+ */
 static int
 load_file(struct keyring *r, const char *opt, const char *path)
 {
+	struct keyring_file f;
 	char *text;
 	size_t n;
 	int rc;
 
+	file_stat(&f, path);
 	if ((text = readfile_secret(opt, path, KEYRING_FILE_MAX, &n)) == NULL)
 		return -1;
+	f.path = xstrdup(path);
+	f.opt = opt;
+	r->files = xrealloc(r->files, (r->nfiles + 1) * sizeof(*r->files));
+	r->files[r->nfiles++] = f;
 	rc = parse_keys(r, path, text, n);
 	readfile_secret_free(text);
 	return rc;
@@ -205,24 +274,75 @@ keyring_load_file(struct keyring *r, const char *path)
 	return load_file(r, "--secret-file", path);
 }
 
-int
-keyring_load_env(struct keyring *r)
+/* $CLOSEHOOK_SECRET, when set. */
+static int
+load_env_hex(struct keyring *r)
 {
 	const char *s, *why;
 	size_t n;
 
-	if ((s = getenv("CLOSEHOOK_SECRET")) != NULL && *s != '\0') {
-		n = strlen(s);
-		while (n > 0 && (s[n - 1] == '\n' || is_space(s[n - 1])))
-			n--;
-		if (keyring_add_hex(r, "", 0, s, n, &why) != 0) {
-			cli_warnx("CLOSEHOOK_SECRET: %s", why);
-			return -1;
-		}
+	if ((s = getenv("CLOSEHOOK_SECRET")) == NULL || *s == '\0')
+		return 0;
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || is_space(s[n - 1])))
+		n--;
+	if (keyring_add_hex(r, "", 0, s, n, &why) != 0) {
+		cli_warnx("CLOSEHOOK_SECRET: %s", why);
+		return -1;
 	}
+	r->env_hex = 1;
+	return 0;
+}
+
+int
+keyring_load_env(struct keyring *r)
+{
+	const char *s;
+
+	if (load_env_hex(r) != 0)
+		return -1;
 	if ((s = getenv("CLOSEHOOK_SECRET_FILE")) != NULL && *s != '\0')
 		return load_file(r, "$CLOSEHOOK_SECRET_FILE", s);
 	return 0;
+}
+
+int
+keyring_changed(const struct keyring *r)
+{
+	struct keyring_file now;
+	const struct keyring_file *f;
+	size_t i;
+
+	for (i = 0; i < r->nfiles; i++) {
+		f = &r->files[i];
+		file_stat(&now, f->path);
+		if (now.seen != f->seen || now.dev != f->dev ||
+		    now.ino != f->ino || now.size != f->size ||
+		    now.mtim.tv_sec != f->mtim.tv_sec ||
+		    now.mtim.tv_nsec != f->mtim.tv_nsec)
+			return 1;
+	}
+	return 0;
+}
+
+struct keyring *
+keyring_reread(const struct keyring *r)
+{
+	struct keyring *nr = xmalloc(sizeof(*nr));
+	size_t i;
+
+	keyring_init(nr);
+	nr->with_text = r->with_text;
+	for (i = 0; i < r->nfiles; i++)
+		if (load_file(nr, r->files[i].opt, r->files[i].path) != 0)
+			goto fail;
+	if (r->env_hex && load_env_hex(nr) != 0)
+		goto fail;
+	return nr;
+fail:
+	keyring_free(nr);
+	free(nr);
+	return NULL;
 }
 
 size_t
@@ -237,4 +357,68 @@ keyring_next(const struct keyring *r, size_t i, const char *sub, size_t sublen)
 			return i;
 	}
 	return r->n;
+}
+
+/* Is entry e (fingerprint and subscription) in r? */
+static int
+has_entry(const struct keyring *r, const struct keyring_entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->v[i].fp, e->fp) == 0 &&
+		    r->v[i].sublen == e->sublen &&
+		    memcmp(r->v[i].sub, e->sub, e->sublen) == 0)
+			return 1;
+	return 0;
+}
+
+/* Append printf text to dst[*len, cap), cut to fit. */
+static void append(char *dst, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+append(char *dst, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*len + 1 >= cap)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(dst + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*len += (size_t)k < cap - *len ? (size_t)k : cap - *len - 1;
+}
+
+/* Append "; LABEL: FP (SUB), ..." for the entries of a missing from b. */
+static void
+diff_list(const struct keyring *a, const struct keyring *b, const char *label,
+    char *dst, size_t cap, size_t *len)
+{
+	size_t i;
+	int first = 1;
+
+	for (i = 0; i < a->n; i++) {
+		const struct keyring_entry *e = &a->v[i];
+
+		if (has_entry(b, e))
+			continue;
+		append(dst, cap, len, "%s%s (%s)", first ? label : ", ", e->fp,
+		    e->sublen > 0 ? e->sub : "any subscription");
+		first = 0;
+	}
+}
+
+void
+keyring_diff(
+    const struct keyring *old, const struct keyring *new, char *dst, size_t cap)
+{
+	size_t len = 0;
+
+	dst[0] = '\0';
+	append(dst, cap, &len, "%zu key%s", new->n, new->n == 1 ? "" : "s");
+	diff_list(new, old, "; new: ", dst, cap, &len);
+	diff_list(old, new, "; gone: ", dst, cap, &len);
 }

@@ -11,7 +11,10 @@
 #ifndef CLOSEHOOK_KEYRING_H
 #define CLOSEHOOK_KEYRING_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
+#include <time.h>
 
 #include "hmac.h"
 
@@ -33,12 +36,26 @@ struct keyring_entry {
 	int has_text;
 };
 
+/* A key file read into a ring, and what stat(2) said of it just before. */
+struct keyring_file {
+	char *path;
+	const char *opt; /* how it was named, for messages */
+	int seen; /* the stat succeeded */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+};
+
 struct keyring {
 	struct keyring_entry *v;
 	size_t n;
 	size_t cap;
 	size_t nbound; /* entries bound to a subscription */
 	int with_text; /* set before loading: keep hk_text too */
+	struct keyring_file *files; /* the key files read, in order */
+	size_t nfiles;
+	int env_hex; /* $CLOSEHOOK_SECRET was read */
 };
 
 void keyring_init(struct keyring *);
@@ -72,5 +89,27 @@ int keyring_load_env(struct keyring *);
  */
 size_t
 keyring_next(const struct keyring *, size_t i, const char *sub, size_t sublen);
+
+/*
+ * Has a key file of the ring changed since it was read (another file at
+ * its path, another size or modification time, or gone)?  A stat per file.
+ */
+int keyring_changed(const struct keyring *);
+
+/*
+ * A new ring read from the ring's key files and $CLOSEHOOK_SECRET again:
+ * all of them or nothing (NULL, after saying why, as the loads do).  A
+ * file caught half written either fails to parse or has changed again
+ * by the next keyring_changed.
+ */
+struct keyring *keyring_reread(const struct keyring *);
+
+/*
+ * What a reread changed, for a message: "N keys" and, when keys came or
+ * went, "; new: FP (SUB), ...; gone: FP (SUB), ..." (fingerprints and the
+ * subscriptions they are bound to), cut to fit dst.
+ */
+void keyring_diff(const struct keyring *old, const struct keyring *new,
+    char *dst, size_t cap);
 
 #endif

@@ -60,12 +60,25 @@ printf 'whsub_a %s\n' "${k1:0:63}" >"$TMP/bad"
 chmod 600 "$TMP/bad"
 run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
 is "$rc" 2 "a malformed key is fatal"
-is "$err" "closehook-verify: $TMP/bad:1: key is not 32 to 256 hex digits" \
-    "the message names file and line"
+is "$err" "closehook-verify: $TMP/bad:1: key has an odd number of hex digits (63): a digit is missing or extra" \
+    "the message names file and line, and what is wrong"
 like "$err" "!(*${k1:0:16}*)" "and holds no key bytes"
 printf 'whsub_a %sZZ\n' "${k1:0:62}" >"$TMP/bad"
 run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
 like "$err" "*key is not hexadecimal" "non-hex digits are named as such"
+printf 'whsub_a %s\n' "${k1:0:30}" >"$TMP/bad"
+run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
+like "$err" "*bad:1: key is 30 hex digits, not 32 to 256 (Close's are 64)" \
+    "a key too short says its length"
+printf '%s whsub_a\n' "$k1" >"$TMP/bad"
+run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
+is "$rc:$err" "2:closehook-verify: $TMP/bad:1: expected SUBSCRIPTION_ID HEXKEY: the two look swapped" \
+    "the id and the key swapped"
+printf 'whsb_a %s\n' "$k1" >"$TMP/typo"
+chmod 600 "$TMP/typo"
+run closehook-verify --secret-file "$TMP/typo" "$TMP/in"
+like "$err" "*typo:1: warning: whsb_a is not a subscription id (whsub_...): the key applies to no delivery*" \
+    "a subscription id that cannot be one draws a warning"
 
 # As a Windows editor saves it: a byte-order mark and CRLF are read; UTF-16
 # is refused as such.
@@ -87,4 +100,32 @@ is "$rc:$err" "2:closehook-verify: $TMP/win: UTF-16 text or NUL bytes: save the 
 # No key on the command line: there is no option that takes one.
 run closehook-verify --help
 like "$out" "!(*--secret *|*--key *)" "no option takes a key in argv"
+
+# A key appended while verify runs (closehook-subscribe create --key-out for
+# a new subscription): the first capture refused for its key reads the
+# changed file again, so a follower started before the key was made does
+# not reject (and commit past) the new subscription's deliveries.
+printf 'whsub_a %s\n' "$k1" >"$TMP/live"
+chmod 600 "$TMP/live"
+mkfifo "$TMP/feed"
+closehook-verify --secret-file "$TMP/live" --now $ts --rejects "$TMP/live.rej" \
+    <"$TMP/feed" >"$TMP/live.out" 2>"$TMP/live.err" &
+vpid=$!
+exec 7>"$TMP/feed"
+capture $ts "$(sign "$k1" $ts "$body_a")" "$body_a" >&7
+wait_lines "$TMP/live.out" 1 || true
+printf 'whsub_b %s\n' "$k3" >>"$TMP/live"
+capture $ts "$(sign $k3 $ts "$body_b")" "$body_b" >&7
+capture $ts "$(sign $k2 $ts "$body_b")" "$body_b" >&7
+exec 7>&-
+wait "$vpid" || true
+is "$(cat "$TMP/live.out")" "$(printf '%s\n' "$body_a" "$body_b")" \
+    "a key appended while it runs: its capture verifies"
+k3_fp=$(printf '%s' "$k3" | xxd -r -p | sha256sum | cut -c1-8)
+like "$(cat "$TMP/live.err")" "*a key file changed: keys reloaded: 2 keys; new: $k3_fp (whsub_b)*" \
+    "said, naming the key and its subscription"
+is "$(jq -r .reason "$TMP/live.rej")" signature-mismatch \
+    "a key in no file is still refused"
+is "$(grep -c reloaded "$TMP/live.err")" 1 "without reading the unchanged file again"
+
 done_testing

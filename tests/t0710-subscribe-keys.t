@@ -24,6 +24,8 @@ is "$(cat "$TMP/keys")" "$id $key" "the key file holds \"whsub_ID HEXKEY\""
 is "$(stat -c %a "$TMP/keys")" 600 "... in a new file of mode 0600 (umask 022)"
 ok "... not on stdout" bash -c '! grep -q "$1" "$2"' _ "$key" "$TMP/out"
 ok "... nor on stderr" bash -c '! grep -q "$1" "$2"' _ "$key" "$TMP/err"
+like "$(cat "$TMP/err")" "*$id's key appended to $TMP/keys: closehook-receive and closehook-verify reading it take it at its first delivery*" \
+    "stderr says where the key went, and who takes it"
 is "$(jq -r 'has("signature_key")' <<<"$out")" false \
     "stdout is the subscription without signature_key"
 is "$(jq -r '[.status, .url] | join(" ")' <<<"$out")" \

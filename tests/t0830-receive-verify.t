@@ -100,12 +100,14 @@ hup() {
 is "$(sigpost "$KAV_TS" "$new_sig" "$KAV_BODY")" 401 "the new key before it is given: 401"
 echo "$GEN_KEY" >>"$TMP/rot"
 ok "SIGHUP: the new key beside the old" hup 1
-like "$(cat "$TMP/rot.err")" "*closehook-receive: keys reloaded: 2*" "said, with the count"
+gen_fp=$(printf '%s' "$GEN_KEY" | xxd -r -p | sha256sum | cut -c1-8)
+like "$(cat "$TMP/rot.err")" "*closehook-receive: SIGHUP: keys reloaded: 2 keys; new: $gen_fp (any subscription)*" \
+    "said, with the count and the key that came"
 is "$(sigpost "$KAV_TS" "$new_sig" "$KAV_BODY")" 200 "the new key: 200"
 is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 200 "the old one still: 200"
 printf '%s\n' "$GEN_KEY" "5f0c3e" >"$TMP/rot"
 ok "SIGHUP with a file half written" hup 2
-like "$(cat "$TMP/rot.err")" "*rot:2: *keys not reloaded: the 2 in use stay*" \
+like "$(cat "$TMP/rot.err")" "*rot:2: *SIGHUP: keys not reloaded: the 2 in use stay*" \
     "the bad line named, the keys in use kept"
 is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 200 "so the old key still passes"
 : >"$TMP/rot"
@@ -114,9 +116,25 @@ like "$(cat "$TMP/rot.err")" "*rot: no keys in key file*keys not reloaded: the 2
     "an empty file does not take every key away"
 echo "$GEN_KEY" >"$TMP/rot"
 ok "SIGHUP: the old key out" hup 4
+kav_fp=$(printf '%s' "$KAV_KEY" | xxd -r -p | sha256sum | cut -c1-8)
+like "$(cat "$TMP/rot.err")" "*SIGHUP: keys reloaded: 1 key; gone: $kav_fp (any subscription)*" \
+    "the key that went is named"
 is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 401 "the old key: 401"
 is "$(sigpost "$KAV_TS" "$new_sig" "$KAV_BODY")" 200 "the new one: 200"
 like "$(grep -c "$GEN_KEY" "$TMP/rot.err" || true)" 0 "no key bytes in the log"
+# A key appended without a SIGHUP (closehook-subscribe create --key-out):
+# the first delivery refused for its key reads the changed file again.
+other_sub=whsub_0123456789abcdefghijkl
+other_key=$(printf '7c%.0s' $(seq 32))
+other_body='{"subscription_id": "whsub_0123456789abcdefghijkl", "event": {"id": "ev_new"}}'
+printf '%s %s\n' "$other_sub" "$other_key" >>"$TMP/rot"
+is "$(sigpost "$KAV_TS" "$(sign "$other_key" "$KAV_TS" "$other_body")" "$other_body")" 200 \
+    "a key appended to the file: its first delivery is taken, no SIGHUP"
+like "$(cat "$TMP/rot.err")" "*a key file changed: keys reloaded: 2 keys; new: * ($other_sub)*" \
+    "said, naming the new key's subscription"
+is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 401 \
+    "a key that is in no file: still 401 (the unchanged file is not read again)"
+is "$(grep -c 'reloaded' "$TMP/rot.err")" 5 "and no reload for it (four SIGHUPs and one change before)"
 # Reloads under load: the request threads check while the ring is swapped.
 echo "$KAV_KEY" >>"$TMP/rot"
 send_events "$RURL/" "$TMP/events" --concurrency 8 &
