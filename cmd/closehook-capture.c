@@ -280,20 +280,18 @@ read_all(int fd, const char *name, char **buf, size_t *n)
 }
 
 /*
- * A request httpdump could not frame, at p[0..n): reported, and the dump
+ * A request httpdump could not frame (r: as far as it was read): reported,
+ * and the dump
  * read on from the next message (httpdump_resync).  Responses (a dump of
  * both directions: Wireshark's "Follow TCP Stream", mitmproxy's raw
  * export) are no error, even one that cannot be framed: counted, and
  * named once at the end.
  */
 static void
-http_failed(const struct httpdump *d, const char *name, const char *p, size_t n)
+http_failed(
+    const struct httpdump *d, const struct httpdump_req *r, const char *name)
 {
-	const char *lf = memchr(p, '\n', n), *e = lf != NULL ? lf : p + n;
-
-	if (e > p && e[-1] == '\r')
-		e--;
-	if (httpdump_status_line(p, e)) {
+	if (r->status != 0) {
 		nresp++;
 		return;
 	}
@@ -370,7 +368,7 @@ do_http(const char *path)
 			    &d, buf + off, have - off, eof, &r, &used);
 			off += used;
 			if (st == HTTPDUMP_ERROR) {
-				http_failed(&d, name, buf + off, have - off);
+				http_failed(&d, &r, name);
 				skipping = 1;
 				continue;
 			}

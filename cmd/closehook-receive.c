@@ -92,7 +92,9 @@ static const char synopsis[] =
  * reloads.  Whether receive checks at all is decided at start (have_keys).
  */
 static struct keyring *keys_cur;
-static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* Writer first: a reload is not held off by checks that keep overlapping. */
+static pthread_rwlock_t keys_lock =
+    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t reload_last; /* under reload_mu: a reject's last reload */
 #define RELOAD_GAP_NS 1000000000ull

@@ -352,7 +352,7 @@ say_explain(enum closesig_reason r, const struct why *w)
 			: strcmp(w->ref, "--now") == 0 ? "--now"
 						       : "now");
 	}
-	if (ex->have_ts && ex->ts >= 100000000000LL)
+	if (ex->ts_millis)
 		say("the timestamp looks like milliseconds: Close sends "
 		    "seconds");
 	if (ex->body_json)
@@ -621,12 +621,28 @@ judged(const char *file, unsigned long lineno, enum closesig_reason r,
 }
 
 /*
- * The names of the capture's headers that hold "sig" (any case), but
- * Close's own two, as a list in dst: a signature header a proxy renamed
- * (x-close-sig-hash, http_close_sig_hash).  Empty when there is none.
+ * The names of the capture's headers that hold "sig" and what tells the
+ * missing one (hash, time), any case, but Close's own two, as a list in
+ * dst: a signature header a proxy renamed (x-close-sig-hash,
+ * http_close_sig_hash).  Empty when there is none.
  */
+/* Does the quoted name k hold what tells the missing header: "hash" or
+ * "time"? */
+static int
+name_holds(struct json_span k, const char *missing)
+{
+	const char *w = strstr(missing, "hash") != NULL ? "hash" : "time";
+	size_t i;
+
+	for (i = 1; i + 4 < k.n; i++)
+		if (strncasecmp(k.p + i, w, 4) == 0)
+			return 1;
+	return 0;
+}
+
 static void
-headers_alike(const char *line, size_t n, char *dst, size_t cap)
+headers_alike(
+    const char *line, size_t n, const char *missing, char *dst, size_t cap)
 {
 	struct json_span root, hs, k, v;
 	struct json_iter it;
@@ -642,9 +658,11 @@ headers_alike(const char *line, size_t n, char *dst, size_t cap)
 			if (strncasecmp(k.p + i, "sig", 3) == 0)
 				break;
 		if (i + 4 > k.n || k.n > 64 || len + k.n + 2 >= cap ||
-		    (k.n == 16 && memcmp(k.p, "\"close-sig-hash\"", 16) == 0) ||
+		    (k.n == 16 &&
+			strncasecmp(k.p, "\"close-sig-hash\"", 16) == 0) ||
 		    (k.n == 21 &&
-			memcmp(k.p, "\"close-sig-timestamp\"", 21) == 0))
+			strncasecmp(k.p, "\"close-sig-timestamp\"", 21) == 0) ||
+		    !name_holds(k, missing))
 			continue;
 		len += (size_t)snprintf(dst + len, cap - len, "%s%.*s",
 		    len > 0 ? ", " : "", (int)(k.n - 2), k.p + 1);
@@ -661,7 +679,7 @@ missing(const char *file, const struct lr_line *l, enum closesig_reason r,
 	memset(&w, 0, sizeof(w));
 	w.missing = header;
 	if (explain)
-		headers_alike(l->p, l->n, w.alike, sizeof(w.alike));
+		headers_alike(l->p, l->n, header, w.alike, sizeof(w.alike));
 	reject(file, l->lineno, r, NULL, l->p, l->n, 1, explain ? &w : NULL);
 }
 

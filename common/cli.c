@@ -378,38 +378,84 @@ cli_secret_open(const char *opt, const char *path)
 	return fd;
 }
 
-/* cli_drain_on_stop: a first stop signal starts the bound; a second ends. */
+/*
+ * cli_drain_on_stop: the stop signal taken (0: none yet), and what the
+ * bound's end says, composed before any signal can come.
+ */
+static volatile sig_atomic_t stop_sig;
+static char drain_msg[160];
+static size_t drain_msgn;
+
+/* A first stop signal starts the bound; a second ends at once. */
 static void
 on_stop(int sig)
 {
-	static volatile sig_atomic_t got;
-
-	if (got) {
+	if (stop_sig != 0) {
 		signal(sig, SIG_DFL);
 		raise(sig);
 		return;
 	}
-	got = 1;
+	stop_sig = sig;
 	/* A reader gone now is the stop, not an error: die quietly of it. */
 	signal(SIGPIPE, SIG_DFL);
 	alarm(CLI_DRAIN_S);
 }
 
+/* The bound reached: say so, and end as the stop signal would have. */
+static void
+on_drain_alarm(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, drain_msg, drain_msgn) < 0) {
+		/* Nothing more to do about stderr here. */
+	}
+	signal(stop_sig, SIG_DFL);
+	raise(stop_sig);
+}
+
+/*
+ * At exit after a drained stop: end by the signal, so that whoever waits
+ * (a shell's $?, pipefail) sees the run was stopped, not complete.
+ */
+static void
+reraise_stop(void)
+{
+	if (stop_sig != 0) {
+		signal(stop_sig, SIG_DFL);
+		raise(stop_sig);
+	}
+}
+
 void
 cli_drain_on_stop(int fd)
 {
-	struct sigaction sa;
+	static const int sigs[] = { SIGTERM, SIGINT };
+	struct sigaction sa, old;
 	struct stat st;
+	size_t i;
+	int n;
 
 	if (fstat(fd, &st) != 0 ||
 	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
 		return;
+	n = snprintf(drain_msg, sizeof(drain_msg),
+	    "%s: stopped: the input did not end within %d s of the signal\n",
+	    cli_prog, CLI_DRAIN_S);
+	drain_msgn = n > 0 && (size_t)n < sizeof(drain_msg) ? (size_t)n : 0;
 	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_drain_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = on_stop;
 	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		/* A signal the shell set to be ignored (cmd &) stays so. */
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+	atexit(reraise_stop);
 }
 
 void

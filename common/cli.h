@@ -141,10 +141,11 @@ void cli_no_core_dumps(void);
  * SIGINT lets the program go on to the end of that input, which comes once
  * the stages before it have stopped, so that what a stage before it
  * finished (a delivery post drains) still passes on and is recorded and
- * committed after it.  For at most CLI_DRAIN_S seconds, then SIGALRM ends
- * it; a second signal ends it at once; a reader gone meanwhile ends it
- * quietly (SIGPIPE).  Any other input: the signals keep their default
- * action.
+ * committed after it.  For at most CLI_DRAIN_S seconds, then it says so
+ * and ends; a second signal ends it at once; a reader gone meanwhile ends
+ * it quietly (SIGPIPE).  At exit after such a stop it ends by the signal,
+ * so a shell sees the run was stopped.  Any other input, or a signal the
+ * shell set to be ignored: the signals keep their action.
  */
 #define CLI_DRAIN_S 25
 void cli_drain_on_stop(int fd);

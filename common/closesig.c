@@ -379,20 +379,35 @@ match_other(const struct keyring *keys, const struct closesig_explain *ex,
     const unsigned char *want, size_t *which)
 {
 	unsigned char got[HMAC_LEN];
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < keys->n; i++) {
-		for (j = 0; j < ex->ntried && ex->tried[j] != i; j++)
-			;
-		if (j < ex->ntried || keys->v[i].sublen == 0)
+		const struct keyring_entry *e = &keys->v[i];
+
+		/* Bound to another subscription than the body's. */
+		if (e->sublen == 0 ||
+		    (ex->have_sub && e->sublen == strlen(ex->sub) &&
+			memcmp(e->sub, ex->sub, e->sublen) == 0))
 			continue;
-		hmac_sha256(&keys->v[i].hk, ts, tsn, body, bodyn, got);
+		hmac_sha256(&e->hk, ts, tsn, body, bodyn, got);
 		if (hmac_equal(got, want, HMAC_LEN)) {
 			*which = i;
 			return 1;
 		}
 	}
 	return 0;
+}
+
+/* body[0..n) with each CRLF made LF, into dst (room for n): the length. */
+static size_t
+lf_only(const char *body, size_t n, char *dst)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!(body[i] == '\r' && i + 1 < n && body[i + 1] == '\n'))
+			dst[k++] = body[i];
+	return k;
 }
 
 /*
@@ -403,13 +418,13 @@ match_other(const struct keyring *keys, const struct closesig_explain *ex,
 static size_t
 unsaved(const char *body, size_t n, char *dst)
 {
-	size_t i = 0, k = 0;
+	size_t k;
 
-	if (n >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
-		i = 3;
-	for (; i < n; i++)
-		if (!(body[i] == '\r' && i + 1 < n && body[i + 1] == '\n'))
-			dst[k++] = body[i];
+	if (n >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
+		body += 3;
+		n -= 3;
+	}
+	k = lf_only(body, n, dst);
 	while (k > 0 && (dst[k - 1] == '\n' || dst[k - 1] == '\r'))
 		k--;
 	return k;
@@ -470,6 +485,8 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 
 	memset(ex, 0, sizeof(*ex));
 	ex->have_ts = parse_ts(ts, tsn, &ex->ts) == 0;
+	/* Seconds that far ahead are milliseconds (year 5138 on). */
+	ex->ts_millis = ex->have_ts && ex->ts >= 100000000000LL;
 	if (ex->have_ts)
 		ex->age = ref - ex->ts;
 	ex->sig_hex = sign == 2 * HMAC_LEN &&
@@ -524,10 +541,7 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 	}
 	alt = xmalloc(7 * bodyn + 16);
 	if (memmem(body, bodyn, "\r\n", 2) != NULL) {
-		for (i = altn = 0; i < bodyn; i++)
-			if (!(body[i] == '\r' && i + 1 < bodyn &&
-				body[i + 1] == '\n'))
-				alt[altn++] = body[i];
+		altn = lf_only(body, bodyn, alt);
 		if (match_any(keys, ex, 0, ts, tsn, alt, altn, want, &w)) {
 			ex->cause = "crlf-line-endings";
 			goto found;
@@ -577,7 +591,7 @@ closesig_explain(const struct keyring *keys, int64_t ref, const char *ts,
 		}
 	}
 	/* A timestamp in milliseconds beside a signature made in seconds. */
-	if (ex->ts >= 100000000000LL) {
+	if (ex->ts_millis) {
 		int n = snprintf(
 		    tsbuf, sizeof(tsbuf), "%lld", (long long)(ex->ts / 1000));
 

@@ -88,6 +88,7 @@ struct closesig_explain {
 	int have_ts; /* the timestamp parsed */
 	int64_t ts;
 	int64_t age; /* ref - ts: negative is in the future */
+	int ts_millis; /* the timestamp reads as milliseconds */
 	int sig_hex; /* the signature is 64 hex digits */
 	int body_json; /* the body is a JSON object */
 	int body_gzip; /* the body starts as gzip data does (1f 8b) */

@@ -387,8 +387,9 @@ is_name(const struct httpdump_field *f, const char *name, size_t n)
 
 /*
  * After a request without Content-Length or Transfer-Encoding, which has
- * no body, the next bytes must be the next request or the end (after white
- * space): anything else is a body that came without a length.  s is the end
+ * no body, the next bytes must be the next request, a response (a dump of
+ * both directions) or the end (after white space): anything else is a body
+ * that came without a length.  s is the end
  * of the head.  Returns HTTPDUMP_REQUEST when there is no body.
  */
 static enum httpdump_status
@@ -411,7 +412,8 @@ no_body(struct httpdump *d, const char *s, const char *e, int eof, size_t limit,
 	if (lf == NULL && !eof)
 		return HTTPDUMP_MORE;
 	if (request_line(x, lf != NULL ? content_end(x, lf) : e, &next, &why) ==
-	    0)
+		0 ||
+	    httpdump_status_line(x, lf != NULL ? content_end(x, lf) : e))
 		return HTTPDUMP_REQUEST;
 body:
 	return fail(d, r->line,
@@ -539,14 +541,9 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 		if (st != HTTPDUMP_REQUEST)
 			return st;
 	} else if (clf != NULL) {
-		if (cl > d->max_req || (size_t)(s - req) + cl > d->max_req) {
-			fail(d, r->line, "request larger than %zu bytes",
+		if (cl > d->max_req || (size_t)(s - req) + cl > d->max_req)
+			return fail(d, r->line, "request larger than %zu bytes",
 			    d->max_req);
-			/* Its length is known: httpdump_resync skips it. */
-			d->midline = 0;
-			d->skip = (uint64_t)(s - req) + cl;
-			return HTTPDUMP_ERROR;
-		}
 		if ((uint64_t)(e - s) < cl) {
 			if (!eof)
 				return HTTPDUMP_MORE;
@@ -600,55 +597,99 @@ httpdump_status_line(const char *s, const char *e)
 	    s[11] <= '9' && (e - s == 12 || s[12] == ' ');
 }
 
+/* The known methods, for a request line glued to the body before it. */
+static const char *const methods[] = { "OPTIONS", "DELETE", "PATCH", "POST",
+	"HEAD", "PUT", "GET" };
+
+/*
+ * A message that starts after lo in the line ending at lf (LF excluded),
+ * glued to what came before it (nc writes a request right after the
+ * body before it, with no line end between): a request line that ends the
+ * line, its method one of the known ones; or a status line.  Only the
+ * last RESYNC_TAIL bytes of a line are looked at, the part resync keeps of
+ * a line too long to hold, so a line gives the same answer in any pieces.
+ */
+static const char *
+message_in_line(const char *lo, const char *lf)
+{
+	const char *e = content_end(lo, lf), *v, *t, *x;
+	size_t i, mn;
+
+	if (lf - lo > RESYNC_TAIL)
+		lo = lf - RESYNC_TAIL;
+	/* A status line: its first "HTTP/1." after lo that reads as one. */
+	for (x = lo + 1; x + 12 <= e &&
+	     (x = memmem(x, (size_t)(e - x), "HTTP/1.", 7)) != NULL;
+	     x++)
+		if (httpdump_status_line(x, e))
+			return x;
+	/* A request line: " TARGET HTTP/1.x" at the end, a method before. */
+	if (e - lo < 12 || e[-9] != ' ' || memcmp(e - 8, "HTTP/1.", 7) != 0 ||
+	    (e[-1] != '0' && e[-1] != '1'))
+		return NULL;
+	v = e - 9;
+	for (t = v; t > lo && (uchar)t[-1] > ' ' && t[-1] != 0x7f; t--)
+		;
+	if (t == v || t - 1 <= lo || t[-1] != ' ')
+		return NULL;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		mn = strlen(methods[i]);
+		x = t - 1 - mn;
+		if (x > lo && memcmp(x, methods[i], mn) == 0)
+			return x;
+	}
+	return NULL;
+}
+
 enum httpdump_status
 httpdump_resync(
     struct httpdump *d, const char *p, size_t n, int eof, size_t *used)
 {
-	const char *s = p, *e = p + n, *lf;
-	size_t k;
+	const char *s = p, *e = p + n, *lf, *m;
 
-	/* A request too large, skipped by its length. */
-	if (d->skip > 0) {
-		k = d->skip < n ? (size_t)d->skip : n;
-		d->line += (unsigned long)count_nl(p, p + k);
-		d->skip -= k;
-		*used = k;
-		if (d->skip == 0)
-			return HTTPDUMP_REQUEST;
-		return eof ? HTTPDUMP_END : HTTPDUMP_MORE;
-	}
 	for (;;) {
 		lf = memchr(s, '\n', (size_t)(e - s));
-		/* The rest of the line the skip began in, or is in. */
+		/*
+		 * The rest of the line the skip began in, or is in: kept
+		 * back to its last RESYNC_TAIL bytes, where a message glued
+		 * to it may start.
+		 */
 		if (d->midline) {
 			if (lf == NULL) {
-				*used = n;
+				*used = n > RESYNC_TAIL ? n - RESYNC_TAIL : 0;
 				return eof ? HTTPDUMP_END : HTTPDUMP_MORE;
 			}
+			d->midline = 0;
+			if ((m = message_in_line(s, lf)) != NULL)
+				goto found;
 			d->line++;
 			s = lf + 1;
-			d->midline = 0;
 			continue;
 		}
 		if (lf == NULL && !eof) {
 			/* Keep an incomplete line unless it cannot be one. */
 			if ((size_t)(e - s) >= HTTPDUMP_MAX_HEAD) {
 				d->midline = 1;
-				s = e;
+				s = e - RESYNC_TAIL;
 			}
 			*used = (size_t)(s - p);
 			return HTTPDUMP_MORE;
 		}
 		if (s < e && starts_message(s, lf != NULL ? lf : e)) {
-			*used = (size_t)(s - p);
-			d->last_cl = 0;
-			return HTTPDUMP_REQUEST;
+			m = s;
+			goto found;
 		}
 		if (lf == NULL) {
 			*used = n;
 			return HTTPDUMP_END;
 		}
+		if ((m = message_in_line(s, lf)) != NULL)
+			goto found;
 		d->line++;
 		s = lf + 1;
 	}
+found:
+	*used = (size_t)(m - p);
+	d->last_cl = 0;
+	return HTTPDUMP_REQUEST;
 }

@@ -34,6 +34,8 @@
 /* The request line and header fields, with their line ends, at most. */
 #define HTTPDUMP_MAX_HEAD (64 * 1024)
 #define HTTPDUMP_MAX_FIELDS 256
+/* httpdump_resync: what it keeps of a line too long to hold. */
+#define RESYNC_TAIL 8192
 
 struct httpdump_field {
 	const char *name;
@@ -68,7 +70,6 @@ struct httpdump {
 	unsigned long errline; /* after HTTPDUMP_ERROR: where, */
 	char err[192]; /* and what, lowercase, no final period */
 	int midline; /* httpdump_resync: inside a line to skip */
-	uint64_t skip; /* httpdump_resync: the rest of a request too large */
 };
 
 enum httpdump_status {
@@ -106,16 +107,19 @@ enum httpdump_status httpdump_next(struct httpdump *, const char *p, size_t n,
 void httpdump_free(struct httpdump *);
 
 /*
- * After HTTPDUMP_ERROR, with p at the failed request: skip a request larger
- * than max_req by its Content-Length; any other, its first line,
- * then every line up to the next that reads as a request line or a status
- * line (a response, which dumps of both directions hold), counting lines.
- * Returns HTTPDUMP_REQUEST with *used the bytes before that line (give the
- * rest to httpdump_next), or HTTPDUMP_MORE / HTTPDUMP_END with *used the
- * bytes skipped so far (call again with more bytes, or stop).  A line
- * longer than HTTPDUMP_MAX_HEAD is dropped as it comes, so the bytes kept
- * stay bounded.  A request line inside a body is taken for a request: the
- * framing that would have told is what failed.
+ * After HTTPDUMP_ERROR, with p at the failed request: skip its first line,
+ * then every line up to the next message: a line that reads as a request
+ * line or a status line (a response, which dumps of both directions hold),
+ * or one glued to the end of a line (nc writes a request right after the
+ * body before it): a request line with a known method, or a status line.
+ * Lines are counted.
+ * Returns HTTPDUMP_REQUEST with *used the bytes before that message (give
+ * the rest to httpdump_next), or HTTPDUMP_MORE / HTTPDUMP_END with *used
+ * the bytes skipped so far (call again with more bytes, or stop).  A line
+ * longer than HTTPDUMP_MAX_HEAD is dropped as it comes but for its last
+ * RESYNC_TAIL bytes, so the bytes kept stay bounded.  A request line
+ * inside a body is taken for a request: the framing that would have told
+ * is what failed.
  */
 enum httpdump_status httpdump_resync(
     struct httpdump *, const char *p, size_t n, int eof, size_t *used);

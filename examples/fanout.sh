@@ -77,7 +77,8 @@ stopping=0
 timer=
 # shutdown: SIGTERM to the receiver and the followers; what is left of the
 # pipelines drains.  Whatever still runs after $CLOSEHOOK_STOP_TIMEOUT gets
-# SIGTERM too (closehook-post then dead-letters what it could not deliver).
+# SIGTERM too: closehook-post then dead-letters what it could not deliver,
+# and the stages reading a pipe finish their input (at most 25 s more).
 shutdown() {
 	[ "$stopping" -eq 0 ] || return 0
 	stopping=1

@@ -256,6 +256,22 @@ is "$rc" 1 "bad requests between good ones: exit 1"
 is "$(printf '%s\n' "$out" | vfy | wc -l)" 4 "every good request is written, and verifies"
 like "$err" "*stdin:8: not an HTTP/1.1 request line*: skipped to the next request*stdin:18: header line without a colon: skipped to the next request*stdin:25: request larger than 1024 bytes: skipped to the next request*" \
     "each bad one reported, with its line, as skipped"
+# nc writes a request right after the body before it, with no line end
+# between: reading on finds a request glued to the end of a line.  A
+# request that lies about its length (a dropped connection) costs only
+# itself, and a bodyless request may be followed by its response.
+paths() {
+	closehook-capture --http --received-at 2026-01-01T00:00:00Z "$1" \
+	    2>"$TMP/paths.err" | jq -r .path | tr '\n' ' '
+}
+printf 'POST /a HTTP/1.1\r\nHost: a\r\n folded\r\nContent-Length: 2\r\n\r\n{}POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}POST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}' >"$TMP/glued.txt"
+is "$(paths "$TMP/glued.txt")" "/b /c " "a refused request, then requests glued to bodies: the next is found"
+printf 'POST /big HTTP/1.1\r\nContent-Length: 100000000\r\n\r\nPOST /b1 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}POST /b2 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}' >"$TMP/lie.txt"
+is "$(paths "$TMP/lie.txt")" "/b1 /b2 " "a length that lies: the requests after it are read"
+printf 'GET /x HTTP/1.1\r\nHost: h\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokPOST /y HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}' >"$TMP/get.txt"
+is "$(paths "$TMP/get.txt")" "/x /y " "a bodyless request and its response, then a request glued to it"
+like "$(cat "$TMP/paths.err")" "*1 HTTP responses skipped*" "the response skipped"
+
 # A line longer than a header section, without a line end, is dropped as it
 # comes: the reader's memory stays bounded.
 {

@@ -17,6 +17,9 @@
 /* What a dump parses into: one text line per request, then the outcome. */
 static char got[8192];
 
+/* parse: read on after a failure (httpdump_resync), as capture does. */
+static int resyncing;
+
 /* Append to got, cut short when full (a big header is only a prefix). */
 static void add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -57,6 +60,7 @@ parse(const char *text, size_t len, size_t step, size_t max_req)
 	enum httpdump_status st;
 	char *buf = malloc(len + 1);
 	size_t have = 0, off = 0, given = 0, used, k;
+	int skipping = 0;
 
 	got[0] = '\0';
 	httpdump_init(&d, max_req);
@@ -68,14 +72,28 @@ parse(const char *text, size_t len, size_t step, size_t max_req)
 		have += k;
 		given += k;
 		for (;;) {
-			st = httpdump_next(&d, buf + off, have - off,
-			    given == len, &r, &used);
-			if (st != HTTPDUMP_REQUEST)
-				break;
-			describe(&r);
+			if (skipping) {
+				st = httpdump_resync(&d, buf + off, have - off,
+				    given == len, &used);
+				off += used;
+				if (st != HTTPDUMP_REQUEST)
+					break;
+				skipping = 0;
+				add("resync %lu\n", d.line);
+			}
+			st = httpdump_next(
+			    &d, buf + off, have - off, given == len, &r, &used);
 			off += used;
+			if (st == HTTPDUMP_RESPONSE)
+				add("response %d\n", r.status);
+			else if (st == HTTPDUMP_ERROR && resyncing) {
+				add("error %lu: %s\n", d.errline, d.err);
+				skipping = 1;
+			} else if (st == HTTPDUMP_REQUEST)
+				describe(&r);
+			else
+				break;
 		}
-		off += used;
 		if (st == HTTPDUMP_END || st == HTTPDUMP_ERROR)
 			break;
 		if (given == len) {
@@ -121,8 +139,7 @@ framing(void)
 	    "Content-Length: 5\r\n\r\nhello",
 	    "1 POST /close?x=1 1.1 [Host=h] [Content-Type=a/b] "
 	    "[Content-Length=5] <hello>\nend 6");
-	check("bare LF, HTTP/1.0",
-	    "POST / HTTP/1.0\nContent-Length: 3\n\na\nb",
+	check("bare LF, HTTP/1.0", "POST / HTTP/1.0\nContent-Length: 3\n\na\nb",
 	    "1 POST / 1.0 [Content-Length=3] <a\nb>\nend 5");
 	check("two requests, blank lines and a trailing newline",
 	    "\r\n\nPOST /a HTTP/1.1\r\nContent-Length: 1\r\n\r\n1"
@@ -152,8 +169,7 @@ framing(void)
 	    "1 GET / 1.1 [Host=h] <>\n5 POST / 1.1 [Content-Length=1] <x>\n"
 	    "end 8");
 	check("no length and nothing after: no body",
-	    "POST /empty HTTP/1.1\r\n\r\n \n",
-	    "1 POST /empty 1.1 <>\nend 4");
+	    "POST /empty HTTP/1.1\r\n\r\n \n", "1 POST /empty 1.1 <>\nend 4");
 	check("white space only", " \r\n\t\n", "end 3");
 	check("empty input", "", "end 1");
 	check("field values trimmed, empty value kept, obs-text kept",
@@ -308,12 +324,53 @@ bounds(void)
 	is_str(parse(t, strlen(t), 3, 100),
 	    "error 1: request larger than 100 bytes",
 	    "a chunked one past max_req is refused, in pieces too");
-	strcpy(t, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-		  "ffffffffffffffffffff\r\n");
+	strcpy(t,
+	    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "ffffffffffffffffffff\r\n");
 	is_str(parse(t, strlen(t), 0, 4096),
 	    "error 1: request larger than 4096 bytes",
 	    "a huge chunk size does not overflow");
 	free(t);
+}
+
+/*
+ * Reading on after a failure, as closehook-capture --http does: the same
+ * requests, responses, failures and lines in any pieces.
+ */
+static void
+resync(void)
+{
+	char *big;
+	size_t n;
+
+	resyncing = 1;
+	check("a refused request, then requests glued to bodies",
+	    "POST /a HTTP/1.1\r\nHost: a\r\n folded\r\nContent-Length: 2\r\n"
+	    "\r\n{}POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+	    "error 3: header line begins with white space (obs-fold: a folded "
+	    "header is not accepted)\nresync 6\n6 POST /b 1.1 "
+	    "[Content-Length=2] <{}>\nend 9");
+	check("garbage before a request on its line, a response, a bodyless "
+	      "request",
+	    "\x16\x03\x01garbagePOST /c HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+	    "HTTP/1.1 204 No Content\r\n\r\nGET /d HTTP/1.1\r\nHost: h\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	    "error 1: not an HTTP/1.1 request line\nresync 1\n1 POST /c 1.1 "
+	    "[Content-Length=0] <>\nresponse 204\n6 GET /d 1.1 [Host=h] <>\n"
+	    "response 200\nend 12");
+	/* A line longer than a header section, a request glued to its end:
+	 * found from the tail kept of it, in any pieces. */
+	n = HTTPDUMP_MAX_HEAD + 5000;
+	big = malloc(n + 200);
+	memcpy(big, "junk\r\n", 6);
+	memset(big + 6, 'x', n);
+	snprintf(big + 6 + n, 200, "%s",
+	    "POST /e HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+	check("a long line, a request glued to its end", big,
+	    "error 1: not an HTTP/1.1 request line\nresync 2\n2 POST /e 1.1 "
+	    "[Content-Length=2] <{}>\nend 5");
+	free(big);
+	resyncing = 0;
 }
 
 int
@@ -322,5 +379,6 @@ main(void)
 	framing();
 	refusals();
 	bounds();
+	resync();
 	return tap_done();
 }
