@@ -212,6 +212,7 @@ struct req {
 	unsigned dcode; /* RS_DEFER: the answer, */
 	struct MHD_Response *dresp; /* its response (NULL: the code's), */
 	int dmetrics; /* or /metrics, rendered when sent */
+	int internal; /* /healthz or /metrics: not counted as a request */
 	size_t targetn;
 	char target[]; /* the request target as sent, NUL-terminated */
 };
@@ -242,6 +243,8 @@ static atomic_int stopping; /* SIGTERM: no new requests */
 static atomic_int fatal; /* stdout failed without a spool */
 static atomic_long inflight; /* requests not yet completed */
 static atomic_int rej_reopen; /* SIGHUP generation for rejects */
+/* The spool fails: from a failed write or sync to the next good batch. */
+static atomic_int spool_failing;
 
 /*
  * The spool, one descriptor (open file description) per committer: Linux
@@ -308,13 +311,13 @@ static uint64_t mplat_count[NBUCKETS + 1];
 static struct metrics_hist mplat = { buckets, NBUCKETS, mplat_count, 0 };
 static double m_fsync_s, m_inflight;
 static size_t m_backlog, m_buffered;
-static int m_stalled, m_nats_up;
+static int m_stalled, m_nats_up, m_spool_failing;
 
 static void nats_failed(const char *why);
 
 static struct MHD_Response *r_ok, *r_401, *r_404, *r_405, *r_405get, *r_408,
     *r_413, *r_500, *r_501, *r_503, *r_503close, *r_505, *r_health, *r_400,
-    *r_nats_down;
+    *r_nats_down, *r_spool_down;
 
 static void
 usage(void)
@@ -397,6 +400,10 @@ static void
 count_answer(struct req *r, unsigned code)
 {
 	size_t i;
+
+	/* The monitoring's own requests are not traffic. */
+	if (r != NULL && r->internal)
+		return;
 
 	for (i = 0; i < NCODES; i++)
 		if (codes[i] == code) {
@@ -490,6 +497,7 @@ metrics_update(void *arg)
 	m_backlog = atomic_load(&backlog);
 	m_buffered = atomic_load(&buffered);
 	m_stalled = atomic_load(&stdout_stalled);
+	m_spool_failing = atomic_load(&spool_failing);
 }
 
 static void
@@ -527,6 +535,11 @@ setup_metrics(void)
 		{ "closehook_receive_stdout_stalled", METRICS_GAUGE,
 		    METRICS_INT, &m_stalled,
 		    "1 while stdout does not drain (new requests get 503).",
+		    NULL, NULL },
+		{ "closehook_receive_spool_failing", METRICS_GAUGE, METRICS_INT,
+		    &m_spool_failing,
+		    "1 while the spool cannot be written or synced (requests "
+		    "get 503).",
 		    NULL, NULL },
 		{ "closehook_receive_request_duration_seconds",
 		    METRICS_HISTOGRAM, METRICS_HIST, &mlat,
@@ -1188,9 +1201,12 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 		if (!is_method(method, MHD_HTTP_METHOD_GET) &&
 		    !is_method(method, MHD_HTTP_METHOD_HEAD))
 			return early(conn, r, 405, r_405get);
+		r->internal = 1;
 		if (url[1] == 'h')
 			return nq != NULL && !natsq_connected(nq)
 			    ? early(conn, r, 503, r_nats_down)
+			    : atomic_load(&spool_failing)
+			    ? early(conn, r, 503, r_spool_down)
 			    : early(conn, r, 200, r_health);
 		r->dmetrics = 1;
 		return early(conn, r, 200, NULL);
@@ -1444,6 +1460,7 @@ spool_cut(int fd)
 static void
 spool_fail(int c, int e)
 {
+	atomic_store(&spool_failing, 1);
 	if (spool_may_warn())
 		cli_warnx("%s: %s; answering 503 until it works again",
 		    spool_path,
@@ -1601,8 +1618,11 @@ spool_commit(struct req *batch, int c)
 	else if (!spool_failed && upto > spool_good)
 		spool_good = upto;
 	good = upto <= spool_good;
-	if (rc == 0 && !spool_failed && outage_over(&spool_outage))
-		cli_warnx("%s: captures are written again", spool_path);
+	if (rc == 0 && !spool_failed) {
+		atomic_store(&spool_failing, 0);
+		if (outage_over(&spool_outage))
+			cli_warnx("%s: captures are written again", spool_path);
+	}
 	pthread_mutex_unlock(&wlock);
 	pthread_rwlock_unlock(&spool_rw);
 	if (rc == 0) {
@@ -2331,6 +2351,8 @@ main(int argc, char *argv[])
 	    r_503close, MHD_HTTP_HEADER_CONNECTION, "close");
 	r_health = mkresp("ok\n", NULL, NULL);
 	r_nats_down = mkresp("no NATS server reachable, retry later\n",
+	    MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
+	r_spool_down = mkresp("the spool cannot be written, retry later\n",
 	    MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
 
 	for (i = 0; i < NCOMMITTERS; i++)

@@ -321,7 +321,7 @@ write_metrics(const struct tally *t, int success)
 	    "closehook_subscribe_check_timestamp_seconds %lld\n",
 	    (long long)time(NULL));
 	buf_lit(&b, line);
-	if (atomicfile_write(metrics_path, b.p, b.n) != 0)
+	if (atomicfile_write_nosync(metrics_path, b.p, b.n) != 0)
 		cli_warn("%s: cannot write the metrics", metrics_path);
 	free(b.p);
 }

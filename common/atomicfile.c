@@ -1,6 +1,8 @@
 /*
  * atomicfile.c - replacing a file atomically; see atomicfile.h.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,6 +54,10 @@ replace(const char *path, const void *p, size_t n, int durable)
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
 	    0)
 		return -1;
+	/* A textfile is read by node_exporter, another user, whatever the
+	 * umask (the units' 0077): it holds no secret. */
+	if (!durable && fchmod(fd, 0644) != 0)
+		goto fail;
 	while (done < n) {
 		if ((w = write(fd, s + done, n - done)) < 0) {
 			if (errno == EINTR)

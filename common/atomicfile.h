@@ -15,7 +15,9 @@ int atomicfile_write(const char *path, const void *p, size_t n);
 /*
  * The same without the fsyncs, for a file rewritten every second whose
  * loss in a crash costs nothing (a Prometheus textfile): readers still see
- * the old or the new contents, never a mix.
+ * the old or the new contents, never a mix.  The file is made mode 0644
+ * whatever the umask: node_exporter, another user, reads it, and it holds
+ * no secret.
  */
 int atomicfile_write_nosync(const char *path, const void *p, size_t n);
 /*

@@ -407,7 +407,37 @@ out_append_open(struct out *o, const char *path, mode_t mode)
 		return -1;
 	out_init(o, fd, path);
 	o->append = 1;
+	o->mode = mode;
 	o->regular = S_ISREG(st.st_mode);
+	o->readable = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+	return 0;
+}
+
+/*
+ * An append file no longer at its path (moved away, deleted): open a new
+ * one there.  0 when the descriptor is the path's file (again), -1 with
+ * o->err set when the new one cannot be opened.
+ */
+static int
+follow_path(struct out *o)
+{
+	struct stat cur, now;
+	int fd;
+
+	if (fstat(o->fd, &cur) != 0)
+		return 0;
+	if (stat(o->name, &now) == 0 && now.st_dev == cur.st_dev &&
+	    now.st_ino == cur.st_ino)
+		return 0;
+	if ((fd = out_append_fd(o->name, o->mode, &now)) < 0) {
+		o->err = errno;
+		return -1;
+	}
+	cli_warnx("%s: moved away or deleted: appending to a new file there",
+	    o->name);
+	close(o->fd);
+	o->fd = fd;
+	o->regular = S_ISREG(now.st_mode);
 	o->readable = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
 	return 0;
 }
@@ -429,6 +459,8 @@ out_commit(struct out *o, int sync)
 	if (o->len == 0 || (nl = memrchr(o->buf, '\n', o->len)) == NULL)
 		return 0;
 	n = (size_t)(nl - o->buf) + 1;
+	if (o->regular && follow_path(o) != 0)
+		return -1;
 	if (!o->regular) {
 		if (write_all(o, o->buf, n) != 0)
 			return -1;

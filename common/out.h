@@ -37,6 +37,11 @@
  *   to be counted twice; the error is sticky (o->err) and -1 is returned.
  *   The caller then must not count those records as done: it stops with
  *   exit status 2, naming the file, and a rerun appends cleanly.
+ * - A regular file moved away or deleted (an operator's `mv` of the dead
+ *   letters, to replay them) is noticed at the next commit, which opens a
+ *   new file at the path, with a note: a record is never appended to a
+ *   file that is no longer at its path, but for one whose commit began
+ *   before the move (a second later, the moved file has all it will get).
  * - A file that is not regular (a FIFO, /dev/stderr) is written as it
  *   comes: there is no tail to repair, nothing to truncate and no sync.
  *
@@ -80,6 +85,7 @@ struct out {
 	 */
 	int track;
 	off_t pos, nl_pos;
+	mode_t mode; /* an append file: the mode it is created with */
 };
 
 /* Attach to fd; name is kept by reference.  Exits 2 when out of memory. */

@@ -447,4 +447,10 @@ ok "receive /metrics: a start time" \
     [ -n "$(val "$TMP/rmetrics" closehook_receive_start_time_seconds)" ]
 
 no_temp
+
+# Under the units' umask 0077 the textfile is still readable by
+# node_exporter, another user: it holds no secret.
+(umask 077; echo '{"a":1}' | closehook-flatten --metrics "$TMP/um.prom" >/dev/null)
+is "$(stat -c %a "$TMP/um.prom")" 644 "a metrics file is mode 0644 whatever the umask"
+
 done_testing

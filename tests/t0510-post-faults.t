@@ -110,4 +110,27 @@ is "$rc:$(jq -r .attempts "$TMP/rep8" | sort -u)" "0:1" \
     "connections dropped on reuse: every record delivered at the first attempt"
 is "$(jq -r .body "$TMP/f8.log" | sort | md5sum)" \
     "$(sort "$TMP/twenty" | md5sum)" "and the sink accepted each record"
+
+# The dead letters moved away to be replayed while post runs (the replay
+# recipe of closehook-post(1)): the next failure goes to a new file at the
+# path, not into the one being replayed.
+start_sink f9 --status 500 --max-time 30
+mkfifo "$TMP/dl.fifo"
+closehook-post --retries 0 --dead-letter "$TMP/dl9" "$SINK_URL" \
+    <"$TMP/dl.fifo" >/dev/null 2>"$TMP/dl9.err" &
+ppid=$!
+exec 7>"$TMP/dl.fifo"
+printf '{"n":1}\n' >&7
+wait_lines "$TMP/dl9" 1 || true
+mv "$TMP/dl9" "$TMP/replay9"
+printf '{"n":2}\n' >&7
+wait_lines "$TMP/dl9" 1 || true
+exec 7>&-
+wait "$ppid"
+is "$(cat "$TMP/replay9")" '{"n":1}' "the moved file keeps what it had, and gets nothing more"
+is "$(cat "$TMP/dl9")" '{"n":2}' "the next dead letter goes to a new file at the path"
+like "$(cat "$TMP/dl9.err")" "*dl9: moved away or deleted: appending to a new file there*" \
+    "said once"
+ok "the new file is private" test "$(stat -c %a "$TMP/dl9")" = 600
+
 done_testing

@@ -13,15 +13,16 @@ post "$RURL/nowhere" >/dev/null
 curl -s "$RURL/metrics" >"$TMP/metrics"
 like "$(curl -s -D - -o /dev/null "$RURL/metrics")" \
     "*Content-Type: text/plain; version=0.0.4*" "Prometheus text format"
-is "$(metric 'closehook_receive_requests_total{code="200"}')" 5 \
-    "requests by status: 200 (3 POSTs, 2 scrapes)"
+is "$(metric 'closehook_receive_requests_total{code="200"}')" 3 \
+    "requests by status: 200 (3 POSTs; the 2 scrapes and /healthz are not traffic)"
 is "$(metric 'closehook_receive_requests_total{code="404"}')" 1 "and 404"
 is "$(metric closehook_receive_captures_written_total)" 3 "captures written"
 is "$(metric closehook_receive_received_bytes_total)" 21 "body bytes"
 ok "fsync batches counted" [ "$(metric closehook_receive_fsync_batches_total)" -ge 1 ]
 is "$(awk '$1 ~ /duration_seconds_(bucket{le="\+Inf"}|count)$/ { print $2 }' \
     "$TMP/metrics" | tr '\n' ' ')" "4 4 " \
-    "the latency histogram counts every answered request"
+    "the latency histogram counts every answered request but the monitoring's"
+is "$(metric closehook_receive_spool_failing)" 0 "the spool does not fail"
 ok "every metric has HELP and TYPE" awk '
 	/^# HELP / { help[$3] = 1; next }
 	/^# TYPE / { type[$3] = 1; next }

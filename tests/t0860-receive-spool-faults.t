@@ -55,6 +55,10 @@ else
 	like "$(cat "$TMP/f.err")" \
 	    "*spool: No space left on device; answering 503 until it works again*" \
 	    "the full disk is logged"
+	is "$(curl -s -o /dev/null -w '%{http_code}' "$RURL/healthz")" 503 \
+	    "/healthz says so (503), for a load balancer or a probe"
+	is "$(curl -s "$RURL/metrics" | awk '$1 == "closehook_receive_spool_failing" { print $2 }')" 1 \
+	    "and the metrics (closehook_receive_spool_failing 1)"
 	n=$(grep -c 'No space left' "$TMP/f.err")
 	ok "once, or once every 10 s ($n in $((SECONDS - t0)) s)" \
 	    [ "$n" -le $(((SECONDS - t0) / 10 + 1)) ]
@@ -77,6 +81,7 @@ else
 	    "with room again: all 150 acknowledged"
 	like "$(cat "$TMP/f.err")" "*spool: captures are written again*" \
 	    "and that is logged"
+	is "$(curl -s "$RURL/healthz")" ok "/healthz is ok again"
 	ok "every line of the spool is JSON" jq -c . "$mnt/spool"
 	ids_of "$mnt/spool" >"$TMP/spool.ids"
 	cat "$TMP/acked1" "$TMP/acked2" >"$TMP/acked"
