@@ -34,6 +34,23 @@ metrics_init(struct metrics *m, const char *path)
 	int64_t ms;
 
 	m->path = path;
+	/*
+	 * A textfile's series carry file="NAME" (its name without the
+	 * directory and ".prom"): node_exporter's collector merges the
+	 * files of a directory, and two processes of one program (dedupe's
+	 * check and record, a stage of each of several pipelines) would
+	 * otherwise give the same series twice, of which it keeps one.
+	 */
+	if (path != NULL) {
+		const char *base = strrchr(path, '/');
+		size_t n;
+
+		base = base != NULL ? base + 1 : path;
+		n = strlen(base);
+		if (n > 5 && strcmp(base + n - 5, ".prom") == 0)
+			n -= 5;
+		m->file = xstrndup(base, n);
+	}
 	m->interval_ns = INTERVAL_NS;
 	m->start_time = metrics_wall();
 	if (path != NULL && e != NULL && *e != '\0') {
@@ -172,6 +189,7 @@ struct sbuf {
 	size_t *cap;
 	size_t n;
 	int oom; /* a realloc failed: nothing more is added */
+	const char *file; /* the textfile's label value, or NULL */
 };
 
 /* Room for more bytes and a NUL; returns 0, or -1 when out of memory. */
@@ -298,28 +316,42 @@ put_value(struct sbuf *b, const struct metrics_def *d)
 	}
 }
 
-/* name{label="value"} or name{label="value",le="x"}, without the value. */
+/*
+ * name{file="f",label="value",le="x"}, each label when there is one,
+ * without the value.
+ */
 static void
 put_series(struct sbuf *b, const char *name, const char *suffix,
     const struct metrics_def *d, const char *le)
 {
+	const char *sep = "{";
+
 	put(b, name);
 	put(b, suffix);
-	if (d->label == NULL && le == NULL)
-		return;
-	put(b, "{");
+	if (b->file != NULL) {
+		put(b, sep);
+		put(b, "file=\"");
+		put_escaped(b, b->file, 1);
+		put(b, "\"");
+		sep = ",";
+	}
 	if (d->label != NULL) {
+		put(b, sep);
 		put(b, d->label);
 		put(b, "=\"");
 		put_escaped(b, d->value, 1);
 		put(b, "\"");
+		sep = ",";
 	}
 	if (le != NULL) {
-		put(b, d->label != NULL ? ",le=\"" : "le=\"");
+		put(b, sep);
+		put(b, "le=\"");
 		put(b, le);
 		put(b, "\"");
+		sep = ",";
 	}
-	put(b, "}");
+	if (*sep == ',')
+		put(b, "}");
 }
 
 static void
@@ -383,7 +415,7 @@ static const char *const type_name[] = { "counter", "gauge", "histogram" };
 int
 metrics_render(struct metrics *m, char **buf, size_t *cap, size_t *len)
 {
-	struct sbuf b = { buf, cap, 0, 0 };
+	struct sbuf b = { buf, cap, 0, 0, m->file };
 	size_t i, j;
 	int any;
 
@@ -548,6 +580,7 @@ metrics_close(struct metrics *m)
 	free(m->v);
 	free(m->text);
 	free(m->prev);
+	free(m->file);
 	m->v = NULL;
 	m->text = m->prev = NULL;
 	m->n = m->cap = m->textcap = m->prevcap = 0;

@@ -89,6 +89,7 @@ struct metrics_def {
 
 struct metrics {
 	const char *path; /* NULL: off */
+	char *file; /* the file="..." label of a textfile's series */
 	struct metrics_def *v;
 	size_t n, cap;
 	void (*update)(void *);

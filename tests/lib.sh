@@ -165,6 +165,12 @@ ends_in_newline() {
 	[ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ]
 }
 
+# unlabel FILE...: a metrics textfile without its series' file="NAME"
+# label (every series of a textfile carries it), for comparing series.
+unlabel() {
+	sed -E 's/\{file="[^"]*"\}//; s/\{file="[^"]*",/{/' "$@"
+}
+
 # wait_lines FILE N: wait (at most 20 s, slowed: longer) until FILE has N
 # lines (a missing FILE has none).
 wait_lines() {

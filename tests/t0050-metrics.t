@@ -144,7 +144,7 @@ prom_ok() {
 
 # val FILE SERIES: the value of one series (name with its labels).
 val() {
-	awk -v m="$2" '$1 == m { print $2 }' "$1" 2>/dev/null
+	unlabel "$1" 2>/dev/null | awk -v m="$2" '$1 == m { print $2 }'
 }
 
 # wait_val FILE SERIES WANT: wait (at most 10 s) until SERIES is WANT.
@@ -244,10 +244,10 @@ def poll():
         reads += 1
         lines = t.split(b"\n")
         if (not t.endswith(b"\n") or
-                not lines[-2].startswith(b"closehook_verify_start_time_seconds ")):
+                not lines[-2].startswith(b"closehook_verify_start_time_seconds{")):
             bad += 1
         for l in lines:
-            if l.startswith(b"closehook_verify_records_total "):
+            if l.startswith(b"closehook_verify_records_total{"):
                 values.add(l)
 th = threading.Thread(target=poll)
 th.start()
@@ -452,5 +452,18 @@ no_temp
 # node_exporter, another user: it holds no secret.
 (umask 077; echo '{"a":1}' | closehook-flatten --metrics "$TMP/um.prom" >/dev/null)
 is "$(stat -c %a "$TMP/um.prom")" 644 "a metrics file is mode 0644 whatever the umask"
+
+# Each series of a textfile carries file="NAME" (its name without .prom):
+# node_exporter merges a directory's files, and two processes of one
+# program there (dedupe's check and record) would give the same series.
+echo '{"event":{"id":"ev_1"}}' | closehook-dedupe --store "$TMP/two.sqlite" \
+    --metrics "$TMP/closehook_dedupe_check.prom" |
+    closehook-dedupe --store "$TMP/two.sqlite" --mode record \
+    --metrics "$TMP/closehook_dedupe_record.prom" >/dev/null
+is "$(grep -h '^closehook_dedupe_records_total' "$TMP"/closehook_dedupe_*.prom | sort | tr '\n' ' ')" \
+    'closehook_dedupe_records_total{file="closehook_dedupe_check"} 1 closehook_dedupe_records_total{file="closehook_dedupe_record"} 1 ' \
+    "two dedupes in one directory: their series differ by file"
+is "$(grep -c '{file="closehook_dedupe_check"' "$TMP/closehook_dedupe_check.prom")" \
+    "$(grep -vc '^#' "$TMP/closehook_dedupe_check.prom")" "every series has it"
 
 done_testing

@@ -73,9 +73,9 @@ ok "at most one 429 ($n429)" [ "$n429" -le 1 ]
 like "$err" "*pages,*events,*req/s,*rate-limited,*of the range, ETA*" \
     "--progress reports pages, events, rate, 429s, range and ETA"
 ok "--metrics counts the retries" \
-    grep -qE '^closehook_backfill_retries_total [1-9]' "$TMP/metrics"
+    grep -qE '^closehook_backfill_retries_total [1-9]' <(unlabel "$TMP/metrics")
 ok "--metrics marks the run complete" \
-    grep -qx 'closehook_backfill_complete 1' "$TMP/metrics"
+    grep -qx 'closehook_backfill_complete 1' <(unlabel "$TMP/metrics")
 fake_stop
 
 # The legacy x-rate-limit-* headers pace the run; 429s (two forced, as

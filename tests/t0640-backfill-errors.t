@@ -54,11 +54,11 @@ is "$(fake_requests)" 6 "... after 6 attempts"
 ok "... leaving no state: no page was fetched, so a rerun starts the same run" \
     [ ! -e "$TMP/st" ]
 ok "--metrics counts the failed request" \
-    grep -qx 'closehook_backfill_failed_requests_total 1' "$TMP/metrics"
+    grep -qx 'closehook_backfill_failed_requests_total 1' <(unlabel "$TMP/metrics")
 ok "--metrics says the run is incomplete" \
-    grep -qx 'closehook_backfill_complete 0' "$TMP/metrics"
+    grep -qx 'closehook_backfill_complete 0' <(unlabel "$TMP/metrics")
 ok "--metrics is Prometheus text" \
-    grep -qx '# TYPE closehook_backfill_pages_total counter' "$TMP/metrics"
+    grep -qx '# TYPE closehook_backfill_pages_total counter' <(unlabel "$TMP/metrics")
 fake_stop
 
 # 500 on every answer: the last answer's status is named.

@@ -201,7 +201,7 @@ same_file "$TMP/union" "$TMP/ab.sorted" \
     "the union of the others' outputs is every message, each once"
 is "$(grep -cxFf "$TMP/f1" "$TMP/union")" "$n1" \
     "every line the killed one held was delivered again"
-red=$(cat "$TMP/f2.prom" "$TMP/f3.prom" |
+red=$(unlabel "$TMP/f2.prom" "$TMP/f3.prom" |
     awk '$1 == "closehook_follow_redelivered_total" { s += $2 } END { print s + 0 }')
 ok "the metrics count them as redelivered ($red: the killed one's whole batch)" \
     test "$red" -ge "$n1"
