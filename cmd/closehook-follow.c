@@ -407,9 +407,11 @@ ack_watch(uint64_t now)
 	}
 	if (unacked_ns != 0 && now - unacked_ns > ACK_WARN_NS && !ack_warned) {
 		ack_warned = 1;
-		cli_warnx("%s: nothing committed a position for a minute: end "
-			  "the pipeline with closehook-follow --commit %s, and "
-			  "let every stage pass closehook_mark lines on",
+		cli_warnx("%s: no position committed for a minute: a stage "
+			  "holds the marks back (post retrying a delivery, "
+			  "say), or the pipeline has no closehook-follow "
+			  "--commit %s at its end, or a stage drops "
+			  "closehook_mark lines",
 		    offpath, offpath);
 	}
 }

@@ -307,18 +307,22 @@ test_writes(void)
 	m.interval_ns = 200000000ull;
 	metrics_start(&m);
 	t = slurp(path);
-	ok(t != NULL && strstr(t, "closehook_t_records_total 0\n") != NULL,
-	    "metrics_start writes the file at once");
+	ok(t != NULL &&
+		strstr(t, "closehook_t_records_total{file=\"m\"} 0\n") != NULL,
+	    "metrics_start writes the file at once, each series labelled "
+	    "with the file's name (file=\"m\" for m.prom)");
 	is_int(entries(dir), 1, "... and leaves no temporary file");
 	ino = inode(path);
 
 	records = 5;
 	metrics_poll(&m);
-	ok(strstr(slurp(path), "closehook_t_records_total 0\n") != NULL,
+	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 0\n") !=
+		NULL,
 	    "poll within the interval does not write");
 	usleep(220000);
 	metrics_poll(&m);
-	ok(strstr(slurp(path), "closehook_t_records_total 5\n") != NULL,
+	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 5\n") !=
+		NULL,
 	    "poll after the interval writes the new value");
 	ok(inode(path) != ino, "... by replacing the file (rename)");
 	ino = inode(path);
@@ -331,10 +335,12 @@ test_writes(void)
 	usleep(220000);
 	for (i = 0; i < 1023 && m.ticks % 1024 != 1023; i++)
 		metrics_tick(&m);
-	ok(strstr(slurp(path), "closehook_t_records_total 5\n") != NULL,
+	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 5\n") !=
+		NULL,
 	    "tick does not write before its 1024th call");
 	metrics_tick(&m);
-	ok(strstr(slurp(path), "closehook_t_records_total 6\n") != NULL,
+	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 6\n") !=
+		NULL,
 	    "... and does on it");
 
 	/* idle: waits for input at most until the interval is over. */
@@ -344,7 +350,8 @@ test_writes(void)
 	t0 = cli_mono_ns();
 	metrics_idle(&m, fds[0]);
 	el = cli_mono_ns() - t0;
-	ok(strstr(slurp(path), "closehook_t_records_total 7\n") != NULL,
+	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 7\n") !=
+		NULL,
 	    "idle writes a change once the interval is over");
 	ok(el >= 150000000ull && el < 1000000000ull,
 	    "... having waited for input until then (%.3f s)",
@@ -356,7 +363,8 @@ test_writes(void)
 	metrics_idle(&m, fds[0]);
 	el = cli_mono_ns() - t0;
 	ok(el < 100000000ull, "idle returns at once when input is ready");
-	ok(strstr(slurp(path), "closehook_t_records_total 7\n") != NULL,
+	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 7\n") !=
+		NULL,
 	    "... without writing (the change waits)");
 	t0 = cli_mono_ns();
 	records = 7;
@@ -368,7 +376,8 @@ test_writes(void)
 
 	records = 9;
 	is_int(metrics_close(&m), 0, "close succeeds");
-	ok(strstr(slurp(path), "closehook_t_records_total 9\n") != NULL,
+	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 9\n") !=
+		NULL,
 	    "close writes the last change at once");
 	is_int(entries(dir), 1, "no temporary file is left");
 	unlink(path);
