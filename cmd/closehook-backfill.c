@@ -710,6 +710,8 @@ metrics_update(void *arg)
 	}
 }
 
+static void end_metrics_at_exit(void);
+
 static void
 setup_metrics(void)
 {
@@ -766,15 +768,33 @@ setup_metrics(void)
 	metrics_add_start_time(&met, "closehook_backfill_start_time_seconds");
 	metrics_on_update(&met, metrics_update, NULL);
 	metrics_start(&met);
+	atexit(end_metrics_at_exit);
 }
 
-/* The run is over: the final values. */
+/* The run is over: the final values, once. */
 static void
 end_metrics(int complete)
 {
+	static int ended;
+
+	if (ended)
+		return;
+	ended = 1;
 	m_complete = complete;
 	m_ended = metrics_wall();
 	metrics_close(&met);
+}
+
+/*
+ * A run that exits on a fatal error (a refused key, a failed write) ends
+ * its metrics too, incomplete, so that a backfill failing run after run is
+ * seen (closehook(7): ClosehookBackfillFailing), not taken for one that is
+ * still running.
+ */
+static void
+end_metrics_at_exit(void)
+{
+	end_metrics(0);
 }
 
 /* Called while closeapi waits, and after each page. */

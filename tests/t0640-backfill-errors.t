@@ -10,8 +10,15 @@
 fake_start --count 120 --seed 41 --span 20000
 fake_events "$TMP/want"
 
-CLOSE_API_KEY=wrong_key_0123 run closehook-backfill --api-url "$FAKE_URL"
+CLOSE_API_KEY=wrong_key_0123 run closehook-backfill --api-url "$FAKE_URL" \
+    --metrics "$TMP/fatal.prom"
 is "$rc" 2 "a wrong key exits 2"
+# A run that ends fatally ends its metrics too, incomplete: a backfill that
+# fails run after run is seen, not taken for one still running.
+ok "... its metrics say the run ended incomplete" \
+    grep -qx 'closehook_backfill_complete 0' <(unlabel "$TMP/fatal.prom")
+ok "... and when it ended" \
+    grep -qE '^closehook_backfill_last_run_timestamp_seconds [0-9]' <(unlabel "$TMP/fatal.prom")
 like "$err" "*refused the key (HTTP 401)*" "... saying the API refused it"
 # shellcheck disable=SC2016
 ok "... without echoing the key" bash -c '! grep -q wrong_key <<<"$1"' _ "$err"
