@@ -386,6 +386,34 @@ is_name(const struct httpdump_field *f, const char *name, size_t n)
 }
 
 /*
+ * An interim response (HTTP/1.1 100 Continue, its fields, an empty line)
+ * at *sp: moved past, with *line counting its lines.  HTTPDUMP_MORE when
+ * it may be one but is not all there yet; HTTPDUMP_REQUEST otherwise.
+ */
+static enum httpdump_status
+skip_interim(const char **sp, const char *e, int eof, unsigned long *line)
+{
+	const char *s = *sp, *x, *lf;
+	size_t k = (size_t)(e - s) < 7 ? (size_t)(e - s) : 7;
+
+	if (memcmp(s, "HTTP/1.", k) != 0)
+		return HTTPDUMP_REQUEST;
+	if ((lf = memchr(s, '\n', (size_t)(e - s))) == NULL)
+		return eof ? HTTPDUMP_REQUEST : HTTPDUMP_MORE;
+	if (!httpdump_status_line(s, content_end(s, lf)) || s[9] != '1')
+		return HTTPDUMP_REQUEST;
+	for (x = lf + 1;; x = lf + 1) {
+		if ((lf = memchr(x, '\n', (size_t)(e - x))) == NULL)
+			return eof ? HTTPDUMP_REQUEST : HTTPDUMP_MORE;
+		if (content_end(x, lf) == x)
+			break;
+	}
+	*line += (unsigned long)count_nl(s, lf + 1);
+	*sp = lf + 1;
+	return HTTPDUMP_REQUEST;
+}
+
+/*
  * After a request without Content-Length or Transfer-Encoding, which has
  * no body, the next bytes must be the next request, a response (a dump of
  * both directions) or the end (after white space): anything else is a body
@@ -536,6 +564,18 @@ httpdump_next(struct httpdump *d, const char *p, size_t n, int eof,
 		return fail(d, tef->line,
 		    "both Transfer-Encoding and Content-Length: the body's "
 		    "length is ambiguous");
+	/*
+	 * A request that asked for a 100 Continue, in a dump of both
+	 * directions: the interim response sits between its head and its
+	 * body.
+	 */
+	for (i = 0; i < nf && r->status == 0 && (tef != NULL || cl > 0); i++)
+		if (is_name(&d->f[i], "expect", 6)) {
+			st = skip_interim(&s, e, eof, &line);
+			if (st != HTTPDUMP_REQUEST)
+				return st;
+			break;
+		}
 	if (tef != NULL) {
 		st = chunked(d, req, s, e, eof, line, r, &end);
 		if (st != HTTPDUMP_REQUEST)

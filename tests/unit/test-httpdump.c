@@ -358,6 +358,14 @@ resync(void)
 	    "error 1: not an HTTP/1.1 request line\nresync 1\n1 POST /c 1.1 "
 	    "[Content-Length=0] <>\nresponse 204\n6 GET /d 1.1 [Host=h] <>\n"
 	    "response 200\nend 12");
+	check("Expect: 100-continue: the interim response before the body",
+	    "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+	    "\r\nHTTP/1.1 100 Continue\r\n\r\n{}",
+	    "1 POST /e 1.1 [Expect=100-continue] [Content-Length=2] <{}>\n"
+	    "end 7");
+	check("a body starting as a status line is a body without Expect",
+	    "POST /g HTTP/1.1\r\nContent-Length: 12\r\n\r\nHTTP/1.1 100",
+	    "1 POST /g 1.1 [Content-Length=12] <HTTP/1.1 100>\nend 4");
 	/* A line longer than a header section, a request glued to its end:
 	 * found from the tail kept of it, in any pieces. */
 	n = HTTPDUMP_MAX_HEAD + 5000;
