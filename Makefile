@@ -111,7 +111,7 @@ MODS_dedupe  = cli evrec jqr json lr mark metrics out readfile recloop \
 LIBS_dedupe  = jq m sodium
 MODS_backfill = atomicfile cli closeapi evrec isotime json mark metrics out readfile
 LIBS_backfill = curl
-MODS_subscribe = atomicfile cli closeapi closeevents json out readfile
+MODS_subscribe = atomicfile cli closeapi closeevents json keyring out readfile
 LIBS_subscribe = curl sodium
 MODS_post    = atomicfile backoff cli hmac http job jqr json lr mark metrics \
                out ratelimit readfile signer

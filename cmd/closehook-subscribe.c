@@ -34,6 +34,7 @@
 #include "closeapi.h"
 #include "closeevents.h"
 #include "json.h"
+#include "keyring.h"
 #include "out.h"
 #include "readfile.h"
 
@@ -47,7 +48,7 @@ static const char synopsis[] =
     "\tpause | resume | delete ID\n"
     "       closehook-subscribe [--api-url URL] [--api-key-file FILE] "
     "check\n"
-    "\t[--metrics FILE]\n";
+    "\t[--metrics FILE] [--secret-file FILE ...]\n";
 
 #define ID_MAX 128
 #define EVENTS_MAX 64
@@ -71,6 +72,8 @@ static volatile sig_atomic_t stop;
 static int dry_run;
 static const char *api_url = CLOSEAPI_DEFAULT_URL;
 static const char *metrics_path; /* check --metrics */
+static const char **secret_files; /* check --secret-file */
+static size_t nsecret;
 static enum cmd cmd;
 static const char *unlink_on_fail; /* a key file create made, still empty */
 
@@ -127,6 +130,9 @@ help(void)
 	    "  --key-out FILE       create: append \"whsub_ID HEXKEY\" to FILE "
 	    "(0600)\n"
 	    "  --metrics FILE       check: Prometheus gauges written to FILE\n"
+	    "  --secret-file FILE   check: name the subscriptions no key of "
+	    "FILE applies to\n"
+	    "                       (repeatable)\n"
 	    "  -h, --help           show this help\n"
 	    "      --version        show the version\n");
 	exit(cli_close_out());
@@ -244,7 +250,13 @@ struct tally {
 	unsigned count[STATUSES_MAX];
 	size_t n;
 	unsigned total, inactive;
+	unsigned keyless; /* --secret-file: subscriptions no key applies to */
+	char (*ids)[ID_MAX + 1]; /* --secret-file: the subscriptions seen */
+	size_t nids;
 };
+
+/* check --secret-file: the keys the receiver and the followers read. */
+static struct keyring *ckeys;
 
 /* A status as a Prometheus label value: [a-z0-9_] or "other". */
 static void
@@ -306,6 +318,15 @@ write_metrics(const struct tally *t, int success)
 			    t->status[i], t->count[i]);
 			buf_lit(&b, line);
 		}
+	}
+	if (success && ckeys != NULL) {
+		snprintf(line, sizeof(line),
+		    "# HELP closehook_subscribe_keyless_subscriptions "
+		    "Subscriptions no key of --secret-file applies to.\n"
+		    "# TYPE closehook_subscribe_keyless_subscriptions gauge\n"
+		    "closehook_subscribe_keyless_subscriptions %u\n",
+		    t->keyless);
+		buf_lit(&b, line);
 	}
 	snprintf(line, sizeof(line),
 	    "# HELP closehook_subscribe_check_success 1 when the last "
@@ -495,6 +516,18 @@ check_one(struct json_span sub, void *arg)
 	member_text(sub, "pause_reason", reason, sizeof(reason));
 	member_text(sub, "url", url, sizeof(url));
 	tally_add(t, status[0] ? status : "unknown");
+	if (ckeys != NULL) {
+		t->ids = xrealloc(t->ids, (t->nids + 1) * sizeof(*t->ids));
+		memcpy(t->ids[t->nids++], id, sizeof(id));
+		if (keyring_next(ckeys, 0, id, strlen(id)) == ckeys->n) {
+			t->keyless++;
+			cli_warnx(
+			    "%s has no key in the key files: its "
+			    "deliveries are refused (401) and Close pauses "
+			    "it after days of failures",
+			    id[0] ? id : "(no id)");
+		}
+	}
 	if (strcmp(status, "active") == 0)
 		return;
 	t->inactive++;
@@ -509,18 +542,40 @@ run_check(void)
 {
 	struct tally t;
 
+	size_t i, j;
+
 	memset(&t, 0, sizeof(t));
 	each_subscription(check_one, &t);
 	write_metrics(&t, 1);
-	if (t.inactive > 0) {
+	/* Keys for subscriptions Close no longer has. */
+	for (i = 0; ckeys != NULL && i < ckeys->n; i++) {
+		const struct keyring_entry *e = &ckeys->v[i];
+
+		if (e->sublen == 0)
+			continue;
+		for (j = 0; j < t.nids && strcmp(t.ids[j], e->sub) != 0; j++)
+			;
+		if (j == t.nids)
+			cli_warnx(
+			    "key %s is bound to %s, which Close does not "
+			    "have (deleted?): remove its line once nothing "
+			    "it signed remains to be checked",
+			    e->fp, e->sub);
+	}
+	free(t.ids);
+	if (t.inactive > 0)
 		cli_warnx(
 		    "%u of %u subscriptions are not active; after "
 		    "fixing the cause, resume each with: closehook-subscribe "
 		    "resume ID",
 		    t.inactive, t.total);
-		return CLI_EXIT_REJECTS;
-	}
-	return CLI_EXIT_OK;
+	if (t.keyless > 0)
+		cli_warnx(
+		    "%u of %u subscriptions have no key in the key files: "
+		    "add each one's key (Close shows it only at create; "
+		    "without it, make a new subscription)",
+		    t.keyless, t.total);
+	return t.inactive > 0 || t.keyless > 0 ? CLI_EXIT_REJECTS : CLI_EXIT_OK;
 }
 
 /* -- create ---------------------------------------------------------------- */
@@ -942,6 +997,7 @@ main(int argc, char **argv)
 		O_NOVERIFY,
 		O_KEYOUT,
 		O_METRICS,
+		O_SECRET,
 		O_VERSION
 	};
 	static const struct option longopts[] = {
@@ -954,6 +1010,7 @@ main(int argc, char **argv)
 		{ "no-verify-ssl", no_argument, NULL, O_NOVERIFY },
 		{ "key-out", required_argument, NULL, O_KEYOUT },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "secret-file", required_argument, NULL, O_SECRET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -1019,6 +1076,11 @@ main(int argc, char **argv)
 		case O_METRICS:
 			metrics_path = optarg;
 			break;
+		case O_SECRET:
+			secret_files = xrealloc(secret_files,
+			    (nsecret + 1) * sizeof(*secret_files));
+			secret_files[nsecret++] = optarg;
+			break;
 		case 'h':
 			help();
 			break;
@@ -1057,6 +1119,8 @@ main(int argc, char **argv)
 		cli_fatalx("%s is an option of create", only);
 	if (cmd != C_CHECK && metrics_path != NULL)
 		cli_fatalx("--metrics is an option of check");
+	if (cmd != C_CHECK && nsecret > 0)
+		cli_fatalx("--secret-file is an option of check");
 	if (cmd == C_CHECK && dry_run)
 		cli_fatalx("check takes no --dry-run");
 	if (cmd == C_CREATE) {
@@ -1091,6 +1155,13 @@ main(int argc, char **argv)
 	/* Set up: no key and no connection for a dry run. */
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
+	if (nsecret > 0) {
+		ckeys = xmalloc(sizeof(*ckeys));
+		keyring_init(ckeys);
+		for (i = 0; i < nsecret; i++)
+			if (keyring_load_file(ckeys, secret_files[i]) != 0)
+				exit(CLI_EXIT_FATAL);
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		cli_fatalx("cannot initialise libcurl");
 	memset(&sa, 0, sizeof(sa));

@@ -47,6 +47,29 @@ like "$err" "*${ids[2]} is paused (no pause_reason given)*" "... named too"
 "${S[@]}" resume "${ids[2]}" >/dev/null
 exit_is 0 "after resume, check exits 0 again" "${S[@]}" check
 
+# --secret-file: the subscriptions no key of the files applies to (their
+# deliveries are all refused), and keys of subscriptions Close no longer
+# has.
+k=$(printf '5b%.0s' $(seq 32))
+printf '%s %s\n%s %s\nwhsub_gone0000000000000000 %s\n' \
+    "${ids[0]}" "$k" "${ids[1]}" "$k" "$k" >"$TMP/ck"
+chmod 600 "$TMP/ck"
+run "${S[@]}" check --secret-file "$TMP/ck" --metrics "$M"
+is "$rc" 1 "--secret-file: a subscription without a key: exit 1"
+like "$err" "*${ids[2]} has no key in the key files: its deliveries are refused (401)*" \
+    "... naming it"
+ok "... and not the others" bash -c '! grep -q "${1} has no key" "$2"' _ \
+    "${ids[0]}" "$TMP/err"
+like "$err" "*is bound to whsub_gone0000000000000000, which Close does not have*" \
+    "a key for a subscription Close does not have is named"
+ok "... the metrics count the keyless one" \
+    grep -qx 'closehook_subscribe_keyless_subscriptions 1' "$M"
+printf '%s\n' "$k" >>"$TMP/ck"
+run "${S[@]}" check --secret-file "$TMP/ck"
+is "$rc" 0 "an unbound key applies to every subscription: exit 0"
+must_fail "--secret-file is an option of check" \
+    "${S[@]}" list --secret-file "$TMP/ck"
+
 # Errors are exit 2, never "no subscriptions"; the metrics say so.
 CLOSE_API_KEY=wrong_key_0123 run "${S[@]}" check --metrics "$M"
 is "$rc" 2 "a wrong key: exit 2"

@@ -97,5 +97,6 @@ complete -c closehook-subscribe -n "not __fish_seen_subcommand_from list pause r
 complete -c closehook-subscribe -n "not __fish_seen_subcommand_from list pause resume delete check" -l no-verify-ssl -d 'create: Close does not check the certificate'
 complete -c closehook-subscribe -n "not __fish_seen_subcommand_from list pause resume delete check" -l key-out -r -F -d 'create: append whsub_ID HEXKEY to FILE'
 complete -c closehook-subscribe -n "not __fish_seen_subcommand_from list create pause resume delete" -l metrics -r -F -d 'check: Prometheus gauges written to FILE'
+complete -c closehook-subscribe -n "not __fish_seen_subcommand_from list create pause resume delete" -l secret-file -r -F -d 'check: name the subscriptions no key of FILE applies to'
 complete -c closehook-subscribe -s h -l help -d 'Show help'
 complete -c closehook-subscribe -l version -d 'Show the version'
