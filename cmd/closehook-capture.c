@@ -320,7 +320,7 @@ do_http(const char *path)
 	const char *name;
 	struct stat sb;
 	int fd, eof = 0, need = 1, regular = 0, skipping = 0;
-	unsigned long nreq = 0;
+	unsigned long nreq = 0, nother = 0;
 	ssize_t k;
 
 	if ((fd = open_input(path, &name)) < 0)
@@ -378,6 +378,12 @@ do_http(const char *path)
 			}
 			if (st != HTTPDUMP_REQUEST)
 				break;
+			/* Close POSTs; a probe's GET is no delivery (as --har). */
+			if (r.methodn != 4 ||
+			    memcmp(r.method, "POST", 4) != 0) {
+				nother++;
+				continue;
+			}
 			nreq++;
 			if (fixed_at[0] != '\0')
 				m.received_at = fixed_at;
@@ -414,6 +420,9 @@ do_http(const char *path)
 	 * which is the last one's arrival: an earlier request's signature
 	 * can look stale to closehook-verify.
 	 */
+	if (nother > 0)
+		cli_warnx("%s: skipped %lu %s not POST", name, nother,
+		    nother == 1 ? "request that is" : "requests that are");
 	if (regular && nreq > 1)
 		cli_warnx("%s: %lu requests, each stamped with the file's "
 			  "modification time (the last one's arrival); give "

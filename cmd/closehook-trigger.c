@@ -163,8 +163,12 @@ parse_set(const char *arg, struct setop *op)
 			   "joined by dots, e.g. event.data.\"custom.cf_x\")",
 		    op->text);
 	if (json_parse(eq + 1, strlen(eq + 1), &v, &je) != 0)
-		cli_fatalx("--set %.60s: invalid JSON at byte %zu: %s",
-		    op->text, je.off, je.msg);
+		cli_fatalx("--set %.60s: invalid JSON at byte %zu: %s%s",
+		    op->text, je.off, je.msg,
+		    eq[1] != '"' && eq[1] != '{' && eq[1] != '[' &&
+			    eq[1] != '-' && !(eq[1] >= '0' && eq[1] <= '9')
+			? " (a string takes its quotes: PATH='\"text\"')"
+			: "");
 	op->val = jt_from_json(v);
 }
 

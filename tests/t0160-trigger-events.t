@@ -238,8 +238,8 @@ done
 is "$bad" 0 "a changed field set to its previous value: previous_data takes the value it had"
 run "$T" --format event --set 'event.data.status_label=Won' lead:created
 is "$rc:$out" "2:" "--set with JSON that is not JSON: exit 2, nothing written"
-is "$err" "closehook-trigger: --set event.data.status_label: invalid JSON at byte 0: unexpected character" \
-    "and says why"
+is "$err" "closehook-trigger: --set event.data.status_label: invalid JSON at byte 0: unexpected character (a string takes its quotes: PATH='\"text\"')" \
+    "and says why, and that a string takes quotes"
 run "$T" --format event --set 'event.data.x={"a":' lead:created
 is "$rc" 2 "--set with truncated JSON: exit 2"
 run "$T" --format event --set 'event.data.x' lead:created
