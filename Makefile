@@ -169,6 +169,7 @@ FMODS_postopts = backoff http ratelimit
 FMODS_httpdump = httpdump capture
 FMODS_har     = har capture
 FMODS_explain = closesig
+FMODS_keyring = keyring
 
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)

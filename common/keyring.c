@@ -154,9 +154,8 @@ all_hex(const char *s, size_t n)
 	return n > 0;
 }
 
-/* Parse a key file's text held in locked memory. */
-static int
-parse_keys(struct keyring *r, const char *path, char *text, size_t n)
+int
+keyring_parse(struct keyring *r, const char *path, char *text, size_t n)
 {
 	char *p = text, *end = text + n, *eol, *tok[3];
 	size_t toklen[3];
@@ -168,11 +167,10 @@ parse_keys(struct keyring *r, const char *path, char *text, size_t n)
 	 * UTF-16 ("Unicode"), which no line of it would parse as. */
 	if (n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
 		p += 3;
-	else if ((n >= 2 &&
-		     ((unsigned char)p[0] == 0xff ||
-			 (unsigned char)p[0] == 0xfe) &&
-		     ((unsigned char)p[1] == 0xfe ||
-			 (unsigned char)p[1] == 0xff)) ||
+	/* A NUL is refused after a byte-order mark too. */
+	if ((p == text && n >= 2 &&
+		((unsigned char)p[0] == 0xff || (unsigned char)p[0] == 0xfe) &&
+		((unsigned char)p[1] == 0xfe || (unsigned char)p[1] == 0xff)) ||
 	    memchr(text, '\0', n) != NULL) {
 		cli_warnx("%s: UTF-16 text or NUL bytes: save the key file "
 			  "as ASCII or UTF-8",
@@ -263,7 +261,7 @@ load_file(struct keyring *r, const char *opt, const char *path)
 	f.opt = opt;
 	r->files = xrealloc(r->files, (r->nfiles + 1) * sizeof(*r->files));
 	r->files[r->nfiles++] = f;
-	rc = parse_keys(r, path, text, n);
+	rc = keyring_parse(r, path, text, n);
 	readfile_secret_free(text);
 	return rc;
 }

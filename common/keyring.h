@@ -69,6 +69,13 @@ int keyring_add_hex(struct keyring *, const char *sub, size_t sublen,
     const char *hex, size_t hexlen, const char **why);
 
 /*
+ * Parse a key file's text (held in locked memory by the caller), named
+ * path in messages: 0, or -1 after printing "PATH:LINE: reason".  What
+ * keyring_load_file does after reading the file; also for fuzzing.
+ */
+int keyring_parse(struct keyring *, const char *path, char *text, size_t n);
+
+/*
  * Load a key file.  Returns 0, or -1 after printing "PATH:LINE: reason" or
  * "PATH: reason" through cli_warnx.  A file readable by group or others
  * draws a warning but is loaded.

@@ -96,6 +96,10 @@ printf '%s\r\n' "$k1" | iconv -f ascii -t utf-16 >"$TMP/win"
 run closehook-verify --secret-file "$TMP/win" "$TMP/in"
 is "$rc:$err" "2:closehook-verify: $TMP/win: UTF-16 text or NUL bytes: save the key file as ASCII or UTF-8" \
     "a UTF-16 key file is refused, saying why"
+printf '\xef\xbb\xbfwhsub_\x00a %s\n' "$k1" >"$TMP/win"
+run closehook-verify --secret-file "$TMP/win" "$TMP/in"
+is "$rc:$err" "2:closehook-verify: $TMP/win: UTF-16 text or NUL bytes: save the key file as ASCII or UTF-8" \
+    "a NUL byte after a byte-order mark too (fuzz-keyring)"
 
 # No key on the command line: there is no option that takes one.
 run closehook-verify --help
