@@ -820,19 +820,6 @@ append_key(int fd, const char *path, int created, const char *line, size_t n)
 }
 
 static int
-is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-			(s[i] >= 'a' && s[i] <= 'f') ||
-			(s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
-}
-
-static int
 run_create(const char *url, struct event *ev, size_t nev, int verify_ssl,
     const char *key_out)
 {
@@ -895,7 +882,7 @@ run_create(const char *url, struct event *ev, size_t nev, int verify_ssl,
 	if (!json_object_get(root, "signature_key", 13, &keyv) ||
 	    keyv.type != JSON_STRING || !json_str_plain(keyv) ||
 	    keyv.n - 2 < 2 * 16 || keyv.n - 2 > 2 * 128 ||
-	    (keyv.n - 2) % 2 != 0 || !is_hex(keyv.p + 1, keyv.n - 2)) {
+	    (keyv.n - 2) % 2 != 0 || !keyring_is_hex(keyv.p + 1, keyv.n - 2)) {
 		cli_warnx("SUBSCRIPTION %s WAS CREATED, BUT THE ANSWER CARRIES "
 			  "NO USABLE signature_key: delete it with "
 			  "`closehook-subscribe delete %s`",

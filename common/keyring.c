@@ -140,9 +140,8 @@ is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-/* Is s[0..n) hex digits only (n > 0)? */
-static int
-all_hex(const char *s, size_t n)
+int
+keyring_is_hex(const char *s, size_t n)
 {
 	size_t i;
 
@@ -212,8 +211,8 @@ keyring_parse(struct keyring *r, const char *path, char *text, size_t n)
 			toklen[1] = toklen[0];
 			toklen[0] = 0;
 		}
-		if (ntok == 2 && all_hex(tok[0], toklen[0]) &&
-		    !all_hex(tok[1], toklen[1])) {
+		if (ntok == 2 && keyring_is_hex(tok[0], toklen[0]) &&
+		    !keyring_is_hex(tok[1], toklen[1])) {
 			cli_recwarnx(path, lineno,
 			    "expected SUBSCRIPTION_ID HEXKEY: the two look "
 			    "swapped");

@@ -68,6 +68,9 @@ void keyring_free(struct keyring *);
 int keyring_add_hex(struct keyring *, const char *sub, size_t sublen,
     const char *hex, size_t hexlen, const char **why);
 
+/* Is s[0..n) hex digits only, and not empty? */
+int keyring_is_hex(const char *s, size_t n);
+
 /*
  * Parse a key file's text (held in locked memory by the caller), named
  * path in messages: 0, or -1 after printing "PATH:LINE: reason".  What
