@@ -245,6 +245,13 @@ static atomic_long inflight; /* requests not yet completed */
 static atomic_int rej_reopen; /* SIGHUP generation for rejects */
 /* The spool fails: from a failed write or sync to the next good batch. */
 static atomic_int spool_failing;
+/*
+ * When it last failed: /healthz says 503 for SPOOL_HEALTH_NS after it, so
+ * that a load balancer that stopped sending for it tries again (only a
+ * request finds the spool good again).
+ */
+static _Atomic uint64_t spool_fail_ns;
+#define SPOOL_HEALTH_NS (10 * 1000000000ull)
 
 /*
  * The spool, one descriptor (open file description) per committer: Linux
@@ -1205,7 +1212,9 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 		if (url[1] == 'h')
 			return nq != NULL && !natsq_connected(nq)
 			    ? early(conn, r, 503, r_nats_down)
-			    : atomic_load(&spool_failing)
+			    : atomic_load(&spool_failing) &&
+				cli_mono_ns() - atomic_load(&spool_fail_ns) <
+				    SPOOL_HEALTH_NS
 			    ? early(conn, r, 503, r_spool_down)
 			    : early(conn, r, 200, r_health);
 		r->dmetrics = 1;
@@ -1461,6 +1470,7 @@ static void
 spool_fail(int c, int e)
 {
 	atomic_store(&spool_failing, 1);
+	atomic_store(&spool_fail_ns, cli_mono_ns());
 	if (spool_may_warn())
 		cli_warnx("%s: %s; answering 503 until it works again",
 		    spool_path,
@@ -2044,6 +2054,10 @@ keys_reload(const char *why)
 	if (kr == NULL) {
 		cli_warnx("%s: keys not reloaded: the %zu in use stay", why,
 		    keys_cur->n);
+		/* The same broken file is not read again until it changes. */
+		pthread_rwlock_wrlock(&keys_lock);
+		keyring_seen(keys_cur);
+		pthread_rwlock_unlock(&keys_lock);
 		return 0;
 	}
 	keyring_diff(keys_cur, kr, diff, sizeof(diff));
@@ -2059,7 +2073,7 @@ keys_reload(const char *why)
 
 /*
  * A request's signature against the keys in use; *changed: it was
- * refused for its key while a key file has changed since it was read.
+ * refused for its key (keys_reload_changed then looks at the files).
  */
 static enum closesig_reason
 key_check(const struct req *r, const struct capture_hdr *ts,
@@ -2070,8 +2084,7 @@ key_check(const struct req *r, const struct capture_hdr *ts,
 	pthread_rwlock_rdlock(&keys_lock);
 	why = closesig_check(keys_cur, max_age, r->rt.tv_sec, ts->val, ts->valn,
 	    sig->val, sig->valn, r->body, r->n);
-	*changed = (why == CLOSESIG_NO_KEY || why == CLOSESIG_MISMATCH) &&
-	    keyring_changed(keys_cur);
+	*changed = why == CLOSESIG_NO_KEY || why == CLOSESIG_MISMATCH;
 	pthread_rwlock_unlock(&keys_lock);
 	return why;
 }
@@ -2083,11 +2096,16 @@ keys_reload_changed(void)
 	uint64_t now = cli_mono_ns();
 	int rc = 0;
 
+	/*
+	 * A stat a refused request (a microsecond or two beside the
+	 * request); a reload at most once a RELOAD_GAP_NS, and a file that
+	 * failed to read is not read again until it changes (keyring_seen).
+	 */
 	pthread_mutex_lock(&reload_mu);
-	if (reload_last == 0 || now - reload_last >= RELOAD_GAP_NS) {
+	if (keyring_changed(keys_cur) &&
+	    (reload_last == 0 || now - reload_last >= RELOAD_GAP_NS)) {
 		reload_last = now;
-		if (keyring_changed(keys_cur))
-			rc = keys_reload("a key file changed");
+		rc = keys_reload("a key file changed");
 	}
 	pthread_mutex_unlock(&reload_mu);
 	return rc;

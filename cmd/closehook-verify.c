@@ -807,14 +807,20 @@ keys_refresh(void)
 	struct keyring *kr;
 	char diff[512];
 
-	if ((last != 0 && t - last < RELOAD_GAP_NS) || !keyring_changed(keys))
+	if (!keyring_changed(keys))
 		return 0;
+	/* A second change within the gap: wait for it, not reject. */
+	if (last != 0 && t - last < RELOAD_GAP_NS) {
+		usleep((useconds_t)((RELOAD_GAP_NS - (t - last)) / 1000));
+		t = cli_mono_ns();
+	}
 	last = t;
 	if ((kr = keyring_reread(keys)) == NULL) {
 		cli_warnx(
 		    "a key file changed: keys not reloaded: the %zu in use "
 		    "stay",
 		    keys->n);
+		keyring_seen(keys);
 		return 0;
 	}
 	keyring_diff(keys, kr, diff, sizeof(diff));

@@ -52,6 +52,7 @@ file_stat(struct keyring_file *f, const char *path)
 	if (stat(path, &st) != 0)
 		return;
 	f->seen = 1;
+	f->regular = S_ISREG(st.st_mode);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->size = st.st_size;
@@ -310,6 +311,9 @@ keyring_changed(const struct keyring *r)
 	const struct keyring_file *f;
 	size_t i;
 
+	for (i = 0; i < r->nfiles; i++)
+		if (!r->files[i].regular)
+			return 0;
 	for (i = 0; i < r->nfiles; i++) {
 		f = &r->files[i];
 		file_stat(&now, f->path);
@@ -322,11 +326,35 @@ keyring_changed(const struct keyring *r)
 	return 0;
 }
 
+void
+keyring_seen(struct keyring *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nfiles; i++) {
+		char *path = r->files[i].path;
+		const char *opt = r->files[i].opt;
+
+		file_stat(&r->files[i], path);
+		r->files[i].path = path;
+		r->files[i].opt = opt;
+	}
+}
+
 struct keyring *
 keyring_reread(const struct keyring *r)
 {
-	struct keyring *nr = xmalloc(sizeof(*nr));
+	struct keyring *nr;
 	size_t i;
+
+	for (i = 0; i < r->nfiles; i++)
+		if (!r->files[i].regular) {
+			cli_warnx("%s: not a regular file: it cannot be read "
+				  "again",
+			    r->files[i].path);
+			return NULL;
+		}
+	nr = xmalloc(sizeof(*nr));
 
 	keyring_init(nr);
 	nr->with_text = r->with_text;

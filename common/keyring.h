@@ -41,6 +41,7 @@ struct keyring_file {
 	char *path;
 	const char *opt; /* how it was named, for messages */
 	int seen; /* the stat succeeded */
+	int regular; /* a regular file: one that can be read again */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -101,16 +102,25 @@ size_t
 keyring_next(const struct keyring *, size_t i, const char *sub, size_t sublen);
 
 /*
- * Has a key file of the ring changed since it was read (another file at
- * its path, another size or modification time, or gone)?  A stat per file.
+ * Has a key file of the ring changed since it was read, or since
+ * keyring_seen (another file at its path, another size or modification
+ * time, or gone)?  A stat per file.  Never, when a file of the ring is not
+ * a regular file (a pipe, --secret-file <(command)): that cannot be read
+ * again.
  */
 int keyring_changed(const struct keyring *);
 
 /*
+ * Take the key files as they are now for unchanged (after a reread that
+ * failed: the same broken file is not read again until it changes).
+ */
+void keyring_seen(struct keyring *);
+
+/*
  * A new ring read from the ring's key files and $CLOSEHOOK_SECRET again:
- * all of them or nothing (NULL, after saying why, as the loads do).  A
- * file caught half written either fails to parse or has changed again
- * by the next keyring_changed.
+ * all of them or nothing (NULL, after saying why, as the loads do; also
+ * when a file is not a regular file).  A file caught half written either
+ * fails to parse or has changed again by the next keyring_changed.
  */
 struct keyring *keyring_reread(const struct keyring *);
 

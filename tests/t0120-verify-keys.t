@@ -120,16 +120,42 @@ capture $ts "$(sign "$k1" $ts "$body_a")" "$body_a" >&7
 wait_lines "$TMP/live.out" 1 || true
 printf 'whsub_b %s\n' "$k3" >>"$TMP/live"
 capture $ts "$(sign $k3 $ts "$body_b")" "$body_b" >&7
+wait_lines "$TMP/live.out" 2 || true
+# A second key within the second after the first reload: waited for, not
+# rejected (two subscribe creates in a row).
+body_c='{"subscription_id": "whsub_c", "event": {"id": "ev_4"}}'
+printf 'whsub_c %s\n' "$k2" >>"$TMP/live"
+capture $ts "$(sign $k2 $ts "$body_c")" "$body_c" >&7
 capture $ts "$(sign $k2 $ts "$body_b")" "$body_b" >&7
 exec 7>&-
 wait "$vpid" || true
-is "$(cat "$TMP/live.out")" "$(printf '%s\n' "$body_a" "$body_b")" \
-    "a key appended while it runs: its capture verifies"
+is "$(cat "$TMP/live.out")" "$(printf '%s\n' "$body_a" "$body_b" "$body_c")" \
+    "keys appended while it runs, the second within a second: their captures verify"
 k3_fp=$(printf '%s' "$k3" | xxd -r -p | sha256sum | cut -c1-8)
 like "$(cat "$TMP/live.err")" "*a key file changed: keys reloaded: 2 keys; new: $k3_fp (whsub_b)*" \
     "said, naming the key and its subscription"
 is "$(jq -r .reason "$TMP/live.rej")" signature-mismatch \
     "a key in no file is still refused"
-is "$(grep -c reloaded "$TMP/live.err")" 1 "without reading the unchanged file again"
+is "$(grep -c reloaded "$TMP/live.err")" 2 "without reading the unchanged file again"
+
+# A key file that is not a regular file (--secret-file <(command)) cannot
+# be read again: no reload is tried, and nothing is said per capture.
+printf 'whsub_a %s\n' "$k1" >"$TMP/reg"
+chmod 600 "$TMP/reg"
+mkfifo "$TMP/feed2"
+closehook-verify --secret-file <(printf 'whsub_b %s\n' "$k3") \
+    --secret-file "$TMP/reg" --now $ts <"$TMP/feed2" >"$TMP/ps.out" \
+    2>"$TMP/ps.err" &
+vpid=$!
+exec 7>"$TMP/feed2"
+capture $ts "$(sign $k3 $ts "$body_b")" "$body_b" >&7
+wait_lines "$TMP/ps.out" 1 || true
+printf 'whsub_c %s\n' "$k2" >>"$TMP/reg"
+for _ in 1 2 3; do capture $ts "$(sign $k2 $ts "$body_c")" "$body_c" >&7; done
+exec 7>&-
+wait "$vpid" || true
+is "$(cat "$TMP/ps.out")" "$body_b" "with a process substitution among the key files: its keys work"
+is "$(grep -c 'reload\|regular' "$TMP/ps.err" || true)" 0 \
+    "and a changed regular file beside it is not read again, quietly"
 
 done_testing

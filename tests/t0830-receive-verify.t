@@ -135,6 +135,17 @@ like "$(cat "$TMP/rot.err")" "*a key file changed: keys reloaded: 2 keys; new: *
 is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 401 \
     "a key that is in no file: still 401 (the unchanged file is not read again)"
 is "$(grep -c 'reloaded' "$TMP/rot.err")" 5 "and no reload for it (four SIGHUPs and one change before)"
+# A key file left broken is read once after it changed, not again for
+# every refused request.
+printf 'whsub_x 1234ab' >>"$TMP/rot"
+n0=$(grep -c 'not reloaded' "$TMP/rot.err")
+for _ in 1 2 3 4 5 6; do sigpost "$KAV_TS" "$KAV_SIG_ASCII_KEY" "$KAV_BODY" >/dev/null; sleep 0.3; done
+is "$(( $(grep -c 'not reloaded' "$TMP/rot.err") - n0 ))" 1 \
+    "a broken key file under refused requests: one failed reload, not one a second"
+printf '\n' >>"$TMP/rot"
+head -n -2 "$TMP/rot" >"$TMP/rot.fixed"
+mv "$TMP/rot.fixed" "$TMP/rot"
+chmod 600 "$TMP/rot"
 # Reloads under load: the request threads check while the ring is swapped.
 echo "$KAV_KEY" >>"$TMP/rot"
 send_events "$RURL/" "$TMP/events" --concurrency 8 &
