@@ -100,8 +100,8 @@ static uint64_t reload_last; /* under reload_mu: a reject's last reload */
 #define RELOAD_GAP_NS 1000000000ull
 struct req;
 struct capture_hdr;
-static enum closesig_reason key_check(const struct req *,
-    const struct capture_hdr *, const struct capture_hdr *, int *);
+static enum closesig_reason key_check(
+    const struct req *, const struct capture_hdr *, const struct capture_hdr *);
 static int keys_reload_changed(void);
 static const char **key_paths; /* the --secret-file operands, in order */
 static size_t nkey_paths;
@@ -758,7 +758,6 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 	static struct hdrs hs;
 	const union MHD_ConnectionInfo *ci;
 	const struct capture_hdr *ts, *sig;
-	int changed;
 	struct capture_meta m;
 	struct isotime it;
 	char when[64], frac[24], addr[NETADDR_STRLEN];
@@ -798,11 +797,9 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 			why = CLOSESIG_MISSING_SIG;
 		else if (ts == NULL)
 			why = CLOSESIG_MISSING_TS;
-		else {
-			why = key_check(r, ts, sig, &changed);
-			if (changed && keys_reload_changed())
-				why = key_check(r, ts, sig, &changed);
-		}
+		else if (closesig_for_key(why = key_check(r, ts, sig)) &&
+		    keys_reload_changed())
+			why = key_check(r, ts, sig);
 		if (why != CLOSESIG_OK) {
 			atomic_fetch_add(&m_rejects[why], 1);
 			if (!quiet)
@@ -2039,52 +2036,40 @@ keys_load(void)
 }
 
 /*
- * Read the key files again (reload_mu held).  The new keys replace the old
- * ones only when every file reads cleanly (keyring_load_file refuses a
- * file without a key): a file caught half written, or emptied, keeps the
- * keys in use (a receiver with none would refuse every delivery), and
- * says so.  Returns 1 when the keys were replaced.
+ * Read the key files again (reload_mu held: only the reloads read and
+ * write the ring's files, the request threads its keys).  The new keys
+ * replace the old ones only when every file reads cleanly
+ * (keyring_load_file refuses a file without a key): a file caught half
+ * written, or emptied, keeps the keys in use (a receiver with none would
+ * refuse every delivery), says so, and is not read again until it
+ * changes.  Returns 1 when the keys were replaced.
  */
 static int
 keys_reload(const char *why)
 {
-	struct keyring *kr = keyring_reread(keys_cur), *old;
-	char diff[512];
+	struct keyring *kr = keyring_reload(keys_cur, why), *old;
 
-	if (kr == NULL) {
-		cli_warnx("%s: keys not reloaded: the %zu in use stay", why,
-		    keys_cur->n);
-		/* The same broken file is not read again until it changes. */
-		pthread_rwlock_wrlock(&keys_lock);
-		keyring_seen(keys_cur);
-		pthread_rwlock_unlock(&keys_lock);
+	if (kr == NULL)
 		return 0;
-	}
-	keyring_diff(keys_cur, kr, diff, sizeof(diff));
 	pthread_rwlock_wrlock(&keys_lock);
 	old = keys_cur;
 	keys_cur = kr;
 	pthread_rwlock_unlock(&keys_lock);
 	keyring_free(old);
 	free(old);
-	cli_warnx("%s: keys reloaded: %s", why, diff);
 	return 1;
 }
 
-/*
- * A request's signature against the keys in use; *changed: it was
- * refused for its key (keys_reload_changed then looks at the files).
- */
+/* A request's signature against the keys in use. */
 static enum closesig_reason
 key_check(const struct req *r, const struct capture_hdr *ts,
-    const struct capture_hdr *sig, int *changed)
+    const struct capture_hdr *sig)
 {
 	enum closesig_reason why;
 
 	pthread_rwlock_rdlock(&keys_lock);
 	why = closesig_check(keys_cur, max_age, r->rt.tv_sec, ts->val, ts->valn,
 	    sig->val, sig->valn, r->body, r->n);
-	*changed = why == CLOSESIG_NO_KEY || why == CLOSESIG_MISMATCH;
 	pthread_rwlock_unlock(&keys_lock);
 	return why;
 }
@@ -2099,7 +2084,7 @@ keys_reload_changed(void)
 	/*
 	 * A stat a refused request (a microsecond or two beside the
 	 * request); a reload at most once a RELOAD_GAP_NS, and a file that
-	 * failed to read is not read again until it changes (keyring_seen).
+	 * failed to read is not read again until it changes (keyring_reload).
 	 */
 	pthread_mutex_lock(&reload_mu);
 	if (keyring_changed(keys_cur) &&

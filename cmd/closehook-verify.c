@@ -620,33 +620,32 @@ judged(const char *file, unsigned long lineno, enum closesig_reason r,
 	reject(file, lineno, r, d, line, n, line_is_json, explain ? &w : NULL);
 }
 
+/* Does the quoted name k hold the word w, in any case? */
+static int
+name_holds(struct json_span k, const char *w)
+{
+	size_t i, n = strlen(w);
+
+	for (i = 1; i + n < k.n; i++)
+		if (strncasecmp(k.p + i, w, n) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * The names of the capture's headers that hold "sig" and what tells the
  * missing one (hash, time), any case, but Close's own two, as a list in
  * dst: a signature header a proxy renamed (x-close-sig-hash,
  * http_close_sig_hash).  Empty when there is none.
  */
-/* Does the quoted name k hold what tells the missing header: "hash" or
- * "time"? */
-static int
-name_holds(struct json_span k, const char *missing)
-{
-	const char *w = strstr(missing, "hash") != NULL ? "hash" : "time";
-	size_t i;
-
-	for (i = 1; i + 4 < k.n; i++)
-		if (strncasecmp(k.p + i, w, 4) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 headers_alike(
     const char *line, size_t n, const char *missing, char *dst, size_t cap)
 {
+	const char *word = strstr(missing, "hash") != NULL ? "hash" : "time";
 	struct json_span root, hs, k, v;
 	struct json_iter it;
-	size_t len = 0, i;
+	size_t len = 0;
 
 	dst[0] = '\0';
 	if (json_parse(line, n, &root, NULL) != 0 ||
@@ -654,15 +653,12 @@ headers_alike(
 		return;
 	json_iter_init(&it, hs);
 	while (json_iter_member(&it, &k, &v)) {
-		for (i = 1; i + 4 <= k.n; i++)
-			if (strncasecmp(k.p + i, "sig", 3) == 0)
-				break;
-		if (i + 4 > k.n || k.n > 64 || len + k.n + 2 >= cap ||
+		if (!name_holds(k, "sig") || k.n > 64 || len + k.n + 2 >= cap ||
 		    (k.n == 16 &&
 			strncasecmp(k.p, "\"close-sig-hash\"", 16) == 0) ||
 		    (k.n == 21 &&
 			strncasecmp(k.p, "\"close-sig-timestamp\"", 21) == 0) ||
-		    !name_holds(k, missing))
+		    !name_holds(k, word))
 			continue;
 		len += (size_t)snprintf(dst + len, cap - len, "%s%.*s",
 		    len > 0 ? ", " : "", (int)(k.n - 2), k.p + 1);
@@ -805,7 +801,6 @@ keys_refresh(void)
 	static uint64_t last;
 	uint64_t t = cli_mono_ns();
 	struct keyring *kr;
-	char diff[512];
 
 	if (!keyring_changed(keys))
 		return 0;
@@ -815,19 +810,11 @@ keys_refresh(void)
 		t = cli_mono_ns();
 	}
 	last = t;
-	if ((kr = keyring_reread(keys)) == NULL) {
-		cli_warnx(
-		    "a key file changed: keys not reloaded: the %zu in use "
-		    "stay",
-		    keys->n);
-		keyring_seen(keys);
+	if ((kr = keyring_reload(keys, "a key file changed")) == NULL)
 		return 0;
-	}
-	keyring_diff(keys, kr, diff, sizeof(diff));
 	retired = xrealloc(retired, (nretired + 1) * sizeof(*retired));
 	retired[nretired++] = keys;
 	keys = kr;
-	cli_warnx("a key file changed: keys reloaded: %s", diff);
 	return 1;
 }
 
@@ -840,7 +827,7 @@ examine(const struct lr_line *l, struct bodybuf *b, struct found *f)
 	if (!examine_parse(l, b, f, &m))
 		return;
 	r = check(&m);
-	if ((r == CLOSESIG_NO_KEY || r == CLOSESIG_MISMATCH) && keys_refresh())
+	if (closesig_for_key(r) && keys_refresh())
 		r = check(&m);
 	judge(f, r);
 }

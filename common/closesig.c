@@ -31,6 +31,12 @@ closesig_reason_name(enum closesig_reason r)
 	return r >= 0 && r < CLOSESIG_COUNT ? reason_name[r] : "ok";
 }
 
+int
+closesig_for_key(enum closesig_reason r)
+{
+	return r == CLOSESIG_NO_KEY || r == CLOSESIG_MISMATCH;
+}
+
 /* Parse the timestamp header: ASCII decimal seconds, nothing else. */
 static int
 parse_ts(const char *p, size_t n, int64_t *ts)

@@ -39,6 +39,12 @@ enum closesig_reason {
 const char *closesig_reason_name(enum closesig_reason r);
 
 /*
+ * Refused for its key (no-key, signature-mismatch): what a key file that
+ * changed since it was read may answer (keyring_changed).
+ */
+int closesig_for_key(enum closesig_reason r);
+
+/*
  * Check one message: the header values ts and sig as received and the raw
  * body.  The timestamp must lie within max_age seconds of ref (max_age 0:
  * no window).  Returns CLOSESIG_OK or the reason of the reject.

@@ -42,13 +42,17 @@ keyring_free(struct keyring *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* What stat(2) says of path, into f (f->seen 0 when it fails). */
+/* What stat(2) says of path now, into f's stat fields (seen 0: it failed). */
 static void
 file_stat(struct keyring_file *f, const char *path)
 {
 	struct stat st;
 
-	memset(f, 0, sizeof(*f));
+	f->seen = f->regular = 0;
+	f->dev = 0;
+	f->ino = 0;
+	f->size = 0;
+	f->mtim.tv_sec = f->mtim.tv_nsec = 0;
 	if (stat(path, &st) != 0)
 		return;
 	f->seen = 1;
@@ -326,22 +330,18 @@ keyring_changed(const struct keyring *r)
 	return 0;
 }
 
-void
+/* Take r's files as they are now for unchanged. */
+static void
 keyring_seen(struct keyring *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nfiles; i++) {
-		char *path = r->files[i].path;
-		const char *opt = r->files[i].opt;
-
-		file_stat(&r->files[i], path);
-		r->files[i].path = path;
-		r->files[i].opt = opt;
-	}
+	for (i = 0; i < r->nfiles; i++)
+		file_stat(&r->files[i], r->files[i].path);
 }
 
-struct keyring *
+/* r's files and $CLOSEHOOK_SECRET read again, all or nothing. */
+static struct keyring *
 keyring_reread(const struct keyring *r)
 {
 	struct keyring *nr;
@@ -446,4 +446,21 @@ keyring_diff(
 	append(dst, cap, &len, "%zu key%s", new->n, new->n == 1 ? "" : "s");
 	diff_list(new, old, "; new: ", dst, cap, &len);
 	diff_list(old, new, "; gone: ", dst, cap, &len);
+}
+
+struct keyring *
+keyring_reload(struct keyring *r, const char *why)
+{
+	struct keyring *nr = keyring_reread(r);
+	char diff[512];
+
+	if (nr == NULL) {
+		cli_warnx(
+		    "%s: keys not reloaded: the %zu in use stay", why, r->n);
+		keyring_seen(r);
+		return NULL;
+	}
+	keyring_diff(r, nr, diff, sizeof(diff));
+	cli_warnx("%s: keys reloaded: %s", why, diff);
+	return nr;
 }

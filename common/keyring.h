@@ -102,27 +102,13 @@ size_t
 keyring_next(const struct keyring *, size_t i, const char *sub, size_t sublen);
 
 /*
- * Has a key file of the ring changed since it was read, or since
- * keyring_seen (another file at its path, another size or modification
+ * Has a key file of the ring changed since it was read, or since a
+ * reload of it failed (another file at its path, another size or modification
  * time, or gone)?  A stat per file.  Never, when a file of the ring is not
  * a regular file (a pipe, --secret-file <(command)): that cannot be read
  * again.
  */
 int keyring_changed(const struct keyring *);
-
-/*
- * Take the key files as they are now for unchanged (after a reread that
- * failed: the same broken file is not read again until it changes).
- */
-void keyring_seen(struct keyring *);
-
-/*
- * A new ring read from the ring's key files and $CLOSEHOOK_SECRET again:
- * all of them or nothing (NULL, after saying why, as the loads do; also
- * when a file is not a regular file).  A file caught half written either
- * fails to parse or has changed again by the next keyring_changed.
- */
-struct keyring *keyring_reread(const struct keyring *);
 
 /*
  * What a reread changed, for a message: "N keys" and, when keys came or
@@ -131,5 +117,18 @@ struct keyring *keyring_reread(const struct keyring *);
  */
 void keyring_diff(const struct keyring *old, const struct keyring *new,
     char *dst, size_t cap);
+
+/*
+ * A new ring read from the ring's key files and $CLOSEHOOK_SECRET again,
+ * all of them or nothing, said: "WHY: keys reloaded: DIFF" (keyring_diff)
+ * and the new ring; or, after saying why (as the loads do; also when a
+ * file is not a regular file), "WHY: keys not reloaded: the N in use
+ * stay" and NULL, r's files then taken as they are now for unchanged, so
+ * that the same broken file is not read again until it changes.  A file
+ * caught half written either fails to parse or has changed again by the
+ * next keyring_changed.  r's files are read and written, so reloads of
+ * one ring must not overlap; its keys are only read.
+ */
+struct keyring *keyring_reload(struct keyring *, const char *why);
 
 #endif
