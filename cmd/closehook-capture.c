@@ -281,10 +281,9 @@ read_all(int fd, const char *name, char **buf, size_t *n)
 
 /*
  * A request httpdump could not frame (r: as far as it was read): reported,
- * and the dump
- * read on from the next message (httpdump_resync).  Responses (a dump of
- * both directions: Wireshark's "Follow TCP Stream", mitmproxy's raw
- * export) are no error, even one that cannot be framed: counted, and
+ * and the dump read on from the next message (httpdump_resync).  Responses
+ * (a dump of both directions: Wireshark's "Follow TCP Stream", mitmproxy's
+ * raw export) are no error, even one that cannot be framed: counted, and
  * named once at the end.
  */
 static void
@@ -415,14 +414,14 @@ do_http(const char *path)
 			buf = xrealloc(buf, cap);
 		}
 	}
+	if (nother > 0)
+		cli_warnx("%s: skipped %lu %s not POST", name, nother,
+		    nother == 1 ? "request that is" : "requests that are");
 	/*
 	 * Every request of a regular file carries its modification time,
 	 * which is the last one's arrival: an earlier request's signature
 	 * can look stale to closehook-verify.
 	 */
-	if (nother > 0)
-		cli_warnx("%s: skipped %lu %s not POST", name, nother,
-		    nother == 1 ? "request that is" : "requests that are");
 	if (regular && nreq > 1)
 		cli_warnx("%s: %lu requests, each stamped with the file's "
 			  "modification time (the last one's arrival); give "

@@ -413,6 +413,21 @@ skip_interim(const char **sp, const char *e, int eof, unsigned long *line)
 	return HTTPDUMP_REQUEST;
 }
 
+/* Does the line [s, e) (no LF) read as a request line or a status line? */
+static int
+starts_message(const char *s, const char *e)
+{
+	struct httpdump_req r;
+	const char *why;
+
+	/* As long as an incomplete line httpdump_resync drops: never. */
+	if ((size_t)(e - s) >= HTTPDUMP_MAX_HEAD)
+		return 0;
+	if (s < e && e[-1] == '\r')
+		e--;
+	return request_line(s, e, &r, &why) == 0 || httpdump_status_line(s, e);
+}
+
 /*
  * After a request without Content-Length or Transfer-Encoding, which has
  * no body, the next bytes must be the next request, a response (a dump of
@@ -424,8 +439,7 @@ static enum httpdump_status
 no_body(struct httpdump *d, const char *s, const char *e, int eof, size_t limit,
     const struct httpdump_req *r)
 {
-	struct httpdump_req next;
-	const char *x = s, *lf, *why;
+	const char *x = s, *lf;
 
 	/* White space and the next line: fewer than limit bytes. */
 	while (x < e && ws(*x))
@@ -439,9 +453,7 @@ no_body(struct httpdump *d, const char *s, const char *e, int eof, size_t limit,
 		goto body;
 	if (lf == NULL && !eof)
 		return HTTPDUMP_MORE;
-	if (request_line(x, lf != NULL ? content_end(x, lf) : e, &next, &why) ==
-		0 ||
-	    httpdump_status_line(x, lf != NULL ? content_end(x, lf) : e))
+	if (starts_message(x, lf != NULL ? lf : e))
 		return HTTPDUMP_REQUEST;
 body:
 	return fail(d, r->line,
@@ -611,21 +623,6 @@ framed:
 truncated:
 	return fail(
 	    d, r->line, "truncated header section (no empty line after it)");
-}
-
-/* Does the line [s, e) (no LF) read as a request line or a status line? */
-static int
-starts_message(const char *s, const char *e)
-{
-	struct httpdump_req r;
-	const char *why;
-
-	/* As long as an incomplete line httpdump_resync drops: never. */
-	if ((size_t)(e - s) >= HTTPDUMP_MAX_HEAD)
-		return 0;
-	if (s < e && e[-1] == '\r')
-		e--;
-	return request_line(s, e, &r, &why) == 0 || httpdump_status_line(s, e);
 }
 
 int

@@ -397,6 +397,15 @@ fail:
 	return -1;
 }
 
+/* An append file's descriptor from out_append_fd, and what it is. */
+static void
+append_fd(struct out *o, int fd, const struct stat *st)
+{
+	o->fd = fd;
+	o->regular = S_ISREG(st->st_mode);
+	o->readable = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+}
+
 int
 out_append_open(struct out *o, const char *path, mode_t mode)
 {
@@ -408,8 +417,7 @@ out_append_open(struct out *o, const char *path, mode_t mode)
 	out_init(o, fd, path);
 	o->append = 1;
 	o->mode = mode;
-	o->regular = S_ISREG(st.st_mode);
-	o->readable = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+	append_fd(o, fd, &st);
 	return 0;
 }
 
@@ -436,9 +444,7 @@ follow_path(struct out *o)
 	cli_warnx("%s: moved away or deleted: appending to a new file there",
 	    o->name);
 	close(o->fd);
-	o->fd = fd;
-	o->regular = S_ISREG(now.st_mode);
-	o->readable = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+	append_fd(o, fd, &now);
 	return 0;
 }
 
