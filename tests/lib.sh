@@ -229,6 +229,10 @@ capture() {
 	python3 -c 'import json,sys; print(json.dumps({"received_at":"2026-11-26T16:54:45.123456Z","remote_addr":"127.0.0.1","method":"POST","path":"/close","headers":{"close-sig-hash":sys.argv[2],"close-sig-timestamp":sys.argv[1],"content-type":"application/json"},"body":sys.argv[3]}, ensure_ascii=False))' "$1" "$2" "$3"
 }
 
+# key_fp KEYHEX: the fingerprint messages name a key by: the first 8 hex
+# digits of SHA-256 of its bytes.
+key_fp() { printf '%s' "$1" | xxd -r -p | sha256sum | cut -c1-8; }
+
 # sign KEYHEX TS BODY: Close's signature, computed by openssl for tests.
 sign() {
 	printf '%s%s' "$2" "$3" | openssl dgst -sha256 -mac HMAC \

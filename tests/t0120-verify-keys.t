@@ -131,7 +131,7 @@ exec 7>&-
 wait "$vpid" || true
 is "$(cat "$TMP/live.out")" "$(printf '%s\n' "$body_a" "$body_b" "$body_c")" \
     "keys appended while it runs, the second within a second: their captures verify"
-k3_fp=$(printf '%s' "$k3" | xxd -r -p | sha256sum | cut -c1-8)
+k3_fp=$(key_fp "$k3")
 like "$(cat "$TMP/live.err")" "*a key file changed: keys reloaded: 2 keys; new: $k3_fp (whsub_b)*" \
     "said, naming the key and its subscription"
 is "$(jq -r .reason "$TMP/live.rej")" signature-mismatch \

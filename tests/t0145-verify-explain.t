@@ -12,8 +12,7 @@ cd "$TMP" || exit 1
 printf '%s\n' "$KAV_KEY" >keys
 chmod 600 keys
 other=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
-fp() { printf '%s' "$1" | xxd -r -p | sha256sum | cut -c1-8; }
-fp_kav=$(fp "$KAV_KEY")
+fp_kav=$(key_fp "$KAV_KEY")
 
 # explain_of CAPTURE...: run --explain over the captures (one per argument)
 # with --now at the vector's time; sets rc, out, err; the rejects in rej.
@@ -198,7 +197,7 @@ capture "$KAV_TS" 00000000000000000000000000000000000000000000000000000000000000
 run closehook-verify --explain --no-summary --now "$KAV_TS" \
     --secret-file keys2 --rejects rej3 f.in
 is "$(sed -n 2p rej3 | jq -c '.explain.keys_tried')" \
-    "[{\"fingerprint\":\"$(fp "$other")\",\"subscription\":\"whsub_mBTylJxRXaBOXcuQmgUdmL\"},{\"fingerprint\":\"$fp_kav\",\"subscription\":null}]" \
+    "[{\"fingerprint\":\"$(key_fp "$other")\",\"subscription\":\"whsub_mBTylJxRXaBOXcuQmgUdmL\"},{\"fingerprint\":\"$fp_kav\",\"subscription\":null}]" \
     "keys tried: fingerprints and the subscription each is bound to"
 is "$(sed -n 2p rej3 | jq -r '"\(.explain.subscription_id) \(.explain.body_bytes) \(.explain.body_sha256)"')" \
     "whsub_mBTylJxRXaBOXcuQmgUdmL ${#KAV_BODY} $(printf '%s' "$KAV_BODY" | sha256sum | cut -d' ' -f1)" \

@@ -100,7 +100,7 @@ hup() {
 is "$(sigpost "$KAV_TS" "$new_sig" "$KAV_BODY")" 401 "the new key before it is given: 401"
 echo "$GEN_KEY" >>"$TMP/rot"
 ok "SIGHUP: the new key beside the old" hup 1
-gen_fp=$(printf '%s' "$GEN_KEY" | xxd -r -p | sha256sum | cut -c1-8)
+gen_fp=$(key_fp "$GEN_KEY")
 like "$(cat "$TMP/rot.err")" "*closehook-receive: SIGHUP: keys reloaded: 2 keys; new: $gen_fp (any subscription)*" \
     "said, with the count and the key that came"
 is "$(sigpost "$KAV_TS" "$new_sig" "$KAV_BODY")" 200 "the new key: 200"
@@ -116,7 +116,7 @@ like "$(cat "$TMP/rot.err")" "*rot: no keys in key file*keys not reloaded: the 2
     "an empty file does not take every key away"
 echo "$GEN_KEY" >"$TMP/rot"
 ok "SIGHUP: the old key out" hup 4
-kav_fp=$(printf '%s' "$KAV_KEY" | xxd -r -p | sha256sum | cut -c1-8)
+kav_fp=$(key_fp "$KAV_KEY")
 like "$(cat "$TMP/rot.err")" "*SIGHUP: keys reloaded: 1 key; gone: $kav_fp (any subscription)*" \
     "the key that went is named"
 is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 401 "the old key: 401"
