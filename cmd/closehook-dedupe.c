@@ -904,6 +904,8 @@ setup_metrics(const char *path)
 	metrics_add(&met, defs, sizeof(defs) / sizeof(defs[0]));
 	metrics_add_start_time(&met, "closehook_dedupe_start_time_seconds");
 	metrics_start(&met);
+	if (met.path != NULL) /* a reader that stops us: the file goes on */
+		out_on_block(&out, metrics_blocked, &met, 1000);
 }
 
 /* mkdir -p for the parent directories of path, private to the user. */

@@ -847,6 +847,8 @@ setup_metrics(const char *path)
 	}
 	metrics_add_start_time(&met, "closehook_flatten_start_time_seconds");
 	metrics_start(&met);
+	if (met.path != NULL) /* a reader that stops us: the file goes on */
+		out_on_block(&out, metrics_blocked, &met, 1000);
 }
 
 static int

@@ -296,6 +296,20 @@ stopping(void)
 }
 
 /*
+ * A write blocked on a reader that takes nothing (the stage after follow
+ * is stuck): keep the metrics current, and give the write up when told to
+ * stop, where waiting for the reader would leave SIGTERM unanswered until
+ * systemd's SIGKILL.  What the reader did not take was not committed.
+ */
+static int
+on_blocked(void *arg)
+{
+	(void)arg;
+	metrics_poll(&met);
+	return stopping();
+}
+
+/*
  * stdout's reader is gone (EPIPE): was the whole pipeline stopped?
  * systemctl stop signals every process of it at once, and the reader may
  * go first: a SIGTERM or SIGINT within STOP_GRACE_MS of finding it gone
@@ -308,6 +322,8 @@ stopped_with_reader(void)
 {
 	struct pollfd p = { sfd, POLLIN, 0 };
 
+	if (out.err == ECANCELED)
+		return 1; /* stopped while the reader took nothing: blocked */
 	if (out.err != EPIPE)
 		return 0;
 	if (!stopping() && sfd >= 0)
@@ -1389,6 +1405,7 @@ nats_follow(const struct nats_args *a)
 	if (natsq_url_parse(a->spec, &u, &why) != 0)
 		cli_fatalx("invalid stream URL: %s", why);
 	out_init(&out, STDOUT_FILENO, "stdout");
+	out_on_block(&out, on_blocked, NULL, 1000);
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
 	/* Before the library starts its threads, which inherit the mask. */
@@ -1500,7 +1517,7 @@ nats_follow(const struct nats_args *a)
 		if (once && n < NATS_BATCH && nats_drained() > 0)
 			break;
 	}
-	if (out.err != 0) {
+	if (out.err != 0 && out.err != ECANCELED) {
 		cli_warnx("stdout: %s", strerror(out.err));
 		rc = CLI_EXIT_FATAL;
 	}
@@ -1508,7 +1525,7 @@ done:
 	metrics_close(&met);
 	natsq_close(nq);
 	natsq_finish();
-	if (rc == CLI_EXIT_OK)
+	if (rc == CLI_EXIT_OK && out.err != ECANCELED)
 		rc = out_close_stdout(&out, rc);
 	else
 		out_close(&out);
@@ -1790,6 +1807,7 @@ main(int argc, char *argv[])
 	free(rname);
 	flushed = pos;
 	out_init(&out, STDOUT_FILENO, "stdout");
+	out_on_block(&out, on_blocked, NULL, 1000);
 	setup_signals();
 	if (!once)
 		setup_inotify();

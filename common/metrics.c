@@ -16,6 +16,7 @@
 #include "metrics.h"
 
 #define INTERVAL_NS 1000000000ull
+#define HEARTBEAT_NS 60000000000ull
 
 double
 metrics_wall(void)
@@ -31,6 +32,7 @@ metrics_init(struct metrics *m, const char *path)
 {
 	memset(m, 0, sizeof(*m));
 	const char *e = getenv("CLOSEHOOK_METRICS_INTERVAL");
+	const char *hb = getenv("CLOSEHOOK_METRICS_HEARTBEAT");
 	int64_t ms;
 
 	m->path = path;
@@ -57,6 +59,13 @@ metrics_init(struct metrics *m, const char *path)
 		if (cli_duration(e, 0, 3600000, &ms) != 0)
 			cli_fatalx("invalid $CLOSEHOOK_METRICS_INTERVAL");
 		m->interval_ns = (uint64_t)ms * 1000000;
+	}
+	m->beat_ns = HEARTBEAT_NS;
+	if (path != NULL && hb != NULL && *hb != '\0') {
+		if (cli_duration(hb, 0, 3600000, &ms) != 0 || ms < 1000)
+			cli_fatalx("invalid $CLOSEHOOK_METRICS_HEARTBEAT "
+				   "(a duration from 1s to 1h)");
+		m->beat_ns = (uint64_t)ms * 1000000;
 	}
 }
 
@@ -518,6 +527,7 @@ write_text(struct metrics *m)
 		return -1;
 	}
 	m->failing = 0;
+	m->wrote_ns = cli_mono_ns();
 	keep(m);
 	return 0;
 }
@@ -531,6 +541,7 @@ metrics_start(struct metrics *m)
 	render(m);
 	if (atomicfile_write_nosync(m->path, m->text, m->textn) != 0)
 		cli_fatal("%s", m->path);
+	m->wrote_ns = m->last_ns;
 	keep(m);
 }
 
@@ -545,7 +556,7 @@ metrics_poll(struct metrics *m)
 	if (now - m->last_ns < m->interval_ns)
 		return;
 	m->last_ns = now;
-	if (changed(m))
+	if (changed(m) || now - m->wrote_ns >= m->beat_ns)
 		write_text(m);
 }
 
@@ -553,24 +564,39 @@ void
 metrics_idle(struct metrics *m, int fd)
 {
 	struct pollfd pfd;
-	uint64_t now, left;
+	uint64_t now, due;
 
-	if (m->path == NULL || !changed(m))
+	if (m->path == NULL)
 		return;
-	now = cli_mono_ns();
-	if (now - m->last_ns < m->interval_ns) {
-		left = m->interval_ns - (now - m->last_ns);
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, (int)(left / 1000000) + 1) != 0)
-			return; /* input (or a signal): later */
+	for (;;) {
 		now = cli_mono_ns();
-		if (!changed(m))
+		if (changed(m))
+			due = m->last_ns + m->interval_ns;
+		else if (fd >= 0)
+			due = m->wrote_ns + m->beat_ns;
+		else
+			return;
+		if (now < due) {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, (int)((due - now) / 1000000) + 1) !=
+			    0)
+				return; /* input (or a signal): later */
+			now = cli_mono_ns();
+			render(m);
+		}
+		m->last_ns = now;
+		if (write_text(m) != 0)
 			return;
 	}
-	m->last_ns = now;
-	write_text(m);
+}
+
+int
+metrics_blocked(void *arg)
+{
+	metrics_poll(arg);
+	return 0;
 }
 
 int

@@ -8,13 +8,17 @@
  * keeps a pointer, never a second count, so counting stays a plain
  * increment.  The file is replaced atomically (a temporary file beside it,
  * renamed into place; see atomicfile.h) when a value has changed, at most
- * once per interval (1 s, or $CLOSEHOOK_METRICS_INTERVAL), never from the
+ * once per interval (1 s, or $CLOSEHOOK_METRICS_INTERVAL), and when it has
+ * not been written for a heartbeat (60 s, or $CLOSEHOOK_METRICS_HEARTBEAT),
+ * so that its modification time says the process lives; never from the
  * per-record path:
  *
  *   metrics_tick()    per record: looks at the clock every 1024 calls;
- *   metrics_poll()    from a loop that wakes up anyway: looks every call;
- *   metrics_idle()    right before input may block: waits for input at most
- *                     until the interval is over, then writes what changed;
+ *   metrics_poll()    from a loop that wakes up anyway (at least once a
+ *                     heartbeat), or from out_on_block(): looks every call;
+ *   metrics_idle()    right before input may block: waits for input,
+ *                     writing what changed when the interval is over and
+ *                     the file again at each heartbeat;
  *   metrics_close()   at the end: writes what changed, frees.
  *
  * With no path every call returns at once.  Names, help texts and label
@@ -99,6 +103,8 @@ struct metrics {
 	int written; /* prev holds what the file holds */
 	uint64_t interval_ns;
 	uint64_t last_ns; /* when the values were last looked at */
+	uint64_t beat_ns; /* the file is written at least this often */
+	uint64_t wrote_ns; /* when it was last written */
 	unsigned ticks;
 	int failing; /* the last write failed (reported once) */
 	double start_time; /* wall clock at metrics_init, in seconds */
@@ -131,11 +137,17 @@ metrics_tick(struct metrics *m)
 }
 
 /*
- * Input on fd may block: wait for it at most until the interval since the
- * last write is over, then write what changed.  Returns at once when
- * nothing changed or input arrives.
+ * Input on fd may block: wait for it, writing what changed once the
+ * interval since the last write is over, and the file again each
+ * heartbeat.  Returns when input arrives (or a signal, or a write fails);
+ * with fd < 0, at once when nothing changed.
  */
 void metrics_idle(struct metrics *, int fd);
+/*
+ * metrics_poll() of the registry arg, as out_on_block() calls it: a
+ * program blocked writing to a slow reader keeps its file current.
+ */
+int metrics_blocked(void *arg);
 /* Write what changed and free the registry; returns 0, or -1 (warned). */
 int metrics_close(struct metrics *);
 

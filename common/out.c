@@ -6,10 +6,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
@@ -33,7 +36,101 @@ out_init(struct out *o, int fd, const char *name)
 	o->unsynced = 0;
 	o->track = -1;
 	o->pos = o->nl_pos = 0;
+	o->blocked = NULL;
 	o->buf = xmalloc(OUT_BUFSZ);
+}
+
+/* out_on_block's state: a timer aimed at one thread. */
+struct out_blocked {
+	int (*fn)(void *);
+	void *arg;
+	pthread_t thread;
+	timer_t timer;
+	struct itimerspec every, off;
+};
+
+/* Set by the timer's signal; one writer thread at a time is watched. */
+static volatile sig_atomic_t block_fired;
+
+static void
+on_block_signal(int sig)
+{
+	(void)sig;
+	block_fired = 1;
+}
+
+void
+out_on_block(struct out *o, int (*fn)(void *), void *arg, unsigned ms)
+{
+	struct out_blocked *b;
+	struct sigaction sa;
+	struct sigevent ev;
+	struct stat st;
+
+	if (o->fd < 0 || fstat(o->fd, &st) != 0 ||
+	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	b = xmalloc(sizeof(*b));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_block_signal; /* no SA_RESTART: the write stops */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGRTMIN, &sa, NULL) != 0)
+		cli_fatal("sigaction");
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = SIGRTMIN;
+	ev._sigev_un._tid = gettid(); /* glibc 2.36 has no name for it */
+	if (timer_create(CLOCK_MONOTONIC, &ev, &b->timer) != 0)
+		cli_fatal("timer_create");
+	b->fn = fn;
+	b->arg = arg;
+	b->thread = pthread_self();
+	memset(&b->off, 0, sizeof(b->off));
+	b->every.it_value.tv_sec = ms / 1000;
+	b->every.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	b->every.it_interval = b->every.it_value;
+	o->blocked = b;
+}
+
+/* Is a write of o about to be watched?  Then the timer runs. */
+static struct out_blocked *
+block_arm(struct out *o)
+{
+	struct out_blocked *b = o->blocked;
+
+	if (b == NULL || !pthread_equal(b->thread, pthread_self()))
+		return NULL;
+	block_fired = 0;
+	(void)timer_settime(b->timer, 0, &b->every, NULL);
+	return b;
+}
+
+static void
+block_disarm(struct out_blocked *b)
+{
+	if (b != NULL)
+		(void)timer_settime(b->timer, 0, &b->off, NULL);
+}
+
+/*
+ * After a write that returned: if the timer went off, it was blocked.
+ * Returns nonzero when the hook gives the write up.
+ */
+static int
+block_check(struct out_blocked *b)
+{
+	int stop, saved = errno;
+
+	if (b == NULL || !block_fired)
+		return 0;
+	/* Stopped while the hook runs: nothing of it is cut short. */
+	(void)timer_settime(b->timer, 0, &b->off, NULL);
+	stop = b->fn(b->arg);
+	block_fired = 0;
+	if (!stop)
+		(void)timer_settime(b->timer, 0, &b->every, NULL);
+	errno = saved; /* the write's */
+	return stop;
 }
 
 static off_t cut_torn_locked(int rfd, int wfd, const char *name, off_t size);
@@ -97,6 +194,7 @@ track_undo(struct out *o)
 static int
 write_all(struct out *o, const char *p, size_t n)
 {
+	struct out_blocked *b = block_arm(o);
 	const char *nl;
 	ssize_t w;
 
@@ -104,10 +202,15 @@ write_all(struct out *o, const char *p, size_t n)
 		track_start(o);
 	while (n > 0) {
 		w = write(o->fd, p, n);
+		if (block_check(b)) {
+			o->err = ECANCELED;
+			return -1;
+		}
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			o->err = errno;
+			block_disarm(b);
 			track_undo(o);
 			return -1;
 		}
@@ -120,6 +223,7 @@ write_all(struct out *o, const char *p, size_t n)
 		n -= (size_t)w;
 		o->unsynced = 1;
 	}
+	block_disarm(b);
 	return 0;
 }
 
@@ -271,6 +375,11 @@ out_close(struct out *o)
 	o->fd = -1;
 	free(o->buf);
 	o->buf = NULL;
+	if (o->blocked != NULL) {
+		(void)timer_delete(o->blocked->timer);
+		free(o->blocked);
+		o->blocked = NULL;
+	}
 	if (o->err != 0) {
 		errno = o->err;
 		rc = -1;

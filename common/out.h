@@ -86,10 +86,24 @@ struct out {
 	int track;
 	off_t pos, nl_pos;
 	mode_t mode; /* an append file: the mode it is created with */
+	struct out_blocked *blocked; /* out_on_block(), or NULL */
 };
 
 /* Attach to fd; name is kept by reference.  Exits 2 when out of memory. */
 void out_init(struct out *, int fd, const char *name);
+/*
+ * While a write to a pipe or socket blocks (its reader is slow or stuck),
+ * call fn(arg) every ms milliseconds, so that a program keeps its metrics
+ * current (a follower's lag grows while it waits) and sees a signal to
+ * stop.  A timer signal (SIGRTMIN, aimed at the calling thread, armed only
+ * around the write) interrupts the write; it then goes on where it
+ * stopped, unless fn returned nonzero: then the write fails with
+ * ECANCELED (sticky, as any write error; what the reader got of the last
+ * block may end mid-line).  Only writes from the calling thread are
+ * watched.  Other kinds of descriptor never block for long and are not
+ * watched.  Exits 2 when the timer cannot be made.
+ */
+void out_on_block(struct out *, int (*fn)(void *), void *arg, unsigned ms);
 /*
  * A writer into memory alone (no descriptor): the buffer grows to hold all
  * that is written, flushing leaves it as it is, and the caller reads

@@ -466,4 +466,79 @@ is "$(grep -h '^closehook_dedupe_records_total' "$TMP"/closehook_dedupe_*.prom |
 is "$(grep -c '{file="closehook_dedupe_check"' "$TMP/closehook_dedupe_check.prom")" \
     "$(grep -vc '^#' "$TMP/closehook_dedupe_check.prom")" "every series has it"
 
+# A heartbeat: a file is written at least every $CLOSEHOOK_METRICS_HEARTBEAT
+# (60 s by default) while its program lives, even when nothing changed, so
+# node_textfile_mtime_seconds tells a live process from a dead one; also
+# while it waits for input, and while it waits on a reader that stopped.
+# beats FILE: the file is written again within 3 s.
+beats() {
+	local t0 _
+	t0=$(stat -c %.9Y "$1") || return 1
+	for _ in $(seq 60); do
+		sleep 0.05
+		[ "$(stat -c %.9Y "$1")" != "$t0" ] && return 0
+	done
+	return 1
+}
+export CLOSEHOOK_METRICS_HEARTBEAT=1s
+mkfifo "$TMP/hbfifo"
+exec 4<>"$TMP/hbfifo"
+"${V[@]}" --metrics "$P/hbv.prom" <"$TMP/hbfifo" >/dev/null 2>&1 &
+hv=$!
+closehook-dedupe --store "$TMP/hb.sqlite" --metrics "$P/hbd.prom" \
+    <"$TMP/hbfifo" >/dev/null 2>&1 &
+hd=$!
+closehook-flatten --metrics "$P/hbf.prom" <"$TMP/hbfifo" >/dev/null 2>&1 &
+hf=$!
+for f in hbv hbd hbf; do
+	for _ in $(seq 100); do [ -f "$P/$f.prom" ] && break; sleep 0.05; done
+done
+ok "heartbeat: verify waiting for input writes its file again" beats "$P/hbv.prom"
+ok "... dedupe too" beats "$P/hbd.prom"
+ok "... flatten too" beats "$P/hbf.prom"
+ok "... and again" beats "$P/hbv.prom"
+kill "$hv" "$hd" "$hf"
+wait "$hv" "$hd" "$hf" 2>/dev/null
+exec 4>&-
+
+# A reader that stopped reading: follow blocks writing into the pipe, and
+# its file still follows the spool (the lag grows as receive appends).
+mkfifo "$TMP/stuck"
+exec 4<>"$TMP/stuck"
+for i in $(seq 300); do printf '{"n":%s,"pad":"%0600d"}\n' "$i" 0; done \
+    >"$TMP/bigspool"
+closehook-follow -q --offset-file "$TMP/stuckoff" --metrics "$P/stuck.prom" \
+    "$TMP/bigspool" >"$TMP/stuck" 2>/dev/null &
+sp=$!
+for _ in $(seq 100); do [ -f "$P/stuck.prom" ] && break; sleep 0.05; done
+size0=$(stat -c %s "$TMP/bigspool")
+ok "blocked: the file has the spool's size ($size0)" \
+    wait_val "$P/stuck.prom" closehook_follow_file_size_bytes "$size0"
+rec 9 >>"$TMP/bigspool"
+ok "blocked: an append while follow waits on its reader is seen" \
+    wait_val "$P/stuck.prom" closehook_follow_file_size_bytes $((size0 + 8))
+b=$(val "$P/stuck.prom" closehook_follow_behind_bytes)
+ok "... and counted behind ($b bytes, more than a pipe holds)" \
+    [ "${b:-0}" -gt 65536 ]
+ok "... the heartbeat goes on" beats "$P/stuck.prom"
+ok "... follow still running, blocked" kill -0 "$sp"
+# Told to stop while blocked, it stops (systemd would wait for SIGKILL),
+# and what its reader did not take comes again from the offset file.
+t0=$(date +%s%N)
+kill -TERM "$sp"
+wait "$sp"
+is "$?" 0 "blocked: SIGTERM stops follow, exit 0"
+ok "... within 3 s" [ $(($(date +%s%N) - t0)) -lt 3000000000 ]
+timeout 1 cat "$TMP/stuck" >"$TMP/stuck.got" || true
+exec 4>&-
+closehook-follow -q --offset-file "$TMP/stuckoff" --once "$TMP/bigspool" \
+    >"$TMP/stuck.again"
+is "$(cat "$TMP/stuck.got" "$TMP/stuck.again" | grep -E '^[{]"n":[0-9]+(,"pad":"0+")?[}]$' | sort -u | wc -l)" \
+    301 "... the pipe's lines and a rerun's hold every line"
+"${V[@]}" --metrics "$P/hbv.prom" </dev/null
+unset CLOSEHOOK_METRICS_HEARTBEAT
+CLOSEHOOK_METRICS_HEARTBEAT=0.5s run closehook-flatten --metrics "$P/x.prom" </dev/null
+like "$rc:$err" "2:*invalid \$CLOSEHOOK_METRICS_HEARTBEAT*" \
+    "a heartbeat under a second is refused"
+
 done_testing
