@@ -51,7 +51,16 @@ replace(const char *path, const void *p, size_t n, int durable)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	/*
+	 * A new file of our own: not whatever lies at that name (one left by
+	 * a crash of a process with our pid, or a symlink planted in a
+	 * directory others can write, which would have us truncate and
+	 * expose its target).
+	 */
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		return -1;
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) <
 	    0)
 		return -1;
 	/* A textfile is read by node_exporter, another user, whatever the

@@ -351,12 +351,27 @@ cli_looks_secret(const char *s)
 	    (strchr(s, '/') == NULL || s[n - 1] == '=');
 }
 
+/*
+ * A name without a directory that is plainly a file's (keys, slack-url,
+ * api_key.txt): short, lowercase letters and . - _ only.  Anything else
+ * without a / (hunter2, xoxb-12..., a passphrase) may be the secret.
+ */
+static int
+plain_file_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 24 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz.-_") == n;
+}
+
 const char *
 cli_secret_name(const char *opt, const char *path)
 {
 	static char buf[160];
 
-	if (!cli_looks_secret(path))
+	if (!cli_looks_secret(path) &&
+	    (strchr(path, '/') != NULL || plain_file_name(path)))
 		return path;
 	snprintf(buf, sizeof(buf),
 	    "%s (its value looks like a secret, not the path of a file "
@@ -570,7 +585,9 @@ cli_lock(const char *path, const char *what)
 	if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >=
 	    (int)sizeof(lpath))
 		cli_fatalx("%s: name too long", path);
-	if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+	/* Not through a symlink: we truncate and write what it names. */
+	if ((fd = open(
+		 lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
 		cli_fatal("cannot lock %s %s: %s", what, path, lpath);
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK)

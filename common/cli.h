@@ -111,8 +111,11 @@ int64_t cli_opt_duration(
  * which can be a secret), holds a ':' but no '/' (user:password, a header
  * line), starts with "eyJ" (a JWT), or is 32 or more characters of base64
  * without a '.' mixing upper case, lower case and digits (without a '/',
- * unless it ends in '=').  Every secret-file option of every program names
- * its file through it.
+ * unless it ends in '=').  A value without a '/' is shown only when it is
+ * plainly a file's name (at most 24 lowercase letters, '.', '-', '_':
+ * keys, slack-url): hunter2, xoxb-123... or a passphrase may be the
+ * secret.  Every secret-file option of every program names its file
+ * through it.
  */
 int cli_looks_secret(const char *s);
 const char *cli_secret_name(const char *opt, const char *path);

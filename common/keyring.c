@@ -216,6 +216,16 @@ keyring_parse(struct keyring *r, const char *path, char *text, size_t n)
 			toklen[1] = toklen[0];
 			toklen[0] = 0;
 		}
+		if (ntok == 2 && toklen[0] >= 32 &&
+		    keyring_is_hex(tok[0], toklen[0]) &&
+		    keyring_is_hex(tok[1], toklen[1])) {
+			/* Not named: the first is likely a key too. */
+			cli_recwarnx(path, lineno,
+			    "two hex keys on one line: give each its own "
+			    "(HEXKEY or SUBSCRIPTION_ID HEXKEY)");
+			rc = -1;
+			continue;
+		}
 		if (ntok == 2 && keyring_is_hex(tok[0], toklen[0]) &&
 		    !keyring_is_hex(tok[1], toklen[1])) {
 			cli_recwarnx(path, lineno,

@@ -72,6 +72,25 @@ hidden "follow --nats-creds JWT" "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ
     --nats-creds "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ" \
     nats://127.0.0.1:9/SPOOL
 
+# Tokens the shapes above miss, as a user passes them after getopt took
+# --bearer for --bearer-file: a value without a / that is not plainly a
+# file's name is not shown either.
+hidden "post --bearer-file xoxb-..." "xoxb-1234567890-abcdefghijklmnopqrstuvwx" \
+    --bearer-file \
+    closehook-post --bearer xoxb-1234567890-abcdefghijklmnopqrstuvwx \
+    http://127.0.0.1:9/
+hidden "dedupe --redis-password-file hunter2..." "hunter2hunter2hunter2" \
+    --redis-password-file \
+    closehook-dedupe --store redis://127.0.0.1:9 \
+    --redis-password hunter2hunter2hunter2
+hidden "post --bearer-file a passphrase" "correct-horse-battery-staple" \
+    --bearer-file \
+    closehook-post --bearer-file correct-horse-battery-staple \
+    http://127.0.0.1:9/
+run closehook-post --bearer-file slack-token http://127.0.0.1:9/ <"$TMP/in"
+is "$rc:$err" "2:closehook-post: slack-token: No such file or directory" \
+    "a plain file name without a directory is still named"
+
 # A path is still named as it is.
 run closehook-verify --secret-file "$TMP/no-such-keys"
 is "$rc:$err" "2:closehook-verify: $TMP/no-such-keys: No such file or directory" \

@@ -74,6 +74,10 @@ printf '%s whsub_a\n' "$k1" >"$TMP/bad"
 run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
 is "$rc:$err" "2:closehook-verify: $TMP/bad:1: expected SUBSCRIPTION_ID HEXKEY: the two look swapped" \
     "the id and the key swapped"
+printf '%s %s\n' "$k1" "$k1" >"$TMP/bad"
+run closehook-verify --secret-file "$TMP/bad" "$TMP/in"
+is "$rc:$err" "2:closehook-verify: $TMP/bad:1: two hex keys on one line: give each its own (HEXKEY or SUBSCRIPTION_ID HEXKEY)" \
+    "two keys on one line are refused, and neither is printed"
 printf 'whsb_a %s\n' "$k1" >"$TMP/typo"
 chmod 600 "$TMP/typo"
 run closehook-verify --secret-file "$TMP/typo" "$TMP/in"

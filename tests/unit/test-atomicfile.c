@@ -60,6 +60,32 @@ main(void)
 	    "without the syncs too");
 	is_str(slurp(path), "three\n", "the same way");
 	is_int(entries(dir), 1, "no temporary file is left behind");
+	{
+		/* A symlink planted at the temporary file's name (the pid is
+		 * easy to guess): its target is neither written nor made
+		 * readable, the file is replaced as always. */
+		char tmp[300], victim[300];
+		struct stat st;
+		int fd;
+
+		snprintf(victim, sizeof(victim), "%s/victim", dir);
+		snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+		fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ok(fd >= 0 && write(fd, "secret\n", 7) == 7, "a victim file");
+		close(fd);
+		ok(symlink(victim, tmp) == 0,
+		    "a symlink at the temporary name");
+		is_int(atomicfile_write_nosync(path, "four\n", 5), 0,
+		    "the file is still replaced");
+		is_str(slurp(victim), "secret\n",
+		    "the symlink's target is untouched");
+		ok(stat(victim, &st) == 0 && (st.st_mode & 0777) == 0600,
+		    "and keeps its mode");
+		ok(lstat(path, &st) == 0 && S_ISREG(st.st_mode),
+		    "the file is a file of its own, not the link");
+		is_str(slurp(path), "four\n", "with the new contents");
+		unlink(victim);
+	}
 	if (geteuid() != 0) {
 		chmod(dir, 0555);
 		ok(atomicfile_write(path, "four\n", 5) != 0 && errno == EACCES,
