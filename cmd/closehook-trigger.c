@@ -10,7 +10,8 @@
  * written), writes it as an event record, or POSTs it to --url with
  * Close's headers and prints the answer's status.
  *
- * The signing key is the first of --secret-file, or a new one printed
+ * The signing key is the first of --secret-file (else of $CLOSEHOOK_SECRET
+ * or $CLOSEHOOK_SECRET_FILE, as verify reads them), or a new one printed
  * once on stderr: the only place closehook prints a key, on purpose, for
  * a key that exists nowhere else.
  */
@@ -96,8 +97,9 @@ help(void)
 	    "\n"
 	    "  --secret-file FILE   sign with the first key of FILE (HEXKEY "
 	    "or\n"
-	    "                       SUBSCRIPTION_ID HEXKEY); else a new key, "
-	    "printed once\n"
+	    "                       SUBSCRIPTION_ID HEXKEY); else "
+	    "$CLOSEHOOK_SECRET[_FILE],\n"
+	    "                       else a new key, printed once\n"
 	    "  --count N            N events of each EVENT (default 1)\n"
 	    "  --seed N             the same events for the same N (default: "
 	    "random)\n"
@@ -276,19 +278,25 @@ apply_set(struct jt *pl, const struct setop *op)
 /* -- keys ---------------------------------------------------------------- */
 
 /*
- * The first key of the key file; a key bound to a subscription names the
- * payloads' subscription_id, so that closehook-verify and
- * closehook-receive, which use a bound key only for its subscription,
- * accept them.
+ * The first key of the key file (path NULL: of $CLOSEHOOK_SECRET and
+ * $CLOSEHOOK_SECRET_FILE, as verify and receive read them; 0 when neither
+ * is set); a key bound to a subscription names the payloads'
+ * subscription_id, so that closehook-verify and closehook-receive, which
+ * use a bound key only for its subscription, accept them.
  */
-static void
+static int
 load_key(const char *path)
 {
 	struct keyring ring;
 
 	keyring_init(&ring);
-	if (keyring_load_file(&ring, path) != 0)
+	if ((path != NULL ? keyring_load_file(&ring, path)
+			  : keyring_load_env(&ring)) != 0)
 		exit(CLI_EXIT_FATAL);
+	if (ring.n == 0) {
+		keyring_free(&ring);
+		return 0;
+	}
 	if (ring.v[0].sublen > 0)
 		memcpy(sub, ring.v[0].sub, ring.v[0].sublen + 1);
 	/* The first key's schedule moves to key; the ring frees the rest
@@ -297,6 +305,7 @@ load_key(const char *path)
 	memset(&ring.v[0].hk, 0, sizeof(ring.v[0].hk));
 	keyring_free(&ring);
 	have_key = 1;
+	return 1;
 }
 
 /* A new 32-byte key, shown once on stderr: nobody else has it. */
@@ -558,6 +567,7 @@ main(int argc, char *argv[])
 	cli_init("closehook-trigger");
 	cli_std_fds(CLI_STDOUT_DATA);
 	argv[0] = (char *)cli_prog;
+	cli_no_core_dumps(); /* it may hold a production key */
 	if (sodium_init() < 0)
 		cli_fatalx("cannot initialise libsodium");
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -626,9 +636,11 @@ main(int argc, char *argv[])
 
 	/* Set up: the key, the clock, the generator, the connection. */
 	if (secret != NULL)
-		load_key(secret);
-	else if (url != NULL || format == F_CAPTURE)
-		new_key();
+		(void)load_key(secret);
+	else if (url != NULL || format == F_CAPTURE) {
+		if (!load_key(NULL))
+			new_key();
+	}
 	if (have_seed) {
 		useed = (uint64_t)seed;
 		start = SEED_EPOCH_MS;

@@ -260,6 +260,15 @@ ok "64 hex digits" grep -qxE '[0-9a-f]{64}' <<<"$key"
 is "$(grep -cF "$key" "$TMP/out")" 0 "not in the output"
 (umask 077 && echo "$key" >"$TMP/genkey")
 cp "$TMP/out" "$TMP/gencap"
+
+# The key verify and receive take from the environment signs too.
+CLOSEHOOK_SECRET=$key run "$T" lead:created
+is "$rc:$err" "0:" "\$CLOSEHOOK_SECRET: signed with it, no new key printed"
+cp "$TMP/out" "$TMP/envcap"
+CLOSEHOOK_SECRET=$key run closehook-verify -q --max-age 0 "$TMP/envcap"
+is "$rc:$(wc -l <"$TMP/out")" 0:1 "... and verify, with the same variable, takes it"
+CLOSEHOOK_SECRET_FILE=$TMP/genkey run "$T" lead:created
+is "$rc:$err" "0:" "\$CLOSEHOOK_SECRET_FILE: the same"
 run closehook-verify --secret-file "$TMP/genkey" "$TMP/gencap"
 is "$rc:$(wc -l <"$TMP/out")" 0:6 "captures verify with the printed key"
 run closehook-verify --secret-file "$TMP/keys" "$TMP/gencap"
