@@ -1577,16 +1577,49 @@ main(int argc, char **argv)
 		    state_path, fmt_us(st.since, a));
 	}
 	if (!st.running) {
-		/* A new run: after a complete one, start 5 minutes before
-		 * the newest event written (Close consolidates in place). */
+		/*
+		 * A new run: after a complete one, start 5 minutes before
+		 * the newest event written (Close consolidates in place),
+		 * also when --since is later: a cron job's relative --since
+		 * (7d) that was down longer than that would otherwise jump
+		 * over the events in between.
+		 */
 		int64_t from = st.newest >= 0 ? st.newest : st.through;
+		char a[64];
 
-		if (from >= 0 && from - OVERLAP_US > since)
+		if (from >= 0) {
+			if (since_s != NULL && from - OVERLAP_US < since &&
+			    !quiet)
+				cli_warnx("%s: the last complete run wrote "
+					  "events up to %s, before --since: "
+					  "fetching from there, so that none "
+					  "in between is missed",
+				    state_path, fmt_us(from, a));
 			since = from - OVERLAP_US;
-		if (since_s != NULL && since < now_us - RETENTION_US && !quiet)
-			cli_warnx("--since is older than Close's 30-day "
-				  "retention: nothing before %s can be fetched",
-			    fmt_us(now_us - RETENTION_US, err));
+		}
+		if (since >= 0 && since < now_us - RETENTION_US && !quiet) {
+			if (from >= 0 && since == from - OVERLAP_US)
+				cli_warnx("%s: the last complete run wrote "
+					  "events up to %s, older than Close's "
+					  "30-day retention: what changed "
+					  "between then and %s is lost",
+				    state_path, fmt_us(from, a),
+				    fmt_us(now_us - RETENTION_US, err));
+			else if (since_s != NULL)
+				cli_warnx("--since is older than Close's "
+					  "30-day retention: nothing before %s "
+					  "can be fetched",
+				    fmt_us(now_us - RETENTION_US, err));
+		}
+		/*
+		 * Nothing is there before the retention (a day more, for
+		 * clocks): a walk through those days would spend the rate
+		 * limit on empty pages.
+		 */
+		if (!newest_first && since >= 0 &&
+		    since < now_us - RETENTION_US - 86400 * US &&
+		    (until < 0 || until > now_us - RETENTION_US - 86400 * US))
+			since = now_us - RETENTION_US - 86400 * US;
 		if (!newest_first && since < 0)
 			since = now_us - RETENTION_US;
 		st.running = 1;

@@ -31,6 +31,21 @@ is "$(tail -n 1 "$FAKE_LOG" | jq -r '.query.date_updated__gte[0]')" \
 ok "the overlap may repeat recent events, never older ones" \
     [ "$(wc -l <"$TMP/out")" -lt 10 ]
 
+# A --since later than that (a cron job's --since 7d after more than a
+# week down) does not jump over the events in between: the state wins,
+# with a note.
+later=$(python3 -c '
+import datetime, sys
+d = datetime.datetime.fromisoformat(sys.argv[1].rstrip("Z"))
+print((d + datetime.timedelta(minutes=30)).isoformat(timespec="seconds") + "Z")' "$newest")
+from=$(fake_requests)
+run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" --since "$later"
+is "$rc" 0 "a later --since: exit 0"
+is "$(grep '"path": "/api/' "$FAKE_LOG" | sed -n "$((from + 1))p" | jq -r '.query.date_updated__gte[0]')" \
+    "$want_since" "... it still starts 5 minutes before the newest event written"
+like "$err" "*st: the last complete run wrote events up to *, before --since: fetching from there, so that none in between is missed*" \
+    "... and says so"
+
 # New and consolidated events both come out in the next run.
 curl -sf -X POST "$FAKE_ROOT/_fake/add?n=7" >/dev/null
 curl -sf -X POST "$FAKE_ROOT/_fake/consolidate?n=4" >/dev/null

@@ -91,6 +91,15 @@ exit_is 2 "--since after --until exits 2" \
 run closehook-backfill --api-url "$FAKE_URL" --since 40d --until 39d
 like "$err" "*older than Close's 30-day retention*" \
     "--since before the retention is warned about"
+from=$(fake_requests)
+run closehook-backfill --api-url "$FAKE_URL" --since 400d -q
+is "$rc" 0 "--since 400d: exit 0"
+first=$(grep '"path": "/api/' "$FAKE_LOG" | sed -n "$((from + 1))p" | jq -r '.query.date_updated__gte[0]')
+ok "... it starts a day before the retention, not 400 days back ($first)" python3 -c '
+import datetime, sys
+d = datetime.datetime.fromisoformat(sys.argv[1].rstrip("Z"))
+age = datetime.datetime.utcnow() - d
+sys.exit(0 if datetime.timedelta(days=30) < age < datetime.timedelta(days=31, minutes=5) else 1)' "$first"
 
 # --event ID
 id=$(sed -n 42p "$TMP/want" | jq -r .id)
