@@ -614,12 +614,14 @@ done:
 /* The newest checkpoint taken from a mark, and the last one written. */
 static char *commit_pend, *commit_last;
 static size_t commit_pend_n, commit_last_n;
+/* Whether each says "complete" (-1: no checkpoint written yet). */
+static int commit_pend_done, commit_last_done = -1;
 
 static int
 commit_take(void *arg, const char *text, size_t n, unsigned long lineno)
 {
 	static int warned;
-	struct json_span root, path, state, ver;
+	struct json_span root, path, state, ver, status;
 	char name[PATH_MAX];
 	size_t k;
 
@@ -647,6 +649,8 @@ commit_take(void *arg, const char *text, size_t n, unsigned long lineno)
 		warned = 1;
 		return 0;
 	}
+	commit_pend_done = json_object_get(state, "status", 6, &status) &&
+	    status.type == JSON_STRING && json_str_eq(status, "complete", 8);
 	commit_pend = xrealloc(commit_pend, state.n + 1);
 	memcpy(commit_pend, state.p, state.n);
 	commit_pend[state.n] = '\n';
@@ -663,8 +667,10 @@ commit_write(void *arg)
 
 	(void)arg;
 	if (commit_last != NULL && commit_last_n == commit_pend_n &&
-	    memcmp(commit_last, commit_pend, commit_pend_n) == 0)
+	    memcmp(commit_last, commit_pend, commit_pend_n) == 0) {
+		commit_last_done = commit_pend_done;
 		return 0;
+	}
 	if (atomicfile_write(state_path, commit_pend, commit_pend_n) != 0) {
 		cli_warn("%s: cannot write the state", state_path);
 		return -1;
@@ -675,6 +681,7 @@ commit_write(void *arg)
 	commit_last_n = commit_pend_n;
 	commit_pend = t;
 	commit_pend_n = n;
+	commit_last_done = commit_pend_done;
 	return 0;
 }
 
@@ -688,6 +695,22 @@ commit_run(uint64_t interval_ns)
 	signal(SIGPIPE, SIG_IGN);
 	out_init(&out, STDOUT_FILENO, "stdout");
 	rc = mark_end_run(&out, &me);
+	/*
+	 * The fetcher's last mark says whether its run completed.  Without
+	 * it (a refused key, retries run out, a stage that died) the
+	 * pipeline's status would be this end's 0 under sh, which has no
+	 * pipefail: a cron job or a unit would hide the failure.
+	 */
+	if (rc == CLI_EXIT_OK && commit_last_done != 1) {
+		if (!quiet)
+			cli_warnx("%s: %s: the next run resumes from the "
+				  "checkpoint (the stages before say why)",
+			    state_path,
+			    commit_last_done < 0
+				? "no checkpoint came down the pipeline"
+				: "the run did not complete");
+		rc = CLI_EXIT_REJECTS;
+	}
 	rc = out_close_stdout(&out, rc);
 	free(commit_pend);
 	free(commit_last);

@@ -129,7 +129,8 @@ fake_events "$TMP/want"
 jq -r .id "$TMP/want" | sort -u >"$TMP/want.ids"
 : >"$TMP/nout"
 mkfifo "$TMP/npipe"
-closehook-backfill --commit "$TMP/sn" <"$TMP/npipe" >>"$TMP/nout" &
+closehook-backfill --commit "$TMP/sn" <"$TMP/npipe" >>"$TMP/nout" \
+    2>"$TMP/cerr" &
 cpid=$!
 closehook-backfill --api-url "$FAKE_URL" --state "$TMP/sn" --order newest \
     --commit-when acked >"$TMP/npipe" 2>"$TMP/nerr" &
@@ -139,7 +140,9 @@ kill -TERM "$hpid"
 wait "$hpid"
 is "$?" 1 "SIGTERM: exit 1"
 wait "$cpid"
-is "$?" 0 "and --commit ends cleanly"
+is "$?" 1 "and --commit exits 1 too: the run did not complete"
+like "$(cat "$TMP/cerr")" "*sn: the run did not complete: the next run resumes from the checkpoint*" \
+    "... and says so (a pipeline under sh has no pipefail)"
 like "$(cat "$TMP/nerr")" "*interrupted: the checkpoint went down the pipeline*" \
     "SIGTERM: says where the checkpoint went"
 is "$(($(wc -l <"$TMP/nout") % 50))" 0 "SIGTERM: whole pages passed"
@@ -152,6 +155,16 @@ ids "$TMP/nout" >"$TMP/got.ids"
 same_file "$TMP/got.ids" "$TMP/want.ids" "newest first: every event, over both runs"
 is "$(jq -r .event.id "$TMP/nout" | sort | uniq -d | wc -l)" 0 \
     "and none twice: the rerun starts at the committed cursor"
+
+# A run that fails before its first page (a refused key) under sh, as a
+# cron script or a unit's ExecStart runs it: no pipefail, so the status is
+# --commit's, which must not be 0.
+CLOSE_API_KEY=api_wrong sh -c 'closehook-backfill -q --api-url "$1" \
+    --state "$2" --commit-when acked | closehook-backfill --commit "$2"' \
+    _ "$FAKE_URL" "$TMP/sbad" >/dev/null 2>"$TMP/berr"
+is "$?" 1 "a refused key: the pipeline's status under sh is 1, not 0"
+like "$(cat "$TMP/berr")" "*sbad: no checkpoint came down the pipeline*" \
+    "... the end says no checkpoint came"
 fake_stop
 
 # -- marks --commit does not take ---------------------------------------------
@@ -160,7 +173,8 @@ printf '%s\n' '{"a":1}' \
     '{"closehook_mark":{"dev":1,"ino":2,"head_len":0,"head_fnv1a64":"0","offset":5}}' \
     '{"b":2}' >"$TMP/foreign"
 run closehook-backfill --commit "$TMP/sf" <"$TMP/foreign"
-is "$rc" 0 "marks for others are no error"
+is "$rc" 1 "marks for others are ignored: with none of its own, exit 1"
+like "$err" "*sf: no checkpoint came down the pipeline*" "... saying so"
 is "$out" "$(printf '%s\n' '{"a":1}' '{"b":2}')" \
     "every other line passes, no mark does"
 like "$err" "*another state file (/elsewhere/st)*" "a mark for another file is named"
