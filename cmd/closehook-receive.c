@@ -213,6 +213,8 @@ struct req {
 	struct MHD_Response *dresp; /* its response (NULL: the code's), */
 	int dmetrics; /* or /metrics, rendered when sent */
 	int internal; /* /healthz or /metrics: not counted as a request */
+	int head_refused; /* refused by its signature headers, */
+	enum closesig_reason head_why; /* why: read for --keep-rejects */
 	size_t targetn;
 	char target[]; /* the request target as sent, NUL-terminated */
 };
@@ -294,6 +296,10 @@ static atomic_ulong m_bytes;
 static atomic_ulong m_captures;
 static atomic_ulong m_capbytes;
 static atomic_ulong m_rejects[CLOSESIG_COUNT];
+static atomic_ulong m_rejects_unkept; /* refused, not in --keep-rejects */
+/* What --keep-rejects keeps of requests anyone can send. */
+#define KEEP_BODY_MAX (256 * 1024)
+#define KEEP_FILE_MAX ((off_t)1 << 30)
 static atomic_ulong m_batches;
 static atomic_ulong m_hdr_timeouts;
 static atomic_ulong m_fsync_us;
@@ -522,6 +528,11 @@ setup_metrics(void)
 		    "Bytes of capture lines written.", NULL, NULL },
 	};
 	static const struct metrics_def defs2[] = {
+		{ "closehook_receive_rejects_unkept_total", METRICS_COUNTER,
+		    METRICS_ATOMIC_ULONG, &m_rejects_unkept,
+		    "Refused requests not written to --keep-rejects (a body "
+		    "over 256 KiB, or the file at 1 GiB).",
+		    NULL, NULL },
 		{ "closehook_receive_header_timeouts_total", METRICS_COUNTER,
 		    METRICS_ATOMIC_ULONG, &m_hdr_timeouts,
 		    "Connections closed because a request line and headers "
@@ -715,11 +726,29 @@ hdr_get(const struct hdrs *hs, const char *name)
  * kept.  It is written whole or not at all (see out.h), without a sync: a
  * sync here would stall every connection, and Close sends again anyway.
  */
+/*
+ * A refused request not kept: said once a minute at most (a flood of them
+ * is what the limits are for), counted always.
+ */
+static void
+keep_skipped(const char *why)
+{
+	static uint64_t last;
+	uint64_t now = cli_mono_ns();
+
+	atomic_fetch_add(&m_rejects_unkept, 1);
+	if (quiet || (last != 0 && now - last < 60000000000ull))
+		return;
+	last = now;
+	cli_warnx("%s: a rejected request is not kept: %s", rej_path, why);
+}
+
 static void
 keep_reject(const char *reason, const char *line, size_t n)
 {
 	char head[96];
 	int gen = atomic_load(&rej_reopen), hn;
+	struct stat st;
 
 	if (rej_path == NULL)
 		return;
@@ -736,6 +765,12 @@ keep_reject(const char *reason, const char *line, size_t n)
 		rej_open = 1;
 		rej_gen = gen;
 	}
+	/* Bounded: refused requests come from anyone (a file moved away
+	 * is a new one at the next commit). */
+	if (fstat(rej_out.fd, &st) == 0 && st.st_size >= KEEP_FILE_MAX) {
+		keep_skipped("the file has reached 1 GiB (move it away)");
+		return;
+	}
 	hn = snprintf(
 	    head, sizeof(head), "{\"reason\":\"%s\",\"capture\":", reason);
 	out_write(&rej_out, head, (size_t)hn);
@@ -748,6 +783,23 @@ keep_reject(const char *reason, const char *line, size_t n)
 		out_close(&rej_out);
 		rej_open = 0;
 	}
+}
+
+/* A request refused for its signature: counted, and said unless -q. */
+static void
+refused(struct MHD_Connection *conn, enum closesig_reason why)
+{
+	const union MHD_ConnectionInfo *ci;
+	char addr[NETADDR_STRLEN];
+
+	atomic_fetch_add(&m_rejects[why], 1);
+	if (quiet)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	addr[0] = '\0';
+	if (ci != NULL && ci->client_addr != NULL)
+		netaddr_format(ci->client_addr, 0, addr);
+	cli_warnx("%s: rejected: %s", addr, closesig_reason_name(why));
 }
 
 /* The body is complete: capture, verify, queue and suspend. */
@@ -785,15 +837,18 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 	m.pathn = r->targetn;
 	if (r->body == NULL && (r->body = malloc(1)) == NULL)
 		return answer(conn, r, 500, NULL);
-	bound = capture_write_bound(&m, hs.h, hs.n, r->body, r->n);
-	if ((r->line = malloc(bound)) == NULL)
-		return answer(conn, r, 500, NULL);
-	r->linen = capture_write(r->line, &m, hs.h, hs.n, r->body, r->n);
 
+	/*
+	 * The signature first: a request that is refused is made into a
+	 * capture line (up to six times its body, escaped) only when it is
+	 * kept, and only when it is small.
+	 */
 	if (have_keys) {
 		sig = hdr_get(&hs, "close-sig-hash");
 		ts = hdr_get(&hs, "close-sig-timestamp");
-		if (sig == NULL)
+		if (r->head_refused)
+			why = r->head_why;
+		else if (sig == NULL)
 			why = CLOSESIG_MISSING_SIG;
 		else if (ts == NULL)
 			why = CLOSESIG_MISSING_TS;
@@ -801,15 +856,25 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 		    keys_reload_changed())
 			why = key_check(r, ts, sig);
 		if (why != CLOSESIG_OK) {
-			atomic_fetch_add(&m_rejects[why], 1);
-			if (!quiet)
-				cli_warnx("%s: rejected: %s", addr,
-				    closesig_reason_name(why));
-			keep_reject(
-			    closesig_reason_name(why), r->line, r->linen);
+			refused(conn, why);
+			if (rej_path != NULL && r->n <= KEEP_BODY_MAX) {
+				bound = capture_write_bound(
+				    &m, hs.h, hs.n, r->body, r->n);
+				if ((r->line = malloc(bound)) != NULL) {
+					r->linen = capture_write(r->line, &m,
+					    hs.h, hs.n, r->body, r->n);
+					keep_reject(closesig_reason_name(why),
+					    r->line, r->linen);
+				}
+			} else if (rej_path != NULL)
+				keep_skipped("its body is over 256 KiB");
 			return answer(conn, r, 401, NULL);
 		}
 	}
+	bound = capture_write_bound(&m, hs.h, hs.n, r->body, r->n);
+	if ((r->line = malloc(bound)) == NULL)
+		return answer(conn, r, 500, NULL);
+	r->linen = capture_write(r->line, &m, hs.h, hs.n, r->body, r->n);
 	if (nq != NULL) {
 		/* No server to publish to: 503 now, not after the wait. */
 		if (!natsq_connected(nq)) {
@@ -1143,6 +1208,24 @@ early(struct MHD_Connection *conn, struct req *r, unsigned code,
 	return answer(conn, r, code, resp);
 }
 
+/* The signature headers of a request, before its body. */
+static enum closesig_reason
+head_check(struct MHD_Connection *conn, const struct req *r)
+{
+	const char *sig, *ts;
+
+	sig = MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, "close-sig-hash");
+	ts = MHD_lookup_connection_value(
+	    conn, MHD_HEADER_KIND, "close-sig-timestamp");
+	if (sig == NULL)
+		return CLOSESIG_MISSING_SIG;
+	if (ts == NULL)
+		return CLOSESIG_MISSING_TS;
+	return closesig_check_headers(
+	    max_age, r->rt.tv_sec, ts, strlen(ts), sig, strlen(sig));
+}
+
 /*
  * The headers are complete: check the framing, route, and decide what
  * can be decided before the body.
@@ -1179,6 +1262,30 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 		if (!is_method(method, MHD_HTTP_METHOD_POST))
 			return early(conn, r, 405, r_405);
 		r->clen = UINT64_MAX;
+		/*
+		 * What the signature headers alone refuse is refused before
+		 * the body is read or memory reserved for it: a client
+		 * without them cannot hold --max-buffered with the bodies it
+		 * announces.
+		 */
+		if (have_keys) {
+			enum closesig_reason why = head_check(conn, r);
+
+			/* Read only to be kept, and only when small. */
+			if (why != CLOSESIG_OK && rej_path != NULL &&
+			    f.body == HTTPFRAME_LENGTH &&
+			    f.length <= KEEP_BODY_MAX) {
+				r->head_refused = 1;
+				r->head_why = why;
+			} else if (why != CLOSESIG_OK) {
+				refused(conn, why);
+				if (rej_path != NULL)
+					keep_skipped("refused by its headers, "
+						     "its body (over 256 KiB "
+						     "or chunked) is not read");
+				return early(conn, r, 401, NULL);
+			}
+		}
 		if (f.body == HTTPFRAME_LENGTH) {
 			if (f.length > max_body)
 				return early(conn, r, 413, NULL);

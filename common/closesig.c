@@ -93,6 +93,36 @@ struct keyed {
  * Returns CLOSESIG_OK when the keys are to be tried (k set up), else the
  * reason of the reject.
  */
+/* The headers' part: the timestamp and its window, the signature's form. */
+static enum closesig_reason
+check_headers(int64_t max_age, int64_t ref, const char *ts, size_t tsn,
+    const char *sig, size_t sign, unsigned char want[HMAC_LEN])
+{
+	int64_t t;
+
+	if (parse_ts(ts, tsn, &t) != 0)
+		return CLOSESIG_BAD_TS;
+	if (sign != 2 * HMAC_LEN ||
+	    hmac_hex_decode(sig, sign, want, HMAC_LEN) != HMAC_LEN)
+		return CLOSESIG_BAD_SIG;
+	if (max_age > 0) {
+		if (t < ref - max_age)
+			return CLOSESIG_STALE;
+		if (t > ref + max_age)
+			return CLOSESIG_FUTURE;
+	}
+	return CLOSESIG_OK;
+}
+
+enum closesig_reason
+closesig_check_headers(int64_t max_age, int64_t ref, const char *ts, size_t tsn,
+    const char *sig, size_t sign)
+{
+	unsigned char want[HMAC_LEN];
+
+	return check_headers(max_age, ref, ts, tsn, sig, sign, want);
+}
+
 static enum closesig_reason
 prepare(const struct keyring *keys, int64_t max_age,
     const struct closesig_msg *m, struct keyed *k)
@@ -100,20 +130,11 @@ prepare(const struct keyring *keys, int64_t max_age,
 	struct json_member mb[16];
 	struct json_top top = { .m = mb, .max = 16, .utf8 = m->utf8 };
 	struct json_span root;
-	int64_t t;
+	enum closesig_reason r;
 
-	if (parse_ts(m->ts, m->tsn, &t) != 0)
-		return CLOSESIG_BAD_TS;
-	if (m->sign != 2 * HMAC_LEN ||
-	    hmac_hex_decode(m->sig, m->sign, k->want, sizeof(k->want)) !=
-		HMAC_LEN)
-		return CLOSESIG_BAD_SIG;
-	if (max_age > 0) {
-		if (t < m->ref - max_age)
-			return CLOSESIG_STALE;
-		if (t > m->ref + max_age)
-			return CLOSESIG_FUTURE;
-	}
+	if ((r = check_headers(max_age, m->ref, m->ts, m->tsn, m->sig, m->sign,
+		 k->want)) != CLOSESIG_OK)
+		return r;
 	/* The body is verified over its exact bytes: never re-serialised. */
 	if (json_parse_top(m->body, m->bodyn, &root, &top, NULL) != 0 ||
 	    root.type != JSON_OBJECT)

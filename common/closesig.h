@@ -45,6 +45,15 @@ const char *closesig_reason_name(enum closesig_reason r);
 int closesig_for_key(enum closesig_reason r);
 
 /*
+ * The part of closesig_check that needs no body and no key: the timestamp
+ * (a number within max_age seconds of ref, max_age 0: no window) and the
+ * signature's form (64 hex digits).  A receiver asks it before it reads,
+ * or reserves memory for, a body that can only be refused.
+ */
+enum closesig_reason closesig_check_headers(int64_t max_age, int64_t ref,
+    const char *ts, size_t tsn, const char *sig, size_t sign);
+
+/*
  * Check one message: the header values ts and sig as received and the raw
  * body.  The timestamp must lie within max_age seconds of ref (max_age 0:
  * no window).  Returns CLOSESIG_OK or the reason of the reject.

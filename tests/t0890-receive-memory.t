@@ -136,4 +136,46 @@ PY
 	stop_receive
 fi
 
+
+# With keys, what the signature headers alone refuse takes no memory: a
+# client without them, announcing big bodies, is answered 401 before it
+# sends a byte of them, so it cannot hold --max-buffered against Close's
+# deliveries.  A refused body over 256 KiB (its headers well-formed, the
+# signature forged) is read but not kept in --keep-rejects, nor made into
+# a capture line.
+printf '%s\n' "$KAV_KEY" >"$TMP/keys"
+chmod 600 "$TMP/keys"
+ok "it starts with keys" start_receive k --spool "$TMP/spool3" \
+    --max-buffered 1M --max-body 600K --secret-file "$TMP/keys" \
+    --max-age 0 --keep-rejects "$TMP/rej"
+timeout 30 python3 - "$RPORT" "$KAV_TS" >"$TMP/door" <<'PY'
+import socket, sys
+port, ts = int(sys.argv[1]), sys.argv[2]
+held = []
+for i in range(4):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n")
+    held.append(s)
+print(" ".join(s.recv(4096).split(b" ")[1].decode() for s in held))
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+body = b'{"a":"' + b"x" * 400000 + b'"}'
+s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nClose-Sig-Timestamp: " + ts.encode()
+          + b"\r\nClose-Sig-Hash: " + b"0" * 64
+          + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+print(s.recv(4096).split(b" ")[1].decode())
+PY
+is "$(sed -n 1p "$TMP/door")" "401 401 401 401" \
+    "no signature headers: 401 before the announced body is sent"
+is "$(metric closehook_receive_buffered_bytes)" 0 "... nothing is held"
+is "$(post -H "close-sig-timestamp: $KAV_TS" -H "close-sig-hash: $KAV_SIG" --data-binary "$KAV_BODY" "$RURL/")" 200 \
+    "a delivery meanwhile: 200"
+is "$(sed -n 2p "$TMP/door")" 401 "a forged signature on a 400 KB body: 401"
+is "$(metric 'closehook_receive_rejects_unkept_total')" 5 \
+    "... not kept (over 256 KiB), counted with the four"
+is "$(metric 'closehook_receive_rejects_total{reason="missing-signature"}')" 4 \
+    "the four refused at their headers are counted"
+ok "the rejects file holds no refused body" \
+    bash -c '! grep -q xxxxxxxxxx "$1"' _ "$TMP/rej"
+stop_receive
+
 done_testing
