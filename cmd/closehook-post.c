@@ -79,7 +79,10 @@ static struct signer signer;
 static size_t parallel = 16;
 static struct backoff_retry retry;
 static int64_t retry_base_ms = 500, retry_max_wait_ms = 60000;
-static int64_t retries = 8, retry_max_time_ms = 600000;
+/* retries -1: as many as --retry-max-time allows. */
+static int64_t retries = -1, retry_max_time_ms = 600000;
+/* No request starts before this (a 429's wait, or a 503's Retry-After). */
+static uint64_t paused_until;
 static int64_t drain_ms = 10000;
 static const char *dlpath;
 static int quiet;
@@ -156,7 +159,8 @@ help(void)
 	    "500ms)\n"
 	    "  --retry-max-wait DURATION  longest wait between attempts "
 	    "(default 60s)\n"
-	    "  --retries N                retries per record (default 8)\n"
+	    "  --retries N                retries per record (default: until\n"
+	    "                             --retry-max-time)\n"
 	    "  --retry-max-time DURATION  give up on a record after this "
 	    "(default 10m)\n"
 	    "  --connect-timeout DURATION connect timeout per attempt (default "
@@ -1002,7 +1006,8 @@ finished(struct http_xfer *x, uint64_t now)
 		    ? 0
 		    : retry.network;
 	}
-	if (!retryable || jobs.draining || j->attempts > retries) {
+	if (!retryable || jobs.draining ||
+	    (retries >= 0 && j->attempts > retries)) {
 		if (retryable && !jobs.draining)
 			snprintf(j->err + strlen(j->err),
 			    sizeof(j->err) - strlen(j->err),
@@ -1015,10 +1020,22 @@ finished(struct http_xfer *x, uint64_t now)
 	delay = (double)backoff_delay(retry_base_ms, retry_max_wait_ms,
 		    j->attempts, randombytes_random()) /
 	    1e3;
-	if (st == 429 || st == 503)
+	if (st == 429 || st == 503) {
 		delay = ratelimit_retry_delay(
 		    &x->rl, delay, (double)retry_max_wait_ms / 1e3);
-	else if (x->rl.retry_after >= 0)
+		/*
+		 * A rate limit (429), or a server that said when to come
+		 * back (503 and Retry-After), holds every request, not only
+		 * this one: the others would meet the same limit and spend
+		 * their retries on it.
+		 */
+		if (st == 429 || x->rl.retry_after >= 0) {
+			uint64_t until = now + (uint64_t)(delay * 1e9);
+
+			if (until > paused_until)
+				paused_until = until;
+		}
+	} else if (x->rl.retry_after >= 0)
 		delay =
 		    fmin(x->rl.retry_after, (double)retry_max_wait_ms / 1e3);
 	attempt_end(j);
@@ -1045,6 +1062,8 @@ launch(uint64_t now)
 	uint64_t wait;
 
 	while (jobs.ready.head != NULL && http.inflight < parallel) {
+		if (now < paused_until)
+			return paused_until - now;
 		if ((wait = backoff_rate_take(&bucket, now)) > 0)
 			return wait;
 		j = job_list_pop(&jobs.ready);
