@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -95,7 +96,7 @@ static struct job_queue jobs;
 static struct job *batch; /* the batch being filled */
 static uint64_t batch_deadline;
 static size_t live_max; /* the most records read and not done */
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, nsignals;
 static int sigpipe[2] = { -1, -1 };
 static uint64_t drain_deadline;
 static int progress;
@@ -190,10 +191,62 @@ on_signal(int sig)
 	int e = errno;
 
 	got_signal = sig;
+	if (nsignals < 2)
+		nsignals++;
 	/* A full pipe already wakes the loop: a failed write loses nothing. */
 	if (sigpipe[1] >= 0 && write(sigpipe[1], "", 1) < 0)
 		got_signal = sig;
 	errno = e;
+}
+
+/*
+ * A credential in -H is in argv, which ps shows to every user: warned,
+ * with where it belongs (the value is not repeated).
+ */
+static void
+warn_secret_header(const char *h)
+{
+	static const char *const names[] = { "authorization",
+		"proxy-authorization", "cookie", "x-api-key", "api-key",
+		"x-auth-token", "x-access-token", "private-token" };
+	size_t i, n = strcspn(h, ":");
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (n == strlen(names[i]) && strncasecmp(h, names[i], n) == 0) {
+			cli_warnx("warning: -H %.*s: a credential on the "
+				  "command line is seen by every user (ps); "
+				  "put it in --header-file or --bearer-file",
+			    (int)n, h);
+			return;
+		}
+}
+
+/*
+ * A URL on the command line that is a credential: one with a user and
+ * password, or a hook whose path is its secret (Slack's, Zapier's,
+ * Discord's).  Warned without repeating it.
+ */
+static void
+warn_secret_url(const char *u)
+{
+	static const char *const hooks[] = { "hooks.slack.com/",
+		"hooks.zapier.com/", "discord.com/api/webhooks/",
+		"discordapp.com/api/webhooks/" };
+	const char *a = strstr(u, "://"), *end;
+	size_t i;
+
+	if (a == NULL)
+		return;
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (strncasecmp(a, hooks[i], strlen(hooks[i])) == 0)
+			break;
+	if (memchr(a, '@', (size_t)(end - a)) == NULL &&
+	    i == sizeof(hooks) / sizeof(hooks[0]))
+		return;
+	cli_warnx("warning: the URL holds a credential and the command line "
+		  "is seen by every user (ps); give it in --url-file");
 }
 
 /* Headers and key files. */
@@ -463,6 +516,41 @@ dl_ensure(void)
 	dl_open = 1;
 	if (!quiet)
 		cli_warnx("dead letters go to %s", dlpath);
+}
+
+/*
+ * A --dead-letter FILE that could not be opened when the first record
+ * fails would stop the run then, with records in flight: say so at start,
+ * without making the file before it is needed.
+ */
+static void
+dl_check(void)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (dlpath == NULL)
+		return;
+	if (stat(dlpath, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			cli_fatalx("--dead-letter %s: a directory, not a file",
+			    dlpath);
+		if (access(dlpath, W_OK) != 0)
+			cli_fatal("--dead-letter %s", dlpath);
+		return;
+	}
+	if (errno != ENOENT)
+		cli_fatal("--dead-letter %s", dlpath);
+	snprintf(dir, sizeof(dir), "%s", dlpath);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) != 0)
+		cli_fatal(
+		    "--dead-letter %s: cannot be made in %s", dlpath, dir);
 }
 
 static void
@@ -993,7 +1081,10 @@ finished(struct http_xfer *x, uint64_t now)
 	}
 	if (st > 0) {
 		resp_snippet(x, snip, sizeof(snip));
-		snprintf(j->err, sizeof(j->err), "http %ld%s%s", st,
+		snprintf(j->err, sizeof(j->err), "http %ld%s%s%s", st,
+		    st >= 300 && st < 400 ? " (redirects are not followed: "
+					    "give the URL it moved to)"
+					  : "",
 		    snip[0] != '\0' ? ": " : "", snip);
 		retryable = st >= 100 && st <= 599 && retry.status[st];
 	} else {
@@ -1079,22 +1170,23 @@ begin_drain(uint64_t now)
 {
 	drain_deadline = now + (uint64_t)drain_ms * 1000000;
 	if (!quiet)
-		cli_warnx("%s: draining %zu transfers in flight",
+		cli_warnx("%s: draining %zu transfers in flight (for at most "
+			  "%.3g s; a second signal ends them now)",
 		    got_signal == SIGINT ? "interrupted" : "terminated",
-		    http.inflight);
+		    http.inflight, (double)drain_ms / 1e3);
 	close_batch();
 	job_drain(&jobs, dead, "interrupted before delivery");
 }
 
 static void
-cancel_all(void)
+cancel_all(const char *why)
 {
 	struct job *j;
 
 	while ((j = jobs.inflight) != NULL) {
 		http_xfer_cancel(&http, j->x);
 		attempt_end(j);
-		dead(j, "in flight at the end of --drain-timeout");
+		dead(j, why);
 	}
 }
 
@@ -1272,7 +1364,10 @@ run(char **files, int nfiles, size_t max_line)
 		job_due(&jobs, now);
 		tok = launch(now);
 		if (jobs.draining && http.inflight > 0 && now >= drain_deadline)
-			cancel_all();
+			cancel_all("in flight at the end of --drain-timeout");
+		/* A second signal: the operator will not wait. */
+		if (jobs.draining && http.inflight > 0 && nsignals >= 2)
+			cancel_all("in flight at a second signal");
 		dl_commit(now);
 		metrics_poll(&met);
 		if (out.err != 0)
@@ -1506,6 +1601,7 @@ main(int argc, char *argv[])
 			method = optarg;
 			break;
 		case 'H':
+			warn_secret_header(optarg);
 			add_header(optarg, strlen(optarg), "-H");
 			break;
 		case O_HFILE:
@@ -1657,6 +1753,7 @@ main(int argc, char *argv[])
 		url = argv[0];
 		argc--;
 		argv++;
+		warn_secret_url(url);
 	}
 	/*
 	 * The URL is checked before any input is read: a URL that can never
@@ -1752,6 +1849,7 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	out_init(&out, STDOUT_FILENO, "stdout");
+	dl_check();
 	/* The report quotes responses: customer data, as dead letters are. */
 	if (reppath != NULL) {
 		if (out_append_open(&rep, reppath, 0600) != 0)

@@ -98,4 +98,21 @@ is "$rc:$err" "2:closehook-verify: $TMP/no-such-keys: No such file or directory"
 run closehook-post --bearer-file "$TMP/no-such-token" http://127.0.0.1:9/
 is "$rc:$err" "2:closehook-post: $TMP/no-such-token: No such file or directory" \
     "a missing token file is named"
+
+# A credential given on the command line is warned about (ps shows argv to
+# every user), without being repeated.
+run closehook-post -H 'Authorization: Bearer s3cr3tt0ken' http://127.0.0.1:9/ \
+    <"$TMP/in"
+like "$err" "*warning: -H Authorization: a credential on the command line is seen by every user (ps); put it in --header-file or --bearer-file*" \
+    "-H Authorization: warned"
+ok "... without the token" bash -c '! grep -q s3cr3tt0ken "$1"' _ "$TMP/err"
+run closehook-post "$slack" <"$TMP/in"
+like "$err" "*warning: the URL holds a credential*give it in --url-file*" \
+    "a Slack hook's URL on the command line: warned"
+ok "... without the URL" bash -c '! grep -q XXXXSECRET "$1"' _ "$TMP/err"
+run closehook-post http://user:pa55@127.0.0.1:9/ <"$TMP/in"
+like "$err" "*warning: the URL holds a credential*" "a user and password in the URL: warned"
+run closehook-post -H 'X-Request-Source: closehook' http://127.0.0.1:9/ <"$TMP/in"
+ok "an ordinary header draws no warning" \
+    bash -c '! grep -q "credential" "$1"' _ "$TMP/err"
 done_testing

@@ -146,6 +146,25 @@ is "$(jq -r '"\(.status) \(.attempts) \(.http)"' "$TMP/rep4" | sort -u)" \
     "dead-letter 1 404" "404: one attempt each, reported"
 like "$err" "*dead letters go to $TMP/dl4*" "the dead-letter file is named"
 
+start_sink s3 --status 302 --max-time 30
+run closehook-post --dead-letter "$TMP/dl3" --report "$TMP/rep3" \
+    "$SINK_URL" <"$TMP/a"
+like "$(jq -r .error "$TMP/rep3" | head -n 1)" \
+    "http 302 (redirects are not followed: give the URL it moved to)*" \
+    "302: the report says redirects are not followed"
+
+# A --dead-letter that could never be written stops the run at start, not
+# at the first failure with records in flight; nothing is made before.
+run closehook-post --dead-letter "$TMP" "$SINK_URL" <"$TMP/a"
+is "$rc:$out" "2:" "--dead-letter a directory: exit 2 before any request"
+like "$err" "*--dead-letter $TMP: a directory, not a file*" "... saying so"
+run closehook-post --dead-letter "$TMP/no/such/dl" "$SINK_URL" <"$TMP/a"
+like "$rc:$err" "2:*--dead-letter $TMP/no/such/dl: cannot be made in $TMP/no/such*" \
+    "--dead-letter in a missing directory: exit 2 at start"
+ok "... and the file is not made in a good directory before it is needed" \
+    bash -c 'closehook-post -q --dead-letter "$1/fresh.dl" "$2" </dev/null && [ ! -e "$1/fresh.dl" ]' \
+    _ "$TMP" "$SINK_URL"
+
 # The default dead-letter file lives under $XDG_STATE_HOME.
 run env XDG_STATE_HOME="$TMP/state" closehook-post -q "$SINK_URL" <"$TMP/a"
 same_lines "$TMP/state/closehook/dead-letter.ndjson" "$TMP/a" \

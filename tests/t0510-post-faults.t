@@ -75,6 +75,33 @@ run closehook-post --retry-max-wait 200ms --report "$TMP/rep4" "$SINK_URL" \
 lat=$(jq -r '.latency_ms | floor' "$TMP/rep4")
 ok "--retry-max-wait caps Retry-After ($lat ms)" [ "$lat" -lt 1500 ]
 
+# A 429 holds every request for its Retry-After, not only the record that
+# got it: the next records would meet the same limit.
+head -n 3 "$TMP/in" >"$TMP/three"
+start_sink f4b --fault-first 1 --faults 429 --retry-after 1 --max-time 30
+run closehook-post --parallel 1 --report "$TMP/rep4b" "$SINK_URL" \
+    <"$TMP/three"
+is "$rc:$(wc -l <"$TMP/out")" 0:3 "429 on the first: all three delivered"
+lat=$(jq -r 'select(.line == 2) | .latency_ms | floor' "$TMP/rep4b")
+ok "the second record waited out the first one's Retry-After too ($lat ms)" \
+    [ "${lat:-0}" -ge 950 ]
+is "$(jq -r 'select(.line == 2) | .attempts' "$TMP/rep4b")" 1 \
+    "... and was sent once, after the wait"
+
+# By default a record is retried until --retry-max-time, not after a count:
+# a sink down for a while (here 8 failures, more than the old default of 8
+# retries allowed with these waits) costs no dead letter.
+start_sink f4c --fault-first 10 --faults 500 --max-time 30
+run closehook-post --retry-base 1ms --retry-max-wait 5ms \
+    --report "$TMP/rep4c" "$SINK_URL" <"$TMP/one"
+is "$rc:$(jq -r .attempts "$TMP/rep4c")" 0:11 \
+    "ten 500s, then delivered at the eleventh attempt"
+start_sink f4d --fault-first 10 --faults 500 --max-time 30
+run closehook-post --retry-base 1ms --retry-max-wait 5ms --retries 3 \
+    --dead-letter "$TMP/dl4d" --report "$TMP/rep4d" "$SINK_URL" <"$TMP/one"
+is "$rc:$(jq -r .attempts "$TMP/rep4d")" 1:4 \
+    "--retries 3 still bounds them: dead-lettered after four attempts"
+
 # A stall past --timeout is retried; --retry-on 500 alone does not retry it.
 start_sink f5 --fault-first 1 --faults stall --stall "$(slow 1)" \
     --max-time 30

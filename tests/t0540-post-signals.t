@@ -84,6 +84,28 @@ ok "the in-flight ones are dead letters" \
 ok "the dead letters are input lines" bash -c \
     "[ \$(sort '$TMP/s.dl' | comm -23 - <(sort '$TMP/ten') | wc -l) -eq 0 ]"
 
+# A second signal ends the drain at once (the operator will not wait for
+# --drain-timeout), dead-lettering what is in flight.
+closehook-post --parallel 4 --drain-timeout 30s --dead-letter "$TMP/s2.dl" \
+    --report "$TMP/s2.rep" "$SINK_URL" <"$TMP/ten" >"$TMP/s2.out" \
+    2>"$TMP/s2.err" &
+pid=$!
+sleep 0.5
+t0=$SECONDS
+kill -INT "$pid"
+sleep 0.3
+kill -INT "$pid"
+wait "$pid"
+is "$?:$(wc -l <"$TMP/s2.out")" "1:0" "a second SIGINT: exit 1, nothing delivered"
+ok "... at once, not after --drain-timeout 30s" \
+    [ $((SECONDS - t0)) -le "$(slow 2)" ]
+ok "... the in-flight ones dead-lettered, saying why" \
+    grep -q 'in flight at a second signal' "$TMP/s2.rep"
+like "$(cat "$TMP/s2.err")" "*interrupted: draining 4 transfers in flight (for at most 30 s; a second signal ends them now)*" \
+    "the drain says how long it waits and what a second signal does"
+is "$(($(wc -l <"$TMP/s2.dl")))" 4 \
+    "the four in flight are dead letters (the rest were put back in the file)"
+
 # --order-by: the records behind a key in flight are dead-lettered after
 # it, so one key's dead letters keep input order, and a replay with
 # --order-by delivers them in it.
