@@ -988,11 +988,25 @@ fetch_page(const char *query, struct closeapi_page *pg)
 			cli_fatalx("the API refused the key (HTTP %ld): %s",
 			    r.status, r.error);
 		case CLOSEAPI_HTTP:
-			cli_fatalx("the API answered HTTP %ld: %s", r.status,
-			    r.error[0] ? r.error : "(no error text)");
+			cli_fatalx("the API answered HTTP %ld: %s%s", r.status,
+			    r.error[0] ? r.error : "(no error text)",
+			    r.status == 400 && st.cursor[0] != '\0' &&
+				    state_path != NULL
+				? " (a saved cursor that Close no longer "
+				  "takes? remove the state file to start "
+				  "over)"
+				: r.status == 404
+				? " (is /api/v1 missing from --api-url?)"
+				: "");
 		case CLOSEAPI_FAILED:
-			cli_warnx(
-			    "a page failed after every retry: %s", r.error);
+			cli_warnx("a page failed after every retry: %s%s",
+			    r.error,
+			    state_path == NULL ? ""
+				: acked
+				? "; the last checkpoint went down the "
+				  "pipeline: the next run resumes there"
+				: "; the checkpoint is saved: the next run "
+				  "resumes there");
 			return FETCH_GAVE_UP;
 		}
 		if (closeapi_page_parse(r.body, r.n, pg, &why) == 0) {

@@ -125,6 +125,7 @@ static int changes; /* --changes */
 static struct out out, rej;
 static int have_rej;
 static unsigned long nrejected;
+static unsigned long nshort; /* rows that lost keys: no --columns */
 /* For --metrics: lines read, rows written, rejects by reason. */
 static unsigned long nread, nrows, nreason[RS_COUNT];
 static struct metrics met;
@@ -314,11 +315,13 @@ emit_row(void)
 		flat_write_field(&out, &row, p, format == F_TSV);
 	}
 	out_putc(&out, '\n');
-	if (!cols_given && found < row.n && !warned_cols) {
+	if (!cols_given && found < row.n) {
+		nshort++;
+		if (!warned_cols)
+			cli_recwarnx(cur_file, cur_line,
+			    "keys not among the first row's columns are "
+			    "dropped (give --columns)");
 		warned_cols = 1;
-		cli_recwarnx(cur_file, cur_line,
-		    "keys not among the first "
-		    "row's columns are dropped (give --columns)");
 	}
 }
 
@@ -1292,6 +1295,13 @@ main(int argc, char *argv[])
 				cli_warnx("--columns: \"%s\" matched no key in "
 					  "%lu rows (misspelt?)",
 				    cols[i], nrows);
+	if (nshort > 0) {
+		/* Data left out of the output: not a success. */
+		cli_warnx("%lu of %lu rows lost keys that were not among the "
+			  "first row's columns; give --columns",
+		    nshort, nrows);
+		rc = CLI_EXIT_REJECTS;
+	}
 	if (nrejected > 0)
 		rc = CLI_EXIT_REJECTS;
 	if (ioerr)

@@ -131,7 +131,7 @@ parse_event(char *s, struct event *e)
 	long i;
 
 	if (colon == NULL)
-		closeevents_unknown(s, "");
+		closeevents_unknown(s, NULL);
 	*colon = '\0';
 	e->action = colon + 1;
 	if ((i = closeevents_find(s, strlen(s))) < 0 ||

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,6 +197,14 @@ closeapi_new(const struct closeapi_opts *o, char *err, size_t errn)
 	}
 	if (read_key(c, err, errn) != 0)
 		goto fail;
+	/* The key goes with every request: never in clear by a guess. */
+	if (strncasecmp(c->o.base_url, "https://", 8) != 0 &&
+	    strncasecmp(c->o.base_url, "http://", 7) != 0) {
+		snprintf(err, errn,
+		    "--api-url must start with https:// (or http:// for a "
+		    "server of your own)");
+		goto fail;
+	}
 	/* The base without trailing slashes: paths start with one. */
 	if ((c->base = strdup(c->o.base_url)) == NULL)
 		goto oom;

@@ -117,8 +117,30 @@ noreturn void
 closeevents_unknown(const char *type, const char *action)
 {
 	long i = closeevents_find(type, strlen(type));
+	const char *dot;
 	size_t j;
 
+	if (action == NULL) {
+		/* No colon: lead.created, or a type alone. */
+		dot = strrchr(type, '.');
+		if (dot != NULL &&
+		    (i = closeevents_find(type, (size_t)(dot - type))) >= 0 &&
+		    closeevents_has((size_t)i, dot + 1, strlen(dot + 1)))
+			cli_fatalx("unknown event %.40s: did you mean "
+				   "%.*s:%s?",
+			    type, (int)(dot - type), type, dot + 1);
+		if (i >= 0) {
+			cli_warnx("%.40s: an event is OBJECT_TYPE:ACTION; "
+				  "%s's events are:",
+			    type, closeevents[i].type);
+			print_events((size_t)i);
+			exit(CLI_EXIT_FATAL);
+		}
+		cli_fatalx("unknown event %.40s: an event is "
+			   "OBJECT_TYPE:ACTION, such as lead:created "
+			   "(closehook-trigger(1) lists them)",
+		    type);
+	}
 	if (i >= 0) {
 		cli_warnx("unknown event %.40s:%.40s; %s's events are:", type,
 		    action, closeevents[i].type);

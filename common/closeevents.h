@@ -37,7 +37,11 @@ int closeevents_has(size_t i, const char *action, size_t n);
  * them, one object type a line ("  TYPE:ACTION TYPE:ACTION ...").
  */
 void closeevents_check(const char *type, const char *action);
-/* The message and list of closeevents_check for an unknown event. */
+/*
+ * The message and list of closeevents_check for an unknown event; action
+ * NULL: the name had no colon (lead.created is asked about as
+ * lead:created, a type alone lists its events).
+ */
 noreturn void closeevents_unknown(const char *type, const char *action);
 
 #endif

@@ -102,7 +102,12 @@ netaddr_parse(const char *s, size_t n, struct sockaddr_storage *ss,
 		struct sockaddr_in *a = (struct sockaddr_in *)ss;
 
 		if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
-			*why = "bad IPv4 address";
+			/* Names are not looked up: say what to give. */
+			*why = strcmp(host, "localhost") == 0
+			    ? "an address is an IP literal: 127.0.0.1 for "
+			      "localhost"
+			    : "not an IPv4 address (names are not looked up: "
+			      "give an IP literal)";
 			return -1;
 		}
 		a->sin_family = AF_INET;

@@ -65,8 +65,21 @@ seen=(--store "$store" --namespace "$namespace")
 # The URL reaches closehook-post on descriptor 3, not on its command line,
 # which ps shows to every user: a URL can be a secret (a Slack or Zapier
 # hook's is).
+set +e
 closehook-backfill "${backfill[@]}" |
 	closehook-dedupe "${seen[@]}" --mode check |
 	closehook-post "${post[@]}" --url-file /dev/fd/3 3<<<"$EVENTS_URL" |
 	closehook-dedupe "${seen[@]}" --mode record |
 	closehook-backfill --commit "$state/$name.json" >/dev/null
+st=("${PIPESTATUS[@]}")
+set -e
+# The fetch's own status says most (2: a usage or authentication error),
+# which pipefail would hide behind the end's 1 for the same run; when it
+# succeeded, the worst of the other stages' (1: dead letters).
+rc=${st[0]}
+if [ "$rc" -eq 0 ]; then
+	for s in "${st[@]}"; do
+		[ "$s" -gt "$rc" ] && rc=$s
+	done
+fi
+exit "$rc"

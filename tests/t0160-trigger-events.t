@@ -39,6 +39,14 @@ is "$err" "closehook-trigger: unknown event lead:wibble; lead's events are:
 run "$T" lead
 is "$rc" 2 "a name without a colon exits 2"
 like "$err" "*lead's events are:*lead:merged" "and lists the type's events"
+like "$err" "closehook-trigger: lead: an event is OBJECT_TYPE:ACTION*" \
+    "... saying what a name is"
+run "$T" activity.meeting.canceled
+is "$rc:$err" "2:closehook-trigger: unknown event activity.meeting.canceled: did you mean activity.meeting:canceled?" \
+    "a dot for the colon: the name meant is suggested"
+run "$T" wibble
+is "$rc:$err" "2:closehook-trigger: unknown event wibble: an event is OBJECT_TYPE:ACTION, such as lead:created (closehook-trigger(1) lists them)" \
+    "a name that is nothing: one line, not all 179 events"
 run "$T" --format event lead:created bogus:x
 is "$rc:$out" "2:" "one bad name among good ones: exit 2, nothing made"
 

@@ -50,7 +50,9 @@ run fl --format csv --header "$TMP/in"
 is "$(head -1 <<<"$out")" 'id,n,s,e,z,t,o.k.0,o.k.1' "the first row's names are the header"
 like "$err" "*$TMP/in:2: keys not among the first row's columns are dropped*" \
     "a later row's extra keys draw one warning"
-is "$rc" 0 "that is not a reject"
+like "$err" "*rows lost keys that were not among the first row's columns; give --columns" \
+    "... and a count at the end"
+is "$rc" 1 "data left out: exit 1, as for rejects"
 is "$(fl --format csv --header --columns a,b </dev/null)" 'a,b' \
     "--columns: the header comes even without rows"
 exit_is 2 "--columns needs csv or tsv" fl --columns a

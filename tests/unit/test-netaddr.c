@@ -79,6 +79,13 @@ main(void)
 	    "the length bounds the text (no port within it)");
 	netaddr_parse("::1:80", 6, &ss, &len, &why);
 	is_str(why, "an IPv6 address needs brackets", "the reason says why");
+	netaddr_parse("localhost:80", 12, &ss, &len, &why);
+	is_str(why, "an address is an IP literal: 127.0.0.1 for localhost",
+	    "localhost: the literal to give");
+	netaddr_parse("example.com:80", 14, &ss, &len, &why);
+	is_str(why,
+	    "not an IPv4 address (names are not looked up: give an IP literal)",
+	    "a name: not looked up, said so");
 	netaddr_parse("[::1]:80", 8, &ss, &len, &why);
 	netaddr_format((struct sockaddr *)&ss, 0, out);
 	is_str(out, "::1", "without the port: the bare address");
