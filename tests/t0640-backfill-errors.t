@@ -47,6 +47,15 @@ CLOSEHOOK_BACKOFF=20ms run closehook-backfill \
     --api-url http://127.0.0.1:1/api/v1 --event ev_x
 is "$rc" 1 "an unreachable API: retried, then exit 1"
 like "$err" "*failed after every retry*" "... saying so"
+# An --api-url without its scheme: libcurl would guess http:// and send the
+# key in clear; refused before any request.
+from=$(fake_requests)
+run closehook-backfill --api-url "${FAKE_URL#http://}" --since 1h
+is "$rc:$(fake_requests)" "2:$from" "an --api-url without http(s)://: exit 2, no request"
+like "$err" "*--api-url must start with https://*" "... saying so"
+run closehook-backfill --api-url "${FAKE_URL%/api/v1}/nope" --since 1h
+like "$rc:$err" "2:*HTTP 404*(is /api/v1 missing from --api-url?)*" \
+    "a 404: the likely cause is named"
 fake_stop
 
 # Malformed JSON on every answer: retried, then the run stops (exit 1); it
