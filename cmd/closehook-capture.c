@@ -319,7 +319,7 @@ do_http(const char *path)
 	const char *name;
 	struct stat sb;
 	int fd, eof = 0, need = 1, regular = 0, skipping = 0;
-	unsigned long nreq = 0, nother = 0;
+	unsigned long nreq = 0, nother = 0, nbad0 = nbad, nresp0 = nresp;
 	ssize_t k;
 
 	if ((fd = open_input(path, &name)) < 0)
@@ -417,6 +417,10 @@ do_http(const char *path)
 	if (nother > 0)
 		cli_warnx("%s: skipped %lu %s not POST", name, nother,
 		    nother == 1 ? "request that is" : "requests that are");
+	/* Nothing at all, not even a bad request (an empty capture). */
+	if (nreq == 0 && nother == 0 && nbad == nbad0 && nresp == nresp0 &&
+	    out.err == 0)
+		cli_warnx("%s: no HTTP request found in it", name);
 	/*
 	 * Every request of a regular file carries its modification time,
 	 * which is the last one's arrival: an earlier request's signature

@@ -249,6 +249,9 @@ warn_secret_url(const char *u)
 		  "is seen by every user (ps); give it in --url-file");
 }
 
+/* Authorization headers from -H and --header-file. */
+static int nauth_headers;
+
 /* Headers and key files. */
 static void
 add_header(const char *h, size_t n, const char *src)
@@ -258,6 +261,8 @@ add_header(const char *h, size_t n, const char *src)
 
 	if (http_header_check(h, n, &why) != 0)
 		cli_fatalx("%s: %s", src, why);
+	if (n >= 14 && strncasecmp(h, "authorization:", 14) == 0)
+		nauth_headers++;
 	s = xmemdup(h, n);
 	hdrs = curl_slist_append(hdrs, s);
 	sodium_memzero(s, n);
@@ -1779,6 +1784,14 @@ main(int argc, char *argv[])
 	if (nauth > 1) {
 		cli_warnx("--bearer-file and --basic-file exclude each other, "
 			  "and each is given once");
+		usage();
+	}
+	if (nauth_headers + nauth > 1) {
+		cli_warnx("an Authorization header is given %s: give one, so "
+			  "that it is known which is sent",
+		    nauth > 0 ? "by a header and by --bearer-file or "
+				"--basic-file"
+			      : "twice");
 		usage();
 	}
 	if (batch_n > 0 &&

@@ -25,7 +25,7 @@ capture_parse(
 		.m = m, .max = 16, .lazy = "body", .lazyn = 4, .lazy_dst = buf
 	};
 	struct json_span body = { NULL, 0, JSON_NONE }, b64 = body, v;
-	int have_body = 0, have_b64 = 0;
+	int have_body = 0, have_b64 = 0, shape = 0;
 	struct json_iter it;
 	struct json_span key, val;
 	size_t i;
@@ -62,12 +62,21 @@ capture_parse(
 		} else if (json_str_eq(key, "body_base64", 11)) {
 			b64 = val;
 			have_b64 = 1;
-		}
+		} else if (json_str_eq(key, "event", 5))
+			shape |= 1;
+		else if (json_str_eq(key, "capture", 7))
+			shape |= 2;
 	}
 	if (c->headers.type != JSON_OBJECT) {
-		*why = c->headers.type == JSON_NONE
-		    ? "missing headers"
-		    : "headers is not an object";
+		/* What new users feed it instead, named with the way on. */
+		*why = c->headers.type != JSON_NONE ? "headers is not an object"
+		    : shape & 2
+		    ? "missing headers: a rejects line, whose capture "
+		      "closehook-capture --json takes out"
+		    : shape & 1
+		    ? "missing headers: an event record (verified already?), "
+		      "not a capture"
+		    : "missing headers";
 		return -1;
 	}
 	if (have_body && have_b64) {

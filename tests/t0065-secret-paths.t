@@ -115,4 +115,18 @@ like "$err" "*warning: the URL holds a credential*" "a user and password in the 
 run closehook-post -H 'X-Request-Source: closehook' http://127.0.0.1:9/ <"$TMP/in"
 ok "an ordinary header draws no warning" \
     bash -c '! grep -q "credential" "$1"' _ "$TMP/err"
+
+# Two Authorization headers: which one went would depend on the options'
+# order; a usage error instead.
+printf 'tok\n' >"$TMP/tok"
+chmod 600 "$TMP/tok"
+printf 'Authorization: Token x\n' >"$TMP/hdr"
+chmod 600 "$TMP/hdr"
+run closehook-post --header-file "$TMP/hdr" --bearer-file "$TMP/tok" \
+    http://127.0.0.1:9/ <"$TMP/in"
+like "$rc:$err" "2:*an Authorization header is given by a header and by --bearer-file or --basic-file*" \
+    "--header-file's Authorization and --bearer-file: exit 2"
+run closehook-post -H 'Authorization: Token a' -H 'authorization: Token b' \
+    http://127.0.0.1:9/ <"$TMP/in"
+like "$rc:$err" "2:*an Authorization header is given twice*" "... two -H: exit 2"
 done_testing

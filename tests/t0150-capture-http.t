@@ -331,4 +331,9 @@ is "$err" "closehook-capture: $TMP/junk.txt:1: not an HTTP/1.1 request line: ski
 cap --http "$TMP/nope.txt" "$TMP/crlf.txt"
 is "$rc:$(wc -l <"$TMP/cap")" "2:1" "a missing file is exit 2, the next is still read"
 like "$err" "closehook-capture: $TMP/nope.txt: No such file*" "and is named"
+: >"$TMP/empty.txt"
+run closehook-capture --http "$TMP/empty.txt"
+is "$rc:$out" "0:" "an empty dump: nothing made, exit 0"
+like "$err" "*empty.txt: no HTTP request found in it*" "... but said, not silent"
+
 done_testing

@@ -244,6 +244,18 @@ main(void)
 	is_str(why, "not a JSON object", "array: not an object");
 	is_int(parse("{\"body\":\"\"}", &c), -1, "no headers");
 	is_str(why, "missing headers", "no headers: named");
+	is_int(parse("{\"subscription_id\":null,\"event\":{}}", &c), -1,
+	    "an event record");
+	is_str(why,
+	    "missing headers: an event record (verified already?), not a "
+	    "capture",
+	    "an event record: named as one");
+	is_int(parse("{\"reason\":\"no-key\",\"capture\":{}}", &c), -1,
+	    "a rejects line");
+	is_str(why,
+	    "missing headers: a rejects line, whose capture closehook-capture "
+	    "--json takes out",
+	    "a rejects line: named, with the way to its capture");
 	is_int(
 	    parse("{\"headers\":[],\"body\":\"\"}", &c), -1, "headers array");
 	is_str(why, "headers is not an object", "headers array: named");

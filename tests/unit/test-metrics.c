@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -343,19 +344,42 @@ test_writes(void)
 		NULL,
 	    "... and does on it");
 
-	/* idle: waits for input at most until the interval is over. */
+	/*
+	 * idle: waits for input, writing a change once the interval is over
+	 * and the file again at each heartbeat (here 0.6 s) however long the
+	 * input takes (a child writes it after 1.5 s).
+	 */
 	if (pipe(fds) != 0)
 		exit(2);
+	m.beat_ns = 600000000ull;
 	records = 7;
-	t0 = cli_mono_ns();
-	metrics_idle(&m, fds[0]);
-	el = cli_mono_ns() - t0;
-	ok(strstr(slurp(path), "closehook_t_records_total{file=\"m\"} 7\n") !=
-		NULL,
-	    "idle writes a change once the interval is over");
-	ok(el >= 150000000ull && el < 1000000000ull,
-	    "... having waited for input until then (%.3f s)",
-	    (double)el / 1e9);
+	{
+		struct timespec w0;
+		struct stat st;
+		pid_t pid;
+
+		clock_gettime(CLOCK_REALTIME, &w0);
+		if ((pid = fork()) < 0)
+			exit(2);
+		if (pid == 0) {
+			usleep(1500000);
+			_exit(write(fds[1], "x", 1) == 1 ? 0 : 1);
+		}
+		t0 = cli_mono_ns();
+		metrics_idle(&m, fds[0]);
+		el = cli_mono_ns() - t0;
+		waitpid(pid, NULL, 0);
+		ok(strstr(slurp(path),
+		       "closehook_t_records_total{file=\"m\"} 7\n") != NULL,
+		    "idle writes a change once the interval is over");
+		ok(el >= 1400000000ull && el < 3000000000ull,
+		    "... and waits for the input, however long (%.3f s)",
+		    (double)el / 1e9);
+		ok(stat(path, &st) == 0 &&
+			(double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 >
+			    (double)w0.tv_sec + w0.tv_nsec / 1e9 + 0.7,
+		    "... writing the file again at a heartbeat meanwhile");
+	}
 	records = 8;
 	if (write(fds[1], "x", 1) != 1)
 		exit(2);
