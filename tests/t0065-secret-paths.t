@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck disable=SC2154 # run sets rc, out, err
+# shellcheck disable=SC2154,SC2016 # run sets rc, out, err; $1 in bash -c
 # A secret given where the path of a file holding it belongs (a user who
 # passes the key itself to --secret-file) is never echoed in the error:
 # every secret-file option of every program names its value through one

@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck disable=SC1091,SC2154 # lib.sh: sourced; run sets rc, out, err
+# shellcheck disable=SC1091,SC2154,SC2016 # lib.sh: sourced; run sets rc, out, err; $1 in bash -c
 # closehook-post basics against real nginx on 127.0.0.1: every record is
 # delivered and comes out on stdout unchanged, over few kept-alive
 # connections; HTTPS with a throwaway certificate and --cacert; usage
