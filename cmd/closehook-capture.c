@@ -417,9 +417,9 @@ do_http(const char *path)
 	if (nother > 0)
 		cli_warnx("%s: skipped %lu %s not POST", name, nother,
 		    nother == 1 ? "request that is" : "requests that are");
-	/* Nothing at all, not even a bad request (an empty capture). */
-	if (nreq == 0 && nother == 0 && nbad == nbad0 && nresp == nresp0 &&
-	    out.err == 0)
+	/* A file with nothing at all in it, not even a bad request. */
+	if (fd != STDIN_FILENO && nreq == 0 && nother == 0 && nbad == nbad0 &&
+	    nresp == nresp0 && out.err == 0)
 		cli_warnx("%s: no HTTP request found in it", name);
 	/*
 	 * Every request of a regular file carries its modification time,

@@ -249,9 +249,6 @@ warn_secret_url(const char *u)
 		  "is seen by every user (ps); give it in --url-file");
 }
 
-/* Authorization headers from -H and --header-file. */
-static int nauth_headers;
-
 /* Headers and key files. */
 static void
 add_header(const char *h, size_t n, const char *src)
@@ -261,14 +258,24 @@ add_header(const char *h, size_t n, const char *src)
 
 	if (http_header_check(h, n, &why) != 0)
 		cli_fatalx("%s: %s", src, why);
-	if (n >= 14 && strncasecmp(h, "authorization:", 14) == 0)
-		nauth_headers++;
 	s = xmemdup(h, n);
 	hdrs = curl_slist_append(hdrs, s);
 	sodium_memzero(s, n);
 	free(s);
 	if (hdrs == NULL)
 		cli_fatalx("out of memory");
+}
+
+/* Authorization headers from -H and --header-file. */
+static int nauth_headers;
+
+/* A header the user gave (-H, --header-file), before it is added. */
+static void
+user_header(const char *h, size_t n, const char *src)
+{
+	if (n >= 14 && strncasecmp(h, "authorization:", 14) == 0)
+		nauth_headers++;
+	add_header(h, n, src);
 }
 
 /*
@@ -330,7 +337,7 @@ load_header_file(const char *path)
 		if (l == 0 || p[0] == '#')
 			continue;
 		snprintf(src, sizeof(src), "%s:%lu", path, lineno);
-		add_header(p, l, src);
+		user_header(p, l, src);
 	}
 	readfile_secret_free(buf);
 }
@@ -1607,7 +1614,7 @@ main(int argc, char *argv[])
 			break;
 		case 'H':
 			warn_secret_header(optarg);
-			add_header(optarg, strlen(optarg), "-H");
+			user_header(optarg, strlen(optarg), "-H");
 			break;
 		case O_HFILE:
 			load_header_file(optarg);

@@ -721,12 +721,6 @@ hdr_get(const struct hdrs *hs, const char *name)
 }
 
 /*
- * Append a 401 request to --keep-rejects (only the HTTP thread calls
- * this); reopened after SIGHUP.  The 401 stands whether or not the line is
- * kept.  It is written whole or not at all (see out.h), without a sync: a
- * sync here would stall every connection, and Close sends again anyway.
- */
-/*
  * A refused request not kept: said once a minute at most (a flood of them
  * is what the limits are for), counted always.
  */
@@ -743,6 +737,12 @@ keep_skipped(const char *why)
 	cli_warnx("%s: a rejected request is not kept: %s", rej_path, why);
 }
 
+/*
+ * Append a 401 request to --keep-rejects (only the HTTP thread calls
+ * this); reopened after SIGHUP.  The 401 stands whether or not the line is
+ * kept.  It is written whole or not at all (see out.h), without a sync: a
+ * sync here would stall every connection, and Close sends again anyway.
+ */
 static void
 keep_reject(const char *reason, const char *line, size_t n)
 {
