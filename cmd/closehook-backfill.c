@@ -1003,8 +1003,9 @@ fetch_page(const char *query, struct closeapi_page *pg)
 			    r.error,
 			    state_path == NULL ? ""
 				: acked
-				? "; the last checkpoint went down the "
-				  "pipeline: the next run resumes there"
+				? "; the checkpoints went down the pipeline: "
+				  "the next run resumes at the last one its "
+				  "end committed"
 				: "; the checkpoint is saved: the next run "
 				  "resumes there");
 			return FETCH_GAVE_UP;
@@ -1627,17 +1628,17 @@ main(int argc, char **argv)
 		if (from >= 0) {
 			if (since_s != NULL && from - OVERLAP_US < since &&
 			    !quiet)
-				cli_warnx("%s: the last complete run wrote "
-					  "events up to %s, before --since: "
-					  "fetching from there, so that none "
-					  "in between is missed",
+				cli_warnx("%s: the last complete run "
+					  "reached %s, before --since: "
+					  "fetching from there, so that no "
+					  "event in between is missed",
 				    state_path, fmt_us(from, a));
 			since = from - OVERLAP_US;
 		}
 		if (since >= 0 && since < now_us - RETENTION_US && !quiet) {
 			if (from >= 0 && since == from - OVERLAP_US)
-				cli_warnx("%s: the last complete run wrote "
-					  "events up to %s, older than Close's "
+				cli_warnx("%s: the last complete run "
+					  "reached %s, older than Close's "
 					  "30-day retention: what changed "
 					  "between then and %s is lost",
 				    state_path, fmt_us(from, a),
@@ -1654,9 +1655,11 @@ main(int argc, char **argv)
 		 * limit on empty pages.
 		 */
 		if (!newest_first && since >= 0 &&
-		    since < now_us - RETENTION_US - 86400 * US &&
-		    (until < 0 || until > now_us - RETENTION_US - 86400 * US))
-			since = now_us - RETENTION_US - 86400 * US;
+		    since < now_us - RETENTION_US - 86400 * US)
+			since = until >= 0 &&
+				until <= now_us - RETENTION_US - 86400 * US
+			    ? until /* the whole range: nothing to ask for */
+			    : now_us - RETENTION_US - 86400 * US;
 		if (!newest_first && since < 0)
 			since = now_us - RETENTION_US;
 		st.running = 1;

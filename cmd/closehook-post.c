@@ -222,6 +222,31 @@ warn_secret_header(const char *h)
 }
 
 /*
+ * A query parameter that names a credential (?token=, &api_key=, ?sig=).
+ */
+static int
+secret_query(const char *u)
+{
+	static const char *const words[] = { "token", "key", "secret", "sig",
+		"pass", "auth", "credential" };
+	const char *p = strchr(u, '?'), *eq, *end;
+	size_t i, k;
+
+	while (p != NULL && *p != '\0' && *p != '#') {
+		p++;
+		end = p + strcspn(p, "&#");
+		if ((eq = memchr(p, '=', (size_t)(end - p))) != NULL)
+			for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+				for (k = 0; p + k + strlen(words[i]) <= eq; k++)
+					if (strncasecmp(p + k, words[i],
+						strlen(words[i])) == 0)
+						return 1;
+		p = *end == '&' ? end : NULL;
+	}
+	return 0;
+}
+
+/*
  * A URL on the command line that is a credential: one with a user and
  * password, or a hook whose path is its secret (Slack's, Zapier's,
  * Discord's).  Warned without repeating it.
@@ -243,7 +268,7 @@ warn_secret_url(const char *u)
 		if (strncasecmp(a, hooks[i], strlen(hooks[i])) == 0)
 			break;
 	if (memchr(a, '@', (size_t)(end - a)) == NULL &&
-	    i == sizeof(hooks) / sizeof(hooks[0]))
+	    i == sizeof(hooks) / sizeof(hooks[0]) && !secret_query(u))
 		return;
 	cli_warnx("warning: the URL holds a credential and the command line "
 		  "is seen by every user (ps); give it in --url-file");

@@ -456,10 +456,25 @@ response_for(unsigned code)
 	}
 }
 
+/*
+ * Bodies already refused by their headers, read only to be kept
+ * (--keep-rejects), come out of a pool of their own, so that anyone
+ * sending them cannot take --max-buffered from Close's deliveries.
+ */
+#define KEEP_BUFFERED_MAX ((size_t)4 << 20)
+static atomic_size_t refused_buffered;
+
 /* Reserve n more bytes of --max-buffered for r's body; returns 0 or -1. */
 static int
 body_reserve(struct req *r, uint64_t n)
 {
+	if (r->head_refused) {
+		if (n > KEEP_BUFFERED_MAX - atomic_load(&refused_buffered))
+			return -1;
+		atomic_fetch_add(&refused_buffered, (size_t)n);
+		r->held += (size_t)n;
+		return 0;
+	}
 	/* Only the HTTP thread reserves; the check and the add agree. */
 	if (n > max_buffered - atomic_load(&buffered))
 		return -1;
@@ -473,7 +488,10 @@ body_free(struct req *r)
 {
 	free(r->body);
 	r->body = NULL;
-	atomic_fetch_sub(&buffered, r->held);
+	if (r->head_refused)
+		atomic_fetch_sub(&refused_buffered, r->held);
+	else
+		atomic_fetch_sub(&buffered, r->held);
 	r->held = 0;
 }
 
@@ -531,7 +549,8 @@ setup_metrics(void)
 		{ "closehook_receive_rejects_unkept_total", METRICS_COUNTER,
 		    METRICS_ATOMIC_ULONG, &m_rejects_unkept,
 		    "Refused requests not written to --keep-rejects (a body "
-		    "over 256 KiB, or the file at 1 GiB).",
+		    "over 256 KiB or chunked, 4 MiB of them being read, or "
+		    "the file at 1 GiB).",
 		    NULL, NULL },
 		{ "closehook_receive_header_timeouts_total", METRICS_COUNTER,
 		    METRICS_ATOMIC_ULONG, &m_hdr_timeouts,
@@ -856,7 +875,8 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 		    keys_reload_changed())
 			why = key_check(r, ts, sig);
 		if (why != CLOSESIG_OK) {
-			refused(conn, why);
+			if (!r->head_refused) /* counted at its headers */
+				refused(conn, why);
 			if (rej_path != NULL && r->n <= KEEP_BODY_MAX) {
 				bound = capture_write_bound(
 				    &m, hs.h, hs.n, r->body, r->n);
@@ -1271,6 +1291,9 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 		if (have_keys) {
 			enum closesig_reason why = head_check(conn, r);
 
+			/* Counted now: the body may never come. */
+			if (why != CLOSESIG_OK)
+				refused(conn, why);
 			/* Read only to be kept, and only when small. */
 			if (why != CLOSESIG_OK && rej_path != NULL &&
 			    f.body == HTTPFRAME_LENGTH &&
@@ -1278,7 +1301,6 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 				r->head_refused = 1;
 				r->head_why = why;
 			} else if (why != CLOSESIG_OK) {
-				refused(conn, why);
 				if (rej_path != NULL)
 					keep_skipped("refused by its headers, "
 						     "its body (over 256 KiB "
@@ -1294,8 +1316,14 @@ on_headers(struct MHD_Connection *conn, struct req *r, const char *url,
 			 * it is read: past --max-buffered, 503 and Retry-After
 			 * rather than memory.
 			 */
-			if (body_reserve(r, f.length) != 0)
-				return early(conn, r, 503, NULL);
+			if (body_reserve(r, f.length) != 0) {
+				if (!r->head_refused)
+					return early(conn, r, 503, NULL);
+				keep_skipped("refused by its headers while "
+					     "4 MiB of such bodies are read");
+				r->head_refused = 0; /* nothing held */
+				return early(conn, r, 401, NULL);
+			}
 			r->clen = f.length;
 			/*
 			 * Trust the announced length only so far: memory

@@ -416,6 +416,12 @@ on_stop(int sig)
 	alarm(CLI_DRAIN_S);
 }
 
+int
+cli_stop_taken(void)
+{
+	return stop_sig;
+}
+
 /* The bound reached: say so, and end as the stop signal would have. */
 static void
 on_drain_alarm(int sig)

@@ -152,6 +152,8 @@ void cli_no_core_dumps(void);
  */
 #define CLI_DRAIN_S 25
 void cli_drain_on_stop(int fd);
+/* The stop signal cli_drain_on_stop took, or 0. */
+int cli_stop_taken(void);
 /*
  * Hold PATH.lock, exclusively, until exit: two processes on one offset
  * file, state file or spool would undo each other's work.  The lock file is

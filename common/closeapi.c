@@ -198,12 +198,21 @@ closeapi_new(const struct closeapi_opts *o, char *err, size_t errn)
 	if (read_key(c, err, errn) != 0)
 		goto fail;
 	/* The key goes with every request: never in clear by a guess. */
-	if (strncasecmp(c->o.base_url, "https://", 8) != 0 &&
-	    strncasecmp(c->o.base_url, "http://", 7) != 0) {
-		snprintf(err, errn,
-		    "--api-url must start with https:// (or http:// for a "
-		    "server of your own)");
-		goto fail;
+	{
+		const char *u = c->o.base_url,
+			   *host = strncasecmp(u, "https://", 8) == 0 ? u + 8
+		    : strncasecmp(u, "http://", 7) == 0		      ? u + 7
+								      : NULL;
+
+		/* No host ("http:///api/v1"): curl would take a path's
+		 * first part for one. */
+		if (host == NULL || *host == '\0' || *host == '/' ||
+		    *host == '?' || *host == '#') {
+			snprintf(err, errn,
+			    "--api-url must be https://HOST/... (or http:// "
+			    "for a server of your own)");
+			goto fail;
+		}
 	}
 	/* The base without trailing slashes: paths start with one. */
 	if ((c->base = strdup(c->o.base_url)) == NULL)

@@ -1,6 +1,7 @@
 /*
  * closeevents.c - Close's event types and actions; see closeevents.h.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,28 @@ closeevents_unknown(const char *type, const char *action)
 			   "OBJECT_TYPE:ACTION, such as lead:created "
 			   "(closehook-trigger(1) lists them)",
 		    type);
+	}
+	{
+		/* LEAD:Created: the name meant, in Close's lower case. */
+		char lt[64], la[64];
+		size_t k;
+		long li;
+
+		snprintf(lt, sizeof(lt), "%s", type);
+		snprintf(la, sizeof(la), "%s", action);
+		for (k = 0; lt[k] != '\0'; k++)
+			lt[k] = (char)tolower((unsigned char)lt[k]);
+		for (k = 0; la[k] != '\0'; k++)
+			la[k] = (char)tolower((unsigned char)la[k]);
+		if ((li = closeevents_find(lt, strlen(lt))) >= 0 &&
+		    closeevents_has((size_t)li, la, strlen(la)))
+			cli_fatalx("unknown event %.40s:%.40s: did you mean "
+				   "%s:%s?",
+			    type, action, lt, la);
+		if (*type == '\0')
+			cli_fatalx("unknown event :%.40s: an event is "
+				   "OBJECT_TYPE:ACTION, such as lead:created",
+			    action);
 	}
 	if (i >= 0) {
 		cli_warnx("unknown event %.40s:%.40s; %s's events are:", type,

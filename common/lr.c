@@ -217,6 +217,20 @@ lr_next(struct lr *r, struct lr_line *l)
 			}
 			if (r->end == r->start)
 				return LR_EOF;
+			/*
+			 * Cut short by the stop of the stages before (a
+			 * follower gives up a write to a reader that stopped):
+			 * not a record, which comes again from upstream.
+			 */
+			if (cli_stop_taken() != 0 && r->fd == STDIN_FILENO) {
+				cli_warnx("%s: the input ended inside a line "
+					  "after the stop signal: that line is "
+					  "dropped (it comes again from the "
+					  "stages before)",
+				    r->name);
+				r->start = r->scan = r->end;
+				return LR_EOF;
+			}
 			len = r->end - r->start;
 			l->p = r->buf + r->start;
 			r->start = r->scan = r->end;

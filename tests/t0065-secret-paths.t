@@ -110,6 +110,12 @@ run closehook-post "$slack" <"$TMP/in"
 like "$err" "*warning: the URL holds a credential*give it in --url-file*" \
     "a Slack hook's URL on the command line: warned"
 ok "... without the URL" bash -c '! grep -q XXXXSECRET "$1"' _ "$TMP/err"
+run closehook-post 'http://127.0.0.1:9/hook?channel=x&access_token=T0KEN' <"$TMP/in"
+like "$err" "*warning: the URL holds a credential*" "a token in the query: warned"
+ok "... without it" bash -c '! grep -q T0KEN "$1"' _ "$TMP/err"
+run closehook-post 'http://127.0.0.1:9/hook?channel=sales' <"$TMP/in"
+ok "an ordinary query draws no warning" \
+    bash -c '! grep -q "credential" "$1"' _ "$TMP/err"
 run closehook-post http://user:pa55@127.0.0.1:9/ <"$TMP/in"
 like "$err" "*warning: the URL holds a credential*" "a user and password in the URL: warned"
 run closehook-post -H 'X-Request-Source: closehook' http://127.0.0.1:9/ <"$TMP/in"

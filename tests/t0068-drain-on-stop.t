@@ -23,6 +23,25 @@ is "$(tr '\n' ' ' <drained.out)" '{"a":1} {"a":2} ' \
 is "$rc" 143 "then it ends by the signal (128 + 15)"
 is "$(cat drained.err)" "" "quietly"
 
+# The stage before, stopped too, may leave the last line cut (a follower
+# gives up a write its stuck reader did not take): after the signal such a
+# line is no record and no reject, since it comes again from upstream.
+(printf '{"a":1}\n{"a":'; sleep 1) |
+    closehook-flatten --rejects cut.rej >cut.out 2>cut.err &
+fpid=$!
+sleep 0.3
+kill -TERM "$fpid"
+wait "$fpid"
+rc=$?
+is "$rc:$(tr '\n' ' ' <cut.out)" '143:{"a":1} ' \
+    "a line cut at the end of a stopped input: not written, ended by the signal"
+is "$(wc -c <cut.rej)" 0 "... not a reject"
+like "$(cat cut.err)" "*stdin: the input ended inside a line after the stop signal: that line is dropped*" \
+    "... and said"
+(printf '{"a":1}\n{"a":2}'; sleep 0.3) | closehook-flatten >uncut.out 2>/dev/null
+is "$(tr '\n' ' ' <uncut.out)" '{"a":1} {"a":2} ' \
+    "without a signal a last line without its newline is a record as ever"
+
 # A second signal ends it at once.
 mkfifo two.fifo
 closehook-dedupe --store two.sqlite <two.fifo >two.out 2>two.err &

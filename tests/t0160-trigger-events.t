@@ -44,6 +44,12 @@ like "$err" "closehook-trigger: lead: an event is OBJECT_TYPE:ACTION*" \
 run "$T" activity.meeting.canceled
 is "$rc:$err" "2:closehook-trigger: unknown event activity.meeting.canceled: did you mean activity.meeting:canceled?" \
     "a dot for the colon: the name meant is suggested"
+run "$T" LEAD:Created
+is "$rc:$err" "2:closehook-trigger: unknown event LEAD:Created: did you mean lead:created?" \
+    "capitals: the name meant is suggested"
+run "$T" :created
+like "$rc:$err" "2:*unknown event :created: an event is OBJECT_TYPE:ACTION*" \
+    "no type: what a name is"
 run "$T" wibble
 is "$rc:$err" "2:closehook-trigger: unknown event wibble: an event is OBJECT_TYPE:ACTION, such as lead:created (closehook-trigger(1) lists them)" \
     "a name that is nothing: one line, not all 179 events"

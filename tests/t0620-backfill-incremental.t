@@ -43,7 +43,7 @@ run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" --since "$later"
 is "$rc" 0 "a later --since: exit 0"
 is "$(grep '"path": "/api/' "$FAKE_LOG" | sed -n "$((from + 1))p" | jq -r '.query.date_updated__gte[0]')" \
     "$want_since" "... it still starts 5 minutes before the newest event written"
-like "$err" "*st: the last complete run wrote events up to *, before --since: fetching from there, so that none in between is missed*" \
+like "$err" "*st: the last complete run reached *, before --since: fetching from there, so that no event in between is missed*" \
     "... and says so"
 
 # New and consolidated events both come out in the next run.

@@ -88,9 +88,12 @@ is "$(unwrap <"$TMP/out" | jq -r .id | sort)" \
 exit_is 2 "a bad --since exits 2" closehook-backfill --since yesterday
 exit_is 2 "--since after --until exits 2" \
     closehook-backfill --since 1h --until 2h
-run closehook-backfill --api-url "$FAKE_URL" --since 40d --until 39d
+from=$(fake_requests)
+run closehook-backfill --api-url "$FAKE_URL" --since 40d --until 33d
 like "$err" "*older than Close's 30-day retention*" \
     "--since before the retention is warned about"
+is "$rc:$(fake_requests)" "0:$from" \
+    "... and a range wholly before it asks for nothing (not a day at a time)"
 from=$(fake_requests)
 run closehook-backfill --api-url "$FAKE_URL" --since 400d -q
 is "$rc" 0 "--since 400d: exit 0"

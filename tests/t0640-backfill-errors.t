@@ -52,7 +52,9 @@ like "$err" "*failed after every retry*" "... saying so"
 from=$(fake_requests)
 run closehook-backfill --api-url "${FAKE_URL#http://}" --since 1h
 is "$rc:$(fake_requests)" "2:$from" "an --api-url without http(s)://: exit 2, no request"
-like "$err" "*--api-url must start with https://*" "... saying so"
+like "$err" "*--api-url must be https://HOST/...*" "... saying so"
+run closehook-backfill --api-url http:///api/v1 --since 1h
+is "$rc:$(fake_requests)" "2:$from" "an --api-url without a host: exit 2, no request"
 run closehook-backfill --api-url "${FAKE_URL%/api/v1}/nope" --since 1h
 like "$rc:$err" "2:*HTTP 404*(is /api/v1 missing from --api-url?)*" \
     "a 404: the likely cause is named"

@@ -176,6 +176,31 @@ is "$(metric 'closehook_receive_rejects_total{reason="missing-signature"}')" 4 \
     "the four refused at their headers are counted"
 ok "the rejects file holds no refused body" \
     bash -c '! grep -q xxxxxxxxxx "$1"' _ "$TMP/rej"
+# Small unsigned bodies are read to be kept, but from a pool of their own
+# (4 MiB): 30 of 200 KB each, sent slowly and held open, take nothing from
+# --max-buffered, and a delivery meanwhile is taken.
+timeout 30 python3 - "$RPORT" >"$TMP/slow" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(30):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n"
+              + b"j" * 100)
+    held.append(s)
+print("held", flush=True)
+time.sleep(3)
+PY
+spid=$!
+for _ in $(seq 100); do [ -s "$TMP/slow" ] && break; sleep 0.05; done
+is "$(metric closehook_receive_buffered_bytes)" 0 \
+    "30 slow unsigned bodies to be kept: none of --max-buffered held"
+is "$(post -H "close-sig-timestamp: $KAV_TS" -H "close-sig-hash: $KAV_SIG" --data-binary "$KAV_BODY" "$RURL/")" 200 \
+    "... and a delivery meanwhile: 200"
+kill "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+is "$(metric 'closehook_receive_rejects_total{reason="missing-signature"}')" 34 \
+    "each counted at its headers, also those cut off before their body"
 stop_receive
 
 done_testing
