@@ -447,20 +447,11 @@ static void
 canon_path(const char *path, char *dst, size_t cap)
 {
 	char dir[PATH_MAX], real[PATH_MAX];
-	const char *slash = strrchr(path, '/'), *base;
-	size_t dn;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash == NULL ? path : slash + 1;
 
-	if (slash == NULL) {
-		strcpy(dir, ".");
-		base = path;
-	} else {
-		dn = slash == path ? 1 : (size_t)(slash - path);
-		if (dn >= sizeof(dir))
-			cli_fatalx("%s: path too long", path);
-		memcpy(dir, path, dn);
-		dir[dn] = '\0';
-		base = slash + 1;
-	}
+	if (atomicfile_dir(path, dir, sizeof(dir)) != 0)
+		cli_fatalx("%s: path too long", path);
 	if (*base == '\0' || realpath(dir, real) == NULL)
 		cli_fatal("%s: cannot resolve its directory", path);
 	if ((size_t)snprintf(dst, cap, "%s/%s",
@@ -1623,6 +1614,9 @@ main(int argc, char **argv)
 		 * over the events in between.
 		 */
 		int64_t from = st.newest >= 0 ? st.newest : st.through;
+		/* Nothing is there before the retention (a day more, for
+		 * clocks). */
+		int64_t oldest = now_us - RETENTION_US - 86400 * US;
 		char a[64];
 
 		if (from >= 0) {
@@ -1636,7 +1630,7 @@ main(int argc, char **argv)
 			since = from - OVERLAP_US;
 		}
 		if (since >= 0 && since < now_us - RETENTION_US && !quiet) {
-			if (from >= 0 && since == from - OVERLAP_US)
+			if (from >= 0)
 				cli_warnx("%s: the last complete run "
 					  "reached %s, older than Close's "
 					  "30-day retention: what changed "
@@ -1649,17 +1643,11 @@ main(int argc, char **argv)
 					  "can be fetched",
 				    fmt_us(now_us - RETENTION_US, err));
 		}
-		/*
-		 * Nothing is there before the retention (a day more, for
-		 * clocks): a walk through those days would spend the rate
-		 * limit on empty pages.
-		 */
-		if (!newest_first && since >= 0 &&
-		    since < now_us - RETENTION_US - 86400 * US)
-			since = until >= 0 &&
-				until <= now_us - RETENTION_US - 86400 * US
+		/* A walk through empty days would spend the rate limit. */
+		if (!newest_first && since >= 0 && since < oldest)
+			since = until >= 0 && until <= oldest
 			    ? until /* the whole range: nothing to ask for */
-			    : now_us - RETENTION_US - 86400 * US;
+			    : oldest;
 		if (!newest_first && since < 0)
 			since = now_us - RETENTION_US;
 		st.running = 1;

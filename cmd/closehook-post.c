@@ -563,7 +563,7 @@ dl_ensure(void)
 static void
 dl_check(void)
 {
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX];
 	struct stat st;
 
 	if (dlpath == NULL)
@@ -578,14 +578,8 @@ dl_check(void)
 	}
 	if (errno != ENOENT)
 		cli_fatal("--dead-letter %s", dlpath);
-	snprintf(dir, sizeof(dir), "%s", dlpath);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if (access(dir, W_OK | X_OK) != 0)
+	if (atomicfile_dir(dlpath, dir, sizeof(dir)) != 0 ||
+	    access(dir, W_OK | X_OK) != 0)
 		cli_fatal(
 		    "--dead-letter %s: cannot be made in %s", dlpath, dir);
 }

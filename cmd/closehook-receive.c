@@ -804,20 +804,28 @@ keep_reject(const char *reason, const char *line, size_t n)
 	}
 }
 
+/* The client's address as text into addr (empty when not known). */
+static void
+client_addr(struct MHD_Connection *conn, char addr[NETADDR_STRLEN])
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	addr[0] = '\0';
+	if (ci != NULL && ci->client_addr != NULL)
+		netaddr_format(ci->client_addr, 0, addr);
+}
+
 /* A request refused for its signature: counted, and said unless -q. */
 static void
 refused(struct MHD_Connection *conn, enum closesig_reason why)
 {
-	const union MHD_ConnectionInfo *ci;
 	char addr[NETADDR_STRLEN];
 
 	atomic_fetch_add(&m_rejects[why], 1);
 	if (quiet)
 		return;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	addr[0] = '\0';
-	if (ci != NULL && ci->client_addr != NULL)
-		netaddr_format(ci->client_addr, 0, addr);
+	client_addr(conn, addr);
 	cli_warnx("%s: rejected: %s", addr, closesig_reason_name(why));
 }
 
@@ -827,7 +835,6 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
     const char *method)
 {
 	static struct hdrs hs;
-	const union MHD_ConnectionInfo *ci;
 	const struct capture_hdr *ts, *sig;
 	struct capture_meta m;
 	struct isotime it;
@@ -844,10 +851,7 @@ finish_body(struct MHD_Connection *conn, struct req *r, const char *url,
 	it.frac = frac;
 	it.fracn = 6;
 	when[isotime_format_utc(&it, when)] = '\0';
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	addr[0] = '\0';
-	if (ci != NULL && ci->client_addr != NULL)
-		netaddr_format(ci->client_addr, 0, addr);
+	client_addr(conn, addr);
 	m.received_at = when;
 	m.remote_addr = addr[0] != '\0' ? addr : NULL;
 	m.method = method;

@@ -12,19 +12,33 @@
 #include "atomicfile.h"
 
 int
+atomicfile_dir(const char *path, char *dir, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (slash == NULL) {
+		path = ".";
+		n = 1;
+	} else
+		n = slash == path ? 1 : (size_t)(slash - path);
+	if (n >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return 0;
+}
+
+int
 atomicfile_sync_dir(const char *path)
 {
-	char dir[4096], *slash;
+	char dir[4096];
 	int fd, rc, e;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	} else
-		snprintf(dir, sizeof(dir), ".");
+	if (atomicfile_dir(path, dir, sizeof(dir)) != 0)
+		return -1;
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
 	rc = fsync(fd);

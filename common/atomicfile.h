@@ -26,5 +26,11 @@ int atomicfile_write_nosync(const char *path, const void *p, size_t n);
  * that cannot sync a directory (EINVAL) is not an error.
  */
 int atomicfile_sync_dir(const char *path);
+/*
+ * The directory that holds path, into dir: "." for a name without a '/',
+ * "/" for one at the root.  Returns 0, or -1 (ENAMETOOLONG) when it does
+ * not fit in cap bytes.
+ */
+int atomicfile_dir(const char *path, char *dir, size_t cap);
 
 #endif

@@ -51,6 +51,22 @@ main(void)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
+	{
+		char d[8];
+
+		ok(atomicfile_dir("a/b/c", d, sizeof(d)) == 0 &&
+			strcmp(d, "a/b") == 0,
+		    "atomicfile_dir: a/b/c is in a/b");
+		ok(atomicfile_dir("c", d, sizeof(d)) == 0 &&
+			strcmp(d, ".") == 0,
+		    "... a name alone in .");
+		ok(atomicfile_dir("/c", d, sizeof(d)) == 0 &&
+			strcmp(d, "/") == 0,
+		    "... /c in /");
+		ok(atomicfile_dir("abcdefgh/c", d, sizeof(d)) != 0 &&
+			errno == ENAMETOOLONG,
+		    "... a directory that does not fit: -1, ENAMETOOLONG");
+	}
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	is_int(atomicfile_write(path, "one\n", 4), 0, "a new file is written");
 	is_str(slurp(path), "one\n", "with its contents");
