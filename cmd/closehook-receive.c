@@ -56,9 +56,9 @@
 
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE | URL]\n"
-    "\t[--secret-file FILE]... [--max-age SECONDS] [--keep-rejects FILE]\n"
+    "\t[--secret-file FILE]... [--max-age DURATION] [--keep-rejects FILE]\n"
     "\t[--max-body BYTES] [--max-buffered BYTES] [--max-connections N]\n"
-    "\t[--max-connections-per-ip N] [--timeout SECONDS]\n"
+    "\t[--max-connections-per-ip N] [--timeout DURATION]\n"
     "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n"
     "\t[--nats-creds FILE | --nats-user-file FILE] [--nats-replicas N]\n";
 
@@ -365,8 +365,8 @@ help(void)
 	       "here (default 3)\n"
 	       "  --secret-file FILE          verify at the door with these "
 	       "keys (401 if bad)\n"
-	       "  --max-age SECONDS           replay window with keys "
-	       "(default 300; 0: off)\n"
+	       "  --max-age DURATION          replay window with keys "
+	       "(default 5m; 0: off)\n"
 	       "  --keep-rejects FILE         append each 401 request as an "
 	       "NDJSON line\n"
 	       "  --max-body BYTES            largest body accepted (default "
@@ -377,8 +377,8 @@ help(void)
 	       "512)\n"
 	       "  --max-connections-per-ip N  from one address (default 64; "
 	       "0: no cap)\n"
-	       "  --timeout SECONDS           idle limit per connection "
-	       "(default 10)\n"
+	       "  --timeout DURATION          idle limit per connection "
+	       "(default 10s)\n"
 	       "  --header-timeout DURATION   request line and headers within "
 	       "this (default 5s)\n"
 	       "  --tls-cert FILE             serve HTTPS with this PEM "
@@ -2311,7 +2311,7 @@ main(int argc, char *argv[])
 			key_paths[nkey_paths++] = optarg;
 			break;
 		case OPT_MAXAGE:
-			max_age = cli_opt_int(
+			max_age = cli_opt_seconds(
 			    "max-age", optarg, 0, 100LL * 365 * 86400);
 			break;
 		case OPT_KEEPREJ:
@@ -2334,7 +2334,7 @@ main(int argc, char *argv[])
 			    "max-connections-per-ip", optarg, 0, 65536);
 			break;
 		case OPT_TIMEOUT:
-			timeout_s = cli_opt_int("timeout", optarg, 1, 3600);
+			timeout_s = cli_opt_seconds("timeout", optarg, 1, 3600);
 			break;
 		case OPT_HDRTIMEOUT:
 			hdr_timeout_ms = cli_opt_duration(

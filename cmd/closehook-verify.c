@@ -1101,10 +1101,8 @@ main(int argc, char *argv[])
 			secret[nsecret++] = optarg;
 			break;
 		case O_MAXAGE:
-			/* A bare number is seconds, as before durations. */
-			max_age = cli_opt_duration("max-age", optarg, 0,
-				      100LL * 365 * 86400 * 1000) /
-			    1000;
+			max_age = cli_opt_seconds(
+			    "max-age", optarg, 0, 100LL * 365 * 86400);
 			break;
 		case O_EXPLAIN:
 			explain = 1;

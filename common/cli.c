@@ -313,6 +313,14 @@ cli_opt_duration(const char *opt, const char *s, int64_t min_ms, int64_t max_ms)
 	return v;
 }
 
+int64_t
+cli_opt_seconds(const char *opt, const char *s, int64_t min_s, int64_t max_s)
+{
+	int64_t min_ms = min_s > 0 ? (min_s - 1) * 1000 + 1 : 0;
+
+	return (cli_opt_duration(opt, s, min_ms, max_s * 1000) + 999) / 1000;
+}
+
 static int
 is_hex(unsigned char c)
 {

@@ -98,6 +98,13 @@ uint64_t
 cli_opt_size(const char *opt, const char *s, uint64_t min, uint64_t max);
 int64_t cli_opt_duration(
     const char *opt, const char *s, int64_t min_ms, int64_t max_ms);
+/*
+ * A duration in whole seconds, for options whose unit is the second (a
+ * replay window, a connection timeout): rounded up, so that "500ms" is 1
+ * and not 0 (for --max-age, "no window"), within [min_s, max_s].
+ */
+int64_t
+cli_opt_seconds(const char *opt, const char *s, int64_t min_s, int64_t max_s);
 
 /*
  * Secret files.  A user who passes a key itself where the path of a file

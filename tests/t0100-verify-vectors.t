@@ -77,6 +77,12 @@ like "$err" "*rejected: future-timestamp" "301 s ahead is future-timestamp"
 run closehook-verify --secret-file "$TMP/keys" --max-age 10 \
     --now $((KAV_TS + 11)) "$TMP/good"
 like "$err" "*rejected: stale-timestamp" "--max-age sets the window"
+run closehook-verify --secret-file "$TMP/keys" --max-age 500ms \
+    --now $((KAV_TS + 1)) "$TMP/good"
+is "$rc" 0 "--max-age 500ms is a window of 1 s: 1 s old passes"
+run closehook-verify --secret-file "$TMP/keys" --max-age 500ms \
+    --now $((KAV_TS + 2)) "$TMP/good"
+like "$err" "*rejected: stale-timestamp" "and 2 s old is stale, not unchecked"
 
 # Without --now, the window is measured from each capture's received_at: a
 # spool read long after the fact still verifies, a replayed old request

@@ -72,6 +72,24 @@ is "$(sigpost "$KAV_TS" "$KAV_SIG_SWAPPED" "$KAV_BODY")" 401 \
 stop_receive
 is "$(grep -c rejected "$TMP/q.err")" 0 "-q: no log line per reject"
 
+# --max-age takes a duration, as closehook-verify's does; a window under a
+# second is one second, not "no window".
+ok "it starts with --max-age 2m" start_receive w --max-age 2m \
+    --secret-file "$TMP/keys"
+is "$(sigpost $((now - 90)) "$(sign "$KAV_KEY" $((now - 90)) "$KAV_BODY")" \
+    "$KAV_BODY")" 200 "--max-age 2m: a signature 90 s old passes"
+is "$(sigpost $((now - 200)) "$(sign "$KAV_KEY" $((now - 200)) "$KAV_BODY")" \
+    "$KAV_BODY")" 401 "and one 200 s old is stale"
+stop_receive
+ok "it starts with --max-age 500ms" start_receive ms --max-age 500ms \
+    --secret-file "$TMP/keys"
+is "$(sigpost $((now - 30)) "$(sign "$KAV_KEY" $((now - 30)) "$KAV_BODY")" \
+    "$KAV_BODY")" 401 "--max-age 500ms: a window of a second, not none"
+stop_receive
+run closehook-receive -l 127.0.0.1:0 --max-age 5x --secret-file "$TMP/keys"
+is "$rc" 2 "--max-age 5x: a usage error"
+like "$err" "*invalid*--max-age*" "naming the option"
+
 # The keys can come from the environment, as for closehook-verify.
 CLOSEHOOK_SECRET=$KAV_KEY start_receive env --max-age 0
 is "$(sigpost "$KAV_TS" "$KAV_SIG" "$KAV_BODY")" 200 "\$CLOSEHOOK_SECRET: 200"
