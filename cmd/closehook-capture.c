@@ -559,7 +559,7 @@ do_json(const char *path)
 			break;
 		}
 		/* A reject line (closehook-verify --rejects, closehook-receive
-		 * --keep-rejects): the capture it holds. */
+		 * --rejects): the capture it holds. */
 		if (v.type == JSON_OBJECT &&
 		    json_object_get(v, "capture", 7, &cv) &&
 		    cv.type == JSON_OBJECT)

@@ -56,7 +56,7 @@
 
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE | URL]\n"
-    "\t[--secret-file FILE]... [--max-age DURATION] [--keep-rejects FILE]\n"
+    "\t[--secret-file FILE]... [--max-age DURATION] [--rejects FILE]\n"
     "\t[--max-body BYTES] [--max-buffered BYTES] [--max-connections N]\n"
     "\t[--max-connections-per-ip N] [--timeout DURATION]\n"
     "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n"
@@ -214,7 +214,7 @@ struct req {
 	int dmetrics; /* or /metrics, rendered when sent */
 	int internal; /* /healthz or /metrics: not counted as a request */
 	int head_refused; /* refused by its signature headers, */
-	enum closesig_reason head_why; /* why: read for --keep-rejects */
+	enum closesig_reason head_why; /* why: read for --rejects */
 	size_t targetn;
 	char target[]; /* the request target as sent, NUL-terminated */
 };
@@ -283,7 +283,7 @@ static int so_pipe; /* stdout is non-blocking */
 static char *so_buf;
 static size_t so_len, so_off;
 static uint64_t so_total, so_flushed; /* bytes ever queued / written */
-static struct out rej_out; /* --keep-rejects, once open */
+static struct out rej_out; /* --rejects, once open */
 static int rej_open;
 static int rej_gen;
 
@@ -296,8 +296,8 @@ static atomic_ulong m_bytes;
 static atomic_ulong m_captures;
 static atomic_ulong m_capbytes;
 static atomic_ulong m_rejects[CLOSESIG_COUNT];
-static atomic_ulong m_rejects_unkept; /* refused, not in --keep-rejects */
-/* What --keep-rejects keeps of requests anyone can send. */
+static atomic_ulong m_rejects_unkept; /* refused, not in --rejects */
+/* What --rejects keeps of requests anyone can send. */
 #define KEEP_BODY_MAX (256 * 1024)
 #define KEEP_FILE_MAX ((off_t)1 << 30)
 static atomic_ulong m_batches;
@@ -367,7 +367,7 @@ help(void)
 	       "keys (401 if bad)\n"
 	       "  --max-age DURATION          replay window with keys "
 	       "(default 5m; 0: off)\n"
-	       "  --keep-rejects FILE         append each 401 request as an "
+	       "  --rejects FILE              append each 401 request as an "
 	       "NDJSON line\n"
 	       "  --max-body BYTES            largest body accepted (default "
 	       "16M; else 413)\n"
@@ -458,7 +458,7 @@ response_for(unsigned code)
 
 /*
  * Bodies already refused by their headers, read only to be kept
- * (--keep-rejects), come out of a pool of their own, so that anyone
+ * (--rejects), come out of a pool of their own, so that anyone
  * sending them cannot take --max-buffered from Close's deliveries.
  */
 #define KEEP_BUFFERED_MAX ((size_t)4 << 20)
@@ -548,7 +548,7 @@ setup_metrics(void)
 	static const struct metrics_def defs2[] = {
 		{ "closehook_receive_rejects_unkept_total", METRICS_COUNTER,
 		    METRICS_ATOMIC_ULONG, &m_rejects_unkept,
-		    "Refused requests not written to --keep-rejects (a body "
+		    "Refused requests not written to --rejects (a body "
 		    "over 256 KiB or chunked, 4 MiB of them being read, or "
 		    "the file at 1 GiB).",
 		    NULL, NULL },
@@ -757,7 +757,7 @@ keep_skipped(const char *why)
 }
 
 /*
- * Append a 401 request to --keep-rejects (only the HTTP thread calls
+ * Append a 401 request to --rejects (only the HTTP thread calls
  * this); reopened after SIGHUP.  The 401 stands whether or not the line is
  * kept.  It is written whole or not at all (see out.h), without a sync: a
  * sync here would stall every connection, and Close sends again anyway.
@@ -2243,7 +2243,7 @@ main(int argc, char *argv[])
 		OPT_SPOOL,
 		OPT_SECRET,
 		OPT_MAXAGE,
-		OPT_KEEPREJ,
+		OPT_REJECTS,
 		OPT_MAXBODY,
 		OPT_MAXBUF,
 		OPT_MAXCONN,
@@ -2260,7 +2260,9 @@ main(int argc, char *argv[])
 		{ "spool", required_argument, NULL, OPT_SPOOL },
 		{ "secret-file", required_argument, NULL, OPT_SECRET },
 		{ "max-age", required_argument, NULL, OPT_MAXAGE },
-		{ "keep-rejects", required_argument, NULL, OPT_KEEPREJ },
+		{ "rejects", required_argument, NULL, OPT_REJECTS },
+		/* Its earlier name. */
+		{ "keep-rejects", required_argument, NULL, OPT_REJECTS },
 		{ "max-body", required_argument, NULL, OPT_MAXBODY },
 		{ "max-buffered", required_argument, NULL, OPT_MAXBUF },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
@@ -2314,7 +2316,7 @@ main(int argc, char *argv[])
 			max_age = cli_opt_seconds(
 			    "max-age", optarg, 0, 100LL * 365 * 86400);
 			break;
-		case OPT_KEEPREJ:
+		case OPT_REJECTS:
 			rej_path = optarg;
 			break;
 		case OPT_MAXBODY:
@@ -2398,7 +2400,7 @@ main(int argc, char *argv[])
 		exit(CLI_EXIT_FATAL);
 	have_keys = keys_cur->n > 0;
 	if (rej_path != NULL && !have_keys) {
-		cli_warnx("--keep-rejects needs keys (--secret-file)");
+		cli_warnx("--rejects needs keys (--secret-file)");
 		usage();
 	}
 

@@ -9,7 +9,7 @@
  * writes.  A write error is sticky: out_error() reports it and out_close()
  * returns -1, so a full disk is an error, never silence.
  *
- * Append files (--rejects, --dead-letter, --report, --keep-rejects, the
+ * Append files (--rejects, --dead-letter, --report, receive's --rejects, the
  * spool) hold one record a line, and a record is in the file whole or not
  * at all, across a full disk and a crash mid-write:
  *

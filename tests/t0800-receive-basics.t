@@ -17,7 +17,10 @@ exit_is 2 "an IPv6 address without brackets is refused" \
 exit_is 2 "a port past 65535 is refused" closehook-receive -l 127.0.0.1:65536
 exit_is 2 "--path must begin with /" closehook-receive --path close
 exit_is 2 "--tls-cert needs --tls-key" closehook-receive --tls-cert x.pem
-exit_is 2 "--keep-rejects needs keys" closehook-receive --keep-rejects r
+exit_is 2 "--rejects needs keys" closehook-receive --rejects r
+like "$err" "*--rejects needs keys (--secret-file)*" "and says so"
+exit_is 2 "so does --keep-rejects, its earlier name" \
+    closehook-receive --keep-rejects r
 exit_is 2 "an operand is refused" closehook-receive extra
 run sh -c 'exec closehook-receive -l 127.0.0.1:0 >&-'
 is "$rc" 2 "without --spool a closed stdout is fatal"

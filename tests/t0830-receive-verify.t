@@ -2,7 +2,7 @@
 # shellcheck disable=SC1091,SC2119,SC2154,SC2016
 # closehook-receive with keys: verify at the door.  Good signatures are
 # captured; bad ones get 401, a log line with closehook-verify's reason,
-# a --keep-rejects line, and no capture.
+# a --rejects line, and no capture.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/fakes/receive-helpers.sh"
 
@@ -13,7 +13,7 @@ now=$(date +%s)
 sig_now=$(sign "$KAV_KEY" "$now" "$KAV_BODY")
 
 ok "it starts with keys" start_receive r --spool "$TMP/spool" \
-    --secret-file "$TMP/keys" --keep-rejects "$TMP/rejects"
+    --secret-file "$TMP/keys" --rejects "$TMP/rejects"
 sigpost() { # TS SIG BODY
 	post -H "close-sig-timestamp: $1" -H "close-sig-hash: $2" \
 	    --data-binary "$3" "$RURL/"
@@ -42,7 +42,7 @@ is "$reasons" "signature-mismatch stale-timestamp signature-mismatch missing-sig
 is "$(wc -l <"$TMP/spool")" 1 "only the good request was captured"
 is "$(jq -r .body "$TMP/spool")" "$KAV_BODY" "that one"
 is "$(jq -r .reason "$TMP/rejects" | tr '\n' ' ')" "$reasons" \
-    "--keep-rejects has one line per 401, with the reason"
+    "--rejects has one line per 401, with the reason"
 is "$(sed -n 1p "$TMP/rejects" | jq -r .capture.body)" \
     "${KAV_BODY/test content/tampered}" "and the request as a capture"
 is "$(stat -c %a "$TMP/rejects")" 600 "the rejects file is private"

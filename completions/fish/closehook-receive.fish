@@ -6,7 +6,7 @@ complete -c closehook-receive -l path -x -d 'The path Close posts to (default /)
 complete -c closehook-receive -l spool -r -F -d 'Spool file (fdatasync before the 2xx) or nats://HOST:PORT/STREAM'
 complete -c closehook-receive -l secret-file -r -F -d 'Verify at the door with these keys'
 complete -c closehook-receive -l max-age -x -d 'Replay window with keys (default 5m; 0: off)'
-complete -c closehook-receive -l keep-rejects -r -F -d 'Append each 401 request as an NDJSON line'
+complete -c closehook-receive -l rejects -r -F -d 'Append each 401 request as an NDJSON line'
 complete -c closehook-receive -l max-body -x -d 'Largest body accepted (default 16M)'
 complete -c closehook-receive -l max-buffered -x -d 'Request bodies in memory at once, in all (default 64M)'
 complete -c closehook-receive -l max-connections -x -d 'Connections at once (default 512)'
