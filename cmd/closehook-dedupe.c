@@ -40,7 +40,7 @@
 #include "store.h"
 
 static const char synopsis[] =
-    "closehook-dedupe [--store PATH | --store redis://HOST:PORT[/DB] | "
+    "closehook-dedupe [-q] [--store PATH | --store redis://HOST:PORT[/DB] | "
     "--store unix:PATH |\n"
     "\t--store nats://HOST:PORT[,HOST:PORT...]/BUCKET]\n"
     "\t[--key EXPR] [--ttl DURATION] [--mode filter|check|record] "
@@ -77,7 +77,7 @@ struct item {
 };
 
 static enum store_op mode = STORE_FILTER;
-static int invert, want_stats;
+static int invert, want_stats, quiet;
 static struct store *st;
 static struct out out, rej;
 static int have_rej;
@@ -175,6 +175,8 @@ help(void)
 	    "others\n"
 	    "  --now UNIX           use this clock for the SQLite store's TTL\n"
 	    "  --stats              print counts on stderr at exit\n"
+	    "  -q, --quiet          no stderr line per reject or keyless "
+	    "record\n"
 	    "  --rejects FILE       append each reject as an NDJSON line\n"
 	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
 	    "  --redis-password-file FILE\n"
@@ -201,7 +203,9 @@ reject(const char *file, unsigned long lineno, const char *reason,
     const char *detail, const char *line, size_t n)
 {
 	stats.rejected++;
-	if (detail != NULL)
+	if (quiet)
+		;
+	else if (detail != NULL)
 		cli_recwarnx(file, lineno, "rejected: %s (%s)", reason, detail);
 	else
 		cli_recwarnx(file, lineno, "rejected: %s", reason);
@@ -408,7 +412,7 @@ static void
 keyless(const char *file, unsigned long lineno, char *why)
 {
 	stats.keyless++;
-	if (stats.keyless <= KEYLESS_REPORTED) {
+	if (!quiet && stats.keyless <= KEYLESS_REPORTED) {
 		if (why != NULL)
 			cli_recwarnx(
 			    file, lineno, "no key (%.200s): passed", why);
@@ -763,7 +767,7 @@ do_line(const char *file, struct lr_line *l)
 	if (evrec_parse(&ei, l->p, l->n, &e) != 0) {
 		snprintf(
 		    detail, sizeof(detail), "%s at byte %zu", e.msg, e.off + 1);
-		reject(file, l->lineno, "not-json", detail, l->p, l->n);
+		reject(file, l->lineno, "invalid-json", detail, l->p, l->n);
 		return;
 	}
 	while (evrec_next(&ei, &r))
@@ -998,6 +1002,7 @@ main(int argc, char *argv[])
 		{ "namespace", required_argument, NULL, O_NS },
 		{ "now", required_argument, NULL, O_NOW },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "rejects", required_argument, NULL, O_REJECTS },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "redis-password-file", required_argument, NULL, O_PWFILE },
@@ -1022,7 +1027,7 @@ main(int argc, char *argv[])
 	memset(&so, 0, sizeof(so));
 	so.now = -1;
 	so.busy_ms = 30000;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_STORE:
 			spec = optarg;
@@ -1059,6 +1064,9 @@ main(int argc, char *argv[])
 			break;
 		case O_STATS:
 			want_stats = 1;
+			break;
+		case 'q':
+			quiet = 1;
 			break;
 		case O_REJECTS:
 			rejpath = optarg;
@@ -1176,7 +1184,7 @@ main(int argc, char *argv[])
 		rc = CLI_EXIT_FATAL;
 	}
 	rc = out_close_stdout(&out, rc);
-	if (stats.keyless > KEYLESS_REPORTED)
+	if (stats.keyless > (quiet ? 0 : KEYLESS_REPORTED))
 		cli_warnx("%lu records without a key passed", stats.keyless);
 	if (want_stats)
 		cli_warnx("stats: in %lu, passed %lu, dropped %lu, "

@@ -69,7 +69,7 @@ echo "${big%\}}" >"$TMP/notjson"
 full dedupe "$mnt/drej" "the reject of $TMP/notjson:1 is not kept" \
     closehook-dedupe --store "$TMP/seen.sqlite" --rejects "$mnt/drej" \
     "$TMP/notjson"
-is "$(sed -n 2p "$mnt/drej" | jq -r .reason)" not-json \
+is "$(sed -n 2p "$mnt/drej" | jq -r .reason)" invalid-json \
     "dedupe: the reject's reason"
 
 # flatten: a big line that is not an object.

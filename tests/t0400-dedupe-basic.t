@@ -55,13 +55,24 @@ run dd --rejects "$TMP/rej" "$TMP/bad"
 is "$rc" 1 "invalid JSON: exit 1"
 is "$out" "$(printf '%s\n' '{"event":{"id":"ev_r1"}}' '{"event":{"id":"ev_r2"}}')" \
     "only the valid lines pass"
-like "$err" "closehook-dedupe: $TMP/bad:2: rejected: not-json (*)" \
+like "$err" "closehook-dedupe: $TMP/bad:2: rejected: invalid-json (*)" \
     "stderr names file and line"
 is "$(jq -c '[.line, .reason, .text]' "$TMP/rej")" \
-    '[2,"not-json","{\"event\": {\"id\": "]' "the --rejects line"
+    '[2,"invalid-json","{\"event\": {\"id\": "]' "the --rejects line"
 is "$(stat -c %a "$TMP/rej")" 600 "the rejects file is private"
 run dd --max-line 20 "$TMP/bad"
 like "$err" "*bad:1: rejected: line-too-long*" "over --max-line is a reject"
+
+# -q: no line per reject or keyless record; the keyless count at the end,
+# and the rejects file and exit status, are the same.
+rm -f "$TMP/rej"
+{ cat "$TMP/bad"; printf '%s\n' '{"n":1}' '{"n":2}'; } >"$TMP/badq"
+run dd -q --rejects "$TMP/rej" "$TMP/badq"
+is "$rc:$out" "1:$(printf '%s\n' '{"n":1}' '{"n":2}')" \
+    "-q: exit 1, the keyless lines pass (the others were seen above)"
+is "$err" "closehook-dedupe: 2 records without a key passed" \
+    "-q: stderr has only the keyless count"
+is "$(jq -r .reason "$TMP/rej")" invalid-json "and the reject is in --rejects"
 
 # Modes.  check: judge, store nothing.  record: store all, pass all.
 db="$TMP/modes.sqlite"
