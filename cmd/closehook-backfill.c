@@ -158,12 +158,22 @@ struct state {
 	char **ids; /* ids dated exactly pos that were written */
 	size_t nids, capids;
 	char cursor[CURSOR_MAX]; /* newest first: the next page; "" first */
+	/*
+	 * Newest first: the oldest date written by this walk (-1: none), and
+	 * the upper bound of its pages' query after Close refused a saved
+	 * cursor (-1: the run's until).
+	 */
+	int64_t oldest, below;
 	int64_t newest; /* newest date_updated written, or -1 */
 	int64_t through; /* last complete run covered up to this */
 };
-static struct state st = {
-	.since = -1, .until = -1, .pos = -1, .newest = -1, .through = -1
-};
+static struct state st = { .since = -1,
+	.until = -1,
+	.pos = -1,
+	.newest = -1,
+	.through = -1,
+	.oldest = -1,
+	.below = -1 };
 
 static void
 usage(void)
@@ -425,6 +435,8 @@ fill_state(FILE *f, void *arg)
 		} else {
 			fprintf(f, ",\"cursor\":");
 			put_str(f, st.cursor);
+			put_date(f, "oldest", st.oldest);
+			put_date(f, "below", st.below);
 		}
 	}
 	put_date(f, "newest", st.newest);
@@ -583,6 +595,8 @@ load_state(const char *path)
 		k = member_str(
 		    root, "cursor", st.cursor, sizeof(st.cursor) - 1);
 		st.cursor[k] = '\0';
+		st.oldest = state_date(root, "oldest", path);
+		st.below = state_date(root, "below", path);
 	} else {
 		st.pos = state_date(root, "position", path);
 		if (json_object_get(root, "position_ids", 12, &v) &&
@@ -955,15 +969,18 @@ build_query(char *q, size_t cap, int64_t gte, int64_t lt, const char *cursor)
 enum fetch {
 	FETCH_OK,
 	FETCH_GAVE_UP,
-	FETCH_STOPPED
+	FETCH_STOPPED,
+	FETCH_CURSOR_REFUSED
 };
 
 /*
  * Fetch one page; on FETCH_OK *pg spans the answer (valid until the next
- * request).  Fatal answers (401/403, 400, ...) exit 2 here.
+ * request).  Fatal answers (401/403, 400, ...) exit 2 here, but for a 400
+ * to a query with a cursor from the state file (saved) when the walk can
+ * go on without it (st.oldest known): FETCH_CURSOR_REFUSED.
  */
 static enum fetch
-fetch_page(const char *query, struct closeapi_page *pg)
+fetch_page(const char *query, struct closeapi_page *pg, int saved)
 {
 	struct closeapi_resp r;
 	const char *why;
@@ -979,10 +996,17 @@ fetch_page(const char *query, struct closeapi_page *pg)
 			cli_fatalx("the API refused the key (HTTP %ld): %s",
 			    r.status, r.error);
 		case CLOSEAPI_HTTP:
+			if (r.status == 400 && saved && st.oldest >= 0) {
+				if (!quiet)
+					cli_warnx("the API refused the saved "
+						  "cursor (HTTP 400: %s)",
+					    r.error[0] ? r.error
+						       : "no error text");
+				return FETCH_CURSOR_REFUSED;
+			}
 			cli_fatalx("the API answered HTTP %ld: %s%s", r.status,
 			    r.error[0] ? r.error : "(no error text)",
-			    r.status == 400 && st.cursor[0] != '\0' &&
-				    state_path != NULL
+			    r.status == 400 && saved
 				? " (a saved cursor that Close no longer "
 				  "takes? remove the state file to start "
 				  "over)"
@@ -1037,7 +1061,14 @@ note_newest(int64_t d)
 		st.newest = d;
 }
 
-/* --order newest: write each page as it arrives; checkpoint the cursor. */
+/*
+ * --order newest: write each page as it arrives; checkpoint the cursor and
+ * the oldest date written.  A saved cursor Close refuses (it may not keep
+ * them for long) is not needed to go on: every event of the range newer
+ * than the oldest date written was written, so the walk starts again below
+ * that date, and at it, since the events that share it may not all have
+ * been written (they are written again: at least once).
+ */
 static int
 run_newest(void)
 {
@@ -1046,11 +1077,13 @@ run_newest(void)
 	struct json_iter it;
 	struct json_span ev;
 	int64_t d;
+	int saved = st.cursor[0] != '\0';
+	char a[64];
 
 	for (;;) {
-		build_query(
-		    query, sizeof(query), st.since, st.until, st.cursor);
-		switch (fetch_page(query, &pg)) {
+		build_query(query, sizeof(query), st.since,
+		    st.below >= 0 ? st.below : st.until, st.cursor);
+		switch (fetch_page(query, &pg, saved)) {
 		case FETCH_OK:
 			break;
 		case FETCH_STOPPED:
@@ -1058,13 +1091,26 @@ run_newest(void)
 		case FETCH_GAVE_UP:
 			nskipped++;
 			return 1;
+		case FETCH_CURSOR_REFUSED:
+			st.below = st.oldest + 1;
+			st.cursor[0] = '\0';
+			saved = 0;
+			if (!quiet)
+				cli_warnx("going on from the oldest event "
+					  "written, %s, without it (events "
+					  "dated exactly then come again)",
+				    fmt_us(st.oldest, a));
+			continue;
 		}
+		saved = 0;
 		json_iter_init(&it, pg.data);
 		while (json_iter_elem(&it, &ev)) {
 			d = event_date(ev);
 			note_newest(d);
 			if (d >= 0)
 				seen_lo = d;
+			if (d >= 0 && (st.oldest < 0 || d < st.oldest))
+				st.oldest = d;
 			check_data(ev, d);
 			emit(ev.p, ev.n);
 		}
@@ -1270,11 +1316,12 @@ run_oldest(void)
 		cursor[0] = '\0';
 		do {
 			build_query(query, sizeof(query), lo, hi, cursor);
-			switch (fetch_page(query, &pg)) {
+			switch (fetch_page(query, &pg, 0)) {
 			case FETCH_OK:
 				break;
 			case FETCH_STOPPED:
 				return -1;
+			case FETCH_CURSOR_REFUSED: /* only for a saved one */
 			case FETCH_GAVE_UP:
 				nskipped++;
 				return 1;
@@ -1657,6 +1704,7 @@ main(int argc, char **argv)
 		st.pos = since;
 		ids_clear(&st);
 		st.cursor[0] = '\0';
+		st.oldest = st.below = -1;
 	}
 	range_lo = st.since >= 0 ? st.since : now_us - RETENTION_US;
 	range_hi = st.until >= 0 ? st.until : now_us;

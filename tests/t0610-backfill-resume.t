@@ -102,6 +102,40 @@ is "$(comm -12 "$TMP/claimed" "$TMP/refetched" | wc -l)" 0 \
 cat "$TMP/out1" "$TMP/out" | jq -r .event.id | sort -u >"$TMP/union"
 same_file "$TMP/union" <(jq -r .id "$TMP/want" | sort) \
     "the union of both runs is the whole set"
+
+# -- newest first, the saved cursor refused: on from the oldest date written --
+closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stx" -q \
+    --order newest >"$TMP/outx" 2>/dev/null &
+pid=$!
+ok "a second newest-first run writes records" wait_lines "$TMP/outx" 100
+kill -KILL "$pid"
+{ wait "$pid"; } 2>/dev/null
+cut_torn "$TMP/outx"
+oldest=$(jq -r '.oldest // "none"' "$TMP/stx")
+ok "its state holds the oldest date written ($oldest)" \
+    jq -e '.oldest and (.cursor | length > 0)' "$TMP/stx"
+curl -sf -X POST "$FAKE_ROOT/_fake/expire_cursors" >/dev/null
+from=$(($(fake_requests) + 1))
+run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stx" \
+    --order newest
+is "$rc" 0 "Close refusing the saved cursor: the run goes on, exit 0"
+like "$err" "*refused the saved cursor (HTTP 400: The cursor has expired*)*going on from the oldest event written, $oldest, without it*" \
+    "and says so"
+is "$(jq -r --argjson from "$from" 'select((.n // 0) >= $from and
+    (.path | startswith("/api/"))) | "\(.status) \(.query._cursor != null)"' \
+    "$FAKE_LOG" | head -n 2 | tr '\n' ' ')" "400 true 200 false " \
+    "the saved cursor is refused, then a query without one"
+jq -r --arg o "$oldest" 'select(.event.date_updated > $o) | .event.id' \
+    "$TMP/outx" | sort >"$TMP/newer"
+served "$from" | sort >"$TMP/refetched"
+ok "written before: events newer than that date ($(wc -l <"$TMP/newer"))" \
+    [ -s "$TMP/newer" ]
+is "$(comm -12 "$TMP/newer" "$TMP/refetched" | wc -l)" 0 \
+    "none of them is fetched again"
+cat "$TMP/outx" "$TMP/out" | jq -r .event.id | sort -u >"$TMP/union"
+same_file "$TMP/union" <(jq -r .id "$TMP/want" | sort) \
+    "the union of both runs is the whole set"
+is "$(jq -r .status "$TMP/stx")" complete "and the state is complete"
 from=$(fake_requests)
 run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/st" -q \
     --order newest --since 1h

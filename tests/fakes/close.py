@@ -16,7 +16,9 @@ query (a dict of lists), status, ids (the event ids in the answer), t.
 Test control (no auth): POST /_fake/add?n=K adds K new events dated now;
 POST /_fake/consolidate?n=K consolidates K events; GET /_fake/events dumps
 the current set, one event per line, oldest first (ties in reverse of the
-API's order); GET /_fake/stats gives counters.
+API's order); GET /_fake/stats gives counters; POST /_fake/expire_cursors
+makes every cursor given out so far answer 400 (how long Close keeps a
+cursor is not documented; a 400 is how it refuses a bad one).
 
 Webhook subscriptions (CLOSE.md): GET/POST /api/v1/webhook/ and
 GET/PUT/DELETE /api/v1/webhook/{id}/.  The list answers
@@ -130,6 +132,7 @@ class Fake:
         self.events = {}
         self.order = []  # newest first: (-us, -id) sort keys
         self.extra = 0
+        self.cursor_gen = 0  # cursors of an older generation are refused
         self.now0 = a.now if a.now else time.time()
         self.make_events()
         self.routes = [
@@ -139,6 +142,8 @@ class Fake:
             ("POST", re.compile(r"^/_fake/consolidate$"), self.ctl_consolidate),
             ("GET", re.compile(r"^/_fake/events$"), self.ctl_events),
             ("GET", re.compile(r"^/_fake/stats$"), self.ctl_stats),
+            ("POST", re.compile(r"^/_fake/expire_cursors$"),
+             self.ctl_expire_cursors),
             ("GET", re.compile(r"^/api/v1/webhook/$"), self.wh_list),
             ("POST", re.compile(r"^/api/v1/webhook/$"), self.wh_create),
             ("GET", re.compile(r"^/api/v1/webhook/([^/]+)/$"), self.wh_get),
@@ -409,8 +414,11 @@ class Fake:
                 c = json.loads(base64.urlsafe_b64decode(
                     q["_cursor"][0] + "=" * (-len(q["_cursor"][0]) % 4)))
                 after = (int(c[0]), str(c[1]))
+                gen = int(c[2])
             except Exception:
                 return self.bad("Invalid cursor", "_cursor")
+            if gen != self.cursor_gen:
+                return self.bad("The cursor has expired", "_cursor")
         oldest = self.now_us() - RETENTION * 1000000
         out = []
         more = False
@@ -437,7 +445,8 @@ class Fake:
         cursor = None
         if more:
             cursor = base64.urlsafe_b64encode(json.dumps(
-                [out[-1].us, out[-1].id]).encode()).decode().rstrip("=")
+                [out[-1].us, out[-1].id, self.cursor_gen]).encode()
+            ).decode().rstrip("=")
         text = '{"data": [%s], "cursor_next": %s, "cursor_previous": null}' % (
             ", ".join(self.served(e) for e in out), json.dumps(cursor))
         return 200, text.encode(), [e.id for e in out]
@@ -489,6 +498,10 @@ class Fake:
 
     def ctl_stats(self, q, body):
         return 200, dict(self.stats, events=len(self.events)), []
+
+    def ctl_expire_cursors(self, q, body):
+        self.cursor_gen += 1
+        return 200, {"generation": self.cursor_gen}, []
 
     # -- webhook subscriptions -------------------------------------------------
     def wh_new_id(self):
