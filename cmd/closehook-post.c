@@ -178,7 +178,8 @@ help(void)
 	    "  --drain-timeout DURATION   on SIGINT/SIGTERM, wait this long "
 	    "(default 10s)\n"
 	    "  --max-line BYTES           longest input line (default 16M)\n"
-	    "  -q, --quiet                no summary on stderr\n"
+	    "  -q, --quiet                no summary, no line per reject or "
+	    "dead letter\n"
 	    "  -h, --help                 show this help\n"
 	    "      --version              show the version\n",
 	    RETRYSET_DEFAULT);
@@ -1249,12 +1250,21 @@ set_nonblock(int fd, int *saved)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* A line rejected: warned about with msg, reported with why. */
+/*
+ * A line rejected for the reason why (line-too-long, cut-short), said on
+ * stderr as the other programs say theirs, with detail when not NULL, and
+ * reported with why.
+ */
 static void
 reject(const char *file, unsigned long lineno, uint64_t now, const char *why,
-    const char *msg)
+    const char *detail)
 {
-	cli_recwarnx(file, lineno, "%s", msg);
+	if (quiet)
+		;
+	else if (detail != NULL)
+		cli_recwarnx(file, lineno, "rejected: %s (%s)", why, detail);
+	else
+		cli_recwarnx(file, lineno, "rejected: %s", why);
 	nrejected++;
 	report_line(file, lineno, now, "rejected", why);
 }
@@ -1282,8 +1292,7 @@ put_back(struct lr *r, uint64_t now)
 		else if (s == LR_LINE)
 			add_line(&l, r->name, now);
 		else
-			reject(r->name, l.lineno, now, "line too long",
-			    "line too long");
+			reject(r->name, l.lineno, now, "line-too-long", NULL);
 	}
 }
 
@@ -1351,9 +1360,9 @@ run(char **files, int nfiles, size_t max_line)
 			 */
 			if (st == LR_LINE && r.unterminated &&
 			    !json_valid(l.p, l.n)) {
-				reject(r.name, l.lineno, now, "cut short",
-				    "cut short: no newline at the end of "
-				    "input, and not JSON");
+				reject(r.name, l.lineno, now, "cut-short",
+				    "no newline at the end of input, and not "
+				    "JSON");
 				continue;
 			}
 			if (st == LR_LINE) {
@@ -1363,8 +1372,8 @@ run(char **files, int nfiles, size_t max_line)
 				continue;
 			}
 			if (st == LR_TOOLONG) {
-				reject(r.name, l.lineno, now, "line too long",
-				    "line too long");
+				reject(r.name, l.lineno, now, "line-too-long",
+				    NULL);
 				continue;
 			}
 			if (st == LR_ERROR) {

@@ -55,6 +55,21 @@ is "$rc" 0 "two FILE operands: exit 0"
 is "$out" "$(cat "$TMP/a" "$TMP/b")" "--parallel 1 keeps input order"
 is "$err" "" "-q: stderr empty"
 
+# A line over --max-line is a reject, said and reported as in the other
+# programs; the lines around it are delivered.
+{ head -n 1 "$TMP/a"; printf '{"pad":"%08000d"}\n' 0; sed -n 2p "$TMP/a"; } \
+    >"$TMP/long"
+run closehook-post --parallel 1 --max-line 4K --report "$TMP/replong" \
+    --dead-letter "$TMP/dll" "$NGINX_URL" "$TMP/long"
+is "$rc:$(wc -l <"$TMP/out")" 1:2 "a line too long: exit 1, the others sent"
+like "$err" "*$TMP/long:2: rejected: line-too-long*rejected 1;*" \
+    "stderr says so, and the summary counts it"
+is "$(jq -r 'select(.status == "rejected") | "\(.line) \(.error)"' \
+    "$TMP/replong")" "2 line-too-long" "the report names the reason"
+run closehook-post -q --parallel 1 --max-line 4K --dead-letter "$TMP/dll" \
+    "$NGINX_URL" "$TMP/long"
+is "$rc:$err" "1:" "-q: exit 1 all the same, and nothing on stderr"
+
 # A lone record is on the wire within 1 ms of arriving: a sink in the
 # test's own process takes the time each line is written to
 # closehook-post's stdin and the time the first bytes of its request

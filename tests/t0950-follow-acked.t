@@ -223,11 +223,12 @@ printf '{"id":"whole"}\n{"id":"cut' |
 is "$?" 1 "post: a line cut short at the end of input is a reject"
 is "$(jq -r '.body' clean.log)" '{"id":"whole"}' \
     "post: and only the whole line is sent"
-like "$(cat v.err)" "*stdin:2: cut short: no newline at the end of input*" \
-    "post: with a message"
+is "$(cat v.err)" "" "post -q: no line about it"
 printf '{"id":"whole"}\n{"id":"cut' |
     closehook-post --retries 0 --dead-letter v2.dl "$SINK_URL/v2" >/dev/null \
     2>v2.err
+like "$(cat v2.err)" "*stdin:2: rejected: cut-short (no newline at the end of input, and not JSON)*" \
+    "post: without -q, a message"
 like "$(cat v2.err)" "*delivered 1, retried 0, dead-lettered 0, skipped 0, rejected 1;*" \
     "post: and counted as rejected in the summary"
 
