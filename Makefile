@@ -86,7 +86,7 @@ L_readfile = sodium
 D_recloop  = cli lr mark out
 L_recloop  = pthread
 D_rejline  = cli out
-D_signer   = cli hmac readfile
+D_signer   = cli hmac keyring readfile
 L_signer   = sodium crypto
 D_store    = cli natsq
 L_store    = sqlite hiredis sodium
@@ -114,7 +114,7 @@ LIBS_backfill = curl
 MODS_subscribe = atomicfile cli closeapi closeevents json keyring out readfile
 LIBS_subscribe = curl sodium
 MODS_post    = atomicfile backoff cli hmac http job jqr json lr mark metrics \
-               out ratelimit readfile signer
+               keyring out ratelimit readfile signer
 LIBS_post    = curl jq m sodium
 MODS_follow  = atomicfile cli isotime json mark metrics natsq out readfile
 LIBS_follow  =

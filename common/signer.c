@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "keyring.h"
 #include "readfile.h"
 #include "signer.h"
 
@@ -158,6 +159,39 @@ out:
 	return rc;
 }
 
+/*
+ * A Close key file as verify and receive read it (keyring.h): HEXKEY or
+ * SUBSCRIPTION_ID HEXKEY lines, as closehook-subscribe --key-out writes
+ * them.  Signing takes one key, so the file must hold one.
+ */
+static int
+load_close(
+    struct signer *s, const char *path, char *text, size_t n, const char **why)
+{
+	struct keyring ring;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	keyring_init(&ring);
+	if (keyring_parse(&ring, path, text, n) != 0)
+		*why = NULL; /* said already */
+	else if (ring.n == 0)
+		*why = "no key in the file";
+	else if (ring.n > 1)
+		*why = "more than one key in the file: --sign close signs with "
+		       "one, so give a file that holds only it";
+	else {
+		/* The key's schedule moves to the signer; the ring forgets it. */
+		s->hk = ring.v[0].hk;
+		memset(&ring.v[0].hk, 0, sizeof(ring.v[0].hk));
+		ring.n = 0;
+		s->scheme = SIGNER_CLOSE;
+		rc = 0;
+	}
+	keyring_free(&ring);
+	return rc;
+}
+
 int
 signer_load(
     struct signer *s, const char *scheme, const char *path, const char **why)
@@ -170,6 +204,10 @@ signer_load(
 	    NULL) {
 		*why = NULL; /* said already */
 		return -1;
+	}
+	if (strcmp(scheme, "close") == 0) {
+		rc = load_close(s, path, buf, n, why);
+		goto out;
 	}
 	/* The first line that is neither blank nor a comment is the key. */
 	for (p = buf; *p != '\0'; p = *e == '\0' ? e : e + 1) {

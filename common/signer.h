@@ -58,8 +58,9 @@ int signer_init(struct signer *, const char *scheme, const char *key, size_t n,
 int signer_scheme_ok(const char *scheme);
 /*
  * Read the key from a file (readfile_secret: warns when others may read
- * it).  On failure *why is the reason, or NULL when a message was printed
- * already.
+ * it): for "close" a key file as keyring.h reads it, holding one key; else
+ * its first line that is neither blank nor a comment.  On failure *why is
+ * the reason, or NULL when a message was printed already.
  */
 int signer_load(
     struct signer *, const char *scheme, const char *path, const char **why);

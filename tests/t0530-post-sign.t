@@ -28,6 +28,24 @@ chmod 600 "$TMP/other.key"
 must_fail "closehook-verify refuses them under another key" \
     closehook-verify --secret-file "$TMP/other.key" "$TMP/s.log"
 
+# A key file as closehook-subscribe --key-out writes it (SUBSCRIPTION_ID
+# HEXKEY) signs with its key; a file of several keys is refused.
+: >"$TMP/s.log"
+echo "whsub_mBTylJxRXaBOXcuQmgUdmL $KAV_KEY  # production" >"$TMP/sub.key"
+chmod 600 "$TMP/sub.key"
+run closehook-post --sign close --sign-key-file "$TMP/sub.key" \
+    "$SINK_URL" <"$TMP/in"
+is "$rc" 0 "--sign close with a SUBSCRIPTION_ID HEXKEY line: delivered"
+run closehook-verify --secret-file "$TMP/close.key" <"$TMP/s.log"
+is "$rc:$(wc -l <"$TMP/out")" 0:50 "signed with that key"
+printf '%s\n' "$KAV_KEY" 5f0c3e1bd2a84c7f9e6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e \
+    >"$TMP/two.key"
+chmod 600 "$TMP/two.key"
+exit_is 2 "a file of two keys is refused" closehook-post --sign close \
+    --sign-key-file "$TMP/two.key" "$SINK_URL"
+like "$err" "*two.key: more than one key in the file*" "saying why"
+is "$(grep -c "${KAV_KEY:0:16}" "$TMP/err")" 0 "without a key's digits"
+
 # closehook-receive under the other key answers 401 "signature rejected\n":
 # the dead-letter line quotes the body without its newline.
 . "$TOP/tests/fakes/receive-helpers.sh"
