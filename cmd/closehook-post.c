@@ -57,7 +57,7 @@ static const char synopsis[] =
     "\t[--connect-timeout DURATION] [--timeout DURATION]\n"
     "\t[--max-response BYTES] [--dead-letter FILE] [--report FILE]\n"
     "\t[--metrics FILE] [--drain-timeout DURATION] [--max-line BYTES]\n"
-    "\t(URL | --url-file FILE) [FILE...]\n";
+    "\t(URL | --url URL | --url-file FILE) [FILE...]\n";
 
 /* Options. */
 static const char *url, *url_path;
@@ -134,6 +134,8 @@ help(void)
 	    "application/json)\n"
 	    "  --body EXPR                jq program building the body "
 	    "(string: as is)\n"
+	    "  --url URL                  the URL, as an option: then every "
+	    "operand is a FILE\n"
 	    "  --url-file FILE            the URL from a file (a secret URL)\n"
 	    "  --url-expr EXPR            jq program giving each record's URL\n"
 	    "  --allow-origin ORIGIN      another scheme://host[:port] for "
@@ -1544,6 +1546,7 @@ main(int argc, char *argv[])
 		O_CTYPE,
 		O_BODY,
 		O_URLEXPR,
+		O_URL,
 		O_URLFILE,
 		O_ALLOW,
 		O_IDEM,
@@ -1581,6 +1584,7 @@ main(int argc, char *argv[])
 		{ "content-type", required_argument, NULL, O_CTYPE },
 		{ "body", required_argument, NULL, O_BODY },
 		{ "url-expr", required_argument, NULL, O_URLEXPR },
+		{ "url", required_argument, NULL, O_URL },
 		{ "url-file", required_argument, NULL, O_URLFILE },
 		{ "allow-origin", required_argument, NULL, O_ALLOW },
 		{ "idempotency-key", required_argument, NULL, O_IDEM },
@@ -1619,7 +1623,7 @@ main(int argc, char *argv[])
 	size_t max_line = LR_DEFAULT_MAX_LINE;
 	struct sigaction sa;
 	struct curl_slist *l;
-	int ch, rc = CLI_EXIT_OK, ioerr, bwait_set = 0, nauth = 0;
+	int ch, rc = CLI_EXIT_OK, ioerr, bwait_set = 0, nauth = 0, nurl = 0;
 
 	cli_init("closehook-post");
 	cli_std_fds(CLI_STDOUT_DATA);
@@ -1663,7 +1667,13 @@ main(int argc, char *argv[])
 		case O_BODY:
 			jq_body = compile("body", optarg, NULL);
 			break;
+		case O_URL:
+			nurl++;
+			url = optarg;
+			warn_secret_url(url);
+			break;
 		case O_URLFILE:
+			nurl++;
 			url = load_url(optarg);
 			url_path = optarg;
 			break;
@@ -1785,6 +1795,12 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (nurl > 1) {
+		cli_warnx("the URL is given %d times (--url, --url-file): give "
+			  "it once",
+		    nurl);
+		usage();
+	}
 	if (url == NULL) {
 		if (argc < 1) {
 			cli_warnx("no URL");

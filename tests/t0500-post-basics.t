@@ -54,6 +54,14 @@ run closehook-post -q --parallel 1 "$NGINX_URL" "$TMP/a" "$TMP/b"
 is "$rc" 0 "two FILE operands: exit 0"
 is "$out" "$(cat "$TMP/a" "$TMP/b")" "--parallel 1 keeps input order"
 is "$err" "" "-q: stderr empty"
+run closehook-post -q --parallel 1 --url "$NGINX_URL" "$TMP/a" "$TMP/b"
+is "$rc:$out" "0:$(cat "$TMP/a" "$TMP/b")" \
+    "--url URL: every operand is a FILE"
+echo "$NGINX_URL" >"$TMP/url"
+chmod 600 "$TMP/url"
+exit_is 2 "the URL given twice (--url, --url-file)" closehook-post \
+    --url "$NGINX_URL" --url-file "$TMP/url" "$TMP/a"
+like "$err" "*the URL is given 2 times*" "saying so"
 
 # A line over --max-line is a reject, said and reported as in the other
 # programs; the lines around it are delivered.

@@ -9,6 +9,7 @@ complete -c closehook-post -l content-type -x -d 'Content-Type (default applicat
 complete -c closehook-post -l body -x -d 'jq program building the body'
 complete -c closehook-post -l url-expr -x -d "jq program giving each record's URL"
 complete -c closehook-post -l allow-origin -x -d 'Another origin --url-expr may send to'
+complete -c closehook-post -l url -x -d 'The URL, as an option'
 complete -c closehook-post -l url-file -r -F -d 'The URL from a file (a secret URL)'
 complete -c closehook-post -l idempotency-key -x -d 'jq program giving the Idempotency-Key header'
 complete -c closehook-post -l batch -x -d 'Up to N records per request'
