@@ -107,8 +107,9 @@ help(void)
 	    "  delete ID            delete a subscription\n"
 	    "  check                exit 0 when every subscription is active, "
 	    "1 when\n"
-	    "                       one is paused (saying which and why), 2 on "
-	    "errors\n"
+	    "                       one is paused (saying which and why) or, "
+	    "with\n"
+	    "                       --secret-file, has no key; 2 on errors\n"
 	    "\n"
 	    "Options:\n"
 	    "  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL
