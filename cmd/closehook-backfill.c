@@ -51,7 +51,7 @@ static const char synopsis[] =
     "[--action A]\n"
     "\t[--object-id ID] [--lead-id ID] [--user-id ID] [--request-id ID]\n"
     "\t[--state FILE [--commit-when acked|written]] [--order oldest|newest]\n"
-    "\t[--event ID] [--api-url URL] [--api-key-file FILE] [--max-rps R]\n"
+    "\t[--event-id ID] [--api-url URL] [--api-key-file FILE] [--max-rps R]\n"
     "\t[--progress] [--metrics FILE] [-q]\n"
     "closehook-backfill --commit FILE [--commit-interval DURATION] [-q]\n";
 
@@ -216,7 +216,7 @@ help(void)
 	    "flood "
 	    "(1s)\n"
 	    "  --order ORDER        oldest (default, oldest first) or newest\n"
-	    "  --event ID           fetch one event\n"
+	    "  --event-id ID        fetch one event\n"
 	    "  --api-url URL        API base (default " CLOSEAPI_DEFAULT_URL
 	    ")\n"
 	    "  --api-key-file FILE  read the API key from FILE (else "
@@ -1349,7 +1349,7 @@ run_oldest(void)
 	return 0;
 }
 
-/* --event ID */
+/* --event-id ID */
 static int
 run_event(const char *id)
 {
@@ -1438,6 +1438,8 @@ main(int argc, char **argv)
 		{ "request-id", required_argument, NULL, O_FILTER + 5 },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "order", required_argument, NULL, O_ORDER },
+		{ "event-id", required_argument, NULL, O_EVENT },
+		/* Its earlier name. */
 		{ "event", required_argument, NULL, O_EVENT },
 		{ "api-url", required_argument, NULL, O_URL },
 		{ "api-key-file", required_argument, NULL, O_KEYFILE },
@@ -1582,7 +1584,7 @@ main(int argc, char **argv)
 		cli_fatalx("--since must be before --until");
 	if (event_id != NULL &&
 	    (given != 0 || since_s || until_s || state_path || newest_first))
-		cli_fatalx("--event takes no filters, --state or --order");
+		cli_fatalx("--event-id takes no filters, --state or --order");
 	for (i = 0; i < sizeof(combos) / sizeof(combos[0]); i++)
 		ok_combo |= combos[i] == given;
 	if (!ok_combo) {

@@ -104,19 +104,20 @@ d = datetime.datetime.fromisoformat(sys.argv[1].rstrip("Z"))
 age = datetime.datetime.utcnow() - d
 sys.exit(0 if datetime.timedelta(days=30) < age < datetime.timedelta(days=31, minutes=5) else 1)' "$first"
 
-# --event ID
+# --event-id ID (--event, its earlier name, too)
 id=$(sed -n 42p "$TMP/want" | jq -r .id)
-run closehook-backfill --api-url "$FAKE_URL" --event "$id"
-is "$rc" 0 "--event exits 0"
+run closehook-backfill --api-url "$FAKE_URL" --event-id "$id"
+is "$rc" 0 "--event-id exits 0"
 is "$(unwrap <"$TMP/out")" "$(sed -n 42p "$TMP/want")" \
-    "--event writes that event as served"
+    "--event-id writes that event as served"
 is "$(tail -n 1 "$FAKE_LOG" | jq -r .path)" "/api/v1/event/$id/" \
-    "--event asks /event/ID/"
-exit_is 1 "--event with an unknown id exits 1" \
+    "--event-id asks /event/ID/"
+exit_is 1 "--event (the earlier name) with an unknown id exits 1" \
     closehook-backfill --api-url "$FAKE_URL" --event ev_nosuchevent
 like "$err" "*no such event*" "... saying so"
-exit_is 2 "--event with filters exits 2" \
-    closehook-backfill --api-url "$FAKE_URL" --event "$id" --lead-id x
+exit_is 2 "--event-id with filters exits 2" \
+    closehook-backfill --api-url "$FAKE_URL" --event-id "$id" --lead-id x
+like "$err" "*--event-id takes no filters*" "... saying so"
 
 # Close's 400 text: a state whose cursor the API refuses.
 printf '{"version":1,"filters":"","status":"running","order":"newest","cursor":"garbage"}\n' \

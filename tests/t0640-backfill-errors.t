@@ -44,7 +44,7 @@ like "$err" "*readable or writable by group or others (chmod 600)*" \
 exit_is 2 "an unreadable key file exits 2" \
     closehook-backfill --api-url "$FAKE_URL" --api-key-file "$TMP/nokey.x"
 CLOSEHOOK_BACKOFF=20ms run closehook-backfill \
-    --api-url http://127.0.0.1:1/api/v1 --event ev_x
+    --api-url http://127.0.0.1:1/api/v1 --event-id ev_x
 is "$rc" 1 "an unreachable API: retried, then exit 1"
 like "$err" "*failed after every retry*" "... saying so"
 # An --api-url without its scheme: libcurl would guess http:// and send the

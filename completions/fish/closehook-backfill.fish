@@ -13,7 +13,7 @@ complete -c closehook-backfill -l commit-when -x -a 'acked written' -d 'Checkpoi
 complete -c closehook-backfill -l commit -r -F -d 'At a pipeline\'s end: write the checkpoints its marks carry to FILE'
 complete -c closehook-backfill -l commit-interval -x -d 'With --commit: at most this often in a flood'
 complete -c closehook-backfill -l order -x -a 'oldest newest' -d 'Output order'
-complete -c closehook-backfill -l event -x -d 'Fetch one event'
+complete -c closehook-backfill -l event-id -x -d 'Fetch one event'
 complete -c closehook-backfill -l api-url -x -d 'API base URL'
 complete -c closehook-backfill -l api-key-file -r -F -d 'Read the API key from FILE'
 complete -c closehook-backfill -l max-rps -x -d 'At most R requests per second'
