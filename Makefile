@@ -49,6 +49,7 @@ LIB_pthread = -lpthread
 # functions call, L_NAME the libraries.  Programs, unit tests and fuzz
 # targets name only the modules (and libraries) they call themselves; the
 # rest follows (mods, libs).
+D_cli      = isotime
 D_capture  = cli json
 L_capture  = sodium
 D_closeapi = cli json ratelimit readfile

@@ -125,26 +125,8 @@ static int
 parse_time(const char *s, char *buf)
 {
 	struct isotime t;
-	const char *p = s;
-	int64_t sec = 0;
-	long nsec = 0, scale = 100000000;
 
-	if (*p >= '0' && *p <= '9' && strchr(s, '-') == NULL) {
-		for (; *p >= '0' && *p <= '9'; p++) {
-			if (sec > 253402300799 / 10) /* 9999-12-31 */
-				return -1;
-			sec = sec * 10 + (*p - '0');
-		}
-		if (*p == '.')
-			for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-				nsec += (*p - '0') * scale;
-		if (*p != '\0' || sec > 253402300799)
-			return -1;
-		format_time(sec, nsec, buf);
-		return 0;
-	}
-	if (isotime_parse(s, strlen(s), &t) != 0 || t.sec < 0 ||
-	    t.sec > 253402300799)
+	if (isotime_parse_arg(s, &t) != 0)
 		return -1;
 	format_time(t.sec, t.nsec, buf);
 	return 0;

@@ -45,7 +45,7 @@ static const char synopsis[] =
     "\t--store nats://HOST:PORT[,HOST:PORT...]/BUCKET]\n"
     "\t[--key EXPR] [--ttl DURATION] [--mode filter|check|record] "
     "[--invert]\n"
-    "\t[--namespace NAME] [--now UNIX] [--stats] [--rejects FILE] "
+    "\t[--namespace NAME] [--now TIME] [--stats] [--rejects FILE] "
     "[--metrics FILE]\n"
     "\t[--redis-password-file FILE] [--busy-timeout DURATION] "
     "[--max-line BYTES]\n"
@@ -173,7 +173,7 @@ help(void)
 	    "  --invert             write only the repeats\n"
 	    "  --namespace NAME     keep this pipeline's keys apart from "
 	    "others\n"
-	    "  --now UNIX           use this clock for the SQLite store's TTL\n"
+	    "  --now TIME           use this clock for the SQLite store's TTL\n"
 	    "  --stats              print counts on stderr at exit\n"
 	    "  -q, --quiet          no stderr line per reject or keyless "
 	    "record\n"
@@ -1060,7 +1060,7 @@ main(int argc, char *argv[])
 			ns = optarg;
 			break;
 		case O_NOW:
-			so.now = cli_opt_int("now", optarg, 0, INT64_MAX / 4);
+			so.now = cli_opt_time("now", optarg);
 			break;
 		case O_STATS:
 			want_stats = 1;

@@ -1594,11 +1594,10 @@ main(int argc, char *argv[])
 		case O_FROM:
 			if (strcmp(optarg, "start") != 0 &&
 			    strcmp(optarg, "end") != 0) {
-				if (isotime_parse(
-					optarg, strlen(optarg), &ft) != 0) {
+				if (isotime_parse_arg(optarg, &ft) != 0) {
 					cli_warnx("invalid value for --from: "
-						  "%.32s (start, end, or a "
-						  "date-time)",
+						  "%.32s (start, end, a "
+						  "date-time or Unix seconds)",
 					    optarg);
 					usage();
 				}

@@ -40,13 +40,13 @@
 
 static const char synopsis[] =
     "closehook-verify [-q] [--secret-file FILE]... [--max-age DURATION] "
-    "[--now UNIX]\n"
+    "[--now TIME]\n"
     "\t[--explain] [--summary | --no-summary] [--rejects FILE] "
     "[--metrics FILE]\n"
     "\t[--max-line BYTES] [--fail-fast] [FILE...]\n"
     "       closehook-verify --timestamp TS --signature HEX "
     "[--secret-file FILE]...\n"
-    "\t[--max-age DURATION] [--now UNIX] [--explain] [--max-line BYTES] "
+    "\t[--max-age DURATION] [--now TIME] [--explain] [--max-line BYTES] "
     "[-q] [FILE]\n";
 
 /*
@@ -97,7 +97,7 @@ help(void)
 	    "around each\n"
 	    "                       capture's received_at, or now when it has "
 	    "none\n"
-	    "  --now UNIX           check every timestamp against this time "
+	    "  --now TIME           check every timestamp against this time "
 	    "instead\n"
 	    "  --rejects FILE       append each reject as an NDJSON line\n"
 	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
@@ -1114,7 +1114,7 @@ main(int argc, char *argv[])
 			summary = 0;
 			break;
 		case O_NOW:
-			now = cli_opt_int("now", optarg, 0, INT64_MAX / 4);
+			now = cli_opt_time("now", optarg);
 			have_now = 1;
 			break;
 		case O_REJECTS:

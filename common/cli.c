@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "isotime.h"
 
 const char *cli_prog = "closehook";
 static int stdout_closed;
@@ -311,6 +312,16 @@ cli_opt_duration(const char *opt, const char *s, int64_t min_ms, int64_t max_ms)
 	if (cli_duration(s, min_ms, max_ms, &v) != 0)
 		badopt(opt, s);
 	return v;
+}
+
+int64_t
+cli_opt_time(const char *opt, const char *s)
+{
+	struct isotime t;
+
+	if (isotime_parse_arg(s, &t) != 0)
+		badopt(opt, s);
+	return t.sec;
 }
 
 int64_t

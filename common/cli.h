@@ -99,6 +99,11 @@ cli_opt_size(const char *opt, const char *s, uint64_t min, uint64_t max);
 int64_t cli_opt_duration(
     const char *opt, const char *s, int64_t min_ms, int64_t max_ms);
 /*
+ * A point in time (--now): Unix seconds or an ISO 8601 date-time
+ * (isotime_parse_arg), as Unix seconds; a fraction is dropped.
+ */
+int64_t cli_opt_time(const char *opt, const char *s);
+/*
  * A duration in whole seconds, for options whose unit is the second (a
  * replay window, a connection timeout): rounded up, so that "500ms" is 1
  * and not 0 (for --max-age, "no window"), within [min_s, max_s].

@@ -161,3 +161,35 @@ isotime_format_utc(const struct isotime *t, char *out)
 	out[n] = '\0';
 	return n;
 }
+
+int
+isotime_parse_arg(const char *s, struct isotime *t)
+{
+	const char *p = s;
+	int64_t sec = 0;
+	long nsec = 0, scale = 100000000;
+
+	memset(t, 0, sizeof(*t));
+	if (*p >= '0' && *p <= '9' && strchr(s, '-') == NULL) {
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (sec > ISOTIME_ARG_MAX / 10)
+				return -1;
+			sec = sec * 10 + (*p - '0');
+		}
+		if (*p == '.') {
+			t->frac = p + 1;
+			for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+				nsec += (*p - '0') * scale;
+			t->fracn = (size_t)(p - t->frac);
+		}
+		if (*p != '\0' || sec > ISOTIME_ARG_MAX)
+			return -1;
+		t->sec = sec;
+		t->nsec = nsec;
+		return 0;
+	}
+	if (isotime_parse(s, strlen(s), t) != 0 || t->sec < 0 ||
+	    t->sec > ISOTIME_ARG_MAX)
+		return -1;
+	return 0;
+}

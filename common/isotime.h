@@ -23,6 +23,14 @@ struct isotime {
 
 /* Returns 0 and fills *t, or -1 when p is not such a date-time. */
 int isotime_parse(const char *p, size_t n, struct isotime *t);
+/*
+ * A time given on the command line (--now, --from, --received-at): Unix
+ * seconds, a fraction allowed, or a date-time as above, from 1970 to the
+ * end of 9999.  Returns 0 and fills *t (frac spans the digits of either
+ * form), or -1.
+ */
+#define ISOTIME_ARG_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+int isotime_parse_arg(const char *s, struct isotime *t);
 /* 1 when p is exactly YYYY-MM-DD (a valid calendar date). */
 int isotime_is_date(const char *p, size_t n);
 /*

@@ -71,6 +71,14 @@ run closehook-verify --secret-file "$TMP/keys" --now $((KAV_TS + 301)) \
     "$TMP/good"
 is "$rc" 1 "301 s old is stale"
 like "$err" "*rejected: stale-timestamp" "reported as stale-timestamp"
+run closehook-verify --secret-file "$TMP/keys" \
+    --now "$(date -u -d @$((KAV_TS + 300)) +%Y-%m-%dT%H:%M:%SZ)" "$TMP/good"
+is "$rc" 0 "--now takes an ISO 8601 date-time too: 300 s old passes"
+run closehook-verify --secret-file "$TMP/keys" \
+    --now "$(date -u -d @$((KAV_TS + 301)) +%Y-%m-%dT%H:%M:%SZ)" "$TMP/good"
+is "$rc" 1 "and 301 s old is stale"
+exit_is 2 "--now yesterday is a usage error" closehook-verify \
+    --secret-file "$TMP/keys" --now yesterday "$TMP/good"
 run closehook-verify --secret-file "$TMP/keys" --now $((KAV_TS - 301)) \
     "$TMP/good"
 like "$err" "*rejected: future-timestamp" "301 s ahead is future-timestamp"

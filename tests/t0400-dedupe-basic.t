@@ -105,8 +105,8 @@ db="$TMP/ttl.sqlite"
 e='{"event":{"id":"ev_t","date_updated":"u"}}'
 run dd --ttl 1h --now 1000000 <<<"$e"
 is "$out" "$e" "new at t"
-run dd --ttl 1h --now 1003599 <<<"$e"
-is "$out" "" "still remembered 1 s before the TTL"
+run dd --ttl 1h --now 1970-01-12T14:46:39Z <<<"$e" # 1003599
+is "$out" "" "still remembered 1 s before the TTL (--now as a date-time)"
 run dd --ttl 1h --now 1003600 --stats <<<"$e"
 is "$out" "$e" "passes again once the TTL has run out"
 like "$err" "*expired 1*" "counted as expired"

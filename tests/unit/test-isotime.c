@@ -68,5 +68,26 @@ main(void)
 	utc_is("2019-01-01T00:30:00+01:00", "2018-12-31T23:30:00Z");
 	utc_is("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z");
 	utc_is("2024-02-29T23:00:00-02:00", "2024-03-01T01:00:00Z");
+
+	/* Times on the command line: Unix seconds or a date-time. */
+	ok(isotime_parse_arg("1547556084", &t) == 0 && t.sec == 1547556084 &&
+		t.nsec == 0 && t.fracn == 0,
+	    "arg: Unix seconds");
+	ok(isotime_parse_arg("1547556084.25", &t) == 0 &&
+		t.sec == 1547556084 && t.nsec == 250000000 && t.fracn == 2,
+	    "arg: Unix seconds with a fraction");
+	ok(isotime_parse_arg("2019-01-15T12:41:24Z", &t) == 0 &&
+		t.sec == 1547556084,
+	    "arg: a date-time");
+	ok(isotime_parse_arg("0", &t) == 0 && t.sec == 0, "arg: the epoch");
+	ok(isotime_parse_arg("253402300799", &t) == 0,
+	    "arg: the last second of 9999");
+	ok(isotime_parse_arg("253402300800", &t) != 0, "arg: past 9999 refused");
+	ok(isotime_parse_arg("99999999999999999999999", &t) != 0,
+	    "arg: an overflow refused");
+	ok(isotime_parse_arg("1969-12-31T23:59:58Z", &t) != 0,
+	    "arg: before the epoch refused");
+	ok(isotime_parse_arg("12s", &t) != 0, "arg: a duration refused");
+	ok(isotime_parse_arg("", &t) != 0, "arg: empty refused");
 	return tap_done();
 }
