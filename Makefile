@@ -110,7 +110,7 @@ LIBS_flatten = jq m
 MODS_dedupe  = cli evrec jqr json lr mark metrics out readfile recloop \
                rejline store
 LIBS_dedupe  = jq m sodium
-MODS_backfill = atomicfile cli closeapi evrec isotime json mark metrics out readfile
+MODS_backfill = atomicfile backoff cli closeapi evrec isotime json mark metrics out readfile
 LIBS_backfill = curl
 MODS_subscribe = atomicfile cli closeapi closeevents json keyring out readfile
 LIBS_subscribe = curl sodium

@@ -36,6 +36,7 @@
 #include <curl/curl.h>
 
 #include "atomicfile.h"
+#include "backoff.h"
 #include "cli.h"
 #include "closeapi.h"
 #include "evrec.h"
@@ -51,7 +52,7 @@ static const char synopsis[] =
     "[--action A]\n"
     "\t[--object-id ID] [--lead-id ID] [--user-id ID] [--request-id ID]\n"
     "\t[--state FILE [--commit-when acked|written]] [--order oldest|newest]\n"
-    "\t[--event-id ID] [--api-url URL] [--api-key-file FILE] [--max-rps R]\n"
+    "\t[--event-id ID] [--api-url URL] [--api-key-file FILE] [--rate RATE]\n"
     "\t[--progress] [--metrics FILE] [-q]\n"
     "closehook-backfill --commit FILE [--commit-interval DURATION] [-q]\n";
 
@@ -221,7 +222,7 @@ help(void)
 	    ")\n"
 	    "  --api-key-file FILE  read the API key from FILE (else "
 	    "$CLOSE_API_KEY)\n"
-	    "  --max-rps R          at most R requests per second\n"
+	    "  --rate RATE          at most N/s, N/m or N/h requests\n"
 	    "  --progress           progress on stderr (default when it is a "
 	    "terminal)\n"
 	    "  --metrics FILE       keep Prometheus metrics in FILE\n"
@@ -1419,6 +1420,7 @@ main(int argc, char **argv)
 		O_URL,
 		O_KEYFILE,
 		O_RPS,
+		O_RATE,
 		O_PROGRESS,
 		O_METRICS,
 		O_VERSION,
@@ -1443,6 +1445,8 @@ main(int argc, char **argv)
 		{ "event", required_argument, NULL, O_EVENT },
 		{ "api-url", required_argument, NULL, O_URL },
 		{ "api-key-file", required_argument, NULL, O_KEYFILE },
+		{ "rate", required_argument, NULL, O_RATE },
+		/* Its earlier form: --max-rps R is --rate R/s. */
 		{ "max-rps", required_argument, NULL, O_RPS },
 		{ "progress", no_argument, NULL, O_PROGRESS },
 		{ "metrics", required_argument, NULL, O_METRICS },
@@ -1514,6 +1518,16 @@ main(int argc, char **argv)
 				cli_fatalx("invalid value for --max-rps: %.40s",
 				    optarg);
 			break;
+		case O_RATE: {
+			/* post's --rate, as a pace in requests per second. */
+			struct backoff_rate b;
+			const char *why;
+
+			if (backoff_rate_parse(&b, optarg, &why) != 0)
+				cli_fatalx("invalid RATE for --rate: %s", why);
+			ao.max_rps = 1e9 / (double)b.interval_ns;
+			break;
+		}
 		case O_PROGRESS:
 			show_progress = 1;
 			break;

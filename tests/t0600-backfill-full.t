@@ -37,17 +37,24 @@ same_file "$TMP/newest" "$TMP/want" "--order newest: the same set, reversed"
 is "$(fake_requests)" 8 "--order newest: 400 events in 8 pages"
 is "$(grep -c '"_cursor"' "$FAKE_LOG")" 7 "pages 2 to 8 follow cursor_next"
 
-# --max-rps 10: requests 0.1 s apart.  The fake logs when it handles a
-# request, which a loaded machine can delay for one and not the next, so
-# the check is on the whole run's pace and on gaps well below 0.1 s.
-: >"$FAKE_LOG"
-run closehook-backfill --api-url "$FAKE_URL" --order newest -q --max-rps 10
-is "$rc" 0 "--max-rps exits 0"
-is "$(jq -s '[.[] | select(.n) | .t] | [range(1; length) as $i |
-    (.[$i] - .[$i - 1])] | map(select(. < 0.05)) | length' "$FAKE_LOG")" 0 \
-    "--max-rps 10: no two requests close together"
-is "$(jq -s '[.[] | select(.n) | .t] | (.[-1] - .[0]) >= (length - 1) * 0.095' \
-    "$FAKE_LOG")" true "--max-rps 10: at most 10 requests a second overall"
+# --rate 600/m, and --max-rps 10, its earlier form: requests 0.1 s apart.
+# The fake logs when it handles a request, which a loaded machine can delay
+# for one and not the next, so the check is on the whole run's pace and on
+# gaps well below 0.1 s.
+for pace in "--rate 600/m" "--max-rps 10"; do
+	: >"$FAKE_LOG"
+	# shellcheck disable=SC2086 # the option and its value
+	run closehook-backfill --api-url "$FAKE_URL" --order newest -q $pace
+	is "$rc" 0 "$pace exits 0"
+	is "$(jq -s '[.[] | select(.n) | .t] | [range(1; length) as $i |
+	    (.[$i] - .[$i - 1])] | map(select(. < 0.05)) | length' \
+	    "$FAKE_LOG")" 0 "$pace: no two requests close together"
+	is "$(jq -s '[.[] | select(.n) | .t] |
+	    (.[-1] - .[0]) >= (length - 1) * 0.095' "$FAKE_LOG")" true \
+	    "$pace: at most 10 requests a second overall"
+done
+exit_is 2 "--rate 5/y is a usage error" closehook-backfill --rate 5/y
+like "$err" "*invalid RATE for --rate*" "saying so"
 
 # Spilling: a 4 KiB memory bound puts nearly every event in the temp file.
 CLOSEHOOK_BACKFILL_MEMORY=4K run closehook-backfill --api-url "$FAKE_URL" -q \
