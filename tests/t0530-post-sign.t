@@ -13,31 +13,26 @@
 start_sink s --max-time 60
 records 50 21 >"$TMP/in"
 
+# A key file of one key, bare or as closehook-subscribe --key-out writes
+# it (SUBSCRIPTION_ID HEXKEY); a file of several keys is refused.
 echo "$KAV_KEY" >"$TMP/close.key"
-chmod 600 "$TMP/close.key"
-run closehook-post --sign close --sign-key-file "$TMP/close.key" \
-    "$SINK_URL" <"$TMP/in"
-is "$rc" 0 "--sign close: delivered"
-run closehook-verify --secret-file "$TMP/close.key" <"$TMP/s.log"
-is "$rc" 0 "closehook-verify accepts every signed request"
-is "$(sort <<<"$out" | md5sum)" "$(sort "$TMP/in" | md5sum)" \
-    "and passes every body through"
+echo "whsub_mBTylJxRXaBOXcuQmgUdmL $KAV_KEY  # production" >"$TMP/sub.key"
+chmod 600 "$TMP/close.key" "$TMP/sub.key"
+for k in close sub; do
+	: >"$TMP/s.log"
+	run closehook-post --sign close --sign-key-file "$TMP/$k.key" \
+	    "$SINK_URL" <"$TMP/in"
+	is "$rc" 0 "--sign close, $k.key: delivered"
+	run closehook-verify --secret-file "$TMP/close.key" <"$TMP/s.log"
+	is "$rc" 0 "closehook-verify accepts every signed request"
+	is "$(sort <<<"$out" | md5sum)" "$(sort "$TMP/in" | md5sum)" \
+	    "and passes every body through"
+done
 # A different key is refused: the check can fail.
 echo "${KAV_KEY/b9/c9}" >"$TMP/other.key"
 chmod 600 "$TMP/other.key"
 must_fail "closehook-verify refuses them under another key" \
     closehook-verify --secret-file "$TMP/other.key" "$TMP/s.log"
-
-# A key file as closehook-subscribe --key-out writes it (SUBSCRIPTION_ID
-# HEXKEY) signs with its key; a file of several keys is refused.
-: >"$TMP/s.log"
-echo "whsub_mBTylJxRXaBOXcuQmgUdmL $KAV_KEY  # production" >"$TMP/sub.key"
-chmod 600 "$TMP/sub.key"
-run closehook-post --sign close --sign-key-file "$TMP/sub.key" \
-    "$SINK_URL" <"$TMP/in"
-is "$rc" 0 "--sign close with a SUBSCRIPTION_ID HEXKEY line: delivered"
-run closehook-verify --secret-file "$TMP/close.key" <"$TMP/s.log"
-is "$rc:$(wc -l <"$TMP/out")" 0:50 "signed with that key"
 printf '%s\n' "$KAV_KEY" 5f0c3e1bd2a84c7f9e6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e \
     >"$TMP/two.key"
 chmod 600 "$TMP/two.key"

@@ -77,13 +77,19 @@ fake_stop
 # -- newest first, SIGKILL: the cursor is the checkpoint ---------------------
 fake_start --count 300 --seed 12 --rate-limit 3 --rate-window 1
 fake_events "$TMP/want"
-closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stn" -q \
-    --order newest >"$TMP/out1" 2>/dev/null &
-pid=$!
-ok "the newest-first run writes records" wait_lines "$TMP/out1" 100
-kill -KILL "$pid"
-{ wait "$pid"; } 2>/dev/null
-cut_torn "$TMP/out1"
+# killed_newest STATE OUT DESC: a newest-first run, SIGKILLed once it has
+# written 100 records; its torn last line dropped.
+killed_newest() {
+	local pid
+	closehook-backfill --api-url "$FAKE_URL" --state "$1" -q \
+	    --order newest >"$2" 2>/dev/null &
+	pid=$!
+	ok "$3" wait_lines "$2" 100
+	kill -KILL "$pid"
+	{ wait "$pid"; } 2>/dev/null
+	cut_torn "$2"
+}
+killed_newest "$TMP/stn" "$TMP/out1" "the newest-first run writes records"
 ok "the state holds a cursor" jq -e '.cursor | length > 0' "$TMP/stn"
 n1=$(wc -l <"$TMP/out1")
 # Pages of 50, each written, then checkpointed, then the next fetched: the
@@ -104,13 +110,7 @@ same_file "$TMP/union" <(jq -r .id "$TMP/want" | sort) \
     "the union of both runs is the whole set"
 
 # -- newest first, the saved cursor refused: on from the oldest date written --
-closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stx" -q \
-    --order newest >"$TMP/outx" 2>/dev/null &
-pid=$!
-ok "a second newest-first run writes records" wait_lines "$TMP/outx" 100
-kill -KILL "$pid"
-{ wait "$pid"; } 2>/dev/null
-cut_torn "$TMP/outx"
+killed_newest "$TMP/stx" "$TMP/outx" "a second newest-first run writes records"
 oldest=$(jq -r '.oldest // "none"' "$TMP/stx")
 ok "its state holds the oldest date written ($oldest)" \
     jq -e '.oldest and (.cursor | length > 0)' "$TMP/stx"
