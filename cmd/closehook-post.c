@@ -250,12 +250,13 @@ secret_query(const char *u)
 }
 
 /*
- * A URL on the command line that is a credential: one with a user and
- * password, or a hook whose path is its secret (Slack's, Zapier's,
- * Discord's).  Warned without repeating it.
+ * Whether a URL holds a credential: a user and password, a query
+ * parameter named like one, or a hook whose path is its secret (Slack's,
+ * Zapier's, Discord's).  On the command line it is warned about, and no
+ * message repeats it.
  */
-static void
-warn_secret_url(const char *u)
+static int
+url_secret(const char *u)
 {
 	static const char *const hooks[] = { "hooks.slack.com/",
 		"hooks.zapier.com/", "discord.com/api/webhooks/",
@@ -263,18 +264,22 @@ warn_secret_url(const char *u)
 	const char *a = strstr(u, "://"), *end;
 	size_t i;
 
-	if (a == NULL)
-		return;
-	a += 3;
+	/* Without a scheme (a URL curl would refuse) the host starts it. */
+	a = a != NULL ? a + 3 : u;
 	end = a + strcspn(a, "/?#");
 	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
 		if (strncasecmp(a, hooks[i], strlen(hooks[i])) == 0)
-			break;
-	if (memchr(a, '@', (size_t)(end - a)) == NULL &&
-	    i == sizeof(hooks) / sizeof(hooks[0]) && !secret_query(u))
-		return;
-	cli_warnx("warning: the URL holds a credential and the command line "
-		  "is seen by every user (ps); give it in --url-file");
+			return 1;
+	return memchr(a, '@', (size_t)(end - a)) != NULL || secret_query(u);
+}
+
+static void
+warn_secret_url(const char *u)
+{
+	if (url_secret(u))
+		cli_warnx("warning: the URL holds a credential and the "
+			  "command line is seen by every user (ps); give it "
+			  "in --url-file");
 }
 
 /* Headers and key files. */
@@ -1819,6 +1824,10 @@ main(int argc, char *argv[])
 	if (http_origin(url, 0, origin0, &why) != 0) {
 		if (url_path != NULL)
 			cli_fatalx("%s: %s", url_path, why);
+		if (url_secret(url))
+			cli_fatalx("invalid URL (not shown: it holds a "
+				   "credential): %s",
+			    why);
 		cli_fatalx("invalid URL '%.40s%s': %s", url,
 		    strlen(url) > 40 ? "..." : "", why);
 	}

@@ -247,15 +247,22 @@ cli_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 int
 cli_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms)
 {
-	char *end;
+	const char *p = s, *end;
 	double v, unit;
+	size_t nd;
 
-	if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.'))
+	/* Decimal digits with an optional fraction: no sign, hex, exponent. */
+	if (s == NULL)
 		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || !isfinite(v) || v < 0)
+	nd = strspn(p, "0123456789");
+	p += nd;
+	if (*p == '.') {
+		if (strspn(p + 1, "0123456789") == 0)
+			return -1;
+		p += 1 + strspn(p + 1, "0123456789");
+	} else if (nd == 0)
 		return -1;
+	end = p;
 	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
 		unit = 1000;
 	else if (strcmp(end, "ms") == 0)
@@ -268,10 +275,14 @@ cli_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms)
 		unit = 86400 * 1000.0;
 	else
 		return -1;
-	v *= unit;
-	if (v > 9.2e18 || v < (double)min_ms || v > (double)max_ms)
+	v = strtod(s, NULL) * unit;
+	if (!isfinite(v) || v > 9.2e18 || v < (double)min_ms ||
+	    v > (double)max_ms)
 		return -1;
 	*out_ms = (int64_t)(v + 0.5);
+	/* A positive duration never rounds to 0, which often means "off". */
+	if (*out_ms == 0 && v > 0)
+		*out_ms = 1;
 	return 0;
 }
 
@@ -304,14 +315,49 @@ cli_opt_size(const char *opt, const char *s, uint64_t min, uint64_t max)
 	return v;
 }
 
+/* A bound of a duration option as its user would write it ("1h"). */
+static void
+fmt_bound(int64_t ms, char *buf, size_t cap)
+{
+	static const struct {
+		int64_t ms;
+		const char *unit;
+	} u[] = { { 86400000, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" } };
+	size_t i;
+
+	for (i = 0; i < sizeof(u) / sizeof(u[0]) - 1; i++)
+		if (ms % u[i].ms == 0)
+			break;
+	snprintf(buf, cap, "%lld%s", (long long)(ms / u[i].ms), u[i].unit);
+}
+
+/* cli_opt_duration, with the least value said as shown_ms. */
+static int64_t
+opt_duration(const char *opt, const char *s, int64_t min_ms, int64_t max_ms,
+    int64_t shown_ms)
+{
+	char lo[32], hi[32];
+	int64_t v;
+
+	if (cli_duration(s, min_ms, max_ms, &v) == 0)
+		return v;
+	fmt_bound(shown_ms, lo, sizeof(lo));
+	fmt_bound(max_ms, hi, sizeof(hi));
+	/* Past a century the bound is no help. */
+	cli_warnx("invalid value '%.32s%s' for --%s: a duration such as 30s, "
+		  "5m or 1h (a bare number is seconds)%s%s%s%s",
+	    s, strlen(s) > 32 ? "..." : "", opt,
+	    shown_ms > 0 ? ", at least " : "", shown_ms > 0 ? lo : "",
+	    max_ms < 36500LL * 86400000 ? ", at most " : "",
+	    max_ms < 36500LL * 86400000 ? hi : "");
+	exit(CLI_EXIT_FATAL);
+}
+
 int64_t
 cli_opt_duration(const char *opt, const char *s, int64_t min_ms, int64_t max_ms)
 {
-	int64_t v;
-
-	if (cli_duration(s, min_ms, max_ms, &v) != 0)
-		badopt(opt, s);
-	return v;
+	return opt_duration(opt, s, min_ms, max_ms, min_ms);
 }
 
 int64_t
@@ -329,7 +375,9 @@ cli_opt_seconds(const char *opt, const char *s, int64_t min_s, int64_t max_s)
 {
 	int64_t min_ms = min_s > 0 ? (min_s - 1) * 1000 + 1 : 0;
 
-	return (cli_opt_duration(opt, s, min_ms, max_s * 1000) + 999) / 1000;
+	return (opt_duration(opt, s, min_ms, max_s * 1000, min_s * 1000) +
+		   999) /
+	    1000;
 }
 
 static int

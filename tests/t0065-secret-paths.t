@@ -118,6 +118,12 @@ ok "an ordinary query draws no warning" \
     bash -c '! grep -q "credential" "$1"' _ "$TMP/err"
 run closehook-post http://user:pa55@127.0.0.1:9/ <"$TMP/in"
 like "$err" "*warning: the URL holds a credential*" "a user and password in the URL: warned"
+run closehook-post --url 'ftp://user:pa55word@127.0.0.1:9/?token=T0KEN' \
+    <"$TMP/in"
+like "$err" "*invalid URL (not shown: it holds a credential): not an http or https URL*" \
+    "an invalid URL with a credential: refused without being shown"
+ok "... neither its password nor its token" \
+    bash -c '! grep -q "pa55word\|T0KEN" "$1"' _ "$TMP/err"
 run closehook-post -H 'X-Request-Source: closehook' http://127.0.0.1:9/ <"$TMP/in"
 ok "an ordinary header draws no warning" \
     bash -c '! grep -q "credential" "$1"' _ "$TMP/err"

@@ -114,6 +114,17 @@ main(void)
 	is_int(cli_duration("1e300d", 0, INT64_MAX, &ms), -1,
 	    "huge duration refused");
 	is_int(cli_duration("2s", 0, 1000, &ms), -1, "above the maximum refused");
+	is_int(cli_duration("0x1e", 0, INT64_MAX, &ms), -1, "hex refused");
+	is_int(cli_duration("1e2", 0, INT64_MAX, &ms), -1, "an exponent refused");
+	is_int(cli_duration("30.", 0, INT64_MAX, &ms), -1,
+	    "a point without digits after it refused");
+	is_int(cli_duration("", 0, INT64_MAX, &ms), -1, "empty refused");
+	is_int(cli_duration("s", 0, INT64_MAX, &ms), -1, "a unit alone refused");
+	ok(cli_duration(".5s", 0, INT64_MAX, &ms) == 0 && ms == 500,
+	    ".5s is 500 ms");
+	ok(cli_duration("0.4ms", 0, INT64_MAX, &ms) == 0 && ms == 1,
+	    "a positive duration under a millisecond is 1 ms, not 0 (off)");
+	ok(cli_duration("0", 0, INT64_MAX, &ms) == 0 && ms == 0, "0 is 0");
 
 	/* Values that look like secrets, and paths that do not. */
 	ok(cli_looks_secret("b9260244ef33625f9b4b26a27db08758cdd39478b852c73f2d"
