@@ -59,6 +59,9 @@ static const char synopsis[] =
 #define US 1000000LL
 #define RETENTION_US (30LL * 86400 * US)
 #define OVERLAP_US (5LL * 60 * US)
+/* Oldest first: how often a day is fetched again after Close refused its
+ * cursor, before the run gives up. */
+#define WINDOW_AGAIN 2
 #define WINDOW_US (86400LL * US)
 #define PAGE_LIMIT 50
 #define QUERY_MAX 8192
@@ -974,14 +977,32 @@ enum fetch {
 	FETCH_CURSOR_REFUSED
 };
 
+/* What a fatal answer to query may mean, for its message ("" or " (...)"). */
+static const char *
+fatal_hint(long status, const char *query)
+{
+	if (status == 404)
+		return " (is /api/v1 missing from --api-url?)";
+	if (status != 400 || strstr(query, "_cursor=") == NULL)
+		return "";
+	/* Newest first, a cursor is refused fatally only from a state file
+	 * that predates the oldest date kept beside it. */
+	if (newest_first)
+		return state_path != NULL ? " (a saved cursor that Close no "
+					    "longer takes? remove the state "
+					    "file to start over)"
+					  : "";
+	return " (to a cursor, for the third time in this day's events)";
+}
+
 /*
  * Fetch one page; on FETCH_OK *pg spans the answer (valid until the next
  * request).  Fatal answers (401/403, 400, ...) exit 2 here, but for a 400
- * to a query with a cursor from the state file (saved) when the walk can
- * go on without it (st.oldest known): FETCH_CURSOR_REFUSED.
+ * to a query whose cursor the caller can do without (spare):
+ * FETCH_CURSOR_REFUSED.  How long Close keeps a cursor is not documented.
  */
 static enum fetch
-fetch_page(const char *query, struct closeapi_page *pg, int saved)
+fetch_page(const char *query, struct closeapi_page *pg, int spare)
 {
 	struct closeapi_resp r;
 	const char *why;
@@ -997,23 +1018,17 @@ fetch_page(const char *query, struct closeapi_page *pg, int saved)
 			cli_fatalx("the API refused the key (HTTP %ld): %s",
 			    r.status, r.error);
 		case CLOSEAPI_HTTP:
-			if (r.status == 400 && saved && st.oldest >= 0) {
+			if (r.status == 400 && spare) {
 				if (!quiet)
-					cli_warnx("the API refused the saved "
-						  "cursor (HTTP 400: %s)",
+					cli_warnx("the API refused the cursor "
+						  "(HTTP 400: %s)",
 					    r.error[0] ? r.error
 						       : "no error text");
 				return FETCH_CURSOR_REFUSED;
 			}
 			cli_fatalx("the API answered HTTP %ld: %s%s", r.status,
 			    r.error[0] ? r.error : "(no error text)",
-			    r.status == 400 && saved
-				? " (a saved cursor that Close no longer "
-				  "takes? remove the state file to start "
-				  "over)"
-				: r.status == 404
-				? " (is /api/v1 missing from --api-url?)"
-				: "");
+			    fatal_hint(r.status, query));
 		case CLOSEAPI_FAILED:
 			cli_warnx("a page failed after every retry: %s%s",
 			    r.error,
@@ -1064,11 +1079,11 @@ note_newest(int64_t d)
 
 /*
  * --order newest: write each page as it arrives; checkpoint the cursor and
- * the oldest date written.  A saved cursor Close refuses (it may not keep
- * them for long) is not needed to go on: every event of the range newer
- * than the oldest date written was written, so the walk starts again below
- * that date, and at it, since the events that share it may not all have
- * been written (they are written again: at least once).
+ * the oldest date written.  A cursor Close refuses (the saved one, or one
+ * that expired during a long run) is not needed to go on: every event of
+ * the range newer than the oldest date written was written, so the walk
+ * starts again below that date, and at it, since the events that share it
+ * may not all have been written (they are written again: at least once).
  */
 static int
 run_newest(void)
@@ -1078,13 +1093,13 @@ run_newest(void)
 	struct json_iter it;
 	struct json_span ev;
 	int64_t d;
-	int saved = st.cursor[0] != '\0';
 	char a[64];
 
 	for (;;) {
 		build_query(query, sizeof(query), st.since,
 		    st.below >= 0 ? st.below : st.until, st.cursor);
-		switch (fetch_page(query, &pg, saved)) {
+		switch (fetch_page(
+		    query, &pg, st.cursor[0] != '\0' && st.oldest >= 0)) {
 		case FETCH_OK:
 			break;
 		case FETCH_STOPPED:
@@ -1095,7 +1110,6 @@ run_newest(void)
 		case FETCH_CURSOR_REFUSED:
 			st.below = st.oldest + 1;
 			st.cursor[0] = '\0';
-			saved = 0;
 			if (!quiet)
 				cli_warnx("going on from the oldest event "
 					  "written, %s, without it (events "
@@ -1103,7 +1117,6 @@ run_newest(void)
 				    fmt_us(st.oldest, a));
 			continue;
 		}
-		saved = 0;
 		json_iter_init(&it, pg.data);
 		while (json_iter_elem(&it, &ev)) {
 			d = event_date(ev);
@@ -1302,8 +1315,9 @@ run_oldest(void)
 	struct closeapi_page pg;
 	struct json_iter it;
 	struct json_span ev;
-	char cursor[CURSOR_MAX];
+	char cursor[CURSOR_MAX], a[64];
 	int64_t lo, hi, d, end = st.until;
+	int again;
 
 	while (end < 0 || st.pos < end) {
 		lo = st.pos;
@@ -1315,17 +1329,29 @@ run_oldest(void)
 		seen_lo = -1;
 		spill_reset();
 		cursor[0] = '\0';
-		do {
+		again = 0;
+		for (;;) {
 			build_query(query, sizeof(query), lo, hi, cursor);
-			switch (fetch_page(query, &pg, 0)) {
+			switch (fetch_page(query, &pg,
+			    cursor[0] != '\0' && again < WINDOW_AGAIN)) {
 			case FETCH_OK:
 				break;
 			case FETCH_STOPPED:
 				return -1;
-			case FETCH_CURSOR_REFUSED: /* only for a saved one */
 			case FETCH_GAVE_UP:
 				nskipped++;
 				return 1;
+			case FETCH_CURSOR_REFUSED:
+				/* Nothing of it is written: fetch it whole. */
+				again++;
+				if (!quiet)
+					cli_warnx("fetching the day from %s "
+						  "again",
+					    fmt_us(lo, a));
+				spill_reset();
+				seen_lo = -1;
+				cursor[0] = '\0';
+				continue;
 			}
 			json_iter_init(&it, pg.data);
 			while (json_iter_elem(&it, &ev)) {
@@ -1337,7 +1363,9 @@ run_oldest(void)
 			progress(0);
 			if (stop)
 				return -1;
-		} while (next_cursor(&pg, cursor, sizeof(cursor)));
+			if (!next_cursor(&pg, cursor, sizeof(cursor)))
+				break;
+		}
 		write_window(hi);
 		/* The last window is open above: it ends at the range's end. */
 		done_lo = hi >= 0 ? hi : range_hi;

@@ -119,7 +119,7 @@ from=$(($(fake_requests) + 1))
 run closehook-backfill --api-url "$FAKE_URL" --state "$TMP/stx" \
     --order newest
 is "$rc" 0 "Close refusing the saved cursor: the run goes on, exit 0"
-like "$err" "*refused the saved cursor (HTTP 400: The cursor has expired*)*going on from the oldest event written, $oldest, without it*" \
+like "$err" "*refused the cursor (HTTP 400: The cursor has expired*)*going on from the oldest event written, $oldest, without it*" \
     "and says so"
 is "$(jq -r --argjson from "$from" 'select((.n // 0) >= $from and
     (.path | startswith("/api/"))) | "\(.status) \(.query._cursor != null)"' \

@@ -105,4 +105,34 @@ like "$err" "*events older than an hour came without data*" \
 run closehook-backfill --api-url "$FAKE_URL" --since 1d -q
 is "$err" "" "-q silences warnings"
 
+# Cursors that Close stops taking during a run (how long it keeps one is
+# not documented).  Newest first, the walk goes on below the oldest date
+# written; oldest first, the day is fetched again, and a third refusal in
+# one day stops the run.
+fake_start --count 400 --seed 43 --span 20000 --expire-cursors-at 3,6
+fake_events "$TMP/want"
+run closehook-backfill --api-url "$FAKE_URL" --order newest --since 1d
+is "$rc" 0 "newest first, cursors refused twice: exit 0"
+is "$(grep -c 'refused the cursor (HTTP 400: The cursor has expired' \
+    "$TMP/err")" 2 "... saying so each time"
+like "$err" "*going on from the oldest event written, *, without it*" \
+    "... and how it goes on"
+same_file <(jq -r .event.id "$TMP/out" | sort -u) <(jq -r .id "$TMP/want" |
+    sort) "... with every event"
+fake_stop
+fake_start --count 400 --seed 43 --span 20000 --expire-cursors-at 4
+fake_events "$TMP/want"
+run closehook-backfill --api-url "$FAKE_URL" --since 1d
+is "$rc" 0 "oldest first, a cursor refused in a day: exit 0"
+like "$err" "*refused the cursor*fetching the day from * again*" \
+    "... fetching that day again"
+same_file <(unwrap <"$TMP/out") "$TMP/want" "... every event once, in order"
+fake_stop
+fake_start --count 400 --seed 43 --span 20000 --expire-cursors-at 4,8,12
+run closehook-backfill --api-url "$FAKE_URL" --since 1d
+is "$rc" 2 "oldest first, a day's cursor refused three times: exit 2"
+like "$err" "*HTTP 400: The cursor has expired*for the third time in this day's events*" \
+    "... saying so"
+fake_stop
+
 done_testing

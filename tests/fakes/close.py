@@ -18,7 +18,8 @@ POST /_fake/consolidate?n=K consolidates K events; GET /_fake/events dumps
 the current set, one event per line, oldest first (ties in reverse of the
 API's order); GET /_fake/stats gives counters; POST /_fake/expire_cursors
 makes every cursor given out so far answer 400 (how long Close keeps a
-cursor is not documented; a 400 is how it refuses a bad one).
+cursor is not documented; a 400 is how it refuses a bad one), and
+--expire-cursors-at N,... does so before the requests numbered N.
 
 Webhook subscriptions (CLOSE.md): GET/POST /api/v1/webhook/ and
 GET/PUT/DELETE /api/v1/webhook/{id}/.  The list answers
@@ -321,6 +322,8 @@ class Fake:
                     out = {"error": "You don't have permission to manage "
                            "webhook subscriptions."}
                 else:
+                    if self.n in self.a.expire_cursors_at:
+                        self.cursor_gen += 1
                     status, out, ids = self.route(method, path, q, body)
                     if (method == "GET" and path == "/api/v1/event/" and
                             status == 200 and self.a.consolidate_every and
@@ -702,6 +705,8 @@ def main():
     p.add_argument("--slow-seconds", type=float, default=3)
     p.add_argument("--non-admin", action="store_true",
                    help="no data/previous_data in events older than an hour")
+    p.add_argument("--expire-cursors-at", default="",
+                   help="N,...: expire every cursor before these requests")
     p.add_argument("--consolidate-every", type=int, default=0,
                    help="consolidate an event every N list requests")
     p.add_argument("--webhook-limit", type=int, default=40,
@@ -713,6 +718,7 @@ def main():
     a = p.parse_args()
     a.fault_kinds = a.fault_kinds.split(",")
     a.fault_requests = parse_faults(a.fault_requests)
+    a.expire_cursors_at = {int(x) for x in a.expire_cursors_at.split(",") if x}
     fake = Fake(a)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(fake))
     srv.daemon_threads = True
