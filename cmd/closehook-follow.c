@@ -1594,7 +1594,9 @@ main(int argc, char *argv[])
 		case O_FROM:
 			if (strcmp(optarg, "start") != 0 &&
 			    strcmp(optarg, "end") != 0) {
-				if (isotime_parse_arg(optarg, &ft) != 0) {
+				/* Nanoseconds since the epoch end in 2262. */
+				if (isotime_parse_arg(optarg, &ft) != 0 ||
+				    ft.sec >= INT64_MAX / 1000000000 - 1) {
 					cli_warnx("invalid value for --from: "
 						  "%.32s (start, end, a "
 						  "date-time or Unix seconds)",
@@ -1732,6 +1734,9 @@ main(int argc, char *argv[])
 			na.con.start = NATSQ_START_TIME;
 			na.con.start_ns -= rewind_ms * 1000000;
 		}
+		/* At or before the epoch: every message (0 would mean none). */
+		if (na.con.start == NATSQ_START_TIME && na.con.start_ns <= 0)
+			na.con.start = NATSQ_START_ALL;
 		return nats_follow(&na);
 	}
 	if (nats_only || from_time) {

@@ -228,6 +228,13 @@ like "$err" "*consumer rw of SPOOL exists: --from and --rewind apply to a new on
     "with a note"
 run timeout "$(slow 30)" closehook-follow --durable ne --from end --once "$U"
 is "$rc:$out" "0:" "--from end: nothing of the past"
+run timeout "$(slow 30)" closehook-follow --durable fu \
+    --from "$(date -d "$mid" +%s.%N)" --once "$U"
+same_file "$TMP/out" "$TMP/new" "--from Unix seconds: the same as the date-time"
+run timeout "$(slow 30)" closehook-follow --durable f0 --from 0 --once "$U"
+is "$rc:$(wc -l <"$TMP/out")" 0:2700 "--from 0: every message, as --from start"
+exit_is 2 "--from after 2262 is refused" closehook-follow --durable fx \
+    --from 9999-01-01T00:00:00Z --once "$U"
 
 # Following, then SIGTERM: exit 0.
 closehook-follow --durable live "$U" >"$TMP/live" 2>"$TMP/live.err" &
