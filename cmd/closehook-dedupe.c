@@ -1185,7 +1185,8 @@ main(int argc, char *argv[])
 	}
 	rc = out_close_stdout(&out, rc);
 	if (stats.keyless > (quiet ? 0 : KEYLESS_REPORTED))
-		cli_warnx("%lu records without a key passed", stats.keyless);
+		cli_warnx("%lu record%s without a key passed", stats.keyless,
+		    stats.keyless == 1 ? "" : "s");
 	if (want_stats)
 		cli_warnx("stats: in %lu, passed %lu, dropped %lu, "
 			  "expired %lu, keyless %lu, rejected %lu",

@@ -73,6 +73,8 @@ is "$rc:$out" "1:$(printf '%s\n' '{"n":1}' '{"n":2}')" \
 is "$err" "closehook-dedupe: 2 records without a key passed" \
     "-q: stderr has only the keyless count"
 is "$(jq -r .reason "$TMP/rej")" invalid-json "and the reject is in --rejects"
+run dd -q <<<'{"n":3}'
+is "$err" "closehook-dedupe: 1 record without a key passed" "one: singular"
 
 # Modes.  check: judge, store nothing.  record: store all, pass all.
 db="$TMP/modes.sqlite"
