@@ -302,7 +302,12 @@ opt_time(const char *opt, const char *s)
 		if (parse_us(buf, strlen(buf), &us) == 0)
 			return us;
 	}
-	ms = cli_opt_duration(opt, s, 0, 3650LL * 86400 * 1000);
+	if (cli_duration(s, 0, 3650LL * 86400 * 1000, &ms) != 0)
+		cli_fatalx("invalid value '%.32s%s' for --%s: a date-time "
+			   "(2026-11-01T00:00:00Z, 2026-11-01) or a duration "
+			   "before now (90m, 12h, 7d; a bare number is "
+			   "seconds)",
+		    s, strlen(s) > 32 ? "..." : "", opt);
 	return now_us - ms * 1000;
 }
 

@@ -57,7 +57,8 @@
 static const char synopsis[] =
     "closehook-receive [-q] [-l ADDR:PORT] [--path PATH] [--spool FILE | URL]\n"
     "\t[--secret-file FILE]... [--max-age DURATION] [--rejects FILE]\n"
-    "\t[--max-body BYTES] [--max-buffered BYTES] [--max-connections N]\n"
+    "\t[--max-body BYTES] [--max-buffered BYTES]\n"
+    "\t[--max-buffered-per-ip BYTES] [--max-connections N]\n"
     "\t[--max-connections-per-ip N] [--timeout DURATION]\n"
     "\t[--header-timeout DURATION] [--tls-cert FILE --tls-key FILE]\n"
     "\t[--nats-creds FILE | --nats-user-file FILE] [--nats-replicas N]\n";
@@ -215,6 +216,8 @@ struct req {
 	int internal; /* /healthz or /metrics: not counted as a request */
 	int head_refused; /* refused by its signature headers, */
 	enum closesig_reason head_why; /* why: read for --rejects */
+	unsigned char ip[16]; /* the client's address, for its share of */
+	unsigned iplen; /* --max-buffered (4 or 16 bytes; 0: none) */
 	size_t targetn;
 	char target[]; /* the request target as sent, NUL-terminated */
 };
@@ -373,6 +376,9 @@ help(void)
 	       "16M; else 413)\n"
 	       "  --max-buffered BYTES        bodies in memory at once, in all "
 	       "(default 64M)\n"
+	       "  --max-buffered-per-ip BYTES of them from one address "
+	       "(default: a quarter;\n"
+	       "                              0: no cap)\n"
 	       "  --max-connections N         connections at once (default "
 	       "512)\n"
 	       "  --max-connections-per-ip N  from one address (default 64; "
@@ -464,10 +470,83 @@ response_for(unsigned code)
 #define KEEP_BUFFERED_MAX ((size_t)4 << 20)
 static atomic_size_t refused_buffered;
 
+/*
+ * One client address holds at most a quarter of --max-buffered (and never
+ * less than --max-body): a sender that announces large bodies and trickles
+ * them, with signature headers that only look right, cannot take all of
+ * it from Close's deliveries.  The bytes each address holds are kept in an
+ * open-addressed table (linear probing, backward-shift deletion) of
+ * addresses holding some, at most --max-connections of them; only the
+ * HTTP thread reserves and frees, so it needs no lock.
+ */
+struct ipheld {
+	unsigned char addr[16];
+	unsigned len; /* 0: a free slot */
+	uint64_t held;
+};
+static struct ipheld *iptab;
+static size_t iptab_mask; /* slots - 1, a power of 2 minus 1 */
+static uint64_t max_ip_buffered; /* --max-buffered-per-ip */
+static int max_ip_set;
+
+static size_t
+ip_slot(const unsigned char *a, unsigned len)
+{
+	uint32_t h = 2166136261u;
+	unsigned i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h & iptab_mask;
+}
+
+/* The slot of address a, a new one when add; NULL when not there (full). */
+static struct ipheld *
+ip_find(const unsigned char *a, unsigned len, int add)
+{
+	size_t i = ip_slot(a, len), k;
+
+	for (k = 0; k <= iptab_mask; k++, i = (i + 1) & iptab_mask) {
+		if (iptab[i].len == 0) {
+			if (!add)
+				return NULL;
+			memcpy(iptab[i].addr, a, len);
+			iptab[i].len = len;
+			iptab[i].held = 0;
+			return &iptab[i];
+		}
+		if (iptab[i].len == len && memcmp(iptab[i].addr, a, len) == 0)
+			return &iptab[i];
+	}
+	return NULL;
+}
+
+/* Empty e's slot, moving back the entries that probed past it. */
+static void
+ip_drop(struct ipheld *e)
+{
+	size_t i = (size_t)(e - iptab), j = i, home;
+
+	for (;;) {
+		j = (j + 1) & iptab_mask;
+		if (iptab[j].len == 0)
+			break;
+		home = ip_slot(iptab[j].addr, iptab[j].len);
+		/* j may move to i when its home is not within (i, j]. */
+		if (((j - home) & iptab_mask) >= ((j - i) & iptab_mask)) {
+			iptab[i] = iptab[j];
+			i = j;
+		}
+	}
+	iptab[i].len = 0;
+}
+
 /* Reserve n more bytes of --max-buffered for r's body; returns 0 or -1. */
 static int
 body_reserve(struct req *r, uint64_t n)
 {
+	struct ipheld *e = NULL;
+
 	if (r->head_refused) {
 		if (n > KEEP_BUFFERED_MAX - atomic_load(&refused_buffered))
 			return -1;
@@ -478,6 +557,16 @@ body_reserve(struct req *r, uint64_t n)
 	/* Only the HTTP thread reserves; the check and the add agree. */
 	if (n > max_buffered - atomic_load(&buffered))
 		return -1;
+	if (r->iplen > 0) {
+		if ((e = ip_find(r->ip, r->iplen, 1)) == NULL)
+			return -1;
+		if (n > max_ip_buffered - e->held) {
+			if (e->held == 0)
+				ip_drop(e);
+			return -1;
+		}
+		e->held += n;
+	}
 	atomic_fetch_add(&buffered, (size_t)n);
 	r->held += (size_t)n;
 	return 0;
@@ -486,12 +575,21 @@ body_reserve(struct req *r, uint64_t n)
 static void
 body_free(struct req *r)
 {
+	struct ipheld *e;
+
 	free(r->body);
 	r->body = NULL;
 	if (r->head_refused)
 		atomic_fetch_sub(&refused_buffered, r->held);
-	else
+	else {
 		atomic_fetch_sub(&buffered, r->held);
+		if (r->held > 0 && r->iplen > 0 &&
+		    (e = ip_find(r->ip, r->iplen, 0)) != NULL) {
+			e->held -= e->held < r->held ? e->held : r->held;
+			if (e->held == 0)
+				ip_drop(e);
+		}
+	}
 	r->held = 0;
 }
 
@@ -1197,10 +1295,30 @@ on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
 	size_t n = uri != NULL ? strlen(uri) : 0;
 	struct req *r;
 
+	const union MHD_ConnectionInfo *ci;
+
 	if ((r = calloc(1, sizeof(*r) + n + 1)) == NULL)
 		return NULL;
 	memcpy(r->target, uri != NULL ? uri : "", n);
 	r->targetn = n;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET) {
+			memcpy(r->ip,
+			    &((const struct sockaddr_in *)(const void *)sa)
+				 ->sin_addr,
+			    4);
+			r->iplen = 4;
+		} else if (sa->sa_family == AF_INET6) {
+			memcpy(r->ip,
+			    &((const struct sockaddr_in6 *)(const void *)sa)
+				 ->sin6_addr,
+			    16);
+			r->iplen = 16;
+		}
+	}
 	atomic_fetch_add(&inflight, 1);
 	return r;
 }
@@ -2246,6 +2364,7 @@ main(int argc, char *argv[])
 		OPT_REJECTS,
 		OPT_MAXBODY,
 		OPT_MAXBUF,
+		OPT_MAXBUFIP,
 		OPT_MAXCONN,
 		OPT_PERIP,
 		OPT_TIMEOUT,
@@ -2265,6 +2384,8 @@ main(int argc, char *argv[])
 		{ "keep-rejects", required_argument, NULL, OPT_REJECTS },
 		{ "max-body", required_argument, NULL, OPT_MAXBODY },
 		{ "max-buffered", required_argument, NULL, OPT_MAXBUF },
+		{ "max-buffered-per-ip", required_argument, NULL,
+		    OPT_MAXBUFIP },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "max-connections-per-ip", required_argument, NULL,
 		    OPT_PERIP },
@@ -2327,6 +2448,11 @@ main(int argc, char *argv[])
 			max_buffered = cli_opt_size(
 			    "max-buffered", optarg, 1, (uint64_t)1 << 40);
 			break;
+		case OPT_MAXBUFIP:
+			max_ip_buffered = cli_opt_size("max-buffered-per-ip",
+			    optarg, 0, (uint64_t)1 << 40);
+			max_ip_set = 1;
+			break;
 		case OPT_MAXCONN:
 			max_conns =
 			    cli_opt_int("max-connections", optarg, 1, 65536);
@@ -2372,6 +2498,24 @@ main(int argc, char *argv[])
 		    (unsigned long long)max_buffered,
 		    (unsigned long long)max_body);
 		usage();
+	}
+	if (!max_ip_set)
+		max_ip_buffered =
+		    max_buffered / 4 > max_body ? max_buffered / 4 : max_body;
+	else if (max_ip_buffered == 0)
+		max_ip_buffered = max_buffered;
+	else if (max_ip_buffered < max_body) {
+		cli_warnx("--max-buffered-per-ip is less than --max-body: such "
+			  "a body could never be taken");
+		usage();
+	}
+	{
+		size_t slots = 16;
+
+		while (slots < 2 * (size_t)max_conns)
+			slots *= 2;
+		iptab = xcalloc(slots, sizeof(*iptab));
+		iptab_mask = slots - 1;
 	}
 	if (spool_path != NULL && natsq_is_url(spool_path)) {
 		const char *why;

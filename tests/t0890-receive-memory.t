@@ -13,8 +13,9 @@ must_fail "--max-buffered below --max-body is a usage error" \
     closehook-receive --max-buffered 1M --max-body 2M
 like "$err" "*--max-buffered*--max-body*" "the message names both"
 
+# (All from one address, so its own cap is off here; it is tested below.)
 ok "it starts" start_receive r --spool "$TMP/spool" --max-buffered 1M \
-    --max-body 600K
+    --max-body 600K --max-buffered-per-ip 0
 
 # Two uploads of 400 KB each (800 KB of 1 MiB) send half their body and
 # wait for a go; meanwhile a third is refused, and a chunked one that grows
@@ -84,6 +85,60 @@ is "$(bodies_of "$TMP/spool" | cut -c1 | tr -d '\n')" eaaf \
     "captured: the 100 KB body, the two uploads, the new one; none refused"
 stop_receive
 is "$rc" 0 "exit 0"
+
+# One address holds at most --max-buffered-per-ip (by default a quarter of
+# --max-buffered, and never less than --max-body): a sender trickling big
+# bodies from one address cannot take the rest from the others.  Loopback
+# has other addresses to send from (127.0.0.2, 127.0.0.3).
+# hold PORT: four 600 KB bodies from 127.0.0.2, each sending 100 bytes;
+# prints each one's answer, or "held" for one still being read, then keeps
+# them open for 3 s.
+hold() {
+	timeout 30 python3 - "$1" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held, codes = [], []
+for i in range(4):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                 source_address=("127.0.0.2", 0))
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n"
+              + b"h" * 100)
+    held.append(s)
+for s in held:
+    s.settimeout(1)
+    try:
+        codes.append(s.recv(4096).split(b" ")[1].decode())
+    except socket.timeout:
+        codes.append("held")
+print(" ".join(codes), flush=True)
+time.sleep(3)
+PY
+}
+ok "it starts with --max-buffered 4M" start_receive ip --spool "$TMP/spool4" \
+    --max-buffered 4M --max-body 600K
+hold "$RPORT" >"$TMP/ip" &
+hpid=$!
+for _ in $(seq 100); do [ -s "$TMP/ip" ] && break; sleep 0.05; done
+is "$(cat "$TMP/ip")" "held 503 503 503" \
+    "one address: one 600 KB body held (1 MiB, a quarter), the others 503"
+is "$(metric closehook_receive_buffered_bytes)" 600000 "... 600 KB held"
+head -c 600000 /dev/zero | tr '\0' i >"$TMP/b600k"
+is "$(post --interface 127.0.0.3 --data-binary "@$TMP/b600k" "$RURL/")" 200 \
+    "another address meanwhile: its 600 KB body is taken"
+wait "$hpid"
+stop_receive
+ok "it starts with --max-buffered-per-ip 0" start_receive ip0 \
+    --spool "$TMP/spool5" --max-buffered 4M --max-body 600K \
+    --max-buffered-per-ip 0
+hold "$RPORT" >"$TMP/ip0" &
+hpid=$!
+for _ in $(seq 100); do [ -s "$TMP/ip0" ] && break; sleep 0.05; done
+is "$(cat "$TMP/ip0")" "held held held held" \
+    "--max-buffered-per-ip 0: one address may hold all four (2.4 of 4 MB)"
+wait "$hpid"
+stop_receive
+must_fail "--max-buffered-per-ip below --max-body is a usage error" \
+    closehook-receive --max-body 600K --max-buffered-per-ip 100K
 
 # Resident memory: 20 uploads of 6 MB each at once, holding their bodies,
 # under --max-buffered 16M take about 16 MB, not 120.

@@ -9,6 +9,7 @@ complete -c closehook-receive -l max-age -x -d 'Replay window with keys (default
 complete -c closehook-receive -l rejects -r -F -d 'Append each 401 request as an NDJSON line'
 complete -c closehook-receive -l max-body -x -d 'Largest body accepted (default 16M)'
 complete -c closehook-receive -l max-buffered -x -d 'Request bodies in memory at once, in all (default 64M)'
+complete -c closehook-receive -l max-buffered-per-ip -x -d 'Of them, from one address (default: a quarter; 0: no cap)'
 complete -c closehook-receive -l max-connections -x -d 'Connections at once (default 512)'
 complete -c closehook-receive -l max-connections-per-ip -x -d 'Connections from one address (default 64; 0: no cap)'
 complete -c closehook-receive -l timeout -x -d 'Idle limit per connection (default 10s)'
