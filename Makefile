@@ -171,6 +171,7 @@ FMODS_httpdump = httpdump capture
 FMODS_har     = har capture
 FMODS_explain = closesig
 FMODS_keyring = keyring
+FMODS_times   = isotime cli
 
 BIN   = $(PROGS:%=$(BUILD)/bin/closehook-%)
 MANS  = man/closehook.7 $(PROGS:%=man/closehook-%.1)
