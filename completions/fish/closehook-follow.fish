@@ -1,7 +1,7 @@
 # fish completion for closehook-follow(1)
 
 complete -c closehook-follow -l offset-file -r -F -d 'Where this consumer\'s offset is kept'
-complete -c closehook-follow -l from -x -a 'start end' -d 'Where a new offset file or consumer starts'
+complete -c closehook-follow -l from -x -a 'start end' -d 'Where a new offset file or consumer starts (start, end, or a time on a stream)'
 complete -c closehook-follow -l rewind -x -d 'Start this long before the position, by received_at'
 complete -c closehook-follow -l commit-when -x -a 'acked written' -d 'What the offset file records'
 complete -c closehook-follow -l commit -r -F -d 'At a pipeline\'s end: commit the positions its marks name'
