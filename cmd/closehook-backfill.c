@@ -152,6 +152,8 @@ static int64_t range_lo, range_hi; /* for progress: the time range */
 static int64_t done_lo; /* oldest-first: done below this */
 static int64_t seen_lo; /* oldest date seen in this fetch */
 static int range_done; /* the whole range was walked */
+/* --state: a checkpoint exists (read, written, or sent down as a mark). */
+static int have_checkpoint;
 
 /* The checkpoint, in memory as in the state file. */
 struct state {
@@ -306,7 +308,7 @@ opt_time(const char *opt, const char *s)
 		cli_fatalx("invalid value '%.32s%s' for --%s: a date-time "
 			   "(2026-11-01T00:00:00Z, 2026-11-01) or a duration "
 			   "before now (90m, 12h, 7d; a bare number is "
-			   "seconds)",
+			   "seconds), at most 3650d",
 		    s, strlen(s) > 32 ? "..." : "", opt);
 	return now_us - ms * 1000;
 }
@@ -530,6 +532,7 @@ save_state(void)
 {
 	if (state_path == NULL)
 		return;
+	have_checkpoint = 1;
 	if (acked) {
 		put_mark();
 		return;
@@ -573,6 +576,7 @@ load_state(const char *path)
 			cli_fatalx("%s: state file too large", path);
 		cli_fatal("%s", path);
 	}
+	have_checkpoint = 1;
 	if (n == 0 || json_parse(buf, n, &root, NULL) != 0 ||
 	    root.type != JSON_OBJECT ||
 	    !json_object_get(root, "filters", 7, &v) || v.type != JSON_STRING ||
@@ -1038,6 +1042,9 @@ fetch_page(const char *query, struct closeapi_page *pg, int spare)
 			cli_warnx("a page failed after every retry: %s%s",
 			    r.error,
 			    state_path == NULL ? ""
+				: !have_checkpoint
+				? "; no checkpoint was made yet: the next run "
+				  "starts over"
 				: acked
 				? "; the checkpoints went down the pipeline: "
 				  "the next run resumes at the last one its "
@@ -1113,6 +1120,19 @@ run_newest(void)
 			nskipped++;
 			return 1;
 		case FETCH_CURSOR_REFUSED:
+			/*
+			 * Refused again before the walk got below its last
+			 * bound: over 50 events share the oldest date, and
+			 * going on would write the same page for ever.
+			 */
+			if (st.below == st.oldest + 1)
+				cli_fatalx(
+				    "the API refused the cursor again "
+				    "before any event older than %s came "
+				    "(more than a page of events share "
+				    "that date); the checkpoint is kept: "
+				    "rerun with the same --state",
+				    fmt_us(st.oldest, a));
 			st.below = st.oldest + 1;
 			st.cursor[0] = '\0';
 			if (!quiet)

@@ -377,8 +377,9 @@ help(void)
 	       "  --max-buffered BYTES        bodies in memory at once, in all "
 	       "(default 64M)\n"
 	       "  --max-buffered-per-ip BYTES of them from one address "
-	       "(default: a quarter;\n"
-	       "                              0: no cap)\n"
+	       "(default: a quarter,\n"
+	       "                              at least --max-body; 0: no "
+	       "cap)\n"
 	       "  --max-connections N         connections at once (default "
 	       "512)\n"
 	       "  --max-connections-per-ip N  from one address (default 64; "
@@ -2505,8 +2506,11 @@ main(int argc, char *argv[])
 	else if (max_ip_buffered == 0)
 		max_ip_buffered = max_buffered;
 	else if (max_ip_buffered < max_body) {
-		cli_warnx("--max-buffered-per-ip is less than --max-body: such "
-			  "a body could never be taken");
+		cli_warnx("--max-buffered-per-ip (%llu bytes) is less than "
+			  "--max-body (%llu bytes): such a body could never be "
+			  "taken",
+		    (unsigned long long)max_ip_buffered,
+		    (unsigned long long)max_body);
 		usage();
 	}
 	{

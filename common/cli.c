@@ -276,13 +276,13 @@ cli_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms)
 	else
 		return -1;
 	v = strtod(s, NULL) * unit;
+	/* A positive duration never rounds to 0, which often means "off". */
+	if (v > 0 && v < 1)
+		v = 1;
 	if (!isfinite(v) || v > 9.2e18 || v < (double)min_ms ||
 	    v > (double)max_ms)
 		return -1;
 	*out_ms = (int64_t)(v + 0.5);
-	/* A positive duration never rounds to 0, which often means "off". */
-	if (*out_ms == 0 && v > 0)
-		*out_ms = 1;
 	return 0;
 }
 
@@ -349,8 +349,8 @@ opt_duration(const char *opt, const char *s, int64_t min_ms, int64_t max_ms,
 		  "5m or 1h (a bare number is seconds)%s%s%s%s",
 	    s, strlen(s) > 32 ? "..." : "", opt,
 	    shown_ms > 0 ? ", at least " : "", shown_ms > 0 ? lo : "",
-	    max_ms < 36500LL * 86400000 ? ", at most " : "",
-	    max_ms < 36500LL * 86400000 ? hi : "");
+	    max_ms <= 36500LL * 86400000 ? ", at most " : "",
+	    max_ms <= 36500LL * 86400000 ? hi : "");
 	exit(CLI_EXIT_FATAL);
 }
 

@@ -84,6 +84,11 @@ fake_start --count 120 --seed 41 --span 20000 --fault-rate 1 --fault-kinds 500
 CLOSEHOOK_BACKOFF=50ms run closehook-backfill --api-url "$FAKE_URL" --order newest
 is "$rc" 1 "500 on every answer: exit 1"
 like "$err" "*failed after every retry: HTTP 500: *" "... naming the status"
+CLOSEHOOK_BACKOFF=50ms run closehook-backfill --api-url "$FAKE_URL" \
+    --state "$TMP/never"
+like "$err" "*failed after every retry: HTTP 500: *; no checkpoint was made yet: the next run starts over" \
+    "... and with --state before any page, that no checkpoint was made"
+ok "... nor a state file" test ! -e "$TMP/never"
 fake_stop
 
 # Slow answers (3 s) against a 1 s timeout, and truncated bodies: retried.
@@ -119,6 +124,18 @@ like "$err" "*going on from the oldest event written, *, without it*" \
     "... and how it goes on"
 same_file <(jq -r .event.id "$TMP/out" | sort -u) <(jq -r .id "$TMP/want" |
     sort) "... with every event"
+fake_stop
+# Refused again before the walk got below the date it went on from (70
+# events share it, more than a page): it stops, rather than write that
+# page for ever.
+fake_start --count 300 --seed 43 --span 20000 --tie-block 40,70 \
+    --expire-cursors-at "$(seq -s, 2 200)"
+run timeout 60 closehook-backfill --api-url "$FAKE_URL" --order newest \
+    --since 1d
+is "$rc:$(wc -l <"$TMP/out")" 2:100 \
+    "newest first, no way below 50+ events of one date: exit 2 after 2 pages"
+like "$err" "*refused the cursor again before any event older than * came (more than a page of events share that date)*" \
+    "... saying why"
 fake_stop
 fake_start --count 400 --seed 43 --span 20000 --expire-cursors-at 4
 fake_events "$TMP/want"

@@ -182,6 +182,12 @@ class Fake:
             ids = sorted(self.events, key=lambda i: self.events[i].us)
             for i in range(1, len(ids), 5):
                 self.redate(self.events[ids[i]], self.events[ids[i - 1]].us)
+        if a.tie_block:
+            # COUNT events from the Nth newest on share its date.
+            n0, cnt = map(int, a.tie_block.split(","))
+            ids = sorted(self.events, key=lambda i: -self.events[i].us)
+            for i in range(n0, min(n0 + cnt, len(ids))):
+                self.redate(self.events[ids[i]], self.events[ids[n0]].us)
         self.resort()
 
     def redate(self, e, us, change=False):
@@ -691,6 +697,8 @@ def main():
     p.add_argument("--span", type=float, default=29 * 86400,
                    help="seconds before now the events spread over")
     p.add_argument("--now", type=float, default=0)
+    p.add_argument("--tie-block", default="",
+                   help="N,COUNT: COUNT events from the Nth newest share a date")
     p.add_argument("--ties", action="store_true",
                    help="make events share dates (tie order)")
     p.add_argument("--rate-limit", type=int, default=0,
