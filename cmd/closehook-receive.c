@@ -487,8 +487,8 @@ struct ipheld {
 };
 static struct ipheld *iptab;
 static size_t iptab_mask; /* slots - 1, a power of 2 minus 1 */
-static uint64_t max_ip_buffered; /* --max-buffered-per-ip */
-static int max_ip_set;
+/* --max-buffered-per-ip; UINT64_MAX until iptab_init: not given. */
+static uint64_t max_ip_buffered = UINT64_MAX;
 
 static size_t
 ip_slot(const unsigned char *a, unsigned len)
@@ -522,6 +522,38 @@ ip_find(const unsigned char *a, unsigned len, int add)
 	return NULL;
 }
 
+/* A bound of bodies that --max-body's largest body must fit, or exit 2. */
+static void
+holds_max_body(const char *opt, uint64_t v)
+{
+	if (v >= max_body)
+		return;
+	cli_warnx("--%s (%llu bytes) is less than --max-body (%llu bytes): "
+		  "such a body could never be taken",
+	    opt, (unsigned long long)v, (unsigned long long)max_body);
+	usage();
+}
+
+/*
+ * The cap per address (0 given: none but --max-buffered) and a table of
+ * at least twice --max-connections slots, so it never fills.
+ */
+static void
+iptab_init(void)
+{
+	size_t slots = 16;
+
+	if (max_ip_buffered == UINT64_MAX)
+		max_ip_buffered =
+		    max_buffered / 4 > max_body ? max_buffered / 4 : max_body;
+	else if (max_ip_buffered == 0)
+		max_ip_buffered = max_buffered;
+	while (slots < 2 * (size_t)max_conns)
+		slots *= 2;
+	iptab = xcalloc(slots, sizeof(*iptab));
+	iptab_mask = slots - 1;
+}
+
 /* Empty e's slot, moving back the entries that probed past it. */
 static void
 ip_drop(struct ipheld *e)
@@ -542,6 +574,16 @@ ip_drop(struct ipheld *e)
 	iptab[i].len = 0;
 }
 
+/* The client's address, as libmicrohttpd has it, or NULL. */
+static const struct sockaddr *
+client_sockaddr(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci != NULL ? ci->client_addr : NULL;
+}
+
 /* Reserve n more bytes of --max-buffered for r's body; returns 0 or -1. */
 static int
 body_reserve(struct req *r, uint64_t n)
@@ -559,13 +601,10 @@ body_reserve(struct req *r, uint64_t n)
 	if (n > max_buffered - atomic_load(&buffered))
 		return -1;
 	if (r->iplen > 0) {
-		if ((e = ip_find(r->ip, r->iplen, 1)) == NULL)
+		e = ip_find(r->ip, r->iplen, 0);
+		if (n > max_ip_buffered - (e != NULL ? e->held : 0) ||
+		    (e == NULL && (e = ip_find(r->ip, r->iplen, 1)) == NULL))
 			return -1;
-		if (n > max_ip_buffered - e->held) {
-			if (e->held == 0)
-				ip_drop(e);
-			return -1;
-		}
 		e->held += n;
 	}
 	atomic_fetch_add(&buffered, (size_t)n);
@@ -907,12 +946,11 @@ keep_reject(const char *reason, const char *line, size_t n)
 static void
 client_addr(struct MHD_Connection *conn, char addr[NETADDR_STRLEN])
 {
-	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa = client_sockaddr(conn);
 
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	addr[0] = '\0';
-	if (ci != NULL && ci->client_addr != NULL)
-		netaddr_format(ci->client_addr, 0, addr);
+	if (sa != NULL)
+		netaddr_format(sa, 0, addr);
 }
 
 /* A request refused for its signature: counted, and said unless -q. */
@@ -1294,18 +1332,14 @@ static void *
 on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	size_t n = uri != NULL ? strlen(uri) : 0;
+	const struct sockaddr *sa = client_sockaddr(conn);
 	struct req *r;
-
-	const union MHD_ConnectionInfo *ci;
 
 	if ((r = calloc(1, sizeof(*r) + n + 1)) == NULL)
 		return NULL;
 	memcpy(r->target, uri != NULL ? uri : "", n);
 	r->targetn = n;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-
+	if (sa != NULL) {
 		if (sa->sa_family == AF_INET) {
 			memcpy(r->ip,
 			    &((const struct sockaddr_in *)(const void *)sa)
@@ -2452,7 +2486,6 @@ main(int argc, char *argv[])
 		case OPT_MAXBUFIP:
 			max_ip_buffered = cli_opt_size("max-buffered-per-ip",
 			    optarg, 0, (uint64_t)1 << 40);
-			max_ip_set = 1;
 			break;
 		case OPT_MAXCONN:
 			max_conns =
@@ -2493,34 +2526,10 @@ main(int argc, char *argv[])
 		cli_warnx("no operands expected");
 		usage();
 	}
-	if (max_buffered < max_body) {
-		cli_warnx("--max-buffered (%llu bytes) is less than --max-body "
-			  "(%llu bytes): such a body could never be taken",
-		    (unsigned long long)max_buffered,
-		    (unsigned long long)max_body);
-		usage();
-	}
-	if (!max_ip_set)
-		max_ip_buffered =
-		    max_buffered / 4 > max_body ? max_buffered / 4 : max_body;
-	else if (max_ip_buffered == 0)
-		max_ip_buffered = max_buffered;
-	else if (max_ip_buffered < max_body) {
-		cli_warnx("--max-buffered-per-ip (%llu bytes) is less than "
-			  "--max-body (%llu bytes): such a body could never be "
-			  "taken",
-		    (unsigned long long)max_ip_buffered,
-		    (unsigned long long)max_body);
-		usage();
-	}
-	{
-		size_t slots = 16;
-
-		while (slots < 2 * (size_t)max_conns)
-			slots *= 2;
-		iptab = xcalloc(slots, sizeof(*iptab));
-		iptab_mask = slots - 1;
-	}
+	holds_max_body("max-buffered", max_buffered);
+	if (max_ip_buffered != UINT64_MAX && max_ip_buffered != 0)
+		holds_max_body("max-buffered-per-ip", max_ip_buffered);
+	iptab_init();
 	if (spool_path != NULL && natsq_is_url(spool_path)) {
 		const char *why;
 
