@@ -224,6 +224,18 @@ warn_secret_header(const char *h)
 		}
 }
 
+/* Whether w occurs in p[0..n), in any case. */
+static int
+has_word(const char *p, size_t n, const char *w)
+{
+	size_t k, wl = strlen(w);
+
+	for (k = 0; k + wl <= n; k++)
+		if (strncasecmp(p + k, w, wl) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * A query parameter that names a credential (?token=, &api_key=, ?sig=).
  */
@@ -233,17 +245,16 @@ secret_query(const char *u)
 	static const char *const words[] = { "token", "key", "secret", "sig",
 		"pass", "auth", "credential" };
 	const char *p = strchr(u, '?'), *eq, *end;
-	size_t i, k;
+	size_t i;
 
 	while (p != NULL && *p != '\0' && *p != '#') {
 		p++;
 		end = p + strcspn(p, "&#");
-		if ((eq = memchr(p, '=', (size_t)(end - p))) != NULL)
-			for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-				for (k = 0; p + k + strlen(words[i]) <= eq; k++)
-					if (strncasecmp(p + k, words[i],
-						strlen(words[i])) == 0)
-						return 1;
+		eq = memchr(p, '=', (size_t)(end - p));
+		for (i = 0; eq != NULL && i < sizeof(words) / sizeof(words[0]);
+		     i++)
+			if (has_word(p, (size_t)(eq - p), words[i]))
+				return 1;
 		p = *end == '&' ? end : NULL;
 	}
 	return 0;
