@@ -173,10 +173,9 @@ load_close(
 
 	memset(s, 0, sizeof(*s));
 	keyring_init(&ring);
+	/* keyring_parse refuses a file of no key, saying so. */
 	if (keyring_parse(&ring, path, text, n) != 0)
 		*why = NULL; /* said already */
-	else if (ring.n == 0)
-		*why = "no key in the file";
 	else if (ring.n > 1)
 		*why = "more than one key in the file: --sign close signs with "
 		       "one, so give a file that holds only it";
