@@ -203,12 +203,13 @@ reject(const char *file, unsigned long lineno, const char *reason,
     const char *detail, const char *line, size_t n)
 {
 	stats.rejected++;
-	if (quiet)
-		;
-	else if (detail != NULL)
-		cli_recwarnx(file, lineno, "rejected: %s (%s)", reason, detail);
-	else
-		cli_recwarnx(file, lineno, "rejected: %s", reason);
+	if (!quiet) {
+		if (detail != NULL)
+			cli_recwarnx(
+			    file, lineno, "rejected: %s (%s)", reason, detail);
+		else
+			cli_recwarnx(file, lineno, "rejected: %s", reason);
+	}
 	if (!have_rej)
 		return;
 	rejline_begin(&rej, file, lineno, reason);

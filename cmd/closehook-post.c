@@ -1277,12 +1277,13 @@ static void
 reject(const char *file, unsigned long lineno, uint64_t now, const char *why,
     const char *detail)
 {
-	if (quiet)
-		;
-	else if (detail != NULL)
-		cli_recwarnx(file, lineno, "rejected: %s (%s)", why, detail);
-	else
-		cli_recwarnx(file, lineno, "rejected: %s", why);
+	if (!quiet) {
+		if (detail != NULL)
+			cli_recwarnx(
+			    file, lineno, "rejected: %s (%s)", why, detail);
+		else
+			cli_recwarnx(file, lineno, "rejected: %s", why);
+	}
 	nrejected++;
 	report_line(file, lineno, now, "rejected", why);
 }
