@@ -62,31 +62,41 @@ signer_scheme_ok(const char *scheme)
 	    strcmp(scheme, "standard-webhooks") == 0;
 }
 
+/*
+ * A Close key comes from a key ring (keyring.h), which reads hex keys for
+ * verify and receive: the ring's one key's schedule moves to s, and the
+ * ring forgets it.
+ */
+static void
+take_key(struct signer *s, struct keyring *ring)
+{
+	s->hk = ring->v[0].hk;
+	memset(&ring->v[0].hk, 0, sizeof(ring->v[0].hk));
+	ring->n = 0;
+	s->scheme = SIGNER_CLOSE;
+}
+
 int
 signer_init(struct signer *s, const char *scheme, const char *key, size_t n,
     const char **why)
 {
 	unsigned char raw[256], pk[crypto_sign_PUBLICKEYBYTES];
 	size_t rawn = 0;
-	long hn;
 	int rc = -1, same;
 
 	memset(s, 0, sizeof(*s));
-	/* Every way out goes through out:, which wipes raw. */
 	if (strcmp(scheme, "close") == 0) {
-		if (n < 32 || n > 2 * sizeof(raw) ||
-		    (hn = hmac_hex_decode(key, n, raw, sizeof(raw))) < 16) {
-			*why = "expected a hex key of 32 to 256 digits";
-			goto out;
+		struct keyring ring;
+
+		keyring_init(&ring);
+		if (keyring_add_hex(&ring, NULL, 0, key, n, why) == 0) {
+			take_key(s, &ring);
+			rc = 0;
 		}
-		if (hmac_key_init(&s->hk, raw, (size_t)hn) != 0) {
-			*why = "out of memory";
-			goto out;
-		}
-		s->scheme = SIGNER_CLOSE;
-		rc = 0;
-		goto out;
+		keyring_free(&ring);
+		return rc;
 	}
+	/* Every way out goes through out:, which wipes raw. */
 	if (!signer_scheme_ok(scheme)) {
 		*why = "unknown scheme (" SIGNER_SCHEMES ")";
 		goto out;
@@ -180,11 +190,7 @@ load_close(
 		*why = "more than one key in the file: --sign close signs with "
 		       "one, so give a file that holds only it";
 	else {
-		/* The key's schedule moves to the signer; the ring forgets it. */
-		s->hk = ring.v[0].hk;
-		memset(&ring.v[0].hk, 0, sizeof(ring.v[0].hk));
-		ring.n = 0;
-		s->scheme = SIGNER_CLOSE;
+		take_key(s, &ring);
 		rc = 0;
 	}
 	keyring_free(&ring);

@@ -43,12 +43,13 @@ int sign_id_ok(const char *id, size_t n);
 
 /*
  * Load a key from text (the first non-comment line of a key file): for
- * "close" 64..256 hex digits; for "standard-webhooks" whsk_BASE64 (v1a;
- * Ed25519, a 32-byte seed, or a 64-byte secret key whose public half must
- * be its seed's), else a v1 HMAC secret as the spec's reference libraries
- * take it: base64, padded or not, with or without the whsec_ prefix, of
- * 24 to 64 bytes as the spec says.  Hex digits alone, without the prefix,
- * are refused as a Close key given by mistake.  Returns 0, or -1 with a
+ * "close" 32 to 256 hex digits, as keyring.h takes them; for
+ * "standard-webhooks" whsk_BASE64 (v1a; Ed25519, a 32-byte seed, or a
+ * 64-byte secret key whose public half must be its seed's), else a v1
+ * HMAC secret as the spec's reference libraries take it: base64, padded
+ * or not, with or without the whsec_ prefix, of 24 to 64 bytes as the
+ * spec says.  Hex digits alone, without the prefix, are refused as a
+ * Close key given by mistake.  Returns 0, or -1 with a
  * reason (static text) in *why.
  */
 int signer_init(struct signer *, const char *scheme, const char *key, size_t n,
