@@ -114,6 +114,17 @@ print_events(size_t i)
 	fputs("\n", stderr);
 }
 
+/* src in lower case into dst (cap bytes, cut short if need be). */
+static void
+lower(char *dst, size_t cap, const char *src)
+{
+	size_t k;
+
+	snprintf(dst, cap, "%s", src);
+	for (k = 0; dst[k] != '\0'; k++)
+		dst[k] = (char)tolower((unsigned char)dst[k]);
+}
+
 noreturn void
 closeevents_unknown(const char *type, const char *action)
 {
@@ -145,15 +156,10 @@ closeevents_unknown(const char *type, const char *action)
 	{
 		/* LEAD:Created: the name meant, in Close's lower case. */
 		char lt[64], la[64];
-		size_t k;
 		long li;
 
-		snprintf(lt, sizeof(lt), "%s", type);
-		snprintf(la, sizeof(la), "%s", action);
-		for (k = 0; lt[k] != '\0'; k++)
-			lt[k] = (char)tolower((unsigned char)lt[k]);
-		for (k = 0; la[k] != '\0'; k++)
-			la[k] = (char)tolower((unsigned char)la[k]);
+		lower(lt, sizeof(lt), type);
+		lower(la, sizeof(la), action);
 		if ((li = closeevents_find(lt, strlen(lt))) >= 0 &&
 		    closeevents_has((size_t)li, la, strlen(la)))
 			cli_fatalx("unknown event %.40s:%.40s: did you mean "
