@@ -1351,11 +1351,14 @@ run_oldest(void)
 		if (end >= 0 ? hi >= end : hi >= now_us)
 			hi = end;
 		done_lo = lo;
-		seen_lo = -1;
-		spill_reset();
 		cursor[0] = '\0';
 		again = 0;
 		for (;;) {
+			/* Without a cursor the day is fetched from its top. */
+			if (cursor[0] == '\0') {
+				spill_reset();
+				seen_lo = -1;
+			}
 			build_query(query, sizeof(query), lo, hi, cursor);
 			switch (fetch_page(query, &pg,
 			    cursor[0] != '\0' && again < WINDOW_AGAIN)) {
@@ -1373,8 +1376,6 @@ run_oldest(void)
 					cli_warnx("fetching the day from %s "
 						  "again",
 					    fmt_us(lo, a));
-				spill_reset();
-				seen_lo = -1;
 				cursor[0] = '\0';
 				continue;
 			}
